@@ -1,0 +1,26 @@
+"""seqd: a durable local task and flow daemon.
+
+Public names for plugin authors: ``hookimpl`` (mark hook implementations), the
+interfaces in ``seqd.storage``, ``seqd.tasktype``, ``seqd.tools``, ``seqd.tracing``,
+and the error tree in ``seqd.errors``. ``hookimpl`` is created on first use so that
+``import seqd`` stays cheap for the CLI.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__version__ = "0.1.0"
+PROJECT = "seqd"
+
+__all__ = ["PROJECT", "__version__", "hookimpl"]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "hookimpl":
+        import pluggy
+
+        marker = pluggy.HookimplMarker(PROJECT)
+        globals()["hookimpl"] = marker
+        return marker
+    raise AttributeError(f"module 'seqd' has no attribute {name!r}")

@@ -1,0 +1,167 @@
+"""Daemon configuration: defaults < TOML file < ``SEQD_*`` environment < flags.
+
+Every layer is validated by the same Struct, so a wrong type or a misspelt key in any of
+them is a clear error naming the key, before the daemon touches anything.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from typing import Annotated, Any, Literal
+
+import msgspec
+from msgspec import Meta
+
+from seqd import paths
+from seqd.protocol import DEFAULT_MAX_LINE_BYTES
+
+
+class ConfigError(Exception):
+    """The configuration is unusable; the message says which key and why."""
+
+
+class Section(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    pass
+
+
+class Limits(Section, kw_only=True):
+    max_line_bytes: Annotated[int, Meta(ge=1024)] = DEFAULT_MAX_LINE_BYTES
+    """Longest JSON-RPC line accepted; longer gets an error and the connection closes."""
+    max_connections: Annotated[int, Meta(ge=1)] = 4096
+    log_cap_bytes: Annotated[int, Meta(ge=1024)] = 10 * 1024 * 1024
+    """Log bytes kept per run; past it lines are dropped and the overflow is noted."""
+    max_input_bytes: Annotated[int, Meta(ge=1024)] = 1024 * 1024
+    """Largest run input and output accepted, once encoded as JSON."""
+
+
+class Access(Section, kw_only=True):
+    admin_uids: list[int] = []
+    """Besides root and the daemon's own user, who may reload, shut down and cancel
+    other users' runs."""
+    socket_mode: Annotated[int, Meta(ge=0, le=0o777)] = 0o660
+    socket_group: str | None = None
+
+
+class Config(Section, kw_only=True):
+    socket: str | None = None
+    state_dir: str | None = None
+    task_dirs: list[str] = []
+    storage: str = "sqlite"
+    durability: Literal["normal", "full"] = "normal"
+    node: str | None = None
+    workers: Annotated[int, Meta(ge=1, le=1024)] = max(2, os.cpu_count() or 2)
+    """How many runs may execute at once, all task types together."""
+    shutdown_grace_s: Annotated[float, Meta(ge=0)] = 10.0
+    watch: bool = True
+    """Watch task directories and reload changed tasks by themselves."""
+    reload_debounce_s: Annotated[float, Meta(ge=0)] = 0.2
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    disabled_plugins: list[str] = []
+    limits: Limits = msgspec.field(default_factory=Limits)
+    access: Access = msgspec.field(default_factory=Access)
+    backends: dict[str, dict[str, Any]] = {}
+    """Options per storage backend, ``[backends.<name>]``."""
+    task_types: dict[str, dict[str, Any]] = {}
+    """Options per task type, ``[task_types.<name>]``."""
+    config_file: str | None = None
+    """Where the file layer came from (set by the loader, not by users)."""
+
+    def resolved_socket(self) -> str:
+        return self.socket or paths.default_socket()
+
+    def resolved_state_dir(self) -> str:
+        return self.state_dir or paths.default_state_dir()
+
+    def resolved_task_dirs(self) -> list[str]:
+        if self.task_dirs:
+            return [os.path.abspath(os.path.expanduser(d)) for d in self.task_dirs]
+        return [os.path.join(self.resolved_state_dir(), "tasks")]
+
+
+ENV_KEYS: dict[str, str] = {
+    "SEQD_SOCKET": "socket",
+    "SEQD_STATE_DIR": "state_dir",
+    "SEQD_TASK_DIRS": "task_dirs",
+    "SEQD_STORAGE": "storage",
+    "SEQD_DURABILITY": "durability",
+    "SEQD_NODE": "node",
+    "SEQD_WORKERS": "workers",
+    "SEQD_LOG_LEVEL": "log_level",
+    "SEQD_SHUTDOWN_GRACE_S": "shutdown_grace_s",
+}
+_INT_KEYS = {"workers"}
+_FLOAT_KEYS = {"shutdown_grace_s"}
+
+
+def _env_layer(env: Mapping[str, str]) -> dict[str, Any]:
+    layer: dict[str, Any] = {}
+    for var, key in ENV_KEYS.items():
+        if var not in env or env[var] == "":
+            continue
+        raw = env[var]
+        value: Any = raw
+        try:
+            if key == "task_dirs":
+                value = [p for p in raw.split(":") if p]
+            elif key in _INT_KEYS:
+                value = int(raw)
+            elif key in _FLOAT_KEYS:
+                value = float(raw)
+        except ValueError:
+            raise ConfigError(f"{var}={raw!r}: expected a number") from None
+        layer[key] = value
+    return layer
+
+
+def _merge(base: dict[str, Any], top: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in top.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def _validate(data: Mapping[str, Any], origin: str) -> Config:
+    try:
+        return msgspec.convert(data, Config)
+    except msgspec.ValidationError as exc:
+        raise ConfigError(f"{origin}: {exc}") from None
+
+
+def load_config(
+    flags: Mapping[str, Any] | None = None,
+    env: Mapping[str, str] | None = None,
+    config_file: str | None = None,
+) -> Config:
+    """Build the effective config. ``config_file`` (``--config``/``$SEQD_CONFIG``) must
+    exist when given; the default location is optional."""
+    env = os.environ if env is None else env
+    flags = {k: v for k, v in (flags or {}).items() if v is not None and v != []}
+    explicit = config_file or env.get("SEQD_CONFIG") or None
+    path = explicit or paths.default_config_file()
+    file_layer: dict[str, Any] = {}
+    used_file: str | None = None
+    if os.path.exists(path):
+        try:
+            with open(path, "rb") as fh:
+                file_layer = tomllib.load(fh)
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise ConfigError(f"config file {path}: {exc}") from None
+        _validate(file_layer, f"config file {path}")
+        if "task_dirs" in file_layer:
+            base = os.path.dirname(os.path.abspath(path))
+            file_layer["task_dirs"] = [
+                os.path.join(base, os.path.expanduser(d)) for d in file_layer["task_dirs"]
+            ]
+        used_file = path
+    elif explicit:
+        raise ConfigError(f"config file {path} does not exist")
+    env_layer = _env_layer(env)
+    _validate(env_layer, "environment")
+    merged = _merge(_merge(file_layer, env_layer), flags)
+    merged["config_file"] = used_file
+    return _validate(merged, "flags")

@@ -1,0 +1,87 @@
+"""Where the socket, state and config live, resolved the same way by seqd and seqctl.
+
+Order: explicit value, else the systemd-provided directory (``$RUNTIME_DIRECTORY``,
+``$STATE_DIRECTORY``, ``$CONFIGURATION_DIRECTORY``), else system paths when run as a
+system service (root under systemd), else the user's platformdirs locations.
+"""
+
+from __future__ import annotations
+
+import os
+
+APP = "seqd"
+SOCKET_NAME = "seqd.sock"
+CONFIG_NAME = "seqd.toml"
+SYSTEM_SOCKET = "/run/seqd/seqd.sock"
+SYSTEM_STATE = "/var/lib/seqd"
+SYSTEM_CONFIG = "/etc/seqd/seqd.toml"
+
+
+def _first_dir(var: str) -> str | None:
+    value = os.environ.get(var)
+    # systemd joins several directories with ':'; ours is the first.
+    return value.split(":", 1)[0] if value else None
+
+
+def is_system_service() -> bool:
+    """Root, started by systemd (which sets INVOCATION_ID for every unit it runs)."""
+    return os.geteuid() == 0 and "INVOCATION_ID" in os.environ
+
+
+def default_socket() -> str:
+    runtime = _first_dir("RUNTIME_DIRECTORY")
+    if runtime:
+        return os.path.join(runtime, SOCKET_NAME)
+    if is_system_service():
+        return SYSTEM_SOCKET
+    return user_socket()
+
+
+def user_socket() -> str:
+    import warnings
+
+    import platformdirs
+
+    with warnings.catch_warnings():
+        # Without XDG_RUNTIME_DIR platformdirs warns and falls back to /tmp/runtime-UID.
+        warnings.simplefilter("ignore")
+        return os.path.join(platformdirs.user_runtime_dir(APP), SOCKET_NAME)
+
+
+def default_state_dir() -> str:
+    state = _first_dir("STATE_DIRECTORY")
+    if state:
+        return state
+    if is_system_service():
+        return SYSTEM_STATE
+    import platformdirs
+
+    return platformdirs.user_data_dir(APP)
+
+
+def default_config_file() -> str:
+    conf = _first_dir("CONFIGURATION_DIRECTORY")
+    if conf:
+        return os.path.join(conf, CONFIG_NAME)
+    if is_system_service():
+        return SYSTEM_CONFIG
+    import platformdirs
+
+    return os.path.join(platformdirs.user_config_dir(APP), CONFIG_NAME)
+
+
+def client_socket(explicit: str | None = None) -> str:
+    """The socket a client should use: ``--socket``, ``$SEQD_SOCKET``, the user's
+    daemon if its socket exists, the system daemon's if that exists, else the user
+    path (so the error message names where a user daemon would listen)."""
+    if explicit:
+        return explicit
+    env = os.environ.get("SEQD_SOCKET")
+    if env:
+        return env
+    user = user_socket()
+    if os.path.exists(user):
+        return user
+    if os.path.exists(SYSTEM_SOCKET):
+        return SYSTEM_SOCKET
+    return user

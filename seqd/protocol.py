@@ -1,0 +1,234 @@
+"""★ The wire contract: JSON-RPC 2.0 envelopes and one Params/Result type per method.
+
+Imported by the daemon, by ``seqd.client`` and by ``seqctl``, so it depends on msgspec
+and ``seqd.models`` only (the CLI start-up path must stay light). ``rpc.discover``
+builds its OpenRPC document from ``METHODS`` below, so the reference cannot drift.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import msgspec
+from msgspec import UNSET, Meta, UnsetType
+
+from seqd.models import (
+    TASK_NAME_PATTERN,
+    LogLine,
+    Problem,
+    Run,
+    RunStatus,
+    TaskDef,
+    TaskSummary,
+)
+
+PROTOCOL_VERSION = "1"
+DEFAULT_MAX_LINE_BYTES = 16 * 1024 * 1024
+
+RequestId = int | str | None
+
+
+class Request(msgspec.Struct, forbid_unknown_fields=True):
+    """A request or notification. ``id`` is UNSET for a notification, None if null."""
+
+    jsonrpc: str
+    method: str
+    params: msgspec.Raw | UnsetType = UNSET
+    id: RequestId | UnsetType = UNSET
+
+
+class ErrorObject(msgspec.Struct, omit_defaults=True):
+    code: int
+    message: str
+    data: dict[str, Any] | UnsetType = UNSET
+
+
+class Response(msgspec.Struct, omit_defaults=True):
+    jsonrpc: str = "2.0"
+    id: RequestId = None
+    result: Any = UNSET
+    error: ErrorObject | UnsetType = UNSET
+
+
+class Notification(msgspec.Struct):
+    method: str
+    params: Any
+    jsonrpc: str = "2.0"
+
+
+# -- params and results -------------------------------------------------------------
+
+
+class Params(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """Base of every method's params: strict, so a misspelt field is an error."""
+
+
+TaskName = Annotated[str, Meta(pattern=TASK_NAME_PATTERN, description="a task name")]
+RunId = Annotated[str, Meta(pattern=r"^[0-9a-f]{8,64}$", description="a run id")]
+Limit = Annotated[int, Meta(ge=1, le=1000)]
+TimeoutS = Annotated[float, Meta(ge=0, le=86400 * 7)]
+
+
+class NoParams(Params, kw_only=True):
+    pass
+
+
+class PluginInfo(msgspec.Struct, kw_only=True):
+    name: str
+    version: str | None
+    source: str
+    """``builtin`` or ``entry-point``."""
+    kinds: list[str]
+    contributes: dict[str, list[str]]
+    error: str | None = None
+
+
+class PluginsResult(msgspec.Struct, kw_only=True):
+    plugins: list[PluginInfo]
+
+
+class StorageInfo(msgspec.Struct, kw_only=True):
+    name: str
+    location: str
+
+
+class WorkerInfo(msgspec.Struct, kw_only=True):
+    max: int
+    busy: int
+    queued: int
+    pools: dict[str, dict[str, int]] = {}
+
+
+class LimitsInfo(msgspec.Struct, kw_only=True):
+    max_line_bytes: int
+    max_connections: int
+    log_cap_bytes: int
+
+
+class StatusResult(msgspec.Struct, kw_only=True):
+    version: str
+    protocol: str
+    pid: int
+    uptime_s: float
+    node: str
+    storage: StorageInfo
+    socket: str
+    state_dir: str
+    task_dirs: list[str]
+    plugins: list[str]
+    runs: dict[str, int]
+    workers: WorkerInfo
+    tasks: int
+    connections: int
+    rss_bytes: int
+    limits: LimitsInfo
+
+
+class ReloadResult(msgspec.Struct, kw_only=True):
+    tasks: int
+    changed: list[str]
+    invalid: list[str]
+
+
+class ShutdownResult(msgspec.Struct, kw_only=True):
+    stopping: bool
+
+
+class TaskListParams(Params, kw_only=True):
+    tag: str | None = None
+
+
+class TaskListResult(msgspec.Struct, kw_only=True):
+    tasks: list[TaskSummary]
+
+
+class TaskNameParams(Params, kw_only=True):
+    name: TaskName
+
+
+class ValidateResult(msgspec.Struct, kw_only=True):
+    ok: bool
+    problems: list[Problem]
+
+
+class SubmitParams(Params, kw_only=True):
+    task: TaskName
+    input: dict[str, Any] = {}
+    wait: bool = False
+    timeout_s: TimeoutS | None = None
+    idempotency_key: Annotated[str, Meta(min_length=1, max_length=256)] | None = None
+    priority: Annotated[int, Meta(ge=-1000, le=1000)] = 0
+
+
+class RunIdParams(Params, kw_only=True):
+    id: RunId
+
+
+class WaitParams(Params, kw_only=True):
+    id: RunId
+    timeout_s: TimeoutS | None = None
+
+
+class ListParams(Params, kw_only=True):
+    task: TaskName | None = None
+    status: RunStatus | None = None
+    parent_id: RunId | None = None
+    limit: Limit = 50
+    cursor: RunId | None = None
+
+
+class ListResult(msgspec.Struct, kw_only=True):
+    runs: list[Run]
+    next_cursor: str | None = None
+
+
+class CancelParams(Params, kw_only=True):
+    id: RunId
+    reason: Annotated[str, Meta(max_length=1000)] | None = None
+
+
+class LogsParams(Params, kw_only=True):
+    id: RunId
+    after: Annotated[int, Meta(ge=0)] = 0
+    limit: Limit = 1000
+
+
+class LogsResult(msgspec.Struct, kw_only=True):
+    lines: list[LogLine]
+    next: int
+    """Pass as ``after`` to read on; equals ``after`` when nothing new was there."""
+    finished: bool
+    """True once the run is terminal and every line has been read."""
+
+
+class MethodSpec(msgspec.Struct, frozen=True):
+    params: type[msgspec.Struct]
+    result: Any
+    summary: str
+    admin: bool = False
+    """Only the daemon's own user, root and configured admins may call it."""
+    slow: bool = False
+    """May wait a long time: served concurrently, not in line with other requests."""
+
+
+METHODS: dict[str, MethodSpec] = {
+    "daemon.ping": MethodSpec(NoParams, str, "Liveness check; answers \"pong\"."),
+    "daemon.status": MethodSpec(NoParams, StatusResult, "Version, pid, storage, runs, workers."),
+    "daemon.reload": MethodSpec(
+        NoParams, ReloadResult, "Re-read task directories (also on SIGHUP).", admin=True
+    ),
+    "daemon.shutdown": MethodSpec(
+        NoParams, ShutdownResult, "Stop gracefully, as on SIGTERM.", admin=True
+    ),
+    "plugins.list": MethodSpec(NoParams, PluginsResult, "Every plugin, what it adds, errors."),
+    "tasks.list": MethodSpec(TaskListParams, TaskListResult, "Task summaries, invalid ones too."),
+    "tasks.get": MethodSpec(TaskNameParams, TaskDef, "One task with its input schema."),
+    "tasks.validate": MethodSpec(TaskNameParams, ValidateResult, "Problems of one task."),
+    "runs.submit": MethodSpec(SubmitParams, Run, "Queue a run; optionally wait.", slow=True),
+    "runs.get": MethodSpec(RunIdParams, Run, "One run."),
+    "runs.wait": MethodSpec(WaitParams, Run, "Wait until a run ends or timeout_s.", slow=True),
+    "runs.list": MethodSpec(ListParams, ListResult, "Runs, newest first, filtered, paged."),
+    "runs.cancel": MethodSpec(CancelParams, Run, "Cancel a queued or running run."),
+    "runs.logs": MethodSpec(LogsParams, LogsResult, "Log lines of a run after a seq."),
+    "rpc.discover": MethodSpec(NoParams, dict[str, Any], "This API as an OpenRPC document."),
+}

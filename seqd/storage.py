@@ -1,0 +1,79 @@
+"""The storage interface: the only way the core reaches persisted state.
+
+A backend is contributed by a plugin as a ``StorageFactory`` (through
+``seqd_register_storage_backends``) and chosen by name in the config. Every method is
+async: a backend keeps blocking work off the event loop itself (SQLite uses a writer
+thread that groups commits; PostgreSQL an async pool). ``seqd.testing`` holds the
+conformance suite every backend must pass.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol, runtime_checkable
+
+from seqd.models import LogLine, NewLogLine, Run, RunPage, RunQuery, RunStatus
+
+
+@dataclass(frozen=True)
+class StorageContext:
+    """What a backend may know about the daemon that opens it."""
+
+    state_dir: str
+    durability: str
+    """``normal`` (survives a process crash) or ``full`` (also survives power loss)."""
+
+
+@runtime_checkable
+class StorageBackend(Protocol):
+    name: str
+    location: str
+    """Where the data lives, for humans (a path, or a DSN without its password)."""
+
+    async def open(self) -> None:
+        """Create or migrate the schema and get ready; called once before any other."""
+
+    async def close(self) -> None:
+        """Flush pending writes and release resources; no call follows."""
+
+    async def create_run(self, run: Run) -> tuple[Run, bool]:
+        """Insert ``run``. If its ``idempotency_key`` is already taken, insert nothing
+        and return the existing run with ``False``; otherwise ``(run, True)``."""
+
+    async def update_run(self, run: Run, expect: Sequence[RunStatus] | None = None) -> bool:
+        """Replace the stored record of ``run.id`` with ``run``.
+
+        With ``expect``, only if the stored status is one of them (compare-and-set:
+        a stale writer can never move a finished run backwards). Returns whether the
+        record was written; False also when the run does not exist.
+        """
+
+    async def get_run(self, run_id: str) -> Run | None: ...
+
+    async def list_runs(self, query: RunQuery) -> RunPage:
+        """Newest first (by id). ``cursor`` is the last id of the previous page."""
+
+    async def count_by_status(self) -> dict[str, int]:
+        """Number of runs per status; statuses with no runs may be left out."""
+
+    async def unfinished_runs(self) -> list[Run]:
+        """Every run whose status is queued, running or suspended, oldest first."""
+
+    async def append_logs(self, run_id: str, lines: Sequence[NewLogLine]) -> int:
+        """Append lines in order, numbering them after the run's last ``seq``
+        (the first line of a run is seq 1). Returns the last seq written."""
+
+    async def read_logs(self, run_id: str, after: int, limit: int) -> list[LogLine]:
+        """Lines with ``seq > after`` in order, at most ``limit``."""
+
+
+@runtime_checkable
+class StorageFactory(Protocol):
+    """A named way to open a backend; ``options`` is the ``[backends.<name>]`` table."""
+
+    name: str
+
+    def create(self, options: dict[str, Any], context: StorageContext) -> StorageBackend:
+        """Validate ``options`` (raise ``seqd.errors.ValidationFailed`` naming the field)
+        and return an unopened backend."""

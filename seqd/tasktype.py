@@ -1,0 +1,101 @@
+"""The task-type interface: how a run of some kind of task is executed.
+
+A task type is contributed through ``seqd_register_task_types``. The engine calls
+``execute`` in its own asyncio task; to cancel (a user's cancel, a timeout, shutdown)
+it cancels that asyncio task, and the task type must end its work — terminate its
+process group, kill its worker — before re-raising ``CancelledError``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+import msgspec
+
+from seqd.models import LogStream, Problem, Resources, Run
+
+if TYPE_CHECKING:
+    from seqd.config import Config
+
+
+@dataclass(frozen=True)
+class TaskSource:
+    """A task definition as loaded from its folder: parsed config plus the text of its
+    defining files, snapshotted at load so a run uses exactly the version it records."""
+
+    name: str
+    dir: str
+    version: str
+    type: str
+    config: dict[str, Any]
+    """The whole ``config.json`` object."""
+    options: msgspec.Struct | None
+    """The task type's own fields, decoded into its ``options_type``."""
+    files: dict[str, str] = field(default_factory=dict)
+    """Defining files by name (``code.py``, ``graph.json``) and their text."""
+
+
+@dataclass(frozen=True)
+class Services:
+    """What the daemon lends a task type when it starts."""
+
+    config: Config
+    state_dir: str
+    node: str
+
+
+class Job(Protocol):
+    """One run being executed, as a task type sees it."""
+
+    @property
+    def run(self) -> Run: ...
+
+    @property
+    def task(self) -> TaskSource: ...
+
+    @property
+    def input(self) -> dict[str, Any]: ...
+
+    @property
+    def work_dir(self) -> str:
+        """A private directory for this run's files (created; removed after the run)."""
+
+    def log(self, stream: LogStream, text: str) -> None:
+        """Append a line to the run's log (durable before it is reported)."""
+
+    async def set_pid(self, pid: int | None) -> None:
+        """Record (durably) the process group the run lives in, so a restarted daemon
+        can find it; None once it has ended."""
+
+    def set_resources(self, resources: Resources) -> None: ...
+
+
+@runtime_checkable
+class TaskType(Protocol):
+    name: str
+    options_type: type[msgspec.Struct] | None
+    """Struct for the type's own config fields (strict: unknown fields are errors);
+    None if the type takes none."""
+    defining_files: tuple[str, ...]
+    """Files in the task folder whose text the catalog snapshots (``code.py``)."""
+
+    def check(self, source: TaskSource) -> list[Problem]:
+        """Problems the catalog cannot see by itself (a missing ``code.py``...)."""
+
+    async def start(self, services: Services) -> None:
+        """Called once at daemon start, before any run."""
+
+    async def stop(self, grace_s: float) -> None:
+        """Called once at shutdown after runs ended; release processes and files."""
+
+    async def input_schema(self, source: TaskSource) -> dict[str, Any] | None:
+        """A JSON Schema for the inputs when the config gives none (python derives it
+        from the function signature, in a worker); None to accept any object."""
+
+    async def execute(self, job: Job) -> Any:
+        """Run the job; return its JSON-serialisable output or raise
+        ``seqd.errors.TaskFailed``. Must honour cancellation as described above."""
+
+    def stats(self) -> dict[str, int]:
+        """Counters for ``daemon.status`` (e.g. ``{"workers": 4, "busy": 1}``)."""

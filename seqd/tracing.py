@@ -1,0 +1,45 @@
+"""Tracers: plugins that receive lifecycle events.
+
+Events are small tagged Structs. Fan-out is synchronous and cheap; a tracer that raises
+is logged and skipped, never stopping the others or the run.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol, runtime_checkable
+
+import msgspec
+
+
+class TraceEvent(msgspec.Struct, tag_field="kind", kw_only=True):
+    ts: str
+
+
+class RunTransition(TraceEvent, tag="run.transition", kw_only=True):
+    run_id: str
+    task: str
+    from_status: str | None
+    to_status: str
+    reason: str | None = None
+
+
+class StorageCall(TraceEvent, tag="storage.call", kw_only=True):
+    operation: str
+    duration_s: float
+    error: str | None = None
+
+
+class DaemonLifecycle(TraceEvent, tag="daemon.lifecycle", kw_only=True):
+    phase: str
+    details: dict[str, Any] = {}
+
+
+AnyEvent = RunTransition | StorageCall | DaemonLifecycle
+
+
+@runtime_checkable
+class Tracer(Protocol):
+    name: str
+
+    def on_event(self, event: TraceEvent) -> None:
+        """Receive one event. Must be quick: hand slow work to a thread or queue."""
