@@ -43,7 +43,9 @@ class ErrorObject(msgspec.Struct, omit_defaults=True):
     data: dict[str, Any] | UnsetType = UNSET
 
 
-class Response(msgspec.Struct, omit_defaults=True):
+class Response(msgspec.Struct):
+    """UNSET ``result``/``error`` are left out when encoded; ``id`` is always there."""
+
     jsonrpc: str = "2.0"
     id: RequestId = None
     result: Any = UNSET

@@ -1,0 +1,5 @@
+"""``python -m seqd`` runs the daemon."""
+
+from seqd.daemon import main
+
+main()

@@ -1,0 +1,23 @@
+"""RPC handlers: thin functions from typed params to typed results.
+
+Each namespace module exposes ``handlers(app) -> {method: handler}``; ``build`` joins
+them, and the dispatcher refuses to start if any method of ``protocol.METHODS`` has no
+handler.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from seqd.api import daemon, plugins, rpc, runs, tasks
+from seqd.dispatch import Handler
+
+if TYPE_CHECKING:
+    from seqd.app import App
+
+
+def build(app: App) -> dict[str, Handler]:
+    table: dict[str, Handler] = {}
+    for module in (daemon, plugins, tasks, runs, rpc):
+        table.update(module.handlers(app))
+    return table

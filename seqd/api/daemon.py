@@ -1,0 +1,78 @@
+"""``daemon.*``: ping, status, reload, shutdown."""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import TYPE_CHECKING
+
+import psutil
+
+from seqd import __version__
+from seqd.dispatch import Caller, Handler
+from seqd.models import RUN_STATUSES
+from seqd.protocol import (
+    PROTOCOL_VERSION,
+    LimitsInfo,
+    NoParams,
+    ReloadResult,
+    ShutdownResult,
+    StatusResult,
+    StorageInfo,
+    WorkerInfo,
+)
+
+if TYPE_CHECKING:
+    from seqd.app import App
+
+
+def handlers(app: App) -> dict[str, Handler]:
+    process = psutil.Process(os.getpid())
+
+    def ping(params: NoParams, caller: Caller) -> str:
+        return "pong"
+
+    async def status(params: NoParams, caller: Caller) -> StatusResult:
+        counts = await app.storage.count_by_status()
+        limits = app.config.limits
+        pools = {
+            name: tt.stats() for name, tt in zip(
+                app.host.task_types.names(), app.host.task_types.items(), strict=True
+            )
+        }
+        return StatusResult(
+            version=__version__,
+            protocol=PROTOCOL_VERSION,
+            pid=os.getpid(),
+            uptime_s=round(time.monotonic() - app.started, 3),
+            node=app.node,
+            storage=StorageInfo(name=app.storage.name, location=app.storage.location),
+            socket=app.socket_path,
+            state_dir=app.state_dir,
+            task_dirs=app.catalog.dirs,
+            plugins=sorted(app.host.records),
+            runs={s: counts.get(s, 0) for s in RUN_STATUSES},
+            workers=WorkerInfo(pools=pools, **app.engine.stats()),
+            tasks=len(app.catalog.entries),
+            connections=len(app.server.connections) if app.server else 0,
+            rss_bytes=process.memory_info().rss,
+            limits=LimitsInfo(
+                max_line_bytes=limits.max_line_bytes,
+                max_connections=limits.max_connections,
+                log_cap_bytes=limits.log_cap_bytes,
+            ),
+        )
+
+    async def reload(params: NoParams, caller: Caller) -> ReloadResult:
+        return await app.reload()
+
+    def shutdown(params: NoParams, caller: Caller) -> ShutdownResult:
+        app.request_stop(f"daemon.shutdown from uid {caller.uid} (pid {caller.pid})")
+        return ShutdownResult(stopping=True)
+
+    return {
+        "daemon.ping": ping,
+        "daemon.status": status,
+        "daemon.reload": reload,
+        "daemon.shutdown": shutdown,
+    }

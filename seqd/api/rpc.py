@@ -1,0 +1,21 @@
+"""``rpc.discover``: the OpenRPC document, built once per daemon."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from seqd.dispatch import Caller, Handler
+from seqd.openrpc import document
+from seqd.protocol import NoParams
+
+if TYPE_CHECKING:
+    from seqd.app import App
+
+
+def handlers(app: App) -> dict[str, Handler]:
+    doc = document()
+
+    def discover(params: NoParams, caller: Caller) -> dict[str, Any]:
+        return doc
+
+    return {"rpc.discover": discover}

@@ -1,0 +1,78 @@
+"""``runs.*``: submit, get, list, wait, cancel, logs."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING
+
+from seqd.dispatch import Caller, Handler
+from seqd.models import TERMINAL, Run, RunQuery
+from seqd.protocol import (
+    CancelParams,
+    ListParams,
+    ListResult,
+    LogsParams,
+    LogsResult,
+    RunIdParams,
+    SubmitParams,
+    WaitParams,
+)
+
+if TYPE_CHECKING:
+    from seqd.app import App
+
+
+def handlers(app: App) -> dict[str, Handler]:
+    engine = app.engine
+
+    async def submit(params: SubmitParams, caller: Caller) -> Run:
+        # Shielded: a client that hangs up mid-submit must not half-accept a run.
+        run = await asyncio.shield(
+            engine.submit(
+                params.task,
+                params.input,
+                idempotency_key=params.idempotency_key,
+                priority=params.priority,
+                submitted_by=caller.uid,
+            )
+        )
+        if params.wait and run.status not in TERMINAL:
+            return await engine.wait(run.id, params.timeout_s)
+        return run
+
+    async def get(params: RunIdParams, caller: Caller) -> Run:
+        return await engine.get(params.id)
+
+    async def wait(params: WaitParams, caller: Caller) -> Run:
+        return await engine.wait(params.id, params.timeout_s)
+
+    async def list_runs(params: ListParams, caller: Caller) -> ListResult:
+        page = await engine.list(
+            RunQuery(
+                task=params.task,
+                status=params.status,
+                parent_id=params.parent_id,
+                limit=params.limit,
+                cursor=params.cursor,
+            )
+        )
+        return ListResult(runs=page.runs, next_cursor=page.next_cursor)
+
+    async def cancel(params: CancelParams, caller: Caller) -> Run:
+        return await engine.cancel(params.id, params.reason, caller.uid, caller.admin)
+
+    async def logs(params: LogsParams, caller: Caller) -> LogsResult:
+        run = await engine.get(params.id)
+        lines = await app.storage.read_logs(params.id, params.after, params.limit)
+        last = lines[-1].seq if lines else params.after
+        finished = run.status in TERMINAL and len(lines) < params.limit
+        return LogsResult(lines=lines, next=last, finished=finished)
+
+    return {
+        "runs.submit": submit,
+        "runs.get": get,
+        "runs.wait": wait,
+        "runs.list": list_runs,
+        "runs.cancel": cancel,
+        "runs.logs": logs,
+    }

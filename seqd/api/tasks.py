@@ -1,0 +1,30 @@
+"""``tasks.*``: the catalog, read-only for now."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from seqd.dispatch import Caller, Handler
+from seqd.models import TaskDef
+from seqd.protocol import TaskListParams, TaskListResult, TaskNameParams, ValidateResult
+
+if TYPE_CHECKING:
+    from seqd.app import App
+
+
+def handlers(app: App) -> dict[str, Handler]:
+    catalog = app.catalog
+
+    def list_tasks(params: TaskListParams, caller: Caller) -> TaskListResult:
+        return TaskListResult(tasks=catalog.summaries(params.tag))
+
+    async def get(params: TaskNameParams, caller: Caller) -> TaskDef:
+        entry = await catalog.resolved(catalog.get(params.name))
+        return entry.definition
+
+    async def validate(params: TaskNameParams, caller: Caller) -> ValidateResult:
+        entry = await catalog.resolved(catalog.get(params.name))
+        problems = entry.definition.problems
+        return ValidateResult(ok=entry.runnable and not problems, problems=problems)
+
+    return {"tasks.list": list_tasks, "tasks.get": get, "tasks.validate": validate}

@@ -1,0 +1,219 @@
+"""The assembled daemon: plugins, storage, catalog, engine and server, with a clear
+start-up / serve / shutdown split (uvicorn's shape)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+import time
+
+from seqd import __version__, systemd, timeutil
+from seqd.api import build as build_handlers
+from seqd.catalog import Catalog
+from seqd.config import Config
+from seqd.daemoninfo import DaemonInfo
+from seqd.dispatch import Dispatcher
+from seqd.engine import Engine
+from seqd.plugins import PluginHost
+from seqd.protocol import ReloadResult
+from seqd.server import Server
+from seqd.storage import StorageBackend, StorageContext
+from seqd.tasktype import Services
+from seqd.tracing import DaemonLifecycle
+from seqd.watch import TaskWatcher
+
+logger = logging.getLogger(__name__)
+
+
+class StartupError(Exception):
+    """The daemon cannot start; the message says why and what to do."""
+
+
+class App:
+    storage: StorageBackend
+    catalog: Catalog
+    engine: Engine
+    server: Server | None
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.socket_path = config.resolved_socket()
+        self.state_dir = os.path.abspath(config.resolved_state_dir())
+        self.task_dirs = config.resolved_task_dirs()
+        self.node = config.node or socket.gethostname()
+        self.started = time.monotonic()
+        self.host = PluginHost(config.disabled_plugins)
+        self.server = None
+        self._stop = asyncio.Event()
+        self._stop_reason = ""
+        self._bound_path: str | None = None
+        self._watcher: TaskWatcher | None = None
+        self._watchdog: systemd.Watchdog | None = None
+        self._started_types: list[str] = []
+
+    # -- start-up --------------------------------------------------------------------
+
+    async def start(self) -> None:
+        cfg = self.config
+        os.makedirs(self.state_dir, mode=0o750, exist_ok=True)
+        for d in self.task_dirs:
+            if d.startswith(self.state_dir):
+                os.makedirs(d, exist_ok=True)
+        logger.info("seqd %s (pid %d, node %s)", __version__, os.getpid(), self.node)
+        logger.info("config file: %s", cfg.config_file or "none (defaults)")
+        logger.info("state dir:   %s", self.state_dir)
+        logger.info("task dirs:   %s", ", ".join(self.task_dirs))
+        self.host.load()
+        for record in self.host.records.values():
+            if record.error:
+                logger.error("plugin %s: %s", record.name, record.error)
+        self.storage = await self._open_storage()
+        logger.info("storage:     %s at %s", self.storage.name, self.storage.location)
+        services = Services(config=cfg, state_dir=self.state_dir, node=self.node)
+        for name, task_type in zip(
+            self.host.task_types.names(), self.host.task_types.items(), strict=True
+        ):
+            try:
+                await task_type.start(services)
+                self._started_types.append(name)
+            except Exception as exc:
+                owner = self.host.task_types.owner(name)
+                logger.exception("task type %s (plugin %s) failed to start", name, owner)
+                record = self.host.records.get(owner or "")
+                if record is not None:
+                    record.error = f"task type {name} failed to start: {exc}"
+        self.catalog = Catalog(self.task_dirs, self.host.task_types)
+        await self.catalog.reload()
+        self.engine = Engine(
+            storage=self.storage,
+            catalog=self.catalog,
+            host=self.host,
+            config=cfg,
+            state_dir=self.state_dir,
+            node=self.node,
+        )
+        await self.engine.recover()
+        dispatcher = Dispatcher(build_handlers(self))
+        self.server = Server(
+            dispatcher,
+            max_line_bytes=cfg.limits.max_line_bytes,
+            max_connections=cfg.limits.max_connections,
+            is_admin=self._is_admin,
+        )
+        await self._listen(self.server)
+        if cfg.watch:
+            self._watcher = TaskWatcher(self.task_dirs, self.reload, cfg.reload_debounce_s)
+            self._watcher.start()
+        await self.host.startup(self.info())
+        self.host.emit(DaemonLifecycle(ts=timeutil.now(), phase="ready"))
+        interval = systemd.watchdog_interval()
+        if interval:
+            self._watchdog = systemd.Watchdog(interval)
+            self._watchdog.start(asyncio.get_running_loop())
+        systemd.ready(f"serving on {self.socket_path}")
+        logger.info("ready: listening on %s", self.socket_path)
+
+    async def _open_storage(self) -> StorageBackend:
+        name = self.config.storage
+        factory = self.host.storage.get(name)
+        if factory is None:
+            known = ", ".join(self.host.storage.names()) or "none"
+            raise StartupError(f"unknown storage backend {name!r} (available: {known})")
+        context = StorageContext(state_dir=self.state_dir, durability=self.config.durability)
+        try:
+            backend = factory.create(dict(self.config.backends.get(name, {})), context)
+            await backend.open()
+        except Exception as exc:
+            raise StartupError(f"storage {name!r} could not be opened: {exc}") from exc
+        return backend
+
+    async def _listen(self, server: Server) -> None:
+        try:
+            inherited = systemd.activation_socket()
+        except systemd.UnsupportedSocket as exc:
+            raise StartupError(str(exc)) from exc
+        if inherited is not None:
+            await server.listen_socket(inherited)
+            name = inherited.getsockname()
+            self.socket_path = name if isinstance(name, str) and name else self.socket_path
+            logger.info("socket:      %s (from systemd socket activation)", self.socket_path)
+            return
+        access = self.config.access
+        try:
+            await server.listen_path(self.socket_path, access.socket_mode, access.socket_group)
+        except (OSError, RuntimeError, KeyError) as exc:
+            raise StartupError(f"cannot listen on {self.socket_path}: {exc}") from exc
+        self._bound_path = self.socket_path
+        logger.info("socket:      %s", self.socket_path)
+
+    def _is_admin(self, uid: int) -> bool:
+        return uid in (0, os.geteuid()) or uid in self.config.access.admin_uids
+
+    def info(self) -> DaemonInfo:
+        return DaemonInfo(
+            version=__version__,
+            node=self.node,
+            pid=os.getpid(),
+            socket=self.socket_path,
+            state_dir=self.state_dir,
+            storage=self.config.storage,
+            config=self.config,
+        )
+
+    # -- while serving ---------------------------------------------------------------
+
+    async def reload(self) -> ReloadResult:
+        systemd.reloading()
+        try:
+            result = await self.catalog.reload()
+        finally:
+            systemd.ready(f"serving on {self.socket_path}")
+        return result
+
+    def request_stop(self, reason: str) -> None:
+        if not self._stop.is_set():
+            logger.info("stopping: %s", reason)
+            self._stop_reason = reason
+            self._stop.set()
+
+    async def wait_stopped(self) -> None:
+        await self._stop.wait()
+
+    # -- shutdown --------------------------------------------------------------------
+
+    async def stop(self) -> None:
+        systemd.stopping()
+        grace = self.config.shutdown_grace_s
+        if self.server is not None:
+            await self.server.stop_accepting()
+        if self._watcher is not None:
+            await self._watcher.stop()
+        if hasattr(self, "engine"):
+            await self.engine.shutdown(grace)
+        if self.server is not None:
+            await self.server.close_connections()
+        for name in self._started_types:
+            task_type = self.host.task_types.get(name)
+            if task_type is None:
+                continue
+            try:
+                await task_type.stop(grace)
+            except Exception:
+                logger.exception("task type %s failed to stop", name)
+        if hasattr(self, "storage"):
+            await self.host.shutdown(self.info())
+            self.host.emit(DaemonLifecycle(ts=timeutil.now(), phase="stopped"))
+            try:
+                await self.storage.close()
+            except Exception:
+                logger.exception("closing storage failed")
+        if self._watchdog is not None:
+            self._watchdog.stop()
+        if self._bound_path is not None:
+            try:
+                os.unlink(self._bound_path)
+            except OSError:
+                pass
+        logger.info("stopped")

@@ -1,0 +1,148 @@
+"""The task catalog: the current definition of every task, reloaded on demand.
+
+Entries are immutable snapshots per version; a reload swaps in new ones, so a run that
+already started keeps the ``TaskSource`` (and version) it started with. Input schemas
+derived from a python function signature are asked of the task type (which inspects
+the code in a worker, never in the daemon) and cached per version.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import SchemaError, best_match
+
+from seqd.errors import NotFound, NotRunnable, ValidationFailed
+from seqd.models import Problem, TaskSummary
+from seqd.plugins import Registry
+from seqd.protocol import ReloadResult
+from seqd.taskload import TaskEntry, scan
+from seqd.tasktype import TaskType
+
+logger = logging.getLogger(__name__)
+
+
+class Catalog:
+    def __init__(self, dirs: Sequence[str], task_types: Registry[TaskType]) -> None:
+        self.dirs = list(dirs)
+        self.task_types = task_types
+        self.entries: dict[str, TaskEntry] = {}
+        self._reload_lock = asyncio.Lock()
+        self._resolving: dict[tuple[str, str | None], asyncio.Task[None]] = {}
+
+    async def reload(self) -> ReloadResult:
+        async with self._reload_lock:
+            fresh = await asyncio.to_thread(scan, self.dirs, self.task_types)
+            changed: list[str] = []
+            for name, entry in fresh.items():
+                old = self.entries.get(name)
+                if old is not None and old.definition.version == entry.definition.version:
+                    fresh[name] = old  # keeps its resolved schema
+                else:
+                    changed.append(name)
+            changed.extend(sorted(set(self.entries) - set(fresh)))
+            self.entries = fresh
+            for name in changed:
+                entry = fresh.get(name)
+                if entry is not None and self._needs_schema(entry):
+                    self._resolve_later(entry)
+            invalid = sorted(n for n, e in fresh.items() if not e.definition.valid)
+            if changed:
+                logger.info("tasks loaded: %d (%d changed, %d invalid)",
+                            len(fresh), len(changed), len(invalid))
+            return ReloadResult(tasks=len(fresh), changed=sorted(changed), invalid=invalid)
+
+    def get(self, name: str) -> TaskEntry:
+        entry = self.entries.get(name)
+        if entry is None:
+            raise NotFound(f"no task named {name!r}", {"task": name})
+        return entry
+
+    def summaries(self, tag: str | None = None) -> list[TaskSummary]:
+        return [
+            e.summary()
+            for _, e in sorted(self.entries.items())
+            if tag is None or tag in e.definition.tags
+        ]
+
+    # -- input schemas -------------------------------------------------------------
+
+    @staticmethod
+    def _needs_schema(entry: TaskEntry) -> bool:
+        d = entry.definition
+        return d.valid and d.inputs_from == "signature" and d.inputs is None
+
+    def _resolve_later(self, entry: TaskEntry) -> None:
+        key = (entry.name, entry.definition.version)
+        if key in self._resolving:
+            return
+        task = asyncio.ensure_future(self._resolve(entry))
+        self._resolving[key] = task
+        task.add_done_callback(lambda _t: self._resolving.pop(key, None))
+
+    async def resolved(self, entry: TaskEntry) -> TaskEntry:
+        """The entry with its signature-derived schema in place (asked once)."""
+        if self._needs_schema(entry):
+            key = (entry.name, entry.definition.version)
+            if key not in self._resolving:
+                self._resolve_later(entry)
+            await asyncio.shield(self._resolving[key])
+        return entry
+
+    async def _resolve(self, entry: TaskEntry) -> None:
+        assert entry.source is not None
+        task_type = self.task_types.get(entry.source.type)
+        if task_type is None:
+            return
+        try:
+            schema = await task_type.input_schema(entry.source)
+            if schema is not None:
+                Draft202012Validator.check_schema(schema)
+                entry.validator = Draft202012Validator(schema)
+            entry.definition.inputs = schema if schema is not None else {"type": "object"}
+        except SchemaError as exc:
+            self._invalidate(entry, "inputs", f"derived schema is invalid: {exc.message}")
+        except Exception as exc:
+            message = getattr(exc, "message", None) or str(exc)
+            self._invalidate(entry, "code.py", message)
+
+    @staticmethod
+    def _invalidate(entry: TaskEntry, where: str, message: str) -> None:
+        entry.definition.problems = [*entry.definition.problems, Problem(where=where, message=message)]
+        entry.definition.valid = False
+
+    async def runnable(self, name: str) -> TaskEntry:
+        entry = await self.resolved(self.get(name))
+        if not entry.runnable:
+            problems = [f"{p.where}: {p.message}" for p in entry.definition.problems]
+            raise NotRunnable(
+                f"task {name!r} is not runnable: " + "; ".join(problems),
+                {"task": name, "problems": problems},
+            )
+        return entry
+
+    @staticmethod
+    def check_input(entry: TaskEntry, data: dict[str, Any]) -> dict[str, Any]:
+        """Fill top-level defaults from the schema, then validate; errors name the field."""
+        schema = entry.definition.inputs or {}
+        properties = schema.get("properties")
+        if isinstance(properties, dict):
+            filled = dict(data)
+            for key, prop in properties.items():
+                if key not in filled and isinstance(prop, dict) and "default" in prop:
+                    filled[key] = prop["default"]
+            data = filled
+        if entry.validator is not None:
+            error = best_match(entry.validator.iter_errors(data))
+            if error is not None:
+                path = ".".join(str(p) for p in error.absolute_path)
+                field = f"input.{path}" if path else "input"
+                raise ValidationFailed(
+                    f"{field}: {error.message}",
+                    {"field": field, "reason": error.message, "task": entry.name},
+                )
+        return data

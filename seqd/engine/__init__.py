@@ -1,0 +1,5 @@
+"""Run execution: queue, state machine, jobs, recovery."""
+
+from seqd.engine.engine import Engine
+
+__all__ = ["Engine"]

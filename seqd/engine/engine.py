@@ -1,0 +1,485 @@
+"""The run engine: accepting runs, the queue, concurrency, the run state machine,
+timeouts, cancellation, retries, recovery after a restart and graceful shutdown.
+
+Durability rule: every state change is written to storage (compare-and-set on the
+previous status) before it is acted on or reported. Runs are immutable snapshots:
+a transition makes a new ``Run``, so a value handed to storage never changes under it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import shutil
+from collections import Counter
+from collections.abc import Sequence
+from typing import Any
+
+import msgspec
+from msgspec.structs import replace
+
+from seqd import timeutil
+from seqd.catalog import Catalog
+from seqd.config import Config
+from seqd.errors import (
+    NotFound,
+    PermissionDenied,
+    ShuttingDown,
+    StorageUnavailable,
+    TaskFailed,
+    ValidationFailed,
+)
+from seqd.ids import IdGenerator
+from seqd.models import (
+    TERMINAL,
+    NewLogLine,
+    RetryPolicy,
+    Run,
+    RunError,
+    RunPage,
+    RunQuery,
+    RunStatus,
+)
+from seqd.plugins import PluginHost
+from seqd.storage import StorageBackend
+from seqd.tracing import RunTransition
+
+from .job import ActiveJob, RunLog
+from .queue import RunQueue
+from .recovery import end_orphan
+
+logger = logging.getLogger(__name__)
+
+_encoder = msgspec.json.Encoder()
+
+
+class Engine:
+    def __init__(
+        self,
+        *,
+        storage: StorageBackend,
+        catalog: Catalog,
+        host: PluginHost,
+        config: Config,
+        state_dir: str,
+        node: str,
+    ) -> None:
+        self.storage = storage
+        self.catalog = catalog
+        self.host = host
+        self.config = config
+        self.node = node
+        self.work_root = os.path.join(state_dir, "work")
+        self.ids = IdGenerator()
+        self.max_workers = config.workers
+        self.live: dict[str, Run] = {}
+        self.queue = RunQueue()
+        self.active: dict[str, ActiveJob | None] = {}
+        self.per_task: Counter[str] = Counter()
+        self.accepting = True
+        self.dispatching = True
+        self._done: dict[str, asyncio.Future[Run]] = {}
+        self._timers: dict[str, asyncio.TimerHandle] = {}
+        self._pending_cancel: dict[str, tuple[str, str]] = {}
+        self._executions: set[asyncio.Task[None]] = set()
+
+    # -- reporting -------------------------------------------------------------------
+
+    def _emit(self, run: Run, previous: str | None, reason: str | None = None) -> None:
+        self.host.emit(
+            RunTransition(
+                ts=timeutil.now(),
+                run_id=run.id,
+                task=run.task,
+                from_status=previous,
+                to_status=run.status,
+                reason=reason,
+            )
+        )
+
+    def stats(self) -> dict[str, int]:
+        return {"max": self.max_workers, "busy": len(self.active), "queued": len(self.queue)}
+
+    # -- accepting -------------------------------------------------------------------
+
+    async def submit(
+        self,
+        task: str,
+        data: dict[str, Any],
+        *,
+        idempotency_key: str | None = None,
+        priority: int = 0,
+        submitted_by: int | None = None,
+        parent_id: str | None = None,
+        root_id: str | None = None,
+    ) -> Run:
+        if not self.accepting:
+            raise ShuttingDown("the daemon is shutting down; no new runs are accepted")
+        entry = await self.catalog.runnable(task)
+        data = self.catalog.check_input(entry, data)
+        self._check_size("input", data)
+        run_id = self.ids.new()
+        run = Run(
+            id=run_id,
+            task=task,
+            status="queued",
+            input=data,
+            parent_id=parent_id,
+            root_id=root_id or run_id,
+            task_version=entry.definition.version,
+            priority=priority,
+            idempotency_key=idempotency_key,
+            created_at=timeutil.now(),
+            node=self.node,
+            submitted_by=submitted_by,
+        )
+        stored, created = await self.storage.create_run(run)
+        if not created:
+            return stored
+        self.live[run.id] = run
+        self._emit(run, None)
+        self.queue.push(run.id, run.task, run.priority)
+        self._schedule()
+        return run
+
+    def _check_size(self, what: str, value: Any) -> int:
+        size = len(_encoder.encode(value))
+        limit = self.config.limits.max_input_bytes
+        if size > limit:
+            raise ValidationFailed(
+                f"{what} is {size} bytes encoded; the limit is {limit}",
+                {"field": what, "size": size, "limit": limit},
+            )
+        return size
+
+    # -- reading ---------------------------------------------------------------------
+
+    async def get(self, run_id: str) -> Run:
+        run = self.live.get(run_id)
+        if run is not None:
+            return run
+        stored = await self.storage.get_run(run_id)
+        if stored is None:
+            raise NotFound(f"no run with id {run_id}", {"id": run_id})
+        return stored
+
+    async def list(self, query: RunQuery) -> RunPage:
+        return await self.storage.list_runs(query)
+
+    async def wait(self, run_id: str, timeout_s: float | None) -> Run:
+        run = self.live.get(run_id)
+        if run is None:
+            return await self.get(run_id)
+        future = self._done.get(run_id)
+        if future is None:
+            future = asyncio.get_running_loop().create_future()
+            self._done[run_id] = future
+        try:
+            return await asyncio.wait_for(asyncio.shield(future), timeout_s)
+        except TimeoutError:
+            return await self.get(run_id)
+
+    # -- scheduling ------------------------------------------------------------------
+
+    def _saturated(self, task: str) -> bool:
+        entry = self.catalog.entries.get(task)
+        limit = entry.definition.concurrency if entry is not None else None
+        return limit is not None and self.per_task[task] >= limit
+
+    def _schedule(self) -> None:
+        while self.dispatching and len(self.active) < self.max_workers:
+            item = self.queue.pop(self._saturated)
+            if item is None:
+                return
+            run_id, task = item
+            run = self.live.get(run_id)
+            if run is None or run.status != "queued":
+                continue
+            self.active[run_id] = None
+            self.per_task[task] += 1
+            execution = asyncio.ensure_future(self._execute(run))
+            self._executions.add(execution)
+            execution.add_done_callback(self._executions.discard)
+
+    async def _execute(self, run: Run) -> None:
+        try:
+            await self._execute_inner(run)
+        except Exception:
+            logger.exception("run %s: engine failure", run.id)
+        finally:
+            self.active.pop(run.id, None)
+            self.per_task[run.task] -= 1
+            if self.per_task[run.task] <= 0:
+                del self.per_task[run.task]
+            self.queue.release(run.task)
+            self._schedule()
+
+    async def _execute_inner(self, run: Run) -> None:
+        entry = self.catalog.entries.get(run.task)
+        if entry is None or not entry.runnable or entry.source is None:
+            why = "it no longer exists" if entry is None else "its definition is invalid"
+            await self._finish(
+                run,
+                "failed",
+                error=RunError(type="not_runnable", message=f"task {run.task!r}: {why}"),
+                expect=("queued",),
+            )
+            return
+        source = entry.source
+        task_type = self.host.task_types.get(source.type)
+        if task_type is None:
+            await self._finish(
+                run,
+                "failed",
+                error=RunError(type="not_runnable", message=f"no task type {source.type!r}"),
+                expect=("queued",),
+            )
+            return
+        started = replace(
+            run,
+            status="running",
+            started_at=timeutil.now(),
+            task_version=source.version,
+            node=self.node,
+        )
+        if not await self.storage.update_run(started, expect=("queued",)):
+            return  # cancelled (or taken) while it waited for its slot
+        self.live[run.id] = started
+        self._emit(started, "queued")
+        log = RunLog(self.storage, run.id, self.config.limits.log_cap_bytes)
+        job = ActiveJob(
+            started, source, os.path.join(self.work_root, run.id), log, self._save_running
+        )
+        self.active[run.id] = job
+        timeout = entry.definition.timeout_s
+        if timeout is not None:
+            self._timers[run.id] = asyncio.get_running_loop().call_later(
+                timeout, self._interrupt, run.id, "timeout", f"timed out after {timeout:g}s"
+            )
+        job.execution = asyncio.ensure_future(task_type.execute(job))
+        pending = self._pending_cancel.pop(run.id, None)
+        if pending is not None:
+            self._interrupt(run.id, *pending)
+        await asyncio.wait([job.execution])
+        handle = self._timers.pop(run.id, None)
+        if handle is not None:
+            handle.cancel()
+        await self._conclude(job, entry.definition.retries)
+        await asyncio.to_thread(shutil.rmtree, job.work_path, True)
+
+    async def _save_running(self, run: Run) -> None:
+        current = self.live.get(run.id, run)
+        updated = replace(current, pid=run.pid)
+        if await self.storage.update_run(updated, expect=("running",)):
+            self.live[run.id] = updated
+
+    async def _conclude(self, job: ActiveJob, policy: RetryPolicy) -> None:
+        execution = job.execution
+        assert execution is not None
+        run = self.live.get(job.run.id, job.run)
+        log = job.runlog
+        output: Any = None
+        error: RunError | None = None
+        status: RunStatus = "succeeded"
+        if execution.cancelled():
+            kind, message = job.cancel_reason or ("cancelled", "cancelled")
+            if kind == "shutdown":
+                log.system(message)
+                await log.flush()
+                await self._requeue_after_interrupt(run)
+                return
+            status = "cancelled" if kind == "cancelled" else "failed"
+            error = RunError(type=kind, message=message)
+        elif (exc := execution.exception()) is not None:
+            status = "failed"
+            if isinstance(exc, TaskFailed):
+                error = RunError(type=exc.type, message=exc.message, details=exc.details)
+            else:
+                logger.error("run %s: task type %s raised", run.id, job.task.type,
+                             exc_info=exc)
+                error = RunError(
+                    type="internal",
+                    message=f"task type {job.task.type!r} failed: {type(exc).__name__}: {exc}",
+                )
+        else:
+            output = execution.result()
+            try:
+                self._check_size("output", output)
+            except (ValidationFailed, TypeError) as exc:
+                status, output = "failed", None
+                error = RunError(type="invalid_output", message=str(exc))
+        if status == "failed" and error is not None and run.attempt <= policy.max:
+            delay = policy.backoff_s * policy.factor ** (run.attempt - 1)
+            log.system(
+                f"attempt {run.attempt} failed ({error.type}: {error.message}); "
+                f"retrying in {delay:g}s"
+            )
+            await log.flush()
+            await self._retry(run, delay, job)
+            return
+        await log.flush()
+        await self._finish(
+            run, status, output=output, error=error, expect=("running",), job=job
+        )
+
+    async def _retry(self, run: Run, delay: float, job: ActiveJob) -> None:
+        again = replace(
+            run, status="queued", attempt=run.attempt + 1, started_at=None, pid=None,
+            resources=job.resources,
+        )
+        if not await self._store(again, ("running",)):
+            return
+        self.live[run.id] = again
+        self._emit(again, "running", "retry")
+        self._timers[run.id] = asyncio.get_running_loop().call_later(
+            delay, self._release_retry, run.id
+        )
+
+    def _release_retry(self, run_id: str) -> None:
+        self._timers.pop(run_id, None)
+        run = self.live.get(run_id)
+        if run is not None and run.status == "queued":
+            self.queue.push(run.id, run.task, run.priority)
+            self._schedule()
+
+    async def _requeue_after_interrupt(self, run: Run) -> None:
+        again = replace(run, status="queued", started_at=None, pid=None)
+        if await self._store(again, ("running",)):
+            self.live[run.id] = again
+            self._emit(again, "running", "shutdown")
+
+    async def _finish(
+        self,
+        run: Run,
+        status: RunStatus,
+        *,
+        output: Any = None,
+        error: RunError | None = None,
+        expect: Sequence[RunStatus],
+        job: ActiveJob | None = None,
+    ) -> Run | None:
+        final = replace(
+            run,
+            status=status,
+            output=output,
+            error=error,
+            finished_at=timeutil.now(),
+            pid=None,
+            resources=job.resources if job is not None else run.resources,
+        )
+        if not await self._store(final, expect):
+            return None
+        self.live.pop(run.id, None)
+        self._emit(final, run.status)
+        future = self._done.pop(run.id, None)
+        if future is not None and not future.done():
+            future.set_result(final)
+        return final
+
+    async def _store(self, run: Run, expect: Sequence[RunStatus], attempts: int = 5) -> bool:
+        """Write a transition, riding out a short storage outage."""
+        delay = 0.2
+        for attempt in range(attempts):
+            try:
+                return await self.storage.update_run(run, expect=expect)
+            except StorageUnavailable as exc:
+                if attempt == attempts - 1:
+                    logger.error("run %s: could not store %s: %s", run.id, run.status, exc)
+                    return False
+                await asyncio.sleep(delay)
+                delay *= 2
+        return False
+
+    # -- cancelling ------------------------------------------------------------------
+
+    def _interrupt(self, run_id: str, kind: str, message: str) -> None:
+        job = self.active.get(run_id)
+        if job is None or job.execution is None:
+            if run_id in self.active:
+                self._pending_cancel[run_id] = (kind, message)
+            return
+        if job.cancel_reason is None:
+            job.cancel_reason = (kind, message)
+        job.execution.cancel()
+
+    async def cancel(self, run_id: str, reason: str | None, uid: int, admin: bool) -> Run:
+        run = await self.get(run_id)
+        if run.status in TERMINAL:
+            return run
+        if not admin and run.submitted_by is not None and run.submitted_by != uid:
+            raise PermissionDenied(
+                "only the user who submitted a run, or an admin, may cancel it",
+                {"id": run_id, "submitted_by": run.submitted_by},
+            )
+        message = reason or f"cancelled by uid {uid}"
+        if run.status == "queued":
+            self.queue.remove(run_id)
+            timer = self._timers.pop(run_id, None)
+            if timer is not None:
+                timer.cancel()
+            final = await self._finish(
+                run, "cancelled", error=RunError(type="cancelled", message=message),
+                expect=("queued",),
+            )
+            if final is not None:
+                return final
+        self._interrupt(run_id, "cancelled", message)
+        return await self.wait(run_id, 60.0)
+
+    # -- start and stop ---------------------------------------------------------------
+
+    async def recover(self) -> int:
+        """Put back in line every run an earlier daemon accepted and did not finish."""
+        runs = await self.storage.unfinished_runs()
+        grace = float(self.config.task_types.get("shell", {}).get("kill_grace_s", 5.0))
+        for run in runs:
+            if run.status == "running":
+                if run.pid:
+                    await asyncio.to_thread(end_orphan, run.pid, run.id, grace)
+                again = replace(run, status="queued", started_at=None, pid=None)
+                if not await self.storage.update_run(again, expect=("running",)):
+                    continue
+                await self.storage.append_logs(
+                    run.id,
+                    [
+                        _system_line(
+                            "the daemon stopped while this run was running; it runs again"
+                        )
+                    ],
+                )
+                run = again
+            if run.status != "queued":
+                continue
+            self.live[run.id] = run
+            self.queue.push(run.id, run.task, run.priority)
+        if runs:
+            logger.info("recovered %d unfinished run(s)", len(self.live))
+        self._schedule()
+        return len(self.live)
+
+    async def shutdown(self, grace_s: float) -> None:
+        """Stop taking work; let running runs finish for ``grace_s``; interrupt the rest
+        (they are re-queued and run again at the next start)."""
+        self.accepting = False
+        self.dispatching = False
+        for handle in self._timers.values():
+            handle.cancel()
+        self._timers.clear()
+        executions = list(self._executions)
+        if executions:
+            logger.info("waiting up to %gs for %d running run(s)", grace_s, len(executions))
+            _, still = await asyncio.wait(executions, timeout=grace_s)
+            if still:
+                for run_id in list(self.active):
+                    self._interrupt(
+                        run_id,
+                        "shutdown",
+                        f"the daemon stopped; the run was interrupted after a {grace_s:g}s "
+                        "grace period and runs again at the next start",
+                    )
+                await asyncio.wait(still, timeout=60)
+
+
+def _system_line(text: str) -> NewLogLine:
+    return NewLogLine(ts=timeutil.now(), stream="system", text=text)

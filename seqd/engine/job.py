@@ -1,0 +1,133 @@
+"""The engine's side of a run being executed: the ``Job`` a task type sees.
+
+Log lines are batched per event-loop turn and appended to storage in order, one write
+in flight per run; the per-run byte cap is enforced here, once for every task type.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from seqd import timeutil
+from seqd.models import LogStream, NewLogLine, Resources, Run
+from seqd.storage import StorageBackend
+from seqd.tasktype import TaskSource
+
+logger = logging.getLogger(__name__)
+
+
+class RunLog:
+    """Ordered, capped, batched log writer for one run."""
+
+    def __init__(self, storage: StorageBackend, run_id: str, cap_bytes: int) -> None:
+        self.storage = storage
+        self.run_id = run_id
+        self.cap_bytes = cap_bytes
+        self.written_bytes = 0
+        self.full = False
+        self.dropped = 0
+        self._buffer: list[NewLogLine] = []
+        self._flushing: asyncio.Task[None] | None = None
+
+    def add(self, stream: LogStream, text: str) -> None:
+        if self.full:
+            self.dropped += 1
+            return
+        size = len(text.encode("utf-8", "replace")) + 1
+        if self.written_bytes + size > self.cap_bytes:
+            self.full = True
+            self.dropped += 1
+            self._buffer.append(
+                NewLogLine(
+                    ts=timeutil.now(),
+                    stream="system",
+                    text=f"log cap of {self.cap_bytes} bytes reached; further output is dropped",
+                )
+            )
+        else:
+            self.written_bytes += size
+            self._buffer.append(NewLogLine(ts=timeutil.now(), stream=stream, text=text))
+        if self._flushing is None:
+            self._flushing = asyncio.ensure_future(self._flush_loop())
+
+    def system(self, text: str) -> None:
+        """A line from the daemon itself; not counted against the cap."""
+        self._buffer.append(NewLogLine(ts=timeutil.now(), stream="system", text=text))
+        if self._flushing is None:
+            self._flushing = asyncio.ensure_future(self._flush_loop())
+
+    async def _flush_loop(self) -> None:
+        try:
+            await asyncio.sleep(0)  # gather what this loop turn produces
+            while self._buffer:
+                batch, self._buffer = self._buffer, []
+                try:
+                    await self.storage.append_logs(self.run_id, batch)
+                except Exception:
+                    logger.exception("could not store %d log lines of run %s",
+                                     len(batch), self.run_id)
+        finally:
+            self._flushing = None
+
+    async def flush(self) -> None:
+        while self._flushing is not None:
+            await asyncio.shield(self._flushing)
+        if self._buffer:
+            self._flushing = asyncio.ensure_future(self._flush_loop())
+            await asyncio.shield(self._flushing)
+
+
+class ActiveJob:
+    """Implements ``seqd.tasktype.Job`` for one execution."""
+
+    def __init__(
+        self,
+        run: Run,
+        source: TaskSource,
+        work_dir: str,
+        log: RunLog,
+        save: Callable[[Run], Awaitable[Any]],
+    ) -> None:
+        self._run = run
+        self._source = source
+        self.work_path = work_dir
+        self.runlog = log
+        self._save = save
+        self.resources: Resources | None = None
+        self.cancel_reason: tuple[str, str] | None = None
+        self.execution: asyncio.Task[Any] | None = None
+
+    @property
+    def run(self) -> Run:
+        return self._run
+
+    @property
+    def task(self) -> TaskSource:
+        return self._source
+
+    @property
+    def input(self) -> dict[str, Any]:
+        return self._run.input
+
+    @property
+    def work_dir(self) -> str:
+        os.makedirs(self.work_path, exist_ok=True)
+        return self.work_path
+
+    def log(self, stream: LogStream, text: str) -> None:
+        self.runlog.add(stream, text)
+
+    @property
+    def log_full(self) -> bool:
+        return self.runlog.full
+
+    async def set_pid(self, pid: int | None) -> None:
+        self._run.pid = pid
+        await self._save(self._run)
+
+    def set_resources(self, resources: Resources) -> None:
+        self.resources = resources

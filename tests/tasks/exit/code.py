@@ -1,0 +1,5 @@
+import os
+
+
+def run(ctx, code: int = 3):
+    os._exit(code)

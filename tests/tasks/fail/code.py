@@ -1,0 +1,3 @@
+def run(ctx, message: str = "bad value"):
+    ctx.log("about to fail")
+    raise ValueError(message)

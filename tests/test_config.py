@@ -1,0 +1,65 @@
+"""Config layering: defaults < TOML file < SEQD_* env < flags, each validated."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from seqd.config import ConfigError, load_config
+
+
+def write(tmp_path: Path, text: str) -> str:
+    path = tmp_path / "seqd.toml"
+    path.write_text(text)
+    return str(path)
+
+
+def test_layers(tmp_path: Path) -> None:
+    f = write(tmp_path, 'workers = 3\nstorage = "fs"\nsocket = "/file.sock"\n[limits]\nlog_cap_bytes = 4096\n')
+    c = load_config({}, env={}, config_file=f)
+    assert (c.workers, c.storage, c.socket, c.limits.log_cap_bytes) == (3, "fs", "/file.sock", 4096)
+    c = load_config({}, env={"SEQD_WORKERS": "5", "SEQD_SOCKET": "/env.sock"}, config_file=f)
+    assert (c.workers, c.socket, c.storage) == (5, "/env.sock", "fs")
+    c = load_config({"workers": 7}, env={"SEQD_WORKERS": "5"}, config_file=f)
+    assert c.workers == 7
+    assert c.config_file == f
+
+
+def test_task_dirs_relative_to_file_and_env_split(tmp_path: Path) -> None:
+    f = write(tmp_path, 'task_dirs = ["tasks"]\n')
+    assert load_config({}, env={}, config_file=f).task_dirs == [str(tmp_path / "tasks")]
+    c = load_config({}, env={"SEQD_TASK_DIRS": "/a:/b"}, config_file=f)
+    assert c.task_dirs == ["/a", "/b"]
+
+
+@pytest.mark.parametrize(
+    ("text", "needle"),
+    [
+        ("workers = 'many'\n", "workers"),
+        ("wokers = 3\n", "wokers"),
+        ("[limits]\nmax_line_bytes = 1\n", "max_line_bytes"),
+        ("durability = 'sometimes'\n", "durability"),
+        ("this is not toml", "seqd.toml"),
+    ],
+)
+def test_bad_file_names_the_key(tmp_path: Path, text: str, needle: str) -> None:
+    with pytest.raises(ConfigError, match=needle):
+        load_config({}, env={}, config_file=write(tmp_path, text))
+
+
+def test_bad_env(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="SEQD_WORKERS"):
+        load_config({}, env={"SEQD_WORKERS": "lots"})
+    with pytest.raises(ConfigError, match="workers"):
+        load_config({}, env={"SEQD_WORKERS": "0"})
+
+
+def test_explicit_missing_file_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_config({}, env={}, config_file=str(tmp_path / "nope.toml"))
+
+
+def test_default_file_is_optional(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
+    assert load_config({}, env={}).config_file is None

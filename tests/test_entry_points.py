@@ -1,0 +1,69 @@
+"""A real installed distribution is discovered through the ``seqd`` entry-point group,
+used, and its broken siblings are reported without taking the daemon down."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+FIXTURE = Path(__file__).parent / "fixtures" / "seqd-testplugin"
+
+
+@pytest.fixture(scope="module")
+def plugin_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """pip-install the fixture package (a real wheel build) into its own directory."""
+    base = tmp_path_factory.mktemp("plugin")
+    src = base / "src"
+    shutil.copytree(FIXTURE, src)
+    site = base / "site"
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps",
+         "--no-build-isolation", "--target", str(site), str(src)],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    assert (site / "seqd_testplugin-0.3.1.dist-info" / "entry_points.txt").exists()
+    return site
+
+
+def test_installed_plugin_is_discovered_and_used(make_daemon, plugin_site: Path,
+                                                 tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    trace = tmp_path / "trace.txt"
+    task = tmp_path / "extra" / "echo-task"
+    task.mkdir(parents=True)
+    (task / "config.json").write_text(json.dumps({"type": "echo"}))
+    env = {
+        "PYTHONPATH": os.pathsep.join([str(plugin_site), os.environ.get("PYTHONPATH", "")]),
+        "SEQD_TEST_TRACE_FILE": str(trace),
+    }
+    d = make_daemon(env=env, tasks=[tmp_path / "extra"])
+    with d.client() as c:
+        plugins = {p.name: p for p in c.plugins().plugins}
+        ours = plugins["testplugin"]
+        assert ours.source == "entry-point" and ours.version == "0.3.1"
+        assert ours.error is None
+        assert ours.contributes == {
+            "task_types": ["echo"],
+            "tools": ["test.echo"],
+            "tracers": ["test.file"],
+        }
+        assert "broken on purpose" in (plugins["testplugin-broken"].error or "")
+        raising = plugins["testplugin-raising"].error or ""
+        assert "registering tools" in raising
+        assert plugins["task_python"].source == "builtin"
+        run = c.submit("echo-task", {"x": 1}, wait=True, timeout_s=30)
+        assert run.status == "succeeded"
+        assert run.output == {"echo": {"x": 1}, "plugin": "seqd-testplugin"}
+        failed = c.submit("echo-task", {"fail": True}, wait=True, timeout_s=30)
+        assert failed.error.type == "echo_failed"
+    text = trace.read_text()
+    assert "startup" in text and "RunTransition succeeded" in text
+    out = d.seqctl("plugins", "ls")
+    assert "testplugin-broken" in out.stdout and "entry-point" in out.stdout
