@@ -1,0 +1,136 @@
+"""Versioned schema of the SQLite store.
+
+``PRAGMA user_version`` holds the version of the schema in the file. ``MIGRATIONS`` is
+an ordered tuple; at open every pending step runs inside one ``BEGIN IMMEDIATE``
+transaction (so two daemons opening the same file cannot both migrate, and a failed
+step leaves the file exactly as it was). A file written by a newer seqd is refused
+rather than guessed at. To evolve the schema, append a ``Migration`` — never edit one
+that has shipped. Each step gets a ``sqlite_utils.Database`` for its helpers
+(``add_column``, ``transform``, ``create_table``) or plain ``execute``.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import sqlite_utils
+
+from seqd.errors import StorageUnavailable
+
+logger = logging.getLogger(__name__)
+
+
+class SchemaTooNew(StorageUnavailable):
+    """The file was migrated by a newer seqd; this one cannot know what it means."""
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    description: str
+    apply: Callable[[Any], None]
+    """Called with a ``sqlite_utils.Database`` on the open transaction."""
+
+
+def _v1_runs_and_logs(db: Any) -> None:
+    # Plain DDL here: WITHOUT ROWID and partial indexes are beyond sqlite-utils' helpers.
+    # ``data`` is the whole Run as msgspec JSON (the source of truth); the other
+    # columns are copies that exist only to be indexed.
+    db.execute(
+        """
+        CREATE TABLE runs (
+            id TEXT PRIMARY KEY NOT NULL,
+            task TEXT NOT NULL,
+            status TEXT NOT NULL,
+            parent_id TEXT,
+            root_id TEXT,
+            idempotency_key TEXT,
+            created_at TEXT NOT NULL,
+            data TEXT NOT NULL
+        )
+        """
+    )
+    # Each list filter is an index ending in id, so "filter + newest first + id < cursor"
+    # is one index range walked backwards: cost independent of history size.
+    db.execute("CREATE INDEX runs_task_id ON runs (task, id)")
+    db.execute("CREATE INDEX runs_status_id ON runs (status, id)")
+    db.execute("CREATE INDEX runs_parent_id ON runs (parent_id, id) WHERE parent_id IS NOT NULL")
+    db.execute(
+        "CREATE UNIQUE INDEX runs_idempotency_key ON runs (idempotency_key)"
+        " WHERE idempotency_key IS NOT NULL"
+    )
+    # Clustered by (run_id, seq): a run's lines sit together and "last seq" is one seek.
+    db.execute(
+        """
+        CREATE TABLE logs (
+            run_id TEXT NOT NULL,
+            seq INTEGER NOT NULL,
+            ts TEXT NOT NULL,
+            stream TEXT NOT NULL,
+            text TEXT NOT NULL,
+            PRIMARY KEY (run_id, seq)
+        ) WITHOUT ROWID
+        """
+    )
+
+
+MIGRATIONS: tuple[Migration, ...] = (Migration(1, "runs and logs", _v1_runs_and_logs),)
+LATEST = MIGRATIONS[-1].version
+
+
+def schema_version(conn: sqlite3.Connection) -> int:
+    row = conn.execute("PRAGMA user_version").fetchone()
+    return int(row[0])
+
+
+def _check_order(migrations: Sequence[Migration]) -> None:
+    versions = [m.version for m in migrations]
+    if versions != list(range(1, len(versions) + 1)):
+        raise ValueError(f"migration versions must be 1, 2, 3... in order, got {versions}")
+
+
+def _checked(version: int, latest: int, where: str) -> int:
+    if version > latest:
+        raise SchemaTooNew(
+            f"{where} has schema version {version}, but this seqd only knows up to "
+            f"{latest}: it was written by a newer seqd. Upgrade seqd, or point it at "
+            "another database file.",
+            {"found": version, "supported": latest},
+        )
+    return version
+
+
+def migrate(
+    conn: sqlite3.Connection,
+    migrations: Sequence[Migration] = MIGRATIONS,
+    where: str = "the database",
+) -> int:
+    """Apply every pending migration in one transaction; return the resulting version.
+
+    ``conn`` must be in autocommit mode (``isolation_level=None``). Raises
+    ``SchemaTooNew`` for a file from a newer seqd.
+    """
+    _check_order(migrations)
+    latest = migrations[-1].version if migrations else 0
+    if _checked(schema_version(conn), latest, where) == latest:
+        return latest  # the usual case: no write lock taken
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        # Read again under the write lock: another process may have just migrated.
+        version = _checked(schema_version(conn), latest, where)
+        db = sqlite_utils.Database(conn, execute_plugins=False)
+        for step in migrations:
+            if step.version > version:
+                logger.info("migrating %s to version %d: %s", where, step.version, step.description)
+                step.apply(db)
+                conn.execute(f"PRAGMA user_version = {int(step.version)}")
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    return latest

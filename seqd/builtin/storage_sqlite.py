@@ -1,0 +1,363 @@
+"""The built-in SQLite storage backend (``storage = "sqlite"``, the default).
+
+One file in WAL mode. Writes go through ``Writer`` (one thread, grouped commits);
+reads run on a small pool of threads, each with its own connection, so neither ever
+blocks the event loop. A write's future resolves after its commit, and every read
+starts a fresh WAL snapshot, so a read issued after an awaited write sees it.
+
+Options, ``[backends.sqlite]``: ``path`` (default ``<state_dir>/seqd.db``; relative
+paths are taken from the state dir), ``busy_timeout_ms`` (how long to wait for another
+process's lock before reporting ``storage_unavailable``), ``read_connections``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import os
+import re
+import sqlite3
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Annotated, Any, TypeVar
+
+import msgspec
+from msgspec import Meta
+
+from seqd import hookimpl
+from seqd.builtin.sqlite_schema import migrate
+from seqd.builtin.sqlite_writer import Writer, is_unavailable, unavailable
+from seqd.errors import Conflict, StorageUnavailable, ValidationFailed
+from seqd.models import UNFINISHED, LogLine, NewLogLine, Run, RunPage, RunQuery, RunStatus
+from seqd.storage import StorageContext, StorageFactory
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+_ENCODER = msgspec.json.Encoder()
+_RUN_DECODER = msgspec.json.Decoder(Run)
+_SYNCHRONOUS = {"normal": "NORMAL", "full": "FULL"}
+
+_INSERT_RUN = (
+    "INSERT INTO runs (task, status, parent_id, root_id, idempotency_key, created_at, data,"
+    " id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_UPDATE_RUN = (
+    "UPDATE runs SET task = ?, status = ?, parent_id = ?, root_id = ?, idempotency_key = ?,"
+    " created_at = ?, data = ? WHERE id = ?"
+)
+_BY_KEY = "SELECT data FROM runs WHERE idempotency_key = ?"
+_LAST_SEQ = "SELECT MAX(seq) FROM logs WHERE run_id = ?"
+_INSERT_LOG = "INSERT INTO logs (run_id, seq, ts, stream, text) VALUES (?, ?, ?, ?, ?)"
+_PLACEHOLDERS = ", ".join("?" * len(UNFINISHED))
+_UNFINISHED = f"SELECT data FROM runs WHERE status IN ({_PLACEHOLDERS}) ORDER BY id"  # noqa: S608
+
+
+class SQLiteOptions(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    path: str | None = None
+    busy_timeout_ms: Annotated[int, Meta(ge=0, le=600_000)] = 5000
+    read_connections: Annotated[int, Meta(ge=1, le=64)] = 4
+
+
+def parse_options(options: dict[str, Any]) -> SQLiteOptions:
+    """Validate ``[backends.sqlite]``; the error names the offending field."""
+    try:
+        return msgspec.convert(options, SQLiteOptions)
+    except msgspec.ValidationError as exc:
+        text = str(exc)
+        found = re.search(r"at `\$\.([^`]+)`", text) or re.search(r"field `([^`]+)`", text)
+        field = f"backends.sqlite.{found.group(1)}" if found else "backends.sqlite"
+        raise ValidationFailed(f"{field}: {text}", {"field": field}) from None
+
+
+def connect(
+    path: str, busy_timeout_ms: int, synchronous: str, query_only: bool = False
+) -> sqlite3.Connection:
+    """A connection in autocommit mode (we issue BEGIN ourselves) with our pragmas."""
+    conn = sqlite3.connect(
+        path,
+        timeout=busy_timeout_ms / 1000,
+        isolation_level=None,
+        check_same_thread=False,
+        cached_statements=256,
+    )
+    try:
+        conn.execute(f"PRAGMA synchronous = {synchronous}")
+        if query_only:
+            conn.execute("PRAGMA query_only = 1")
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def _row(run: Run) -> tuple[Any, ...]:
+    """Parameters for _INSERT_RUN / _UPDATE_RUN (id last)."""
+    data = _ENCODER.encode(run).decode()
+    return (
+        run.task, run.status, run.parent_id, run.root_id, run.idempotency_key,
+        run.created_at, data, run.id,
+    )  # fmt: skip
+
+
+def _decode_runs(rows: list[Any]) -> list[Run]:
+    return [_RUN_DECODER.decode(row[0]) for row in rows]
+
+
+class SQLiteBackend:
+    """``seqd.storage.StorageBackend`` on one SQLite file."""
+
+    name = "sqlite"
+
+    def __init__(
+        self,
+        path: str,
+        durability: str = "normal",
+        busy_timeout_ms: int = 5000,
+        read_connections: int = 4,
+    ) -> None:
+        if durability not in _SYNCHRONOUS:
+            raise ValidationFailed(
+                f"durability must be one of {sorted(_SYNCHRONOUS)}, not {durability!r}",
+                {"field": "durability"},
+            )
+        self.location = path
+        self._connect = functools.partial(connect, path, busy_timeout_ms, _SYNCHRONOUS[durability])
+        self._read_connections = read_connections
+        self.writer: Writer | None = None
+        self._readers: ThreadPoolExecutor | None = None
+        self._local = threading.local()
+        self._reader_conns: list[sqlite3.Connection] = []
+        self._conns_lock = threading.Lock()
+
+    # -- lifecycle -------------------------------------------------------------------
+
+    async def open(self) -> None:
+        await asyncio.to_thread(self._prepare)
+        self.writer = Writer(self._connect, self.location)
+        self.writer.start()
+        self._readers = ThreadPoolExecutor(
+            self._read_connections, thread_name_prefix="seqd-sqlite-read"
+        )
+        try:
+            await self.writer.submit(lambda conn: None)  # proves the file is writable
+        except BaseException:
+            await self.close()
+            raise
+        logger.info("SQLite storage open at %s", self.location)
+
+    def _prepare(self) -> None:
+        """Create the directory and file, switch to WAL, migrate (in a thread)."""
+        try:
+            os.makedirs(os.path.dirname(self.location) or ".", exist_ok=True)
+            conn = self._connect()
+        except (OSError, sqlite3.Error) as exc:
+            raise unavailable(exc, self.location) from exc
+        try:
+            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            if str(mode).lower() != "wal":
+                raise StorageUnavailable(
+                    f"SQLite storage at {self.location} cannot use WAL journal mode (got "
+                    f"{mode!r}); the file system may not support it",
+                    {"location": self.location},
+                )
+            migrate(conn, where=self.location)
+        except sqlite3.Error as exc:
+            if is_unavailable(exc):
+                raise unavailable(exc, self.location) from exc
+            raise
+        finally:
+            conn.close()
+
+    async def close(self) -> None:
+        if self.writer is not None:
+            await self.writer.close()
+        pool, self._readers = self._readers, None
+        if pool is not None:
+            await asyncio.to_thread(pool.shutdown, True)
+        with self._conns_lock:
+            conns, self._reader_conns = self._reader_conns, []
+        for conn in conns:
+            conn.close()
+
+    # -- plumbing --------------------------------------------------------------------
+
+    def _write(self, op: Callable[[sqlite3.Connection], T]) -> asyncio.Future[T]:
+        if self.writer is None:
+            raise StorageUnavailable(f"SQLite storage at {self.location} is not open")
+        return self.writer.submit(op)
+
+    async def _read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        pool = self._readers
+        if pool is None:
+            raise StorageUnavailable(f"SQLite storage at {self.location} is not open")
+        try:
+            result = asyncio.get_running_loop().run_in_executor(pool, self._in_reader, fn)
+        except RuntimeError as exc:  # the pool was shut down by close()
+            raise StorageUnavailable(f"SQLite storage at {self.location} is closed") from exc
+        return await result
+
+    def _in_reader(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``fn`` on this pool thread's own connection (opened on first use)."""
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        try:
+            if conn is None:
+                conn = self._connect(query_only=True)
+                self._local.conn = conn
+                with self._conns_lock:
+                    self._reader_conns.append(conn)
+            return fn(conn)
+        except sqlite3.Error as exc:
+            if not is_unavailable(exc):
+                raise
+            if conn is not None:  # start afresh next time: the file may have been replaced
+                self._local.conn = None
+                with self._conns_lock:
+                    if conn in self._reader_conns:
+                        self._reader_conns.remove(conn)
+                conn.close()
+            raise unavailable(exc, self.location) from exc
+
+    # -- runs ------------------------------------------------------------------------
+
+    async def create_run(self, run: Run) -> tuple[Run, bool]:
+        row = _row(run)
+        key = run.idempotency_key
+
+        def op(conn: sqlite3.Connection) -> str | None:
+            if key is not None:
+                found = conn.execute(_BY_KEY, (key,)).fetchall()
+                if found:
+                    return str(found[0][0])
+            try:
+                conn.execute(_INSERT_RUN, row)
+            except sqlite3.IntegrityError as exc:
+                raise Conflict(f"run {run.id} already exists", {"id": run.id}) from exc
+            return None
+
+        existing = await self._write(op)
+        if existing is None:
+            return run, True
+        return _RUN_DECODER.decode(existing), False
+
+    async def update_run(self, run: Run, expect: Sequence[RunStatus] | None = None) -> bool:
+        sql = _UPDATE_RUN
+        params = _row(run)
+        if expect is not None:
+            sql += f" AND status IN ({', '.join('?' * len(expect))})"
+            params += tuple(expect)
+
+        def op(conn: sqlite3.Connection) -> bool:
+            try:
+                return conn.execute(sql, params).rowcount == 1
+            except sqlite3.IntegrityError as exc:
+                raise Conflict(
+                    f"idempotency key {run.idempotency_key!r} belongs to another run",
+                    {"id": run.id, "idempotency_key": run.idempotency_key},
+                ) from exc
+
+        return await self._write(op)
+
+    async def get_run(self, run_id: str) -> Run | None:
+        def fn(conn: sqlite3.Connection) -> Run | None:
+            rows = conn.execute("SELECT data FROM runs WHERE id = ?", (run_id,)).fetchall()
+            return _RUN_DECODER.decode(rows[0][0]) if rows else None
+
+        return await self._read(fn)
+
+    async def list_runs(self, query: RunQuery) -> RunPage:
+        if query.limit < 1:
+            raise ValidationFailed("limit must be at least 1", {"field": "limit"})
+        where: list[str] = []
+        params: list[Any] = []
+        for column, value in (
+            ("task", query.task),
+            ("status", query.status),
+            ("parent_id", query.parent_id),
+        ):
+            if value is not None:
+                where.append(f"{column} = ?")
+                params.append(value)
+        if query.cursor is not None:
+            where.append("id < ?")
+            params.append(query.cursor)
+        sql = "SELECT data FROM runs"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY id DESC LIMIT ?"
+        params.append(query.limit + 1)  # one more tells whether another page exists
+
+        def fn(conn: sqlite3.Connection) -> list[Run]:
+            return _decode_runs(conn.execute(sql, params).fetchall())
+
+        runs = await self._read(fn)
+        if len(runs) > query.limit:
+            del runs[query.limit :]
+            return RunPage(runs=runs, next_cursor=runs[-1].id)
+        return RunPage(runs=runs, next_cursor=None)
+
+    async def count_by_status(self) -> dict[str, int]:
+        def fn(conn: sqlite3.Connection) -> dict[str, int]:
+            rows = conn.execute("SELECT status, COUNT(*) FROM runs GROUP BY status").fetchall()
+            return {str(status): int(count) for status, count in rows}
+
+        return await self._read(fn)
+
+    async def unfinished_runs(self) -> list[Run]:
+        def fn(conn: sqlite3.Connection) -> list[Run]:
+            return _decode_runs(conn.execute(_UNFINISHED, UNFINISHED).fetchall())
+
+        return await self._read(fn)
+
+    # -- logs ------------------------------------------------------------------------
+
+    async def append_logs(self, run_id: str, lines: Sequence[NewLogLine]) -> int:
+        values = [(line.ts, line.stream, line.text) for line in lines]
+
+        def op(conn: sqlite3.Connection) -> int:
+            last = int(conn.execute(_LAST_SEQ, (run_id,)).fetchall()[0][0] or 0)
+            conn.executemany(
+                _INSERT_LOG,
+                [(run_id, last + i, *value) for i, value in enumerate(values, 1)],
+            )
+            return last + len(values)
+
+        return await self._write(op)
+
+    async def read_logs(self, run_id: str, after: int, limit: int) -> list[LogLine]:
+        if limit < 1:
+            return []
+
+        def fn(conn: sqlite3.Connection) -> list[LogLine]:
+            rows = conn.execute(
+                "SELECT seq, ts, stream, text FROM logs WHERE run_id = ? AND seq > ?"
+                " ORDER BY seq LIMIT ?",
+                (run_id, after, limit),
+            ).fetchall()
+            return [LogLine(seq=s, ts=ts, stream=st, text=tx) for s, ts, st, tx in rows]
+
+        return await self._read(fn)
+
+
+class SQLiteStorageFactory:
+    """Opens ``SQLiteBackend`` from ``[backends.sqlite]``."""
+
+    name = "sqlite"
+
+    def create(self, options: dict[str, Any], context: StorageContext) -> SQLiteBackend:
+        opts = parse_options(options)
+        path = os.path.expanduser(opts.path) if opts.path else "seqd.db"
+        return SQLiteBackend(
+            os.path.abspath(os.path.join(os.path.expanduser(context.state_dir), path)),
+            durability=context.durability,
+            busy_timeout_ms=opts.busy_timeout_ms,
+            read_connections=opts.read_connections,
+        )
+
+
+@hookimpl
+def seqd_register_storage_backends(register: Callable[[StorageFactory], None]) -> None:
+    register(SQLiteStorageFactory())

@@ -1,0 +1,1 @@
+"""Contract suites that plugin authors reuse to check their plugins (``seqd.testing.storage``)."""

@@ -1,0 +1,474 @@
+"""The storage conformance suite: what every ``StorageBackend`` must do.
+
+A backend plugin reuses it by subclassing ``StorageConformance`` in a test module and
+providing a ``make_backend`` fixture: a function that returns a new, *unopened* backend
+on the same store each time it is called (the suite opens and closes them itself, and
+calls it twice to check that data survives a close and a reopen)::
+
+    import pytest
+    from seqd.storage import StorageContext
+    from seqd.testing.storage import BackendMaker, StorageConformance
+
+    class TestMyBackend(StorageConformance):
+        @pytest.fixture
+        def make_backend(self, tmp_path) -> BackendMaker:
+            context = StorageContext(state_dir=str(tmp_path), durability="normal")
+            return lambda: MyFactory().create({}, context)
+
+Tests are plain functions that drive coroutines on a fresh uvloop loop, each bounded by
+``timeout_s`` so a hang fails instead of stalling the run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import AsyncIterator, Callable, Coroutine
+from contextlib import asynccontextmanager
+from typing import Any, ClassVar, TypeVar
+
+import msgspec
+import uvloop
+
+from seqd.ids import IdGenerator
+from seqd.models import (
+    UNFINISHED,
+    LogStream,
+    NewLogLine,
+    Resources,
+    Run,
+    RunError,
+    RunQuery,
+    RunStatus,
+)
+from seqd.storage import StorageBackend
+from seqd.timeutil import now
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+B = TypeVar("B", bound=StorageBackend)
+BackendMaker = Callable[[], StorageBackend]
+
+
+def run_async(coro: Coroutine[Any, Any, T], timeout_s: float = 60.0) -> T:
+    """Run ``coro`` to completion on a new uvloop loop (the daemon's loop)."""
+
+    async def bounded() -> T:
+        return await asyncio.wait_for(coro, timeout_s)
+
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        return runner.run(bounded())
+
+
+@asynccontextmanager
+async def opened(make_backend: Callable[[], B]) -> AsyncIterator[B]:
+    """Open a backend from ``make_backend`` for the block, and close it after."""
+    backend = make_backend()
+    await backend.open()
+    try:
+        yield backend
+    finally:
+        await backend.close()
+
+
+_IDS = IdGenerator()
+
+
+def new_run(task: str = "t", status: RunStatus = "queued", **fields: Any) -> Run:
+    """A run with a fresh id (ids from one generator increase with time)."""
+    return Run(id=_IDS.new(), task=task, status=status, created_at=now(), **fields)
+
+
+def lines(*texts: str, stream: LogStream = "stdout") -> list[NewLogLine]:
+    return [NewLogLine(ts=now(), stream=stream, text=text) for text in texts]
+
+
+def changed(run: Run, **changes: Any) -> Run:
+    """A copy of ``run`` with ``changes`` applied (the record a writer would store)."""
+    return msgspec.structs.replace(run, **changes)
+
+
+async def all_pages(backend: StorageBackend, query: RunQuery) -> list[str]:
+    """Every id the cursor chain yields, in order; fails on a cursor loop."""
+    ids: list[str] = []
+    cursor: str | None = None
+    for _ in range(10_000):
+        page = await backend.list_runs(msgspec.structs.replace(query, cursor=cursor))
+        assert len(page.runs) <= query.limit
+        ids.extend(r.id for r in page.runs)
+        if page.next_cursor is None:
+            return ids
+        cursor = page.next_cursor
+    raise AssertionError("list_runs cursors never ended")
+
+
+class StorageConformance:
+    """Base class of the suite; a subclass provides the ``make_backend`` fixture."""
+
+    timeout_s: ClassVar[float] = 60.0
+
+    def run(self, coro: Coroutine[Any, Any, T]) -> T:
+        return run_async(coro, self.timeout_s)
+
+    # -- runs: round trip, idempotency, compare-and-set ------------------------------
+
+    def test_implements_protocol(self, make_backend: BackendMaker) -> None:
+        backend = make_backend()
+        assert isinstance(backend, StorageBackend)
+        assert backend.name and isinstance(backend.name, str)
+        assert backend.location and isinstance(backend.location, str)
+
+    def test_create_get_round_trip(self, make_backend: BackendMaker) -> None:
+        parent = new_run(status="running")
+        run = new_run(
+            task="round.trip",
+            status="failed",
+            input={"name": "José 🚀 名前", "nul": "a\x00b", "nested": {"l": [1, 2.5, None, True]}},
+            output={"big": "é" * 500_000 + "x" * 100_000, "n": -(2**62)},
+            error=RunError(type="exception", message="boom ✗", details={"line": 3}),
+            parent_id=parent.id,
+            root_id=parent.id,
+            attempt=2,
+            task_version="v1",
+            priority=5,
+            idempotency_key="key-Ω",
+            started_at=now(),
+            finished_at=now(),
+            node="node-1",
+            submitted_by=1000,
+            resources=Resources(cpu_s=1.25, peak_rss_bytes=123456789),
+            pid=4321,
+        )
+
+        async def main() -> None:
+            async with opened(make_backend) as b:
+                assert await b.create_run(parent) == (parent, True)
+                stored, created = await b.create_run(run)
+                assert created and stored == run
+                assert await b.get_run(run.id) == run
+                assert await b.get_run(parent.id) == parent
+                assert await b.get_run("0" * 24) is None
+
+        self.run(main())
+
+    def test_idempotency_key_returns_existing(self, make_backend: BackendMaker) -> None:
+        async def main() -> None:
+            async with opened(make_backend) as b:
+                first = new_run(idempotency_key="once", input={"n": 1})
+                assert await b.create_run(first) == (first, True)
+                second = new_run(idempotency_key="once", input={"n": 2})
+                existing, created = await b.create_run(second)
+                assert not created and existing == first
+                assert await b.get_run(second.id) is None
+                # Runs without a key never collide.
+                for _ in range(3):
+                    run = new_run()
+                    assert await b.create_run(run) == (run, True)
+                assert (await b.count_by_status()).get("queued") == 4
+
+        self.run(main())
+
+    def test_idempotency_key_is_race_free(self, make_backend: BackendMaker) -> None:
+        async def main() -> None:
+            async with opened(make_backend) as b:
+                runs = [new_run(idempotency_key="race") for _ in range(50)]
+                results = await asyncio.gather(*(b.create_run(r) for r in runs))
+                winners = [stored for stored, created in results if created]
+                assert len(winners) == 1
+                assert {stored.id for stored, _ in results} == {winners[0].id}
+                page = await b.list_runs(RunQuery(limit=100))
+                assert [r.id for r in page.runs] == [winners[0].id]
+
+        self.run(main())
+
+    def test_update_replaces_record(self, make_backend: BackendMaker) -> None:
+        async def main() -> None:
+            async with opened(make_backend) as b:
+                run = new_run()
+                await b.create_run(run)
+                running = changed(run, status="running", started_at=now(), pid=99)
+                assert await b.update_run(running) is True
+                assert await b.get_run(run.id) == running
+                assert await b.update_run(new_run()) is False  # never created
+                assert await b.update_run(new_run(), expect=["queued"]) is False
+
+        self.run(main())
+
+    def test_update_compare_and_set(self, make_backend: BackendMaker) -> None:
+        async def main() -> None:
+            async with opened(make_backend) as b:
+                run = new_run(status="running")
+                await b.create_run(run)
+                done = changed(run, status="succeeded", output=1, finished_at=now())
+                assert await b.update_run(done, expect=["running"]) is True
+                # A stale writer that still believes the run is running loses.
+                stale = changed(run, status="failed")
+                assert await b.update_run(stale, expect=["queued", "running"]) is False
+                assert await b.update_run(stale, expect=[]) is False
+                assert await b.get_run(run.id) == done
+                assert await b.update_run(stale, expect=["succeeded"]) is True
+                assert (await b.get_run(run.id)) == stale
+
+        self.run(main())
+
+    def test_concurrent_compare_and_set_has_one_winner(self, make_backend: BackendMaker) -> None:
+        async def main() -> None:
+            async with opened(make_backend) as b:
+                run = new_run(status="running")
+                await b.create_run(run)
+                endings: list[RunStatus] = ["succeeded", "failed", "cancelled"] * 10
+                attempts = [changed(run, status=s, output=i) for i, s in enumerate(endings)]
+                won = await asyncio.gather(*(b.update_run(a, expect=["running"]) for a in attempts))
+                assert won.count(True) == 1
+                assert await b.get_run(run.id) == attempts[won.index(True)]
+
+        self.run(main())
+
+    # -- listing ---------------------------------------------------------------------
+
+    def test_list_newest_first(self, make_backend: BackendMaker) -> None:
+        async def main() -> None:
+            async with opened(make_backend) as b:
+                runs = [new_run() for _ in range(30)]
+                shuffled = random.Random(7).sample(runs, len(runs))
+                for run in shuffled:
+                    await b.create_run(run)
+                page = await b.list_runs(RunQuery(limit=100))
+                assert [r.id for r in page.runs] == sorted((r.id for r in runs), reverse=True)
+                assert page.next_cursor is None
+                assert page.runs[0] == max(runs, key=lambda r: r.id)
+
+        self.run(main())
+
+    def test_list_filters(self, make_backend: BackendMaker) -> None:
+        async def main() -> None:
+            async with opened(make_backend) as b:
+                parent = new_run(task="flow", status="running")
+                await b.create_run(parent)
+                made = [parent]
+                statuses: list[RunStatus] = ["queued", "running", "succeeded", "failed"]
+                for i in range(40):
+                    run = new_run(
+                        task="a" if i % 2 else "b",
+                        status=statuses[i % 4],
+                        parent_id=parent.id if i % 5 == 0 else None,
+                        root_id=parent.id if i % 5 == 0 else None,
+                    )
+                    await b.create_run(run)
+                    made.append(run)
+
+                def expected(pred: Callable[[Run], bool]) -> list[str]:
+                    return sorted((r.id for r in made if pred(r)), reverse=True)
+
+                async def ids(**q: Any) -> list[str]:
+                    page = await b.list_runs(RunQuery(limit=1000, **q))
+                    return [r.id for r in page.runs]
+
+                assert await ids(task="a") == expected(lambda r: r.task == "a")
+                assert await ids(status="failed") == expected(lambda r: r.status == "failed")
+                assert await ids(parent_id=parent.id) == expected(
+                    lambda r: r.parent_id == parent.id
+                )
+                assert await ids(task="b", status="running") == expected(
+                    lambda r: r.task == "b" and r.status == "running"
+                )
+                assert await ids(task="nope") == []
+                assert await ids(status="suspended") == []
+
+        self.run(main())
+
+    def test_pagination_covers_every_run_once(self, make_backend: BackendMaker) -> None:
+        async def main() -> None:
+            async with opened(make_backend) as b:
+                runs = [new_run(status="succeeded" if i % 3 else "failed") for i in range(237)]
+                await asyncio.gather(*(b.create_run(r) for r in runs))
+                everything = sorted((r.id for r in runs), reverse=True)
+                assert await all_pages(b, RunQuery(limit=50)) == everything
+                assert await all_pages(b, RunQuery(limit=237)) == everything
+                assert await all_pages(b, RunQuery(limit=1)) == everything
+                failed = sorted((r.id for r in runs if r.status == "failed"), reverse=True)
+                assert await all_pages(b, RunQuery(status="failed", limit=7)) == failed
+                first = await b.list_runs(RunQuery(limit=50))
+                assert first.next_cursor == first.runs[-1].id
+
+        self.run(main())
+
+    def test_count_by_status(self, make_backend: BackendMaker) -> None:
+        async def main() -> None:
+            async with opened(make_backend) as b:
+                assert {k: v for k, v in (await b.count_by_status()).items() if v} == {}
+                plan: dict[RunStatus, int] = {
+                    "queued": 5,
+                    "running": 3,
+                    "succeeded": 7,
+                    "cancelled": 1,
+                }
+                for status, n in plan.items():
+                    for _ in range(n):
+                        await b.create_run(new_run(status=status))
+                counts = await b.count_by_status()
+                assert {k: v for k, v in counts.items() if v} == plan
+
+        self.run(main())
+
+    def test_unfinished_runs_oldest_first(self, make_backend: BackendMaker) -> None:
+        async def main() -> None:
+            async with opened(make_backend) as b:
+                statuses: list[RunStatus] = [
+                    "queued",
+                    "running",
+                    "suspended",
+                    "succeeded",
+                    "failed",
+                    "cancelled",
+                ]
+                runs = [new_run(status=statuses[i % 6]) for i in range(36)]
+                for run in reversed(runs):
+                    await b.create_run(run)
+                got = await b.unfinished_runs()
+                want = [r for r in runs if r.status in UNFINISHED]
+                assert [r.id for r in got] == [r.id for r in want]
+                assert got == want
+
+        self.run(main())
+
+    # -- logs ------------------------------------------------------------------------
+
+    def test_logs_append_and_read(self, make_backend: BackendMaker) -> None:
+        async def main() -> None:
+            async with opened(make_backend) as b:
+                run, other = new_run(), new_run()
+                first = lines("one", "deux", "три")
+                assert await b.append_logs(run.id, first) == 3
+                second = lines("x" * 100_000, "🚀 end", stream="stderr")
+                assert await b.append_logs(run.id, second) == 5
+                assert await b.append_logs(other.id, lines("other")) == 1
+                got = await b.read_logs(run.id, 0, 100)
+                assert [line.seq for line in got] == [1, 2, 3, 4, 5]
+                sent = first + second
+                assert [(g.ts, g.stream, g.text) for g in got] == [
+                    (s.ts, s.stream, s.text) for s in sent
+                ]
+                assert [line.seq for line in await b.read_logs(run.id, 2, 2)] == [3, 4]
+                assert [line.seq for line in await b.read_logs(run.id, 4, 100)] == [5]
+                assert await b.read_logs(run.id, 5, 100) == []
+                assert await b.read_logs("0" * 24, 0, 100) == []
+                other_lines = await b.read_logs(other.id, 0, 10)
+                assert [(g.seq, g.text) for g in other_lines] == [(1, "other")]
+
+        self.run(main())
+
+    def test_concurrent_log_appenders(self, make_backend: BackendMaker) -> None:
+        appenders, batches, size = 4, 15, 3
+
+        async def main() -> None:
+            async with opened(make_backend) as b:
+                runs = [new_run() for _ in range(8)]
+
+                async def append(run_id: str, who: int) -> list[tuple[int, list[str]]]:
+                    done: list[tuple[int, list[str]]] = []
+                    for i in range(batches):
+                        texts = [f"{who}:{i}:{j}" for j in range(size)]
+                        done.append((await b.append_logs(run_id, lines(*texts)), texts))
+                    return done
+
+                work = [(r.id, w) for r in runs for w in range(appenders)]
+                results = await asyncio.gather(*(append(rid, w) for rid, w in work))
+                for run in runs:
+                    got = await b.read_logs(run.id, 0, 10_000)
+                    total = appenders * batches * size
+                    assert [line.seq for line in got] == list(range(1, total + 1))
+                    by_seq = {line.seq: line.text for line in got}
+                    for (rid, _), done in zip(work, results, strict=True):
+                        if rid != run.id:
+                            continue
+                        for last, texts in done:  # each batch is contiguous, ending at last
+                            seqs = range(last - size + 1, last + 1)
+                            assert [by_seq[s] for s in seqs] == texts
+
+        self.run(main())
+
+    # -- concurrency and durability ----------------------------------------------------
+
+    def test_many_concurrent_creates(self, make_backend: BackendMaker) -> None:
+        async def main() -> None:
+            async with opened(make_backend) as b:
+                runs = [new_run(input={"i": i}) for i in range(500)]
+                results = await asyncio.gather(*(b.create_run(r) for r in runs))
+                assert all(created for _, created in results)
+                assert (await b.count_by_status()).get("queued") == 500
+                listed = await all_pages(b, RunQuery(limit=200))
+                assert listed == sorted((r.id for r in runs), reverse=True)
+                for run in runs[::50]:
+                    assert await b.get_run(run.id) == run
+
+        self.run(main())
+
+    def test_read_sees_awaited_write(self, make_backend: BackendMaker) -> None:
+        async def main() -> None:
+            async with opened(make_backend) as b:
+
+                async def lifecycle(worker: int) -> None:
+                    for _ in range(25):
+                        run = new_run(task=f"w{worker}")
+                        await b.create_run(run)
+                        assert await b.get_run(run.id) == run
+                        running = changed(run, status="running", started_at=now())
+                        assert await b.update_run(running, expect=["queued"])
+                        assert await b.get_run(run.id) == running
+                        done = changed(running, status="succeeded", output=worker)
+                        assert await b.update_run(done, expect=["running"])
+                        assert await b.get_run(run.id) == done
+                        listed = await b.list_runs(RunQuery(task=f"w{worker}", limit=1))
+                        assert listed.runs == [done]
+
+                await asyncio.gather(*(lifecycle(w) for w in range(8)))
+                assert (await b.count_by_status()).get("succeeded") == 200
+
+        self.run(main())
+
+    def test_reopen_keeps_everything(self, make_backend: BackendMaker) -> None:
+        async def main() -> None:
+            async with opened(make_backend) as b:
+                runs = [new_run(idempotency_key=f"k{i}") for i in range(20)]
+                for run in runs:
+                    await b.create_run(run)
+                done = changed(runs[0], status="succeeded", output={"ok": True})
+                await b.update_run(done)
+                await b.append_logs(runs[1].id, lines("a", "b"))
+            async with opened(make_backend) as b:
+                assert await b.get_run(runs[0].id) == done
+                for run in runs[1:]:
+                    assert await b.get_run(run.id) == run
+                assert [g.text for g in await b.read_logs(runs[1].id, 0, 10)] == ["a", "b"]
+                assert await b.append_logs(runs[1].id, lines("c")) == 3
+                again = new_run(idempotency_key="k5")
+                assert await b.create_run(again) == (runs[5], False)
+                assert (await b.count_by_status()).get("queued") == 19
+
+        self.run(main())
+
+    def test_close_keeps_acknowledged_writes(self, make_backend: BackendMaker) -> None:
+        """Writes in flight when close() is called either finish or fail — none hangs,
+        and every acknowledged one is there after a reopen."""
+
+        async def main() -> None:
+            runs = [new_run() for _ in range(200)]
+            backend = make_backend()
+            await backend.open()
+            pending = [asyncio.ensure_future(backend.create_run(r)) for r in runs]
+            await asyncio.sleep(0)
+            await backend.close()
+            results = await asyncio.gather(*pending, return_exceptions=True)
+            acknowledged = [
+                r
+                for r, res in zip(runs, results, strict=True)
+                if not isinstance(res, BaseException)
+            ]
+            async with opened(make_backend) as b:
+                for run in acknowledged:
+                    assert await b.get_run(run.id) == run
+
+        self.run(main())

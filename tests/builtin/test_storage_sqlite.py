@@ -1,0 +1,528 @@
+"""The SQLite backend: the shared conformance suite, then what only SQLite has (WAL,
+pragmas, migrations, crash safety, lock/read-only/full handling, the writer thread)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from seqd.builtin.sqlite_schema import LATEST, MIGRATIONS, Migration, SchemaTooNew, migrate
+from seqd.builtin.storage_sqlite import SQLiteBackend, SQLiteStorageFactory
+from seqd.errors import Conflict, StorageUnavailable, ValidationFailed
+from seqd.models import RunQuery
+from seqd.plugins import PluginHost
+from seqd.storage import StorageContext
+from seqd.testing.storage import (
+    BackendMaker,
+    StorageConformance,
+    changed,
+    lines,
+    new_run,
+    opened,
+    run_async,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def make(state_dir: Path, durability: str = "normal", **options: Any) -> SQLiteBackend:
+    context = StorageContext(state_dir=str(state_dir), durability=durability)
+    return SQLiteStorageFactory().create(options, context)
+
+
+class TestSQLiteConformance(StorageConformance):
+    @pytest.fixture
+    def make_backend(self, tmp_path: Path) -> BackendMaker:
+        return lambda: make(tmp_path / "state")
+
+
+# -- plugin, options ------------------------------------------------------------------
+
+
+def test_registered_through_the_plugin_host(tmp_path: Path) -> None:
+    host = PluginHost()
+    host.load(builtins=("seqd.builtin.storage_sqlite",), entry_points=False)
+    factory = host.storage.get("sqlite")
+    assert factory is not None and host.storage.owner("sqlite") == "storage_sqlite"
+    context = StorageContext(state_dir=str(tmp_path), durability="normal")
+    assert factory.create({}, context).location == str(tmp_path / "seqd.db")
+    assert factory.create({"path": "sub/x.db"}, context).location == str(tmp_path / "sub/x.db")
+    assert factory.create({"path": "/abs/y.db"}, context).location == "/abs/y.db"
+
+
+@pytest.mark.parametrize(
+    ("options", "field"),
+    [
+        ({"pathh": "x.db"}, "backends.sqlite.pathh"),
+        ({"path": 5}, "backends.sqlite.path"),
+        ({"busy_timeout_ms": -1}, "backends.sqlite.busy_timeout_ms"),
+        ({"read_connections": 0}, "backends.sqlite.read_connections"),
+    ],
+)
+def test_bad_options_name_the_field(tmp_path: Path, options: dict[str, Any], field: str) -> None:
+    with pytest.raises(ValidationFailed) as info:
+        make(tmp_path, **options)
+    assert info.value.details["field"] == field
+    assert field in info.value.message
+
+
+def test_bad_durability_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ValidationFailed) as info:
+        make(tmp_path, durability="fast")
+    assert info.value.details["field"] == "durability"
+
+
+# -- pragmas and schema ------------------------------------------------------------------
+
+
+def pragma(backend: SQLiteBackend, name: str) -> Any:
+    """Read a pragma on the writer's own connection (synchronous is per connection)."""
+
+    async def main() -> Any:
+        assert backend.writer is not None
+        return await backend.writer.submit(
+            lambda conn: conn.execute(f"PRAGMA {name}").fetchall()[0][0]
+        )
+
+    return main()
+
+
+@pytest.mark.parametrize(("durability", "synchronous"), [("normal", 1), ("full", 2)])
+def test_wal_and_durability_pragmas(tmp_path: Path, durability: str, synchronous: int) -> None:
+    async def main() -> None:
+        backend = make(tmp_path, durability=durability, busy_timeout_ms=1234)
+        async with opened(lambda: backend):
+            assert await pragma(backend, "synchronous") == synchronous
+            assert await pragma(backend, "busy_timeout") == 1234
+            assert str(await pragma(backend, "journal_mode")).lower() == "wal"
+
+    run_async(main())
+    with sqlite3.connect(tmp_path / "seqd.db") as conn:
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def schema_of(path: Path) -> tuple[int, list[tuple[str, str]]]:
+    conn = sqlite3.connect(path)
+    try:
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        objects = conn.execute("SELECT name, sql FROM sqlite_master ORDER BY name").fetchall()
+        return version, objects
+    finally:
+        conn.close()
+
+
+def test_migrations_are_idempotent_on_reopen(tmp_path: Path) -> None:
+    run = new_run()
+
+    async def first() -> None:
+        async with opened(lambda: make(tmp_path)) as b:
+            await b.create_run(run)
+
+    async def again() -> None:
+        async with opened(lambda: make(tmp_path)) as b:
+            assert await b.get_run(run.id) == run
+
+    run_async(first())
+    version, objects = schema_of(tmp_path / "seqd.db")
+    assert version == LATEST
+    assert {"runs", "logs", "runs_status_id"} <= {name for name, _ in objects}
+    run_async(again())
+    run_async(again())
+    assert schema_of(tmp_path / "seqd.db") == (version, objects)
+
+
+def test_a_new_migration_applies_once_and_a_failed_one_changes_nothing(tmp_path: Path) -> None:
+    async def create() -> None:
+        async with opened(lambda: make(tmp_path)):
+            pass
+
+    run_async(create())
+    path = tmp_path / "seqd.db"
+
+    def add_kv(db: Any) -> None:
+        db["kv"].create({"key": str, "value": str}, pk="key")
+
+    def broken(db: Any) -> None:
+        db["half_done"].create({"x": int})
+        raise RuntimeError("migration bug")
+
+    conn = sqlite3.connect(path, isolation_level=None)
+    try:
+        with pytest.raises(RuntimeError, match="migration bug"):
+            migrate(conn, (*MIGRATIONS, Migration(LATEST + 1, "broken", broken)))
+        assert schema_of(path)[0] == LATEST
+        assert "half_done" not in {name for name, _ in schema_of(path)[1]}
+
+        extended = (*MIGRATIONS, Migration(LATEST + 1, "kv table", add_kv))
+        assert migrate(conn, extended) == LATEST + 1
+        assert migrate(conn, extended) == LATEST + 1
+        assert schema_of(path)[0] == LATEST + 1
+        assert "kv" in {name for name, _ in schema_of(path)[1]}
+        with pytest.raises(ValueError, match="in order"):
+            migrate(conn, (*MIGRATIONS, Migration(LATEST + 2, "gap", add_kv)))
+    finally:
+        conn.close()
+
+
+def test_a_newer_schema_is_refused(tmp_path: Path) -> None:
+    async def create() -> None:
+        async with opened(lambda: make(tmp_path)) as b:
+            await b.create_run(new_run())
+
+    run_async(create())
+    path = tmp_path / "seqd.db"
+    with sqlite3.connect(path) as conn:
+        conn.execute(f"PRAGMA user_version = {LATEST + 1}")
+    conn.close()
+
+    async def reopen() -> None:
+        await make(tmp_path).open()
+
+    with pytest.raises(SchemaTooNew) as info:
+        run_async(reopen())
+    assert isinstance(info.value, StorageUnavailable)
+    assert "newer seqd" in info.value.message and str(path) in info.value.message
+    assert info.value.details == {"found": LATEST + 1, "supported": LATEST}
+    assert schema_of(path)[0] == LATEST + 1
+
+
+# -- crash safety --------------------------------------------------------------------------
+
+CHILD = r"""
+import asyncio, sys
+from seqd.builtin.storage_sqlite import SQLiteBackend
+from seqd.testing.storage import lines, changed, new_run
+
+async def main(path):
+    b = SQLiteBackend(path, durability="normal")
+    await b.open()
+    out = sys.stdout
+
+    async def runs(w):
+        while True:
+            run = new_run(task=f"w{w}", input={"pad": "x" * 300})
+            await b.create_run(run)
+            out.write(f"c {run.id}\n")
+            await b.update_run(changed(run, status="running"), expect=["queued"])
+            done = changed(run, status="succeeded", output=w)
+            await b.update_run(done, expect=["running"])
+            out.write(f"u {run.id}\n")
+
+    async def logs(w):
+        run_id = new_run().id
+        while True:
+            seq = await b.append_logs(run_id, lines(f"{w}a", f"{w}b"))
+            out.write(f"l {run_id} {seq}\n")
+
+    await asyncio.gather(*(runs(w) for w in range(8)), *(logs(w) for w in range(2)))
+
+asyncio.run(main(sys.argv[1]))
+"""
+
+
+def test_sigkill_during_heavy_writes_loses_no_acknowledged_write(tmp_path: Path) -> None:
+    path = tmp_path / "crash.db"
+    proc = subprocess.Popen(
+        [sys.executable, "-u", "-c", CHILD, str(path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=ROOT,
+    )
+    watchdog = threading.Timer(90, proc.kill)
+    watchdog.start()
+    seen: list[bytes] = []
+    try:
+        assert proc.stdout is not None and proc.stderr is not None
+        updated = 0
+        for line in proc.stdout:
+            seen.append(line)
+            updated += line.startswith(b"u ")
+            if updated >= 1500:
+                break
+        assert updated >= 1500, proc.stderr.read().decode()
+        proc.send_signal(signal.SIGKILL)
+        rest, _ = proc.communicate(timeout=30)
+    finally:
+        watchdog.cancel()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == -signal.SIGKILL
+    # Each line was printed after its write was acknowledged; a torn last line is dropped.
+    acked = [ln.split() for ln in b"".join([*seen, rest]).decode().split("\n")[:-1]]
+
+    async def check(before: list[list[str]]) -> None:
+        async with opened(lambda: SQLiteBackend(str(path))) as b:
+            created = {f[1] for f in before if f[0] == "c"}
+            done = {f[1] for f in before if f[0] == "u"}
+            logs: dict[str, int] = {}
+            for f in before:
+                if f[0] == "l":
+                    logs[f[1]] = max(logs.get(f[1], 0), int(f[2]))
+            assert len(done) >= 1 and logs
+            for run_id in created:
+                stored = await b.get_run(run_id)
+                assert stored is not None, run_id
+                if run_id in done:
+                    assert stored.status == "succeeded"
+            for run_id, seq in logs.items():
+                got = await b.read_logs(run_id, 0, seq + 1000)
+                assert [g.seq for g in got[:seq]] == list(range(1, seq + 1))
+
+    run_async(check(acked))
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    conn.close()
+
+
+# -- storage trouble: locked, read-only, full, unopenable ----------------------------------
+
+
+def test_locked_database_reports_unavailable_then_recovers(tmp_path: Path) -> None:
+    async def main() -> None:
+        async with opened(lambda: make(tmp_path, busy_timeout_ms=100)) as b:
+            before = new_run()
+            await b.create_run(before)
+            holder = sqlite3.connect(tmp_path / "seqd.db", isolation_level=None)
+            try:
+                holder.execute("BEGIN IMMEDIATE")  # another process holds the write lock
+                blocked = new_run()
+                with pytest.raises(StorageUnavailable, match="locked"):
+                    await b.create_run(blocked)
+                assert await b.get_run(before.id) == before  # WAL: reads go on
+                holder.execute("ROLLBACK")
+            finally:
+                holder.close()
+            assert await b.get_run(blocked.id) is None
+            assert await b.create_run(blocked) == (blocked, True)
+            assert await b.get_run(blocked.id) == blocked
+
+    run_async(main())
+
+
+def test_readonly_connection_is_replaced_after_failing(tmp_path: Path) -> None:
+    async def main() -> None:
+        async with opened(lambda: make(tmp_path)) as b:
+            assert b.writer is not None
+            await b.writer.submit(lambda conn: conn.execute("PRAGMA query_only = 1"))
+            run = new_run()
+            with pytest.raises(StorageUnavailable, match="readonly") as info:
+                await b.create_run(run)
+            assert info.value.details["sqlite_error"] == "SQLITE_READONLY"
+            # The writer replaced its stuck connection: the next write goes through.
+            assert await b.create_run(run) == (run, True)
+            assert await pragma(b, "query_only") == 0
+
+    run_async(main())
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root ignores file permissions")
+def test_readonly_files_report_unavailable_then_recover(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+
+    async def use() -> None:
+        async with opened(lambda: make(state)) as b:
+            await b.create_run(new_run())
+
+    state.mkdir(mode=0o555)
+    try:
+        with pytest.raises(StorageUnavailable, match=str(state)):
+            run_async(use())
+        state.chmod(0o755)
+        run_async(use())
+        (state / "seqd.db").chmod(0o444)
+        with pytest.raises(StorageUnavailable, match="readonly"):
+            run_async(use())
+    finally:
+        state.chmod(0o755)
+        for path in state.glob("seqd.db*"):  # SQLite gives -wal/-shm the db file's mode
+            path.chmod(0o644)
+    run_async(use())
+
+
+def test_full_database_reports_unavailable_then_recovers(tmp_path: Path) -> None:
+    async def main() -> None:
+        async with opened(lambda: make(tmp_path)) as b:
+            assert b.writer is not None
+            pages = await pragma(b, "page_count")
+            await b.writer.submit(
+                lambda conn: conn.execute(f"PRAGMA max_page_count = {pages}").fetchall()
+            )
+            big = new_run(output="x" * 200_000)
+            small = new_run()
+            results = await asyncio.gather(
+                b.create_run(small), b.create_run(big), return_exceptions=True
+            )
+            assert all(isinstance(r, StorageUnavailable) for r in results), results
+            assert "full" in str(results[1])
+            assert await b.get_run(small.id) is None  # the whole batch was rolled back
+            await b.writer.submit(
+                lambda conn: conn.execute("PRAGMA max_page_count = 1073741823").fetchall()
+            )
+            assert await b.create_run(big) == (big, True)
+            assert await b.get_run(big.id) == big
+
+    run_async(main())
+
+
+def test_unopenable_path_reports_unavailable(tmp_path: Path) -> None:
+    blocker = tmp_path / "state"
+    blocker.write_text("a file where the state directory should be")
+
+    async def use() -> None:
+        async with opened(lambda: make(blocker)) as b:
+            await b.create_run(new_run())
+
+    with pytest.raises(StorageUnavailable, match=str(blocker)):
+        run_async(use())
+    blocker.unlink()
+    run_async(use())
+
+
+# -- the writer thread ----------------------------------------------------------------------
+
+
+async def hold_writer(backend: SQLiteBackend) -> tuple[threading.Event, asyncio.Future[Any]]:
+    """Park the writer thread inside an op until the returned event is set."""
+    assert backend.writer is not None
+    entered, release = threading.Event(), threading.Event()
+
+    def park(conn: sqlite3.Connection) -> None:
+        entered.set()
+        release.wait(30)
+
+    parked = backend.writer.submit(park)
+    assert await asyncio.to_thread(entered.wait, 30)
+    return release, parked
+
+
+def test_queued_writes_commit_as_one_batch(tmp_path: Path) -> None:
+    async def main() -> None:
+        async with opened(lambda: make(tmp_path)) as b:
+            assert b.writer is not None
+            release, parked = await hold_writer(b)
+            runs = [new_run() for _ in range(300)]
+            pending = [asyncio.ensure_future(b.create_run(r)) for r in runs]
+            await asyncio.sleep(0)
+            batches = b.writer.batches
+            release.set()
+            await parked
+            assert all(created for _, created in await asyncio.gather(*pending))
+            assert b.writer.batches == batches + 1
+
+    run_async(main())
+
+
+def test_a_failing_op_fails_only_itself(tmp_path: Path) -> None:
+    async def main() -> None:
+        async with opened(lambda: make(tmp_path)) as b:
+            taken = new_run()
+            await b.create_run(taken)
+            keyed = new_run(idempotency_key="k")
+            await b.create_run(keyed)
+            assert b.writer is not None
+            release, parked = await hold_writer(b)
+            first, last = new_run(), new_run()
+            duplicate = changed(taken, input={"again": True})
+            steals_key = changed(taken, idempotency_key="k")
+
+            def half_done(conn: sqlite3.Connection) -> None:
+                conn.execute("DELETE FROM runs WHERE id = ?", (keyed.id,))
+                raise ValueError("bug after the first statement")
+
+            pending: list[asyncio.Future[Any]] = [
+                asyncio.ensure_future(b.create_run(first)),
+                asyncio.ensure_future(b.create_run(duplicate)),
+                b.writer.submit(half_done),
+                asyncio.ensure_future(b.update_run(steals_key)),
+                asyncio.ensure_future(b.create_run(last)),
+            ]
+            await asyncio.sleep(0)
+            release.set()
+            await parked
+            results = await asyncio.gather(*pending, return_exceptions=True)
+            assert results[0] == (first, True) and results[4] == (last, True)
+            assert isinstance(results[1], Conflict) and isinstance(results[3], Conflict)
+            assert isinstance(results[2], ValueError)
+            assert await b.get_run(keyed.id) == keyed  # the half-done op was undone
+            assert await b.get_run(taken.id) == taken
+            assert await b.get_run(first.id) == first
+            assert await b.get_run(last.id) == last
+
+    run_async(main())
+
+
+def test_a_dead_writer_fails_fast_and_is_restarted(tmp_path: Path) -> None:
+    def die(conn: sqlite3.Connection) -> None:
+        raise SystemExit("simulated crash of the writer thread")
+
+    async def main() -> None:
+        async with opened(lambda: make(tmp_path)) as b:
+            assert b.writer is not None
+            release, parked = await hold_writer(b)
+            dying = b.writer.submit(die)
+            queued = asyncio.ensure_future(b.create_run(new_run()))
+            await asyncio.sleep(0)
+            release.set()
+            await parked
+            with pytest.raises(StorageUnavailable):
+                await dying
+            with pytest.raises(StorageUnavailable, match="stopped"):
+                await queued  # was waiting behind the crash: fails, does not hang
+            with pytest.raises(StorageUnavailable, match="restarted"):
+                await b.create_run(new_run())
+            run = new_run()
+            assert await b.create_run(run) == (run, True)
+            assert await b.get_run(run.id) == run
+
+    run_async(main())
+
+
+def test_close_flushes_every_pending_write(tmp_path: Path) -> None:
+    runs = [new_run() for _ in range(200)]
+
+    async def write() -> None:
+        backend = make(tmp_path)
+        await backend.open()
+        release, parked = await hold_writer(backend)
+        pending = [asyncio.ensure_future(backend.create_run(r)) for r in runs]
+        await asyncio.sleep(0)
+        release.set()
+        await backend.close()
+        await parked
+        assert all(created for _, created in await asyncio.gather(*pending))
+        with pytest.raises(StorageUnavailable, match="closed"):
+            await backend.create_run(new_run())
+        with pytest.raises(StorageUnavailable):
+            await backend.get_run(runs[0].id)
+
+    async def check() -> None:
+        async with opened(lambda: make(tmp_path)) as b:
+            assert (await b.count_by_status()) == {"queued": 200}
+
+    run_async(write())
+    run_async(check())
+
+
+def test_edges_of_lists_and_logs(tmp_path: Path) -> None:
+    async def main() -> None:
+        async with opened(lambda: make(tmp_path)) as b:
+            run = new_run()
+            assert await b.append_logs(run.id, []) == 0
+            assert await b.append_logs(run.id, lines("a")) == 1
+            assert await b.append_logs(run.id, []) == 1
+            assert await b.read_logs(run.id, 0, 0) == []
+            with pytest.raises(ValidationFailed) as info:
+                await b.list_runs(RunQuery(limit=0))
+            assert info.value.details["field"] == "limit"
+
+    run_async(main())
