@@ -8,7 +8,12 @@ and the error tree in ``seqd.errors``. ``hookimpl`` is created on first use so t
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pluggy
+
+    hookimpl: pluggy.HookimplMarker
 
 __version__ = "0.1.0"
 PROJECT = "seqd"

@@ -81,9 +81,9 @@ class App:
             except Exception as exc:
                 owner = self.host.task_types.owner(name)
                 logger.exception("task type %s (plugin %s) failed to start", name, owner)
-                record = self.host.records.get(owner or "")
-                if record is not None:
-                    record.error = f"task type {name} failed to start: {exc}"
+                owner_record = self.host.records.get(owner or "")
+                if owner_record is not None:
+                    owner_record.error = f"task type {name} failed to start: {exc}"
         self.catalog = Catalog(self.task_dirs, self.host.task_types)
         await self.catalog.reload()
         self.engine = Engine(

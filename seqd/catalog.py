@@ -47,13 +47,17 @@ class Catalog:
             changed.extend(sorted(set(self.entries) - set(fresh)))
             self.entries = fresh
             for name in changed:
-                entry = fresh.get(name)
-                if entry is not None and self._needs_schema(entry):
-                    self._resolve_later(entry)
+                new = fresh.get(name)
+                if new is not None and self._needs_schema(new):
+                    self._resolve_later(new)
             invalid = sorted(n for n, e in fresh.items() if not e.definition.valid)
             if changed:
-                logger.info("tasks loaded: %d (%d changed, %d invalid)",
-                            len(fresh), len(changed), len(invalid))
+                logger.info(
+                    "tasks loaded: %d (%d changed, %d invalid)",
+                    len(fresh),
+                    len(changed),
+                    len(invalid),
+                )
             return ReloadResult(tasks=len(fresh), changed=sorted(changed), invalid=invalid)
 
     def get(self, name: str) -> TaskEntry:
@@ -112,7 +116,10 @@ class Catalog:
 
     @staticmethod
     def _invalidate(entry: TaskEntry, where: str, message: str) -> None:
-        entry.definition.problems = [*entry.definition.problems, Problem(where=where, message=message)]
+        entry.definition.problems = [
+            *entry.definition.problems,
+            Problem(where=where, message=message),
+        ]
         entry.definition.valid = False
 
     async def runnable(self, name: str) -> TaskEntry:

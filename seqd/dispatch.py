@@ -53,9 +53,7 @@ _batch_decoder = msgspec.json.Decoder(list[msgspec.Raw])
 _any_decoder = msgspec.json.Decoder()
 _encoder = msgspec.json.Encoder()
 _EMPTY = b"{}"
-_SLOW = re.compile(
-    rb'"method"\s*:\s*"runs\.wait"|"wait"\s*:\s*true'
-)
+_SLOW = re.compile(rb'"method"\s*:\s*"runs\.wait"|"wait"\s*:\s*true')
 _FIELD_AT = re.compile(r" - at `\$(?P<path>[^`]*)`$")
 _FIELD_NAMED = re.compile(r"field `(?P<name>[^`]+)`")
 
@@ -107,7 +105,7 @@ class Dispatcher:
         instead of holding up the connection's other requests. Errs towards "no"."""
         return _SLOW.search(line) is not None
 
-    def handle(self, line: bytes, caller: Caller) -> bytes | None | Awaitable[bytes | None]:
+    def handle(self, line: bytes, caller: Caller) -> bytes | Awaitable[bytes | None] | None:
         """Answer one line: response bytes, None (notifications only), or an awaitable
         of either when a handler has to wait."""
         stripped = line.strip()
@@ -126,9 +124,7 @@ class Dispatcher:
 
     # -- one request ---------------------------------------------------------------
 
-    def _single(
-        self, raw: bytes, caller: Caller
-    ) -> Response | None | Awaitable[Response | None]:
+    def _single(self, raw: bytes, caller: Caller) -> Response | Awaitable[Response | None] | None:
         try:
             request = _request_decoder.decode(raw)
         except msgspec.DecodeError:
@@ -198,7 +194,7 @@ class Dispatcher:
 
     # -- batches -------------------------------------------------------------------
 
-    def _batch(self, raw: bytes, caller: Caller) -> bytes | None | Awaitable[bytes | None]:
+    def _batch(self, raw: bytes, caller: Caller) -> bytes | Awaitable[bytes | None] | None:
         try:
             items = _batch_decoder.decode(raw)
         except msgspec.DecodeError:
@@ -224,7 +220,7 @@ class Dispatcher:
         return self._finish_batch(outcomes)
 
     async def _finish_batch(
-        self, outcomes: list[Response | None | Awaitable[Response | None]]
+        self, outcomes: list[Response | Awaitable[Response | None] | None]
     ) -> bytes | None:
         done: list[Response | None] = []
         for outcome in outcomes:

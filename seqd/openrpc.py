@@ -67,9 +67,10 @@ def markdown(doc: dict[str, Any]) -> str:
     """The method reference of docs/protocol.md."""
     lines = ["| method | params | result | summary |", "| --- | --- | --- | --- |"]
     for method in doc["methods"]:
-        params = ", ".join(
-            f"`{p['name']}`" + ("" if p["required"] else "?") for p in method["params"]
-        ) or "—"
+        params = (
+            ", ".join(f"`{p['name']}`" + ("" if p["required"] else "?") for p in method["params"])
+            or "—"
+        )
         result = method["result"]["schema"]
         ref = result.get("$ref", "")
         shown = ref.rsplit("/", 1)[-1] if ref else result.get("type", "any")

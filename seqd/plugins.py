@@ -13,6 +13,7 @@ import inspect
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from functools import partial
 from importlib import metadata
 from typing import Any, Generic, TypeVar
 
@@ -113,7 +114,7 @@ class PluginHost:
     def load(self, builtins: Iterable[str] = BUILTIN_PLUGINS, entry_points: bool = True) -> None:
         for module_name in builtins:
             short = module_name.rsplit(".", 1)[-1]
-            self._load_one(short, "builtin", None, lambda m=module_name: importlib.import_module(m))
+            self._load_one(short, "builtin", None, partial(importlib.import_module, module_name))
         if entry_points:
             for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
                 version = ep.dist.version if ep.dist is not None else None
@@ -159,8 +160,9 @@ class PluginHost:
                 record = self.records.get(plugin)
                 added: list[str] = []
 
-                def register(item: Any, _p: str = plugin, _r: Any = registry,
-                             _a: list[str] = added) -> None:
+                def register(
+                    item: Any, _p: str = plugin, _r: Any = registry, _a: list[str] = added
+                ) -> None:
                     _r.add(_p, item)
                     _a.append(item.name)
 
@@ -170,8 +172,8 @@ class PluginHost:
                     message = f"{kind}: {type(exc).__name__}: {exc}"
                     logger.error("plugin %s failed to register %s", plugin, message)
                     if record is not None:
-                        record.error = message if record.error is None else (
-                            f"{record.error}; {message}"
+                        record.error = (
+                            message if record.error is None else (f"{record.error}; {message}")
                         )
                 if added and record is not None:
                     record.contributes.setdefault(kind, []).extend(added)

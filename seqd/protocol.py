@@ -214,7 +214,7 @@ class MethodSpec(msgspec.Struct, frozen=True):
 
 
 METHODS: dict[str, MethodSpec] = {
-    "daemon.ping": MethodSpec(NoParams, str, "Liveness check; answers \"pong\"."),
+    "daemon.ping": MethodSpec(NoParams, str, 'Liveness check; answers "pong".'),
     "daemon.status": MethodSpec(NoParams, StatusResult, "Version, pid, storage, runs, workers."),
     "daemon.reload": MethodSpec(
         NoParams, ReloadResult, "Re-read task directories (also on SIGHUP).", admin=True

@@ -85,12 +85,16 @@ class Connection(asyncio.Protocol):
             start = end + 1
             if line.strip():
                 self._line(line)
-                if self._closing:
+                if self.closed:
                     return
         if start:
             del buffer[:start]
         if len(buffer) > self.server.max_line_bytes:
             self._too_long()
+
+    @property
+    def closed(self) -> bool:
+        return self._closing
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._closing = True
@@ -210,11 +214,7 @@ class Server:
 
     async def listen_path(self, path: str, mode: int, group: str | None) -> None:
         """Bind ``path`` (replacing a stale socket file, refusing a live one)."""
-        os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-        if os.path.exists(path) or os.path.islink(path):
-            if _socket_alive(path):
-                raise RuntimeError(f"another seqd is already listening on {path}")
-            os.unlink(path)
+        await asyncio.to_thread(_clear_stale_socket, path)
         old_umask = os.umask(0o177)
         try:
             server = await asyncio.get_running_loop().create_unix_server(
@@ -263,6 +263,15 @@ class Server:
             task.cancel()
         if self._tasks:
             await asyncio.wait(list(self._tasks), timeout=2)
+
+
+def _clear_stale_socket(path: str) -> None:
+    """Make way for our socket: remove a dead one, refuse to steal a live one."""
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    if os.path.exists(path) or os.path.islink(path):
+        if _socket_alive(path):
+            raise RuntimeError(f"another seqd is already listening on {path}")
+        os.unlink(path)
 
 
 def _socket_alive(path: str) -> bool:

@@ -62,7 +62,14 @@ class Job(Protocol):
         """A private directory for this run's files (created; removed after the run)."""
 
     def log(self, stream: LogStream, text: str) -> None:
-        """Append a line to the run's log (durable before it is reported)."""
+        """Append a line (no trailing newline) to the run's log; durable before it is
+        reported. Past the configured per-run cap lines are dropped and the overflow
+        is noted once in the log."""
+
+    @property
+    def log_full(self) -> bool:
+        """True once the per-run log cap is reached: a producer may stop reading its
+        output (but must keep draining/truncating it so the process never blocks)."""
 
     async def set_pid(self, pid: int | None) -> None:
         """Record (durably) the process group the run lives in, so a restarted daemon

@@ -59,8 +59,9 @@ class TaskWatcher:
             self._add_watches()
             loop.add_reader(self._inotify.fileno(), self._on_readable)
         except OSError as exc:
-            logger.warning("inotify unavailable (%s); checking tasks every %gs",
-                           exc, FALLBACK_INTERVAL_S)
+            logger.warning(
+                "inotify unavailable (%s); checking tasks every %gs", exc, FALLBACK_INTERVAL_S
+            )
             self._inotify = None
             self._fallback = asyncio.ensure_future(self._poll())
 
@@ -83,7 +84,8 @@ class TaskWatcher:
         except OSError:
             return
         relevant = [
-            e for e in events
+            e
+            for e in events
             if not (e.name or "").startswith(".")
             and not (e.name or "").endswith((".pyc", "~", ".swp"))
             and e.mask != inotify.IN_IGNORED
@@ -91,8 +93,9 @@ class TaskWatcher:
         if not relevant:
             return
         for event in relevant:
-            if event.mask & inotify.IN_ISDIR and event.mask & (inotify.IN_CREATE |
-                                                               inotify.IN_MOVED_TO):
+            if event.mask & inotify.IN_ISDIR and event.mask & (
+                inotify.IN_CREATE | inotify.IN_MOVED_TO
+            ):
                 self._watch_new_folder(event.wd, event.name)
         self._arm()
 

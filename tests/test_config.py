@@ -16,7 +16,10 @@ def write(tmp_path: Path, text: str) -> str:
 
 
 def test_layers(tmp_path: Path) -> None:
-    f = write(tmp_path, 'workers = 3\nstorage = "fs"\nsocket = "/file.sock"\n[limits]\nlog_cap_bytes = 4096\n')
+    f = write(
+        tmp_path,
+        'workers = 3\nstorage = "fs"\nsocket = "/file.sock"\n[limits]\nlog_cap_bytes = 4096\n',
+    )
     c = load_config({}, env={}, config_file=f)
     assert (c.workers, c.storage, c.socket, c.limits.log_cap_bytes) == (3, "fs", "/file.sock", 4096)
     c = load_config({}, env={"SEQD_WORKERS": "5", "SEQD_SOCKET": "/env.sock"}, config_file=f)

@@ -23,8 +23,18 @@ def plugin_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     shutil.copytree(FIXTURE, src)
     site = base / "site"
     subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps",
-         "--no-build-isolation", "--target", str(site), str(src)],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--no-build-isolation",
+            "--target",
+            str(site),
+            str(src),
+        ],
         check=True,
         capture_output=True,
         timeout=300,
@@ -33,8 +43,9 @@ def plugin_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return site
 
 
-def test_installed_plugin_is_discovered_and_used(make_daemon, plugin_site: Path,
-                                                 tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_installed_plugin_is_discovered_and_used(
+    make_daemon, plugin_site: Path, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
     trace = tmp_path / "trace.txt"
     task = tmp_path / "extra" / "echo-task"
     task.mkdir(parents=True)
@@ -45,7 +56,7 @@ def test_installed_plugin_is_discovered_and_used(make_daemon, plugin_site: Path,
     }
     d = make_daemon(env=env, tasks=[tmp_path / "extra"])
     with d.client() as c:
-        plugins = {p.name: p for p in c.plugins().plugins}
+        plugins = {p.name: p for p in c.plugins()}
         ours = plugins["testplugin"]
         assert ours.source == "entry-point" and ours.version == "0.3.1"
         assert ours.error is None

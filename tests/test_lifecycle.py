@@ -55,16 +55,16 @@ def test_sigkilled_daemon_leaves_no_workers_or_commands(make_daemon) -> None:  #
         py = c.submit("block")
         sh = c.submit("sleep-shell", {"seconds": 120})
         wait_for(lambda: c.get_run(py.id).status == "running" and c.get_run(sh.id).pid)
-    kids = descendants(d.proc.pid)
-    assert kids
+    kids = {p: " ".join(_cmdline(p)) for p in descendants(d.proc.pid)}
+    workers = [p for p, cmd in kids.items() if "seqd.worker" in cmd]
+    shell = [p for p, cmd in kids.items() if cmd.startswith("sleep")]
+    assert workers and shell, kids
     d.kill()
     # Python workers die with the daemon (parent-death signal / EOF on their pipe).
-    workers = [p for p in kids if "seqd.worker" in " ".join(_cmdline(p))]
-    assert workers
     wait_for(lambda: not [p for p in workers if _alive(p)], timeout=15)
     # A shell command outlives the daemon by design; the next start ends it.
+    assert [p for p in shell if _alive(p)]
     d.start()
-    shell = [p for p in kids if "sleep" in " ".join(_cmdline(p))]
     wait_for(lambda: not [p for p in shell if _alive(p)], timeout=30)
     with d.client() as c:
         c.cancel(py.id)
@@ -116,9 +116,18 @@ def test_second_daemon_on_same_socket_refuses(make_daemon, daemon: Daemon) -> No
     import sys
 
     out = subprocess.run(
-        [sys.executable, "-m", "seqd", "--socket", daemon.socket, "--state-dir",
-         str(daemon.base / "other")],
-        capture_output=True, text=True, timeout=60,
+        [
+            sys.executable,
+            "-m",
+            "seqd",
+            "--socket",
+            daemon.socket,
+            "--state-dir",
+            str(daemon.base / "other"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert out.returncode == 1
     assert "already listening" in out.stderr
@@ -130,8 +139,12 @@ def test_bad_config_is_usage_error(tmp_path: Path) -> None:
 
     cfg = tmp_path / "c.toml"
     cfg.write_text("workers = 'x'\n")
-    out = subprocess.run([sys.executable, "-m", "seqd", "--config", str(cfg)],
-                         capture_output=True, text=True, timeout=60)
+    out = subprocess.run(
+        [sys.executable, "-m", "seqd", "--config", str(cfg)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert out.returncode == 2 and "workers" in out.stderr
 
 
@@ -159,7 +172,7 @@ def test_watcher_reloads_changed_and_new_tasks(daemon: Daemon) -> None:
         new.mkdir()
         (new / "code.py").write_text("def run(ctx):\n    return 42\n")
         (new / "config.json").write_text(json.dumps({"type": "python"}))
-        wait_for(lambda: "brand-new" in {t.name for t in c.tasks().tasks}, timeout=15)
+        wait_for(lambda: "brand-new" in {t.name for t in c.tasks()}, timeout=15)
         assert c.submit("brand-new", wait=True, timeout_s=60).output == 42
 
 

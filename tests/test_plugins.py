@@ -6,8 +6,8 @@ import asyncio
 from typing import Any
 
 from seqd import hookimpl
-from seqd.daemoninfo import DaemonInfo
 from seqd.config import Config
+from seqd.daemoninfo import DaemonInfo
 from seqd.plugins import BUILTIN_PLUGINS, PluginHost
 
 

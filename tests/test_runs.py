@@ -9,8 +9,9 @@ import time
 import psutil
 import pytest
 
-from conftest import Daemon
 from seqd.client import RpcError
+
+from conftest import Daemon
 
 
 def test_hello_with_signature_schema(daemon: Daemon) -> None:
@@ -115,18 +116,22 @@ def test_shell_cancel_kills_the_process_group(daemon: Daemon) -> None:
         while not c.get_run(run.id).pid and time.monotonic() < deadline:
             time.sleep(0.05)
         pgid = c.get_run(run.id).pid
-        members = [p for p in psutil.process_iter() if _pgid(p.pid) == pgid]
-        assert len(members) >= 2
+        assert len(_group(pgid)) >= 2
         assert c.cancel(run.id).status == "cancelled"
         time.sleep(0.2)
-        assert not [p for p in psutil.process_iter() if _pgid(p.pid) == pgid]
+        assert not _group(pgid)
 
 
-def _pgid(pid: int) -> int | None:
-    try:
-        return os.getpgid(pid)
-    except OSError:
-        return None
+def _group(pgid: int | None) -> list[psutil.Process]:
+    """Live (non-zombie) members of a process group."""
+    found = []
+    for p in psutil.process_iter():
+        try:
+            if os.getpgid(p.pid) == pgid and p.status() != psutil.STATUS_ZOMBIE:
+                found.append(p)
+        except (OSError, psutil.Error):
+            pass
+    return found
 
 
 def test_per_task_concurrency(daemon: Daemon) -> None:
@@ -161,7 +166,7 @@ def test_unknown_and_invalid_tasks(daemon: Daemon) -> None:
         assert "timeout_s" in err.value.message
         result = c.validate("bad-config")
         assert not result.ok and result.problems[0].where.endswith("timeout_s")
-        summaries = {t.name: t for t in c.tasks().tasks}
+        summaries = {t.name: t for t in c.tasks()}
         assert not summaries["bad-config"].valid
         with pytest.raises(RpcError) as err:
             c.call("tasks.get", {"name": "../../etc"})
@@ -180,13 +185,11 @@ def test_idempotency_key(daemon: Daemon) -> None:
 
 
 def test_log_cap(make_daemon) -> None:  # type: ignore[no-untyped-def]
-    cfg_dir = None
     d = make_daemon(start=False)
     cfg = d.base / "seqd.toml"
     cfg.write_text("[limits]\nlog_cap_bytes = 20000\n")
     d.args += ["--config", str(cfg)]
     d.start()
-    del cfg_dir
     with d.client() as c:
         before = psutil.Process(d.proc.pid).memory_info().rss
         run = c.submit("big-output", {"mib": 200}, wait=True, timeout_s=120)

@@ -32,7 +32,9 @@ def roundtrip(s: socket.socket, payload: bytes) -> Any:
 
 def ping(daemon: Daemon) -> None:
     with raw(daemon) as s:
-        assert roundtrip(s, b'{"jsonrpc":"2.0","id":1,"method":"daemon.ping"}\n')["result"] == "pong"
+        assert (
+            roundtrip(s, b'{"jsonrpc":"2.0","id":1,"method":"daemon.ping"}\n')["result"] == "pong"
+        )
 
 
 def test_socket_mode_is_0660(daemon: Daemon) -> None:
@@ -99,8 +101,10 @@ def test_oversize_line_errors_and_closes(make_daemon: Any) -> None:
 def test_client_disconnecting_mid_request(daemon: Daemon) -> None:
     for _ in range(20):
         s = raw(daemon)
-        s.sendall(b'{"jsonrpc":"2.0","id":1,"method":"runs.submit","params":{"task":"slow",'
-                  b'"input":{"seconds":0.1},"wait":true}}\n')
+        s.sendall(
+            b'{"jsonrpc":"2.0","id":1,"method":"runs.submit","params":{"task":"slow",'
+            b'"input":{"seconds":0.1},"wait":true}}\n'
+        )
         s.close()
         s = raw(daemon)
         s.sendall(b'{"jsonrpc":"2.0","id":1,"meth')

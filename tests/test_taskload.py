@@ -152,13 +152,22 @@ def test_scan_first_dir_wins_and_skips_hidden(tmp_path: Path) -> None:
 
 def test_catalog_schema_defaults_and_validation(tmp_path: Path) -> None:
     make_task(tmp_path, "sig", GOOD)
-    make_task(tmp_path, "cfg", {**GOOD, "inputs": {
-        "type": "object",
-        "properties": {"name": {"type": "string"}, "deep": {"type": "object", "properties": {
-            "x": {"type": "integer"}}}},
-        "required": ["name"],
-        "additionalProperties": False,
-    }})
+    make_task(
+        tmp_path,
+        "cfg",
+        {
+            **GOOD,
+            "inputs": {
+                "type": "object",
+                "properties": {
+                    "name": {"type": "string"},
+                    "deep": {"type": "object", "properties": {"x": {"type": "integer"}}},
+                },
+                "required": ["name"],
+                "additionalProperties": False,
+            },
+        },
+    )
     make_task(tmp_path, "broken", GOOD, code="raise\n")
 
     async def main() -> None:

@@ -36,7 +36,8 @@ def handlers(app: App) -> dict[str, Handler]:
         counts = await app.storage.count_by_status()
         limits = app.config.limits
         pools = {
-            name: tt.stats() for name, tt in zip(
+            name: tt.stats()
+            for name, tt in zip(
                 app.host.task_types.names(), app.host.task_types.items(), strict=True
             )
         }

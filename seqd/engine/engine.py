@@ -296,8 +296,7 @@ class Engine:
             if isinstance(exc, TaskFailed):
                 error = RunError(type=exc.type, message=exc.message, details=exc.details)
             else:
-                logger.error("run %s: task type %s raised", run.id, job.task.type,
-                             exc_info=exc)
+                logger.error("run %s: task type %s raised", run.id, job.task.type, exc_info=exc)
                 error = RunError(
                     type="internal",
                     message=f"task type {job.task.type!r} failed: {type(exc).__name__}: {exc}",
@@ -319,13 +318,15 @@ class Engine:
             await self._retry(run, delay, job)
             return
         await log.flush()
-        await self._finish(
-            run, status, output=output, error=error, expect=("running",), job=job
-        )
+        await self._finish(run, status, output=output, error=error, expect=("running",), job=job)
 
     async def _retry(self, run: Run, delay: float, job: ActiveJob) -> None:
         again = replace(
-            run, status="queued", attempt=run.attempt + 1, started_at=None, pid=None,
+            run,
+            status="queued",
+            attempt=run.attempt + 1,
+            started_at=None,
+            pid=None,
             resources=job.resources,
         )
         if not await self._store(again, ("running",)):
@@ -419,7 +420,9 @@ class Engine:
             if timer is not None:
                 timer.cancel()
             final = await self._finish(
-                run, "cancelled", error=RunError(type="cancelled", message=message),
+                run,
+                "cancelled",
+                error=RunError(type="cancelled", message=message),
                 expect=("queued",),
             )
             if final is not None:
@@ -442,11 +445,7 @@ class Engine:
                     continue
                 await self.storage.append_logs(
                     run.id,
-                    [
-                        _system_line(
-                            "the daemon stopped while this run was running; it runs again"
-                        )
-                    ],
+                    [_system_line("the daemon stopped while this run was running; it runs again")],
                 )
                 run = again
             if run.status != "queued":

@@ -68,8 +68,9 @@ class RunLog:
                 try:
                     await self.storage.append_logs(self.run_id, batch)
                 except Exception:
-                    logger.exception("could not store %d log lines of run %s",
-                                     len(batch), self.run_id)
+                    logger.exception(
+                        "could not store %d log lines of run %s", len(batch), self.run_id
+                    )
         finally:
             self._flushing = None
 
