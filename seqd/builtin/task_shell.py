@@ -39,7 +39,9 @@ values are left out of the environment; ``$SEQD_INPUT_FILE`` always has them."""
 READ_BUDGET_BYTES = 512 * 1024
 """Bytes read per stream per thread hop: bounds daemon memory whatever the output size."""
 
-_PLACEHOLDER = re.compile(r"\{\{|\}\}|\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_PLACEHOLDER = re.compile(r"\$\{[^{}]*\}|\{\{|\}\}|\{([A-Za-z_][A-Za-z0-9_]*)\}")
+"""``{name}`` placeholders; ``{{``/``}}`` escape braces; ``${VAR}`` (shell parameter
+syntax, common in ``sh -c`` scripts) is left alone."""
 _ENV_NAME_CHARS = re.compile(r"[^A-Za-z0-9]")
 _STREAMS: tuple[LogStream, LogStream] = ("stdout", "stderr")
 INPUT_FILE = "input.json"
@@ -87,12 +89,14 @@ def placeholders(arg: str) -> list[str]:
 
 
 def substitute(arg: str, inputs: Mapping[str, Any]) -> str:
-    """Replace ``{name}`` by the scalar input ``name``; ``{{``/``}}`` give braces."""
+    """Replace ``{name}`` by the scalar input ``name``; ``{{``/``}}`` give braces;
+    ``${VAR}`` stays as it is."""
 
     def repl(match: re.Match[str]) -> str:
         name = match.group(1)
         if name is None:
-            return match.group(0)[0]
+            whole = match.group(0)
+            return whole if whole.startswith("$") else whole[0]
         if name not in inputs:
             raise TaskFailed(
                 "validation",

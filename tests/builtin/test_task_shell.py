@@ -247,6 +247,13 @@ def test_argv_placeholders(tmp_path: Path) -> None:
     assert job.resources is not None and job.resources.peak_rss_bytes
 
 
+def test_shell_parameter_syntax_is_not_a_placeholder(tmp_path: Path) -> None:
+    source = make_source(tmp_path, command=["sh", "-c", "echo ${SEQD_INPUT_WHO}-{who}"])
+    job, out = execute(tmp_path, source, {"who": "w"})
+    assert out == {"exit_code": 0}
+    assert job.out() == ["w-w"]
+
+
 def test_placeholder_errors(tmp_path: Path) -> None:
     source = make_source(tmp_path, command=["echo", "{missing}"])
     job, err = execute(tmp_path, source, {"other": 1})
