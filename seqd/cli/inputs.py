@@ -1,0 +1,75 @@
+"""Turning ``seqctl run`` arguments into a run's input object.
+
+``-i key=value`` gives a string, ``-i key:=<json>`` a JSON value (the httpie
+convention), ``--input`` a whole JSON object inline, from ``@file`` or from ``-``
+(stdin). ``--input`` is applied first, then each ``-i`` in order, so ``-i`` overrides.
+Every mistake is a :class:`UsageError` (exit status 2), never a traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterable
+from typing import IO, Any
+
+import msgspec
+
+
+class UsageError(Exception):
+    """The command line is wrong; the message says how."""
+
+
+def parse_item(item: str) -> tuple[str, Any]:
+    """``key=value`` → (key, "value"); ``key:=json`` → (key, decoded json)."""
+    eq = item.find("=")
+    if eq <= 0 or (eq == 1 and item[0] == ":"):
+        raise UsageError(f"-i {item!r}: expected KEY=VALUE (a string) or KEY:=JSON")
+    if item[eq - 1] == ":":
+        key, raw = item[: eq - 1], item[eq + 1 :]
+        try:
+            return key, msgspec.json.decode(raw.encode())
+        except msgspec.DecodeError as exc:
+            raise UsageError(f"-i {item!r}: the value after ':=' is not JSON ({exc})") from None
+    return item[:eq], item[eq + 1 :]
+
+
+def read_input(spec: str, stdin: IO[str] | None = None) -> dict[str, Any]:
+    """``--input``: inline JSON, ``@path`` to a JSON file, or ``-`` for stdin."""
+    if spec == "-":
+        text, origin = (stdin or sys.stdin).read(), "stdin"
+    elif spec.startswith("@"):
+        path = spec[1:]
+        try:
+            with open(path, encoding="utf-8") as f:
+                text = f.read()
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            raise UsageError(f"--input: cannot read {path}: {reason}") from None
+        origin = path
+    else:
+        text, origin = spec, "--input"
+    try:
+        value = msgspec.json.decode(text.encode())
+    except msgspec.DecodeError as exc:
+        raise UsageError(f"--input: {origin} is not valid JSON ({exc})") from None
+    if not isinstance(value, dict):
+        raise UsageError(f"--input: {origin} must hold a JSON object, not {_kind(value)}")
+    return value
+
+
+def build_input(
+    input_spec: str | None, items: Iterable[str], stdin: IO[str] | None = None
+) -> dict[str, Any]:
+    """The run's input: ``--input`` first, then each ``-i`` item overriding keys."""
+    result = read_input(input_spec, stdin) if input_spec is not None else {}
+    for item in items:
+        key, value = parse_item(item)
+        result[key] = value
+    return result
+
+
+_KINDS = {list: "an array", str: "a string", bool: "a boolean", int: "a number", float: "a number"}
+
+
+def _kind(value: Any) -> str:
+    return "null" if value is None else _KINDS.get(type(value), type(value).__name__)

@@ -1,0 +1,222 @@
+"""How seqctl prints: aligned tables and key/value blocks, short local times, human
+durations and sizes, pretty JSON — with the standard library only, so start-up stays
+fast. Tables are cut to the terminal's width only when stdout is a terminal, so
+pipes and scripts always get whole cells.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any, TextIO
+
+import msgspec
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+ELLIPSIS = "…"
+GAP = 2
+MIN_COLUMN = 6
+
+
+# -- plain formatting ---------------------------------------------------------------------
+
+
+def cell(value: object) -> str:
+    """One table cell: None is empty, and line breaks or tabs never break the layout."""
+    if value is None:
+        return ""
+    text = value if isinstance(value, str) else str(value)
+    if "\n" in text or "\t" in text or "\r" in text:
+        text = " ".join(text.split())
+    return text
+
+
+def truncate(text: str, width: int) -> str:
+    if len(text) <= width:
+        return text
+    return text[: max(width - 1, 0)] + ELLIPSIS if width > 0 else ""
+
+
+def table(
+    headers: Sequence[str], rows: Iterable[Sequence[object]], width: int | None = None
+) -> str:
+    """Columns padded to their widest cell; with ``width``, the widest columns are cut
+    (with '…') until a line fits, but never below a few characters."""
+    cells = [[cell(v) for v in row] for row in rows]
+    heads = [h.upper() for h in headers]
+    widths = [len(h) for h in heads]
+    for row in cells:
+        for i, text in enumerate(row):
+            widths[i] = max(widths[i], len(text))
+    if width is not None:
+        _shrink(widths, [min(len(h), MIN_COLUMN) for h in heads], width)
+    lines = []
+    for row in [heads, *cells]:
+        parts = [truncate(text, widths[i]).ljust(widths[i]) for i, text in enumerate(row)]
+        lines.append((" " * GAP).join(parts).rstrip())
+    return "\n".join(lines)
+
+
+def _shrink(widths: list[int], minimums: list[int], limit: int) -> None:
+    excess = sum(widths) + GAP * (len(widths) - 1) - limit
+    while excess > 0:
+        candidates = [i for i, w in enumerate(widths) if w > max(minimums[i], MIN_COLUMN)]
+        if not candidates:
+            return
+        widest = max(candidates, key=lambda i: widths[i])
+        widths[widest] -= 1
+        excess -= 1
+
+
+def kv(pairs: Iterable[tuple[str, object]]) -> str:
+    """``key  value`` lines with the values aligned; multi-line values stay indented."""
+    items = [(k, "" if v is None else str(v)) for k, v in pairs]
+    if not items:
+        return ""
+    pad = max(len(k) for k, _ in items) + GAP
+    lines = []
+    for key, value in items:
+        first, *rest = value.split("\n") if value else [""]
+        lines.append((key.ljust(pad) + first).rstrip())
+        lines.extend((" " * pad + more).rstrip() for more in rest)
+    return "\n".join(lines)
+
+
+def duration(seconds: float | None) -> str:
+    """``350ms``, ``1.2s``, ``3m04s``, ``2h05m``, ``3d04h``."""
+    if seconds is None:
+        return ""
+    if seconds < 1:
+        return f"{seconds * 1000:.0f}ms"
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    total = int(seconds)
+    if total < 3600:
+        return f"{total // 60}m{total % 60:02d}s"
+    if total < 86400:
+        return f"{total // 3600}h{total % 3600 // 60:02d}m"
+    return f"{total // 86400}d{total % 86400 // 3600:02d}h"
+
+
+def size(n: int | None) -> str:
+    """Bytes in binary units: ``512 B``, ``1.5 KiB``, ``45.2 MiB``."""
+    if n is None:
+        return ""
+    value = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024 or unit == "GiB":
+            return f"{n} B" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    raise AssertionError("unreachable")
+
+
+def pretty_json(value: Any) -> str:
+    return msgspec.json.format(msgspec.json.encode(value), indent=2).decode()
+
+
+# -- timestamps (RFC 3339 UTC on the wire, local time on screen) --------------------------
+
+
+def parse_ts(text: str | None) -> datetime | None:
+    if not text:
+        return None
+    from datetime import datetime
+
+    try:
+        return datetime.fromisoformat(text).astimezone()
+    except ValueError:
+        return None
+
+
+def short_time(text: str | None, now: datetime | None = None) -> str:
+    """Today: ``14:03:12``; this year: ``05-09 14:03``; else ``2025-05-09 14:03``."""
+    ts = parse_ts(text)
+    if ts is None:
+        return text or ""
+    if now is None:
+        from datetime import datetime
+
+        now = datetime.now().astimezone()
+    if ts.date() == now.date():
+        return ts.strftime("%H:%M:%S")
+    if ts.year == now.year:
+        return ts.strftime("%m-%d %H:%M")
+    return ts.strftime("%Y-%m-%d %H:%M")
+
+
+def clock(text: str | None) -> str:
+    """``HH:MM:SS.mmm`` in local time, for log lines."""
+    ts = parse_ts(text)
+    if ts is None:
+        return text or ""
+    return ts.strftime("%H:%M:%S.") + f"{ts.microsecond // 1000:03d}"
+
+
+def full_time(text: str | None) -> str:
+    ts = parse_ts(text)
+    if ts is None:
+        return text or ""
+    return ts.strftime("%Y-%m-%d %H:%M:%S.") + f"{ts.microsecond // 1000:03d} {ts:%Z}"
+
+
+def elapsed(start: str | None, end: str | None) -> float | None:
+    """Seconds from ``start`` to ``end`` (to now when ``end`` is None)."""
+    begin = parse_ts(start)
+    if begin is None:
+        return None
+    finish = parse_ts(end)
+    if finish is None:
+        if end:
+            return None
+        from datetime import datetime
+
+        finish = datetime.now().astimezone()
+    return max((finish - begin).total_seconds(), 0.0)
+
+
+# -- the printer handlers write through ------------------------------------------------------
+
+
+class Out:
+    """Where a command's output goes, and whether it is JSON (``--json``)."""
+
+    def __init__(
+        self, json: bool = False, stdout: TextIO | None = None, stderr: TextIO | None = None
+    ) -> None:
+        self.json_mode = json
+        self.stdout = stdout or sys.stdout
+        self.stderr = stderr or sys.stderr
+
+    def line(self, text: str = "") -> None:
+        self.stdout.write(text + "\n")
+
+    def error(self, text: str) -> None:
+        try:
+            self.stdout.flush()  # keep stdout and stderr in order on a terminal
+        except OSError:
+            pass  # stdout is gone (a closed pipe): stderr may still be read
+        self.stderr.write(text + "\n")
+        self.stderr.flush()
+
+    def json(self, value: Any) -> None:
+        self.line(pretty_json(value))
+
+    def table(self, headers: Sequence[str], rows: Iterable[Sequence[object]]) -> None:
+        self.line(table(headers, rows, terminal_width(self.stdout)))
+
+    def kv(self, pairs: Iterable[tuple[str, object]]) -> None:
+        self.line(kv(pairs))
+
+
+def terminal_width(stream: TextIO) -> int | None:
+    """The width to fit, or None when ``stream`` is not a terminal (never cut then)."""
+    try:
+        if not stream.isatty():
+            return None
+        columns = os.environ.get("COLUMNS", "")
+        return int(columns) if columns.isdigit() else os.get_terminal_size(stream.fileno())[0]
+    except (OSError, ValueError):
+        return None

@@ -1,0 +1,329 @@
+"""seqctl's command line: nouns and verbs, help texts and examples.
+
+``--socket`` and ``--json`` are accepted before the noun and after the verb alike: the
+top-level parser holds their defaults, the sub-parsers add them with SUPPRESS so that
+a value given early is not reset by a sub-parser that did not see it. Each command's
+handler is named by ``(module, function)`` and imported only when that command runs,
+and only the named noun's sub-parsers are built (see :func:`build_parser`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable, Sequence
+from typing import TypeAlias
+
+from seqd import __version__
+from seqd.models import RUN_STATUSES
+
+EXIT_STATUSES = """\
+exit status:
+  0  ok
+  1  the run failed, was cancelled or was still unfinished when --timeout ran out
+     (tasks validate: the task has problems)
+  2  usage error (bad option, bad -i item, unreadable --input)
+  3  the daemon is unreachable (nothing listens on the socket, connection lost)
+  4  the daemon refused the request (not found, invalid params, permission, rate limit)
+"""
+
+MAIN_EPILOG = f"""\
+examples:
+  seqctl status                      is the daemon up, and how busy is it?
+  seqctl tasks ls                    what can I run?
+  seqctl run hello -i name=Ada       run a task, wait, print its output
+  seqctl run slow -i seconds:=5 -f   ... and stream its log lines meanwhile
+  seqctl runs ls --status failed     what went wrong lately?
+  seqctl runs show RUN_ID            everything about one run
+
+The socket is --socket, else $SEQD_SOCKET, else your own daemon's socket
+(<runtime dir>/seqd/seqd.sock), else the system daemon's (/run/seqd/seqd.sock).
+Every command takes --json for machine-readable output.
+
+{EXIT_STATUSES}"""
+
+RUN_EPILOG = f"""\
+input:
+  -i KEY=VALUE     sets KEY to the string VALUE          -i name=Ada
+  -i KEY:=JSON     sets KEY to a JSON value              -i seconds:=5  -i tags:='["a","b"]'
+  --input JSON     the whole input object, inline        --input '{{"name": "Ada"}}'
+  --input @FILE    ... read from a JSON file             --input @input.json
+  --input -        ... read from stdin                   echo '{{}}' | seqctl run t --input -
+  --input is read first; each -i then sets one key on top of it.
+
+waiting:
+  Without --detach, seqctl waits for the run to end, prints its output (a string as
+  is, anything else as JSON) and exits 0 if it succeeded, 1 otherwise (the error and
+  any traceback go to stderr). --timeout S stops waiting after S seconds: the run
+  keeps going, seqctl says how to wait for it again and exits 1. Ctrl-C stops
+  waiting too (exit 130) but never cancels the run.
+
+examples:
+  seqctl run hello -i name=Ada
+  seqctl run slow -i seconds:=30 --detach          prints the run id only
+  seqctl run disk-usage --follow                   stream log lines while it runs
+  seqctl --json run hello --input @in.json         the whole Run as JSON
+
+{EXIT_STATUSES}"""
+
+
+Subs: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
+Handler: TypeAlias = tuple[str, str]
+"""(module under seqd.cli, function) of a command's handler."""
+
+STATUS: Handler = ("commands", "status")
+PING: Handler = ("commands", "ping")
+
+
+class _Formatter(argparse.RawDescriptionHelpFormatter):
+    """Keeps epilogs as written, and measures the terminal itself: argparse would
+    import ``shutil`` for that (~2 ms), even when no help is printed."""
+
+    def __init__(self, prog: str) -> None:
+        super().__init__(prog, width=_help_width())
+
+
+def _help_width() -> int:
+    columns = os.environ.get("COLUMNS", "")
+    if columns.isdigit():
+        return max(int(columns) - 2, 40)
+    try:
+        return max(os.get_terminal_size(sys.stdout.fileno()).columns - 2, 40)
+    except (OSError, ValueError):
+        return 78
+
+
+class _Builder:
+    """Adds sub-parsers sharing one ``--socket``/``--json`` parent."""
+
+    def __init__(self) -> None:
+        self.common = argparse.ArgumentParser(add_help=False, formatter_class=_Formatter)
+        _common(self.common, argparse.SUPPRESS)
+
+    def sub(
+        self,
+        subs: Subs,
+        name: str,
+        help: str,
+        handler: Handler | None,
+        epilog: str | None = None,
+        aliases: tuple[str, ...] = (),
+    ) -> argparse.ArgumentParser:
+        parser = subs.add_parser(
+            name,
+            help=help,
+            description=help[0].upper() + help[1:] + ".",
+            epilog=epilog,
+            aliases=list(aliases),
+            parents=[self.common],
+            formatter_class=_Formatter,
+        )
+        if handler is not None:
+            parser.set_defaults(handler=handler)
+        return parser
+
+    def verbs(self, subs: Subs, noun: str, help: str) -> Subs:
+        parser = self.sub(subs, noun, help, None)
+        return parser.add_subparsers(
+            title="commands",
+            metavar="<command>",
+            dest=f"{noun}_command",
+            required=True,
+            prog=f"seqctl {noun}",
+        )
+
+
+def _common(parser: argparse.ArgumentParser, default: object) -> None:
+    parser.add_argument(
+        "--socket",
+        metavar="PATH",
+        default=default,
+        help="the daemon's socket (default: $SEQD_SOCKET, then the usual places)",
+    )
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        default=default if default is argparse.SUPPRESS else False,
+        help="print machine-readable JSON instead of tables",
+    )
+
+
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The whole command line; given ``argv``, only the part its noun needs (building
+    every sub-parser costs several milliseconds of start-up)."""
+    parser = argparse.ArgumentParser(
+        prog="seqctl",
+        description="Talk to the seqd daemon: run tasks, inspect runs, manage the daemon.",
+        epilog=MAIN_EPILOG,
+        formatter_class=_Formatter,
+    )
+    _common(parser, None)
+    parser.add_argument("--version", action="version", version=f"seqctl {__version__}")
+    nouns = parser.add_subparsers(
+        title="commands", metavar="<command>", dest="command", required=True, prog="seqctl"
+    )
+    wanted = _noun(argv)
+    b = _Builder()
+    for name, add in _NOUNS.items():
+        if wanted is None or wanted == name:
+            add(b, nouns)
+    return parser
+
+
+def _noun(argv: Sequence[str] | None) -> str | None:
+    """The command named in ``argv`` if it is a known one, else None (build all)."""
+    args = iter(argv or ())
+    for arg in args:
+        if arg == "--socket":
+            next(args, None)
+        elif not arg.startswith("-"):
+            return arg if arg in _NOUNS else None
+    return None
+
+
+def _add_status(b: _Builder, nouns: Subs) -> None:
+    b.sub(nouns, "status", "show the daemon's version, uptime, storage, runs and workers", STATUS)
+
+
+def _add_ping(b: _Builder, nouns: Subs) -> None:
+    b.sub(nouns, "ping", "check that the daemon answers", PING)
+
+
+def _add_run(b: _Builder, nouns: Subs) -> None:
+    run = b.sub(nouns, "run", "run a task and wait for its result", ("runs", "run"), RUN_EPILOG)
+    run.add_argument("task", metavar="TASK", help="the task's name (see `seqctl tasks ls`)")
+    run.add_argument(
+        "-i",
+        dest="items",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE|KEY:=JSON",
+        help="set one input field: a string with '=', a JSON value with ':=' (repeatable)",
+    )
+    run.add_argument(
+        "--input", metavar="JSON|@FILE|-", help="the input object: inline, from a file, stdin"
+    )
+    run.add_argument(
+        "-d", "--detach", action="store_true", help="print the run id and return at once"
+    )
+    run.add_argument("-f", "--follow", action="store_true", help="stream log lines to stderr")
+    run.add_argument("--timeout", type=_seconds, metavar="S", help="stop waiting after S seconds")
+    run.add_argument("--idempotency-key", metavar="K", help="submit at most once per key")
+    run.add_argument("--priority", type=int, default=0, metavar="N", help="higher runs first")
+
+
+def _add_runs(b: _Builder, nouns: Subs) -> None:
+    verbs = b.verbs(nouns, "runs", "list, inspect, follow, wait for and cancel runs")
+    ls = b.sub(
+        verbs,
+        "ls",
+        "list runs, newest first",
+        ("runs", "ls"),
+        "examples:\n  seqctl runs ls --task hello --status failed\n  seqctl runs ls --all --json\n",
+        aliases=("list",),
+    )
+    ls.add_argument("--task", metavar="T", help="only runs of this task")
+    ls.add_argument("--status", choices=RUN_STATUSES, help="only runs in this status")
+    ls.add_argument("--parent", metavar="ID", help="only the child runs of this run")
+    ls.add_argument("--limit", type=_limit, default=50, metavar="N", help="runs per page (50)")
+    ls.add_argument("--cursor", metavar="C", help="continue from a previous page")
+    ls.add_argument("--all", action="store_true", help="every page, not just the first")
+
+    show = b.sub(verbs, "show", "everything about one run, with its error", ("runs", "show"))
+    show.add_argument("id", metavar="ID")
+
+    logs = b.sub(
+        verbs,
+        "logs",
+        "print a run's log lines",
+        ("runs", "logs"),
+        "Lines read 'HH:MM:SS.mmm STREAM TEXT' (local time); --json gives one JSON\n"
+        "object per line.\n\nexamples:\n  seqctl runs logs RUN_ID\n"
+        "  seqctl runs logs RUN_ID --follow      until the run ends\n",
+    )
+    logs.add_argument("id", metavar="ID")
+    logs.add_argument("-f", "--follow", action="store_true", help="keep reading until it ends")
+    logs.add_argument("--after", type=int, default=0, metavar="N", help="start after line seq N")
+
+    cancel = b.sub(verbs, "cancel", "cancel a queued or running run", ("runs", "cancel"))
+    cancel.add_argument("id", metavar="ID")
+    cancel.add_argument("--reason", metavar="R", help="recorded with the cancellation")
+
+    wait = b.sub(
+        verbs,
+        "wait",
+        "wait for a run to end and print its output",
+        ("runs", "wait"),
+        "Exit status as for `seqctl run`: 0 succeeded, 1 failed, cancelled or still\n"
+        "unfinished after --timeout.\n",
+    )
+    wait.add_argument("id", metavar="ID")
+    wait.add_argument("--timeout", type=_seconds, metavar="S", help="stop waiting after S seconds")
+
+
+def _add_tasks(b: _Builder, nouns: Subs) -> None:
+    verbs = b.verbs(nouns, "tasks", "list, show and validate tasks")
+    ls = b.sub(
+        verbs, "ls", "list tasks (invalid ones too)", ("commands", "tasks_ls"), aliases=("list",)
+    )
+    ls.add_argument("--tag", metavar="T", help="only tasks with this tag")
+    show = b.sub(verbs, "show", "one task's definition and input schema", ("commands", "task_show"))
+    show.add_argument("name", metavar="NAME")
+    validate = b.sub(
+        verbs,
+        "validate",
+        "check one task's definition (exit 1 when it has problems)",
+        ("commands", "task_validate"),
+    )
+    validate.add_argument("name", metavar="NAME")
+
+
+def _add_plugins(b: _Builder, nouns: Subs) -> None:
+    verbs = b.verbs(nouns, "plugins", "list plugins and what they add")
+    b.sub(
+        verbs,
+        "ls",
+        "list plugins: version, source, kinds, contributions, errors",
+        ("commands", "plugins_ls"),
+        aliases=("list",),
+    )
+
+
+def _add_daemon(b: _Builder, nouns: Subs) -> None:
+    verbs = b.verbs(nouns, "daemon", "reload, shut down, status, ping")
+    b.sub(verbs, "status", "same as `seqctl status`", STATUS)
+    b.sub(verbs, "ping", "same as `seqctl ping`", PING)
+    b.sub(verbs, "reload", "re-read the task directories (as on SIGHUP)", ("commands", "reload"))
+    b.sub(verbs, "shutdown", "stop the daemon gracefully", ("commands", "shutdown"))
+
+
+_NOUNS: dict[str, Callable[[_Builder, Subs], None]] = {
+    "status": _add_status,
+    "ping": _add_ping,
+    "run": _add_run,
+    "runs": _add_runs,
+    "tasks": _add_tasks,
+    "plugins": _add_plugins,
+    "daemon": _add_daemon,
+}
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not value >= 0:  # also rejects nan
+        raise argparse.ArgumentTypeError(f"seconds cannot be negative: {text!r}")
+    return value
+
+
+def _limit(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if not 1 <= value <= 1000:
+        raise argparse.ArgumentTypeError("must be between 1 and 1000")
+    return value

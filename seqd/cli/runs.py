@@ -1,0 +1,307 @@
+"""seqctl's run commands: ``run TASK`` and ``runs ls|show|logs|cancel|wait``.
+
+Waiting is done in bounded ``runs.wait`` calls (so no single request is unbounded and
+a lost daemon is noticed), and following logs alternates ``runs.logs`` with a short
+``runs.wait``, which returns early when the run ends: no busy loop. Ctrl-C stops the
+waiting, never the run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Callable
+from typing import ParamSpec, TypeVar
+
+import msgspec
+
+from seqd.cli.inputs import build_input
+from seqd.cli.output import Out, clock, duration, elapsed, full_time, pretty_json, short_time, size
+from seqd.client import Client, DaemonUnreachable
+from seqd.models import TERMINAL, LogLine, Run
+from seqd.protocol import ListResult
+
+WAIT_CHUNK_S = 60.0
+"""Longest single ``runs.wait`` while waiting for a run to end."""
+FOLLOW_POLL_S = 1.0
+"""How long to wait for the run to end between two reads of its log when following."""
+LOG_PAGE = 1000
+RECONNECT_S = 30.0
+"""How long a waiting command keeps trying to reach a daemon that went away."""
+RECONNECT_PAUSE_S = 0.5
+INTERRUPTED = 130
+
+T = TypeVar("T")
+P = ParamSpec("P")
+
+
+def run(client: Client, args: argparse.Namespace, out: Out) -> int:
+    payload = build_input(args.input, args.items)
+    submitted = client.submit(
+        args.task,
+        payload,
+        idempotency_key=args.idempotency_key,
+        priority=args.priority,
+    )
+    if args.detach:
+        if out.json_mode:
+            out.json(submitted)
+        else:
+            out.line(submitted.id)
+        return 0
+    return _wait_and_report(client, submitted.id, submitted, args.timeout, args.follow, out)
+
+
+def wait(client: Client, args: argparse.Namespace, out: Out) -> int:
+    return _wait_and_report(client, args.id, None, args.timeout, False, out)
+
+
+def _wait_and_report(
+    client: Client,
+    run_id: str,
+    current: Run | None,
+    timeout: float | None,
+    follow: bool,
+    out: Out,
+) -> int:
+    deadline = None if timeout is None else time.monotonic() + timeout
+    try:
+        if follow:
+            emit = _log_printer(out, to_stderr=True, live=True)
+            current = follow_logs(client, run_id, 0, deadline, emit, out)
+        final = await_run(client, run_id, current, deadline, out)
+    except KeyboardInterrupt:
+        out.error(
+            f"\nrun {run_id} continues in the background; "
+            f"cancel it with: seqctl runs cancel {run_id}"
+        )
+        return INTERRUPTED
+    return report(final, out)
+
+
+def await_run(
+    client: Client, run_id: str, current: Run | None, deadline: float | None, out: Out
+) -> Run:
+    """The run once finished, or as it is when ``deadline`` (monotonic) passes."""
+    while current is None or current.status not in TERMINAL:
+        remaining = None if deadline is None else deadline - time.monotonic()
+        if remaining is not None and remaining <= 0:
+            return current if current is not None else client.get_run(run_id)
+        chunk = WAIT_CHUNK_S if remaining is None else min(WAIT_CHUNK_S, remaining)
+        current = patient(out, client.wait, run_id, chunk)
+    return current
+
+
+def patient(out: Out, call: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+    """Retry a read-only call while the daemon is away for a moment (a restart), so
+    waiting on a run survives ``systemctl restart seqd``; give up after RECONNECT_S."""
+    give_up: float | None = None
+    while True:
+        try:
+            return call(*args, **kwargs)
+        except DaemonUnreachable as exc:
+            now = time.monotonic()
+            if give_up is None:
+                give_up = now + RECONNECT_S
+                out.error(f"lost the daemon ({exc.reason}); retrying for {RECONNECT_S:g}s")
+            if now >= give_up:
+                raise
+            time.sleep(RECONNECT_PAUSE_S)
+
+
+def follow_logs(
+    client: Client,
+    run_id: str,
+    after: int,
+    deadline: float | None,
+    emit: Callable[[LogLine], None],
+    out: Out,
+) -> Run | None:
+    """Emit log lines as they come until the run has ended and all were read (or the
+    deadline passed); return the last state of the run seen, if any."""
+    latest: Run | None = None
+    while True:
+        page = patient(out, client.logs, run_id, after, LOG_PAGE)
+        for line in page.lines:
+            emit(line)
+        after = page.next
+        if page.finished:
+            return latest
+        if len(page.lines) >= LOG_PAGE:
+            continue  # more is there already
+        if latest is not None and latest.status in TERMINAL:
+            return latest  # ended, and a read after that found the rest
+        remaining = None if deadline is None else deadline - time.monotonic()
+        if remaining is not None and remaining <= 0:
+            return latest
+        pause = FOLLOW_POLL_S if remaining is None else min(FOLLOW_POLL_S, remaining)
+        latest = patient(out, client.wait, run_id, pause)
+
+
+def report(run: Run, out: Out) -> int:
+    """Print a run's outcome; 0 if it succeeded, 1 otherwise."""
+    if out.json_mode:
+        out.json(run)
+    elif run.status == "succeeded":
+        _print_output(run.output, out)
+    if run.status == "succeeded":
+        return 0
+    if run.status in TERMINAL:
+        out.error(_failure(run))
+    else:
+        out.error(
+            f"run {run.id} is still {run.status}; it continues in the background. "
+            f"Wait for it with: seqctl runs wait {run.id}"
+        )
+    return 1
+
+
+def _print_output(output: object, out: Out) -> None:
+    if output is None:
+        return
+    if isinstance(output, str):
+        out.stdout.write(output if output.endswith("\n") else output + "\n")
+    else:
+        out.line(pretty_json(output))
+
+
+def _failure(run: Run) -> str:
+    err = run.error
+    if err is None:
+        return f"run {run.id} {run.status}"
+    lines = [f"run {run.id} {run.status}: {err.type}: {err.message}"]
+    traceback = None
+    for key, value in err.details.items():
+        if key == "traceback":
+            traceback = value
+        else:
+            lines.append(f"  {key}: {_detail(value)}")
+    if isinstance(traceback, list):
+        traceback = "".join(str(t) for t in traceback)
+    if traceback:
+        lines.append(str(traceback).rstrip("\n"))
+    return "\n".join(lines)
+
+
+def _detail(value: object) -> str:
+    return value if isinstance(value, str) else msgspec.json.encode(value).decode()
+
+
+def _log_printer(
+    out: Out, to_stderr: bool = False, live: bool = False
+) -> Callable[[LogLine], None]:
+    """Lines as ``HH:MM:SS.mmm stream text`` (JSON lines with --json on stdout);
+    ``live`` flushes each line, for following."""
+    stream = out.stderr if to_stderr else out.stdout
+
+    def emit(line: LogLine) -> None:
+        if out.json_mode and not to_stderr:
+            stream.write(msgspec.json.encode(line).decode() + "\n")
+        else:
+            stream.write(f"{clock(line.ts)} {line.stream:<6} {line.text.rstrip(chr(10))}\n")
+        if live:
+            stream.flush()
+
+    return emit
+
+
+def ls(client: Client, args: argparse.Namespace, out: Out) -> int:
+    if args.all:
+        runs = list(client.iter_runs(args.task, args.status, args.parent, args.limit, args.cursor))
+        page = ListResult(runs=runs, next_cursor=None)
+    else:
+        page = client.list_runs(args.task, args.status, args.parent, args.limit, args.cursor)
+    if out.json_mode:
+        out.json(page)
+        return 0
+    if not page.runs:
+        out.line("no runs")
+    else:
+        rows = [
+            (
+                r.id,
+                r.task,
+                r.status,
+                r.attempt,
+                short_time(r.created_at),
+                duration(elapsed(r.started_at, r.finished_at)),
+                r.error.type if r.error else "",
+            )
+            for r in page.runs
+        ]
+        out.table(["id", "task", "status", "attempt", "created", "duration", "error"], rows)
+    if page.next_cursor:
+        out.error(f"more runs: seqctl runs ls {_filters(args)}--cursor {page.next_cursor}")
+    return 0
+
+
+def _filters(args: argparse.Namespace) -> str:
+    parts = []
+    for flag, value in (("--task", args.task), ("--status", args.status),
+                        ("--parent", args.parent)):  # fmt: skip
+        if value:
+            parts.append(f"{flag} {value} ")
+    if args.limit != 50:
+        parts.append(f"--limit {args.limit} ")
+    return "".join(parts)
+
+
+def show(client: Client, args: argparse.Namespace, out: Out) -> int:
+    r = client.get_run(args.id)
+    if out.json_mode:
+        out.json(r)
+        return 0
+    res = r.resources
+    out.kv(
+        [
+            ("id", r.id),
+            ("task", r.task),
+            ("status", r.status),
+            ("attempt", r.attempt),
+            ("task version", r.task_version or "-"),
+            ("priority", r.priority),
+            ("parent", r.parent_id or "-"),
+            ("root", r.root_id or "-"),
+            ("node", r.node or "-"),
+            ("pid", r.pid if r.pid is not None else "-"),
+            ("submitted by", f"uid {r.submitted_by}" if r.submitted_by is not None else "-"),
+            ("idempotency key", r.idempotency_key or "-"),
+            ("created", full_time(r.created_at)),
+            ("started", full_time(r.started_at) or "-"),
+            ("finished", full_time(r.finished_at) or "-"),
+            ("duration", duration(elapsed(r.started_at, r.finished_at)) or "-"),
+            ("cpu", duration(res.cpu_s) if res and res.cpu_s is not None else "-"),
+            ("peak rss", size(res.peak_rss_bytes) if res and res.peak_rss_bytes else "-"),
+            ("input", pretty_json(r.input)),
+            ("output", pretty_json(r.output)),
+        ]
+    )
+    if r.error is not None:
+        out.line()
+        out.line("error:")
+        out.line(_failure(r))
+    return 0
+
+
+def logs(client: Client, args: argparse.Namespace, out: Out) -> int:
+    emit = _log_printer(out, live=args.follow)
+    if args.follow:
+        follow_logs(client, args.id, args.after, None, emit, out)
+        return 0
+    after = args.after
+    while True:
+        page = client.logs(args.id, after, LOG_PAGE)
+        for line in page.lines:
+            emit(line)
+        after = page.next
+        if page.finished or len(page.lines) < LOG_PAGE:
+            return 0
+
+
+def cancel(client: Client, args: argparse.Namespace, out: Out) -> int:
+    r = client.cancel(args.id, args.reason)
+    if out.json_mode:
+        out.json(r)
+    else:
+        out.line(f"run {r.id}: {r.status}")
+    return 0
