@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import threading
 import time
 
@@ -18,6 +19,8 @@ class IdGenerator:
         self._lock = threading.Lock()
         self._last_ms = 0
         self._counter = 0
+        # Seeded from the OS once; a syscall per id costs more than the id itself.
+        self._random = random.Random(os.urandom(16))
 
     def new(self) -> str:
         with self._lock:
@@ -32,4 +35,5 @@ class IdGenerator:
                 self._counter = 0
             self._last_ms = ms
             counter = self._counter
-        return f"{ms:012x}{counter:04x}{os.urandom(4).hex()}"
+            tail = self._random.getrandbits(32)
+        return f"{ms:012x}{counter:04x}{tail:08x}"

@@ -61,6 +61,11 @@ class Job(Protocol):
     def work_dir(self) -> str:
         """A private directory for this run's files (created; removed after the run)."""
 
+    @property
+    def work_path(self) -> str:
+        """Where ``work_dir`` is, without creating it (for a process that creates it
+        only if it needs it)."""
+
     def log(self, stream: LogStream, text: str) -> None:
         """Append a line (no trailing newline) to the run's log; durable before it is
         reported. Past the configured per-run cap lines are dropped and the overflow

@@ -1,9 +1,15 @@
-"""RFC 3339 UTC timestamps as fixed-width text (so they sort as strings)."""
+"""RFC 3339 UTC timestamps as fixed-width text (so they sort as strings).
+
+Formatting runs several times per run on the hot path, so the date-and-seconds
+prefix is cached per second instead of going through ``datetime`` each time.
+"""
 
 from __future__ import annotations
 
 import time
 from datetime import UTC, datetime
+
+_cache: list[object] = [-1, ""]
 
 
 def now() -> str:
@@ -11,7 +17,12 @@ def now() -> str:
 
 
 def format_ts(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    seconds = int(epoch)
+    micros = int((epoch - seconds) * 1_000_000)
+    if _cache[0] != seconds:
+        _cache[1] = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
+        _cache[0] = seconds
+    return f"{_cache[1]}.{micros:06d}Z"
 
 
 def parse_ts(text: str) -> float:

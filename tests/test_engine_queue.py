@@ -42,3 +42,13 @@ def test_ids_sort_by_time_and_are_unique() -> None:
     assert ids == sorted(ids)
     assert len(set(ids)) == len(ids)
     assert all(len(i) == 24 for i in ids)
+
+
+def test_timestamps_are_fixed_width_and_round_trip() -> None:
+    from seqd.timeutil import format_ts, parse_ts
+
+    for epoch in (0.0, 1.5, 1764069000.000001, 1764069000.999999, 4102444800.25):
+        text = format_ts(epoch)
+        assert len(text) == 27 and text.endswith("Z")
+        assert abs(parse_ts(text) - epoch) < 2e-6
+    assert format_ts(1764069001.0) > format_ts(1764069000.999999)

@@ -222,7 +222,7 @@ class PythonTaskType:
             task=source.name,
             attempt=run.attempt,
             task_dir=source.dir,
-            work_dir=job.work_dir,
+            work_dir=job.work_path,
             filename=_filename(source),
             code=code,
             entry=_options(source).entry,

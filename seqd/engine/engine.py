@@ -266,7 +266,8 @@ class Engine:
         if handle is not None:
             handle.cancel()
         await self._conclude(job, entry.definition.retries)
-        await asyncio.to_thread(shutil.rmtree, job.work_path, True)
+        if os.path.isdir(job.work_path):
+            await asyncio.to_thread(shutil.rmtree, job.work_path, True)
 
     async def _save_running(self, run: Run) -> None:
         current = self.live.get(run.id, run)

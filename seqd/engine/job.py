@@ -95,7 +95,7 @@ class ActiveJob:
     ) -> None:
         self._run = run
         self._source = source
-        self.work_path = work_dir
+        self._work_path = work_dir
         self.runlog = log
         self._save = save
         self.resources: Resources | None = None
@@ -116,8 +116,12 @@ class ActiveJob:
 
     @property
     def work_dir(self) -> str:
-        os.makedirs(self.work_path, exist_ok=True)
-        return self.work_path
+        os.makedirs(self._work_path, exist_ok=True)
+        return self._work_path
+
+    @property
+    def work_path(self) -> str:
+        return self._work_path
 
     def log(self, stream: LogStream, text: str) -> None:
         self.runlog.add(stream, text)

@@ -8,6 +8,8 @@ daemon, where journaling and replay happen.
 
 from __future__ import annotations
 
+import os
+
 from typing import Any, Protocol
 
 
@@ -46,11 +48,12 @@ class Context:
     - ``attempt``: 1 for the first attempt, 2 for the first retry, ...
     - ``input``: the run's input exactly as submitted (a dict; the keyword arguments
       are the same values, converted to the annotated types).
-    - ``work_dir``: a private directory for this run's files, removed after the run.
+    - ``work_dir``: a private directory for this run's files, created on first use and
+      removed after the run.
     - ``task_dir``: the task's folder; also the current directory during the run.
     """
 
-    __slots__ = ("_link", "attempt", "input", "run_id", "task", "task_dir", "work_dir")
+    __slots__ = ("_link", "_work_dir", "attempt", "input", "run_id", "task", "task_dir")
 
     def __init__(
         self,
@@ -67,9 +70,16 @@ class Context:
         self.task = task
         self.attempt = attempt
         self.input = input
-        self.work_dir = work_dir
+        self._work_dir = work_dir
         self.task_dir = task_dir
         self._link = link
+
+    @property
+    def work_dir(self) -> str:
+        # Most runs never touch it: creating it lazily saves two syscalls' worth of
+        # directory churn per run.
+        os.makedirs(self._work_dir, exist_ok=True)
+        return self._work_dir
 
     def log(self, *values: object, sep: str = " ") -> None:
         """Append to the run's log (stream ``log``), like ``print`` without a file.

@@ -39,6 +39,10 @@ class FakeJob:
     resources: Resources | None = None
     log_full: bool = False
 
+    @property
+    def work_path(self) -> str:
+        return self.work_dir
+
     def log(self, stream: str, text: str) -> None:
         self.lines.append((stream, text))
 
