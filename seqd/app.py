@@ -12,7 +12,7 @@ import time
 from seqd import __version__, systemd, timeutil
 from seqd.api import build as build_handlers
 from seqd.catalog import Catalog
-from seqd.config import Config
+from seqd.config import Config, ConfigError
 from seqd.daemoninfo import DaemonInfo
 from seqd.dispatch import Dispatcher
 from seqd.engine import Engine
@@ -28,7 +28,12 @@ logger = logging.getLogger(__name__)
 
 
 class StartupError(Exception):
-    """The daemon cannot start; the message says why and what to do."""
+    """The daemon cannot start; the message says why and what to do. ``exit_code``
+    is 2 for a configuration mistake, 1 otherwise."""
+
+    def __init__(self, message: str, exit_code: int = 1) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
 
 
 class App:
@@ -78,6 +83,8 @@ class App:
             try:
                 await task_type.start(services)
                 self._started_types.append(name)
+            except ConfigError as exc:
+                raise StartupError(f"{exc}", exit_code=2) from exc
             except Exception as exc:
                 owner = self.host.task_types.owner(name)
                 logger.exception("task type %s (plugin %s) failed to start", name, owner)
@@ -94,6 +101,7 @@ class App:
             state_dir=self.state_dir,
             node=self.node,
         )
+        await self.host.startup(self.info())
         await self.engine.recover()
         dispatcher = Dispatcher(build_handlers(self))
         self.server = Server(
@@ -106,7 +114,6 @@ class App:
         if cfg.watch:
             self._watcher = TaskWatcher(self.task_dirs, self.reload, cfg.reload_debounce_s)
             self._watcher.start()
-        await self.host.startup(self.info())
         self.host.emit(DaemonLifecycle(ts=timeutil.now(), phase="ready"))
         interval = systemd.watchdog_interval()
         if interval:

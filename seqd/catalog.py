@@ -78,7 +78,7 @@ class Catalog:
     @staticmethod
     def _needs_schema(entry: TaskEntry) -> bool:
         d = entry.definition
-        return d.valid and d.inputs_from == "signature" and d.inputs is None
+        return d.valid and d.inputs_from != "config" and not entry.schema_asked
 
     def _resolve_later(self, entry: TaskEntry) -> None:
         key = (entry.name, entry.definition.version)
@@ -107,7 +107,9 @@ class Catalog:
             if schema is not None:
                 Draft202012Validator.check_schema(schema)
                 entry.validator = Draft202012Validator(schema)
-            entry.definition.inputs = schema if schema is not None else {"type": "object"}
+                entry.definition.inputs = schema
+                entry.definition.inputs_from = "signature"
+            entry.schema_asked = True
         except SchemaError as exc:
             self._invalidate(entry, "inputs", f"derived schema is invalid: {exc.message}")
         except Exception as exc:

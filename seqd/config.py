@@ -152,11 +152,15 @@ def load_config(
         except (OSError, tomllib.TOMLDecodeError) as exc:
             raise ConfigError(f"config file {path}: {exc}") from None
         _validate(file_layer, f"config file {path}")
+        # Paths in the file are relative to the file, wherever the daemon starts.
+        base = os.path.dirname(os.path.abspath(path))
         if "task_dirs" in file_layer:
-            base = os.path.dirname(os.path.abspath(path))
             file_layer["task_dirs"] = [
                 os.path.join(base, os.path.expanduser(d)) for d in file_layer["task_dirs"]
             ]
+        for key in ("socket", "state_dir"):
+            if isinstance(file_layer.get(key), str):
+                file_layer[key] = os.path.join(base, os.path.expanduser(file_layer[key]))
         used_file = path
     elif explicit:
         raise ConfigError(f"config file {path} does not exist")

@@ -105,7 +105,7 @@ async def serve(flags: dict[str, Any], config_file: str | None) -> int:
     except StartupError as exc:
         logger.error("%s", exc)
         await app.stop()
-        return 1
+        return exc.exit_code
     await app.wait_stopped()
     await app.stop()
     return 0

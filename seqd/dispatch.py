@@ -214,20 +214,30 @@ class Dispatcher:
                     ),
                 )
             )
-        outcomes = [self._single(bytes(item), caller) for item in items]
-        if all(o is None or isinstance(o, Response) for o in outcomes):
-            return self._encode_batch(outcomes)  # type: ignore[arg-type]
-        return self._finish_batch(outcomes)
-
-    async def _finish_batch(
-        self, outcomes: list[Response | Awaitable[Response | None] | None]
-    ) -> bytes | None:
         done: list[Response | None] = []
-        for outcome in outcomes:
+        for index, item in enumerate(items):
+            outcome = self._single(bytes(item), caller)
             if outcome is None or isinstance(outcome, Response):
                 done.append(outcome)
             else:
-                done.append(await outcome)
+                return self._finish_batch(done, outcome, items[index + 1 :], caller)
+        return self._encode_batch(done)
+
+    async def _finish_batch(
+        self,
+        done: list[Response | None],
+        waiting: Awaitable[Response | None],
+        rest: list[msgspec.Raw],
+        caller: Caller,
+    ) -> bytes | None:
+        """Go on with a batch once one of its requests has to wait: the requests run
+        one after the other, in the order given."""
+        done.append(await waiting)
+        for item in rest:
+            outcome = self._single(bytes(item), caller)
+            if outcome is not None and not isinstance(outcome, Response):
+                outcome = await outcome
+            done.append(outcome)
         return self._encode_batch(done)
 
     @staticmethod

@@ -76,9 +76,10 @@ def seqd_register_tracers(register: Callable[[Tracer], None]) -> None:
 
 @hookspec
 def seqd_startup(daemon: DaemonInfo) -> None:
-    """Called once the daemon has opened storage and loaded tasks, just before it
-    accepts connections. May be ``async def``; the host awaits it. An exception is
-    logged with the plugin's name and does not stop the daemon.
+    """Called once the daemon has opened storage, started the task types and loaded
+    the tasks; before unfinished runs resume and before it accepts connections.
+    May be ``async def``; the host awaits it. An exception is logged with the
+    plugin's name and does not stop the daemon.
 
     :param daemon: read-only facts: version, node, socket path, state dir, config.
     """

@@ -134,6 +134,8 @@ class TaskDef(Model, kw_only=True):
     problems: list[Problem] = []
     inputs: dict[str, Any] | None = None
     inputs_from: Literal["config", "signature", "none"] = "none"
+    """``signature``: derived by the task type from the task's code (python: the
+    function's parameters); ``none``: any object is accepted."""
     timeout_s: float | None = None
     retries: RetryPolicy = msgspec.field(default_factory=RetryPolicy)
     concurrency: int | None = None

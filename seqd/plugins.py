@@ -167,7 +167,7 @@ class PluginHost:
                     _a.append(item.name)
 
                 try:
-                    impl.function(register=register)
+                    _call(impl, register=register)
                 except Exception as exc:
                     message = f"{kind}: {type(exc).__name__}: {exc}"
                     logger.error("plugin %s failed to register %s", plugin, message)
@@ -189,7 +189,7 @@ class PluginHost:
     async def _lifecycle(self, hook: str, info: DaemonInfo) -> None:
         for impl in getattr(self.pm.hook, hook).get_hookimpls():
             try:
-                result = impl.function(daemon=info)
+                result = _call(impl, daemon=info)
                 if inspect.isawaitable(result):
                     await result
             except Exception as exc:
@@ -206,3 +206,9 @@ class PluginHost:
                 tracer.on_event(event)
             except Exception:
                 logger.exception("tracer %s failed on %s", tracer.name, type(event).__name__)
+
+
+def _call(impl: Any, **kwargs: Any) -> Any:
+    """Call one hook implementation with the arguments it declares, as pluggy does,
+    so a hook can gain arguments without breaking existing plugins."""
+    return impl.function(**{name: kwargs[name] for name in impl.argnames if name in kwargs})

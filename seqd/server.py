@@ -51,6 +51,7 @@ class Connection(asyncio.Protocol):
         self._worker: asyncio.Task[None] | None = None
         self._slow: set[asyncio.Task[None]] = set()
         self._closing = False
+        self._eof = False
 
     # -- asyncio.Protocol ----------------------------------------------------------
 
@@ -92,6 +93,24 @@ class Connection(asyncio.Protocol):
         if len(buffer) > self.server.max_line_bytes:
             self._too_long()
 
+    def eof_received(self) -> bool:
+        """The client closed its sending side (``echo ... | socat``): answer what is
+        still being served, then close. True keeps the transport half-open."""
+        self._eof = True
+        if self._busy():
+            return True
+        self.close()
+        return False
+
+    def _busy(self) -> bool:
+        return bool(self._pending or self._slow) or (
+            self._worker is not None and not self._worker.done()
+        )
+
+    def _maybe_finish(self) -> None:
+        if self._eof and not self._busy():
+            self.close()
+
     @property
     def closed(self) -> bool:
         return self._closing
@@ -130,6 +149,7 @@ class Connection(asyncio.Protocol):
             self._write(outcome)
         else:
             self._worker = asyncio.ensure_future(self._drain(outcome))
+            self._worker.add_done_callback(lambda _t: self._maybe_finish())
 
     async def _drain(self, first: Awaitable[bytes | None]) -> None:
         """Serve lines in order while some handler has to wait."""
@@ -155,7 +175,11 @@ class Connection(asyncio.Protocol):
         task = asyncio.ensure_future(serve())
         self._slow.add(task)
         self.server.track(task)
-        task.add_done_callback(self._slow.discard)
+        task.add_done_callback(self._slow_done)
+
+    def _slow_done(self, task: asyncio.Task[None]) -> None:
+        self._slow.discard(task)
+        self._maybe_finish()
 
     def _write(self, payload: bytes | None) -> None:
         if payload is None or self.transport is None or self.transport.is_closing():

@@ -14,7 +14,7 @@ import logging
 import os
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import msgspec
@@ -35,6 +35,10 @@ SKIP_DIRS = frozenset({"runs", "__pycache__", "node_modules", ".git"})
 _NAME = re.compile(TASK_NAME_PATTERN)
 
 
+class StrictRetry(RetryPolicy, forbid_unknown_fields=True, kw_only=True):
+    """``retries`` as written in config.json: a misspelt key is an error."""
+
+
 class CoreConfig(msgspec.Struct, kw_only=True):
     """The fields every task config has; the task type decodes the rest strictly."""
 
@@ -42,7 +46,7 @@ class CoreConfig(msgspec.Struct, kw_only=True):
     description: str = ""
     inputs: dict[str, Any] | None = None
     timeout_s: float | None = msgspec.field(default=None)
-    retries: RetryPolicy = msgspec.field(default_factory=RetryPolicy)
+    retries: StrictRetry = msgspec.field(default_factory=StrictRetry)
     concurrency: int | None = None
     tags: list[str] = []
 
@@ -55,7 +59,8 @@ class TaskEntry:
     definition: TaskDef
     source: TaskSource | None
     validator: Draft202012Validator | None = None
-    extra_problems: list[Problem] = field(default_factory=list)
+    schema_asked: bool = False
+    """Whether the task type was asked for a schema (only when config.json has none)."""
 
     @property
     def name(self) -> str:
@@ -234,8 +239,6 @@ def load_task(folder: str, name: str, task_types: Registry[TaskType]) -> TaskEnt
         except Exception as exc:
             logger.exception("task type %s failed to check %s", core.type, name)
             problems.append(_problem("type", f"task type {core.type} failed: {exc}"))
-    if core.inputs is None:
-        definition.inputs_from = "signature" if "code.py" in task_type.defining_files else "none"
     definition.problems = problems
     definition.valid = not problems
     return TaskEntry(definition, source, validator)

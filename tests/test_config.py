@@ -29,9 +29,11 @@ def test_layers(tmp_path: Path) -> None:
     assert c.config_file == f
 
 
-def test_task_dirs_relative_to_file_and_env_split(tmp_path: Path) -> None:
-    f = write(tmp_path, 'task_dirs = ["tasks"]\n')
-    assert load_config({}, env={}, config_file=f).task_dirs == [str(tmp_path / "tasks")]
+def test_paths_relative_to_file_and_env_split(tmp_path: Path) -> None:
+    f = write(tmp_path, 'task_dirs = ["tasks"]\nstate_dir = "state"\nsocket = "run/s.sock"\n')
+    c = load_config({}, env={}, config_file=f)
+    assert c.task_dirs == [str(tmp_path / "tasks")]
+    assert (c.state_dir, c.socket) == (str(tmp_path / "state"), str(tmp_path / "run/s.sock"))
     c = load_config({}, env={"SEQD_TASK_DIRS": "/a:/b"}, config_file=f)
     assert c.task_dirs == ["/a", "/b"]
 

@@ -171,3 +171,24 @@ def test_slow_detection_covers_slow_methods() -> None:
     assert d.is_slow(req("runs.submit", {"task": "x", "wait": True}).encode())
     assert not d.is_slow(req("runs.submit", {"task": "x"}).encode())
     assert not d.is_slow(req("daemon.ping").encode())
+
+
+def test_batch_runs_in_order_even_when_a_request_waits() -> None:
+    order: list[str] = []
+
+    async def slow(params: Any, caller: Caller) -> str:
+        await asyncio.sleep(0.01)
+        order.append("get")
+        return "got"
+
+    def quick(params: Any, caller: Caller) -> str:
+        order.append("ping")
+        return "pong"
+
+    handlers: dict[str, Any] = {m: quick for m in METHODS}
+    handlers["runs.get"] = slow
+    d = Dispatcher(handlers)
+    line = "[" + ",".join([req("runs.get", {"id": "abcdef0123"}), req("daemon.ping", id=2)]) + "]"
+    out = asyncio.run(_await(d.handle(line.encode(), USER)))
+    assert order == ["get", "ping"]
+    assert [r["result"] for r in json.loads(out)] == ["got", "pong"]

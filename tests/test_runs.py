@@ -182,6 +182,13 @@ def test_idempotency_key(daemon: Daemon) -> None:
         b = c.submit("noop", idempotency_key="k1")
         assert a.id == b.id
         assert len(c.list_runs(task="noop").runs) == 1
+        with pytest.raises(RpcError) as err:
+            c.submit("hello", idempotency_key="k1")
+        assert err.value.type == "conflict" and a.id in err.value.message
+        with pytest.raises(RpcError) as err:
+            c.submit("asyncecho", {"value": "a"}, idempotency_key="k2")
+            c.submit("asyncecho", {"value": "b"}, idempotency_key="k2")
+        assert err.value.type == "conflict"
 
 
 def test_log_cap(make_daemon) -> None:  # type: ignore[no-untyped-def]

@@ -156,3 +156,23 @@ def test_discover_matches_golden(daemon: Daemon) -> None:
         "rpc.discover changed: if on purpose, regenerate with "
         "`python -m seqd.openrpc > tests/golden/openrpc.json` and note it in CHANGELOG.md"
     )
+
+
+def test_half_closed_client_still_gets_slow_answers(daemon: Daemon) -> None:
+    """``echo '{...}' | socat - UNIX-CONNECT:...`` closes its side right after sending."""
+    with raw(daemon) as s:
+        s.sendall(
+            b'{"jsonrpc":"2.0","id":1,"method":"runs.submit",'
+            b'"params":{"task":"hello","wait":true,"timeout_s":30}}\n'
+            b'{"jsonrpc":"2.0","id":2,"method":"tasks.list"}\n'
+        )
+        s.shutdown(socket.SHUT_WR)
+        data = b""
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    answers = {json.loads(line)["id"]: json.loads(line) for line in data.splitlines()}
+    assert answers[1]["result"]["status"] == "succeeded"
+    assert answers[2]["result"]["tasks"]

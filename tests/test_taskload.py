@@ -77,7 +77,7 @@ def test_good_task(tmp_path: Path) -> None:
     assert entry.runnable, entry.definition.problems
     assert entry.definition.options == {"command": ["true"]}
     assert entry.source is not None and entry.source.files["code.py"] == "x = 1\n"
-    assert entry.definition.inputs_from == "signature"
+    assert entry.definition.inputs_from == "none"  # until the task type is asked
 
 
 @pytest.mark.parametrize(
@@ -97,6 +97,7 @@ def test_good_task(tmp_path: Path) -> None:
         ({**GOOD, "inputs": {"type": "nonsense"}}, "not a valid JSON Schema"),
         ({**GOOD, "inputs": {"type": "string"}}, '"type": "object"'),
         ({**GOOD, "tags": "x"}, "tags"),
+        ({**GOOD, "retries": {"max_attempts": 3}}, "max_attempts"),
     ],
 )
 def test_bad_configs_are_problems(tmp_path: Path, config: Any, needle: str) -> None:
@@ -175,6 +176,7 @@ def test_catalog_schema_defaults_and_validation(tmp_path: Path) -> None:
         result = await cat.reload()
         assert result.tasks == 3
         sig = await cat.runnable("sig")
+        assert sig.definition.inputs_from == "signature"
         assert cat.check_input(sig, {}) == {"n": 3}
         with pytest.raises(ValidationFailed) as err:
             cat.check_input(sig, {"n": "three"})

@@ -23,6 +23,7 @@ from seqd import timeutil
 from seqd.catalog import Catalog
 from seqd.config import Config
 from seqd.errors import (
+    Conflict,
     NotFound,
     PermissionDenied,
     ShuttingDown,
@@ -136,6 +137,12 @@ class Engine:
         )
         stored, created = await self.storage.create_run(run)
         if not created:
+            if stored.task != task or stored.input != data:
+                raise Conflict(
+                    f"idempotency key {idempotency_key!r} was already used for run "
+                    f"{stored.id} of task {stored.task!r} with another input",
+                    {"id": stored.id, "task": stored.task, "field": "idempotency_key"},
+                )
             return stored
         self.live[run.id] = run
         self._emit(run, None)
@@ -266,7 +273,7 @@ class Engine:
         if handle is not None:
             handle.cancel()
         await self._conclude(job, entry.definition.retries)
-        if os.path.isdir(job.work_path):
+        if os.path.isdir(job.work_path):  # noqa: ASYNC240 - one stat beats a thread hop
             await asyncio.to_thread(shutil.rmtree, job.work_path, True)
 
     async def _save_running(self, run: Run) -> None:
@@ -448,6 +455,7 @@ class Engine:
                     run.id,
                     [_system_line("the daemon stopped while this run was running; it runs again")],
                 )
+                self._emit(again, "running", "recovered")
                 run = again
             if run.status != "queued":
                 continue

@@ -9,7 +9,6 @@ daemon, where journaling and replay happen.
 from __future__ import annotations
 
 import os
-
 from typing import Any, Protocol
 
 
