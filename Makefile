@@ -11,7 +11,7 @@ ARGS ?=
 $(STAMP): pyproject.toml $(PLUGINS)
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]' $(foreach p,$(dir $(PLUGINS)),-e ./$(p))
+	$(PY) -m pip install --quiet --config-settings editable_mode=compat -e '.[dev]' $(foreach p,$(dir $(PLUGINS)),-e ./$(p))
 	touch $(STAMP)
 
 venv: $(STAMP)

@@ -37,15 +37,25 @@ def default_socket() -> str:
     return user_socket()
 
 
+def user_runtime_dir() -> str:
+    """``$XDG_RUNTIME_DIR``, else ``/run/user/UID``, else ``$TMPDIR/runtime-UID`` (each
+    only if it is a directory we own) — the XDG rule platformdirs follows, written out
+    here because seqctl's start-up cannot afford importing platformdirs."""
+    uid = os.getuid()
+    for candidate in (os.environ.get("XDG_RUNTIME_DIR"), f"/run/user/{uid}"):
+        if candidate and os.path.isabs(candidate):
+            try:
+                st = os.stat(candidate)
+            except OSError:
+                continue
+            if st.st_uid == uid and os.path.isdir(candidate):
+                return candidate
+    tmp = os.environ.get("TMPDIR") or "/tmp"
+    return os.path.join(tmp, f"runtime-{uid}")
+
+
 def user_socket() -> str:
-    import warnings
-
-    import platformdirs
-
-    with warnings.catch_warnings():
-        # Without XDG_RUNTIME_DIR platformdirs warns and falls back to /tmp/runtime-UID.
-        warnings.simplefilter("ignore")
-        return os.path.join(platformdirs.user_runtime_dir(APP), SOCKET_NAME)
+    return os.path.join(user_runtime_dir(), APP, SOCKET_NAME)
 
 
 def default_state_dir() -> str:

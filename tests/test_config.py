@@ -68,3 +68,21 @@ def test_explicit_missing_file_is_an_error(tmp_path: Path) -> None:
 def test_default_file_is_optional(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
     assert load_config({}, env={}).config_file is None
+
+
+def test_user_socket_follows_xdg(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from seqd import paths
+
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))
+    assert paths.user_socket() == str(tmp_path / "seqd" / "seqd.sock")
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path / "missing"))
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    import os
+
+    expected_base = f"/run/user/{os.getuid()}"
+    if not os.path.isdir(expected_base):
+        expected_base = str(tmp_path / f"runtime-{os.getuid()}")
+    assert paths.user_socket() == f"{expected_base}/seqd/seqd.sock"
+    monkeypatch.setenv("SEQD_SOCKET", "/x.sock")
+    assert paths.client_socket() == "/x.sock"
+    assert paths.client_socket("/y.sock") == "/y.sock"
