@@ -169,7 +169,8 @@ def _failure(run: Run) -> str:
     err = run.error
     if err is None:
         return f"run {run.id} {run.status}"
-    lines = [f"run {run.id} {run.status}: {err.type}: {err.message}"]
+    kind = "" if err.type == run.status else f"{err.type}: "
+    lines = [f"run {run.id} {run.status}: {kind}{err.message}"]
     traceback = None
     for key, value in err.details.items():
         if key == "traceback":

@@ -12,6 +12,8 @@ import os
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from msgspec.structs import replace
+
 from seqd import timeutil
 from seqd.models import LogStream, NewLogLine, Resources, Run
 from seqd.storage import StorageBackend
@@ -135,4 +137,6 @@ class ActiveJob:
         await self._save(self._run)
 
     def set_resources(self, resources: Resources) -> None:
+        if resources.cpu_s is not None:
+            resources = replace(resources, cpu_s=round(resources.cpu_s, 6))
         self.resources = resources
