@@ -38,10 +38,11 @@ class Daemon:
     args: list[str] = field(default_factory=list)
     env: dict[str, str] = field(default_factory=dict)
     proc: subprocess.Popen[bytes] | None = None
+    socket_path: str | None = None
 
     @property
     def socket(self) -> str:
-        return str(self.base / "seqd.sock")
+        return self.socket_path or str(self.base / "seqd.sock")
 
     @property
     def state_dir(self) -> Path:
