@@ -28,7 +28,7 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check seqd plugins tests contrib bench
 	$(VENV)/bin/ruff format --check seqd plugins tests contrib bench
-	$(VENV)/bin/mypy
+	$(VENV)/bin/mypy seqd $(dir $(PLUGINS))
 
 bench: $(STAMP)
 	$(PY) -m bench.run
