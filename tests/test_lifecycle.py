@@ -55,7 +55,11 @@ def test_sigkilled_daemon_leaves_no_workers_or_commands(make_daemon) -> None:  #
         py = c.submit("block")
         sh = c.submit("sleep-shell", {"seconds": 120})
         wait_for(lambda: c.get_run(py.id).status == "running" and c.get_run(sh.id).pid)
-    kids = {p: " ".join(_cmdline(p)) for p in descendants(d.proc.pid)}
+    def sleeping_kids() -> dict[psutil.Process, str]:
+        kids = {p: " ".join(_cmdline(p)) for p in descendants(d.proc.pid)}
+        return kids if any(cmd.startswith("sleep") for cmd in kids.values()) else {}
+
+    kids = wait_for(sleeping_kids)
     workers = [p for p, cmd in kids.items() if "seqd.worker" in cmd]
     shell = [p for p, cmd in kids.items() if cmd.startswith("sleep")]
     assert workers and shell, kids
