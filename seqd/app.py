@@ -16,10 +16,12 @@ from seqd.config import Config, ConfigError
 from seqd.daemoninfo import DaemonInfo
 from seqd.dispatch import Dispatcher
 from seqd.engine import Engine
+from seqd.errors import ValidationFailed
 from seqd.plugins import PluginHost
 from seqd.protocol import ReloadResult
 from seqd.server import Server
 from seqd.storage import StorageBackend, StorageContext
+from seqd.storage_trace import TracedStorage
 from seqd.tasktype import Services
 from seqd.tracing import DaemonLifecycle
 from seqd.watch import TaskWatcher
@@ -130,8 +132,13 @@ class App:
             raise StartupError(f"unknown storage backend {name!r} (available: {known})")
         context = StorageContext(state_dir=self.state_dir, durability=self.config.durability)
         try:
-            backend = factory.create(dict(self.config.backends.get(name, {})), context)
+            backend = TracedStorage(
+                factory.create(dict(self.config.backends.get(name, {})), context),
+                self.host.emit,
+            )
             await backend.open()
+        except ValidationFailed as exc:
+            raise StartupError(f"storage {name!r}: {exc}", exit_code=2) from exc
         except Exception as exc:
             raise StartupError(f"storage {name!r} could not be opened: {exc}") from exc
         return backend

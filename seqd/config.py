@@ -138,9 +138,11 @@ def load_config(
     config_file: str | None = None,
 ) -> Config:
     """Build the effective config. ``config_file`` (``--config``/``$SEQD_CONFIG``) must
-    exist when given; the default location is optional."""
+    exist when given; the default location is optional. ``flags["_storage_opts"]``
+    (from ``--storage-opt``) are options of the chosen storage backend."""
     env = os.environ if env is None else env
     flags = {k: v for k, v in (flags or {}).items() if v is not None and v != []}
+    storage_opts = flags.pop("_storage_opts", None)
     explicit = config_file or env.get("SEQD_CONFIG") or None
     path = explicit or paths.default_config_file()
     file_layer: dict[str, Any] = {}
@@ -167,5 +169,9 @@ def load_config(
     env_layer = _env_layer(env)
     _validate(env_layer, "environment")
     merged = _merge(_merge(file_layer, env_layer), flags)
+    if storage_opts:
+        # --storage-opt applies to whichever backend the merged config chose.
+        name = merged.get("storage", "sqlite")
+        merged = _merge(merged, {"backends": {name: storage_opts}})
     merged["config_file"] = used_file
     return _validate(merged, "flags")

@@ -21,11 +21,39 @@ Configuration comes from defaults < the TOML file (--config, $SEQD_CONFIG, else 
 user config dir's seqd/seqd.toml) < SEQD_* environment variables < these flags.
 See docs/configuration.md.
 
+other commands:
+  seqd export [-o FILE]     write the whole store as JSON Lines (backup, migration)
+  seqd import FILE          load an export into the configured store (idempotent)
+  (both take the storage flags: --config, --state-dir, --storage, --storage-opt)
+
 examples:
   seqd --tasks ./tasks                     run with tasks from ./tasks
-  seqd --socket /tmp/seqd.sock --storage sqlite
-  SEQD_TASK_DIRS=/srv/tasks:/opt/tasks seqd
+  seqd --socket /tmp/seqd.sock --storage fs
+  seqd --storage postgres --storage-opt dsn=postgresql://postgres@127.0.0.1/seqd
+  seqd export -o backup.jsonl && seqd import --storage fs backup.jsonl
 """
+
+
+def storage_flags(parser: argparse.ArgumentParser) -> None:
+    """The flags that choose a store, shared by the daemon, export and import."""
+    parser.add_argument("--config", metavar="FILE", help="TOML config file")
+    parser.add_argument("--state-dir", metavar="DIR", help="where the store and run files live")
+    parser.add_argument(
+        "--storage", metavar="NAME", help="storage backend: sqlite (default), fs, postgres..."
+    )
+    parser.add_argument(
+        "--storage-opt",
+        metavar="KEY=VALUE",
+        action="append",
+        default=[],
+        help="an option of the chosen backend, e.g. dsn=... or path=... (repeatable); "
+        "VALUE is JSON if it parses as JSON, else a string",
+    )
+    parser.add_argument(
+        "--durability",
+        choices=["normal", "full"],
+        help="normal: survives a process crash; full: also a power loss",
+    )
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -35,21 +63,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--config", metavar="FILE", help="TOML config file")
+    storage_flags(parser)
     parser.add_argument("--socket", metavar="PATH", help="Unix socket to listen on")
-    parser.add_argument("--state-dir", metavar="DIR", help="where the store and run files live")
     parser.add_argument(
         "--tasks",
         metavar="DIR",
         action="append",
         dest="task_dirs",
         help="a task directory (repeatable; replaces the configured list)",
-    )
-    parser.add_argument("--storage", metavar="NAME", help="storage backend (default sqlite)")
-    parser.add_argument(
-        "--durability",
-        choices=["normal", "full"],
-        help="normal: survives a process crash; full: also a power loss",
     )
     parser.add_argument("--workers", type=int, metavar="N", help="runs executing at once")
     parser.add_argument("--node", metavar="NAME", help="this node's name (default hostname)")
@@ -59,6 +80,40 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--no-watch", action="store_true", help="do not watch task dirs")
     parser.add_argument("--version", action="version", version=f"seqd {__version__}")
     return parser.parse_args(argv)
+
+
+def storage_options(pairs: list[str]) -> dict[str, Any]:
+    """``KEY=VALUE`` flags into a dict; VALUE is JSON when it parses, else text."""
+    import msgspec
+
+    options: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"--storage-opt {pair!r}: expected KEY=VALUE")
+        try:
+            options[key] = msgspec.json.decode(value)
+        except msgspec.DecodeError:
+            options[key] = value
+    return options
+
+
+def flags_of(args: argparse.Namespace) -> dict[str, Any]:
+    """The config layer given on the command line."""
+    flags: dict[str, Any] = {
+        "state_dir": args.state_dir,
+        "storage": args.storage,
+        "durability": args.durability,
+    }
+    for name in ("socket", "task_dirs", "workers", "node", "log_level"):
+        flags[name] = getattr(args, name, None)
+    if getattr(args, "no_watch", False):
+        flags["watch"] = False
+    options = storage_options(args.storage_opt)
+    if options:
+        # Applies to the backend chosen by --storage (or by the lower layers).
+        flags["_storage_opts"] = options
+    return flags
 
 
 def setup_logging(level: str) -> None:
@@ -112,20 +167,17 @@ async def serve(flags: dict[str, Any], config_file: str | None) -> int:
 
 
 def main(argv: list[str] | None = None) -> None:
+    import sys as _sys
+
+    argv = list(_sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in ("export", "import"):
+        from seqd.transfer_cli import main as transfer_main
+
+        raise SystemExit(transfer_main(argv))
     args = parse_args(argv)
-    flags = {
-        "socket": args.socket,
-        "state_dir": args.state_dir,
-        "task_dirs": args.task_dirs,
-        "storage": args.storage,
-        "durability": args.durability,
-        "workers": args.workers,
-        "node": args.node,
-        "log_level": args.log_level,
-        "watch": False if args.no_watch else None,
-    }
     setup_logging(args.log_level or "info")
     try:
+        flags = flags_of(args)
         # Validate before the loop starts: a bad flag or file is a usage error (2).
         load_config(flags, config_file=args.config)
     except ConfigError as exc:

@@ -108,6 +108,7 @@ class PluginHost:
         )
         self.tools: Registry[Tool] = Registry("tool", lambda o: isinstance(o, Tool))
         self.tracers: Registry[Tracer] = Registry("tracer", lambda o: isinstance(o, Tracer))
+        self._tracer_list: list[Tracer] = []
 
     # -- loading -------------------------------------------------------------------
 
@@ -177,6 +178,7 @@ class PluginHost:
                         )
                 if added and record is not None:
                     record.contributes.setdefault(kind, []).extend(added)
+        self._tracer_list = self.tracers.items()
 
     # -- lifecycle -----------------------------------------------------------------
 
@@ -201,7 +203,7 @@ class PluginHost:
     # -- tracing -------------------------------------------------------------------
 
     def emit(self, event: TraceEvent) -> None:
-        for tracer in self.tracers.items():
+        for tracer in self._tracer_list:
             try:
                 tracer.on_event(event)
             except Exception:

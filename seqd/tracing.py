@@ -24,8 +24,11 @@ class RunTransition(TraceEvent, tag="run.transition", kw_only=True):
 
 
 class StorageCall(TraceEvent, tag="storage.call", kw_only=True):
+    """One call into the storage backend; ``rows`` read or written when known."""
+
     operation: str
     duration_s: float
+    rows: int | None = None
     error: str | None = None
 
 

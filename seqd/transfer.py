@@ -1,0 +1,127 @@
+"""``seqd export`` / ``seqd import``: the whole store as JSON Lines.
+
+One format for backups and for moving between backends: a header line, then for each
+run a ``run`` record followed by its log lines in ``logs`` records. Import is
+idempotent: runs already present (same id or same idempotency key) are skipped with
+their logs, so an interrupted import can simply be run again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Iterable
+
+import msgspec
+
+from seqd import __version__, timeutil
+from seqd.errors import Conflict
+from seqd.models import LogLine, NewLogLine, Run, RunQuery
+from seqd.storage import StorageBackend
+
+FORMAT = "seqd-export"
+FORMAT_VERSION = 1
+PAGE = 500
+LOG_CHUNK = 1000
+
+
+class Header(msgspec.Struct, tag="header", kw_only=True):
+    format: str = FORMAT
+    version: int = FORMAT_VERSION
+    seqd: str = __version__
+    exported_at: str
+    source: str
+
+
+class RunRecord(msgspec.Struct, tag="run", kw_only=True):
+    run: Run
+
+
+class LogsRecord(msgspec.Struct, tag="logs", kw_only=True):
+    run_id: str
+    lines: list[LogLine]
+
+
+Record = Header | RunRecord | LogsRecord
+_encoder = msgspec.json.Encoder()
+_decoder = msgspec.json.Decoder(Record)
+
+
+class TransferError(Exception):
+    """The input is not a seqd export, or is from an unknown format version."""
+
+
+class Counts(msgspec.Struct):
+    runs: int = 0
+    log_lines: int = 0
+    skipped: int = 0
+
+
+async def _all_runs(store: StorageBackend) -> AsyncIterator[Run]:
+    cursor: str | None = None
+    while True:
+        page = await store.list_runs(RunQuery(limit=PAGE, cursor=cursor))
+        for run in page.runs:
+            yield run
+        if not page.next_cursor or not page.runs:
+            return
+        cursor = page.next_cursor
+
+
+async def export_store(store: StorageBackend, write: Callable[[bytes], object]) -> Counts:
+    counts = Counts()
+    header = Header(exported_at=timeutil.now(), source=f"{store.name} {store.location}")
+    write(_encoder.encode(header) + b"\n")
+    async for run in _all_runs(store):
+        write(_encoder.encode(RunRecord(run=run)) + b"\n")
+        counts.runs += 1
+        after = 0
+        while True:
+            lines = await store.read_logs(run.id, after, LOG_CHUNK)
+            if not lines:
+                break
+            write(_encoder.encode(LogsRecord(run_id=run.id, lines=lines)) + b"\n")
+            counts.log_lines += len(lines)
+            after = lines[-1].seq
+    return counts
+
+
+async def import_store(store: StorageBackend, lines: Iterable[bytes]) -> Counts:
+    counts = Counts()
+    skipped: set[str] = set()
+    seen_header = False
+    for number, raw in enumerate(lines, 1):
+        if not raw.strip():
+            continue
+        try:
+            record = _decoder.decode(raw)
+        except msgspec.DecodeError as exc:
+            raise TransferError(f"line {number}: {exc}") from None
+        if isinstance(record, Header):
+            if record.format != FORMAT or record.version != FORMAT_VERSION:
+                raise TransferError(
+                    f"line {number}: unsupported export {record.format} v{record.version}"
+                )
+            seen_header = True
+        elif not seen_header:
+            raise TransferError("not a seqd export: the first line is not its header")
+        elif isinstance(record, RunRecord):
+            try:
+                _, created = await store.create_run(record.run)
+            except Conflict:
+                created = False
+            if created:
+                counts.runs += 1
+            else:
+                skipped.add(record.run.id)
+                counts.skipped += 1
+        elif record.run_id not in skipped:
+            await store.append_logs(
+                record.run_id,
+                [
+                    NewLogLine(ts=line.ts, stream=line.stream, text=line.text)
+                    for line in record.lines
+                ],
+            )
+            counts.log_lines += len(record.lines)
+    if not seen_header:
+        raise TransferError("not a seqd export: no header line")
+    return counts

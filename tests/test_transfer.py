@@ -1,0 +1,225 @@
+"""``seqd export`` / ``seqd import``: a round trip between every backend, idempotent,
+and refusing what is not an export."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from seqd.models import NewLogLine, Run, RunError
+from seqd.plugins import PluginHost
+from seqd.storage import StorageBackend, StorageContext
+from seqd.transfer import TransferError, export_store, import_store
+
+DSN = os.environ.get("SEQD_TEST_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+def _postgres_reachable() -> str | None:
+    try:
+        import psycopg
+    except ImportError:
+        return "psycopg is not installed"
+    try:
+        with psycopg.connect(DSN, connect_timeout=3):
+            return None
+    except Exception as exc:
+        return f"PostgreSQL at {DSN} is unreachable: {exc}"
+
+
+def backend_options(name: str, tmp: Path) -> dict[str, Any]:
+    if name == "postgres":
+        return {"dsn": DSN, "schema": f"t_{uuid.uuid4().hex[:12]}"}
+    return {}
+
+
+@pytest.fixture(params=["sqlite", "fs", "postgres"])
+def backend_name(request: pytest.FixtureRequest) -> Iterator[str]:
+    name = request.param
+    host = PluginHost()
+    host.load()
+    if host.storage.get(name) is None:
+        _unavailable(f"storage backend {name!r} is not installed")
+    if name == "postgres":
+        why = _postgres_reachable()
+        if why:
+            _unavailable(why)
+    yield name
+
+
+def _unavailable(why: str) -> None:
+    """Skip here; under CI=true a missing backend or server is a failure."""
+    if os.environ.get("CI") == "true":
+        pytest.fail(why)
+    pytest.skip(why)
+
+
+def open_store(name: str, tmp: Path, options: dict[str, Any]) -> StorageBackend:
+    host = PluginHost()
+    host.load()
+    factory = host.storage.get(name)
+    assert factory is not None
+    return factory.create(options, StorageContext(state_dir=str(tmp), durability="normal"))
+
+
+async def fill(store: StorageBackend) -> list[Run]:
+    runs = []
+    for i in range(30):
+        run = Run(
+            id=f"{i:024x}",
+            task="t" if i % 2 else "other",
+            status=("succeeded", "failed", "queued", "running")[i % 4],
+            input={"i": i, "ü": "ünïcode ✓"},
+            output={"big": "x" * 1000} if i % 3 == 0 else None,
+            error=RunError(type="exception", message="boom") if i % 4 == 1 else None,
+            idempotency_key=f"key-{i}" if i % 5 == 0 else None,
+            created_at=f"2026-01-01T00:00:{i:02d}.000000Z",
+        )
+        await store.create_run(run)
+        await store.append_logs(
+            run.id, [NewLogLine(ts="t", stream="stdout", text=f"line {n}") for n in range(i * 3)]
+        )
+        runs.append(run)
+    return runs
+
+
+async def dump(store: StorageBackend) -> bytes:
+    out = io.BytesIO()
+    await export_store(store, out.write)
+    # the header carries a timestamp and the source; compare the rest
+    return b"\n".join(out.getvalue().splitlines()[1:])
+
+
+def test_round_trip_to_every_backend(backend_name: str, tmp_path: Path) -> None:
+    async def main() -> None:
+        source = open_store("sqlite", tmp_path / "src", {})
+        await source.open()
+        await fill(source)
+        buf = io.BytesIO()
+        counts = await export_store(source, buf.write)
+        assert counts.runs == 30 and counts.log_lines == sum(i * 3 for i in range(30))
+        target = open_store(backend_name, tmp_path / "dst", backend_options(backend_name, tmp_path))
+        await target.open()
+        try:
+            got = await import_store(target, buf.getvalue().splitlines(keepends=True))
+            assert (got.runs, got.skipped) == (30, 0)
+            assert await dump(target) == await dump(source)
+            # a second import adds nothing
+            again = await import_store(target, buf.getvalue().splitlines(keepends=True))
+            assert (again.runs, again.skipped, again.log_lines) == (0, 30, 0)
+            assert await dump(target) == await dump(source)
+            # and back again: the copy exports to the same bytes
+            back = open_store("sqlite", tmp_path / "back", {})
+            await back.open()
+            out = io.BytesIO()
+            await export_store(target, out.write)
+            await import_store(back, out.getvalue().splitlines())
+            assert await dump(back) == await dump(source)
+            await back.close()
+        finally:
+            await target.close()
+            await source.close()
+
+    asyncio.run(main())
+
+
+@pytest.mark.parametrize(
+    ("text", "needle"),
+    [
+        (b'{"run": 1}\n', "line 1"),
+        (
+            b'{"type":"run","run":{"id":"a","task":"t","status":"queued","created_at":"x"}}\n',
+            "header",
+        ),
+        (
+            b'{"type":"header","format":"other","version":1,"exported_at":"x","source":"y"}\n',
+            "unsupported",
+        ),
+        (b"", "no header"),
+    ],
+)
+def test_import_refuses_what_is_not_an_export(tmp_path: Path, text: bytes, needle: str) -> None:
+    async def main() -> None:
+        store = open_store("sqlite", tmp_path, {})
+        await store.open()
+        try:
+            with pytest.raises(TransferError, match=needle):
+                await import_store(store, text.splitlines())
+        finally:
+            await store.close()
+
+    asyncio.run(main())
+
+
+def test_cli_export_import(tmp_path: Path) -> None:
+    async def seed() -> None:
+        store = open_store("sqlite", tmp_path / "a", {})
+        await store.open()
+        await fill(store)
+        await store.close()
+
+    asyncio.run(seed())
+    env = {**os.environ, "SEQD_CONFIG": ""}
+    dump_file = tmp_path / "dump.jsonl"
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "seqd",
+            "export",
+            "--state-dir",
+            str(tmp_path / "a"),
+            "-o",
+            str(dump_file),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert out.returncode == 0, out.stderr
+    assert "exported 30 runs" in out.stderr
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "seqd",
+            "import",
+            "--state-dir",
+            str(tmp_path / "b"),
+            "--storage-opt",
+            "path=copy.db",
+            str(dump_file),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert out.returncode == 0, out.stderr
+    assert "imported 30 runs" in out.stderr
+    assert (tmp_path / "b" / "copy.db").exists()
+    bad = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "seqd",
+            "import",
+            "--state-dir",
+            str(tmp_path / "c"),
+            str(tmp_path / "missing.jsonl"),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert bad.returncode == 1 and "missing.jsonl" in bad.stderr
