@@ -250,8 +250,15 @@ class Engine:
             task_version=source.version,
             node=self.node,
         )
-        if not await self.storage.update_run(started, expect=("queued",)):
-            return  # cancelled (or taken) while it waited for its slot
+        try:
+            if not await self.storage.update_run(started, expect=("queued",)):
+                return  # cancelled (or taken) while it waited for its slot
+        except StorageUnavailable as exc:
+            logger.warning("run %s: cannot start, storage unavailable: %s", run.id, exc)
+            self._timers[run.id] = asyncio.get_running_loop().call_later(
+                1.0, self._release_retry, run.id
+            )
+            return
         self.live[run.id] = started
         self._emit(started, "queued")
         log = RunLog(self.storage, run.id, self.config.limits.log_cap_bytes)
@@ -279,7 +286,13 @@ class Engine:
     async def _save_running(self, run: Run) -> None:
         current = self.live.get(run.id, run)
         updated = replace(current, pid=run.pid)
-        if await self.storage.update_run(updated, expect=("running",)):
+        try:
+            stored = await self.storage.update_run(updated, expect=("running",))
+        except StorageUnavailable as exc:
+            # Only the orphan clean-up after a crash needs the pid; the run goes on.
+            logger.warning("run %s: pid %s not recorded: %s", run.id, run.pid, exc)
+            return
+        if stored:
             self.live[run.id] = updated
 
     async def _conclude(self, job: ActiveJob, policy: RetryPolicy) -> None:
@@ -386,19 +399,24 @@ class Engine:
             future.set_result(final)
         return final
 
-    async def _store(self, run: Run, expect: Sequence[RunStatus], attempts: int = 5) -> bool:
-        """Write a transition, riding out a short storage outage."""
+    async def _store(self, run: Run, expect: Sequence[RunStatus]) -> bool:
+        """Write a transition, riding out a storage outage: the run's outcome waits in
+        memory until storage is back (after shutdown began, a few tries only; the run
+        is then still unfinished in storage and runs again at the next start)."""
         delay = 0.2
-        for attempt in range(attempts):
+        tries_after_stop = 5
+        while True:
             try:
                 return await self.storage.update_run(run, expect=expect)
             except StorageUnavailable as exc:
-                if attempt == attempts - 1:
-                    logger.error("run %s: could not store %s: %s", run.id, run.status, exc)
-                    return False
+                if not self.accepting:
+                    tries_after_stop -= 1
+                    if tries_after_stop <= 0:
+                        logger.error("run %s: could not store %s: %s", run.id, run.status, exc)
+                        return False
+                logger.warning("run %s: %s waits for storage: %s", run.id, run.status, exc)
                 await asyncio.sleep(delay)
-                delay *= 2
-        return False
+                delay = min(delay * 2, 5.0)
 
     # -- cancelling ------------------------------------------------------------------
 

@@ -15,6 +15,7 @@ from typing import Any
 from msgspec.structs import replace
 
 from seqd import timeutil
+from seqd.errors import StorageUnavailable
 from seqd.models import LogStream, NewLogLine, Resources, Run
 from seqd.storage import StorageBackend
 from seqd.tasktype import TaskSource
@@ -65,10 +66,19 @@ class RunLog:
     async def _flush_loop(self) -> None:
         try:
             await asyncio.sleep(0)  # gather what this loop turn produces
+            delay = 0.1
             while self._buffer:
                 batch, self._buffer = self._buffer, []
                 try:
                     await self.storage.append_logs(self.run_id, batch)
+                    delay = 0.1
+                except StorageUnavailable as exc:
+                    # Keep the lines (the cap bounds them) and try again: an outage
+                    # delays the log, it does not lose it.
+                    logger.warning("run %s: log lines wait for storage: %s", self.run_id, exc)
+                    self._buffer = batch + self._buffer
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, 5.0)
                 except Exception:
                     logger.exception(
                         "could not store %d log lines of run %s", len(batch), self.run_id
