@@ -205,11 +205,9 @@ class ChangeWatcher:
         if wd is None or self._by_wd.get(wd) is not changes:
             return
         del self._by_wd[wd]
-        if self._inotify is not None:
-            try:
-                self._inotify.rm_watch(wd)
-            except OSError as exc:
-                logger.debug("rm_watch(%d): %s", wd, exc)
+        # No inotify_rm_watch here: it waits for an RCU grace period (milliseconds) on
+        # the event loop. The watched directory is a run's work dir, removed right
+        # after the run; the kernel drops the watch then (IN_IGNORED), off the loop.
 
     def _on_readable(self) -> None:
         assert self._inotify is not None

@@ -100,9 +100,53 @@ def spawn(
     never leaves processes behind. Must be called with a running loop. Raises
     ``SpawnError`` if the command cannot start, ``ValueError`` for a NUL in argv/env.
     """
+    loop = asyncio.get_running_loop()
+    popen = _start(argv, env, cwd, stdin, stdout, stderr, pass_fds)
+    return Process(popen, loop, kill_group_on_exit)
+
+
+async def spawn_async(
+    argv: Sequence[str],
+    *,
+    env: Mapping[str, str] | None = None,
+    cwd: str | None = None,
+    stdin: Redirect = None,
+    stdout: Redirect = None,
+    stderr: Redirect = None,
+    kill_group_on_exit: bool = True,
+) -> Process:
+    """``spawn`` with the fork/exec in a worker thread: ``Popen`` returns only once
+    the child has exec'd, which on a busy machine holds the caller for milliseconds —
+    time the event loop should spend serving others. Not for processes that rely on
+    a parent-death signal (that signal follows the spawning thread)."""
+    loop = asyncio.get_running_loop()
+    starting = loop.run_in_executor(None, _start, argv, env, cwd, stdin, stdout, stderr, ())
+    try:
+        popen = await asyncio.shield(starting)
+    except asyncio.CancelledError:
+        # Cancelled mid-spawn: the child may exist already; never leave it behind.
+        try:
+            popen = await starting
+        except (SpawnError, ValueError):
+            raise asyncio.CancelledError from None
+        orphan = Process(popen, loop, kill_group_on_exit)
+        orphan.signal_group(signal.SIGKILL)
+        await orphan.wait()
+        raise
+    return Process(popen, loop, kill_group_on_exit)
+
+
+def _start(
+    argv: Sequence[str],
+    env: Mapping[str, str] | None,
+    cwd: str | None,
+    stdin: Redirect,
+    stdout: Redirect,
+    stderr: Redirect,
+    pass_fds: Sequence[int],
+) -> subprocess.Popen[bytes]:
     if not argv:
         raise SpawnError("empty command")
-    loop = asyncio.get_running_loop()
     owned: list[int] = []
     try:
         fds = (
@@ -126,7 +170,7 @@ def spawn(
     finally:
         for fd in owned:
             os.close(fd)
-    return Process(popen, loop, kill_group_on_exit)
+    return popen
 
 
 class Process:

@@ -77,10 +77,16 @@ class Job(Protocol):
         output (but must keep draining/truncating it so the process never blocks)."""
 
     async def set_pid(self, pid: int | None) -> None:
-        """Record (durably) the process group the run lives in, so a restarted daemon
-        can find it; None once it has ended."""
+        """Tell the daemon the process group the run lives in (shown by ``runs.get``);
+        None once it has ended. Processes a run starts must carry ``SEQD_RUN_ID`` in
+        their environment: that is how a restarted daemon finds them."""
 
     def set_resources(self, resources: Resources) -> None: ...
+
+    async def wait_logged(self, backlog_bytes: int = 1 << 20) -> None:
+        """Backpressure: return at once unless more than ``backlog_bytes`` of log lines
+        wait for storage, else once they are stored. A producer that reads output
+        faster than storage takes it calls this between batches."""
 
 
 @runtime_checkable

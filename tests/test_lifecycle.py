@@ -55,6 +55,7 @@ def test_sigkilled_daemon_leaves_no_workers_or_commands(make_daemon) -> None:  #
         py = c.submit("block")
         sh = c.submit("sleep-shell", {"seconds": 120})
         wait_for(lambda: c.get_run(py.id).status == "running" and c.get_run(sh.id).pid)
+
     def sleeping_kids() -> dict[psutil.Process, str]:
         kids = {p: " ".join(_cmdline(p)) for p in descendants(d.proc.pid)}
         return kids if any(cmd.startswith("sleep") for cmd in kids.values()) else {}

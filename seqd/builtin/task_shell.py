@@ -11,6 +11,7 @@ since that would let an input inject shell code.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import re
@@ -25,7 +26,7 @@ from seqd.config import ConfigError
 from seqd.errors import TaskFailed
 from seqd.logtail import Changes, ChangeWatcher, LineReader
 from seqd.models import LogStream, Problem, Resources
-from seqd.procs import ExitStatus, Process, SpawnError, spawn
+from seqd.procs import ExitStatus, Process, SpawnError, spawn_async
 from seqd.tasktype import Job, Services, TaskSource, TaskType
 
 logger = logging.getLogger(__name__)
@@ -44,6 +45,8 @@ _PLACEHOLDER = re.compile(r"\$\{[^{}]*\}|\{\{|\}\}|\{([A-Za-z_][A-Za-z0-9_]*)\}"
 syntax, common in ``sh -c`` scripts) is left alone."""
 _ENV_NAME_CHARS = re.compile(r"[^A-Za-z0-9]")
 _STREAMS: tuple[LogStream, LogStream] = ("stdout", "stderr")
+SMALL_FILE_BYTES = 64 * 1024
+FULL_TRUNCATE_INTERVAL_S = 0.5
 INPUT_FILE = "input.json"
 """In the work dir, next to ``stdout.log`` and ``stderr.log``: the run's input as JSON."""
 
@@ -295,14 +298,19 @@ class ShellTaskType:
         grace = opts.kill_grace_s if opts.kill_grace_s is not None else self.config.kill_grace_s
         work_dir = job.work_dir
         input_json = msgspec.json.encode(job.input)
-        await asyncio.to_thread(_write_file, os.path.join(work_dir, INPUT_FILE), input_json)
+        if len(input_json) > SMALL_FILE_BYTES:
+            await asyncio.to_thread(_write_file, os.path.join(work_dir, INPUT_FILE), input_json)
+        else:  # one small write costs less than a hop to a thread and back
+            _write_file(os.path.join(work_dir, INPUT_FILE), input_json)
         env = self._env(opts, job, work_dir)
         paths = {s: os.path.join(work_dir, f"{s}.log") for s in _STREAMS}
         changes = self._changes_watcher().watch(work_dir)
         readers = {s: LineReader(p) for s, p in paths.items()}
         try:
             try:
-                proc = spawn(argv, env=env, cwd=cwd, stdout=paths["stdout"], stderr=paths["stderr"])
+                proc = await spawn_async(
+                    argv, env=env, cwd=cwd, stdout=paths["stdout"], stderr=paths["stderr"]
+                )
             except SpawnError as exc:
                 raise TaskFailed(
                     "spawn_failed", exc.message, {"errno": exc.errno, "program": argv[0]}
@@ -382,11 +390,13 @@ class _Tail:
         self.changes = changes
         self.readers = readers
         self._stopping = False
+        self._stop = asyncio.Event()
         self._task = asyncio.ensure_future(self._run())
 
     async def finish(self) -> None:
         """Read what is left (to the end of the files), then stop."""
         self._stopping = True
+        self._stop.set()
         self.changes.event.set()
         try:
             await self._task
@@ -407,11 +417,15 @@ class _Tail:
                 return
 
     async def _pump(self) -> None:
-        """Read until the files have nothing new; once the log is full, shrink them."""
+        """Read until the files have nothing new; once the log is full, shrink them
+        (at most every ``FULL_TRUNCATE_INTERVAL_S``: past the cap nothing is read)."""
         more = True
         while more:
             if not self._room():
                 await asyncio.to_thread(_discard_all, self.readers)
+                if not self._stopping:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._stop.wait(), FULL_TRUNCATE_INTERVAL_S)
                 return
             batches, more = await asyncio.to_thread(_read_all, self.readers)
             for stream, lines in batches:
@@ -419,6 +433,7 @@ class _Tail:
                     if not self._room():
                         break
                     self.job.log(stream, line)
+            await self.job.wait_logged()  # storage keeps pace, memory stays flat
 
     def _room(self) -> bool:
         """The log still takes lines (re-read each time: ``log`` may fill it)."""

@@ -48,7 +48,7 @@ from seqd.tracing import RunTransition
 
 from .job import ActiveJob, RunLog
 from .queue import RunQueue
-from .recovery import end_orphan
+from .recovery import end_orphans
 
 logger = logging.getLogger(__name__)
 
@@ -262,9 +262,7 @@ class Engine:
         self.live[run.id] = started
         self._emit(started, "queued")
         log = RunLog(self.storage, run.id, self.config.limits.log_cap_bytes)
-        job = ActiveJob(
-            started, source, os.path.join(self.work_root, run.id), log, self._save_running
-        )
+        job = ActiveJob(started, source, os.path.join(self.work_root, run.id), log, self._note_pid)
         self.active[run.id] = job
         timeout = entry.definition.timeout_s
         if timeout is not None:
@@ -283,17 +281,12 @@ class Engine:
         if os.path.isdir(job.work_path):  # noqa: ASYNC240 - one stat beats a thread hop
             await asyncio.to_thread(shutil.rmtree, job.work_path, True)
 
-    async def _save_running(self, run: Run) -> None:
-        current = self.live.get(run.id, run)
-        updated = replace(current, pid=run.pid)
-        try:
-            stored = await self.storage.update_run(updated, expect=("running",))
-        except StorageUnavailable as exc:
-            # Only the orphan clean-up after a crash needs the pid; the run goes on.
-            logger.warning("run %s: pid %s not recorded: %s", run.id, run.pid, exc)
-            return
-        if stored:
-            self.live[run.id] = updated
+    def _note_pid(self, run_id: str, pid: int | None) -> None:
+        # Shown by runs.get while the run lives; not written to storage: after a crash
+        # the run's processes are found by the SEQD_RUN_ID in their environment.
+        current = self.live.get(run_id)
+        if current is not None and current.status == "running":
+            self.live[run_id] = replace(current, pid=pid)
 
     async def _conclude(self, job: ActiveJob, policy: RetryPolicy) -> None:
         execution = job.execution
@@ -462,10 +455,11 @@ class Engine:
         """Put back in line every run an earlier daemon accepted and did not finish."""
         runs = await self.storage.unfinished_runs()
         grace = float(self.config.task_types.get("shell", {}).get("kill_grace_s", 5.0))
+        interrupted = [r.id for r in runs if r.status == "running"]
+        if interrupted:
+            await asyncio.to_thread(end_orphans, interrupted, grace)
         for run in runs:
             if run.status == "running":
-                if run.pid:
-                    await asyncio.to_thread(end_orphan, run.pid, run.id, grace)
                 again = replace(run, status="queued", started_at=None, pid=None)
                 if not await self.storage.update_run(again, expect=("running",)):
                     continue

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any
 
 from msgspec.structs import replace
@@ -34,6 +34,7 @@ class RunLog:
         self.full = False
         self.dropped = 0
         self._buffer: list[NewLogLine] = []
+        self.pending_bytes = 0
         self._flushing: asyncio.Task[None] | None = None
 
     def add(self, stream: LogStream, text: str) -> None:
@@ -44,22 +45,18 @@ class RunLog:
         if self.written_bytes + size > self.cap_bytes:
             self.full = True
             self.dropped += 1
-            self._buffer.append(
-                NewLogLine(
-                    ts=timeutil.now(),
-                    stream="system",
-                    text=f"log cap of {self.cap_bytes} bytes reached; further output is dropped",
-                )
-            )
-        else:
-            self.written_bytes += size
-            self._buffer.append(NewLogLine(ts=timeutil.now(), stream=stream, text=text))
+            self.system(f"log cap of {self.cap_bytes} bytes reached; further output is dropped")
+            return
+        self.written_bytes += size
+        self.pending_bytes += len(text) + 1
+        self._buffer.append(NewLogLine(ts=timeutil.now(), stream=stream, text=text))
         if self._flushing is None:
             self._flushing = asyncio.ensure_future(self._flush_loop())
 
     def system(self, text: str) -> None:
         """A line from the daemon itself; not counted against the cap."""
         self._buffer.append(NewLogLine(ts=timeutil.now(), stream="system", text=text))
+        self.pending_bytes += len(text) + 1
         if self._flushing is None:
             self._flushing = asyncio.ensure_future(self._flush_loop())
 
@@ -71,6 +68,7 @@ class RunLog:
                 batch, self._buffer = self._buffer, []
                 try:
                     await self.storage.append_logs(self.run_id, batch)
+                    self.pending_bytes -= sum(len(line.text) + 1 for line in batch)
                     delay = 0.1
                 except StorageUnavailable as exc:
                     # Keep the lines (the cap bounds them) and try again: an outage
@@ -103,13 +101,13 @@ class ActiveJob:
         source: TaskSource,
         work_dir: str,
         log: RunLog,
-        save: Callable[[Run], Awaitable[Any]],
+        on_pid: Callable[[str, int | None], None],
     ) -> None:
         self._run = run
         self._source = source
         self._work_path = work_dir
         self.runlog = log
-        self._save = save
+        self._on_pid = on_pid
         self.resources: Resources | None = None
         self.cancel_reason: tuple[str, str] | None = None
         self.execution: asyncio.Task[Any] | None = None
@@ -143,8 +141,13 @@ class ActiveJob:
         return self.runlog.full
 
     async def set_pid(self, pid: int | None) -> None:
-        self._run.pid = pid
-        await self._save(self._run)
+        self._on_pid(self._run.id, pid)
+
+    async def wait_logged(self, backlog_bytes: int = 1 << 20) -> None:
+        """Backpressure for fast producers: once more than ``backlog_bytes`` of lines
+        wait for storage, wait until they are stored."""
+        if self.runlog.pending_bytes > backlog_bytes:
+            await self.runlog.flush()
 
     def set_resources(self, resources: Resources) -> None:
         if resources.cpu_s is not None:

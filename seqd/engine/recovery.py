@@ -1,6 +1,10 @@
-"""Finding what a previous daemon left behind: process groups of runs that were
-running when it died. A group is only signalled when its leader still carries the
-run's id in its environment, so a recycled pid is never hit."""
+"""Finding what a previous daemon left behind: processes of runs that were running
+when it died (shell commands outlive the daemon by design).
+
+Every process a run starts carries ``SEQD_RUN_ID`` in its environment, so one pass
+over ``/proc`` finds them — no pid has to be written to storage while the run lives,
+and a recycled pid is never hit.
+"""
 
 from __future__ import annotations
 
@@ -8,37 +12,73 @@ import logging
 import os
 import signal
 import time
-
-import psutil
+from collections.abc import Iterable
 
 logger = logging.getLogger(__name__)
 
-
-def belongs_to_run(pid: int, run_id: str) -> bool:
-    try:
-        env = psutil.Process(pid).environ()
-    except (psutil.Error, OSError):
-        return False
-    return env.get("SEQD_RUN_ID") == run_id
+PROC = "/proc"
 
 
-def end_orphan(pid: int, run_id: str, grace_s: float = 5.0) -> bool:
-    """End the process group ``pid`` of ``run_id`` if it is still there: SIGTERM, then
-    SIGKILL after ``grace_s``. Returns whether anything was found."""
-    if not belongs_to_run(pid, run_id):
-        return False
-    logger.warning("run %s: ending process group %d left by a previous daemon", run_id, pid)
-    try:
-        os.killpg(pid, signal.SIGTERM)
-    except ProcessLookupError:
-        return True
+def find_run_processes(run_ids: Iterable[str]) -> dict[str, set[int]]:
+    """Process groups per run id, from the environments of all visible processes."""
+    wanted = {f"SEQD_RUN_ID={r}".encode(): r for r in run_ids}
+    found: dict[str, set[int]] = {}
+    if not wanted:
+        return found
+    me = os.getpid()
+    for entry in os.listdir(PROC):
+        if not entry.isdigit() or int(entry) == me:
+            continue
+        try:
+            with open(f"{PROC}/{entry}/environ", "rb") as fh:
+                env = fh.read()
+        except OSError:
+            continue
+        for item in env.split(b"\0"):
+            run_id = wanted.get(item)
+            if run_id is not None:
+                try:
+                    found.setdefault(run_id, set()).add(os.getpgid(int(entry)))
+                except ProcessLookupError:
+                    pass
+                break
+    return found
+
+
+def end_orphans(run_ids: Iterable[str], grace_s: float = 5.0) -> dict[str, set[int]]:
+    """End every process group left by ``run_ids``: SIGTERM, then SIGKILL after
+    ``grace_s``. Returns what was found."""
+    found = find_run_processes(run_ids)
+    groups = {g for gs in found.values() for g in gs}
+    if not groups:
+        return found
+    for run_id, gs in found.items():
+        logger.warning(
+            "run %s: ending process group(s) %s left by a previous daemon", run_id, sorted(gs)
+        )
+    _signal(groups, signal.SIGTERM)
     deadline = time.monotonic() + grace_s
     while time.monotonic() < deadline:
-        if not psutil.pid_exists(pid):
-            return True
+        if not any(_group_alive(g) for g in groups):
+            return found
         time.sleep(0.05)
+    _signal(groups, signal.SIGKILL)
+    return found
+
+
+def _signal(groups: Iterable[int], sig: int) -> None:
+    for group in groups:
+        try:
+            os.killpg(group, sig)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+
+def _group_alive(group: int) -> bool:
     try:
-        os.killpg(pid, signal.SIGKILL)
+        os.killpg(group, 0)
     except ProcessLookupError:
-        pass
+        return False
+    except PermissionError:
+        return True
     return True

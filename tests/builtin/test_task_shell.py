@@ -47,6 +47,9 @@ class FakeJob:
     pids: list[int | None] = field(default_factory=list)
     resources: Resources | None = None
 
+    async def wait_logged(self, backlog_bytes: int = 1 << 20) -> None:
+        return None
+
     def log(self, stream: str, text: str) -> None:
         if self.full:
             return
