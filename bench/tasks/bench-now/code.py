@@ -1,0 +1,5 @@
+import time
+
+
+def run(ctx):
+    return time.time()
