@@ -33,6 +33,7 @@ ENTRY_POINT_GROUP = PROJECT
 
 BUILTIN_PLUGINS: tuple[str, ...] = (
     "seqd.builtin.storage_sqlite",
+    "seqd.builtin.storage_fs",
     "seqd.builtin.task_python",
     "seqd.builtin.task_shell",
     "seqd.builtin.tracer_log",

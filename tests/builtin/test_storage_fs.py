@@ -1,0 +1,690 @@
+"""The file store: the shared conformance suite (both durability modes), then what only
+the file store has — the layout on disk, path confinement, crash leftovers, torn logs,
+the sparse log index, SIGKILL safety, a full or read-only file system, the lock file."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import pytest
+
+from seqd.builtin.fs_files import Batch
+from seqd.builtin.fs_logs import STRIDE
+from seqd.builtin.storage_fs import FSBackend, FSStorageFactory
+from seqd.errors import StorageUnavailable, ValidationFailed
+from seqd.models import Run, RunQuery
+from seqd.plugins import BUILTIN_PLUGINS, PluginHost
+from seqd.storage import StorageContext
+from seqd.testing.storage import (
+    BackendMaker,
+    StorageConformance,
+    changed,
+    lines,
+    new_run,
+    opened,
+    run_async,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def make(state_dir: Path, durability: str = "normal", **options: Any) -> FSBackend:
+    context = StorageContext(state_dir=str(state_dir), durability=durability)
+    return FSStorageFactory().create(options, context)
+
+
+def files_under(path: Path) -> list[Path]:
+    return sorted(p for p in path.rglob("*") if p.is_file())
+
+
+class TestFSConformance(StorageConformance):
+    @pytest.fixture
+    def make_backend(self, tmp_path: Path) -> BackendMaker:
+        return lambda: make(tmp_path / "state")
+
+
+class TestFSConformanceFullDurability(StorageConformance):
+    @pytest.fixture
+    def make_backend(self, tmp_path: Path) -> BackendMaker:
+        return lambda: make(tmp_path / "state", durability="full")
+
+
+# -- plugin, options ------------------------------------------------------------------
+
+
+def test_registered_through_the_plugin_host(tmp_path: Path) -> None:
+    assert "seqd.builtin.storage_fs" in BUILTIN_PLUGINS
+    host = PluginHost()
+    host.load(builtins=("seqd.builtin.storage_fs",), entry_points=False)
+    factory = host.storage.get("fs")
+    assert factory is not None and host.storage.owner("fs") == "storage_fs"
+    context = StorageContext(state_dir=str(tmp_path), durability="normal")
+    assert factory.create({}, context).location == str(tmp_path / "files")
+    assert factory.create({"root": "sub/runs"}, context).location == str(tmp_path / "sub/runs")
+    assert factory.create({"root": "/abs/store"}, context).location == "/abs/store"
+
+
+@pytest.mark.parametrize(
+    ("options", "field"),
+    [
+        ({"roots": "x"}, "backends.fs.roots"),
+        ({"root": 5}, "backends.fs.root"),
+        ({"root": ""}, "backends.fs.root"),
+    ],
+)
+def test_bad_options_name_the_field(tmp_path: Path, options: dict[str, Any], field: str) -> None:
+    with pytest.raises(ValidationFailed) as info:
+        make(tmp_path, **options)
+    assert info.value.details["field"] == field
+    assert field in info.value.message
+
+
+def test_bad_durability_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ValidationFailed) as info:
+        make(tmp_path, durability="fast")
+    assert info.value.details["field"] == "durability"
+
+
+# -- the layout on disk -------------------------------------------------------------------
+
+
+def test_layout_is_plain_greppable_json(tmp_path: Path) -> None:
+    root = tmp_path / "files"
+    parent = new_run(task="flow.main", status="running")
+    run = new_run(task="flow.main", parent_id=parent.id, root_id=parent.id, idempotency_key="k1")
+    early = new_run(task="late.task")
+
+    async def main() -> None:
+        async with opened(lambda: make(tmp_path)) as b:
+            await b.create_run(parent)
+            await b.create_run(run)
+            done = changed(run, status="succeeded", output={"answer": 42})
+            assert await b.update_run(done, expect=["queued"])
+            assert await b.append_logs(run.id, lines("héllo", "wörld")) == 2
+            # Lines of a run that does not exist yet wait under orphans/ ...
+            assert await b.append_logs(early.id, lines("before")) == 1
+            assert (root / "orphans" / f"{early.id}.log.jsonl").is_file()
+            await b.create_run(early)  # ... and move next to it when it is created.
+            assert await b.append_logs(early.id, lines("after")) == 2
+            assert [g.text for g in await b.read_logs(early.id, 0, 10)] == ["before", "after"]
+
+    run_async(main())
+    runs = root / "tasks" / "flow.main" / "runs"
+    record = runs / f"{run.id}.json"
+    with record.open() as f:
+        assert json.load(f) == msgspec.to_builtins(
+            changed(run, status="succeeded", output={"answer": 42})
+        )
+    assert b'"status":"succeeded"' in record.read_bytes()  # grep finds it
+    assert json.loads((runs / f"{parent.id}.json").read_text())["status"] == "running"
+    log = [json.loads(line) for line in (runs / f"{run.id}.log.jsonl").read_text().splitlines()]
+    assert [(e["seq"], e["stream"], e["text"]) for e in log] == [
+        (1, "stdout", "héllo"),
+        (2, "stdout", "wörld"),
+    ]
+    assert set(log[0]) == {"seq", "ts", "stream", "text"}
+    claim = root / "idempotency" / hashlib.sha256(b"k1").hexdigest()
+    assert claim.read_text() == run.id
+    moved = root / "tasks" / "late.task" / "runs" / f"{early.id}.log.jsonl"
+    assert len(moved.read_text().splitlines()) == 2
+    assert not list((root / "orphans").iterdir())
+    assert not [p for p in files_under(tmp_path) if p.name.endswith(".tmp")]
+
+
+HOSTILE_TASKS = [
+    "../x",
+    "..",
+    ".",
+    "a/b",
+    "/abs",
+    "../../../../../tmp/evil",
+    "x\n",
+    "",
+    "A",
+    "a\x00b",
+    "-x",
+    "a" * 129,
+]
+
+
+def test_hostile_names_never_escape_root(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    good = new_run(task="ok")
+
+    async def main() -> None:
+        async with opened(lambda: make(state)) as b:
+            await b.create_run(good)
+            for name in HOSTILE_TASKS:
+                with pytest.raises(ValidationFailed) as info:
+                    await b.create_run(new_run(task=name))
+                assert info.value.details["field"] == "task"
+                with pytest.raises(ValidationFailed):
+                    await b.update_run(changed(good, task=name))
+            for run_id in ["../x", "..", "ABC", "12/34", "x" * 24, "a" * 65, ""]:
+                with pytest.raises(ValidationFailed) as info:
+                    await b.create_run(changed(new_run(), id=run_id))
+                assert info.value.details["field"] == "id"
+                with pytest.raises(ValidationFailed):
+                    await b.append_logs(run_id, lines("x"))
+                assert await b.get_run(run_id) is None
+                assert await b.read_logs(run_id, 0, 10) == []
+                assert await b.update_run(changed(good, id=run_id)) is False
+            assert await b.get_run(good.id) == good
+            assert (await b.list_runs(RunQuery(limit=100))).runs == [good]
+
+    run_async(main())
+    root = state / "files"
+    assert all(root in p.parents for p in files_under(tmp_path)), files_under(tmp_path)
+    assert sorted(p.name for p in (root / "tasks").iterdir()) == ["ok"]
+
+
+def test_a_run_moving_to_another_task_takes_its_files(tmp_path: Path) -> None:
+    root = tmp_path / "files"
+    run = new_run(task="before")
+
+    async def main() -> None:
+        async with opened(lambda: make(tmp_path)) as b:
+            await b.create_run(run)
+            await b.append_logs(run.id, lines("a", "b"))
+            assert await b.update_run(changed(run, task="after", status="running"))
+            assert await b.get_run(run.id) == changed(run, task="after", status="running")
+            assert await b.append_logs(run.id, lines("c")) == 3
+            page = await b.list_runs(RunQuery(task="after"))
+            assert [r.id for r in page.runs] == [run.id]
+            assert (await b.list_runs(RunQuery(task="before"))).runs == []
+        async with opened(lambda: make(tmp_path)) as b:
+            assert [g.text for g in await b.read_logs(run.id, 0, 10)] == ["a", "b", "c"]
+            assert (await b.get_run(run.id)) == changed(run, task="after", status="running")
+
+    run_async(main())
+    assert not list((root / "tasks" / "before" / "runs").iterdir())
+    after = sorted(p.name for p in (root / "tasks" / "after" / "runs").iterdir())
+    assert after == [f"{run.id}.json", f"{run.id}.log.jsonl"]
+
+
+# -- crash leftovers --------------------------------------------------------------------
+
+
+def test_leftovers_of_a_crash_are_cleaned_at_open(tmp_path: Path) -> None:
+    root = tmp_path / "files"
+    keyed = new_run(task="t", idempotency_key="kept")
+    plain = new_run(task="t")
+
+    async def first() -> None:
+        async with opened(lambda: make(tmp_path)) as b:
+            await b.create_run(keyed)
+            await b.create_run(plain)
+
+    run_async(first())
+    runs = root / "tasks" / "t" / "runs"
+    claims = root / "idempotency"
+    temps = [
+        runs / f".{plain.id}.json.999.1.tmp",  # a rewrite the crash cut short
+        runs / f".{new_run().id}.json.999.2.tmp",  # a create the crash cut short
+        claims / ".deadbeef.999.3.tmp",
+        root / "orphans" / ".x.log.jsonl.999.4.tmp",
+    ]
+    for temp in temps:
+        temp.write_bytes(b'{"id": "half a rec')
+    ghost = claims / hashlib.sha256(b"ghost").hexdigest()
+    ghost.write_text(new_run().id)  # claimed, then the run file was never written
+    (claims / hashlib.sha256(b"kept").hexdigest()).unlink()
+    broken = new_run(task="t")
+    (runs / f"{broken.id}.json").write_bytes(b"\x00" * 64)  # a torn write (power loss)
+    (runs / "notes.txt").write_text("a human's file is left alone")
+
+    async def reopen() -> None:
+        async with opened(lambda: make(tmp_path)) as b:
+            assert await b.get_run(keyed.id) == keyed
+            assert await b.get_run(plain.id) == plain
+            assert await b.get_run(broken.id) is None
+            assert (await b.count_by_status()) == {"queued": 2}
+            again, created = await b.create_run(new_run(idempotency_key="kept"))
+            assert (again, created) == (keyed, False)
+            fresh = new_run(idempotency_key="ghost")
+            assert await b.create_run(fresh) == (fresh, True)
+
+    run_async(reopen())
+    assert not any(t.exists() for t in temps)
+    assert (claims / hashlib.sha256(b"kept").hexdigest()).read_text() == keyed.id
+    assert (runs / "notes.txt").exists()
+
+
+def test_torn_log_tail_is_cut_at_open(tmp_path: Path) -> None:
+    run = new_run(task="t")
+    log = tmp_path / "files" / "tasks" / "t" / "runs" / f"{run.id}.log.jsonl"
+
+    async def first() -> None:
+        async with opened(lambda: make(tmp_path)) as b:
+            await b.create_run(run)
+            assert await b.append_logs(run.id, lines("one", "two", "three")) == 3
+
+    run_async(first())
+    good = log.read_bytes()
+    # A garbage line (a power loss can leave zeros) and a half-written last line.
+    log.write_bytes(good + b"\x00" * 40 + b"\n" + b'{"seq":5,"ts":"2026-01-01T00:')
+
+    async def reopen() -> None:
+        async with opened(lambda: make(tmp_path)) as b:
+            assert [g.text for g in await b.read_logs(run.id, 0, 10)] == ["one", "two", "three"]
+            assert log.read_bytes() == good
+            assert await b.append_logs(run.id, lines("four")) == 4
+            got = await b.read_logs(run.id, 0, 10)
+            assert [(g.seq, g.text) for g in got] == [
+                (1, "one"),
+                (2, "two"),
+                (3, "three"),
+                (4, "four"),
+            ]
+
+    run_async(reopen())
+
+
+def test_long_logs_are_read_through_a_sparse_index(tmp_path: Path) -> None:
+    run = new_run(task="t")
+    total = STRIDE * 3 + 500
+
+    def check(got: list[Any], after: int, limit: int) -> None:
+        want = list(range(after + 1, min(after + limit, total) + 1))
+        assert [g.seq for g in got] == want
+        assert [g.text for g in got] == [f"line {s}" for s in want]
+
+    async def first() -> None:
+        async with opened(lambda: make(tmp_path)) as b:
+            await b.create_run(run)
+            for start in range(1, total + 1, 250):
+                texts = [f"line {s}" for s in range(start, min(start + 250, total + 1))]
+                await b.append_logs(run.id, lines(*texts))
+            state = b._logs[run.id]
+            assert [seq for seq, _ in state.marks] == [
+                1,
+                STRIDE + 1,
+                2 * STRIDE + 1,
+                3 * STRIDE + 1,
+            ]
+            for after, limit in [(0, 5), (999, 3), (1000, 2), (2999, 10), (3490, 50), (1500, 1200)]:
+                check(await b.read_logs(run.id, after, limit), after, limit)
+
+    async def reopened() -> None:
+        async with opened(lambda: make(tmp_path)) as b:
+            state = b._logs[run.id]
+            assert state.marks == [] and state.last_seq == total
+            check(await b.read_logs(run.id, 10, 5), 10, 5)
+            assert [seq for seq, _ in state.marks] == [1]  # learned only what it walked over
+            check(await b.read_logs(run.id, 3200, 5), 3200, 5)
+            assert [seq for seq, _ in state.marks] == [1, 1001, 2001, 3001]
+            check(await b.read_logs(run.id, 2100, 7), 2100, 7)
+            assert await b.append_logs(run.id, lines("line 3501")) == total + 1
+
+    run_async(first())
+    run_async(reopened())
+
+
+# -- concurrency ------------------------------------------------------------------------
+
+
+def test_a_cancelled_caller_leaves_disk_and_index_in_step(tmp_path: Path) -> None:
+    async def main() -> None:
+        async with opened(lambda: make(tmp_path)) as b:
+            runs = [new_run() for _ in range(20)]
+            pending = [asyncio.ensure_future(b.create_run(r)) for r in runs]
+            await asyncio.sleep(0)
+            for fut in pending:
+                fut.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+            assert await b.update_run(changed(runs[0], status="running"), expect=["queued"])
+            for run in runs[1:]:
+                assert await b.get_run(run.id) == run
+            assert (await b.count_by_status()) == {"queued": 19, "running": 1}
+        async with opened(lambda: make(tmp_path)) as b:
+            assert (await b.count_by_status()) == {"queued": 19, "running": 1}
+
+    run_async(main())
+
+
+def test_queued_writes_run_as_one_batch(tmp_path: Path) -> None:
+    async def main() -> None:
+        async with opened(lambda: make(tmp_path)) as b:
+            writer = b._writer
+            assert writer is not None
+            entered, release = threading.Event(), threading.Event()
+
+            def park(batch: Batch) -> None:
+                entered.set()
+                release.wait(30)
+
+            parked = writer.submit(park)
+            assert await asyncio.to_thread(entered.wait, 30)
+            runs = [new_run() for _ in range(300)]
+            pending = [asyncio.ensure_future(b.create_run(r)) for r in runs]
+            for _ in range(5):
+                await asyncio.sleep(0)
+            batches = writer.batches
+            release.set()
+            await parked
+            assert all(created for _, created in await asyncio.gather(*pending))
+            assert writer.batches == batches + 1
+
+    run_async(main())
+
+
+def test_a_second_opener_reads_only_until_the_owner_lets_go(tmp_path: Path) -> None:
+    """The in-memory index assumes one writer, so the lock file decides who writes and
+    repairs; another opener (``seqd export`` next to a running daemon) only reads."""
+    root = tmp_path / "files"
+
+    async def main() -> None:
+        owner = make(tmp_path)
+        await owner.open()
+        try:
+            first = new_run(task="t", idempotency_key="k")
+            await owner.create_run(first)
+            await owner.append_logs(first.id, lines("a", "b"))
+            in_flight = root / "tasks" / "t" / "runs" / f".{first.id}.json.1.2.tmp"
+            in_flight.write_bytes(b'{"half')  # as if the owner were writing it now
+            async with opened(lambda: make(tmp_path)) as reader:
+                assert owner.owns_store() and not reader.owns_store()
+                assert await reader.get_run(first.id) == first
+                assert [g.text for g in await reader.read_logs(first.id, 0, 10)] == ["a", "b"]
+                with pytest.raises(StorageUnavailable, match=f"pid {os.getpid()}") as info:
+                    await reader.create_run(new_run(task="t"))
+                assert "reading only" in info.value.message
+                with pytest.raises(StorageUnavailable, match="reading only"):
+                    await reader.append_logs(first.id, lines("c"))
+                with pytest.raises(StorageUnavailable, match="reading only"):
+                    await reader.update_run(changed(first, status="running"))
+                assert in_flight.exists()  # not the reader's to clean up
+                second = new_run(task="t")
+                await owner.create_run(second)
+                await owner.close()
+                # The owner is gone: the next write takes the store over, rescanned.
+                third = new_run(task="t")
+                assert await reader.create_run(third) == (third, True)
+                assert reader.owns_store() and not in_flight.exists()
+                assert await reader.get_run(second.id) == second
+                assert await reader.create_run(new_run(idempotency_key="k")) == (first, False)
+                assert await reader.append_logs(first.id, lines("c")) == 3
+        finally:
+            await owner.close()
+        async with opened(lambda: make(tmp_path)) as b:
+            assert b.owns_store()
+            assert (await b.count_by_status()) == {"queued": 3}
+            await b.close()
+            with pytest.raises(StorageUnavailable, match="closed"):
+                await b.create_run(new_run())
+            with pytest.raises(StorageUnavailable, match="closed"):
+                await b.get_run(new_run().id)
+
+    run_async(main())
+
+
+# -- crash safety --------------------------------------------------------------------------
+
+CHILD = r"""
+import asyncio, sys
+from seqd.builtin.storage_fs import FSBackend
+from seqd.testing.storage import lines, changed, new_run
+
+async def main(root):
+    b = FSBackend(root, durability="normal")
+    await b.open()
+    out = sys.stdout
+
+    async def runs(w):
+        while True:
+            run = new_run(task=f"w{w}", input={"pad": "x" * 300}, idempotency_key=None)
+            await b.create_run(run)
+            out.write(f"c {run.id}\n")
+            await b.update_run(changed(run, status="running"), expect=["queued"])
+            done = changed(run, status="succeeded", output=w)
+            await b.update_run(done, expect=["running"])
+            out.write(f"u {run.id}\n")
+
+    async def logs(w):
+        run = new_run(task="logs")
+        await b.create_run(run)
+        while True:
+            seq = await b.append_logs(run.id, lines(f"{w}a", f"{w}b" * 50))
+            out.write(f"l {run.id} {seq}\n")
+
+    await asyncio.gather(*(runs(w) for w in range(8)), *(logs(w) for w in range(2)))
+
+asyncio.run(main(sys.argv[1]))
+"""
+
+
+def test_sigkill_during_heavy_writes_loses_no_acknowledged_write(tmp_path: Path) -> None:
+    root = tmp_path / "files"
+    proc = subprocess.Popen(
+        [sys.executable, "-u", "-c", CHILD, str(root)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=ROOT,
+    )
+    watchdog = threading.Timer(90, proc.kill)
+    watchdog.start()
+    seen: list[bytes] = []
+    try:
+        assert proc.stdout is not None and proc.stderr is not None
+        updated = 0
+        for line in proc.stdout:
+            seen.append(line)
+            updated += line.startswith(b"u ")
+            if updated >= 1000:
+                break
+        assert updated >= 1000, proc.stderr.read().decode()
+        proc.send_signal(signal.SIGKILL)
+        rest, _ = proc.communicate(timeout=30)
+    finally:
+        watchdog.cancel()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == -signal.SIGKILL
+    # Each line was printed after its write was acknowledged; a torn last line is dropped.
+    acked = [ln.split() for ln in b"".join([*seen, rest]).decode().split("\n")[:-1]]
+
+    async def check() -> None:
+        async with opened(lambda: FSBackend(str(root))) as b:
+            created = {f[1] for f in acked if f[0] == "c"}
+            done = {f[1] for f in acked if f[0] == "u"}
+            logs: dict[str, int] = {}
+            for f in acked:
+                if f[0] == "l":
+                    logs[f[1]] = max(logs.get(f[1], 0), int(f[2]))
+            assert len(done) >= 1000 and logs
+            for run_id in created:
+                stored = await b.get_run(run_id)
+                assert stored is not None, run_id
+                if run_id in done:
+                    assert stored.status == "succeeded"
+            for run_id, seq in logs.items():
+                got = await b.read_logs(run_id, 0, seq + 1000)
+                assert [g.seq for g in got[:seq]] == list(range(1, seq + 1))
+                assert [g.seq for g in got] == list(range(1, len(got) + 1))
+
+    run_async(check())
+    leftovers = files_under(root)
+    assert not [p for p in leftovers if p.name.endswith(".tmp")]
+    for path in leftovers:
+        if path.suffix == ".json":
+            msgspec.json.decode(path.read_bytes(), type=Run)
+
+
+SYNC_CHILD = r"""
+import asyncio, sys
+from seqd.builtin.storage_fs import FSBackend
+from seqd.testing.storage import changed, lines, new_run
+
+async def main(root, durability):
+    b = FSBackend(root, durability=durability)
+    await b.open()
+    run = new_run(task="t", idempotency_key="k")
+    await b.create_run(run)
+    await b.update_run(changed(run, status="running"))
+    await b.append_logs(run.id, lines("a"))
+    await b.close()
+
+asyncio.run(main(sys.argv[1], sys.argv[2]))
+"""
+
+
+@pytest.mark.parametrize("durability", ["normal", "full"])
+def test_full_durability_fsyncs_files_then_folders(tmp_path: Path, durability: str) -> None:
+    """Watched with strace: ``full`` fsyncs each temp file before its rename and the
+    folder after it, and fdatasyncs log appends; ``normal`` never waits for the disk."""
+    if shutil.which("strace") is None:
+        pytest.skip("strace is not installed: cannot watch the system calls")
+    root, trace = tmp_path / "files", tmp_path / "trace"
+    done = subprocess.run(
+        ["strace", "-f", "-qq", "-o", str(trace), "-e", "trace=openat,fsync,fdatasync,rename",
+         sys.executable, "-c", SYNC_CHILD, str(root), durability],
+        capture_output=True, text=True, cwd=ROOT, timeout=60, check=False,
+    )  # fmt: skip
+    if done.returncode != 0 and "ptrace" in done.stderr:
+        pytest.skip(f"strace cannot trace here: {done.stderr.strip()}")
+    assert done.returncode == 0, done.stderr
+    opened_fds: dict[tuple[str, str], str] = {}
+    synced: list[str] = []  # paths, in the order they were synced
+    renames: list[tuple[str, str, int]] = []  # (source, target, syncs before it)
+    for line in trace.read_text().splitlines():
+        pid, _, call = line.partition(" ")
+        if call.startswith("openat(") and " = " in call:
+            opened_fds[pid, call.rsplit(" = ", 1)[1]] = call.split('"')[1]
+        elif call.startswith(("fsync(", "fdatasync(")):
+            synced.append(opened_fds.get((pid, call.split("(")[1].split(")")[0]), "?"))
+        elif call.startswith("rename(") and str(root) in call:
+            parts = call.split('"')
+            renames.append((parts[1], parts[3], len(synced)))
+    store_syncs = [p for p in synced if p.startswith(str(root))]
+    assert renames
+    if durability == "normal":
+        assert store_syncs == []
+        return
+    for source, target, before in renames:
+        assert source in synced[:before], f"{source} renamed before it was fsynced"
+        assert os.path.dirname(target) in synced[before:], f"folder of {target} not fsynced"
+    assert any(p.endswith(".log.jsonl") for p in store_syncs)
+    assert any(p.startswith(str(root / "idempotency")) for p in store_syncs)
+
+
+# -- storage trouble: a full or read-only file system ---------------------------------------
+
+
+@pytest.fixture
+def small_fs(tmp_path: Path) -> Iterator[Path]:
+    """A 256 KiB tmpfs of its own (needs root and a mount-permitting container)."""
+    mnt = tmp_path / "mnt"
+    mnt.mkdir()
+    if shutil.which("mount") is None:
+        pytest.skip("no mount command here: cannot make a small file system to fill")
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=256k,mode=0755", "tmpfs", str(mnt)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here ({done.stderr.strip()}); ENOSPC untested")
+    try:
+        yield mnt
+    finally:
+        subprocess.run(["umount", "-l", str(mnt)], check=False)
+
+
+def fill(path: Path) -> None:
+    """Write ``path`` until the file system is full."""
+    with path.open("wb", buffering=0) as f:
+        try:
+            while True:
+                f.write(b"\0" * 4096)
+        except OSError as exc:
+            assert exc.errno == 28  # ENOSPC
+
+
+def test_full_file_system_reports_unavailable_then_recovers(small_fs: Path) -> None:
+    store = small_fs / "store"
+    filler = small_fs / "filler"
+
+    async def main() -> None:
+        async with opened(lambda: FSBackend(str(store))) as b:
+            run = new_run(task="t")
+            await b.create_run(run)
+            assert await b.append_logs(run.id, lines("a")) == 1
+            fill(filler)
+            blocked = new_run(task="t", idempotency_key="k", input={"pad": "x" * 8000})
+            with pytest.raises(StorageUnavailable, match="full") as info:
+                await b.create_run(blocked)
+            assert info.value.details["errno"] == "ENOSPC"
+            assert str(store) in info.value.message
+            with pytest.raises(StorageUnavailable, match="full"):
+                await b.append_logs(run.id, lines("y" * 20_000, "z" * 20_000))
+            with pytest.raises(StorageUnavailable, match="full"):
+                await b.update_run(changed(run, status="running", output="o" * 8000))
+            assert await b.get_run(blocked.id) is None
+            assert await b.get_run(run.id) == run
+            assert [g.text for g in await b.read_logs(run.id, 0, 10)] == ["a"]
+            filler.unlink()
+            assert await b.create_run(blocked) == (blocked, True)
+            assert await b.append_logs(run.id, lines("b")) == 2
+            assert await b.update_run(changed(run, status="running"), expect=["queued"])
+        async with opened(lambda: FSBackend(str(store))) as b:
+            assert [g.text for g in await b.read_logs(run.id, 0, 10)] == ["a", "b"]
+            assert await b.get_run(blocked.id) == blocked
+            assert (await b.count_by_status()) == {"queued": 1, "running": 1}
+
+    run_async(main())
+    assert not [p for p in files_under(store) if p.name.endswith(".tmp")]
+
+
+def test_read_only_file_system_reports_unavailable_then_recovers(small_fs: Path) -> None:
+    store = small_fs / "store"
+
+    def remount(mode: str) -> None:
+        subprocess.run(["mount", "-o", f"remount,{mode}", str(small_fs)], check=True)
+
+    async def main() -> None:
+        async with opened(lambda: FSBackend(str(store))) as b:
+            run = new_run(task="t")
+            await b.create_run(run)
+            remount("ro")
+            try:
+                with pytest.raises(StorageUnavailable, match="read-only") as info:
+                    await b.create_run(new_run(task="t"))
+                assert info.value.details["errno"] == "EROFS"
+                with pytest.raises(StorageUnavailable, match="read-only"):
+                    await b.append_logs(run.id, lines("x"))
+                assert await b.get_run(run.id) == run  # reads go on
+            finally:
+                remount("rw")
+            later = new_run(task="t")
+            assert await b.create_run(later) == (later, True)
+            assert await b.append_logs(run.id, lines("x")) == 1
+
+    run_async(main())
+
+
+def test_unopenable_root_reports_unavailable(tmp_path: Path) -> None:
+    blocker = tmp_path / "state"
+    blocker.write_text("a file where the state directory should be")
+
+    async def use() -> None:
+        async with opened(lambda: make(blocker)) as b:
+            await b.create_run(new_run())
+
+    with pytest.raises(StorageUnavailable, match=str(blocker)):
+        run_async(use())
+    blocker.unlink()
+    run_async(use())
