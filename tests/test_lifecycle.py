@@ -197,3 +197,35 @@ def test_shutdown_rpc(daemon: Daemon) -> None:
     with daemon.client() as c:
         assert c.shutdown().stopping
     assert daemon.proc.wait(30) == 0
+
+
+def test_bad_plugin_tables_stop_the_daemon(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    for table, key in (
+        ("backends.sqlite", "pathh"),
+        ("task_types.python", "prestartt"),
+        ("task_types.shell", "kill_grace"),
+    ):
+        cfg = tmp_path / "c.toml"
+        cfg.write_text(f"[{table}]\n{key} = 1\n")
+        out = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "seqd",
+                "--config",
+                str(cfg),
+                "--socket",
+                str(tmp_path / "s.sock"),
+                "--state-dir",
+                str(tmp_path / "state"),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert out.returncode == 2, (table, out.stderr)
+        assert key in out.stderr
+        assert not (tmp_path / "s.sock").exists()
