@@ -23,7 +23,7 @@ run: $(STAMP)
 ## Lint, type-check, then the whole suite.
 test: $(STAMP)
 	$(MAKE) lint
-	$(PY) -m pytest -n 2 -q $(ARGS)
+	$(PY) -m pytest -n 2 --dist loadgroup -q $(ARGS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check seqd plugins tests contrib bench

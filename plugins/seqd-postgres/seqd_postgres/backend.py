@@ -1,0 +1,271 @@
+"""``StorageBackend`` on PostgreSQL: psycopg 3 async connections from a pool.
+
+Reads borrow a pooled connection each. Writes go through one ``Writer`` that groups
+the writes issued meanwhile into one pipelined transaction (group commit). Each write
+is a single statement: a create is ``INSERT ... ON CONFLICT DO NOTHING``, a
+compare-and-set is ``UPDATE ... WHERE status = ANY(...)``, and a log append bumps the
+run's counter and inserts all its lines in one statement.
+
+A call never waits forever. It waits for a connection at most ``pool_timeout_s``, the
+server bounds each statement with ``statement_timeout_s``, and the client gives up a
+little after both. Lost connections are replaced in the background, so the backend
+comes back by itself with the server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
+from typing import Any, TypeVar
+
+import psycopg
+from psycopg import errors as pgerrors
+
+from seqd.errors import Conflict, StorageUnavailable, ValidationFailed
+from seqd.models import UNFINISHED, LogLine, NewLogLine, Run, RunPage, RunQuery, RunStatus
+from seqd_postgres import queries as q
+from seqd_postgres.connections import Conn, Connections
+from seqd_postgres.faults import connection_lost, translate
+from seqd_postgres.options import PostgresOptions, redact_dsn
+from seqd_postgres.schema import migrate
+from seqd_postgres.writer import Writer
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+_DURABILITY = ("normal", "full")
+_CLIENT_SLACK_S = 5.0
+
+
+class PostgresBackend:
+    """``seqd.storage.StorageBackend`` on one PostgreSQL schema, shareable by nodes."""
+
+    name = "postgres"
+
+    def __init__(self, dsn: str, options: PostgresOptions, durability: str = "normal") -> None:
+        if durability not in _DURABILITY:
+            raise ValidationFailed(
+                f"durability must be one of {list(_DURABILITY)}, not {durability!r}",
+                {"field": "durability"},
+            )
+        self.location = redact_dsn(dsn)
+        self.schema = options.schema
+        self.options = options
+        self.connections = Connections(dsn, self.location, options, durability)
+        self.writer: Writer | None = None
+        self._call_timeout = options.pool_timeout_s + options.statement_timeout_s + _CLIENT_SLACK_S
+        self._open = False
+        self._closing = False
+        self._inflight = 0
+        self._drained: asyncio.Event | None = None
+
+    @property
+    def last_error(self) -> str | None:
+        """The last connection failure seen: the likely reason calls are failing."""
+        return self.connections.last_error
+
+    # -- lifecycle -------------------------------------------------------------------
+
+    async def open(self) -> None:
+        """Connect, create or migrate the schema (under the advisory lock), then open
+        the pool and start the writer."""
+        self._drained = asyncio.Event()
+        self._drained.set()
+        try:
+            async with asyncio.timeout(self.options.connect_timeout + self._call_timeout):
+                conn = await self.connections.connect()
+                try:
+                    await migrate(conn, self.schema, where=self.location)
+                finally:
+                    await conn.close()
+                await self.connections.open_pool()
+        except (psycopg.Error, TimeoutError) as exc:
+            error = translate(exc, self.location, self.last_error, opening=True)
+            if error is None:
+                raise
+            raise error from exc
+        self.writer = Writer(self.connections.borrow, self._call_timeout)
+        self.writer.start()
+        self._open = True
+        logger.info(
+            "PostgreSQL storage open at %s (schema %s, pool %d-%d)",
+            self.location,
+            self.schema,
+            self.options.min_size,
+            self.options.max_size,
+        )
+
+    async def close(self) -> None:
+        """Let calls in flight finish (each is bounded), then stop the writer and
+        close the pool."""
+        self._closing = True
+        if self._inflight and self._drained is not None:
+            try:
+                async with asyncio.timeout(2 * self._call_timeout + 1):
+                    await self._drained.wait()
+            except TimeoutError:
+                logger.warning("closing %s with calls still in flight", self.location)
+        if self.writer is not None:
+            await self.writer.stop(self._closed_error())
+        await self.connections.close()
+
+    def _closed_error(self) -> StorageUnavailable:
+        state = "closed" if self._closing else "not open"
+        return StorageUnavailable(
+            f"PostgreSQL storage at {self.location} is {state}", {"location": self.location}
+        )
+
+    # -- plumbing --------------------------------------------------------------------
+
+    @asynccontextmanager
+    async def _guarded(self, timeout: float) -> AsyncIterator[None]:
+        """Count the call in flight, bound it, and turn failures into SeqdErrors."""
+        if not self._open or self._closing:
+            raise self._closed_error()
+        assert self._drained is not None
+        self._inflight += 1
+        self._drained.clear()
+        try:
+            async with asyncio.timeout(timeout):
+                yield
+        except (psycopg.Error, TimeoutError) as exc:
+            if isinstance(exc, psycopg.Error) and connection_lost(exc):
+                self.connections.lost(exc)
+            error = translate(exc, self.location, self.last_error)
+            if error is None:
+                raise
+            raise error from exc
+        finally:
+            self._inflight -= 1
+            if not self._inflight:
+                self._drained.set()
+
+    async def _read(self, fn: Callable[[Conn], Awaitable[T]]) -> T:
+        """Run ``fn`` on a pooled connection; if the connection dies under it, once
+        more on another (a read can always be repeated)."""
+        async with self._guarded(self._call_timeout):
+            try:
+                async with self.connections.borrow() as conn:
+                    return await fn(conn)
+            except psycopg.Error as exc:
+                if not connection_lost(exc):
+                    raise
+                self.connections.lost(exc)
+                logger.debug("reading again after a lost connection: %s", exc)
+            async with self.connections.borrow() as conn:
+                return await fn(conn)
+
+    async def _fetch_one(self, query: str, params: Sequence[Any]) -> Any:
+        async def fn(conn: Conn) -> Any:
+            row = await (await conn.execute(query, params)).fetchone()
+            return None if row is None else row[0]
+
+        return await self._read(fn)
+
+    async def _fetch_all(self, query: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+        async def fn(conn: Conn) -> list[tuple[Any, ...]]:
+            return await (await conn.execute(query, params)).fetchall()
+
+        return await self._read(fn)
+
+    async def _write(self, query: str, params: Any, value: bool = False) -> Any:
+        """One write through the writer: its row count, or with ``value`` the first
+        column of its first row. Returns after the commit."""
+        async with self._guarded(2 * self._call_timeout):  # its batch may wait for one
+            assert self.writer is not None
+            return await self.writer.submit(query, params, value)
+
+    # -- runs ------------------------------------------------------------------------
+
+    async def create_run(self, run: Run) -> tuple[Run, bool]:
+        params = q.insert_params(run)
+        for _ in range(3):
+            if await self._write(q.INSERT_RUN, params) == 1:
+                return run, True
+            if run.idempotency_key is not None:
+                existing = await self._fetch_one(q.BY_KEY, (run.idempotency_key,))
+                if existing is not None:
+                    return q.RUN_DECODER.decode(existing), False
+            if await self._fetch_one(q.RUN_EXISTS, (run.id,)) is not None:
+                raise Conflict(f"run {run.id} already exists", {"id": run.id})
+            # The key's holder let go of it in between (an update cleared it): again.
+        raise Conflict(
+            f"idempotency key {run.idempotency_key!r} keeps changing hands",
+            {"idempotency_key": run.idempotency_key},
+        )
+
+    async def update_run(self, run: Run, expect: Sequence[RunStatus] | None = None) -> bool:
+        if expect is None:
+            query, params = q.UPDATE_RUN, q.update_params(run)
+        else:
+            query, params = q.UPDATE_RUN_CAS, (*q.update_params(run), list(expect))
+        try:
+            return bool(await self._write(query, params) == 1)
+        except pgerrors.UniqueViolation as exc:
+            raise Conflict(
+                f"idempotency key {run.idempotency_key!r} belongs to another run",
+                {"id": run.id, "idempotency_key": run.idempotency_key},
+            ) from exc
+
+    async def get_run(self, run_id: str) -> Run | None:
+        data = await self._fetch_one(q.GET_RUN, (run_id,))
+        return None if data is None else q.RUN_DECODER.decode(data)
+
+    async def list_runs(self, query: RunQuery) -> RunPage:
+        if query.limit < 1:
+            raise ValidationFailed("limit must be at least 1", {"field": "limit"})
+        where: list[str] = []
+        params: list[Any] = []
+        for column, value in (
+            ("task", query.task),
+            ("status", query.status),
+            ("parent_id", query.parent_id),
+        ):
+            if value is not None:
+                where.append(f"{column} = %s")
+                params.append(value)
+        if query.cursor is not None:
+            where.append("id < %s")
+            params.append(query.cursor)
+        text = "SELECT data FROM runs"
+        if where:
+            text += " WHERE " + " AND ".join(where)
+        text += " ORDER BY id DESC LIMIT %s"
+        params.append(query.limit + 1)  # one more tells whether another page exists
+        rows = await self._fetch_all(text, params)
+        runs = [q.RUN_DECODER.decode(r[0]) for r in rows]
+        if len(runs) > query.limit:
+            del runs[query.limit :]
+            return RunPage(runs=runs, next_cursor=runs[-1].id)
+        return RunPage(runs=runs, next_cursor=None)
+
+    async def count_by_status(self) -> dict[str, int]:
+        rows = await self._fetch_all(q.COUNT, ())
+        return {str(status): int(count) for status, count in rows}
+
+    async def unfinished_runs(self) -> list[Run]:
+        rows = await self._fetch_all(q.UNFINISHED, (list(UNFINISHED),))
+        return [q.RUN_DECODER.decode(r[0]) for r in rows]
+
+    # -- logs ------------------------------------------------------------------------
+
+    async def append_logs(self, run_id: str, lines: Sequence[NewLogLine]) -> int:
+        if not lines:
+            return int(await self._fetch_one(q.LAST_SEQ, (run_id,)) or 0)
+        params = {
+            "run": run_id,
+            "n": len(lines),
+            "ts": [line.ts for line in lines],
+            "streams": [line.stream for line in lines],
+            "texts": [q.log_text(line.text) for line in lines],
+        }
+        return int(await self._write(q.APPEND_LOGS, params, value=True))
+
+    async def read_logs(self, run_id: str, after: int, limit: int) -> list[LogLine]:
+        if limit < 1:
+            return []
+        rows = await self._fetch_all(q.READ_LOGS, (run_id, after, limit))
+        return [LogLine(seq=s, ts=ts, stream=st, text=tx) for s, ts, st, tx in rows]

@@ -1,0 +1,74 @@
+"""The backend's SQL, and the parameters it takes from a Run.
+
+Every write is one statement, atomic on its own, so that the writer can send several
+in one transaction and a lone one in autocommit mode alike.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import msgspec
+
+from seqd.models import Run
+
+logger = logging.getLogger(__name__)
+
+_ENCODER = msgspec.json.Encoder()
+RUN_DECODER = msgspec.json.Decoder(Run)
+
+# No conflict target: a taken idempotency key and a taken id both insert nothing, and
+# the caller then finds out which (ON CONFLICT waits for a concurrent insert of the
+# same key to commit, so what it then reads is settled).
+INSERT_RUN = (
+    "INSERT INTO runs (id, task, status, parent_id, root_id, idempotency_key, created_at,"
+    " data) VALUES (%s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING"
+)
+UPDATE_RUN = (
+    "UPDATE runs SET task = %s, status = %s, parent_id = %s, root_id = %s,"
+    " idempotency_key = %s, created_at = %s, data = %s WHERE id = %s"
+)
+UPDATE_RUN_CAS = UPDATE_RUN + " AND status = ANY(%s::text[])"
+BY_KEY = "SELECT data FROM runs WHERE idempotency_key = %s"
+GET_RUN = "SELECT data FROM runs WHERE id = %s"
+RUN_EXISTS = "SELECT 1 FROM runs WHERE id = %s"
+COUNT = "SELECT status, count(*) FROM runs GROUP BY status"
+UNFINISHED = "SELECT data FROM runs WHERE status = ANY(%s::text[]) ORDER BY id"
+# Bump (or start) the run's counter, number the lines after it, insert them all.
+APPEND_LOGS = """
+WITH counter AS (
+    INSERT INTO log_seqs AS s (run_id, last_seq) VALUES (%(run)s, %(n)s)
+    ON CONFLICT (run_id) DO UPDATE SET last_seq = s.last_seq + EXCLUDED.last_seq
+    RETURNING last_seq
+), added AS (
+    INSERT INTO logs (run_id, seq, ts, stream, text)
+    SELECT %(run)s, counter.last_seq - %(n)s + line.n, line.ts, line.stream, line.text
+    FROM counter,
+        unnest(%(ts)s::text[], %(streams)s::text[], %(texts)s::text[])
+        WITH ORDINALITY AS line (ts, stream, text, n)
+)
+SELECT last_seq FROM counter
+"""
+LAST_SEQ = "SELECT last_seq FROM log_seqs WHERE run_id = %s"
+READ_LOGS = (
+    "SELECT seq, ts, stream, text FROM logs WHERE run_id = %s AND seq > %s ORDER BY seq LIMIT %s"
+)
+
+
+def insert_params(run: Run) -> tuple[Any, ...]:
+    """Parameters for INSERT_RUN (id first)."""
+    return (
+        run.id, run.task, run.status, run.parent_id, run.root_id, run.idempotency_key,
+        run.created_at, _ENCODER.encode(run).decode(),
+    )  # fmt: skip
+
+
+def update_params(run: Run) -> tuple[Any, ...]:
+    """Parameters for UPDATE_RUN (id last)."""
+    return (*insert_params(run)[1:], run.id)
+
+
+def log_text(value: str) -> str:
+    """PostgreSQL text cannot hold NUL; a log line may. Keep the rest of the line."""
+    return value.replace("\x00", "\ufffd") if "\x00" in value else value

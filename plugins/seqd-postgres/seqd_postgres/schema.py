@@ -1,0 +1,173 @@
+"""Versioned schema of the PostgreSQL store.
+
+``schema_migrations`` (in the configured schema) lists the versions applied. At open,
+every pending step runs in one transaction that first takes a transaction-scoped
+advisory lock keyed on the schema name: several nodes opening the same store at once
+queue up, and the first one migrates while the others then find nothing to do. A failed
+step rolls the whole transaction back. A store written by a newer seqd is refused
+rather than guessed at. To evolve the schema, append a ``Migration``; never edit one
+that has shipped.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from psycopg import AsyncConnection, sql
+
+from seqd.errors import StorageUnavailable
+
+logger = logging.getLogger(__name__)
+
+LOCK_CLASS = 0x5E9D
+"""First key of ``pg_advisory_xact_lock(int, int)``; the second is the schema's hash."""
+
+
+class SchemaTooNew(StorageUnavailable):
+    """The store was migrated by a newer seqd; this one cannot know what it means."""
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    description: str
+    statements: tuple[str, ...]
+    """Plain SQL, run in order with the store's schema first on the search_path."""
+
+
+# Ids, tasks and statuses compare bytewise (COLLATE "C"), as in SQLite: newest-first
+# order and ``id < cursor`` must not depend on the server's locale. ``data`` is the
+# whole Run as msgspec JSON text, the source of truth (jsonb would refuse the \u0000 a
+# run's input may hold); the other columns are copies that exist to be indexed.
+_V1 = (
+    """
+    CREATE TABLE runs (
+        id text COLLATE "C" PRIMARY KEY,
+        task text COLLATE "C" NOT NULL,
+        status text COLLATE "C" NOT NULL,
+        parent_id text COLLATE "C",
+        root_id text COLLATE "C",
+        idempotency_key text COLLATE "C",
+        created_at text NOT NULL,
+        data text NOT NULL
+    )
+    """,
+    # Each list filter is an index ending in id: "filter + newest first + id < cursor"
+    # is one index range walked backwards, whatever the size of the history.
+    "CREATE INDEX runs_task_id ON runs (task, id)",
+    "CREATE INDEX runs_status_id ON runs (status, id)",
+    "CREATE INDEX runs_parent_id ON runs (parent_id, id) WHERE parent_id IS NOT NULL",
+    "CREATE UNIQUE INDEX runs_idempotency_key ON runs (idempotency_key)"
+    " WHERE idempotency_key IS NOT NULL",
+    # The last seq per run, bumped by an upsert: concurrent appenders to one run queue
+    # on its row lock, and a run need not exist to have a log (as in SQLite).
+    """
+    CREATE TABLE log_seqs (
+        run_id text COLLATE "C" PRIMARY KEY,
+        last_seq bigint NOT NULL
+    )
+    """,
+    """
+    CREATE TABLE logs (
+        run_id text COLLATE "C" NOT NULL,
+        seq bigint NOT NULL,
+        ts text NOT NULL,
+        stream text NOT NULL,
+        text text NOT NULL,
+        PRIMARY KEY (run_id, seq)
+    )
+    """,
+)
+
+MIGRATIONS: tuple[Migration, ...] = (Migration(1, "runs and logs", _V1),)
+LATEST = MIGRATIONS[-1].version
+
+
+def check_order(migrations: Sequence[Migration]) -> None:
+    versions = [m.version for m in migrations]
+    if versions != list(range(1, len(versions) + 1)):
+        raise ValueError(f"migration versions must be 1, 2, 3... in order, got {versions}")
+
+
+async def _one(conn: AsyncConnection[Any], query: sql.Composed | str, *params: Any) -> Any:
+    cur = await conn.execute(query, params or None)
+    row = await cur.fetchone()
+    return None if row is None else row[0]
+
+
+async def schema_version(conn: AsyncConnection[Any], schema: str) -> int:
+    """The version recorded in ``schema``; 0 when it has no migrations table yet."""
+    table = f"{sql.Identifier(schema).as_string(conn)}.schema_migrations"
+    if await _one(conn, "SELECT to_regclass(%s)", table) is None:
+        return 0
+    query = sql.SQL("SELECT coalesce(max(version), 0) FROM {}.schema_migrations").format(
+        sql.Identifier(schema)
+    )
+    return int(await _one(conn, query))
+
+
+def _checked(version: int, latest: int, where: str) -> int:
+    if version > latest:
+        raise SchemaTooNew(
+            f"{where} has schema version {version}, but this seqd only knows up to "
+            f"{latest}: it was written by a newer seqd. Upgrade seqd, or use another "
+            "schema (backends.postgres.schema).",
+            {"found": version, "supported": latest},
+        )
+    return version
+
+
+async def migrate(
+    conn: AsyncConnection[Any],
+    schema: str,
+    migrations: Sequence[Migration] = MIGRATIONS,
+    where: str = "the database",
+) -> int:
+    """Create ``schema`` if missing and apply every pending migration, in one
+    transaction under the schema's advisory lock; return the resulting version.
+
+    ``conn`` must be in autocommit mode. Raises ``SchemaTooNew`` for a store from a
+    newer seqd, before changing anything.
+    """
+    check_order(migrations)
+    latest = migrations[-1].version if migrations else 0
+    ident = sql.Identifier(schema)
+    async with conn.transaction():
+        await conn.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (LOCK_CLASS, schema))
+        # Read under the lock: another node may have just migrated. Existence is
+        # checked first so that a role without CREATE on the database can still open
+        # a store someone else set up.
+        if await _one(conn, "SELECT 1 FROM pg_namespace WHERE nspname = %s", schema) is None:
+            logger.info("creating schema %s in %s", schema, where)
+            await conn.execute(sql.SQL("CREATE SCHEMA {}").format(ident))
+        version = _checked(await schema_version(conn, schema), latest, where)
+        if version == latest:
+            return latest
+        await conn.execute(sql.SQL("SET LOCAL search_path TO {}").format(ident))
+        if version == 0:
+            await conn.execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                " version integer PRIMARY KEY,"
+                " description text NOT NULL,"
+                " applied_at timestamptz NOT NULL DEFAULT now())"
+            )
+        for step in migrations:
+            if step.version <= version:
+                continue
+            logger.info(
+                "migrating %s (schema %s) to version %d: %s",
+                where,
+                schema,
+                step.version,
+                step.description,
+            )
+            for statement in step.statements:
+                await conn.execute(statement)
+            await conn.execute(
+                "INSERT INTO schema_migrations (version, description) VALUES (%s, %s)",
+                (step.version, step.description),
+            )
+    return latest
