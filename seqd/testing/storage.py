@@ -15,6 +15,11 @@ calls it twice to check that data survives a close and a reopen)::
             context = StorageContext(state_dir=str(tmp_path), durability="normal")
             return lambda: MyFactory().create({}, context)
 
+        @pytest.fixture
+        def store_spec(self, tmp_path) -> StoreSpec:
+            # the same store, for a child process that is SIGKILLed mid-write
+            return StoreSpec(name="mine", options={}, state_dir=str(tmp_path))
+
 Tests are plain functions that drive coroutines on a fresh uvloop loop, each bounded by
 ``timeout_s`` so a hang fails instead of stalling the run.
 """
@@ -24,11 +29,16 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import signal
+import subprocess
+import sys
+import time
 from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
 from typing import Any, ClassVar, TypeVar
 
 import msgspec
+import pytest
 import uvloop
 
 from seqd.ids import IdGenerator
@@ -50,6 +60,16 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 B = TypeVar("B", bound=StorageBackend)
 BackendMaker = Callable[[], StorageBackend]
+
+
+class StoreSpec(msgspec.Struct):
+    """How another process opens the same store: a backend name (installed, found
+    through the plugin host), its options, a state dir and the durability."""
+
+    name: str
+    options: dict[str, Any]
+    state_dir: str
+    durability: str = "normal"
 
 
 def run_async(coro: Coroutine[Any, Any, T], timeout_s: float = 60.0) -> T:
@@ -111,6 +131,58 @@ class StorageConformance:
 
     def run(self, coro: Coroutine[Any, Any, T]) -> T:
         return run_async(coro, self.timeout_s)
+
+    @pytest.fixture
+    def store_spec(self) -> StoreSpec:
+        """Override: the same store as ``make_backend``, as a ``StoreSpec``."""
+        pytest.fail(f"{type(self).__name__} must provide a store_spec fixture")
+
+    # -- crashes ----------------------------------------------------------------------
+
+    def test_killed_writer_leaves_readable_store(
+        self, make_backend: BackendMaker, store_spec: StoreSpec
+    ) -> None:
+        """A process SIGKILLed in the middle of writing leaves a store that opens and
+        holds every write it had been told was done."""
+        child = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "seqd.testing.crash_writer",
+                msgspec.json.encode(store_spec).decode(),
+            ],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        acked: list[str] = []
+        try:
+            assert child.stdout is not None
+            assert child.stdout.readline().strip() == "open"
+            deadline = time.monotonic() + 1.5
+            while time.monotonic() < deadline and len(acked) < 300:
+                line = child.stdout.readline().strip()
+                if not line:
+                    break
+                acked.append(line)
+        finally:
+            child.send_signal(signal.SIGKILL)
+            child.wait(30)
+        assert acked, "the writer acknowledged nothing before it was killed"
+
+        async def check() -> None:
+            async with opened(make_backend) as backend:
+                for run_id in acked:
+                    run = await backend.get_run(run_id)
+                    assert run is not None and run.status == "running", run_id
+                    logs = await backend.read_logs(run_id, 0, 10)
+                    assert [x.text for x in logs] == ["one", "two", "three"]
+                listed = await all_pages(backend, RunQuery(task="crash", limit=100))
+                assert set(acked) <= set(listed)
+                # the store still takes writes
+                fresh = new_run(task="crash")
+                assert (await backend.create_run(fresh))[1]
+
+        self.run(check())
 
     # -- runs: round trip, idempotency, compare-and-set ------------------------------
 

@@ -30,6 +30,7 @@ from seqd.storage import StorageContext
 from seqd.testing.storage import (
     BackendMaker,
     StorageConformance,
+    StoreSpec,
     changed,
     lines,
     new_run,
@@ -54,11 +55,21 @@ class TestFSConformance(StorageConformance):
     def make_backend(self, tmp_path: Path) -> BackendMaker:
         return lambda: make(tmp_path / "state")
 
+    @pytest.fixture
+    def store_spec(self, tmp_path: Path) -> StoreSpec:
+        return StoreSpec(name="fs", options={}, state_dir=str(tmp_path / "state"))
+
 
 class TestFSConformanceFullDurability(StorageConformance):
     @pytest.fixture
     def make_backend(self, tmp_path: Path) -> BackendMaker:
         return lambda: make(tmp_path / "state", durability="full")
+
+    @pytest.fixture
+    def store_spec(self, tmp_path: Path) -> StoreSpec:
+        return StoreSpec(
+            name="fs", options={}, state_dir=str(tmp_path / "state"), durability="full"
+        )
 
 
 # -- plugin, options ------------------------------------------------------------------

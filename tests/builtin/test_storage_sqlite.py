@@ -24,6 +24,7 @@ from seqd.storage import StorageContext
 from seqd.testing.storage import (
     BackendMaker,
     StorageConformance,
+    StoreSpec,
     changed,
     lines,
     new_run,
@@ -43,6 +44,10 @@ class TestSQLiteConformance(StorageConformance):
     @pytest.fixture
     def make_backend(self, tmp_path: Path) -> BackendMaker:
         return lambda: make(tmp_path / "state")
+
+    @pytest.fixture
+    def store_spec(self, tmp_path: Path) -> StoreSpec:
+        return StoreSpec(name="sqlite", options={}, state_dir=str(tmp_path / "state"))
 
 
 # -- plugin, options ------------------------------------------------------------------

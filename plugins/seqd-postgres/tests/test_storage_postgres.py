@@ -26,6 +26,7 @@ from seqd.storage import StorageContext
 from seqd.testing.storage import (
     BackendMaker,
     StorageConformance,
+    StoreSpec,
     changed,
     lines,
     new_run,
@@ -43,6 +44,14 @@ class TestPostgresConformance(StorageConformance):
     @pytest.fixture
     def make_backend(self, pg_make: PgMaker) -> BackendMaker:
         return lambda: pg_make()
+
+    @pytest.fixture
+    def store_spec(self, pg_dsn: str, pg_schema: str) -> StoreSpec:
+        return StoreSpec(
+            name="postgres",
+            options={"dsn": pg_dsn, "schema": pg_schema},
+            state_dir="/nonexistent",
+        )
 
 
 # -- helpers ------------------------------------------------------------------------------
