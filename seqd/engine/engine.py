@@ -398,10 +398,18 @@ class Engine:
         is then still unfinished in storage and runs again at the next start)."""
         delay = 0.2
         tries_after_stop = 5
+        failed_before = False
         while True:
             try:
-                return await self.storage.update_run(run, expect=expect)
+                if await self.storage.update_run(run, expect=expect):
+                    return True
+                if not failed_before:
+                    return False
+                # A write reported as failed may still have committed (the connection
+                # broke after the commit): then the stored record is ours.
+                return await self.storage.get_run(run.id) == run
             except StorageUnavailable as exc:
+                failed_before = True
                 if not self.accepting:
                     tries_after_stop -= 1
                     if tries_after_stop <= 0:

@@ -188,3 +188,74 @@ def test_server_stopped_mid_load_loses_no_acknowledged_run(
     acked = {run.id for _, run in load.acked}
     missing = acked - stored_ids(pg_admin, pg_schema)
     assert not missing, f"{len(missing)} acknowledged creates were lost"
+
+
+@pytest.mark.pg_exclusive
+def test_daemon_serves_through_a_postgres_outage(
+    pg_cluster: Cluster,
+    pg_dsn: str,
+    pg_schema: str,
+    pg_admin: Callable[[], psycopg.Connection[Any]],
+    tmp_path: Path,
+) -> None:
+    """The whole daemon on PostgreSQL: clients get ``storage_unavailable`` while the
+    server is down, the daemon keeps answering, and every accepted run finishes."""
+    import json
+    import threading
+
+    from test_postgres_daemon import Daemon
+
+    from seqd.client import Client, RpcError
+
+    config = tmp_path / "seqd.toml"
+    config.write_text(
+        f"[backends.postgres]\ndsn = {json.dumps(pg_dsn)}\nschema = {json.dumps(pg_schema)}\n"
+        "pool_timeout_s = 1.0\nconnect_timeout_s = 2\n"
+    )
+    daemon = Daemon(tmp_path, config)
+    daemon.start()
+    accepted: list[str] = []
+    refused: list[str] = []
+    stop = threading.Event()
+
+    def load() -> None:
+        with Client(daemon.socket, timeout=60) as c:
+            while not stop.is_set():
+                try:
+                    accepted.append(c.submit("hello", {"name": "pg"}).id)
+                except RpcError as exc:
+                    refused.append(exc.type)
+                    time.sleep(0.05)
+
+    threads = [threading.Thread(target=load) for _ in range(3)]
+    try:
+        for t in threads:
+            t.start()
+        deadline = time.monotonic() + 60
+        while len(accepted) < 50:
+            assert time.monotonic() < deadline, "no load"
+            time.sleep(0.05)
+        assert pg_cluster.ctl("stop", "-m", "fast").returncode == 0
+        deadline = time.monotonic() + 60
+        while len(refused) < 10:
+            assert time.monotonic() < deadline, "no refusals while the server is down"
+            time.sleep(0.05)
+        with Client(daemon.socket, timeout=10) as c:
+            assert c.ping() == "pong"
+        assert pg_cluster.ctl("start").returncode == 0
+        pg_cluster.wait_accepting()
+        before = len(accepted)
+        deadline = time.monotonic() + 60
+        while len(accepted) < before + 50:
+            assert time.monotonic() < deadline, "no submits after the restart"
+            time.sleep(0.05)
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(60)
+    assert set(refused) == {"storage_unavailable"}
+    with Client(daemon.socket, timeout=120) as c:
+        for run_id in accepted:
+            assert c.wait(run_id, timeout_s=60).status == "succeeded", run_id
+    assert daemon.stop() == 0
+    assert set(accepted) <= stored_ids(pg_admin, pg_schema)
