@@ -8,9 +8,13 @@ and the error tree in ``seqd.errors``. ``hookimpl`` is created on first use so t
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
+# Not ``typing.TYPE_CHECKING``: every seqd module imports this package, and importing
+# ``typing`` costs seqctl several milliseconds of start-up. Type checkers treat any
+# constant named TYPE_CHECKING as true.
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     import pluggy
 
     hookimpl: pluggy.HookimplMarker

@@ -11,17 +11,11 @@ from typing import Any, Literal
 
 import msgspec
 
+from seqd.constants import RUN_STATUSES as RUN_STATUSES
+from seqd.constants import TERMINAL as TERMINAL
+from seqd.constants import UNFINISHED as UNFINISHED
+
 RunStatus = Literal["queued", "running", "suspended", "succeeded", "failed", "cancelled"]
-RUN_STATUSES: tuple[RunStatus, ...] = (
-    "queued",
-    "running",
-    "suspended",
-    "succeeded",
-    "failed",
-    "cancelled",
-)
-TERMINAL: frozenset[str] = frozenset({"succeeded", "failed", "cancelled"})
-UNFINISHED: tuple[RunStatus, ...] = ("queued", "running", "suspended")
 
 LogStream = Literal["stdout", "stderr", "log", "system"]
 

@@ -2,15 +2,22 @@
 
 Every handler takes the client, the parsed arguments and the printer and returns the
 exit status; errors from the daemon propagate to ``main``, which maps them to 3 or 4.
+The client is a ``Client(typed=False)``: results are ``AttrDict``s with the fields of
+the Structs named in the annotations, which are for the type checker only.
 """
 
 from __future__ import annotations
 
-import argparse
+from seqd.cli.output import duration, pretty_json, size
+from seqd.constants import RUN_STATUSES
 
-from seqd.cli.output import Out, duration, pretty_json, size
-from seqd.client import Client
-from seqd.models import RUN_STATUSES, Problem
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import argparse
+
+    from seqd.cli.output import Out
+    from seqd.client import Client
+    from seqd.models import Problem
 
 
 def status(client: Client, args: argparse.Namespace, out: Out) -> int:

@@ -8,11 +8,13 @@ Every mistake is a :class:`UsageError` (exit status 2), never a traceback.
 
 from __future__ import annotations
 
+import json
 import sys
-from collections.abc import Iterable
-from typing import IO, Any
 
-import msgspec
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+    from typing import IO, Any
 
 
 class UsageError(Exception):
@@ -27,8 +29,8 @@ def parse_item(item: str) -> tuple[str, Any]:
     if item[eq - 1] == ":":
         key, raw = item[: eq - 1], item[eq + 1 :]
         try:
-            return key, msgspec.json.decode(raw.encode())
-        except msgspec.DecodeError as exc:
+            return key, decode_json(raw)
+        except ValueError as exc:
             raise UsageError(f"-i {item!r}: the value after ':=' is not JSON ({exc})") from None
     return item[:eq], item[eq + 1 :]
 
@@ -49,12 +51,25 @@ def read_input(spec: str, stdin: IO[str] | None = None) -> dict[str, Any]:
     else:
         text, origin = spec, "--input"
     try:
-        value = msgspec.json.decode(text.encode())
-    except msgspec.DecodeError as exc:
+        value = decode_json(text)
+    except ValueError as exc:
         raise UsageError(f"--input: {origin} is not valid JSON ({exc})") from None
     if not isinstance(value, dict):
         raise UsageError(f"--input: {origin} must hold a JSON object, not {_kind(value)}")
     return value
+
+
+def decode_json(text: str) -> Any:
+    """Strict JSON: ``NaN`` and ``Infinity``, which ``json`` accepts by default and the
+    daemon refuses, are errors here (ValueError, like any other mistake)."""
+    try:
+        return json.loads(text, parse_constant=_no_constant)
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
 
 
 def build_input(

@@ -1,20 +1,21 @@
 """How seqctl prints: aligned tables and key/value blocks, short local times, human
-durations and sizes, pretty JSON — with the standard library only, so start-up stays
-fast. Tables are cut to the terminal's width only when stdout is a terminal, so
-pipes and scripts always get whole cells.
+durations and sizes, pretty JSON — with the standard library only (``json``, not
+msgspec; ``typing`` only for the type checker), so start-up stays fast. Tables are
+cut to the terminal's width only when stdout is a terminal, so pipes and scripts
+always get whole cells.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import sys
-from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING, Any, TextIO
 
-import msgspec
-
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Iterable, Sequence
     from datetime import datetime
+    from typing import Any, TextIO
 
 ELLIPSIS = "…"
 GAP = 2
@@ -114,7 +115,13 @@ def size(n: int | None) -> str:
 
 
 def pretty_json(value: Any) -> str:
-    return msgspec.json.format(msgspec.json.encode(value), indent=2).decode()
+    """Indented by 2, non-ASCII kept: what ``--json`` prints."""
+    return json.dumps(value, indent=2, ensure_ascii=False)
+
+
+def compact_json(value: Any) -> str:
+    """One line, no spaces: JSON lines, and values inside an error message."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
 # -- timestamps (RFC 3339 UTC on the wire, local time on screen) --------------------------

@@ -12,11 +12,14 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Callable, Sequence
-from typing import TypeAlias
 
 from seqd import __version__
-from seqd.models import RUN_STATUSES
+from seqd.constants import RUN_STATUSES
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+    from typing import TypeAlias
 
 EXIT_STATUSES = """\
 exit status:

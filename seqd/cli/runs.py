@@ -3,23 +3,40 @@
 Waiting is done in bounded ``runs.wait`` calls (so no single request is unbounded and
 a lost daemon is noticed), and following logs alternates ``runs.logs`` with a short
 ``runs.wait``, which returns early when the run ends: no busy loop. Ctrl-C stops the
-waiting, never the run.
+waiting, never the run. As in ``commands``, results are ``AttrDict``s read through the
+Structs' field names.
 """
 
 from __future__ import annotations
 
-import argparse
 import time
-from collections.abc import Callable
-from typing import ParamSpec, TypeVar
-
-import msgspec
 
 from seqd.cli.inputs import build_input
-from seqd.cli.output import Out, clock, duration, elapsed, full_time, pretty_json, short_time, size
-from seqd.client import Client, DaemonUnreachable
-from seqd.models import TERMINAL, LogLine, Run
-from seqd.protocol import ListResult
+from seqd.cli.output import (
+    clock,
+    compact_json,
+    duration,
+    elapsed,
+    full_time,
+    pretty_json,
+    short_time,
+    size,
+)
+from seqd.client import DaemonUnreachable
+from seqd.constants import TERMINAL
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import argparse
+    from collections.abc import Callable
+    from typing import ParamSpec, TypeVar
+
+    from seqd.cli.output import Out
+    from seqd.client import Client
+    from seqd.models import LogLine, Run
+
+    T = TypeVar("T")
+    P = ParamSpec("P")
 
 WAIT_CHUNK_S = 60.0
 """Longest single ``runs.wait`` while waiting for a run to end."""
@@ -30,9 +47,6 @@ RECONNECT_S = 30.0
 """How long a waiting command keeps trying to reach a daemon that went away."""
 RECONNECT_PAUSE_S = 0.5
 INTERRUPTED = 130
-
-T = TypeVar("T")
-P = ParamSpec("P")
 
 
 def run(client: Client, args: argparse.Namespace, out: Out) -> int:
@@ -185,7 +199,7 @@ def _failure(run: Run) -> str:
 
 
 def _detail(value: object) -> str:
-    return value if isinstance(value, str) else msgspec.json.encode(value).decode()
+    return value if isinstance(value, str) else compact_json(value)
 
 
 def _log_printer(
@@ -197,7 +211,7 @@ def _log_printer(
 
     def emit(line: LogLine) -> None:
         if out.json_mode and not to_stderr:
-            stream.write(msgspec.json.encode(line).decode() + "\n")
+            stream.write(compact_json(line) + "\n")
         else:
             stream.write(f"{clock(line.ts)} {line.stream:<6} {line.text.rstrip(chr(10))}\n")
         if live:
@@ -207,15 +221,17 @@ def _log_printer(
 
 
 def ls(client: Client, args: argparse.Namespace, out: Out) -> int:
+    filters = (args.task, args.status, args.parent, args.limit, args.cursor)
+    next_cursor: str | None = None
     if args.all:
-        runs = list(client.iter_runs(args.task, args.status, args.parent, args.limit, args.cursor))
-        page = ListResult(runs=runs, next_cursor=None)
+        runs = list(client.iter_runs(*filters))
     else:
-        page = client.list_runs(args.task, args.status, args.parent, args.limit, args.cursor)
+        page = client.list_runs(*filters)
+        runs, next_cursor = page.runs, page.next_cursor
     if out.json_mode:
-        out.json(page)
+        out.json({"runs": runs, "next_cursor": next_cursor})  # a ListResult
         return 0
-    if not page.runs:
+    if not runs:
         out.line("no runs")
     else:
         rows = [
@@ -228,11 +244,11 @@ def ls(client: Client, args: argparse.Namespace, out: Out) -> int:
                 duration(elapsed(r.started_at, r.finished_at)),
                 r.error.type if r.error else "",
             )
-            for r in page.runs
+            for r in runs
         ]
         out.table(["id", "task", "status", "attempt", "created", "duration", "error"], rows)
-    if page.next_cursor:
-        out.error(f"more runs: seqctl runs ls {_filters(args)}--cursor {page.next_cursor}")
+    if next_cursor:
+        out.error(f"more runs: seqctl runs ls {_filters(args)}--cursor {next_cursor}")
     return 0
 
 

@@ -1,30 +1,30 @@
 """Python clients for the seqd daemon (JSON-RPC 2.0 over its Unix socket).
 
-``Client`` is blocking and imports no asyncio (it is what ``seqctl`` uses);
-``AsyncClient`` pipelines many calls on one connection. Both raise ``RpcError`` when
-the daemon refuses a request, ``DaemonUnreachable`` when it cannot be reached, and
-``ProtocolError`` when the peer does not speak JSON-RPC. ``AsyncClient`` is imported on
-first use so that ``from seqd.client import Client`` stays free of asyncio.
+``Client`` is blocking and imports no asyncio (it is what ``seqctl`` uses, with
+``typed=False``: no msgspec either); ``AsyncClient`` pipelines many calls on one
+connection. Both raise ``RpcError`` when the daemon refuses a request,
+``DaemonUnreachable`` when it cannot be reached, and ``ProtocolError`` when the peer
+does not speak JSON-RPC. ``AsyncClient``, ``Notification`` (a msgspec Struct) and
+``AttrDict`` are imported on first use, so that ``from seqd.client import Client``
+stays free of asyncio, msgspec and ``typing``.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
-from seqd.client._codec import (
-    ClientError,
-    DaemonUnreachable,
-    Notification,
-    ProtocolError,
-    RpcError,
-)
+from seqd.client._codec import ClientError, DaemonUnreachable, ProtocolError, RpcError
 from seqd.client.sync import Client
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
+    from seqd.client._plain import AttrDict
+    from seqd.client._typed import Notification
     from seqd.client.aio import AsyncClient
 
 __all__ = [
     "AsyncClient",
+    "AttrDict",
     "Client",
     "ClientError",
     "DaemonUnreachable",
@@ -39,4 +39,12 @@ def __getattr__(name: str) -> Any:
         from seqd.client.aio import AsyncClient
 
         return AsyncClient
+    if name == "Notification":
+        from seqd.client._typed import Notification
+
+        return Notification
+    if name == "AttrDict":
+        from seqd.client._plain import AttrDict
+
+        return AttrDict
     raise AttributeError(f"module 'seqd.client' has no attribute {name!r}")

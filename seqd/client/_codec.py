@@ -1,41 +1,31 @@
-"""What both clients share: request bytes, reply parsing, error types, typed calls.
+"""What both clients and both codecs share: the JSON-RPC envelope, reply checks and
+routing, error types, timeouts, and the request each helper method sends.
 
-The sync and asyncio clients differ only in how bytes move; everything about the
-JSON-RPC envelope, which result type a method has, how long a call may wait on the
-server, and how an error object becomes an exception lives here, once. Kept to
-msgspec and the standard library so ``seqctl`` starts fast — not even ``logging``
-(about 4 ms of start-up), which is why this module, ``sync`` and ``seqd.cli`` have
-no logger: none of them has anything to log that it does not raise or print.
+The sync and asyncio clients differ only in how bytes move, and the two codecs only
+in how bytes become objects: ``_typed`` (msgspec, results decoded into the method's
+Struct) and ``_plain`` (the standard library's ``json``, results as ``AttrDict``).
+Everything else — which messages are replies, what makes a reply unusable, how an
+error object becomes an exception, how long a call may wait — lives here, once.
+
+This module imports neither msgspec nor ``typing`` (nor ``logging``): it is on
+``seqctl``'s start-up path, which must stay a few milliseconds over a bare
+interpreter. That is also why it, ``sync``, ``_plain`` and ``seqd.cli`` have no
+logger: none of them has anything to log that it does not raise or print.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
-from typing import Any, NamedTuple
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable, Iterator
+    from typing import Any, Protocol
 
-import msgspec
-from msgspec import UNSET, UnsetType
-
-from seqd.errors import ALL_ERRORS
-from seqd.models import RunStatus
-from seqd.protocol import (
-    METHODS,
-    CancelParams,
-    ListParams,
-    LogsParams,
-    RunIdParams,
-    SubmitParams,
-    TaskListParams,
-    TaskNameParams,
-    WaitParams,
-)
+    from seqd.client._typed import Notification
 
 START_HINT = "is seqd running? start it with `seqd` or `systemctl --user start seqd`"
 LOST_HINT = "the daemon may have stopped or restarted; see its log (`journalctl --user -u seqd`)"
 NOTIFICATION_BACKLOG = 1000
 """Notifications kept for a client that does not consume them (oldest dropped)."""
-
-_TYPE_BY_CODE: dict[int, str] = {cls.code: cls.type for cls in ALL_ERRORS}
 
 
 # -- errors ---------------------------------------------------------------------------
@@ -77,130 +67,152 @@ class ProtocolError(ClientError):
     """The peer sent something that is not a JSON-RPC reply we can use."""
 
 
-# -- wire shapes ------------------------------------------------------------------------
+# -- messages as either codec decodes them ------------------------------------------------
 
 
-class _Request(msgspec.Struct, omit_defaults=True):
-    jsonrpc: str
-    method: str
-    params: Any = UNSET
-    id: int | UnsetType = UNSET
+class Absent:
+    """The type of :data:`ABSENT`: a member the message did not have (``null`` is None)."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "ABSENT"
 
 
-class WireError(msgspec.Struct):
-    """An error object as received: lenient, so an odd ``data`` is not a crash."""
-
-    code: int
-    message: str
-    data: Any = None
+ABSENT = Absent()
 
 
-class Incoming(msgspec.Struct):
-    """Any message a server may send: a response or a notification."""
+class WireError:
+    """An error object as received; ``data`` is whatever was sent (None if nothing)."""
 
-    jsonrpc: str = "2.0"
-    id: int | str | UnsetType | None = UNSET
-    result: msgspec.Raw | UnsetType = UNSET
-    error: WireError | UnsetType = UNSET
-    method: str | UnsetType = UNSET
-    params: Any = None
+    __slots__ = ("code", "data", "message")
 
-
-class Notification(msgspec.Struct):
-    """A server-to-client message without id (``method`` is ``event`` for events)."""
-
-    method: str
-    params: Any
+    def __init__(self, code: int, message: str, data: Any = None) -> None:
+        self.code = code
+        self.message = message
+        self.data = data
 
 
-_encoder = msgspec.json.Encoder()
-_incoming = msgspec.json.Decoder(Incoming | list[Incoming])
-_decoders: dict[Any, msgspec.json.Decoder[Any]] = {}
+class Message:
+    """Any message a server may send — a response, a notification or a request — with
+    its members checked for type by the codec. ``result`` is what the codec needs to
+    produce the final value later (undecoded JSON for msgspec, the value for json)."""
+
+    __slots__ = ("error", "id", "method", "params", "result")
+
+    def __init__(
+        self,
+        id: int | str | Absent | None = ABSENT,
+        result: Any = ABSENT,
+        error: WireError | Absent = ABSENT,
+        method: str | Absent = ABSENT,
+        params: Any = None,
+    ) -> None:
+        self.id = id
+        self.result = result
+        self.error = error
+        self.method = method
+        self.params = params
 
 
-def encode_request(id: int, method: str, params: Any = None) -> bytes:
-    """One request line, ``\\n``-terminated. ``params`` may be a dict or a Struct."""
-    return _encoder.encode(_request(id, method, params)) + b"\n"
+if TYPE_CHECKING:
+
+    class Codec(Protocol):
+        """Bytes to and from objects: ``_typed.CODEC`` or ``_plain.CODEC``."""
+
+        def encode(self, value: Any) -> bytes:
+            """Compact JSON for a request or a batch (dicts, lists, params)."""
+
+        def decode_line(self, line: bytes) -> list[Message]:
+            """Every message in one line, members type-checked; raises
+            :class:`ProtocolError` for anything that is not JSON-RPC shaped."""
+
+        def result(self, msg: Message, method: str, result_type: Any) -> Any:
+            """The value of a successful response to ``method``."""
 
 
-def encode_batch(calls: Iterable[tuple[int, str, Any]]) -> bytes:
+def request(id: int, method: str, params: Any = None) -> dict[str, Any]:
+    """One request object; ``params`` (a dict or a Struct) is left out when None."""
+    if params is None:
+        return {"jsonrpc": "2.0", "method": method, "id": id}
+    return {"jsonrpc": "2.0", "method": method, "params": params, "id": id}
+
+
+def encode_request(codec: Codec, id: int, method: str, params: Any = None) -> bytes:
+    """One request line, ``\\n``-terminated."""
+    return codec.encode(request(id, method, params)) + b"\n"
+
+
+def encode_batch(codec: Codec, calls: Iterable[tuple[int, str, Any]]) -> bytes:
     """One line holding a JSON array of requests."""
-    return _encoder.encode([_request(i, m, p) for i, m, p in calls]) + b"\n"
+    return codec.encode([request(i, m, p) for i, m, p in calls]) + b"\n"
 
 
-def _request(id: int, method: str, params: Any) -> _Request:
-    return _Request("2.0", method, UNSET if params is None else params, id)
-
-
-def parse_line(line: bytes) -> list[Incoming]:
+def parse_line(codec: Codec, line: bytes) -> list[Message]:
     """Decode one line into its messages; :class:`ProtocolError` if it is not JSON-RPC."""
-    try:
-        decoded = _incoming.decode(line)
-    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-        raise ProtocolError(f"not a JSON-RPC message: {exc}: {_preview(line)}") from None
-    messages = decoded if isinstance(decoded, list) else [decoded]
+    messages = codec.decode_line(line)
     for msg in messages:
-        if msg.method is UNSET and msg.id is UNSET:
-            raise ProtocolError(f"reply without id: {_preview(line)}")
-        if msg.method is UNSET and msg.result is UNSET and msg.error is UNSET:
-            raise ProtocolError(f"reply with neither result nor error: {_preview(line)}")
+        if msg.method is ABSENT and msg.id is ABSENT:
+            raise ProtocolError(f"reply without id: {preview(line)}")
+        if msg.method is ABSENT and msg.result is ABSENT and msg.error is ABSENT:
+            raise ProtocolError(f"reply with neither result nor error: {preview(line)}")
     return messages
 
 
-def _preview(line: bytes, limit: int = 200) -> str:
+def preview(line: bytes, limit: int = 200) -> str:
     text = line[:limit].decode("utf-8", "replace").rstrip("\n")
     return text + ("…" if len(line) > limit else "")
 
 
 def responses(
-    messages: list[Incoming], on_notification: Callable[[Notification], None]
-) -> Iterator[Incoming]:
+    messages: list[Message], on_notification: Callable[[Notification], None]
+) -> Iterator[Message]:
     """The responses among ``messages``; notifications go to ``on_notification`` and
     requests from the server (which no client method answers) are dropped."""
     for msg in messages:
-        if isinstance(msg.method, UnsetType):
+        if isinstance(msg.method, Absent):
             yield msg
-        elif isinstance(msg.id, UnsetType):
-            on_notification(Notification(method=msg.method, params=msg.params))
+        elif isinstance(msg.id, Absent):
+            on_notification(notification(msg.method, msg.params))
+
+
+def notification(method: str, params: Any) -> Notification:
+    """The public ``Notification`` Struct, in either mode. Imported here, when one
+    arrives, so that a client that never subscribes (seqctl) never imports msgspec."""
+    from seqd.client._typed import Notification
+
+    return Notification(method=method, params=params)
 
 
 def to_rpc_error(err: WireError) -> RpcError:
     data = err.data if isinstance(err.data, dict) else {}
     type_ = data.get("type")
     if not isinstance(type_, str):
-        type_ = _TYPE_BY_CODE.get(err.code, "error")
+        type_ = _type_of_code(err.code)
     details = data.get("details")
     return RpcError(err.code, err.message, type_, details if isinstance(details, dict) else {})
 
 
-def result_type_for(method: str, result_type: Any = None) -> Any:
-    """The type a result decodes into: the one given, else the method's, else Any."""
-    if result_type is not None:
-        return result_type
-    spec = METHODS.get(method)
-    return spec.result if spec is not None else Any
+def _type_of_code(code: int) -> str:
+    # Only for an error without data.type, which seqd never sends: seqd.errors imports
+    # typing, so it is not imported up front.
+    from seqd.errors import ALL_ERRORS
+
+    return next((cls.type for cls in ALL_ERRORS if cls.code == code), "error")
 
 
-def decode_result(msg: Incoming, method: str, result_type: Any = None) -> Any:
-    """The typed result of a response, or raise :class:`RpcError` for an error one."""
-    if not isinstance(msg.error, UnsetType):
+def decode_result(codec: Codec, msg: Message, method: str, result_type: Any = None) -> Any:
+    """The result of a response, or raise :class:`RpcError` for an error one."""
+    if isinstance(msg.error, WireError):
         raise to_rpc_error(msg.error)
-    assert not isinstance(msg.result, UnsetType)  # parse_line guarantees one of them
-    rtype = result_type_for(method, result_type)
-    decoder = _decoders.get(rtype)
-    if decoder is None:
-        decoder = _decoders[rtype] = msgspec.json.Decoder(rtype)
-    try:
-        return decoder.decode(msg.result)
-    except msgspec.ValidationError as exc:
-        raise ProtocolError(f"unexpected result for {method}: {exc}") from None
+    return codec.result(msg, method, result_type)
 
 
-def outcome(msg: Incoming, method: str, result_type: Any = None) -> Any:
+def outcome(codec: Codec, msg: Message, method: str, result_type: Any = None) -> Any:
     """Like :func:`decode_result` but returns an :class:`RpcError` instead of raising
     one (for batches, where each entry succeeds or fails on its own)."""
     try:
-        return decode_result(msg, method, result_type)
+        return decode_result(codec, msg, method, result_type)
     except RpcError as exc:
         return exc
 
@@ -235,12 +247,9 @@ def call_timeout(base: float | None, waits: Iterable[float | None]) -> float | N
     return total
 
 
-# -- typed calls: one definition of each helper's request, used by both clients -------------
-
-
-class Call(NamedTuple):
-    method: str
-    params: Any = None
+# -- each helper's (method, params), used by both clients ------------------------------------
+# Plain dicts, so that both codecs can encode them; tests/client/test_plain.py checks
+# that every one decodes into its method's Params Struct (no field misspelt or missing).
 
 
 def submit(
@@ -250,55 +259,60 @@ def submit(
     timeout_s: float | None,
     idempotency_key: str | None,
     priority: int,
-) -> Call:
-    return Call(
-        "runs.submit",
-        SubmitParams(
-            task=task,
-            input=dict(input or {}),
-            wait=wait,
-            timeout_s=timeout_s,
-            idempotency_key=idempotency_key,
-            priority=priority,
-        ),
-    )
+) -> tuple[str, dict[str, Any]]:
+    params = {
+        "task": task,
+        "input": dict(input or {}),
+        "wait": wait,
+        "timeout_s": timeout_s,
+        "idempotency_key": idempotency_key,
+        "priority": priority,
+    }
+    return "runs.submit", params
 
 
-def tasks(tag: str | None) -> Call:
-    return Call("tasks.list", TaskListParams(tag=tag))
+def tasks(tag: str | None) -> tuple[str, dict[str, Any]]:
+    return "tasks.list", {"tag": tag}
 
 
-def task(method: str, name: str) -> Call:
-    return Call(method, TaskNameParams(name=name))
+def task(method: str, name: str) -> tuple[str, dict[str, Any]]:
+    return method, {"name": name}
 
 
-def get_run(id: str) -> Call:
-    return Call("runs.get", RunIdParams(id=id))
+def get_run(id: str) -> tuple[str, dict[str, Any]]:
+    return "runs.get", {"id": id}
 
 
-def wait(id: str, timeout_s: float | None) -> Call:
-    return Call("runs.wait", WaitParams(id=id, timeout_s=timeout_s))
+def wait(id: str, timeout_s: float | None) -> tuple[str, dict[str, Any]]:
+    return "runs.wait", {"id": id, "timeout_s": timeout_s}
 
 
 def list_runs(
     task: str | None,
-    status: RunStatus | None,
+    status: str | None,
     parent_id: str | None,
     limit: int,
     cursor: str | None,
-) -> Call:
-    return Call(
-        "runs.list",
-        ListParams(task=task, status=status, parent_id=parent_id, limit=limit, cursor=cursor),
-    )
+) -> tuple[str, dict[str, Any]]:
+    params = {
+        "task": task,
+        "status": status,
+        "parent_id": parent_id,
+        "limit": limit,
+        "cursor": cursor,
+    }
+    return "runs.list", params
 
 
-def cancel(id: str, reason: str | None) -> Call:
-    return Call("runs.cancel", CancelParams(id=id, reason=reason))
+def cancel(id: str, reason: str | None) -> tuple[str, dict[str, Any]]:
+    return "runs.cancel", {"id": id, "reason": reason}
 
 
-def logs(id: str, after: int, limit: int) -> Call:
-    return Call("runs.logs", LogsParams(id=id, after=after, limit=limit))
+def logs(id: str, after: int, limit: int) -> tuple[str, dict[str, Any]]:
+    return "runs.logs", {"id": id, "after": after, "limit": limit}
+
+
+# -- connection failures in words a user can act on -------------------------------------------
 
 
 def connect_failed(socket_path: str, exc: OSError) -> DaemonUnreachable:

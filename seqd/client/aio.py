@@ -2,7 +2,8 @@
 
 One reader task owns the stream and routes each response to the future waiting on its
 id, so calls pipeline freely; notifications go to a callback or :attr:`notifications`.
-Request building and reply decoding are shared with the sync client (``_codec``).
+Request building and reply routing are shared with the sync client (``_codec``);
+results are always typed (the msgspec codec, ``_typed``).
 """
 
 from __future__ import annotations
@@ -14,17 +15,16 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from types import TracebackType
 from typing import Any, TypeVar, cast, overload
 
-from msgspec import UnsetType
-
 from seqd.client import _codec
 from seqd.client._codec import (
     NOTIFICATION_BACKLOG,
     ClientError,
     DaemonUnreachable,
-    Incoming,
-    Notification,
+    Message,
     ProtocolError,
+    WireError,
 )
+from seqd.client._typed import CODEC, Notification
 from seqd.models import Run, RunStatus, TaskDef, TaskSummary
 from seqd.paths import client_socket
 from seqd.protocol import (
@@ -52,7 +52,7 @@ class _Connection:
 
     def __init__(self, writer: asyncio.StreamWriter) -> None:
         self.writer = writer
-        self.pending: dict[int, asyncio.Future[Incoming]] = {}
+        self.pending: dict[int, asyncio.Future[Message]] = {}
         self.error: ClientError | None = None
         self.reader_task: asyncio.Task[None] | None = None
 
@@ -121,7 +121,7 @@ class AsyncClient:
                 line = await reader.readline()
                 if not line.endswith(b"\n"):
                     return  # end of stream, maybe in the middle of a line
-                self._route(conn, _codec.parse_line(line))
+                self._route(conn, _codec.parse_line(CODEC, line))
         except ClientError as exc:
             error = exc
         except ValueError:  # the stream's limit: a line longer than READ_LIMIT
@@ -132,9 +132,9 @@ class AsyncClient:
             # Whatever ended the loop (even a cancel or a bug), no call waits forever.
             conn.fail(error)
 
-    def _route(self, conn: _Connection, messages: list[Incoming]) -> None:
+    def _route(self, conn: _Connection, messages: list[Message]) -> None:
         for msg in _codec.responses(messages, self._notify):
-            if msg.id is None and not isinstance(msg.error, UnsetType):
+            if msg.id is None and isinstance(msg.error, WireError):
                 # Not attributable to one call: every waiting call learns of it.
                 raise _codec.to_rpc_error(msg.error)
             fut = conn.pending.pop(msg.id, None) if isinstance(msg.id, int) else None
@@ -193,8 +193,9 @@ class AsyncClient:
         self._last_id += 1
         id = self._last_id
         timeout = _codec.call_timeout(self.timeout, [_codec.server_wait(method, params)])
-        replies = await self._exchange(_codec.encode_request(id, method, params), [id], timeout)
-        return _codec.decode_result(replies[id], method, result_type)
+        line = _codec.encode_request(CODEC, id, method, params)
+        replies = await self._exchange(line, [id], timeout)
+        return _codec.decode_result(CODEC, replies[id], method, result_type)
 
     async def batch(self, calls: Sequence[tuple[str, Any]]) -> list[Any]:
         """See :meth:`Client.batch`."""
@@ -204,13 +205,13 @@ class AsyncClient:
         self._last_id = ids[-1]
         waits = [_codec.server_wait(m, p) for m, p in calls]
         timeout = _codec.call_timeout(self.timeout, waits)
-        line = _codec.encode_batch((i, m, p) for i, (m, p) in zip(ids, calls, strict=True))
-        replies = await self._exchange(line, ids, timeout)
-        return [_codec.outcome(replies[i], m) for i, (m, _) in zip(ids, calls, strict=True)]
+        requests = ((i, m, p) for i, (m, p) in zip(ids, calls, strict=True))
+        replies = await self._exchange(_codec.encode_batch(CODEC, requests), ids, timeout)
+        return [_codec.outcome(CODEC, replies[i], m) for i, (m, _) in zip(ids, calls, strict=True)]
 
     async def _exchange(
         self, line: bytes, ids: list[int], timeout: float | None
-    ) -> dict[int, Incoming]:
+    ) -> dict[int, Message]:
         conn = await self._connection()
         loop = asyncio.get_running_loop()
         futures = {i: loop.create_future() for i in ids}

@@ -1,43 +1,51 @@
-"""The blocking client: plain ``socket`` + msgspec, so ``seqctl`` starts fast.
+"""The blocking client: a bare socket, so ``seqctl`` starts fast.
 
 One connection, opened on first use and reused; one call in flight at a time (a batch
 is one call). Not thread-safe: give each thread its own Client. After a timeout, a lost
 connection, garbage or an interrupt the connection is dropped, so a late reply can never
 be taken for the answer to the next call; the next call reconnects.
+
+Neither this module nor ``Client(typed=False)`` imports msgspec, ``typing`` or the
+Struct modules: the typed codec, and with it ``seqd.protocol``, is imported by the
+first typed Client. The socket is ``_socket``'s, the C type under ``socket.socket``:
+the ``socket`` module adds only what this client does not use (``makefile``, enums of
+its constants), for ~2.5 ms of seqctl's start-up; lines are split here instead.
 """
 
 from __future__ import annotations
 
-import socket as _socket
+import _socket
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
-from types import TracebackType
-from typing import Any, BinaryIO, TypeVar, cast, overload
-
-from msgspec import UnsetType
 
 from seqd.client import _codec
-from seqd.client._codec import (
-    NOTIFICATION_BACKLOG,
-    Incoming,
-    Notification,
-    ProtocolError,
-)
-from seqd.models import Run, RunStatus, TaskDef, TaskSummary
+from seqd.client._codec import NOTIFICATION_BACKLOG, ProtocolError, WireError
 from seqd.paths import client_socket
-from seqd.protocol import (
-    ListResult,
-    LogsResult,
-    PluginInfo,
-    PluginsResult,
-    ReloadResult,
-    ShutdownResult,
-    StatusResult,
-    TaskListResult,
-    ValidateResult,
-)
 
-T = TypeVar("T")
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator, Sequence
+    from types import TracebackType
+    from typing import Any, TypeVar, overload
+
+    from seqd.client._codec import Codec, Message
+    from seqd.client._typed import Notification
+    from seqd.models import Run, RunStatus, TaskDef, TaskSummary
+    from seqd.protocol import (
+        ListResult,
+        LogsResult,
+        PluginInfo,
+        PluginsResult,
+        ReloadResult,
+        ShutdownResult,
+        StatusResult,
+        TaskListResult,
+        ValidateResult,
+    )
+
+    T = TypeVar("T")
+
+READ_CHUNK = 64 * 1024
+"""Bytes asked of the socket per read; a reply line may span any number of them."""
 
 
 class Client:
@@ -48,6 +56,14 @@ class Client:
     that wait on the server (``wait``, ``runs.wait``) get their wait added on top.
     Notifications the server sends go to ``on_notification`` if given, else they are
     kept in :attr:`notifications` (the newest ``NOTIFICATION_BACKLOG``).
+
+    ``typed`` (the default) decodes each result with msgspec into the method's Struct
+    from ``seqd.protocol`` / ``seqd.models`` (or the ``result_type`` asked for). With
+    ``typed=False`` results are decoded by the standard library's ``json``, JSON objects
+    as :class:`~seqd.client.AttrDict` — the same members, read as attributes or as dict
+    keys — and ``result_type`` is ignored; nothing imports msgspec then, which is what
+    ``seqctl`` needs to start fast. The helpers' declared return types are the Structs
+    either way: attribute reads type-check alike, ``isinstance`` does not.
     """
 
     def __init__(
@@ -56,13 +72,24 @@ class Client:
         timeout: float | None = 30.0,
         *,
         on_notification: Callable[[Notification], None] | None = None,
+        typed: bool = True,
     ) -> None:
         self.socket_path = client_socket(socket)
         self.timeout = timeout
+        self.typed = typed
+        self._codec: Codec
+        if typed:
+            from seqd.client._typed import CODEC as typed_codec
+
+            self._codec = typed_codec
+        else:
+            from seqd.client._plain import CODEC as plain_codec
+
+            self._codec = plain_codec
         self.notifications: deque[Notification] = deque(maxlen=NOTIFICATION_BACKLOG)
         self._on_notification = on_notification or self.notifications.append
         self._sock: _socket.socket | None = None
-        self._rfile: BinaryIO | None = None
+        self._buffer = bytearray()  # what was received after the last complete line
         self._last_id = 0
 
     # -- connection -------------------------------------------------------------------
@@ -79,15 +106,13 @@ class Client:
             sock.close()
             raise _codec.connect_failed(self.socket_path, exc) from None
         self._sock = sock
-        self._rfile = cast(BinaryIO, sock.makefile("rb"))
+        self._buffer.clear()
 
     def close(self) -> None:
-        if self._rfile is not None:
-            self._rfile.close()
         if self._sock is not None:
             self._sock.close()
         self._sock = None
-        self._rfile = None
+        self._buffer.clear()
 
     def __enter__(self) -> Client:
         return self
@@ -102,20 +127,24 @@ class Client:
 
     # -- generic calls ----------------------------------------------------------------
 
-    @overload
-    def call(self, method: str, params: Any = None, result_type: None = None) -> Any: ...
-    @overload
-    def call(self, method: str, params: Any, result_type: type[T]) -> T: ...
+    if TYPE_CHECKING:
+
+        @overload
+        def call(self, method: str, params: Any = None, result_type: None = None) -> Any: ...
+        @overload
+        def call(self, method: str, params: Any, result_type: type[T]) -> T: ...
 
     def call(self, method: str, params: Any = None, result_type: Any = None) -> Any:
         """Call ``method`` with ``params`` (a dict or a msgspec Struct) and return the
-        result decoded as ``result_type`` (default: the method's documented type).
-        Raises :class:`RpcError` when the daemon answers with an error."""
+        result decoded as ``result_type`` (default: the method's documented type; with
+        ``typed=False``, plain JSON). Raises :class:`RpcError` when the daemon answers
+        with an error."""
         self._last_id += 1
         id = self._last_id
         timeout = _codec.call_timeout(self.timeout, [_codec.server_wait(method, params)])
-        replies = self._exchange(_codec.encode_request(id, method, params), {id}, timeout)
-        return _codec.decode_result(replies[id], method, result_type)
+        line = _codec.encode_request(self._codec, id, method, params)
+        replies = self._exchange(line, {id}, timeout)
+        return _codec.decode_result(self._codec, replies[id], method, result_type)
 
     def batch(self, calls: Sequence[tuple[str, Any]]) -> list[Any]:
         """Send ``[(method, params), ...]`` as one JSON-RPC batch; return each result,
@@ -126,17 +155,19 @@ class Client:
         self._last_id = ids[-1]
         waits = [_codec.server_wait(m, p) for m, p in calls]
         timeout = _codec.call_timeout(self.timeout, waits)
-        line = _codec.encode_batch((i, m, p) for i, (m, p) in zip(ids, calls, strict=True))
-        replies = self._exchange(line, set(ids), timeout)
-        return [_codec.outcome(replies[i], m) for i, (m, _) in zip(ids, calls, strict=True)]
+        requests = ((i, m, p) for i, (m, p) in zip(ids, calls, strict=True))
+        replies = self._exchange(_codec.encode_batch(self._codec, requests), set(ids), timeout)
+        return [
+            _codec.outcome(self._codec, replies[i], m) for i, (m, _) in zip(ids, calls, strict=True)
+        ]
 
-    def _exchange(self, line: bytes, ids: set[int], timeout: float | None) -> dict[int, Incoming]:
+    def _exchange(self, line: bytes, ids: set[int], timeout: float | None) -> dict[int, Message]:
         self.connect()
-        assert self._sock is not None and self._rfile is not None
+        assert self._sock is not None
         try:
             self._sock.settimeout(timeout)
             self._sock.sendall(line)
-            return self._read_replies(self._rfile, ids)
+            return self._read_replies(self._sock, ids)
         except TimeoutError:
             self.close()
             raise _codec.no_reply(self.socket_path, timeout) from None
@@ -148,15 +179,16 @@ class Client:
             self.close()
             raise
 
-    def _read_replies(self, rfile: BinaryIO, ids: set[int]) -> dict[int, Incoming]:
+    def _read_replies(self, sock: _socket.socket, ids: set[int]) -> dict[int, Message]:
         pending = set(ids)
-        replies: dict[int, Incoming] = {}
+        replies: dict[int, Message] = {}
         while pending:
-            raw = rfile.readline()
+            raw = self._readline(sock)
             if not raw.endswith(b"\n"):
                 raise _codec.connection_lost(self.socket_path)
-            for msg in _codec.responses(_codec.parse_line(raw), self._on_notification):
-                if msg.id is None and not isinstance(msg.error, UnsetType):
+            messages = _codec.parse_line(self._codec, raw)
+            for msg in _codec.responses(messages, self._on_notification):
+                if msg.id is None and isinstance(msg.error, WireError):
                     # The daemon could not tell which request this answers.
                     raise _codec.to_rpc_error(msg.error)
                 if not isinstance(msg.id, int) or msg.id not in pending:
@@ -165,31 +197,62 @@ class Client:
                 replies[msg.id] = msg
         return replies
 
-    # -- typed helpers ------------------------------------------------------------------
+    def _readline(self, sock: _socket.socket) -> bytes:
+        """The next line with its ``\n``; without one if the peer closed mid-line."""
+        buffer = self._buffer
+        scanned = 0
+        while True:
+            end = buffer.find(b"\n", scanned)
+            if end >= 0:
+                with memoryview(buffer) as view:
+                    line = view[: end + 1].tobytes()
+                del buffer[: end + 1]
+                return line
+            scanned = len(buffer)
+            chunk = sock.recv(READ_CHUNK)
+            if not chunk:
+                line = bytes(buffer)
+                buffer.clear()
+                return line
+            if not buffer and chunk.find(b"\n") == len(chunk) - 1:
+                return chunk  # the usual reply: exactly one whole line, not copied
+            buffer += chunk
+
+    # -- typed helpers (see the class docstring for typed=False) ------------------------------
+    # ``call`` without result_type decodes into the method's documented type; the
+    # annotated assignments give each helper its static type without importing it.
 
     def ping(self) -> str:
-        return self.call("daemon.ping", None, str)
+        answer: str = self.call("daemon.ping")
+        return answer
 
     def status(self) -> StatusResult:
-        return self.call("daemon.status", None, StatusResult)
+        result: StatusResult = self.call("daemon.status")
+        return result
 
     def reload(self) -> ReloadResult:
-        return self.call("daemon.reload", None, ReloadResult)
+        result: ReloadResult = self.call("daemon.reload")
+        return result
 
     def shutdown(self) -> ShutdownResult:
-        return self.call("daemon.shutdown", None, ShutdownResult)
+        result: ShutdownResult = self.call("daemon.shutdown")
+        return result
 
     def plugins(self) -> list[PluginInfo]:
-        return self.call("plugins.list", None, PluginsResult).plugins
+        result: PluginsResult = self.call("plugins.list")
+        return result.plugins
 
     def tasks(self, tag: str | None = None) -> list[TaskSummary]:
-        return self.call(*_codec.tasks(tag), TaskListResult).tasks
+        result: TaskListResult = self.call(*_codec.tasks(tag))
+        return result.tasks
 
     def task(self, name: str) -> TaskDef:
-        return self.call(*_codec.task("tasks.get", name), TaskDef)
+        result: TaskDef = self.call(*_codec.task("tasks.get", name))
+        return result
 
     def validate(self, name: str) -> ValidateResult:
-        return self.call(*_codec.task("tasks.validate", name), ValidateResult)
+        result: ValidateResult = self.call(*_codec.task("tasks.validate", name))
+        return result
 
     def submit(
         self,
@@ -203,14 +266,17 @@ class Client:
     ) -> Run:
         """Queue a run; with ``wait`` return once it ended (or ``timeout_s`` passed)."""
         call = _codec.submit(task, input, wait, timeout_s, idempotency_key, priority)
-        return self.call(*call, Run)
+        run: Run = self.call(*call)
+        return run
 
     def get_run(self, id: str) -> Run:
-        return self.call(*_codec.get_run(id), Run)
+        run: Run = self.call(*_codec.get_run(id))
+        return run
 
     def wait(self, id: str, timeout_s: float | None = None) -> Run:
         """The run once finished, or as it is after ``timeout_s`` (then not terminal)."""
-        return self.call(*_codec.wait(id, timeout_s), Run)
+        run: Run = self.call(*_codec.wait(id, timeout_s))
+        return run
 
     def list_runs(
         self,
@@ -220,7 +286,8 @@ class Client:
         limit: int = 50,
         cursor: str | None = None,
     ) -> ListResult:
-        return self.call(*_codec.list_runs(task, status, parent_id, limit, cursor), ListResult)
+        page: ListResult = self.call(*_codec.list_runs(task, status, parent_id, limit, cursor))
+        return page
 
     def iter_runs(
         self,
@@ -239,11 +306,14 @@ class Client:
             cursor = page.next_cursor
 
     def cancel(self, id: str, reason: str | None = None) -> Run:
-        return self.call(*_codec.cancel(id, reason), Run)
+        run: Run = self.call(*_codec.cancel(id, reason))
+        return run
 
     def logs(self, id: str, after: int = 0, limit: int = 1000) -> LogsResult:
-        return self.call(*_codec.logs(id, after, limit), LogsResult)
+        page: LogsResult = self.call(*_codec.logs(id, after, limit))
+        return page
 
     def discover(self) -> dict[str, Any]:
         """The API as an OpenRPC document."""
-        return cast(dict[str, Any], self.call("rpc.discover"))
+        doc: dict[str, Any] = self.call("rpc.discover")
+        return doc

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -364,6 +365,26 @@ def test_ctrl_c_stops_waiting_but_not_the_run(daemon) -> None:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_a_reader_gone_before_the_output_is_exit_141_quietly(daemon) -> None:
+    # seqctl leaves with os._exit after flushing; a failed final flush must not be an
+    # "Exception ignored" (and exit 120) as in the interpreter's own teardown.
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # every write to the pipe fails with EPIPE
+    buffered = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
+    try:
+        proc = subprocess.run(
+            [*SEQCTL, "--socket", daemon.socket, "ping"],
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=buffered,
+            timeout=60,
+        )
+    finally:
+        os.close(write_end)
+    assert proc.returncode == 141 and proc.stderr == "", proc
 
 
 def test_follow_logs_and_runs_commands(make_daemon, tmp_path: Path) -> None:
