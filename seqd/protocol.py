@@ -1,7 +1,7 @@
 """★ The wire contract: JSON-RPC 2.0 envelopes and one Params/Result type per method.
 
-Imported by the daemon, by ``seqd.client`` and by ``seqctl``, so it depends on msgspec
-and ``seqd.models`` only (the CLI start-up path must stay light). ``rpc.discover``
+Imported by the daemon and by ``seqd.client``'s typed mode (seqctl uses the plain
+mode and never imports it); it depends on msgspec and ``seqd.models`` only. ``rpc.discover``
 builds its OpenRPC document from ``METHODS`` below, so the reference cannot drift.
 """
 
