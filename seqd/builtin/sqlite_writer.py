@@ -3,32 +3,23 @@
 Every write from the event loop becomes an *op* (a function of the connection) queued
 here. The thread takes everything queued, runs it in one ``BEGIN IMMEDIATE``
 transaction with a SAVEPOINT around each op, commits once, and only then wakes the
-loop — one ``call_soon_threadsafe`` per batch — so an awaited write is on disk (per the
-``synchronous`` setting) before anyone hears of it, and a thousand writers cost one
-commit. An op that fails on its own (a constraint) fails only its own future; a failure
-of the storage itself (locked, read-only, full, I/O) fails the whole batch, since none
-of it was committed. If the thread ever dies, the waiting futures fail, the next
-submit fails with ``StorageUnavailable`` and starts a fresh thread.
+loop (``BatchWriter`` does the threading). An op that fails on its own (a constraint)
+fails only its own future; a failure of the storage itself (locked, read-only, full,
+I/O) fails the whole batch, since none of it was committed.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import queue
 import sqlite3
-import threading
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
+from seqd.builtin.batch_writer import BatchWriter, Item, Outcome
 from seqd.errors import StorageUnavailable
 
 logger = logging.getLogger(__name__)
 
-T = TypeVar("T")
-Op = Callable[[sqlite3.Connection], Any]
-_Item = tuple[Op, "asyncio.Future[Any]"]
-_Outcome = tuple["asyncio.Future[Any]", Any, bool]  # (future, value or exception, ok)
 
 # Primary result codes that describe the storage, not the statement: the condition may
 # pass (a lock is released, space is freed), so the caller gets StorageUnavailable.
@@ -74,18 +65,10 @@ def unavailable(exc: BaseException, location: str) -> StorageUnavailable:
     return StorageUnavailable(f"SQLite storage at {location} is unavailable: {exc}", details)
 
 
-def _resolve(outcomes: list[_Outcome]) -> None:
-    for fut, value, ok in outcomes:
-        if fut.done():  # the waiter was cancelled; the write happened all the same
-            continue
-        if ok:
-            fut.set_result(value)
-        else:
-            fut.set_exception(value)
-
-
-class Writer:
+class Writer(BatchWriter[sqlite3.Connection]):
     """Owns the write connection; ``submit`` from the event loop, ``close`` to flush."""
+
+    label = "SQLite storage"
 
     def __init__(
         self,
@@ -93,109 +76,18 @@ class Writer:
         location: str,
         max_batch: int = MAX_BATCH,
     ) -> None:
+        super().__init__(location, max_batch)
         self._connect = connect
-        self.location = location
-        self._max_batch = max_batch
-        self._queue: queue.SimpleQueue[_Item | None] = queue.SimpleQueue()
-        self._lock = threading.Lock()
-        self._closed = False
-        self._dead: str | None = None
-        self._inflight: list[_Item] = []
-        self._thread: threading.Thread | None = None
-        self.batches = 0
-        """Transactions committed or attempted (for metrics and tests)."""
-        self.ops = 0
 
-    def start(self) -> None:
-        with self._lock:
-            self._start_locked()
+    def _open(self) -> sqlite3.Connection:
+        return self._connect()
 
-    def _start_locked(self) -> None:
-        self._dead = None
-        self._queue = queue.SimpleQueue()
-        self._thread = threading.Thread(target=self._run, name="seqd-sqlite-writer", daemon=True)
-        self._thread.start()
+    def _close(self, conn: sqlite3.Connection) -> None:
+        conn.close()
 
-    def submit(self, op: Callable[[sqlite3.Connection], T]) -> asyncio.Future[T]:
-        """Queue ``op``; the future resolves once its transaction is committed.
-
-        Must be called from a running event loop. Cancelling the future does not undo
-        the write.
-        """
-        fut: asyncio.Future[T] = asyncio.get_running_loop().create_future()
-        with self._lock:
-            if self._closed:
-                raise StorageUnavailable(
-                    f"SQLite storage at {self.location} is closed", {"location": self.location}
-                )
-            if self._dead is not None or self._thread is None:
-                reason = self._dead or "it was never started"
-                self._start_locked()
-                raise StorageUnavailable(
-                    f"SQLite writer for {self.location} had stopped ({reason}); restarted it",
-                    {"location": self.location},
-                )
-            self._queue.put((op, fut))
-        return fut
-
-    async def close(self) -> None:
-        """Commit everything queued so far, then stop the thread and its connection."""
-        with self._lock:
-            thread = self._thread
-            if not self._closed:
-                self._closed = True
-                self._queue.put(None)
-        if thread is not None:
-            await asyncio.to_thread(thread.join)
-
-    # -- the thread ----------------------------------------------------------------
-
-    def _run(self) -> None:
-        conn: sqlite3.Connection | None = None
-        reason = "it stopped"
-        try:
-            conn = self._connect()
-            while True:
-                stop = self._take()
-                if self._inflight:
-                    healthy = self._execute(conn, self._inflight)
-                    self._inflight = []
-                    if not healthy:
-                        logger.info("reopening the SQLite write connection to %s", self.location)
-                        conn.close()
-                        conn = self._connect()
-                if stop:
-                    reason = "it was closed"
-                    return
-        except BaseException as exc:  # even SystemExit: the loop side must hear of it
-            reason = f"{type(exc).__name__}: {exc}"
-            logger.exception("SQLite writer for %s died", self.location)
-        finally:
-            self._die(reason)
-            if conn is not None:
-                try:
-                    conn.close()
-                except sqlite3.Error:
-                    logger.exception("closing the SQLite write connection failed")
-
-    def _take(self) -> bool:
-        """Fill ``_inflight`` with what is queued (waiting for the first); True on stop."""
-        item = self._queue.get()
-        while item is not None:
-            self._inflight.append(item)
-            if len(self._inflight) >= self._max_batch:
-                return False
-            try:
-                item = self._queue.get_nowait()
-            except queue.Empty:
-                return False
-        return True
-
-    def _execute(self, conn: sqlite3.Connection, batch: list[_Item]) -> bool:
-        """Run one batch in one transaction; False if the connection should be replaced."""
-        self.batches += 1
-        self.ops += len(batch)
-        outcomes: list[_Outcome] = []
+    def _execute(self, conn: sqlite3.Connection, batch: list[Item]) -> sqlite3.Connection:
+        """Run one batch in one transaction; a fresh connection if this one is stuck."""
+        outcomes: list[Outcome] = []
         healthy = True
         try:
             conn.execute("BEGIN IMMEDIATE")
@@ -222,7 +114,11 @@ class Writer:
             healthy = code is not None and (code & 0xFF) in KEEP_CONNECTION_CODES
             outcomes = [(fut, unavailable(exc, self.location), False) for _, fut in batch]
         self._deliver(outcomes)
-        return healthy
+        if healthy:
+            return conn
+        logger.info("reopening the SQLite write connection to %s", self.location)
+        conn.close()
+        return self._connect()
 
     def _rollback(self, conn: sqlite3.Connection) -> None:
         if conn.in_transaction:
@@ -230,34 +126,3 @@ class Writer:
                 conn.execute("ROLLBACK")
             except sqlite3.Error:
                 logger.exception("ROLLBACK failed on %s", self.location)
-
-    def _deliver(self, outcomes: list[_Outcome]) -> None:
-        by_loop: dict[asyncio.AbstractEventLoop, list[_Outcome]] = {}
-        for outcome in outcomes:
-            by_loop.setdefault(outcome[0].get_loop(), []).append(outcome)
-        for loop, items in by_loop.items():
-            try:
-                loop.call_soon_threadsafe(_resolve, items)
-            except RuntimeError:
-                pass  # that loop is closed: nobody is waiting any more
-
-    def _die(self, reason: str) -> None:
-        """Fail every op not yet answered, so no caller waits forever."""
-        with self._lock:
-            self._dead = reason
-            pending = self._inflight
-            self._inflight = []
-            while True:
-                try:
-                    item = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if item is not None:
-                    pending.append(item)
-        message = f"SQLite writer for {self.location} stopped ({reason})"
-        self._deliver(
-            [
-                (fut, StorageUnavailable(message, {"location": self.location}), False)
-                for _, fut in pending
-            ]
-        )
