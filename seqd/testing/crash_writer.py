@@ -1,9 +1,10 @@
-"""Child process of the conformance suite's crash test: writes until it is killed,
-printing each run id once all of its writes were acknowledged.
+"""Child process of the conformance suite's crash test: writes from many tasks at once
+until it is killed, printing each write after it was acknowledged.
 
 ``python -m seqd.testing.crash_writer '<json spec>'`` with the spec
 ``{"name", "options", "state_dir", "durability"}``; the backend is opened through the
-plugin host, so any installed backend can be tested.
+plugin host, so any installed backend can be tested. Output lines: ``open`` once, then
+``c ID`` (created), ``u ID`` (updated to succeeded), ``l ID SEQ`` (log lines up to SEQ).
 """
 
 from __future__ import annotations
@@ -14,7 +15,10 @@ import sys
 import msgspec
 
 from seqd.plugins import PluginHost
-from seqd.storage import StorageContext
+from seqd.storage import StorageBackend, StorageContext
+
+RUN_WRITERS = 8
+LOG_WRITERS = 2
 
 
 class Spec(msgspec.Struct):
@@ -24,9 +28,34 @@ class Spec(msgspec.Struct):
     durability: str = "normal"
 
 
-async def write_until_killed(spec: Spec) -> None:
+def _say(text: str) -> None:
+    sys.stdout.write(text + "\n")
+    sys.stdout.flush()
+
+
+async def _runs(store: StorageBackend, writer: int) -> None:
+    from seqd.testing.storage import changed, new_run
+
+    while True:
+        run = new_run(task=f"crash{writer}", input={"pad": "x" * 300})
+        await store.create_run(run)
+        _say(f"c {run.id}")
+        await store.update_run(changed(run, status="running"), expect=["queued"])
+        await store.update_run(changed(run, status="succeeded", output=writer), expect=["running"])
+        _say(f"u {run.id}")
+
+
+async def _logs(store: StorageBackend, writer: int) -> None:
     from seqd.testing.storage import lines, new_run
 
+    run = new_run(task="crashlogs")
+    await store.create_run(run)
+    while True:
+        seq = await store.append_logs(run.id, lines(f"{writer}a", f"{writer}b" * 50))
+        _say(f"l {run.id} {seq}")
+
+
+async def write_until_killed(spec: Spec) -> None:
     host = PluginHost()
     host.load()
     factory = host.storage.get(spec.name)
@@ -34,15 +63,11 @@ async def write_until_killed(spec: Spec) -> None:
         raise SystemExit(f"no storage backend {spec.name!r}")
     store = factory.create(dict(spec.options), StorageContext(spec.state_dir, spec.durability))
     await store.open()
-    print("open", flush=True)
-    while True:
-        run = new_run(task="crash", input={"pad": "x" * 2000})
-        await store.create_run(run)
-        await store.append_logs(run.id, lines("one", "two", "three"))
-        running = msgspec.structs.replace(run, status="running")
-        await store.update_run(running, expect=("queued",))
-        sys.stdout.write(run.id + "\n")
-        sys.stdout.flush()
+    _say("open")
+    await asyncio.gather(
+        *(_runs(store, w) for w in range(RUN_WRITERS)),
+        *(_logs(store, w) for w in range(LOG_WRITERS)),
+    )
 
 
 if __name__ == "__main__":

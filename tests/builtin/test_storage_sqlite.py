@@ -5,10 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-import signal
 import sqlite3
-import subprocess
-import sys
 import threading
 from pathlib import Path
 from typing import Any
@@ -201,93 +198,6 @@ def test_a_newer_schema_is_refused(tmp_path: Path) -> None:
 
 
 # -- crash safety --------------------------------------------------------------------------
-
-CHILD = r"""
-import asyncio, sys
-from seqd.builtin.storage_sqlite import SQLiteBackend
-from seqd.testing.storage import lines, changed, new_run
-
-async def main(path):
-    b = SQLiteBackend(path, durability="normal")
-    await b.open()
-    out = sys.stdout
-
-    async def runs(w):
-        while True:
-            run = new_run(task=f"w{w}", input={"pad": "x" * 300})
-            await b.create_run(run)
-            out.write(f"c {run.id}\n")
-            await b.update_run(changed(run, status="running"), expect=["queued"])
-            done = changed(run, status="succeeded", output=w)
-            await b.update_run(done, expect=["running"])
-            out.write(f"u {run.id}\n")
-
-    async def logs(w):
-        run_id = new_run().id
-        while True:
-            seq = await b.append_logs(run_id, lines(f"{w}a", f"{w}b"))
-            out.write(f"l {run_id} {seq}\n")
-
-    await asyncio.gather(*(runs(w) for w in range(8)), *(logs(w) for w in range(2)))
-
-asyncio.run(main(sys.argv[1]))
-"""
-
-
-def test_sigkill_during_heavy_writes_loses_no_acknowledged_write(tmp_path: Path) -> None:
-    path = tmp_path / "crash.db"
-    proc = subprocess.Popen(
-        [sys.executable, "-u", "-c", CHILD, str(path)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        cwd=ROOT,
-    )
-    watchdog = threading.Timer(90, proc.kill)
-    watchdog.start()
-    seen: list[bytes] = []
-    try:
-        assert proc.stdout is not None and proc.stderr is not None
-        updated = 0
-        for line in proc.stdout:
-            seen.append(line)
-            updated += line.startswith(b"u ")
-            if updated >= 1500:
-                break
-        assert updated >= 1500, proc.stderr.read().decode()
-        proc.send_signal(signal.SIGKILL)
-        rest, _ = proc.communicate(timeout=30)
-    finally:
-        watchdog.cancel()
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    assert proc.returncode == -signal.SIGKILL
-    # Each line was printed after its write was acknowledged; a torn last line is dropped.
-    acked = [ln.split() for ln in b"".join([*seen, rest]).decode().split("\n")[:-1]]
-
-    async def check(before: list[list[str]]) -> None:
-        async with opened(lambda: SQLiteBackend(str(path))) as b:
-            created = {f[1] for f in before if f[0] == "c"}
-            done = {f[1] for f in before if f[0] == "u"}
-            logs: dict[str, int] = {}
-            for f in before:
-                if f[0] == "l":
-                    logs[f[1]] = max(logs.get(f[1], 0), int(f[2]))
-            assert len(done) >= 1 and logs
-            for run_id in created:
-                stored = await b.get_run(run_id)
-                assert stored is not None, run_id
-                if run_id in done:
-                    assert stored.status == "succeeded"
-            for run_id, seq in logs.items():
-                got = await b.read_logs(run_id, 0, seq + 1000)
-                assert [g.seq for g in got[:seq]] == list(range(1, seq + 1))
-
-    run_async(check(acked))
-    with sqlite3.connect(path) as conn:
-        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-    conn.close()
-
 
 # -- storage trouble: locked, read-only, full, unopenable ----------------------------------
 
