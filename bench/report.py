@@ -160,6 +160,9 @@ Do not edit by hand: the text lives in `bench/report.py`._
 Run it with `make bench` (about three minutes; it needs 2+ GiB of free memory for the
 ballast daemon). Parts: `.venv/bin/python -m bench.run --only 1,6 --reps 3` (then nothing
 is written unless `--output FILE` is given); `--quick` checks the bench itself in seconds.
+Benchmark 9 also uses the PostgreSQL server at `$SEQD_TEST_POSTGRES_DSN` (default
+`postgresql://postgres@127.0.0.1:5432/test`, a throw-away schema dropped afterwards);
+without it, its PostgreSQL rows read "not measured" and the others are measured anyway.
 
 ## Method
 

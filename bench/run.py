@@ -17,6 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from bench import (
+    backends,
     bigoutput,
     cli_cold,
     history,
@@ -41,6 +42,7 @@ BENCHMARKS: dict[str, tuple[str, Benchmark]] = {
     "6": ("flat with history", history.run),
     "7": ("1 GiB of stdout", bigoutput.run),
     "8": ("start-up and idle memory", startup.run),
+    "9": ("storage backends", backends.run),
 }
 DEFAULT_OUTPUT = report.ROOT / "docs" / "benchmarks.md"
 
