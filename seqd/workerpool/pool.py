@@ -32,7 +32,7 @@ READY_TIMEOUT_S = 30.0
 class PoolSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     """``[task_types.python]`` in the daemon config."""
 
-    max_runs_per_worker: Annotated[int, Meta(ge=1)] = 500
+    max_runs_per_worker: Annotated[int, Meta(ge=1)] = 2000
     max_worker_rss_mb: Annotated[int, Meta(ge=1)] = 1024
     """A worker whose resident set is above this after a run is replaced."""
     prestart: Annotated[int, Meta(ge=0)] = 1
