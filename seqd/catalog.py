@@ -38,17 +38,20 @@ class Catalog:
         async with self._reload_lock:
             fresh = await asyncio.to_thread(scan, self.dirs, self.task_types)
             changed: list[str] = []
+            ask: list[TaskEntry] = []
             for name, entry in fresh.items():
                 old = self.entries.get(name)
-                if old is not None and old.definition.version == entry.definition.version:
-                    fresh[name] = old  # keeps its resolved schema
-                else:
+                if old is None or old.definition.version != entry.definition.version:
                     changed.append(name)
+                    ask.append(entry)
+                elif old.schema_failed:
+                    ask.append(entry)  # same version, but its schema failed: ask again
+                else:
+                    fresh[name] = old  # keeps its resolved schema
             changed.extend(sorted(set(self.entries) - set(fresh)))
             self.entries = fresh
-            for name in changed:
-                new = fresh.get(name)
-                if new is not None and self._needs_schema(new):
+            for new in ask:
+                if self._needs_schema(new):
                     self._resolve_later(new)
             invalid = sorted(n for n, e in fresh.items() if not e.definition.valid)
             if changed:
@@ -118,6 +121,7 @@ class Catalog:
 
     @staticmethod
     def _invalidate(entry: TaskEntry, where: str, message: str) -> None:
+        entry.schema_failed = True  # a reload asks again, even for the same version
         entry.definition.problems = [
             *entry.definition.problems,
             Problem(where=where, message=message),

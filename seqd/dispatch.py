@@ -53,7 +53,7 @@ _batch_decoder = msgspec.json.Decoder(list[msgspec.Raw])
 _any_decoder = msgspec.json.Decoder()
 _encoder = msgspec.json.Encoder()
 _EMPTY = b"{}"
-_SLOW = re.compile(rb'"method"\s*:\s*"runs\.wait"|"wait"\s*:\s*true')
+_SLOW = re.compile(rb'"method"\s*:\s*"runs\.(?:wait|cancel)"|"wait"\s*:\s*true')
 _FIELD_AT = re.compile(r" - at `\$(?P<path>[^`]*)`$")
 _FIELD_NAMED = re.compile(r"field `(?P<name>[^`]+)`")
 
@@ -127,7 +127,7 @@ class Dispatcher:
     def _single(self, raw: bytes, caller: Caller) -> Response | Awaitable[Response | None] | None:
         try:
             request = _request_decoder.decode(raw)
-        except msgspec.DecodeError:
+        except (msgspec.DecodeError, RecursionError):
             return self._bad_envelope(raw)
         rid = None if request.id is UNSET else request.id
         notification = request.id is UNSET
@@ -149,6 +149,10 @@ class Dispatcher:
             except msgspec.ValidationError as exc:
                 message, details = validation_details(exc)
                 raise InvalidParams(f"invalid params: {message}", details) from None
+            except RecursionError:
+                raise InvalidParams(
+                    "invalid params: nested too deeply", {"field": None, "reason": "depth"}
+                ) from None
             if spec.admin and not caller.admin:
                 raise PermissionDenied(
                     f"{request.method} is reserved to the daemon's owner and admins",
@@ -182,6 +186,8 @@ class Dispatcher:
             value = _any_decoder.decode(raw)
         except msgspec.DecodeError as exc:
             return error_response(None, ParseError(f"parse error: {exc}"))
+        except RecursionError:
+            return error_response(None, ParseError("parse error: nested too deeply"))
         rid = None
         if isinstance(value, dict):
             candidate = value.get("id")
@@ -197,7 +203,7 @@ class Dispatcher:
     def _batch(self, raw: bytes, caller: Caller) -> bytes | Awaitable[bytes | None] | None:
         try:
             items = _batch_decoder.decode(raw)
-        except msgspec.DecodeError:
+        except (msgspec.DecodeError, RecursionError):
             response = self._bad_envelope(raw)
             return _encoder.encode(response)
         if not items:

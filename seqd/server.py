@@ -21,12 +21,27 @@ from collections.abc import Awaitable, Callable
 import msgspec
 
 from seqd.dispatch import Caller, Dispatcher, error_response
-from seqd.errors import InvalidRequest, ShuttingDown
+from seqd.errors import InternalError, InvalidRequest, ShuttingDown
 
 logger = logging.getLogger(__name__)
 
 _encoder = msgspec.json.Encoder()
+PENDING_PAUSE = 1000
+"""Lines queued behind a waiting request before the connection stops being read."""
+PENDING_RESUME = 100
 _PEERCRED = struct.Struct("3i")
+
+
+async def _answer(outcome: bytes | Awaitable[bytes | None] | None) -> bytes | None:
+    """The response to one line; a failure here (never expected: the dispatcher answers
+    errors itself) still gets an answer instead of silencing the connection."""
+    try:
+        if outcome is None or isinstance(outcome, bytes):
+            return outcome
+        return await outcome
+    except Exception:
+        logger.exception("answering a request failed")
+        return _encoder.encode(error_response(None, InternalError("internal error")))
 
 
 def peer_credentials(sock: socket.socket | None) -> tuple[int, int, int]:
@@ -52,6 +67,7 @@ class Connection(asyncio.Protocol):
         self._slow: set[asyncio.Task[None]] = set()
         self._closing = False
         self._eof = False
+        self._write_paused = False
 
     # -- asyncio.Protocol ----------------------------------------------------------
 
@@ -124,11 +140,20 @@ class Connection(asyncio.Protocol):
             task.cancel()
 
     def pause_writing(self) -> None:
-        if self.transport is not None:
-            self.transport.pause_reading()
+        self._write_paused = True
+        self._update_reading()
 
     def resume_writing(self) -> None:
-        if self.transport is not None and not self._closing:
+        self._write_paused = False
+        self._update_reading()
+
+    def _update_reading(self) -> None:
+        """Read the client only while it reads our answers and its backlog is short."""
+        if self.transport is None or self._closing:
+            return
+        if self._write_paused or len(self._pending) >= PENDING_PAUSE:
+            self.transport.pause_reading()
+        elif len(self._pending) < PENDING_RESUME:
             self.transport.resume_reading()
 
     # -- requests ------------------------------------------------------------------
@@ -140,6 +165,8 @@ class Connection(asyncio.Protocol):
         dispatcher = self.server.dispatcher
         if self._pending or (self._worker is not None and not self._worker.done()):
             self._pending.append(line)
+            if len(self._pending) >= PENDING_PAUSE:
+                self._update_reading()  # pipelining faster than we answer: wait for us
             return
         if dispatcher.is_slow(line):
             self._spawn_slow(line)
@@ -153,24 +180,19 @@ class Connection(asyncio.Protocol):
 
     async def _drain(self, first: Awaitable[bytes | None]) -> None:
         """Serve lines in order while some handler has to wait."""
-        self._write(await first)
+        self._write(await _answer(first))
         dispatcher = self.server.dispatcher
         while self._pending and not self._closing:
             line = self._pending.popleft()
+            self._update_reading()
             if dispatcher.is_slow(line):
                 self._spawn_slow(line)
                 continue
-            outcome = dispatcher.handle(line, self.caller)
-            if outcome is not None and not isinstance(outcome, bytes):
-                outcome = await outcome
-            self._write(outcome)
+            self._write(await _answer(dispatcher.handle(line, self.caller)))
 
     def _spawn_slow(self, line: bytes) -> None:
         async def serve() -> None:
-            outcome = self.server.dispatcher.handle(line, self.caller)
-            if outcome is not None and not isinstance(outcome, bytes):
-                outcome = await outcome
-            self._write(outcome)
+            self._write(await _answer(self.server.dispatcher.handle(line, self.caller)))
 
         task = asyncio.ensure_future(serve())
         self._slow.add(task)

@@ -60,6 +60,7 @@ class TaskEntry:
     source: TaskSource | None
     validator: Draft202012Validator | None = None
     schema_asked: bool = False
+    schema_failed: bool = False
     """Whether the task type was asked for a schema (only when config.json has none)."""
 
     @property

@@ -206,3 +206,32 @@ def test_log_cap(make_daemon) -> None:  # type: ignore[no-untyped-def]
         assert sum(len(line.text) + 1 for line in lines if line.stream == "stdout") <= 20000
         assert "log cap" in lines[-1].text
         assert after - before < 30 * 1024 * 1024
+
+
+def test_cancel_during_a_timeout_kill_wins_and_stops_retries(daemon: Daemon) -> None:
+    with daemon.client() as c:
+        run = c.submit("stubborn")
+        deadline = time.monotonic() + 30
+        while c.get_run(run.id).status != "running" and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(1.5)  # the timeout fired; the command ignores SIGTERM (6 s grace)
+        t0 = time.monotonic()
+        final = c.cancel(run.id, reason="stop it")
+        assert final.status == "cancelled" and final.attempt == 1, final
+        assert final.error.message == "stop it"
+        assert time.monotonic() - t0 < 20
+        time.sleep(0.5)
+        assert c.get_run(run.id).status == "cancelled"
+
+
+def test_deeply_nested_input_is_refused_not_stuck(daemon: Daemon) -> None:
+    deep: object = "x"
+    for _ in range(200):
+        deep = [deep]
+    with daemon.client() as c:
+        with pytest.raises(RpcError) as err:
+            c.submit("pyecho", {"value": deep}, wait=True, timeout_s=10)
+        assert err.value.type == "validation" and "nested" in err.value.message
+        assert c.list_runs(task="pyecho").runs == []
+        ok = c.submit("pyecho", {"value": [[[1]]]}, wait=True, timeout_s=30)
+        assert ok.status == "succeeded"

@@ -176,3 +176,29 @@ def test_half_closed_client_still_gets_slow_answers(daemon: Daemon) -> None:
     answers = {json.loads(line)["id"]: json.loads(line) for line in data.splitlines()}
     assert answers[1]["result"]["status"] == "succeeded"
     assert answers[2]["result"]["tasks"]
+
+
+def test_absurdly_nested_line_gets_an_answer_and_the_connection_goes_on(
+    daemon: Daemon,
+) -> None:
+    deep = b"[" * 5000 + b"]" * 5000
+    with raw(daemon) as s:
+        s.sendall(
+            b'{"jsonrpc":"2.0","id":1,"method":"runs.list"}\n'
+            b'{"jsonrpc":"2.0","id":2,"method":"runs.get","params":{"id":'
+            + deep
+            + b"}}\n"
+            + deep
+            + b"\n"
+            b'{"jsonrpc":"2.0","id":3,"method":"daemon.ping"}\n'
+        )
+        buf = b""
+        while buf.count(b"\n") < 4:
+            chunk = s.recv(65536)
+            assert chunk, buf
+            buf += chunk
+    answers = [json.loads(line) for line in buf.splitlines()]
+    assert answers[0]["id"] == 1 and "result" in answers[0]
+    assert answers[1]["error"]["code"] in (-32700, -32600, -32602)
+    assert answers[2]["error"]["code"] in (-32700, -32600)
+    assert answers[3] == {"jsonrpc": "2.0", "id": 3, "result": "pong"}

@@ -120,7 +120,9 @@ class PythonTaskType:
                 try:
                     schema = await self._derive(source, entry)
                 except NotRunnable as exc:
-                    fut.set_exception(exc)  # cached: the same version fails the same way
+                    if exc.details.get("transient"):
+                        del self._schemas[key]  # a timeout or a dead worker: ask again
+                    fut.set_exception(exc)  # else cached: this version fails the same way
                     fut.exception()  # retrieved: waiters re-raise it, nobody else must
                     raise
                 except BaseException:
@@ -162,10 +164,12 @@ class PythonTaskType:
             except TimeoutError:
                 raise NotRunnable(
                     f"{CODE} of task {source.name!r} did not load within {timeout}s",
-                    {"where": CODE},
+                    {"where": CODE, "transient": True},
                 ) from None
             except WorkerDied as died:
-                raise NotRunnable(f"{CODE}: {died.message}", {"where": CODE}) from None
+                raise NotRunnable(
+                    f"{CODE}: {died.message}", {"where": CODE, "transient": True}
+                ) from None
             finally:
                 worker.end_run()
                 self._pool_or_fail().release(worker, reuse=reuse)

@@ -267,13 +267,13 @@ class ShellTaskType:
         else:
             env = {k: daemon_env[k] for k in self.config.env_passthrough if k in daemon_env}
         env.update(opts.env)
-        env.update(
-            SEQD_RUN_ID=job.run.id,
-            SEQD_TASK=job.task.name,
-            SEQD_TASK_DIR=os.path.abspath(job.task.dir),
-            SEQD_WORK_DIR=work_dir,
-            SEQD_INPUT_FILE=os.path.join(work_dir, INPUT_FILE),
-        )
+        reserved = {
+            "SEQD_RUN_ID": job.run.id,
+            "SEQD_TASK": job.task.name,
+            "SEQD_TASK_DIR": os.path.abspath(job.task.dir),
+            "SEQD_WORK_DIR": work_dir,
+            "SEQD_INPUT_FILE": os.path.join(work_dir, INPUT_FILE),
+        }
         values = {"SEQD_INPUT": msgspec.json.encode(job.input).decode()}
         for name, value in job.input.items():
             text = scalar_text(value)
@@ -284,6 +284,9 @@ class ShellTaskType:
                 job.log("system", f"${key} left unset: value too large; see $SEQD_INPUT_FILE")
             else:
                 env[key] = text
+        # Last, so neither the task's env nor an input named e.g. "file" (whose variable
+        # would be SEQD_INPUT_FILE) can redirect what the daemon's own variables say.
+        env.update(reserved)
         return env
 
     async def execute(self, job: Job) -> Any:

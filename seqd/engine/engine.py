@@ -53,6 +53,30 @@ from .recovery import end_orphans
 logger = logging.getLogger(__name__)
 
 _encoder = msgspec.json.Encoder()
+MAX_NESTING = 64
+"""Deepest nesting of lists/objects accepted in an input or output: deeper values can
+exhaust the stack of whatever encodes them later (storage, clients)."""
+
+
+def _nesting(value: Any) -> int:
+    """How deeply lists and objects nest in ``value`` (iteratively: any depth is safe)."""
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children: Any = item.values()
+        elif isinstance(item, (list, tuple)):
+            children = item
+        else:
+            continue
+        depth += 1
+        if depth > deepest:
+            deepest = depth
+            if deepest > MAX_NESTING:
+                return deepest
+        stack.extend((child, depth) for child in children)
+    return deepest
 
 
 class Engine:
@@ -82,6 +106,8 @@ class Engine:
         self.dispatching = True
         self._done: dict[str, asyncio.Future[Run]] = {}
         self._timers: dict[str, asyncio.TimerHandle] = {}
+        """Retry back-off timers (and start retries while storage is away)."""
+        self._timeouts: dict[str, asyncio.TimerHandle] = {}
         self._pending_cancel: dict[str, tuple[str, str]] = {}
         self._executions: set[asyncio.Task[None]] = set()
 
@@ -151,6 +177,12 @@ class Engine:
         return run
 
     def _check_size(self, what: str, value: Any) -> int:
+        depth = _nesting(value)
+        if depth > MAX_NESTING:
+            raise ValidationFailed(
+                f"{what} is nested {depth} levels deep; the limit is {MAX_NESTING}",
+                {"field": what, "depth": depth, "limit": MAX_NESTING},
+            )
         size = len(_encoder.encode(value))
         limit = self.config.limits.max_input_bytes
         if size > limit:
@@ -212,8 +244,9 @@ class Engine:
     async def _execute(self, run: Run) -> None:
         try:
             await self._execute_inner(run)
-        except Exception:
+        except Exception as exc:
             logger.exception("run %s: engine failure", run.id)
+            await self._fail_internally(run.id, exc)
         finally:
             self.active.pop(run.id, None)
             self.per_task[run.task] -= 1
@@ -266,7 +299,7 @@ class Engine:
         self.active[run.id] = job
         timeout = entry.definition.timeout_s
         if timeout is not None:
-            self._timers[run.id] = asyncio.get_running_loop().call_later(
+            self._timeouts[run.id] = asyncio.get_running_loop().call_later(
                 timeout, self._interrupt, run.id, "timeout", f"timed out after {timeout:g}s"
             )
         job.execution = asyncio.ensure_future(task_type.execute(job))
@@ -274,12 +307,29 @@ class Engine:
         if pending is not None:
             self._interrupt(run.id, *pending)
         await asyncio.wait([job.execution])
-        handle = self._timers.pop(run.id, None)
+        handle = self._timeouts.pop(run.id, None)
         if handle is not None:
             handle.cancel()
         await self._conclude(job, entry.definition.retries)
         if os.path.isdir(job.work_path):  # noqa: ASYNC240 - one stat beats a thread hop
             await asyncio.to_thread(shutil.rmtree, job.work_path, True)
+
+    async def _fail_internally(self, run_id: str, exc: Exception) -> None:
+        """A bug or an unexpected error must not leave a run unfinished forever:
+        record it as failed (type ``internal``) once, and wake its waiters."""
+        handle = self._timeouts.pop(run_id, None)
+        if handle is not None:
+            handle.cancel()
+        current = self.live.get(run_id)
+        if current is None or current.status in TERMINAL:
+            return
+        error = RunError(
+            type="internal", message=f"the daemon failed running it: {type(exc).__name__}"
+        )
+        try:
+            await self._finish(current, "failed", error=error, expect=("queued", "running"))
+        except Exception:
+            logger.exception("run %s: could not record the failure", run_id)
 
     def _note_pid(self, run_id: str, pid: int | None) -> None:
         # Shown by runs.get while the run lives; not written to storage: after a crash
@@ -322,15 +372,22 @@ class Engine:
             except (ValidationFailed, TypeError) as exc:
                 status, output = "failed", None
                 error = RunError(type="invalid_output", message=str(exc))
-        if status == "failed" and error is not None and run.attempt <= policy.max:
+        retry = status == "failed" and error is not None and run.attempt <= policy.max
+        if retry and job.cancel_reason is not None and job.cancel_reason[0] == "cancelled":
+            # Cancelled while this attempt was ending: no further attempt.
+            retry, status = False, "cancelled"
+            error = RunError(type="cancelled", message=job.cancel_reason[1])
+        if retry and error is not None:
             delay = policy.backoff_s * policy.factor ** (run.attempt - 1)
             log.system(
                 f"attempt {run.attempt} failed ({error.type}: {error.message}); "
                 f"retrying in {delay:g}s"
             )
             await log.flush()
-            await self._retry(run, delay, job)
-            return
+            if job.cancel_reason is None or job.cancel_reason[0] != "cancelled":
+                await self._retry(run, delay, job)
+                return
+            status, error = "cancelled", RunError(type="cancelled", message=job.cancel_reason[1])
         await log.flush()
         await self._finish(run, status, output=output, error=error, expect=("running",), job=job)
 
@@ -427,8 +484,8 @@ class Engine:
             if run_id in self.active:
                 self._pending_cancel[run_id] = (kind, message)
             return
-        if job.cancel_reason is None:
-            job.cancel_reason = (kind, message)
+        if job.cancel_reason is None or kind == "cancelled":
+            job.cancel_reason = (kind, message)  # a user's cancel wins over a timeout
         job.execution.cancel()
 
     async def cancel(self, run_id: str, reason: str | None, uid: int, admin: bool) -> Run:
@@ -441,21 +498,30 @@ class Engine:
                 {"id": run_id, "submitted_by": run.submitted_by},
             )
         message = reason or f"cancelled by uid {uid}"
-        if run.status == "queued":
-            self.queue.remove(run_id)
-            timer = self._timers.pop(run_id, None)
-            if timer is not None:
-                timer.cancel()
-            final = await self._finish(
-                run,
-                "cancelled",
-                error=RunError(type="cancelled", message=message),
-                expect=("queued",),
-            )
-            if final is not None:
-                return final
-        self._interrupt(run_id, "cancelled", message)
-        return await self.wait(run_id, 60.0)
+        # A run may move between queued and running while we act (a retry, a start);
+        # go round until it has ended or a minute has passed.
+        deadline = asyncio.get_running_loop().time() + 60.0
+        while run.status not in TERMINAL:
+            if run.status == "queued":
+                self.queue.remove(run_id)
+                timer = self._timers.pop(run_id, None)
+                if timer is not None:
+                    timer.cancel()
+                final = await self._finish(
+                    run,
+                    "cancelled",
+                    error=RunError(type="cancelled", message=message),
+                    expect=("queued",),
+                )
+                if final is not None:
+                    return final
+            else:
+                self._interrupt(run_id, "cancelled", message)
+            left = deadline - asyncio.get_running_loop().time()
+            if left <= 0:
+                break
+            run = await self.wait(run_id, min(left, 1.0))
+        return run
 
     # -- start and stop ---------------------------------------------------------------
 
@@ -466,6 +532,9 @@ class Engine:
         interrupted = [r.id for r in runs if r.status == "running"]
         if interrupted:
             await asyncio.to_thread(end_orphans, interrupted, grace)
+            # Their next attempt starts clean (no output of the lost attempt).
+            for run_id in interrupted:
+                await asyncio.to_thread(shutil.rmtree, os.path.join(self.work_root, run_id), True)
         for run in runs:
             if run.status == "running":
                 again = replace(run, status="queued", started_at=None, pid=None)

@@ -552,3 +552,11 @@ def test_second_cancel_during_cleanup_still_ends_the_group(tmp_path: Path) -> No
         await tt.stop(1)
 
     arun(main())
+
+
+def test_inputs_cannot_override_reserved_variables(tmp_path: Path) -> None:
+    source = make_source(tmp_path, command='echo "$SEQD_INPUT_FILE $SEQD_RUN_ID"', shell=True)
+    job, out = execute(tmp_path, source, {"file": "/etc/hostname"})
+    assert out == {"exit_code": 0}
+    [line] = job.out()
+    assert "/etc/hostname" not in line and line.endswith(job.run.id)
