@@ -230,7 +230,9 @@ METHODS: dict[str, MethodSpec] = {
     "runs.get": MethodSpec(RunIdParams, Run, "One run."),
     "runs.wait": MethodSpec(WaitParams, Run, "Wait until a run ends or timeout_s.", slow=True),
     "runs.list": MethodSpec(ListParams, ListResult, "Runs, newest first, filtered, paged."),
-    "runs.cancel": MethodSpec(CancelParams, Run, "Cancel a queued or running run."),
+    "runs.cancel": MethodSpec(
+        CancelParams, Run, "Cancel a queued or running run; answers once it ended.", slow=True
+    ),
     "runs.logs": MethodSpec(LogsParams, LogsResult, "Log lines of a run after a seq."),
     "rpc.discover": MethodSpec(NoParams, dict[str, Any], "This API as an OpenRPC document."),
 }

@@ -171,6 +171,9 @@ def test_slow_detection_covers_slow_methods() -> None:
     assert d.is_slow(req("runs.submit", {"task": "x", "wait": True}).encode())
     assert not d.is_slow(req("runs.submit", {"task": "x"}).encode())
     assert not d.is_slow(req("daemon.ping").encode())
+    for method, spec in METHODS.items():
+        if spec.slow and method != "runs.submit":  # submit is slow only with wait
+            assert d.is_slow(req(method, {"id": "abcdef0123"}).encode()), method
 
 
 def test_batch_runs_in_order_even_when_a_request_waits() -> None:
