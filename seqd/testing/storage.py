@@ -43,6 +43,7 @@ import uvloop
 
 from seqd.ids import IdGenerator
 from seqd.models import (
+    RUN_STATUSES,
     UNFINISHED,
     LogStream,
     NewLogLine,
@@ -403,14 +404,7 @@ class StorageConformance:
     def test_unfinished_runs_oldest_first(self, make_backend: BackendMaker) -> None:
         async def main() -> None:
             async with opened(make_backend) as b:
-                statuses: list[RunStatus] = [
-                    "queued",
-                    "running",
-                    "suspended",
-                    "succeeded",
-                    "failed",
-                    "cancelled",
-                ]
+                statuses = list(RUN_STATUSES)
                 runs = [new_run(status=statuses[i % 6]) for i in range(36)]
                 for run in reversed(runs):
                     await b.create_run(run)
