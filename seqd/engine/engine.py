@@ -109,6 +109,8 @@ class Engine:
         """Retry back-off timers (and start retries while storage is away)."""
         self._timeouts: dict[str, asyncio.TimerHandle] = {}
         self._pending_cancel: dict[str, tuple[str, str]] = {}
+        self._start_failed: set[str] = set()
+        """Runs whose start was reported as failed by storage (it may have committed)."""
         self._executions: set[asyncio.Task[None]] = set()
 
     # -- reporting -------------------------------------------------------------------
@@ -285,8 +287,17 @@ class Engine:
         )
         try:
             if not await self.storage.update_run(started, expect=("queued",)):
-                return  # cancelled (or taken) while it waited for its slot
+                if run.id not in self._start_failed:
+                    return  # cancelled (or taken) while it waited for its slot
+                # An earlier start was reported failed but committed: it is ours.
+                stored = await self.storage.get_run(run.id)
+                if stored is None or stored.status != "running":
+                    return
+                if not await self.storage.update_run(started, expect=("running",)):
+                    return
+            self._start_failed.discard(run.id)
         except StorageUnavailable as exc:
+            self._start_failed.add(run.id)
             logger.warning("run %s: cannot start, storage unavailable: %s", run.id, exc)
             self._timers[run.id] = asyncio.get_running_loop().call_later(
                 1.0, self._release_retry, run.id

@@ -256,6 +256,6 @@ def test_daemon_serves_through_a_postgres_outage(
     assert set(refused) == {"storage_unavailable"}
     with Client(daemon.socket, timeout=120) as c:
         for run_id in accepted:
-            assert c.wait(run_id, timeout_s=60).status == "succeeded", run_id
+            assert c.wait(run_id, timeout_s=120).status == "succeeded", run_id
     assert daemon.stop() == 0
     assert set(accepted) <= stored_ids(pg_admin, pg_schema)
