@@ -201,11 +201,8 @@ def test_daemon_serves_through_a_postgres_outage(
     """The whole daemon on PostgreSQL: clients get ``storage_unavailable`` while the
     server is down, the daemon keeps answering, and every accepted run finishes."""
     import json
-    import threading
 
     from test_postgres_daemon import Daemon
-
-    from seqd.client import Client, RpcError
 
     config = tmp_path / "seqd.toml"
     config.write_text(
@@ -214,6 +211,24 @@ def test_daemon_serves_through_a_postgres_outage(
     )
     daemon = Daemon(tmp_path, config)
     daemon.start()
+    try:
+        _outage_under_load(daemon, pg_cluster, pg_admin, pg_schema)
+    finally:
+        if daemon.proc is not None and daemon.proc.poll() is None:
+            daemon.proc.kill()
+            daemon.proc.wait()
+
+
+def _outage_under_load(
+    daemon: Any,
+    pg_cluster: Cluster,
+    pg_admin: Callable[[], psycopg.Connection[Any]],
+    pg_schema: str,
+) -> None:
+    import threading
+
+    from seqd.client import Client, RpcError
+
     accepted: list[str] = []
     refused: list[str] = []
     stop = threading.Event()
