@@ -61,6 +61,12 @@ class LineReader:
                 return False
         return True
 
+    def unread(self) -> int:
+        """Bytes written to the file and not read yet (one fstat; 0 if it is absent)."""
+        if not self._open():
+            return 0
+        return max(0, os.fstat(self._fd).st_size - self._offset)
+
     def read_lines(self, budget: int = 1024 * 1024) -> tuple[list[str], bool]:
         """Read up to ``budget`` bytes; returns the complete lines and whether more
         data may be waiting (the budget ran out)."""

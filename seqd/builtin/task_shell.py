@@ -46,6 +46,8 @@ syntax, common in ``sh -c`` scripts) is left alone."""
 _ENV_NAME_CHARS = re.compile(r"[^A-Za-z0-9]")
 _STREAMS: tuple[LogStream, LogStream] = ("stdout", "stderr")
 SMALL_FILE_BYTES = 64 * 1024
+INLINE_READ_BYTES = 16 * 1024
+WATCH_AFTER_S = 0.05
 FULL_TRUNCATE_INTERVAL_S = 0.5
 INPUT_FILE = "input.json"
 """In the work dir, next to ``stdout.log`` and ``stderr.log``: the run's input as JSON."""
@@ -307,7 +309,8 @@ class ShellTaskType:
             _write_file(os.path.join(work_dir, INPUT_FILE), input_json)
         env = self._env(opts, job, work_dir)
         paths = {s: os.path.join(work_dir, f"{s}.log") for s in _STREAMS}
-        changes = self._changes_watcher().watch(work_dir)
+        watcher = self._changes_watcher()
+        changes = _LazyChanges(lambda: watcher.watch(work_dir))
         readers = {s: LineReader(p) for s, p in paths.items()}
         try:
             try:
@@ -335,7 +338,7 @@ class ShellTaskType:
         self,
         job: Job,
         proc: Process,
-        changes: Changes,
+        changes: _LazyChanges,
         readers: dict[LogStream, LineReader],
         grace_s: float,
     ) -> ExitStatus:
@@ -385,10 +388,31 @@ def _write_file(path: str, data: bytes) -> None:
         os.close(fd)
 
 
+class _LazyChanges:
+    """An inotify watch made only when first needed: most commands end within
+    ``WATCH_AFTER_S`` and then never cost a watch (whose removal waits for an RCU grace
+    period in the kernel)."""
+
+    def __init__(self, make: Callable[[], Changes]) -> None:
+        self._make = make
+        self.changes: Changes | None = None
+
+    def get(self) -> Changes:
+        if self.changes is None:
+            self.changes = self._make()
+        return self.changes
+
+    def close(self) -> None:
+        if self.changes is not None:
+            self.changes.close()
+
+
 class _Tail:
     """Feeds both output files into the job log as they grow, until ``finish``."""
 
-    def __init__(self, job: Job, changes: Changes, readers: dict[LogStream, LineReader]) -> None:
+    def __init__(
+        self, job: Job, changes: _LazyChanges, readers: dict[LogStream, LineReader]
+    ) -> None:
         self.job = job
         self.changes = changes
         self.readers = readers
@@ -400,16 +424,23 @@ class _Tail:
         """Read what is left (to the end of the files), then stop."""
         self._stopping = True
         self._stop.set()
-        self.changes.event.set()
+        if self.changes.changes is not None:
+            self.changes.changes.event.set()
         try:
             await self._task
         except Exception:
             logger.exception("tailing the output of run %s failed", self.job.run.id)
 
     async def _run(self) -> None:
-        # The directory was watched before the spawn, so every write wakes us.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stop.wait(), WATCH_AFTER_S)
+        if not self._stopping:
+            # Still running: from now on every write wakes us; first catch up.
+            changes = self.changes.get()
+            changes.event.set()
         while True:
-            await self.changes.wait()
+            if not self._stopping:
+                await self.changes.get().wait()
             final = self._stopping
             await self._pump()
             if final:
@@ -430,7 +461,10 @@ class _Tail:
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._stop.wait(), FULL_TRUNCATE_INTERVAL_S)
                 return
-            batches, more = await asyncio.to_thread(_read_all, self.readers)
+            if sum(reader.unread() for reader in self.readers.values()) <= INLINE_READ_BYTES:
+                batches, more = _read_all(self.readers)  # a few KiB: cheaper than a thread
+            else:
+                batches, more = await asyncio.to_thread(_read_all, self.readers)
             for stream, lines in batches:
                 for line in lines:
                     if not self._room():
