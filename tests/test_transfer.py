@@ -35,10 +35,22 @@ def _postgres_reachable() -> str | None:
         return f"PostgreSQL at {DSN} is unreachable: {exc}"
 
 
+SCHEMA = f"seqd_transfer_{uuid.uuid4().hex[:12]}"
+"""The PostgreSQL schema of this test process, dropped after each test."""
+
+
 def backend_options(name: str, tmp: Path) -> dict[str, Any]:
     if name == "postgres":
-        return {"dsn": DSN, "schema": f"t_{uuid.uuid4().hex[:12]}"}
+        return {"dsn": DSN, "schema": SCHEMA}
     return {}
+
+
+def _drop_schema() -> None:
+    import psycopg
+    from psycopg import sql
+
+    with psycopg.connect(DSN, autocommit=True, connect_timeout=5) as conn:
+        conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(SCHEMA)))
 
 
 @pytest.fixture(params=["sqlite", "fs", "postgres"])
@@ -53,6 +65,8 @@ def backend_name(request: pytest.FixtureRequest) -> Iterator[str]:
         if why:
             _unavailable(why)
     yield name
+    if name == "postgres":
+        _drop_schema()
 
 
 def _unavailable(why: str) -> None:
@@ -98,6 +112,7 @@ async def dump(store: StorageBackend) -> bytes:
     return b"\n".join(out.getvalue().splitlines()[1:])
 
 
+@pytest.mark.xdist_group("postgres")  # never beside the test that stops the server
 def test_round_trip_to_every_backend(backend_name: str, tmp_path: Path) -> None:
     async def main() -> None:
         source = open_store("sqlite", tmp_path / "src", {})
