@@ -9,10 +9,12 @@ conformance suite every backend must pass.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
+from seqd.errors import ValidationFailed
 from seqd.models import LogLine, NewLogLine, Run, RunPage, RunQuery, RunStatus
 
 
@@ -77,3 +79,47 @@ class StorageFactory(Protocol):
     def create(self, options: dict[str, Any], context: StorageContext) -> StorageBackend:
         """Validate ``options`` (raise ``seqd.errors.ValidationFailed`` naming the field)
         and return an unopened backend."""
+
+
+# -- helpers for backends ---------------------------------------------------------------
+
+
+def path_in_state_dir(context: StorageContext, option: str | None, default: str) -> str:
+    """An absolute path for a backend's file option: ``~`` expanded, relative to the
+    state dir, ``default`` when the option is not set."""
+    value = os.path.expanduser(option) if option else default
+    return os.path.abspath(os.path.join(os.path.expanduser(context.state_dir), value))
+
+
+def list_runs_sql(query: RunQuery, placeholder: str) -> tuple[str, list[Any]]:
+    """``SELECT data FROM runs`` for ``query`` in SQL backends, newest first, asking for
+    one row more than ``limit`` (see ``page_of``). ``placeholder``: ``?`` or ``%s``."""
+    if query.limit < 1:
+        raise ValidationFailed("limit must be at least 1", {"field": "limit"})
+    where: list[str] = []
+    params: list[Any] = []
+    for column, value in (
+        ("task", query.task),
+        ("status", query.status),
+        ("parent_id", query.parent_id),
+    ):
+        if value is not None:
+            where.append(f"{column} = {placeholder}")
+            params.append(value)
+    if query.cursor is not None:
+        where.append(f"id < {placeholder}")
+        params.append(query.cursor)
+    sql = "SELECT data FROM runs"
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    sql += f" ORDER BY id DESC LIMIT {placeholder}"
+    params.append(query.limit + 1)  # one more tells whether another page exists
+    return sql, params
+
+
+def page_of(runs: list[Run], limit: int) -> RunPage:
+    """The page for up to ``limit + 1`` runs fetched newest first."""
+    if len(runs) > limit:
+        del runs[limit:]
+        return RunPage(runs=runs, next_cursor=runs[-1].id)
+    return RunPage(runs=runs, next_cursor=None)

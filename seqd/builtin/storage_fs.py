@@ -49,7 +49,11 @@ from seqd.builtin.fs_scan import Inventory, scan
 from seqd.builtin.fs_writer import FileWriter, NotDurable
 from seqd.errors import Conflict, StorageUnavailable, ValidationFailed
 from seqd.models import LogLine, NewLogLine, Run, RunPage, RunQuery, RunStatus
-from seqd.storage import StorageContext, StorageFactory
+from seqd.storage import (
+    StorageContext,
+    StorageFactory,
+    path_in_state_dir,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -460,9 +464,8 @@ class FSStorageFactory:
 
     def create(self, options: dict[str, Any], context: StorageContext) -> FSBackend:
         opts = parse_options(options)
-        root = os.path.expanduser(opts.root) if opts.root else "files"
         return FSBackend(
-            os.path.abspath(os.path.join(os.path.expanduser(context.state_dir), root)),
+            path_in_state_dir(context, opts.root, "files"),
             durability=context.durability,
         )
 

@@ -31,7 +31,13 @@ from seqd.builtin.sqlite_schema import migrate
 from seqd.builtin.sqlite_writer import Writer, is_unavailable, unavailable
 from seqd.errors import Conflict, StorageUnavailable, ValidationFailed
 from seqd.models import UNFINISHED, LogLine, NewLogLine, Run, RunPage, RunQuery, RunStatus
-from seqd.storage import StorageContext, StorageFactory
+from seqd.storage import (
+    StorageContext,
+    StorageFactory,
+    list_runs_sql,
+    page_of,
+    path_in_state_dir,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -269,35 +275,12 @@ class SQLiteBackend:
         return await self._read(fn)
 
     async def list_runs(self, query: RunQuery) -> RunPage:
-        if query.limit < 1:
-            raise ValidationFailed("limit must be at least 1", {"field": "limit"})
-        where: list[str] = []
-        params: list[Any] = []
-        for column, value in (
-            ("task", query.task),
-            ("status", query.status),
-            ("parent_id", query.parent_id),
-        ):
-            if value is not None:
-                where.append(f"{column} = ?")
-                params.append(value)
-        if query.cursor is not None:
-            where.append("id < ?")
-            params.append(query.cursor)
-        sql = "SELECT data FROM runs"
-        if where:
-            sql += " WHERE " + " AND ".join(where)
-        sql += " ORDER BY id DESC LIMIT ?"
-        params.append(query.limit + 1)  # one more tells whether another page exists
+        sql, params = list_runs_sql(query, "?")
 
         def fn(conn: sqlite3.Connection) -> list[Run]:
             return _decode_runs(conn.execute(sql, params).fetchall())
 
-        runs = await self._read(fn)
-        if len(runs) > query.limit:
-            del runs[query.limit :]
-            return RunPage(runs=runs, next_cursor=runs[-1].id)
-        return RunPage(runs=runs, next_cursor=None)
+        return page_of(await self._read(fn), query.limit)
 
     async def count_by_status(self) -> dict[str, int]:
         def fn(conn: sqlite3.Connection) -> dict[str, int]:
@@ -349,9 +332,8 @@ class SQLiteStorageFactory:
 
     def create(self, options: dict[str, Any], context: StorageContext) -> SQLiteBackend:
         opts = parse_options(options)
-        path = os.path.expanduser(opts.path) if opts.path else "seqd.db"
         return SQLiteBackend(
-            os.path.abspath(os.path.join(os.path.expanduser(context.state_dir), path)),
+            path_in_state_dir(context, opts.path, "seqd.db"),
             durability=context.durability,
             busy_timeout_ms=opts.busy_timeout_ms,
             read_connections=opts.read_connections,

@@ -25,6 +25,7 @@ from psycopg import errors as pgerrors
 
 from seqd.errors import Conflict, StorageUnavailable, ValidationFailed
 from seqd.models import UNFINISHED, LogLine, NewLogLine, Run, RunPage, RunQuery, RunStatus
+from seqd.storage import list_runs_sql, page_of
 from seqd_postgres import queries as q
 from seqd_postgres.connections import Conn, Connections
 from seqd_postgres.faults import connection_lost, translate
@@ -215,32 +216,9 @@ class PostgresBackend:
         return None if data is None else q.RUN_DECODER.decode(data)
 
     async def list_runs(self, query: RunQuery) -> RunPage:
-        if query.limit < 1:
-            raise ValidationFailed("limit must be at least 1", {"field": "limit"})
-        where: list[str] = []
-        params: list[Any] = []
-        for column, value in (
-            ("task", query.task),
-            ("status", query.status),
-            ("parent_id", query.parent_id),
-        ):
-            if value is not None:
-                where.append(f"{column} = %s")
-                params.append(value)
-        if query.cursor is not None:
-            where.append("id < %s")
-            params.append(query.cursor)
-        text = "SELECT data FROM runs"
-        if where:
-            text += " WHERE " + " AND ".join(where)
-        text += " ORDER BY id DESC LIMIT %s"
-        params.append(query.limit + 1)  # one more tells whether another page exists
+        text, params = list_runs_sql(query, "%s")
         rows = await self._fetch_all(text, params)
-        runs = [q.RUN_DECODER.decode(r[0]) for r in rows]
-        if len(runs) > query.limit:
-            del runs[query.limit :]
-            return RunPage(runs=runs, next_cursor=runs[-1].id)
-        return RunPage(runs=runs, next_cursor=None)
+        return page_of([q.RUN_DECODER.decode(r[0]) for r in rows], query.limit)
 
     async def count_by_status(self) -> dict[str, int]:
         rows = await self._fetch_all(q.COUNT, ())
