@@ -12,11 +12,13 @@ import shutil
 import subprocess
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from conftest import Daemon
+if TYPE_CHECKING:  # only for annotations: 'conftest' may name another package's module
+    from conftest import Daemon
+
 
 NOBODY = 65534
 pytestmark = pytest.mark.skipif(

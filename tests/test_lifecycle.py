@@ -6,10 +6,12 @@ import json
 import signal
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import psutil
 
-from conftest import Daemon
+if TYPE_CHECKING:  # only for annotations: 'conftest' may name another package's module
+    from conftest import Daemon
 
 
 def wait_for(predicate, timeout: float = 30.0, interval: float = 0.05):  # type: ignore[no-untyped-def]

@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import os
 import time
+from typing import TYPE_CHECKING
 
 import psutil
 import pytest
 
 from seqd.client import RpcError
 
-from conftest import Daemon
+if TYPE_CHECKING:  # only for annotations: 'conftest' may name another package's module
+    from conftest import Daemon
 
 
 def test_hello_with_signature_schema(daemon: Daemon) -> None:

@@ -7,9 +7,10 @@ import os
 import socket
 import stat
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from conftest import Daemon
+if TYPE_CHECKING:  # only for annotations: 'conftest' may name another package's module
+    from conftest import Daemon
 
 
 def raw(daemon: Daemon) -> socket.socket:

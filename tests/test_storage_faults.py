@@ -6,13 +6,14 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from seqd.client import RpcError
 
-from conftest import Daemon
+if TYPE_CHECKING:  # only for annotations: 'conftest' may name another package's module
+    from conftest import Daemon
 
 
 def test_locked_sqlite_gives_storage_unavailable_then_recovers(make_daemon: Any) -> None:
