@@ -80,6 +80,33 @@ class NewLogLine(Model, kw_only=True):
     text: str
 
 
+class NewStep(Model, kw_only=True):
+    """One entry of a run's journal before storage numbered it.
+
+    The journal is what makes a resumed run exact: a flow (and, later, task code through
+    ``ctx``) records each effect under a ``key`` that is the same every time the run is
+    replayed, so on resume it finds the recorded outcome instead of acting again.
+    ``kind`` says what the entry is (``transition``: the flow moved from one state to
+    another; ``state``: a state's execution started/ended; ``child``: a child run was
+    started; ``wait``: a durable delay was scheduled; ``compensate``...).
+    """
+
+    ts: str
+    kind: str
+    key: str
+    name: str = ""
+    """The state (or step) this entry is about, for people."""
+    status: str = ""
+    data: dict[str, Any] = {}
+    """Kind-specific: ``from``/``to``/``why``, ``child_id``, ``output``, ``error``,
+    ``due``, ``attempt``..."""
+
+
+class Step(NewStep, kw_only=True):
+    seq: int
+    """Position in the run's journal, from 1."""
+
+
 class RunQuery(Model, kw_only=True):
     task: str | None = None
     status: RunStatus | None = None

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 from seqd.errors import ValidationFailed
-from seqd.models import LogLine, NewLogLine, Run, RunPage, RunQuery, RunStatus
+from seqd.models import LogLine, NewLogLine, NewStep, Run, RunPage, RunQuery, RunStatus, Step
 
 
 @dataclass(frozen=True)
@@ -69,6 +69,13 @@ class StorageBackend(Protocol):
     async def read_logs(self, run_id: str, after: int, limit: int) -> list[LogLine]:
         """Lines with ``seq > after`` in order, at most ``limit``."""
 
+    async def append_steps(self, run_id: str, steps: Sequence[NewStep]) -> int:
+        """Append journal entries in order, numbered after the run's last (from 1);
+        durable when this returns. Returns the last seq written."""
+
+    async def read_steps(self, run_id: str, after: int, limit: int) -> list[Step]:
+        """Journal entries with ``seq > after`` in order, at most ``limit``."""
+
 
 @runtime_checkable
 class StorageFactory(Protocol):
@@ -89,6 +96,22 @@ def path_in_state_dir(context: StorageContext, option: str | None, default: str)
     state dir, ``default`` when the option is not set."""
     value = os.path.expanduser(option) if option else default
     return os.path.abspath(os.path.join(os.path.expanduser(context.state_dir), value))
+
+
+def number_steps(last_seq: int, steps: Sequence[NewStep]) -> list[Step]:
+    """Journal entries numbered after ``last_seq``, as a backend stores them."""
+    return [
+        Step(
+            seq=last_seq + i,
+            ts=s.ts,
+            kind=s.kind,
+            key=s.key,
+            name=s.name,
+            status=s.status,
+            data=s.data,
+        )
+        for i, s in enumerate(steps, 1)
+    ]
 
 
 def list_runs_sql(query: RunQuery, placeholder: str) -> tuple[str, list[Any]]:

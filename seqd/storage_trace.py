@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from seqd import timeutil
-from seqd.models import LogLine, NewLogLine, Run, RunPage, RunQuery, RunStatus
+from seqd.models import LogLine, NewLogLine, NewStep, Run, RunPage, RunQuery, RunStatus, Step
 from seqd.storage import StorageBackend
 from seqd.tracing import StorageCall, TraceEvent
 
@@ -107,6 +107,19 @@ class TracedStorage:
     async def read_logs(self, run_id: str, after: int, limit: int) -> list[LogLine]:
         result: list[LogLine] = await self._traced(
             "read_logs", self.inner.read_logs(run_id, after, limit), len
+        )
+        return result
+
+    async def append_steps(self, run_id: str, steps: Sequence[NewStep]) -> int:
+        count = len(steps)
+        result: int = await self._traced(
+            "append_steps", self.inner.append_steps(run_id, steps), lambda _r: count
+        )
+        return result
+
+    async def read_steps(self, run_id: str, after: int, limit: int) -> list[Step]:
+        result: list[Step] = await self._traced(
+            "read_steps", self.inner.read_steps(run_id, after, limit), len
         )
         return result
 

@@ -78,7 +78,24 @@ def _v1_runs_and_logs(db: Any) -> None:
     )
 
 
-MIGRATIONS: tuple[Migration, ...] = (Migration(1, "runs and logs", _v1_runs_and_logs),)
+def _v2_steps(db: Any) -> None:
+    # The run journal. ``data`` is the whole Step as msgspec JSON; clustered like logs.
+    db.execute(
+        """
+        CREATE TABLE steps (
+            run_id TEXT NOT NULL,
+            seq INTEGER NOT NULL,
+            data TEXT NOT NULL,
+            PRIMARY KEY (run_id, seq)
+        ) WITHOUT ROWID
+        """
+    )
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "runs and logs", _v1_runs_and_logs),
+    Migration(2, "run journal (steps)", _v2_steps),
+)
 LATEST = MIGRATIONS[-1].version
 
 

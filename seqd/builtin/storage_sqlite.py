@@ -30,11 +30,22 @@ from seqd import hookimpl
 from seqd.builtin.sqlite_schema import migrate
 from seqd.builtin.sqlite_writer import Writer, is_unavailable, unavailable
 from seqd.errors import Conflict, StorageUnavailable, ValidationFailed
-from seqd.models import UNFINISHED, LogLine, NewLogLine, Run, RunPage, RunQuery, RunStatus
+from seqd.models import (
+    UNFINISHED,
+    LogLine,
+    NewLogLine,
+    NewStep,
+    Run,
+    RunPage,
+    RunQuery,
+    RunStatus,
+    Step,
+)
 from seqd.storage import (
     StorageContext,
     StorageFactory,
     list_runs_sql,
+    number_steps,
     page_of,
     path_in_state_dir,
 )
@@ -45,6 +56,7 @@ T = TypeVar("T")
 
 _ENCODER = msgspec.json.Encoder()
 _RUN_DECODER = msgspec.json.Decoder(Run)
+_STEP_DECODER = msgspec.json.Decoder(Step)
 _SYNCHRONOUS = {"normal": "NORMAL", "full": "FULL"}
 
 _INSERT_RUN = (
@@ -58,6 +70,9 @@ _UPDATE_RUN = (
 _BY_KEY = "SELECT data FROM runs WHERE idempotency_key = ?"
 _LAST_SEQ = "SELECT MAX(seq) FROM logs WHERE run_id = ?"
 _INSERT_LOG = "INSERT INTO logs (run_id, seq, ts, stream, text) VALUES (?, ?, ?, ?, ?)"
+_LAST_STEP = "SELECT MAX(seq) FROM steps WHERE run_id = ?"
+_INSERT_STEP = "INSERT INTO steps (run_id, seq, data) VALUES (?, ?, ?)"
+_READ_STEPS = "SELECT data FROM steps WHERE run_id = ? AND seq > ? ORDER BY seq LIMIT ?"
 _PLACEHOLDERS = ", ".join("?" * len(UNFINISHED))
 _UNFINISHED = f"SELECT data FROM runs WHERE status IN ({_PLACEHOLDERS}) ORDER BY id"  # noqa: S608
 
@@ -321,6 +336,29 @@ class SQLiteBackend:
                 (run_id, after, limit),
             ).fetchall()
             return [LogLine(seq=s, ts=ts, stream=st, text=tx) for s, ts, st, tx in rows]
+
+        return await self._read(fn)
+
+    # -- journal ---------------------------------------------------------------------
+
+    async def append_steps(self, run_id: str, steps: Sequence[NewStep]) -> int:
+        def op(conn: sqlite3.Connection) -> int:
+            last = int(conn.execute(_LAST_STEP, (run_id,)).fetchall()[0][0] or 0)
+            conn.executemany(
+                _INSERT_STEP,
+                [(run_id, s.seq, _ENCODER.encode(s).decode()) for s in number_steps(last, steps)],
+            )
+            return last + len(steps)
+
+        return await self._write(op)
+
+    async def read_steps(self, run_id: str, after: int, limit: int) -> list[Step]:
+        if limit < 1:
+            return []
+
+        def fn(conn: sqlite3.Connection) -> list[Step]:
+            rows = conn.execute(_READ_STEPS, (run_id, after, limit)).fetchall()
+            return [_STEP_DECODER.decode(row[0]) for row in rows]
 
         return await self._read(fn)
 

@@ -47,6 +47,7 @@ from seqd.models import (
     UNFINISHED,
     LogStream,
     NewLogLine,
+    NewStep,
     Resources,
     Run,
     RunError,
@@ -104,6 +105,10 @@ def new_run(task: str = "t", status: RunStatus = "queued", **fields: Any) -> Run
 
 def lines(*texts: str, stream: LogStream = "stdout") -> list[NewLogLine]:
     return [NewLogLine(ts=now(), stream=stream, text=text) for text in texts]
+
+
+def new_step(kind: str, key: str, **fields: Any) -> NewStep:
+    return NewStep(ts=now(), kind=kind, key=key, **fields)
 
 
 def changed(run: Run, **changes: Any) -> Run:
@@ -438,6 +443,72 @@ class StorageConformance:
                 assert await b.read_logs("0" * 24, 0, 100) == []
                 other_lines = await b.read_logs(other.id, 0, 10)
                 assert [(g.seq, g.text) for g in other_lines] == [(1, "other")]
+
+        self.run(main())
+
+    # -- journal ---------------------------------------------------------------------
+
+    def test_steps_append_and_read(self, make_backend: BackendMaker) -> None:
+        async def main() -> None:
+            async with opened(make_backend) as b:
+                run, other = new_run(), new_run()
+                first = [
+                    new_step("transition", "t1", data={"from": None, "to": "fetch"}),
+                    new_step("child", "fetch#1", name="fetch", data={"child_id": "x" * 24}),
+                ]
+                assert await b.append_steps(run.id, first) == 2
+                second = [
+                    new_step(
+                        "state",
+                        "fetch#1",
+                        name="fetch",
+                        status="succeeded",
+                        data={"output": {"rows": [1, 2, 3], "text": "🚀 ü"}, "n": 1.5},
+                    )
+                ]
+                assert await b.append_steps(run.id, second) == 3
+                assert await b.append_steps(other.id, [new_step("transition", "o")]) == 1
+                got = await b.read_steps(run.id, 0, 100)
+                assert [g.seq for g in got] == [1, 2, 3]
+                sent = first + second
+                assert [(g.ts, g.kind, g.key, g.name, g.status, g.data) for g in got] == [
+                    (s.ts, s.kind, s.key, s.name, s.status, s.data) for s in sent
+                ]
+                assert [g.seq for g in await b.read_steps(run.id, 1, 1)] == [2]
+                assert await b.read_steps(run.id, 3, 100) == []
+                assert await b.read_steps(run.id, 0, 0) == []
+                assert await b.read_steps("0" * 24, 0, 100) == []
+                assert [g.key for g in await b.read_steps(other.id, 0, 10)] == ["o"]
+
+        self.run(main())
+
+    def test_concurrent_step_appenders_keep_order(self, make_backend: BackendMaker) -> None:
+        async def main() -> None:
+            async with opened(make_backend) as b:
+                run = new_run()
+
+                async def appender(name: str) -> None:
+                    for i in range(10):
+                        await b.append_steps(run.id, [new_step("step", f"{name}{i}")])
+
+                await asyncio.gather(*(appender(n) for n in "abcd"))
+                got = await b.read_steps(run.id, 0, 1000)
+                assert [g.seq for g in got] == list(range(1, 41))
+                for name in "abcd":
+                    mine = [g.key for g in got if g.key.startswith(name)]
+                    assert mine == [f"{name}{i}" for i in range(10)]
+
+        self.run(main())
+
+    def test_steps_survive_reopen(self, make_backend: BackendMaker) -> None:
+        async def main() -> None:
+            run = new_run()
+            async with opened(make_backend) as b:
+                await b.create_run(run)
+                await b.append_steps(run.id, [new_step("step", "a"), new_step("step", "b")])
+            async with opened(make_backend) as b:
+                assert [g.key for g in await b.read_steps(run.id, 0, 10)] == ["a", "b"]
+                assert await b.append_steps(run.id, [new_step("step", "c")]) == 3
 
         self.run(main())
 
