@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import msgspec
 
-from seqd.models import LogStream, Problem, Resources, Run
+from seqd.models import LogStream, NewStep, Problem, Resources, Run, Step
 
 if TYPE_CHECKING:
     from seqd.config import Config
@@ -88,6 +88,34 @@ class Job(Protocol):
         wait for storage, else once they are stored. A producer that reads output
         faster than storage takes it calls this between batches."""
 
+    # Durable work (flows; python tasks' ``ctx`` later): the run's journal and child runs.
+
+    async def journal(self) -> list[Step]:
+        """Everything recorded for this run so far, in order (read when it (re)starts)."""
+
+    async def record(self, steps: list[NewStep]) -> None:
+        """Append to the run's journal; durable when this returns."""
+
+    async def start_child(self, task: str, data: dict[str, Any], *, key: str) -> Run:
+        """Start a child run of ``task`` (parent: this run), or return the one this
+        attempt already started under ``key``: the same key after a restart finds the
+        same child, so a resumed run never starts a child twice."""
+
+    async def wait_run(self, run_id: str) -> Run:
+        """Until the run has ended; returns it."""
+
+    async def cancel_run(self, run_id: str, reason: str) -> Run:
+        """Cancel a run (a child of this one) and wait for it to end."""
+
+    async def call_tool(self, name: str, params: dict[str, Any]) -> Any:
+        """Call a tool from the registry on this run's behalf."""
+
+    @property
+    def cancel_kind(self) -> str | None:
+        """Why the execution is being cancelled: ``cancelled`` (a user), ``timeout``,
+        ``shutdown`` (the daemon stops; the run resumes at the next start, so children
+        must be left alone), or None."""
+
 
 @runtime_checkable
 class TaskType(Protocol):
@@ -97,6 +125,10 @@ class TaskType(Protocol):
     None if the type takes none."""
     defining_files: tuple[str, ...]
     """Files in the task folder whose text the catalog snapshots (``code.py``)."""
+
+    # Optional: ``uses_worker = False`` for a type whose runs only coordinate other runs
+    # (flows): they start at once, outside the ``workers`` limit, and are stopped first
+    # at shutdown. (Not part of the Protocol so that older plugins still match it.)
 
     def check(self, source: TaskSource) -> list[Problem]:
         """Problems the catalog cannot see by itself (a missing ``code.py``...)."""

@@ -100,6 +100,12 @@ class Engine:
         self.max_workers = config.workers
         self.live: dict[str, Run] = {}
         self.queue = RunQueue()
+        """Runs waiting for a worker slot."""
+        self.free_queue = RunQueue()
+        """Runs of task types that hold no worker (flows): they only coordinate child
+        runs, so they start at once — never behind the runs they wait for."""
+        self._holding: set[str] = set()
+        """Runs holding one of the ``max_workers`` slots."""
         self.active: dict[str, ActiveJob | None] = {}
         self.per_task: Counter[str] = Counter()
         self.accepting = True
@@ -128,7 +134,12 @@ class Engine:
         )
 
     def stats(self) -> dict[str, int]:
-        return {"max": self.max_workers, "busy": len(self.active), "queued": len(self.queue)}
+        return {
+            "max": self.max_workers,
+            "busy": len(self._holding),
+            "queued": len(self.queue),
+            "coordinating": len(self.active) - len(self._holding),
+        }
 
     # -- accepting -------------------------------------------------------------------
 
@@ -174,7 +185,7 @@ class Engine:
             return stored
         self.live[run.id] = run
         self._emit(run, None)
-        self.queue.push(run.id, run.task, run.priority)
+        self._enqueue(run)
         self._schedule()
         return run
 
@@ -228,20 +239,40 @@ class Engine:
         limit = entry.definition.concurrency if entry is not None else None
         return limit is not None and self.per_task[task] >= limit
 
+    def _holds_worker(self, task: str) -> bool:
+        entry = self.catalog.entries.get(task)
+        if entry is None or entry.source is None:
+            return True
+        task_type = self.host.task_types.get(entry.source.type)
+        return bool(getattr(task_type, "uses_worker", True))
+
+    def _enqueue(self, run: Run) -> None:
+        queue = self.queue if self._holds_worker(run.task) else self.free_queue
+        queue.push(run.id, run.task, run.priority)
+
     def _schedule(self) -> None:
-        while self.dispatching and len(self.active) < self.max_workers:
+        while self.dispatching:
+            item = self.free_queue.pop(self._saturated)
+            if item is None:
+                break
+            self._launch(*item, holds_worker=False)
+        while self.dispatching and len(self._holding) < self.max_workers:
             item = self.queue.pop(self._saturated)
             if item is None:
                 return
-            run_id, task = item
-            run = self.live.get(run_id)
-            if run is None or run.status != "queued":
-                continue
-            self.active[run_id] = None
-            self.per_task[task] += 1
-            execution = asyncio.ensure_future(self._execute(run))
-            self._executions.add(execution)
-            execution.add_done_callback(self._executions.discard)
+            self._launch(*item, holds_worker=True)
+
+    def _launch(self, run_id: str, task: str, *, holds_worker: bool) -> None:
+        run = self.live.get(run_id)
+        if run is None or run.status != "queued":
+            return
+        self.active[run_id] = None
+        if holds_worker:
+            self._holding.add(run_id)
+        self.per_task[task] += 1
+        execution = asyncio.ensure_future(self._execute(run))
+        self._executions.add(execution)
+        execution.add_done_callback(self._executions.discard)
 
     async def _execute(self, run: Run) -> None:
         try:
@@ -251,10 +282,12 @@ class Engine:
             await self._fail_internally(run.id, exc)
         finally:
             self.active.pop(run.id, None)
+            self._holding.discard(run.id)
             self.per_task[run.task] -= 1
             if self.per_task[run.task] <= 0:
                 del self.per_task[run.task]
             self.queue.release(run.task)
+            self.free_queue.release(run.task)
             self._schedule()
 
     async def _execute_inner(self, run: Run) -> None:
@@ -306,7 +339,7 @@ class Engine:
         self.live[run.id] = started
         self._emit(started, "queued")
         log = RunLog(self.storage, run.id, self.config.limits.log_cap_bytes)
-        job = ActiveJob(started, source, os.path.join(self.work_root, run.id), log, self._note_pid)
+        job = ActiveJob(started, source, os.path.join(self.work_root, run.id), log, self)
         self.active[run.id] = job
         timeout = entry.definition.timeout_s
         if timeout is not None:
@@ -342,12 +375,19 @@ class Engine:
         except Exception:
             logger.exception("run %s: could not record the failure", run_id)
 
-    def _note_pid(self, run_id: str, pid: int | None) -> None:
+    def note_pid(self, run_id: str, pid: int | None) -> None:
         # Shown by runs.get while the run lives; not written to storage: after a crash
         # the run's processes are found by the SEQD_RUN_ID in their environment.
         current = self.live.get(run_id)
         if current is not None and current.status == "running":
             self.live[run_id] = replace(current, pid=pid)
+
+    async def call_tool(self, run: Run, name: str, params: dict[str, Any]) -> Any:
+        """A tool called by a run (a flow state)."""
+        tool = self.host.tools.get(name)
+        if tool is None:
+            raise NotFound(f"no tool named {name!r}", {"tool": name})
+        return await tool.call(params)
 
     async def _conclude(self, job: ActiveJob, policy: RetryPolicy) -> None:
         execution = job.execution
@@ -423,7 +463,7 @@ class Engine:
         self._timers.pop(run_id, None)
         run = self.live.get(run_id)
         if run is not None and run.status == "queued":
-            self.queue.push(run.id, run.task, run.priority)
+            self._enqueue(run)
             self._schedule()
 
     async def _requeue_after_interrupt(self, run: Run) -> None:
@@ -515,6 +555,7 @@ class Engine:
         while run.status not in TERMINAL:
             if run.status == "queued":
                 self.queue.remove(run_id)
+                self.free_queue.remove(run_id)
                 timer = self._timers.pop(run_id, None)
                 if timer is not None:
                     timer.cancel()
@@ -560,7 +601,7 @@ class Engine:
             if run.status != "queued":
                 continue
             self.live[run.id] = run
-            self.queue.push(run.id, run.task, run.priority)
+            self._enqueue(run)
         if runs:
             logger.info("recovered %d unfinished run(s)", len(self.live))
         self._schedule()
@@ -574,6 +615,13 @@ class Engine:
         for handle in self._timers.values():
             handle.cancel()
         self._timers.clear()
+        for run_id in list(self.active):
+            if run_id not in self._holding:
+                # Coordinators (flows) stop at once; their children finish in the grace
+                # period and the flow picks up their results from the journal next time.
+                self._interrupt(
+                    run_id, "shutdown", "the daemon stopped; the flow resumes at the next start"
+                )
         executions = list(self._executions)
         if executions:
             logger.info("waiting up to %gs for %d running run(s)", grace_s, len(executions))

@@ -9,16 +9,20 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from msgspec.structs import replace
 
 from seqd import timeutil
-from seqd.errors import StorageUnavailable
-from seqd.models import LogStream, NewLogLine, Resources, Run
+from seqd.errors import Conflict, StorageUnavailable
+from seqd.models import TERMINAL, LogStream, NewLogLine, NewStep, Resources, Run, Step
 from seqd.storage import StorageBackend
 from seqd.tasktype import TaskSource
+
+if TYPE_CHECKING:
+    from .engine import Engine
+
+JOURNAL_PAGE = 10_000
 
 logger = logging.getLogger(__name__)
 
@@ -101,13 +105,13 @@ class ActiveJob:
         source: TaskSource,
         work_dir: str,
         log: RunLog,
-        on_pid: Callable[[str, int | None], None],
+        engine: Engine,
     ) -> None:
         self._run = run
         self._source = source
         self._work_path = work_dir
         self.runlog = log
-        self._on_pid = on_pid
+        self._engine = engine
         self.resources: Resources | None = None
         self.cancel_reason: tuple[str, str] | None = None
         self.execution: asyncio.Task[Any] | None = None
@@ -141,7 +145,60 @@ class ActiveJob:
         return self.runlog.full
 
     async def set_pid(self, pid: int | None) -> None:
-        self._on_pid(self._run.id, pid)
+        self._engine.note_pid(self._run.id, pid)
+
+    # -- durable work: the journal and child runs ----------------------------------------
+
+    async def journal(self) -> list[Step]:
+        storage = self._engine.storage
+        steps: list[Step] = []
+        while True:
+            page = await storage.read_steps(self._run.id, len(steps), JOURNAL_PAGE)
+            steps.extend(page)
+            if len(page) < JOURNAL_PAGE:
+                return steps
+
+    async def record(self, steps: list[NewStep]) -> None:
+        await self._engine.storage.append_steps(self._run.id, steps)
+
+    async def start_child(self, task: str, data: dict[str, Any], *, key: str) -> Run:
+        run = self._run
+        # The key makes the start idempotent across restarts; the attempt is part of
+        # it, so a retried parent starts fresh children.
+        idempotency_key = f"{run.id}.{run.attempt}:{key}"
+        try:
+            return await self._engine.submit(
+                task,
+                data,
+                idempotency_key=idempotency_key,
+                priority=run.priority,
+                submitted_by=run.submitted_by,
+                parent_id=run.id,
+                root_id=run.root_id,
+            )
+        except Conflict as exc:
+            # Same key, other input: the task's defaults changed since the child was
+            # started (the parent is resuming). The child that exists is the one.
+            child_id = exc.details.get("id")
+            if isinstance(child_id, str):
+                return await self._engine.get(child_id)
+            raise
+
+    async def wait_run(self, run_id: str) -> Run:
+        while True:
+            run = await self._engine.wait(run_id, None)
+            if run.status in TERMINAL:
+                return run
+
+    async def cancel_run(self, run_id: str, reason: str) -> Run:
+        return await self._engine.cancel(run_id, reason, uid=0, admin=True)
+
+    async def call_tool(self, name: str, params: dict[str, Any]) -> Any:
+        return await self._engine.call_tool(self._run, name, params)
+
+    @property
+    def cancel_kind(self) -> str | None:
+        return self.cancel_reason[0] if self.cancel_reason is not None else None
 
     async def wait_logged(self, backlog_bytes: int = 1 << 20) -> None:
         """Backpressure for fast producers: once more than ``backlog_bytes`` of lines
