@@ -78,7 +78,12 @@ class App:
                 logger.error("plugin %s: %s", record.name, record.error)
         self.storage = await self._open_storage()
         logger.info("storage:     %s at %s", self.storage.name, self.storage.location)
-        services = Services(config=cfg, state_dir=self.state_dir, node=self.node)
+        services = Services(
+            config=cfg,
+            state_dir=self.state_dir,
+            node=self.node,
+            has_tool=lambda name: self.host.tools.get(name) is not None,
+        )
         for name, task_type in zip(
             self.host.task_types.names(), self.host.task_types.items(), strict=True
         ):

@@ -21,7 +21,7 @@ from seqd.models import Problem, TaskSummary
 from seqd.plugins import Registry
 from seqd.protocol import ReloadResult
 from seqd.taskload import TaskEntry, scan
-from seqd.tasktype import TaskType
+from seqd.tasktype import TaskRef, TaskType
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +49,7 @@ class Catalog:
                 else:
                     fresh[name] = old  # keeps its resolved schema
             changed.extend(sorted(set(self.entries) - set(fresh)))
+            self._cross_check(fresh)
             self.entries = fresh
             for new in ask:
                 if self._needs_schema(new):
@@ -62,6 +63,55 @@ class Catalog:
                     len(invalid),
                 )
             return ReloadResult(tasks=len(fresh), changed=sorted(changed), invalid=invalid)
+
+    # -- checks that depend on other tasks ---------------------------------------------
+
+    def _ref(self, entries: dict[str, TaskEntry], name: str) -> TaskRef | None:
+        entry = entries.get(name)
+        if entry is None:
+            return None
+        own = entry.own_problems if entry.own_problems is not None else entry.definition.problems
+        return TaskRef(
+            name=name,
+            type=entry.definition.type,
+            valid=entry.source is not None and not own,
+            inputs=entry.definition.inputs,
+            source=entry.source,
+        )
+
+    def _check_with(self, entries: dict[str, TaskEntry], entry: TaskEntry) -> list[Problem]:
+        source = entry.source
+        task_type = self.task_types.get(source.type) if source is not None else None
+        check = getattr(task_type, "check_with", None)
+        if source is None or check is None:
+            return []
+        try:
+            problems: list[Problem] = check(source, lambda name: self._ref(entries, name))
+        except Exception as exc:
+            logger.exception("task type %s failed to check %s", source.type, entry.name)
+            problems = [Problem(where="type", message=f"task type {source.type} failed: {exc}")]
+        return problems
+
+    def _cross_check(self, entries: dict[str, TaskEntry]) -> None:
+        """Recompute, for every task, the problems that depend on the others."""
+        for entry in entries.values():
+            if entry.own_problems is None:
+                entry.own_problems = list(entry.definition.problems)
+            own = entry.own_problems
+            cross = self._check_with(entries, entry) if not own else []
+            entry.definition.problems = own + cross
+            entry.definition.valid = not entry.definition.problems
+
+    async def validate(self, name: str) -> list[Problem]:
+        """Every problem of a task now, with the input schemas of the tasks it refers to
+        resolved first (signature-derived schemas are known only once asked)."""
+        entry = await self.resolved(self.get(name))
+        if entry.source is not None and entry.own_problems == []:
+            for other in list(self.entries.values()):
+                if other is not entry and other.definition.inputs_from != "config":
+                    await self.resolved(other)
+            self._cross_check({**self.entries})
+        return entry.definition.problems
 
     def get(self, name: str) -> TaskEntry:
         entry = self.entries.get(name)
@@ -122,10 +172,10 @@ class Catalog:
     @staticmethod
     def _invalidate(entry: TaskEntry, where: str, message: str) -> None:
         entry.schema_failed = True  # a reload asks again, even for the same version
-        entry.definition.problems = [
-            *entry.definition.problems,
-            Problem(where=where, message=message),
-        ]
+        problem = Problem(where=where, message=message)
+        entry.definition.problems = [*entry.definition.problems, problem]
+        if entry.own_problems is not None:
+            entry.own_problems = [*entry.own_problems, problem]
         entry.definition.valid = False
 
     async def runnable(self, name: str) -> TaskEntry:

@@ -36,6 +36,7 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "seqd.builtin.storage_fs",
     "seqd.builtin.task_python",
     "seqd.builtin.task_shell",
+    "seqd.builtin.task_flow",
     "seqd.builtin.tracer_log",
 )
 

@@ -18,6 +18,7 @@ from seqd.models import (
     Problem,
     Run,
     RunStatus,
+    Step,
     TaskDef,
     TaskSummary,
 )
@@ -203,6 +204,20 @@ class LogsResult(msgspec.Struct, kw_only=True):
     """True once the run is terminal and every line has been read."""
 
 
+class StepsParams(Params, kw_only=True):
+    id: RunId
+    after: Annotated[int, Meta(ge=0)] = 0
+    limit: Limit = 1000
+
+
+class StepsResult(msgspec.Struct, kw_only=True):
+    steps: list[Step]
+    next: int
+    """Pass as ``after`` to read on; equals ``after`` when nothing new was there."""
+    finished: bool
+    """True once the run is terminal and every entry has been read."""
+
+
 class MethodSpec(msgspec.Struct, frozen=True):
     params: type[msgspec.Struct]
     result: Any
@@ -234,5 +249,8 @@ METHODS: dict[str, MethodSpec] = {
         CancelParams, Run, "Cancel a queued or running run; answers once it ended.", slow=True
     ),
     "runs.logs": MethodSpec(LogsParams, LogsResult, "Log lines of a run after a seq."),
+    "runs.steps": MethodSpec(
+        StepsParams, StepsResult, "A run's journal: state transitions and outcomes, in order."
+    ),
     "rpc.discover": MethodSpec(NoParams, dict[str, Any], "This API as an OpenRPC document."),
 }

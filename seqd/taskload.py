@@ -62,6 +62,9 @@ class TaskEntry:
     schema_asked: bool = False
     schema_failed: bool = False
     """Whether the task type was asked for a schema (only when config.json has none)."""
+    own_problems: list[Problem] | None = None
+    """Problems of the task by itself, kept apart from those that depend on other tasks
+    (which the catalog recomputes at each reload)."""
 
     @property
     def name(self) -> str:

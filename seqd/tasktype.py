@@ -8,6 +8,7 @@ process group, kill its worker — before re-raising ``CancelledError``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
@@ -37,12 +38,26 @@ class TaskSource:
 
 
 @dataclass(frozen=True)
+class TaskRef:
+    """Another task as a task type sees it when checking a task that refers to it."""
+
+    name: str
+    type: str | None
+    valid: bool
+    """Valid on its own (its folder, config and code), before cross-task checks."""
+    inputs: dict[str, Any] | None
+    source: TaskSource | None
+
+
+@dataclass(frozen=True)
 class Services:
     """What the daemon lends a task type when it starts."""
 
     config: Config
     state_dir: str
     node: str
+    has_tool: Callable[[str], bool] | None = None
+    """Whether a tool of that name exists (for checks of tasks that call tools)."""
 
 
 class Job(Protocol):
@@ -126,6 +141,9 @@ class TaskType(Protocol):
     defining_files: tuple[str, ...]
     """Files in the task folder whose text the catalog snapshots (``code.py``)."""
 
+    # Optional: ``check_with(source, lookup: Callable[[str], TaskRef | None]) ->
+    # list[Problem]`` for problems that depend on other tasks (a flow naming a task that
+    # does not exist); the catalog calls it after every reload and on ``tasks.validate``.
     # Optional: ``uses_worker = False`` for a type whose runs only coordinate other runs
     # (flows): they start at once, outside the ``workers`` limit, and are stopped first
     # at shutdown. (Not part of the Protocol so that older plugins still match it.)

@@ -1,4 +1,4 @@
-"""``runs.*``: submit, get, list, wait, cancel, logs."""
+"""``runs.*``: submit, get, list, wait, cancel, logs, steps."""
 
 from __future__ import annotations
 
@@ -14,6 +14,8 @@ from seqd.protocol import (
     LogsParams,
     LogsResult,
     RunIdParams,
+    StepsParams,
+    StepsResult,
     SubmitParams,
     WaitParams,
 )
@@ -68,7 +70,15 @@ def handlers(app: App) -> dict[str, Handler]:
         finished = run.status in TERMINAL and len(lines) < params.limit
         return LogsResult(lines=lines, next=last, finished=finished)
 
+    async def steps(params: StepsParams, caller: Caller) -> StepsResult:
+        run = await engine.get(params.id)
+        found = await app.storage.read_steps(params.id, params.after, params.limit)
+        last = found[-1].seq if found else params.after
+        finished = run.status in TERMINAL and len(found) < params.limit
+        return StepsResult(steps=found, next=last, finished=finished)
+
     return {
+        "runs.steps": steps,
         "runs.submit": submit,
         "runs.get": get,
         "runs.wait": wait,

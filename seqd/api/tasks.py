@@ -23,8 +23,8 @@ def handlers(app: App) -> dict[str, Handler]:
         return entry.definition
 
     async def validate(params: TaskNameParams, caller: Caller) -> ValidateResult:
-        entry = await catalog.resolved(catalog.get(params.name))
-        problems = entry.definition.problems
+        problems = await catalog.validate(params.name)
+        entry = catalog.get(params.name)
         return ValidateResult(ok=entry.runnable and not problems, problems=problems)
 
     return {"tasks.list": list_tasks, "tasks.get": get, "tasks.validate": validate}

@@ -233,8 +233,29 @@ def _add_runs(b: _Builder, nouns: Subs) -> None:
     ls.add_argument("--cursor", metavar="C", help="continue from a previous page")
     ls.add_argument("--all", action="store_true", help="every page, not just the first")
 
-    show = b.sub(verbs, "show", "everything about one run, with its error", ("runs", "show"))
+    show = b.sub(
+        verbs,
+        "show",
+        "everything about one run, with its error",
+        ("runs", "show"),
+        "With --tree, a flow is shown as the tree of its child runs (one per state\n"
+        "execution, nested flows included) with status and timing.\n\n"
+        "examples:\n  seqctl runs show RUN_ID\n  seqctl runs show RUN_ID --tree\n",
+    )
     show.add_argument("id", metavar="ID")
+    show.add_argument("--tree", action="store_true", help="show the run and all its descendants")
+
+    steps = b.sub(
+        verbs,
+        "steps",
+        "print a run's journal: a flow's transitions and state outcomes",
+        ("journal", "steps"),
+        "Each entry: seq, time, kind (transition, state, attempt, item, timer,\n"
+        "compensate), the state, its status and what happened.\n\n"
+        "examples:\n  seqctl runs steps RUN_ID\n  seqctl runs steps RUN_ID --json\n",
+    )
+    steps.add_argument("id", metavar="ID")
+    steps.add_argument("--after", type=int, default=0, metavar="N", help="start after seq N")
 
     logs = b.sub(
         verbs,

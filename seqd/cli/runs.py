@@ -264,6 +264,10 @@ def _filters(args: argparse.Namespace) -> str:
 
 
 def show(client: Client, args: argparse.Namespace, out: Out) -> int:
+    if args.tree:
+        from seqd.cli.journal import tree
+
+        return tree(client, args, out)
     r = client.get_run(args.id)
     if out.json_mode:
         out.json(r)

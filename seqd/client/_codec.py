@@ -312,6 +312,10 @@ def logs(id: str, after: int, limit: int) -> tuple[str, dict[str, Any]]:
     return "runs.logs", {"id": id, "after": after, "limit": limit}
 
 
+def steps(id: str, after: int, limit: int) -> tuple[str, dict[str, Any]]:
+    return "runs.steps", {"id": id, "after": after, "limit": limit}
+
+
 # -- connection failures in words a user can act on -------------------------------------------
 
 

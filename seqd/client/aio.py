@@ -35,6 +35,7 @@ from seqd.protocol import (
     ReloadResult,
     ShutdownResult,
     StatusResult,
+    StepsResult,
     TaskListResult,
     ValidateResult,
 )
@@ -314,6 +315,9 @@ class AsyncClient:
 
     async def logs(self, id: str, after: int = 0, limit: int = 1000) -> LogsResult:
         return await self.call(*_codec.logs(id, after, limit), LogsResult)
+
+    async def steps(self, id: str, after: int = 0, limit: int = 1000) -> StepsResult:
+        return await self.call(*_codec.steps(id, after, limit), StepsResult)
 
     async def discover(self) -> dict[str, Any]:
         return cast(dict[str, Any], await self.call("rpc.discover"))

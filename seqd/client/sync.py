@@ -38,6 +38,7 @@ if TYPE_CHECKING:
         ReloadResult,
         ShutdownResult,
         StatusResult,
+        StepsResult,
         TaskListResult,
         ValidateResult,
     )
@@ -311,6 +312,11 @@ class Client:
 
     def logs(self, id: str, after: int = 0, limit: int = 1000) -> LogsResult:
         page: LogsResult = self.call(*_codec.logs(id, after, limit))
+        return page
+
+    def steps(self, id: str, after: int = 0, limit: int = 1000) -> StepsResult:
+        """A run's journal (a flow's transitions and state outcomes) after ``after``."""
+        page: StepsResult = self.call(*_codec.steps(id, after, limit))
         return page
 
     def discover(self) -> dict[str, Any]:
