@@ -20,6 +20,7 @@ from bench import (
     backends,
     bigoutput,
     cli_cold,
+    flows,
     history,
     latency,
     ping,
@@ -43,6 +44,7 @@ BENCHMARKS: dict[str, tuple[str, Benchmark]] = {
     "7": ("1 GiB of stdout", bigoutput.run),
     "8": ("start-up and idle memory", startup.run),
     "9": ("storage backends", backends.run),
+    "10": ("flow per-state overhead", flows.run),
 }
 DEFAULT_OUTPUT = report.ROOT / "docs" / "benchmarks.md"
 

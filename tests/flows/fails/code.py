@@ -1,0 +1,2 @@
+def run(ctx, message: str = "boom"):
+    raise RuntimeError(message)

@@ -1,0 +1,2 @@
+def run(ctx, n: int = 0):
+    return {"n": n + 1}
