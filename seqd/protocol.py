@@ -99,6 +99,8 @@ class WorkerInfo(msgspec.Struct, kw_only=True):
     max: int
     busy: int
     queued: int
+    coordinating: int = 0
+    """Runs in progress that hold no worker (flows waiting on their states)."""
     pools: dict[str, dict[str, int]] = {}
 
 
