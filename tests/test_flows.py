@@ -291,7 +291,9 @@ def test_sigkill_mid_flow_resumes_without_redoing_finished_states(
     with d.client() as c:
         run = c.submit("f-crash", {"path": str(path)})
         deadline = time.monotonic() + 20
-        while not any(k.task == "nap" and k.status == "running" for k in c.iter_runs(parent_id=run.id)):
+        while not any(
+            k.task == "nap" and k.status == "running" for k in c.iter_runs(parent_id=run.id)
+        ):
             assert time.monotonic() < deadline
             time.sleep(0.05)
     d.kill()
