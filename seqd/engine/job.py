@@ -159,7 +159,16 @@ class ActiveJob:
                 return steps
 
     async def record(self, steps: list[NewStep]) -> None:
-        await self._engine.storage.append_steps(self._run.id, steps)
+        # An outage delays the journal, as it delays logs: wait for storage to return.
+        delay = 0.1
+        while True:
+            try:
+                await self._engine.storage.append_steps(self._run.id, steps)
+                return
+            except StorageUnavailable as exc:
+                logger.warning("run %s: journal waits for storage: %s", self._run.id, exc)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
 
     async def start_child(self, task: str, data: dict[str, Any], *, key: str) -> Run:
         run = self._run

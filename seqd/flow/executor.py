@@ -163,12 +163,29 @@ class FlowExecution:
         self.entries: dict[str, int] = {}
         self.completed: list[Completed] = []
         self.root = Scope("")
-        self._pending: list[NewStep] = []
+        self._writes: list[asyncio.Future[None]] = []
+        """Journal writes in flight that nothing waits for yet (see ``_note``)."""
 
     # -- journal ----------------------------------------------------------------------
 
     async def _record(self, *steps: NewStep) -> None:
-        await self.job.record(list(steps))
+        """Write to the journal and wait until it is durable (after every earlier
+        write): for what exists nowhere else — a tool's result, a timer's due time."""
+        await self._settle()
+        if steps:
+            await self.job.record(list(steps))
+
+    def _note(self, *steps: NewStep) -> None:
+        """Write to the journal without waiting: a task state's outcome and the
+        transition after it. Both are also recoverable from the child run (found again
+        through its key), so the flow need not wait for them before going on; the
+        writes stay in order and are awaited before the flow ends."""
+        self._writes.append(asyncio.ensure_future(self.job.record(list(steps))))
+
+    async def _settle(self) -> None:
+        while self._writes:
+            writes, self._writes = self._writes, []
+            await asyncio.gather(*writes)
 
     def _step(self, kind: str, key: str, name: str, status: str = "", **data: Any) -> NewStep:
         return NewStep(ts=timeutil.now(), kind=kind, key=key, name=name, status=status, data=data)
@@ -179,6 +196,7 @@ class FlowExecution:
         try:
             return await self._walk(self.graph, self.data, self.root)
         except StateFailed as failed:
+            await self._record()
             await self._compensate()
             error = failed.error
             raise TaskFailed(error.type, error.message, error.details) from None
@@ -208,6 +226,7 @@ class FlowExecution:
             key = f"{scope.prefix}{name}#{count}"
             next_name, why, last, ended = await self._enter(name, state, key, data, scope, last)
             if ended:
+                await self._record()
                 if isinstance(state, SucceedState) and state.output is not UNSET:
                     return self._render(state.output, data, f"states.{name}.output")
                 if sub.output is not UNSET:
@@ -216,7 +235,7 @@ class FlowExecution:
             assert next_name is not None
             tkey = f"{key}>"
             if tkey not in self.recorded.transitions:
-                await self._record(
+                self._note(
                     self._step(
                         "transition", tkey, name, **{"from": name, "to": next_name, "why": why}
                     )
@@ -325,7 +344,7 @@ class FlowExecution:
                 )
             except StateFailed as exc:
                 outcome = Outcome(False, error=exc.error, child_id=outcome.child_id)
-        await self._record(
+        self._note(
             self._step(
                 "state",
                 key,
@@ -337,6 +356,8 @@ class FlowExecution:
                 attempts=attempt,
             )
         )
+        if not isinstance(state, TaskState):
+            await self._record()  # a tool's result exists nowhere else
         return outcome
 
     async def _attempt(
