@@ -33,6 +33,7 @@ import msgspec
 
 from seqd.builtin.fs_files import JOURNAL_SUFFIX, LOG_SUFFIX, Batch, make_dirs, write_all
 from seqd.models import LogLine, NewLogLine, NewStep, Step
+from seqd.storage import unnumbered
 
 logger = logging.getLogger(__name__)
 
@@ -73,17 +74,11 @@ def _write_log(seq: int, line: NewLogLine, buf: bytearray) -> None:
     _ENCODER.encode_into(LogLine(seq=seq, ts=line.ts, stream=line.stream, text=line.text), buf, -1)
 
 
-_STEP_FIELDS = NewStep.__struct_fields__
-
-
 def _write_step(seq: int, step: NewStep, buf: bytearray) -> None:
     # ``Step`` puts ``seq`` last (it extends ``NewStep``); on disk it goes first, like a
-    # log line's. A ``Step`` given here (an import) is cut back to its ``NewStep`` part,
-    # so its old seq is never written next to the new one.
-    if type(step) is not NewStep:
-        step = NewStep(**{name: getattr(step, name) for name in _STEP_FIELDS})
+    # log line's: the entry's own JSON object, opened with its seq.
     buf += b'{"seq":%d,' % seq
-    buf += _ENCODER.encode(step)[1:]
+    buf += _ENCODER.encode(unnumbered(step))[1:]
 
 
 LOGS: Format[LogLine, NewLogLine] = Format(
