@@ -1,8 +1,9 @@
 """The built-in file store (``storage = "fs"``): the original system's layout, made safe.
 
-Each run is a JSON file under ``tasks/<task>/runs/``, its log and its journal JSON Lines
-files next to it (layout, guarantees and limits: docs/storage-fs.md). Files are replaced atomically
-(temp file + rename; with ``durability = "full"`` also fsynced, file and directory).
+Each run is a JSON file under ``tasks/<task>/runs/``, its log and its journal JSON
+Lines files next to it (layout, guarantees and limits: docs/storage-fs.md). Files are
+replaced atomically (temp file + rename; with ``durability = "full"`` also fsynced,
+file and directory); logs and journals are appended whole (``fs_logs``).
 
 All file I/O runs off the loop: writes on one writer thread that batches them
 (``fs_writer``), reads on a small thread pool. The index that answers lists, counts and
