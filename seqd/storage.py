@@ -114,6 +114,18 @@ def number_steps(last_seq: int, steps: Sequence[NewStep]) -> list[Step]:
     ]
 
 
+_NEW_STEP_FIELDS = NewStep.__struct_fields__
+
+
+def unnumbered(step: NewStep) -> NewStep:
+    """``step`` as a plain ``NewStep``, for backends that store an entry apart from its
+    seq. A ``Step`` is a ``NewStep`` too (an import appends what it read elsewhere);
+    encoded as it is, it would carry its old seq next to the new one."""
+    if type(step) is NewStep:
+        return step
+    return NewStep(**{name: getattr(step, name) for name in _NEW_STEP_FIELDS})
+
+
 def list_runs_sql(query: RunQuery, placeholder: str) -> tuple[str, list[Any]]:
     """``SELECT data FROM runs`` for ``query`` in SQL backends, newest first, asking for
     one row more than ``limit`` (see ``page_of``). ``placeholder``: ``?`` or ``%s``."""

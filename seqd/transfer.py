@@ -1,9 +1,14 @@
 """``seqd export`` / ``seqd import``: the whole store as JSON Lines.
 
 One format for backups and for moving between backends: a header line, then for each
-run a ``run`` record followed by its log lines in ``logs`` records. Import is
-idempotent: runs already present (same id or same idempotency key) are skipped with
-their logs, so an interrupted import can simply be run again.
+run a ``run`` record followed by its log lines in ``logs`` records and its journal in
+``steps`` records. Import is idempotent: runs already present (same id or same
+idempotency key) are skipped with their logs and journals, so an interrupted import
+can simply be run again.
+
+Version 2 added ``steps`` records. Its header says so, so an older seqd refuses the
+whole file up front instead of stopping at the first journal after importing half of
+it; a version 1 export (no journals) still imports.
 """
 
 from __future__ import annotations
@@ -14,13 +19,15 @@ import msgspec
 
 from seqd import __version__, timeutil
 from seqd.errors import Conflict
-from seqd.models import LogLine, NewLogLine, Run, RunQuery
+from seqd.models import LogLine, NewLogLine, Run, RunQuery, Step
 from seqd.storage import StorageBackend
 
 FORMAT = "seqd-export"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+READABLE_VERSIONS = (1, 2)
 PAGE = 500
 LOG_CHUNK = 1000
+STEP_CHUNK = 1000
 
 
 class Header(msgspec.Struct, tag="header", kw_only=True):
@@ -40,7 +47,15 @@ class LogsRecord(msgspec.Struct, tag="logs", kw_only=True):
     lines: list[LogLine]
 
 
-Record = Header | RunRecord | LogsRecord
+class StepsRecord(msgspec.Struct, tag="steps", kw_only=True):
+    """Journal entries of one run, in order, as the source store numbered them; import
+    appends them in that order (the target numbers them, from 1 like the source)."""
+
+    run_id: str
+    steps: list[Step]
+
+
+Record = Header | RunRecord | LogsRecord | StepsRecord
 _encoder = msgspec.json.Encoder()
 _decoder = msgspec.json.Decoder(Record)
 
@@ -52,6 +67,7 @@ class TransferError(Exception):
 class Counts(msgspec.Struct):
     runs: int = 0
     log_lines: int = 0
+    steps: int = 0
     skipped: int = 0
 
 
@@ -81,6 +97,11 @@ async def export_store(store: StorageBackend, write: Callable[[bytes], object]) 
             write(_encoder.encode(LogsRecord(run_id=run.id, lines=lines)) + b"\n")
             counts.log_lines += len(lines)
             after = lines[-1].seq
+        after = 0
+        while steps := await store.read_steps(run.id, after, STEP_CHUNK):
+            write(_encoder.encode(StepsRecord(run_id=run.id, steps=steps)) + b"\n")
+            counts.steps += len(steps)
+            after = steps[-1].seq
     return counts
 
 
@@ -96,7 +117,7 @@ async def import_store(store: StorageBackend, lines: Iterable[bytes]) -> Counts:
         except msgspec.DecodeError as exc:
             raise TransferError(f"line {number}: {exc}") from None
         if isinstance(record, Header):
-            if record.format != FORMAT or record.version != FORMAT_VERSION:
+            if record.format != FORMAT or record.version not in READABLE_VERSIONS:
                 raise TransferError(
                     f"line {number}: unsupported export {record.format} v{record.version}"
                 )
@@ -113,7 +134,13 @@ async def import_store(store: StorageBackend, lines: Iterable[bytes]) -> Counts:
             else:
                 skipped.add(record.run.id)
                 counts.skipped += 1
-        elif record.run_id not in skipped:
+        elif record.run_id in skipped:
+            continue
+        elif isinstance(record, StepsRecord):
+            # A Step is a NewStep: the target numbers them afresh, in this order.
+            await store.append_steps(record.run_id, record.steps)
+            counts.steps += len(record.steps)
+        else:
             await store.append_logs(
                 record.run_id,
                 [

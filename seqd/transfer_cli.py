@@ -61,7 +61,11 @@ async def _export(args: argparse.Namespace, out: BinaryIO) -> int:
         out.flush()
     finally:
         await store.close()
-    print(f"exported {counts.runs} runs, {counts.log_lines} log lines", file=sys.stderr)
+    print(
+        f"exported {counts.runs} runs, {counts.log_lines} log lines, "
+        f"{counts.steps} journal entries",
+        file=sys.stderr,
+    )
     return 0
 
 
@@ -72,8 +76,8 @@ async def _import(args: argparse.Namespace, source: BinaryIO) -> int:
     finally:
         await store.close()
     print(
-        f"imported {counts.runs} runs, {counts.log_lines} log lines "
-        f"({counts.skipped} runs already there, skipped)",
+        f"imported {counts.runs} runs, {counts.log_lines} log lines, "
+        f"{counts.steps} journal entries ({counts.skipped} runs already there, skipped)",
         file=sys.stderr,
     )
     return 0

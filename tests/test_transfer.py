@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from seqd.models import NewLogLine, Run, RunError
+from seqd.models import NewLogLine, NewStep, Run, RunError
 from seqd.plugins import PluginHost
 from seqd.storage import StorageBackend, StorageContext
 from seqd.transfer import TransferError, export_store, import_store
@@ -101,8 +101,29 @@ async def fill(store: StorageBackend) -> list[Run]:
         await store.append_logs(
             run.id, [NewLogLine(ts="t", stream="stdout", text=f"line {n}") for n in range(i * 3)]
         )
+        await store.append_steps(run.id, journal(i))
         runs.append(run)
     return runs
+
+
+def journal(i: int) -> list[NewStep]:
+    """Run ``i``'s journal: ``i % 4`` entries, with the kinds of values a flow records;
+    run 7's goes on with 2,500 more (a map over many items: several ``steps`` records)."""
+    more = [NewStep(ts="t", kind="item", key=f"map#{n}") for n in range(2500 if i == 7 else 0)]
+    return [
+        NewStep(
+            ts=f"2026-01-01T00:00:{n:02d}.000000Z",
+            kind=("transition", "child", "state", "wait")[n],
+            key=f"s{n}#{i}",
+            name=f"state {n}" if n else "",
+            status="succeeded" if n == 2 else "",
+            data={"n": n, "out": {"ü": "✓", "nul": "a\x00b", "list": [1, 2.5, None]}},
+        )
+        for n in range(i % 4)
+    ] + more
+
+
+JOURNALED = sum(i % 4 for i in range(30)) + 2500
 
 
 async def dump(store: StorageBackend) -> bytes:
@@ -121,15 +142,25 @@ def test_round_trip_to_every_backend(backend_name: str, tmp_path: Path) -> None:
         buf = io.BytesIO()
         counts = await export_store(source, buf.write)
         assert counts.runs == 30 and counts.log_lines == sum(i * 3 for i in range(30))
+        assert counts.steps == JOURNALED
+        # 21 short journals, and run 7's 2,503 entries in three records of up to 1,000
+        assert buf.getvalue().count(b'{"type":"steps",') == 21 + 3
         target = open_store(backend_name, tmp_path / "dst", backend_options(backend_name, tmp_path))
         await target.open()
         try:
             got = await import_store(target, buf.getvalue().splitlines(keepends=True))
-            assert (got.runs, got.skipped) == (30, 0)
+            assert (got.runs, got.skipped, got.steps) == (30, 0, JOURNALED)
             assert await dump(target) == await dump(source)
+            for i in range(30):  # the journals themselves, not only their export
+                steps = await target.read_steps(f"{i:024x}", 0, 10_000)
+                want = journal(i)
+                assert [s.seq for s in steps] == list(range(1, len(want) + 1))
+                assert [(s.ts, s.kind, s.key, s.name, s.status, s.data) for s in steps] == [
+                    (w.ts, w.kind, w.key, w.name, w.status, w.data) for w in want
+                ]
             # a second import adds nothing
             again = await import_store(target, buf.getvalue().splitlines(keepends=True))
-            assert (again.runs, again.skipped, again.log_lines) == (0, 30, 0)
+            assert (again.runs, again.skipped, again.log_lines, again.steps) == (0, 30, 0, 0)
             assert await dump(target) == await dump(source)
             # and back again: the copy exports to the same bytes
             back = open_store("sqlite", tmp_path / "back", {})
@@ -174,6 +205,33 @@ def test_import_refuses_what_is_not_an_export(tmp_path: Path, text: bytes, needl
     asyncio.run(main())
 
 
+def test_a_version_1_export_still_imports_and_a_newer_one_is_refused(tmp_path: Path) -> None:
+    """v1 (before journals) has no ``steps`` records; a future version may hold records
+    this seqd cannot know, so it is refused before anything is imported."""
+    run = b'{"type":"run","run":{"id":"%s","task":"t","status":"queued","created_at":"x"}}\n'
+    header = (
+        b'{"type":"header","format":"seqd-export","version":%d,"exported_at":"x","source":"y"}\n'
+    )
+    line = b'{"seq":1,"ts":"t","stream":"stdout","text":"hi"}'
+    logs = b'{"type":"logs","run_id":"%s","lines":[' + line + b"]}\n"
+
+    async def main() -> None:
+        store = open_store("sqlite", tmp_path, {})
+        await store.open()
+        try:
+            v1 = header % 1 + run % (b"a" * 24) + logs % (b"a" * 24)
+            counts = await import_store(store, v1.splitlines())
+            assert (counts.runs, counts.log_lines, counts.steps) == (1, 1, 0)
+            assert [g.text for g in await store.read_logs("a" * 24, 0, 10)] == ["hi"]
+            with pytest.raises(TransferError, match="unsupported export seqd-export v3"):
+                await import_store(store, (header % 3 + run % (b"b" * 24)).splitlines())
+            assert await store.get_run("b" * 24) is None
+        finally:
+            await store.close()
+
+    asyncio.run(main())
+
+
 def test_cli_export_import(tmp_path: Path) -> None:
     async def seed() -> None:
         store = open_store("sqlite", tmp_path / "a", {})
@@ -201,7 +259,10 @@ def test_cli_export_import(tmp_path: Path) -> None:
         timeout=60,
     )
     assert out.returncode == 0, out.stderr
-    assert "exported 30 runs" in out.stderr
+    assert (
+        f"exported 30 runs, {sum(i * 3 for i in range(30))} log lines, {JOURNALED} journal entries"
+        in out.stderr
+    )
     out = subprocess.run(
         [
             sys.executable,
@@ -220,7 +281,10 @@ def test_cli_export_import(tmp_path: Path) -> None:
         timeout=60,
     )
     assert out.returncode == 0, out.stderr
-    assert "imported 30 runs" in out.stderr
+    assert (
+        f"imported 30 runs, {sum(i * 3 for i in range(30))} log lines, {JOURNALED} journal"
+        in out.stderr
+    )
     assert (tmp_path / "b" / "copy.db").exists()
     bad = subprocess.run(
         [

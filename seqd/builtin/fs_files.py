@@ -31,8 +31,6 @@ TMP_SUFFIX = ".tmp"
 RUN_SUFFIX = ".json"
 LOG_SUFFIX = ".log.jsonl"
 JOURNAL_SUFFIX = ".journal.jsonl"
-SIBLING_SUFFIXES = (LOG_SUFFIX, JOURNAL_SUFFIX)
-"""Per-run files that travel with the run file when a run's task changes."""
 
 _counter = itertools.count()
 
@@ -86,7 +84,7 @@ class Layout:
         self.tasks = os.path.join(root, "tasks")
         self.idempotency = os.path.join(root, "idempotency")
         self.orphans = os.path.join(root, "orphans")
-        """Logs of run ids that have no run record (yet)."""
+        """Logs and journals of run ids that have no run record (yet)."""
         self.lock = os.path.join(root, "lock")
 
     def runs_dir(self, task: str) -> str:
@@ -98,10 +96,12 @@ class Layout:
     def sibling(self, task: str, run_id: str, suffix: str) -> str:
         return os.path.join(self.runs_dir(task), check_run_id(run_id) + suffix)
 
-    def log_file(self, task: str | None, run_id: str) -> str:
+    def seq_file(self, suffix: str, task: str | None, run_id: str) -> str:
+        """A run's log or journal (``suffix``): next to its run file, or under
+        ``orphans/`` while no run has that id (``task`` None)."""
         if task is None:
-            return os.path.join(self.orphans, check_run_id(run_id) + LOG_SUFFIX)
-        return self.sibling(task, run_id, LOG_SUFFIX)
+            return os.path.join(self.orphans, check_run_id(run_id) + suffix)
+        return self.sibling(task, run_id, suffix)
 
     def key_file(self, key: str) -> str:
         digest = hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()

@@ -1,11 +1,17 @@
-"""Run logs as JSON Lines files: ``<run id>.log.jsonl``, one ``LogLine`` per line.
+"""Seq-numbered JSON Lines files: run logs (``<run id>.log.jsonl``, one ``LogLine``
+per line) and run journals (``<run id>.journal.jsonl``, one ``Step`` per line).
+
+A journal is a log of steps: both are append-only, numbered by ``seq`` from 1, read by
+"after seq N", and must survive exactly the same crashes. So one piece of code serves
+both; a ``Format`` says only how an entry becomes a line and back. Every line starts
+with its ``"seq"`` so that finding a line's number never needs a full decode.
 
 Appends are one ``write`` of whole lines to a file opened ``O_APPEND``; a failed or
 short write is cut back off, so a line is in the file whole or not at all. The loop
 keeps a ``LogState`` per run: the last seq (numbering continues after a reopen), the
 byte length of the complete lines (reads never look past it, so a reader never sees
 half of an append in progress) and a sparse index — the byte offset of about every
-``STRIDE``-th line — so ``read_logs(after=...)`` seeks close to its first line instead
+``STRIDE``-th line — so a read "after seq N" seeks close to its first line instead
 of reading the file from the start. The sparse index is extended by appends and, for
 files found at open, built lazily by the reads that walk over them.
 
@@ -18,13 +24,16 @@ from __future__ import annotations
 import logging
 import os
 from bisect import bisect_right
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import suppress
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
 
 import msgspec
 
-from seqd.builtin.fs_files import Batch, make_dirs, write_all
-from seqd.models import LogLine, NewLogLine
+from seqd.builtin.fs_files import JOURNAL_SUFFIX, LOG_SUFFIX, Batch, make_dirs, write_all
+from seqd.models import LogLine, NewLogLine, NewStep, Step
+from seqd.storage import unnumbered
 
 logger = logging.getLogger(__name__)
 
@@ -33,19 +42,63 @@ STRIDE = 1000
 CHUNK = 256 * 1024
 _PREFIX = b'{"seq":'
 _ENCODER = msgspec.json.Encoder()
-_DECODER = msgspec.json.Decoder(LogLine)
 
 Mark = tuple[int, int]  # (seq, byte offset of that line)
+E = TypeVar("E")  # an entry as read back (LogLine, Step)
+N = TypeVar("N")  # an entry as appended, before it has a seq (NewLogLine, NewStep)
+
+
+class _Seq(msgspec.Struct):
+    """Only the ``seq`` of a line (the rest is skipped), for lines not in our format."""
+
+    seq: int
+
+
+_SEQ = msgspec.json.Decoder(_Seq)
+
+
+@dataclass(frozen=True, eq=False)
+class Format(Generic[E, N]):
+    """One kind of seq file: its file name suffix, how an entry is written (``write``
+    appends the line for entry ``N`` numbered ``seq``, without the newline, to the
+    buffer) and how a line is read back."""
+
+    suffix: str
+    name: str
+    """What the file is called in messages: ``log``, ``journal``."""
+    write: Callable[[int, N, bytearray], None]
+    decoder: msgspec.json.Decoder[E]
+
+
+def _write_log(seq: int, line: NewLogLine, buf: bytearray) -> None:
+    _ENCODER.encode_into(LogLine(seq=seq, ts=line.ts, stream=line.stream, text=line.text), buf, -1)
+
+
+def _write_step(seq: int, step: NewStep, buf: bytearray) -> None:
+    # ``Step`` puts ``seq`` last (it extends ``NewStep``); on disk it goes first, like a
+    # log line's: the entry's own JSON object, opened with its seq.
+    buf += b'{"seq":%d,' % seq
+    buf += _ENCODER.encode(unnumbered(step))[1:]
+
+
+LOGS: Format[LogLine, NewLogLine] = Format(
+    LOG_SUFFIX, "log", _write_log, msgspec.json.Decoder(LogLine)
+)
+JOURNALS: Format[Step, NewStep] = Format(
+    JOURNAL_SUFFIX, "journal", _write_step, msgspec.json.Decoder(Step)
+)
+FORMATS: tuple[Format[Any, Any], ...] = (LOGS, JOURNALS)
+"""Every kind of per-run seq file: the files that travel with a run's record."""
 
 
 class LogState:
-    """What the loop knows of one run's log file."""
+    """What the loop knows of one run's log (or journal) file."""
 
     __slots__ = ("indexed_to", "last_seq", "marks", "size", "task")
 
     def __init__(self, task: str | None, last_seq: int = 0, size: int = 0) -> None:
         self.task = task
-        """The folder the file is in (``Layout.log_file``); None: under ``orphans/``."""
+        """The folder the file is in (``Layout.seq_file``); None: under ``orphans/``."""
         self.last_seq = last_seq
         self.size = size
         self.marks: list[Mark] = []
@@ -65,7 +118,7 @@ class LogState:
         self.size = end
         self.last_seq = last_seq
 
-    def learned(self, base_marks: int, base_indexed: int, found: LogRead) -> None:
+    def learned(self, base_marks: int, base_indexed: int, found: LogRead[Any]) -> None:
         """Keep what a read found about the file, unless the index moved meanwhile."""
         if found.indexed_to > self.indexed_to and (
             (len(self.marks), self.indexed_to) == (base_marks, base_indexed)
@@ -74,16 +127,14 @@ class LogState:
             self.indexed_to = found.indexed_to
 
 
-def encode(first_seq: int, lines: Sequence[NewLogLine]) -> tuple[bytes, list[Mark]]:
-    """The bytes to append for ``lines`` and every line's (seq, relative offset) that
+def encode(fmt: Format[Any, N], first_seq: int, entries: Sequence[N]) -> tuple[bytes, list[Mark]]:
+    """The bytes to append for ``entries`` and every line's (seq, relative offset) that
     may become a mark (the caller keeps those ``STRIDE`` apart)."""
     buf = bytearray()
     marks: list[Mark] = []
-    for seq, line in enumerate(lines, first_seq):
+    for seq, entry in enumerate(entries, first_seq):
         marks.append((seq, len(buf)))
-        _ENCODER.encode_into(
-            LogLine(seq=seq, ts=line.ts, stream=line.stream, text=line.text), buf, -1
-        )
+        fmt.write(seq, entry, buf)
         buf += b"\n"
     return bytes(buf), marks
 
@@ -131,19 +182,21 @@ def line_seq(line: bytes) -> int | None:
         with suppress(ValueError):
             return int(line[len(_PREFIX) : end])
     try:
-        return _DECODER.decode(line).seq
+        return _SEQ.decode(line).seq
     except msgspec.DecodeError:
         return None
 
 
-class LogRead(msgspec.Struct):
-    lines: list[LogLine]
+@dataclass
+class LogRead(Generic[E]):
+    lines: list[E]
     marks: list[Mark]
     """New marks found past the index's end."""
     indexed_to: int
 
 
 def read(
+    fmt: Format[E, Any],
     path: str,
     size: int,
     marks: list[Mark],
@@ -151,15 +204,15 @@ def read(
     indexed_to: int,
     after: int,
     limit: int,
-) -> LogRead:
-    """Lines with seq > ``after`` (at most ``limit``) from the first ``size`` bytes,
+) -> LogRead[E]:
+    """Entries with seq > ``after`` (at most ``limit``) from the first ``size`` bytes,
     starting at the last mark at or before them and extending the marks on the way.
     ``marks[:n_marks]`` is the index as it was when the read was asked for."""
     i = bisect_right(marks, after + 1, 0, n_marks, key=lambda m: m[0]) - 1
     offset = marks[i][1] if i >= 0 else 0
     last_mark = marks[n_marks - 1][0] if n_marks else None
     new_marks: list[Mark] = []
-    out: list[LogLine] = []
+    out: list[E] = []
     reached = offset
     with open(path, "rb") as f:
         f.seek(offset)
@@ -182,7 +235,7 @@ def read(
                     last_mark = seq
                 if seq > after:
                     try:
-                        out.append(_DECODER.decode(line))
+                        out.append(fmt.decoder.decode(line))
                     except msgspec.DecodeError:
                         logger.warning("skipping an unreadable line at byte %d of %s", start, path)
                         continue

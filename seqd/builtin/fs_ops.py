@@ -50,15 +50,13 @@ def create(
     data: bytes,
     key_path: str | None,
     owner: str,
-    log_from: str | None,
-    log_to: str | None,
+    moves: list[tuple[str, str]],
     batch: Batch,
-) -> bool:
-    """Write a new run; move its orphan log next to it. True if the log moved."""
+) -> list[str]:
+    """Write a new run; move its orphan log and journal next to it (``moves``).
+    Returns the targets that were moved."""
     _write_claimed(path, data, key_path, owner, batch)
-    if log_from is not None and log_to is not None:
-        return _move_quietly(log_from, log_to, batch)
-    return False
+    return [target for source, target in moves if _move_quietly(source, target, batch)]
 
 
 def replace(

@@ -3,12 +3,13 @@
 Runs in a thread before the store accepts calls. It reads every run file (only the
 fields the index needs are decoded; the reads overlap on a few threads), and with
 ``repair`` — only the process holding the store's lock may — it removes temp files a
-crash left behind, puts each log file next to its run (or under ``orphans/`` when no
-run has its id), cuts torn tails off logs, and makes ``idempotency/`` agree with the
-runs: a claim whose run was never written is removed, a run whose claim is missing gets
-it back. Without ``repair`` (another process owns the store) it only reads, taking a
-torn tail or a temp file as what they may be: a write in progress. Anything it cannot
-read is logged and skipped, never fatal; only I/O errors on the store abort it.
+crash left behind, puts each log and journal file next to its run (or under
+``orphans/`` when no run has its id), cuts torn tails off them, and makes
+``idempotency/`` agree with the runs: a claim whose run was never written is removed,
+a run whose claim is missing gets it back. Without ``repair`` (another process owns
+the store) it only reads, taking a torn tail or a temp file as what they may be: a
+write in progress. Anything it cannot read is logged and skipped, never fatal; only
+I/O errors on the store abort it.
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ from functools import partial
 import msgspec
 
 from seqd.builtin.fs_files import (
-    LOG_SUFFIX,
     RUN_SUFFIX,
     Batch,
     Layout,
@@ -37,7 +37,7 @@ from seqd.builtin.fs_files import (
     read_file,
 )
 from seqd.builtin.fs_index import RunIndex, RunMeta
-from seqd.builtin.fs_logs import LogState, recover
+from seqd.builtin.fs_logs import FORMATS, LogState, recover
 from seqd.models import RunStatus
 
 logger = logging.getLogger(__name__)
@@ -56,6 +56,18 @@ class _Head(msgspec.Struct):
 _HEAD = msgspec.json.Decoder(_Head)
 _READERS = 8
 _SLICE = 512
+_SEQ_SUFFIXES = tuple(fmt.suffix for fmt in FORMATS)
+
+SeqFiles = dict[str, dict[str, LogState]]
+"""Per kind of seq file (its suffix: logs, journals), per run id, what the loop knows."""
+
+
+def _seq_file(name: str) -> tuple[str, str] | None:
+    """(suffix, run id) if ``name`` is a run's log or journal file."""
+    for suffix in _SEQ_SUFFIXES:
+        if name.endswith(suffix) and is_run_id(name[: -len(suffix)]):
+            return suffix, name[: -len(suffix)]
+    return None
 
 
 def _read_or_none(path: str) -> bytes | None:
@@ -68,7 +80,7 @@ def _read_or_none(path: str) -> bytes | None:
 @dataclass
 class Inventory:
     index: RunIndex
-    logs: dict[str, LogState]
+    files: SeqFiles
     temps_removed: int = 0
     claims_fixed: int = 0
 
@@ -91,7 +103,8 @@ class _Scan:
         self.repair = repair
         self.index = RunIndex()
         self.runs: dict[str, tuple[RunMeta, str]] = {}  # id → (meta, path)
-        self.log_paths: dict[str, list[tuple[str | None, str]]] = {}  # id → (task, path)
+        # (suffix, run id) → [(task, path)]
+        self.seq_paths: dict[tuple[str, str], list[tuple[str | None, str]]] = {}
         self.temps = 0
         self.claims_fixed = 0
 
@@ -114,8 +127,8 @@ class _Scan:
                     self.drop_temp(entry.path)
                 elif name.endswith(RUN_SUFFIX) and is_run_id(name[: -len(RUN_SUFFIX)]):
                     found.append((task_dir.name, name[: -len(RUN_SUFFIX)], entry.path))
-                elif name.endswith(LOG_SUFFIX) and is_run_id(name[: -len(LOG_SUFFIX)]):
-                    self.log(name[: -len(LOG_SUFFIX)], task_dir.name, entry.path)
+                elif (seq_file := _seq_file(name)) is not None:
+                    self.seq(*seq_file, task_dir.name, entry.path)
         # Reads overlap on a few threads (a cold cache makes this I/O-bound); decoding
         # stays here. Slices keep the number of pending futures small.
         for i in range(0, len(found), _SLICE):
@@ -155,36 +168,37 @@ class _Scan:
         for entry in _entries(self.layout.orphans):
             if is_temp(entry.name):
                 self.drop_temp(entry.path)
-            elif entry.name.endswith(LOG_SUFFIX) and is_run_id(entry.name[: -len(LOG_SUFFIX)]):
-                self.log(entry.name[: -len(LOG_SUFFIX)], None, entry.path)
+            elif (seq_file := _seq_file(entry.name)) is not None:
+                self.seq(*seq_file, None, entry.path)
 
-    def log(self, run_id: str, task: str | None, path: str) -> None:
-        self.log_paths.setdefault(run_id, []).append((task, path))
+    def seq(self, suffix: str, run_id: str, task: str | None, path: str) -> None:
+        self.seq_paths.setdefault((suffix, run_id), []).append((task, path))
 
-    def logs(self) -> dict[str, LogState]:
-        homes: list[tuple[str, str | None, str]] = []  # (run id, task, path)
-        for run_id, found in self.log_paths.items():
+    def seq_files(self) -> SeqFiles:
+        """Put each log and journal where its run is, recover it, say what it holds."""
+        homes: list[tuple[str, str, str | None, str]] = []  # (suffix, run id, task, path)
+        for (suffix, run_id), found in self.seq_paths.items():
             meta = self.index.get(run_id)
             task = meta.task if meta else None
-            home = self.layout.log_file(task, run_id)
+            home = self.layout.seq_file(suffix, task, run_id)
             paths = [path for _, path in found]
             if len(found) > 1:
-                logger.warning("file storage: run %s has logs in %s; using %s", run_id, paths,
-                               home if home in paths else paths[0])  # fmt: skip
+                logger.warning("file storage: run %s has %s files %s; using %s", run_id, suffix,
+                               paths, home if home in paths else paths[0])  # fmt: skip
             if home not in paths:
                 if self.repair:
                     move(paths[0], home, self.batch)
                 else:
                     task, home = found[0]
-            homes.append((run_id, task, home))
-        states: dict[str, LogState] = {}
+            homes.append((suffix, run_id, task, home))
+        states: SeqFiles = {suffix: {} for suffix in _SEQ_SUFFIXES}
         recover_one = partial(recover, cut=self.repair)
         for i in range(0, len(homes), _SLICE):
             part = homes[i : i + _SLICE]
-            for (run_id, task, _), (size, last_seq) in zip(
-                part, self.pool.map(recover_one, [path for _, _, path in part]), strict=True
+            for (suffix, run_id, task, _), (size, last_seq) in zip(
+                part, self.pool.map(recover_one, [home[3] for home in part]), strict=True
             ):
-                states[run_id] = LogState(task, last_seq, size)
+                states[suffix][run_id] = LogState(task, last_seq, size)
         return states
 
     def claims(self) -> None:
@@ -210,7 +224,7 @@ class _Scan:
 
 
 def scan(layout: Layout, durable: bool, repair: bool = True) -> Inventory:
-    """Build the index and log states of the store at ``layout`` (blocking)."""
+    """Build the index and the log and journal states of the store at ``layout`` (blocking)."""
     batch = Batch(durable)
     if repair:
         for path in (layout.tasks, layout.idempotency, layout.orphans):
@@ -221,9 +235,9 @@ def scan(layout: Layout, durable: bool, repair: bool = True) -> Inventory:
         # Oldest first, so if two runs claim one idempotency key the first one keeps it.
         found.index.load(meta for _, (meta, _) in sorted(found.runs.items()))
         found.orphans()
-        logs = found.logs()
+        files = found.seq_files()
         if repair:
             found.claims()
     for directory in sorted(batch.dirs):
         fsync_dir(directory)
-    return Inventory(found.index, logs, found.temps, found.claims_fixed)
+    return Inventory(found.index, files, found.temps, found.claims_fixed)

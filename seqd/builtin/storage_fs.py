@@ -1,8 +1,9 @@
 """The built-in file store (``storage = "fs"``): the original system's layout, made safe.
 
-Each run is a JSON file under ``tasks/<task>/runs/``, its log a JSON Lines file next to
-it (layout, guarantees and limits: docs/storage-fs.md). Files are replaced atomically
-(temp file + rename; with ``durability = "full"`` also fsynced, file and directory).
+Each run is a JSON file under ``tasks/<task>/runs/``, its log and its journal JSON
+Lines files next to it (layout, guarantees and limits: docs/storage-fs.md). Files are
+replaced atomically (temp file + rename; with ``durability = "full"`` also fsynced,
+file and directory); logs and journals are appended whole (``fs_logs``).
 
 All file I/O runs off the loop: writes on one writer thread that batches them
 (``fs_writer``), reads on a small thread pool. The index that answers lists, counts and
@@ -34,7 +35,6 @@ from msgspec import Meta
 from seqd import hookimpl
 from seqd.builtin import fs_logs, fs_ops
 from seqd.builtin.fs_files import (
-    SIBLING_SUFFIXES,
     Batch,
     Layout,
     check_run_id,
@@ -44,11 +44,11 @@ from seqd.builtin.fs_files import (
 )
 from seqd.builtin.fs_index import RunIndex, RunMeta
 from seqd.builtin.fs_locks import KeyedLocks, lock_holder, lock_store
-from seqd.builtin.fs_logs import LogState
-from seqd.builtin.fs_scan import Inventory, scan
+from seqd.builtin.fs_logs import FORMATS, JOURNALS, LOGS, Format, LogState
+from seqd.builtin.fs_scan import Inventory, SeqFiles, scan
 from seqd.builtin.fs_writer import FileWriter, NotDurable
 from seqd.errors import Conflict, StorageUnavailable, ValidationFailed
-from seqd.models import LogLine, NewLogLine, Run, RunPage, RunQuery, RunStatus
+from seqd.models import LogLine, NewLogLine, NewStep, Run, RunPage, RunQuery, RunStatus, Step
 from seqd.storage import (
     StorageContext,
     StorageFactory,
@@ -58,6 +58,8 @@ from seqd.storage import (
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
+E = TypeVar("E")
+N = TypeVar("N")
 
 _ENCODER = msgspec.json.Encoder()
 _DURABILITY = ("normal", "full")
@@ -95,7 +97,8 @@ class FSBackend:
         self.durable = durability == "full"
         self._read_threads = read_threads
         self._index = RunIndex()
-        self._logs: dict[str, LogState] = {}
+        self._files: SeqFiles = {fmt.suffix: {} for fmt in FORMATS}
+        """Logs and journals, per suffix then run id (``fs_scan.SeqFiles``)."""
         self._locks = KeyedLocks()
         self._writer: FileWriter | None = None
         self._readers: ThreadPoolExecutor | None = None
@@ -110,15 +113,15 @@ class FSBackend:
             inventory = await asyncio.to_thread(self._lock_and_scan, False)
         except OSError as exc:
             raise unavailable(exc, self.location) from exc
-        self._index, self._logs = inventory.index, inventory.logs
+        self._index, self._files = inventory.index, inventory.files
         self._writer = FileWriter(self.location, self.durable, self._unavailable)
         self._writer.start()
         self._readers = ThreadPoolExecutor(self._read_threads, thread_name_prefix="seqd-fs-read")
         logger.info(
-            "file storage open at %s: %d runs, %d logs, %d temp files removed, "
-            "%d idempotency claims repaired",
-            self.location, len(self._index), len(self._logs), inventory.temps_removed,
-            inventory.claims_fixed,
+            "file storage open at %s: %d runs, %d logs, %d journals, %d temp files "
+            "removed, %d idempotency claims repaired",
+            self.location, len(self._index), len(self._files[LOGS.suffix]),
+            len(self._files[JOURNALS.suffix]), inventory.temps_removed, inventory.claims_fixed,
         )  # fmt: skip
 
     def _lock_and_scan(self, must_write: bool) -> Inventory:
@@ -165,7 +168,7 @@ class FSBackend:
                 inventory = await asyncio.to_thread(self._lock_and_scan, True)
             except OSError as exc:
                 raise unavailable(exc, self.location) from exc
-            self._index, self._logs = inventory.index, inventory.logs
+            self._index, self._files = inventory.index, inventory.files
             logger.info("file storage at %s: took over the lock; writable", self.location)
 
     async def close(self) -> None:
@@ -275,24 +278,46 @@ class FSBackend:
     async def _insert(self, run: Run) -> None:
         key = run.idempotency_key
         meta = self._index.make(run.id, run.task, run.status, run.parent_id, key)
-        log = self._logs.get(run.id)  # lines logged before the run existed
-        log_to = self.layout.log_file(run.task, run.id) if log is not None else None
+        # Log lines and journal entries written before the run existed wait in orphans/.
+        moves, states = self._seq_moves(run.id, None, run.task)
         op = partial(
             fs_ops.create,
             self.layout.run_file(run.task, run.id),
             _ENCODER.encode(run) + b"\n",
             self.layout.key_file(key) if key is not None else None,
             run.id,
-            self.layout.log_file(log.task, run.id) if log is not None else None,
-            log_to,
+            moves,
         )
 
-        def apply(moved: bool) -> None:
+        def apply(moved: list[str]) -> None:
             self._index.put(meta)
-            if moved and log is not None and log_to is not None:
-                log.task = meta.task
+            for target in moved:
+                if target in states:
+                    states[target].task = meta.task
 
         await self._commit(op, apply)
+
+    def _seq_moves(
+        self, run_id: str, old_task: str | None, task: str
+    ) -> tuple[list[tuple[str, str]], dict[str, LogState]]:
+        """The (source, target) renames that bring the run's log and journal to
+        ``task``'s folder — from wherever they are, else from ``old_task``'s — and the
+        state of each file by its target, to follow a move that happened."""
+        moves: list[tuple[str, str]] = []
+        states: dict[str, LogState] = {}
+        for fmt in FORMATS:
+            state = self._files[fmt.suffix].get(run_id)
+            if state is None and old_task is None:
+                continue
+            source = self.layout.seq_file(
+                fmt.suffix, state.task if state is not None else old_task, run_id
+            )
+            target = self.layout.seq_file(fmt.suffix, task, run_id)
+            if source != target:
+                moves.append((source, target))
+                if state is not None:
+                    states[target] = state
+        return moves, states
 
     async def update_run(self, run: Run, expect: Sequence[RunStatus] | None = None) -> bool:
         check_task(run.task)
@@ -323,16 +348,12 @@ class FSBackend:
     async def _replace(self, run: Run, old: RunMeta) -> None:
         key, layout = run.idempotency_key, self.layout
         meta = self._index.make(run.id, run.task, run.status, run.parent_id, key)
-        log = self._logs.get(run.id)
         moves: list[tuple[str, str]] = []
+        states: dict[str, LogState] = {}
         old_path: str | None = None
         if old.task != run.task:
             old_path = layout.run_file(old.task, run.id)
-            for suffix in SIBLING_SUFFIXES:
-                moves.append((layout.sibling(old.task, run.id, suffix),
-                              layout.sibling(run.task, run.id, suffix)))  # fmt: skip
-            if log is not None:
-                moves[0] = (layout.log_file(log.task, run.id), moves[0][1])
+            moves, states = self._seq_moves(run.id, old.task, run.task)
         op = partial(
             fs_ops.replace,
             layout.run_file(run.task, run.id),
@@ -346,8 +367,9 @@ class FSBackend:
 
         def apply(moved: list[str]) -> None:
             self._index.put(meta)
-            if log is not None and moves and moves[0][1] in moved:
-                log.task = meta.task
+            for target in moved:
+                if target in states:
+                    states[target].task = meta.task
 
         await self._commit(op, apply)
 
@@ -401,54 +423,66 @@ class FSBackend:
     async def unfinished_runs(self) -> list[Run]:
         return await self._load(self._index.unfinished())
 
-    # -- logs ------------------------------------------------------------------------
+    # -- logs and journals ----------------------------------------------------------
+    # Both are seq files (``fs_logs``): one append path and one read path serve them.
 
     async def append_logs(self, run_id: str, lines: Sequence[NewLogLine]) -> int:
         check_run_id(run_id)
-        return await self._guard(self._append(run_id, list(lines)))
+        return await self._guard(self._append(LOGS, run_id, list(lines)))
 
-    async def _append(self, run_id: str, lines: list[NewLogLine]) -> int:
+    async def read_logs(self, run_id: str, after: int, limit: int) -> list[LogLine]:
+        return await self._read_seq(LOGS, run_id, after, limit)
+
+    async def append_steps(self, run_id: str, steps: Sequence[NewStep]) -> int:
+        check_run_id(run_id)
+        return await self._guard(self._append(JOURNALS, run_id, list(steps)))
+
+    async def read_steps(self, run_id: str, after: int, limit: int) -> list[Step]:
+        return await self._read_seq(JOURNALS, run_id, after, limit)
+
+    async def _append(self, fmt: Format[Any, N], run_id: str, entries: list[N]) -> int:
         await self._writable()
-        async with self._locks.hold(run_id):
-            state = self._logs.get(run_id)
-            if not lines:
+        async with self._locks.hold(run_id):  # also keeps the file from moving meanwhile
+            state = self._files[fmt.suffix].get(run_id)
+            if not entries:
                 return state.last_seq if state is not None else 0
             if state is None:
                 meta = self._index.get(run_id)
                 state = LogState(meta.task if meta else None)
             first = state.last_seq + 1
-            last = first + len(lines) - 1
-            data, marks = fs_logs.encode(first, lines)
+            last = first + len(entries) - 1
+            data, marks = fs_logs.encode(fmt, first, entries)
             new = state
 
             def apply(span: tuple[int, int]) -> None:
-                self._logs.setdefault(run_id, new)
+                self._files[fmt.suffix].setdefault(run_id, new)
                 new.appended(span[0], span[1], marks, last)
 
-            path = self.layout.log_file(state.task, run_id)
+            path = self.layout.seq_file(fmt.suffix, state.task, run_id)
             await self._commit(partial(fs_logs.append, path, state.size, data), apply)
             return last
 
-    async def read_logs(self, run_id: str, after: int, limit: int) -> list[LogLine]:
+    async def _read_seq(self, fmt: Format[E, Any], run_id: str, after: int, limit: int) -> list[E]:
         if limit < 1 or not is_run_id(run_id):
             return []
         if self._readers is None:
             raise self._not_open()
-        state = self._logs.get(run_id)
+        state = self._files[fmt.suffix].get(run_id)
         if state is None or after >= state.last_seq:
             return []
         for attempt in (1, 2):
-            path = self.layout.log_file(state.task, run_id)
+            path = self.layout.seq_file(fmt.suffix, state.task, run_id)
             n_marks, indexed_to = len(state.marks), state.indexed_to
             fn = partial(
-                fs_logs.read, path, state.size, state.marks, n_marks, indexed_to,
+                fs_logs.read, fmt, path, state.size, state.marks, n_marks, indexed_to,
                 max(after, 0), limit,
             )  # fmt: skip
             try:
                 found = await self._read(fn)
             except FileNotFoundError:
                 if attempt == 2:
-                    logger.error("file storage: the log of run %s is missing: %s", run_id, path)
+                    logger.error("file storage: the %s of run %s is missing: %s", fmt.name,
+                                 run_id, path)  # fmt: skip
                     return []
                 async with self._locks.hold(run_id):  # it may be moving: let that finish
                     continue

@@ -500,6 +500,31 @@ class StorageConformance:
 
         self.run(main())
 
+    def test_steps_read_back_are_renumbered_when_appended_again(
+        self, make_backend: BackendMaker
+    ) -> None:
+        """An import appends the ``Step``s it read elsewhere (a ``Step`` is a
+        ``NewStep``): the store numbers them afresh, never keeping their old ``seq``."""
+
+        async def main() -> None:
+            async with opened(make_backend) as b:
+                source, target = new_run(), new_run()
+                await b.append_steps(source.id, [new_step("s", f"k{i}") for i in range(5)])
+                read = await b.read_steps(source.id, 2, 10)
+                assert [s.seq for s in read] == [3, 4, 5]
+                await b.append_steps(target.id, [new_step("s", "first")])
+                assert await b.append_steps(target.id, read) == 4
+                got = await b.read_steps(target.id, 0, 10)
+                assert [(g.seq, g.key) for g in got] == [
+                    (1, "first"),
+                    (2, "k2"),
+                    (3, "k3"),
+                    (4, "k4"),
+                ]
+                assert [g.seq for g in await b.read_steps(target.id, 1, 10)] == [2, 3, 4]
+
+        self.run(main())
+
     def test_steps_survive_reopen(self, make_backend: BackendMaker) -> None:
         async def main() -> None:
             run = new_run()

@@ -1,6 +1,7 @@
 """The file store: the shared conformance suite (both durability modes), then what only
-the file store has — the layout on disk, path confinement, crash leftovers, torn logs,
-the sparse log index, SIGKILL safety, a full or read-only file system, the lock file."""
+the file store has — the layout on disk, path confinement, crash leftovers, torn logs
+and journals, the sparse index, SIGKILL safety, a full or read-only file system, the
+lock file."""
 
 from __future__ import annotations
 
@@ -21,10 +22,10 @@ import msgspec
 import pytest
 
 from seqd.builtin.fs_files import Batch
-from seqd.builtin.fs_logs import STRIDE
+from seqd.builtin.fs_logs import JOURNALS, LOGS, STRIDE
 from seqd.builtin.storage_fs import FSBackend, FSStorageFactory
 from seqd.errors import StorageUnavailable, ValidationFailed
-from seqd.models import Run, RunQuery
+from seqd.models import NewLogLine, NewStep, Run, RunQuery
 from seqd.plugins import BUILTIN_PLUGINS, PluginHost
 from seqd.storage import StorageContext
 from seqd.testing.storage import (
@@ -34,6 +35,7 @@ from seqd.testing.storage import (
     changed,
     lines,
     new_run,
+    new_step,
     opened,
     run_async,
 )
@@ -48,6 +50,41 @@ def make(state_dir: Path, durability: str = "normal", **options: Any) -> FSBacke
 
 def files_under(path: Path) -> list[Path]:
     return sorted(p for p in path.rglob("*") if p.is_file())
+
+
+class SeqKind:
+    """Logs or journals, seen alike: both are seq files (``fs_logs``), and each test of
+    the machinery they share runs for both."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.fmt = LOGS if name == "log" else JOURNALS
+        self.suffix = self.fmt.suffix
+
+    def entries(self, *texts: str) -> list[NewLogLine] | list[NewStep]:
+        if self.fmt is LOGS:
+            return lines(*texts)
+        return [new_step("step", text, data={"n": i}) for i, text in enumerate(texts)]
+
+    async def append(self, b: FSBackend, run_id: str, *texts: str) -> int:
+        entries = self.entries(*texts)
+        if self.fmt is LOGS:
+            return await b.append_logs(run_id, entries)  # type: ignore[arg-type]
+        return await b.append_steps(run_id, entries)  # type: ignore[arg-type]
+
+    async def read(self, b: FSBackend, run_id: str, after: int, limit: int) -> list[Any]:
+        """(seq, text) pairs."""
+        if self.fmt is LOGS:
+            return [(g.seq, g.text) for g in await b.read_logs(run_id, after, limit)]
+        return [(g.seq, g.key) for g in await b.read_steps(run_id, after, limit)]
+
+    async def texts(self, b: FSBackend, run_id: str) -> list[str]:
+        return [text for _, text in await self.read(b, run_id, 0, 10_000)]
+
+
+@pytest.fixture(params=["log", "journal"])
+def kind(request: pytest.FixtureRequest) -> SeqKind:
+    return SeqKind(request.param)
 
 
 class TestFSConformance(StorageConformance):
@@ -116,6 +153,7 @@ def test_layout_is_plain_greppable_json(tmp_path: Path) -> None:
     parent = new_run(task="flow.main", status="running")
     run = new_run(task="flow.main", parent_id=parent.id, root_id=parent.id, idempotency_key="k1")
     early = new_run(task="late.task")
+    later = new_run(task="late.task")
 
     async def main() -> None:
         async with opened(lambda: make(tmp_path)) as b:
@@ -130,6 +168,11 @@ def test_layout_is_plain_greppable_json(tmp_path: Path) -> None:
             await b.create_run(early)  # ... and move next to it when it is created.
             assert await b.append_logs(early.id, lines("after")) == 2
             assert [g.text for g in await b.read_logs(early.id, 0, 10)] == ["before", "after"]
+            assert await b.append_steps(run.id, [new_step("child", "fetch#1", name="fetch")]) == 1
+            assert await b.append_steps(later.id, [new_step("transition", "t1")]) == 1
+            assert (root / "orphans" / f"{later.id}.journal.jsonl").is_file()
+            await b.create_run(later)
+            assert [g.key for g in await b.read_steps(later.id, 0, 10)] == ["t1"]
 
     run_async(main())
     runs = root / "tasks" / "flow.main" / "runs"
@@ -146,6 +189,16 @@ def test_layout_is_plain_greppable_json(tmp_path: Path) -> None:
         (2, "stdout", "wörld"),
     ]
     assert set(log[0]) == {"seq", "ts", "stream", "text"}
+    journal = (runs / f"{run.id}.journal.jsonl").read_text()
+    assert journal.startswith('{"seq":1,"ts":') and journal.count("\n") == 1
+    step = json.loads(journal)
+    assert (step["seq"], step["kind"], step["key"], step["name"]) == (
+        1,
+        "child",
+        "fetch#1",
+        "fetch",
+    )
+    assert (root / "tasks" / "late.task" / "runs" / f"{later.id}.journal.jsonl").is_file()
     claim = root / "idempotency" / hashlib.sha256(b"k1").hexdigest()
     assert claim.read_text() == run.id
     moved = root / "tasks" / "late.task" / "runs" / f"{early.id}.log.jsonl"
@@ -189,8 +242,12 @@ def test_hostile_names_never_escape_root(tmp_path: Path) -> None:
                 assert info.value.details["field"] == "id"
                 with pytest.raises(ValidationFailed):
                     await b.append_logs(run_id, lines("x"))
+                with pytest.raises(ValidationFailed) as info:
+                    await b.append_steps(run_id, [new_step("s", "x")])
+                assert info.value.details["field"] == "id"
                 assert await b.get_run(run_id) is None
                 assert await b.read_logs(run_id, 0, 10) == []
+                assert await b.read_steps(run_id, 0, 10) == []
                 assert await b.update_run(changed(good, id=run_id)) is False
             assert await b.get_run(good.id) == good
             assert (await b.list_runs(RunQuery(limit=100))).runs == [good]
@@ -209,20 +266,24 @@ def test_a_run_moving_to_another_task_takes_its_files(tmp_path: Path) -> None:
         async with opened(lambda: make(tmp_path)) as b:
             await b.create_run(run)
             await b.append_logs(run.id, lines("a", "b"))
+            await b.append_steps(run.id, [new_step("s", "x")])
             assert await b.update_run(changed(run, task="after", status="running"))
             assert await b.get_run(run.id) == changed(run, task="after", status="running")
             assert await b.append_logs(run.id, lines("c")) == 3
+            assert [g.key for g in await b.read_steps(run.id, 0, 10)] == ["x"]
+            assert await b.append_steps(run.id, [new_step("s", "y")]) == 2
             page = await b.list_runs(RunQuery(task="after"))
             assert [r.id for r in page.runs] == [run.id]
             assert (await b.list_runs(RunQuery(task="before"))).runs == []
         async with opened(lambda: make(tmp_path)) as b:
             assert [g.text for g in await b.read_logs(run.id, 0, 10)] == ["a", "b", "c"]
+            assert [g.key for g in await b.read_steps(run.id, 0, 10)] == ["x", "y"]
             assert (await b.get_run(run.id)) == changed(run, task="after", status="running")
 
     run_async(main())
     assert not list((root / "tasks" / "before" / "runs").iterdir())
     after = sorted(p.name for p in (root / "tasks" / "after" / "runs").iterdir())
-    assert after == [f"{run.id}.json", f"{run.id}.log.jsonl"]
+    assert after == [f"{run.id}.journal.jsonl", f"{run.id}.json", f"{run.id}.log.jsonl"]
 
 
 # -- crash leftovers --------------------------------------------------------------------
@@ -273,27 +334,26 @@ def test_leftovers_of_a_crash_are_cleaned_at_open(tmp_path: Path) -> None:
     assert (runs / "notes.txt").exists()
 
 
-def test_torn_log_tail_is_cut_at_open(tmp_path: Path) -> None:
+def test_torn_tail_is_cut_at_open(tmp_path: Path, kind: SeqKind) -> None:
     run = new_run(task="t")
-    log = tmp_path / "files" / "tasks" / "t" / "runs" / f"{run.id}.log.jsonl"
+    path = tmp_path / "files" / "tasks" / "t" / "runs" / f"{run.id}{kind.suffix}"
 
     async def first() -> None:
         async with opened(lambda: make(tmp_path)) as b:
             await b.create_run(run)
-            assert await b.append_logs(run.id, lines("one", "two", "three")) == 3
+            assert await kind.append(b, run.id, "one", "two", "three") == 3
 
     run_async(first())
-    good = log.read_bytes()
+    good = path.read_bytes()
     # A garbage line (a power loss can leave zeros) and a half-written last line.
-    log.write_bytes(good + b"\x00" * 40 + b"\n" + b'{"seq":5,"ts":"2026-01-01T00:')
+    path.write_bytes(good + b"\x00" * 40 + b"\n" + b'{"seq":5,"ts":"2026-01-01T00:')
 
     async def reopen() -> None:
         async with opened(lambda: make(tmp_path)) as b:
-            assert [g.text for g in await b.read_logs(run.id, 0, 10)] == ["one", "two", "three"]
-            assert log.read_bytes() == good
-            assert await b.append_logs(run.id, lines("four")) == 4
-            got = await b.read_logs(run.id, 0, 10)
-            assert [(g.seq, g.text) for g in got] == [
+            assert await kind.texts(b, run.id) == ["one", "two", "three"]
+            assert path.read_bytes() == good
+            assert await kind.append(b, run.id, "four") == 4
+            assert await kind.read(b, run.id, 0, 10) == [
                 (1, "one"),
                 (2, "two"),
                 (3, "three"),
@@ -303,22 +363,53 @@ def test_torn_log_tail_is_cut_at_open(tmp_path: Path) -> None:
     run_async(reopen())
 
 
-def test_long_logs_are_read_through_a_sparse_index(tmp_path: Path) -> None:
+def test_a_torn_orphan_journal_is_cut_and_moves_to_its_run(tmp_path: Path) -> None:
+    """Entries journaled before the run record existed survive a crash like any others."""
+    run = new_run(task="t")
+    orphan = tmp_path / "files" / "orphans" / f"{run.id}.journal.jsonl"
+    home = tmp_path / "files" / "tasks" / "t" / "runs" / f"{run.id}.journal.jsonl"
+
+    async def first() -> None:
+        async with opened(lambda: make(tmp_path)) as b:
+            assert await b.append_steps(run.id, [new_step("s", "a"), new_step("s", "b")]) == 2
+
+    run_async(first())
+    good = orphan.read_bytes()
+    orphan.write_bytes(good + b'{"seq":3,"ts":"20')
+
+    async def reopen() -> None:
+        async with opened(lambda: make(tmp_path)) as b:
+            assert orphan.read_bytes() == good
+            await b.create_run(run)
+            assert home.read_bytes() == good and not orphan.exists()
+            assert await b.append_steps(run.id, [new_step("s", "c")]) == 3
+        async with opened(lambda: make(tmp_path)) as b:
+            assert [(g.seq, g.key) for g in await b.read_steps(run.id, 0, 10)] == [
+                (1, "a"),
+                (2, "b"),
+                (3, "c"),
+            ]
+
+    run_async(reopen())
+
+
+def test_long_files_are_read_through_a_sparse_index(tmp_path: Path, kind: SeqKind) -> None:
+    """A flow mapping over 10,000 items journals tens of thousands of entries: a read
+    "after N" seeks near N through the sparse index instead of reading from the start."""
     run = new_run(task="t")
     total = STRIDE * 3 + 500
 
     def check(got: list[Any], after: int, limit: int) -> None:
         want = list(range(after + 1, min(after + limit, total) + 1))
-        assert [g.seq for g in got] == want
-        assert [g.text for g in got] == [f"line {s}" for s in want]
+        assert got == [(s, f"entry {s}") for s in want]
 
     async def first() -> None:
         async with opened(lambda: make(tmp_path)) as b:
             await b.create_run(run)
             for start in range(1, total + 1, 250):
-                texts = [f"line {s}" for s in range(start, min(start + 250, total + 1))]
-                await b.append_logs(run.id, lines(*texts))
-            state = b._logs[run.id]
+                texts = [f"entry {s}" for s in range(start, min(start + 250, total + 1))]
+                await kind.append(b, run.id, *texts)
+            state = b._files[kind.suffix][run.id]
             assert [seq for seq, _ in state.marks] == [
                 1,
                 STRIDE + 1,
@@ -326,21 +417,66 @@ def test_long_logs_are_read_through_a_sparse_index(tmp_path: Path) -> None:
                 3 * STRIDE + 1,
             ]
             for after, limit in [(0, 5), (999, 3), (1000, 2), (2999, 10), (3490, 50), (1500, 1200)]:
-                check(await b.read_logs(run.id, after, limit), after, limit)
+                check(await kind.read(b, run.id, after, limit), after, limit)
 
     async def reopened() -> None:
         async with opened(lambda: make(tmp_path)) as b:
-            state = b._logs[run.id]
+            state = b._files[kind.suffix][run.id]
             assert state.marks == [] and state.last_seq == total
-            check(await b.read_logs(run.id, 10, 5), 10, 5)
+            check(await kind.read(b, run.id, 10, 5), 10, 5)
             assert [seq for seq, _ in state.marks] == [1]  # learned only what it walked over
-            check(await b.read_logs(run.id, 3200, 5), 3200, 5)
+            check(await kind.read(b, run.id, 3200, 5), 3200, 5)
             assert [seq for seq, _ in state.marks] == [1, 1001, 2001, 3001]
-            check(await b.read_logs(run.id, 2100, 7), 2100, 7)
-            assert await b.append_logs(run.id, lines("line 3501")) == total + 1
+            check(await kind.read(b, run.id, 2100, 7), 2100, 7)
+            assert await kind.append(b, run.id, "entry 3501") == total + 1
 
     run_async(first())
     run_async(reopened())
+
+
+def bytes_read_by_this_process() -> int:
+    """``rchar`` of /proc/self/io: every byte this process's read calls returned."""
+    with open("/proc/self/io", encoding="ascii") as f:
+        for line in f:
+            if line.startswith("rchar:"):
+                return int(line.split()[1])
+    raise AssertionError("no rchar in /proc/self/io")
+
+
+def test_replaying_a_long_journal_page_by_page_is_not_quadratic(tmp_path: Path) -> None:
+    """Paging through a 20,000-entry journal (a flow that mapped over 10,000 items),
+    100 entries a read, right after a reopen (no index yet): each read starts near its
+    first entry, so the bytes read grow with the journal's size, not with its square.
+    Read from the start every time, it would be ~100 times the file; it stays ~25."""
+    if not os.path.exists("/proc/self/io"):
+        pytest.skip("no /proc/self/io here: cannot count the bytes read")
+    run = new_run(task="t")
+    total, page = 20_000, 100
+    path = tmp_path / "files" / "tasks" / "t" / "runs" / f"{run.id}.journal.jsonl"
+
+    async def main() -> None:
+        async with opened(lambda: make(tmp_path)) as b:
+            await b.create_run(run)
+            for start in range(0, total, 2000):
+                await b.append_steps(
+                    run.id,
+                    [
+                        new_step("item", f"map#{i}", data={"i": i})
+                        for i in range(start, start + 2000)
+                    ],
+                )
+        async with opened(lambda: make(tmp_path)) as b:
+            size = path.stat().st_size
+            before = bytes_read_by_this_process()
+            after = 0
+            while got := await b.read_steps(run.id, after, page):
+                assert [g.seq for g in got] == list(range(after + 1, after + len(got) + 1))
+                after = got[-1].seq
+            read = bytes_read_by_this_process() - before
+            assert after == total
+            assert read < 40 * size, (read, size, read / size)
+
+    run_async(main())
 
 
 # -- concurrency ------------------------------------------------------------------------
@@ -403,17 +539,21 @@ def test_a_second_opener_reads_only_until_the_owner_lets_go(tmp_path: Path) -> N
             first = new_run(task="t", idempotency_key="k")
             await owner.create_run(first)
             await owner.append_logs(first.id, lines("a", "b"))
+            await owner.append_steps(first.id, [new_step("s", "a")])
             in_flight = root / "tasks" / "t" / "runs" / f".{first.id}.json.1.2.tmp"
             in_flight.write_bytes(b'{"half')  # as if the owner were writing it now
             async with opened(lambda: make(tmp_path)) as reader:
                 assert owner.owns_store() and not reader.owns_store()
                 assert await reader.get_run(first.id) == first
                 assert [g.text for g in await reader.read_logs(first.id, 0, 10)] == ["a", "b"]
+                assert [g.key for g in await reader.read_steps(first.id, 0, 10)] == ["a"]
                 with pytest.raises(StorageUnavailable, match=f"pid {os.getpid()}") as info:
                     await reader.create_run(new_run(task="t"))
                 assert "reading only" in info.value.message
                 with pytest.raises(StorageUnavailable, match="reading only"):
                     await reader.append_logs(first.id, lines("c"))
+                with pytest.raises(StorageUnavailable, match="reading only"):
+                    await reader.append_steps(first.id, [new_step("s", "b")])
                 with pytest.raises(StorageUnavailable, match="reading only"):
                     await reader.update_run(changed(first, status="running"))
                 assert in_flight.exists()  # not the reader's to clean up
@@ -427,6 +567,7 @@ def test_a_second_opener_reads_only_until_the_owner_lets_go(tmp_path: Path) -> N
                 assert await reader.get_run(second.id) == second
                 assert await reader.create_run(new_run(idempotency_key="k")) == (first, False)
                 assert await reader.append_logs(first.id, lines("c")) == 3
+                assert await reader.append_steps(first.id, [new_step("s", "b")]) == 2
         finally:
             await owner.close()
         async with opened(lambda: make(tmp_path)) as b:
@@ -446,7 +587,7 @@ def test_a_second_opener_reads_only_until_the_owner_lets_go(tmp_path: Path) -> N
 CHILD = r"""
 import asyncio, sys
 from seqd.builtin.storage_fs import FSBackend
-from seqd.testing.storage import lines, changed, new_run
+from seqd.testing.storage import lines, changed, new_run, new_step
 
 async def main(root):
     b = FSBackend(root, durability="normal")
@@ -470,7 +611,17 @@ async def main(root):
             seq = await b.append_logs(run.id, lines(f"{w}a", f"{w}b" * 50))
             out.write(f"l {run.id} {seq}\n")
 
-    await asyncio.gather(*(runs(w) for w in range(8)), *(logs(w) for w in range(2)))
+    async def journals(w):
+        run = new_run(task="flows")
+        await b.create_run(run)
+        while True:
+            steps = [new_step("state", f"{w}.{i}", data={"pad": "p" * 40}) for i in range(3)]
+            seq = await b.append_steps(run.id, steps)
+            out.write(f"j {run.id} {seq}\n")
+
+    await asyncio.gather(
+        *(runs(w) for w in range(8)), *(logs(w) for w in range(2)), *(journals(w) for w in range(2))
+    )
 
 asyncio.run(main(sys.argv[1]))
 """
@@ -512,10 +663,12 @@ def test_sigkill_during_heavy_writes_loses_no_acknowledged_write(tmp_path: Path)
             created = {f[1] for f in acked if f[0] == "c"}
             done = {f[1] for f in acked if f[0] == "u"}
             logs: dict[str, int] = {}
+            journals: dict[str, int] = {}
             for f in acked:
-                if f[0] == "l":
-                    logs[f[1]] = max(logs.get(f[1], 0), int(f[2]))
-            assert len(done) >= 1000 and logs
+                if f[0] in ("l", "j"):
+                    seqs = logs if f[0] == "l" else journals
+                    seqs[f[1]] = max(seqs.get(f[1], 0), int(f[2]))
+            assert len(done) >= 1000 and logs and journals
             for run_id in created:
                 stored = await b.get_run(run_id)
                 assert stored is not None, run_id
@@ -525,6 +678,12 @@ def test_sigkill_during_heavy_writes_loses_no_acknowledged_write(tmp_path: Path)
                 got = await b.read_logs(run_id, 0, seq + 1000)
                 assert [g.seq for g in got[:seq]] == list(range(1, seq + 1))
                 assert [g.seq for g in got] == list(range(1, len(got) + 1))
+            for run_id, seq in journals.items():
+                steps = await b.read_steps(run_id, 0, seq + 1000)
+                assert [g.seq for g in steps[:seq]] == list(range(1, seq + 1))
+                assert [g.seq for g in steps] == list(range(1, len(steps) + 1))
+                assert len(steps) % 3 == 0  # appends are whole: three entries or none
+                assert all(g.key.endswith(f".{(g.seq - 1) % 3}") for g in steps)
 
     run_async(check())
     leftovers = files_under(root)
@@ -537,7 +696,7 @@ def test_sigkill_during_heavy_writes_loses_no_acknowledged_write(tmp_path: Path)
 SYNC_CHILD = r"""
 import asyncio, sys
 from seqd.builtin.storage_fs import FSBackend
-from seqd.testing.storage import changed, lines, new_run
+from seqd.testing.storage import changed, lines, new_run, new_step
 
 async def main(root, durability):
     b = FSBackend(root, durability=durability)
@@ -546,6 +705,7 @@ async def main(root, durability):
     await b.create_run(run)
     await b.update_run(changed(run, status="running"))
     await b.append_logs(run.id, lines("a"))
+    await b.append_steps(run.id, [new_step("s", "a")])
     await b.close()
 
 asyncio.run(main(sys.argv[1], sys.argv[2]))
@@ -555,7 +715,8 @@ asyncio.run(main(sys.argv[1], sys.argv[2]))
 @pytest.mark.parametrize("durability", ["normal", "full"])
 def test_full_durability_fsyncs_files_then_folders(tmp_path: Path, durability: str) -> None:
     """Watched with strace: ``full`` fsyncs each temp file before its rename and the
-    folder after it, and fdatasyncs log appends; ``normal`` never waits for the disk."""
+    folder after it, and fdatasyncs log and journal appends; ``normal`` never waits for
+    the disk."""
     if shutil.which("strace") is None:
         pytest.skip("strace is not installed: cannot watch the system calls")
     root, trace = tmp_path / "files", tmp_path / "trace"
@@ -588,6 +749,7 @@ def test_full_durability_fsyncs_files_then_folders(tmp_path: Path, durability: s
         assert source in synced[:before], f"{source} renamed before it was fsynced"
         assert os.path.dirname(target) in synced[before:], f"folder of {target} not fsynced"
     assert any(p.endswith(".log.jsonl") for p in store_syncs)
+    assert any(p.endswith(".journal.jsonl") for p in store_syncs)
     assert any(p.startswith(str(root / "idempotency")) for p in store_syncs)
 
 
@@ -634,6 +796,7 @@ def test_full_file_system_reports_unavailable_then_recovers(small_fs: Path) -> N
             run = new_run(task="t")
             await b.create_run(run)
             assert await b.append_logs(run.id, lines("a")) == 1
+            assert await b.append_steps(run.id, [new_step("s", "a")]) == 1
             fill(filler)
             blocked = new_run(task="t", idempotency_key="k", input={"pad": "x" * 8000})
             with pytest.raises(StorageUnavailable, match="full") as info:
@@ -643,6 +806,9 @@ def test_full_file_system_reports_unavailable_then_recovers(small_fs: Path) -> N
             with pytest.raises(StorageUnavailable, match="full"):
                 await b.append_logs(run.id, lines("y" * 20_000, "z" * 20_000))
             with pytest.raises(StorageUnavailable, match="full"):
+                big = {"blob": "x" * 20_000}
+                await b.append_steps(run.id, [new_step("s", "y", data=big)] * 2)
+            with pytest.raises(StorageUnavailable, match="full"):
                 await b.update_run(changed(run, status="running", output="o" * 8000))
             assert await b.get_run(blocked.id) is None
             assert await b.get_run(run.id) == run
@@ -650,9 +816,11 @@ def test_full_file_system_reports_unavailable_then_recovers(small_fs: Path) -> N
             filler.unlink()
             assert await b.create_run(blocked) == (blocked, True)
             assert await b.append_logs(run.id, lines("b")) == 2
+            assert await b.append_steps(run.id, [new_step("s", "b")]) == 2
             assert await b.update_run(changed(run, status="running"), expect=["queued"])
         async with opened(lambda: FSBackend(str(store))) as b:
             assert [g.text for g in await b.read_logs(run.id, 0, 10)] == ["a", "b"]
+            assert [g.key for g in await b.read_steps(run.id, 0, 10)] == ["a", "b"]
             assert await b.get_run(blocked.id) == blocked
             assert (await b.count_by_status()) == {"queued": 1, "running": 1}
 

@@ -3,8 +3,8 @@
 Reads borrow a pooled connection each. Writes go through one ``Writer`` that groups
 the writes issued meanwhile into one pipelined transaction (group commit). Each write
 is a single statement: a create is ``INSERT ... ON CONFLICT DO NOTHING``, a
-compare-and-set is ``UPDATE ... WHERE status = ANY(...)``, and a log append bumps the
-run's counter and inserts all its lines in one statement.
+compare-and-set is ``UPDATE ... WHERE status = ANY(...)``, and a log (or journal)
+append bumps the run's counter and inserts all its lines (entries) in one statement.
 
 A call never waits forever. It waits for a connection at most ``pool_timeout_s``, the
 server bounds each statement with ``statement_timeout_s``, and the client gives up a
@@ -24,7 +24,17 @@ import psycopg
 from psycopg import errors as pgerrors
 
 from seqd.errors import Conflict, StorageUnavailable, ValidationFailed
-from seqd.models import UNFINISHED, LogLine, NewLogLine, Run, RunPage, RunQuery, RunStatus
+from seqd.models import (
+    UNFINISHED,
+    LogLine,
+    NewLogLine,
+    NewStep,
+    Run,
+    RunPage,
+    RunQuery,
+    RunStatus,
+    Step,
+)
 from seqd.storage import list_runs_sql, page_of
 from seqd_postgres import queries as q
 from seqd_postgres.connections import Conn, Connections
@@ -247,3 +257,17 @@ class PostgresBackend:
             return []
         rows = await self._fetch_all(q.READ_LOGS, (run_id, after, limit))
         return [LogLine(seq=s, ts=ts, stream=st, text=tx) for s, ts, st, tx in rows]
+
+    # -- journal ---------------------------------------------------------------------
+
+    async def append_steps(self, run_id: str, steps: Sequence[NewStep]) -> int:
+        if not steps:
+            return int(await self._fetch_one(q.LAST_STEP, (run_id,)) or 0)
+        params = {"run": run_id, "n": len(steps), "data": [q.step_data(s) for s in steps]}
+        return int(await self._write(q.APPEND_STEPS, params, value=True))
+
+    async def read_steps(self, run_id: str, after: int, limit: int) -> list[Step]:
+        if limit < 1:
+            return []
+        rows = await self._fetch_all(q.READ_STEPS, (run_id, after, limit))
+        return [q.step_of(seq, data) for seq, data in rows]

@@ -11,12 +11,14 @@ from typing import Any
 
 import msgspec
 
-from seqd.models import Run
+from seqd.models import NewStep, Run, Step
+from seqd.storage import unnumbered
 
 logger = logging.getLogger(__name__)
 
 _ENCODER = msgspec.json.Encoder()
 RUN_DECODER = msgspec.json.Decoder(Run)
+_NEW_STEP_DECODER = msgspec.json.Decoder(NewStep)
 
 # No conflict target: a taken idempotency key and a taken id both insert nothing, and
 # the caller then finds out which (ON CONFLICT waits for a concurrent insert of the
@@ -55,6 +57,22 @@ READ_LOGS = (
     "SELECT seq, ts, stream, text FROM logs WHERE run_id = %s AND seq > %s ORDER BY seq LIMIT %s"
 )
 
+# The journal: numbered exactly like logs (see APPEND_LOGS), one statement per append.
+APPEND_STEPS = """
+WITH counter AS (
+    INSERT INTO step_seqs AS s (run_id, last_seq) VALUES (%(run)s, %(n)s)
+    ON CONFLICT (run_id) DO UPDATE SET last_seq = s.last_seq + EXCLUDED.last_seq
+    RETURNING last_seq
+), added AS (
+    INSERT INTO steps (run_id, seq, data)
+    SELECT %(run)s, counter.last_seq - %(n)s + step.n, step.data
+    FROM counter, unnest(%(data)s::text[]) WITH ORDINALITY AS step (data, n)
+)
+SELECT last_seq FROM counter
+"""
+LAST_STEP = "SELECT last_seq FROM step_seqs WHERE run_id = %s"
+READ_STEPS = "SELECT seq, data FROM steps WHERE run_id = %s AND seq > %s ORDER BY seq LIMIT %s"
+
 
 def insert_params(run: Run) -> tuple[Any, ...]:
     """Parameters for INSERT_RUN (id first)."""
@@ -72,3 +90,13 @@ def update_params(run: Run) -> tuple[Any, ...]:
 def log_text(value: str) -> str:
     """PostgreSQL text cannot hold NUL; a log line may. Keep the rest of the line."""
     return value.replace("\x00", "\ufffd") if "\x00" in value else value
+
+
+def step_data(step: NewStep) -> str:
+    """A journal entry's ``data`` column: the entry without its seq (the seq column)."""
+    return _ENCODER.encode(unnumbered(step)).decode()
+
+
+def step_of(seq: int, data: str) -> Step:
+    """A journal row back as the ``Step`` it was appended as, numbered ``seq``."""
+    return Step(seq=seq, **msgspec.structs.asdict(_NEW_STEP_DECODER.decode(data)))

@@ -82,7 +82,30 @@ _V1 = (
     """,
 )
 
-MIGRATIONS: tuple[Migration, ...] = (Migration(1, "runs and logs", _V1),)
+# The run journal, kept like logs: a per-run counter bumped by an upsert numbers the
+# entries (concurrent appenders queue on its row lock), and ``data`` is the entry as
+# msgspec JSON text without its seq (text, not jsonb: an output may hold \u0000).
+_V2_STEPS = (
+    """
+    CREATE TABLE step_seqs (
+        run_id text COLLATE "C" PRIMARY KEY,
+        last_seq bigint NOT NULL
+    )
+    """,
+    """
+    CREATE TABLE steps (
+        run_id text COLLATE "C" NOT NULL,
+        seq bigint NOT NULL,
+        data text NOT NULL,
+        PRIMARY KEY (run_id, seq)
+    )
+    """,
+)
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "runs and logs", _V1),
+    Migration(2, "run journal (steps)", _V2_STEPS),
+)
 LATEST = MIGRATIONS[-1].version
 
 

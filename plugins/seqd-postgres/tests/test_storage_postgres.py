@@ -17,6 +17,7 @@ import pytest
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
 from seqd_postgres import LATEST, MIGRATIONS, Migration, PostgresBackend, PostgresStorageFactory
+from seqd_postgres import queries as q
 from seqd_postgres.schema import SchemaTooNew, migrate, schema_version
 
 from seqd.errors import Conflict, StorageUnavailable, ValidationFailed
@@ -30,6 +31,7 @@ from seqd.testing.storage import (
     changed,
     lines,
     new_run,
+    new_step,
     opened,
     run_async,
 )
@@ -304,7 +306,14 @@ def test_schema_is_created_and_put_on_the_search_path(
         tables = conn.execute(
             "SELECT tablename FROM pg_tables WHERE schemaname = %s ORDER BY 1", (pg_schema,)
         ).fetchall()
-    assert [t[0] for t in tables] == ["log_seqs", "logs", "runs", "schema_migrations"]
+    assert [t[0] for t in tables] == [
+        "log_seqs",
+        "logs",
+        "runs",
+        "schema_migrations",
+        "step_seqs",
+        "steps",
+    ]
 
 
 def test_migrations_are_idempotent_on_reopen(
@@ -323,7 +332,9 @@ def test_migrations_are_idempotent_on_reopen(
     run_async(first())
     before = catalog(pg_admin, pg_schema)
     assert [v[0] for v in before[2]] == list(range(1, LATEST + 1))
-    assert {"runs", "logs", "log_seqs", "runs_status_id"} <= {r[0] for r in before[0]}
+    assert {"runs", "logs", "log_seqs", "runs_status_id", "steps", "step_seqs"} <= {
+        r[0] for r in before[0]
+    }
     run_async(again())
     run_async(again())
     assert catalog(pg_admin, pg_schema) == before
@@ -373,6 +384,45 @@ def test_a_new_migration_applies_once_and_a_failed_one_changes_nothing(
             assert await present.fetchone() == (f"{pg_schema}.kv",)
             with pytest.raises(ValueError, match="in order"):
                 await migrate(conn, pg_schema, (*MIGRATIONS, Migration(LATEST + 2, "gap", ())))
+        finally:
+            await conn.close()
+
+    run_async(main())
+
+
+def test_a_version_1_store_gains_the_journal_and_keeps_its_data(
+    pg_make: PgMaker, pg_dsn: str, pg_schema: str
+) -> None:
+    """A store written by the seqd before the journal (schema version 1) is migrated at
+    open: its runs and logs stay, and journals work."""
+    run = new_run()
+
+    async def main() -> None:
+        conn = await admin(pg_dsn)
+        try:
+            assert await migrate(conn, pg_schema, MIGRATIONS[:1]) == 1
+            # What that seqd wrote, with its own statements.
+            await conn.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(pg_schema)))
+            await conn.execute(q.INSERT_RUN, q.insert_params(run))
+            old_line = {
+                "run": run.id,
+                "n": 1,
+                "ts": ["t"],
+                "streams": ["stdout"],
+                "texts": ["kept"],
+            }
+            await conn.execute(q.APPEND_LOGS, old_line)
+        finally:
+            await conn.close()
+        async with opened(pg_make) as b:
+            assert await b.get_run(run.id) == run
+            assert [g.text for g in await b.read_logs(run.id, 0, 10)] == ["kept"]
+            assert await b.read_steps(run.id, 0, 10) == []
+            assert await b.append_steps(run.id, [new_step("s", "a"), new_step("s", "b")]) == 2
+            assert [g.key for g in await b.read_steps(run.id, 0, 10)] == ["a", "b"]
+        conn = await admin(pg_dsn)
+        try:
+            assert await schema_version(conn, pg_schema) == LATEST
         finally:
             await conn.close()
 
@@ -458,6 +508,22 @@ def test_two_nodes_share_one_store(pg_make: PgMaker) -> None:
             assert sorted(seqs) == list(range(2, 41, 2))
             got = await b.read_logs(run.id, 0, 100)
             assert [line.seq for line in got] == list(range(1, 41))
+
+            # So are journal entries: each append whole, in its own order, no seq twice.
+            seqs = await asyncio.gather(
+                *(
+                    (a if i % 2 else b).append_steps(
+                        run.id, [new_step("s", f"{i}.0"), new_step("s", f"{i}.1")]
+                    )
+                    for i in range(20)
+                )
+            )
+            assert sorted(seqs) == list(range(2, 41, 2))
+            steps = await a.read_steps(run.id, 0, 100)
+            assert [step.seq for step in steps] == list(range(1, 41))
+            for first, second in zip(steps[::2], steps[1::2], strict=True):
+                assert (first.key[-2:], second.key[-2:]) == (".0", ".1")
+                assert first.key[:-2] == second.key[:-2]
             assert (await a.count_by_status()) == (await b.count_by_status())
 
     run_async(main())
@@ -486,6 +552,13 @@ def test_values_and_conflicts(pg_make: PgMaker) -> None:
             assert await b.append_logs(run.id, []) == 1
             assert await b.append_logs(new_run().id, []) == 0
             assert await b.read_logs(run.id, 0, 0) == []
+            # A journal entry is JSON text: a NUL in it comes back exactly.
+            nul = new_step("state", "k\x00", data={"output": "x\x00y"})
+            assert await b.append_steps(run.id, [nul]) == 1
+            (got,) = await b.read_steps(run.id, 0, 10)
+            assert (got.seq, got.key, got.data) == (1, "k\x00", {"output": "x\x00y"})
+            assert await b.append_steps(run.id, []) == 1
+            assert await b.append_steps(new_run().id, []) == 0
             with pytest.raises(ValidationFailed) as info:
                 await b.list_runs(RunQuery(limit=0))
             assert info.value.details["field"] == "limit"
