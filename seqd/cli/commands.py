@@ -41,7 +41,7 @@ def status(client: Client, args: argparse.Namespace, out: Out) -> int:
             ("plugins", ", ".join(st.plugins) or "-"),
             ("runs", ", ".join(filter(None, [runs, others])) or "none"),
             ("workers", f"{w.busy} busy of {w.max}, {w.queued} queued"),
-            ("flows", f"{w.get('coordinating', 0)} in progress"),
+            ("flows", f"{w.coordinating} in progress"),
             ("tasks", st.tasks),
             ("connections", st.connections),
             ("rss", size(st.rss_bytes)),
