@@ -121,6 +121,20 @@ class PluginError(SeqdError):
     type = "plugin_error"
 
 
+class Suspended(Exception):  # noqa: N818 - an outcome, not an error
+    """Raised by a task type's ``execute``: the run waits without holding anything.
+
+    It becomes ``suspended`` and runs again from the start (replaying its journal) when
+    ``wake_at`` (epoch seconds) passes, or when what ``waiting_for`` names happens:
+    ``signal:<name>`` (``runs.signal`` with that name) or ``run:<id>`` (that run ended).
+    """
+
+    def __init__(self, wake_at: float | None = None, waiting_for: str | None = None) -> None:
+        super().__init__(f"suspended until {wake_at} / {waiting_for}")
+        self.wake_at = wake_at
+        self.waiting_for = waiting_for
+
+
 class TaskFailed(Exception):
     """Raised by a task type to end a run as ``failed`` with a typed error.
 

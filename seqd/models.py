@@ -63,6 +63,12 @@ class Run(Model, kw_only=True):
     resources: Resources | None = None
     pid: int | None = None
     """Process (group) id of a running shell command, so a restart can find it."""
+    wake_at: str | None = None
+    """A suspended run: when it is due to run again (a durable timer)."""
+    waiting_for: str | None = None
+    """A suspended run: what wakes it — ``signal:<name>`` or ``run:<id>`` (a child)."""
+    retry_of: str | None = None
+    """Set by ``runs.retry``: the failed run this one repeats."""
 
 
 class LogLine(Model, kw_only=True):
