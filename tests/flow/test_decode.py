@@ -114,7 +114,10 @@ def problems_of(raw: Any) -> list[tuple[str, str]]:
                 },
             },
             [
-                ("graph.json: states.p.join", "invalid value 'some' (one of 'all', 'all_settled', 'any')"),
+                (
+                    "graph.json: states.p.join",
+                    "invalid value 'some' (one of 'all', 'all_settled', 'any')",
+                ),
                 ("graph.json: states.p.branches[0].states.x.task", "expected a string, got"),
                 ("graph.json: states.p.branches[1].states.y", "unknown field 'sec'"),
                 ("graph.json: states.m.iterator.states.i", "unknown field 'end'"),
