@@ -80,7 +80,25 @@ CASES: list[tuple[str, dict[str, Any], list[tuple[str, str]]]] = [
     (
         "start missing",
         {"start": "fetc", "states": {"fetch": T()}},
-        [("start", "the start goes to 'fetc', which does not exist; did you mean 'fetch'?")],
+        [("start", "the start state 'fetc' does not exist; did you mean 'fetch'?")],
+    ),
+    (
+        "branch starts outside itself",
+        g(
+            {
+                "p": {
+                    "type": "parallel",
+                    "end": True,
+                    "branches": [{"start": "p", "states": {"x": T()}}],
+                }
+            }
+        ),
+        [
+            (
+                "states.p.branches[0].start",
+                "the start state 'p' is in the flow, not in branches[0]",
+            ),
+        ],
     ),
     (
         "next missing, with a suggestion",
