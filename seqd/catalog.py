@@ -77,6 +77,7 @@ class Catalog:
             valid=entry.source is not None and not own,
             inputs=entry.definition.inputs,
             source=entry.source,
+            problems=tuple(f"{p.where}: {p.message}" for p in own),
         )
 
     def _check_with(self, entries: dict[str, TaskEntry], entry: TaskEntry) -> list[Problem]:

@@ -121,7 +121,7 @@ class PluginError(SeqdError):
     type = "plugin_error"
 
 
-class Suspended(Exception):  # noqa: N818 - an outcome, not an error
+class Suspended(Exception):
     """Raised by a task type's ``execute``: the run waits without holding anything.
 
     It becomes ``suspended`` and runs again from the start (replaying its journal) when
