@@ -30,14 +30,27 @@ from seqd import hookimpl
 from seqd.builtin.sqlite_schema import migrate
 from seqd.builtin.sqlite_writer import Writer, is_unavailable, unavailable
 from seqd.errors import Conflict, StorageUnavailable, ValidationFailed
-from seqd.models import UNFINISHED, LogLine, NewLogLine, Run, RunPage, RunQuery, RunStatus
+from seqd.models import (
+    UNFINISHED,
+    KVEntry,
+    LogLine,
+    NewLogLine,
+    Run,
+    RunPage,
+    RunQuery,
+    RunStatus,
+)
 from seqd.storage import (
     StorageContext,
     StorageFactory,
+    check_kv_name,
+    kv_page,
+    kv_start,
     list_runs_sql,
     page_of,
     path_in_state_dir,
 )
+from seqd.timeutil import now
 
 logger = logging.getLogger(__name__)
 
@@ -58,6 +71,16 @@ _UPDATE_RUN = (
 _BY_KEY = "SELECT data FROM runs WHERE idempotency_key = ?"
 _LAST_SEQ = "SELECT MAX(seq) FROM logs WHERE run_id = ?"
 _INSERT_LOG = "INSERT INTO logs (run_id, seq, ts, stream, text) VALUES (?, ?, ?, ?, ?)"
+_KV_GET = "SELECT value, updated_at FROM kv WHERE namespace = ? AND key = ?"
+_KV_SET = (
+    "INSERT INTO kv (namespace, key, value, updated_at) VALUES (?, ?, ?, ?)"
+    " ON CONFLICT (namespace, key) DO UPDATE SET value = excluded.value,"
+    " updated_at = excluded.updated_at"
+)
+_KV_DELETE = "DELETE FROM kv WHERE namespace = ? AND key = ?"
+_KV_LIST = (
+    "SELECT key, value, updated_at FROM kv WHERE namespace = ? AND key {op} ? ORDER BY key LIMIT ?"
+)
 _PLACEHOLDERS = ", ".join("?" * len(UNFINISHED))
 _UNFINISHED = f"SELECT data FROM runs WHERE status IN ({_PLACEHOLDERS}) ORDER BY id"  # noqa: S608
 
@@ -323,6 +346,59 @@ class SQLiteBackend:
             return [LogLine(seq=s, ts=ts, stream=st, text=tx) for s, ts, st, tx in rows]
 
         return await self._read(fn)
+
+    # -- key-value state -------------------------------------------------------------
+
+    async def kv_get(self, namespace: str, key: str) -> KVEntry | None:
+        check_kv_name(namespace, key)
+
+        def fn(conn: sqlite3.Connection) -> KVEntry | None:
+            rows = conn.execute(_KV_GET, (namespace, key)).fetchall()
+            if not rows:
+                return None
+            value, updated = rows[0]
+            return KVEntry(
+                namespace=namespace, key=key, value=msgspec.json.decode(value), updated_at=updated
+            )
+
+        return await self._read(fn)
+
+    async def kv_set(self, namespace: str, key: str, value: Any) -> KVEntry:
+        check_kv_name(namespace, key)
+        text = _ENCODER.encode(value).decode()
+        entry = KVEntry(namespace=namespace, key=key, value=value, updated_at=now())
+
+        def op(conn: sqlite3.Connection) -> None:
+            conn.execute(_KV_SET, (namespace, key, text, entry.updated_at))
+
+        await self._write(op)
+        return entry
+
+    async def kv_delete(self, namespace: str, key: str) -> bool:
+        check_kv_name(namespace, key)
+
+        def op(conn: sqlite3.Connection) -> bool:
+            return conn.execute(_KV_DELETE, (namespace, key)).rowcount == 1
+
+        return await self._write(op)
+
+    async def kv_list(
+        self, namespace: str, prefix: str = "", after: str | None = None, limit: int = 100
+    ) -> list[KVEntry]:
+        check_kv_name(namespace)
+        if limit < 1:
+            return []
+        start, inclusive = kv_start(prefix, after)
+        sql = _KV_LIST.format(op=">=" if inclusive else ">")
+
+        def fn(conn: sqlite3.Connection) -> list[KVEntry]:
+            rows = conn.execute(sql, (namespace, start, limit)).fetchall()
+            return [
+                KVEntry(namespace=namespace, key=k, value=msgspec.json.decode(v), updated_at=u)
+                for k, v, u in rows
+            ]
+
+        return kv_page(await self._read(fn), prefix)
 
 
 class SQLiteStorageFactory:

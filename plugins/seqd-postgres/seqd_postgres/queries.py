@@ -55,6 +55,20 @@ READ_LOGS = (
     "SELECT seq, ts, stream, text FROM logs WHERE run_id = %s AND seq > %s ORDER BY seq LIMIT %s"
 )
 
+KV_GET = "SELECT value, updated_at FROM kv WHERE namespace = %s AND key = %s"
+KV_SET = (
+    "INSERT INTO kv (namespace, key, value, updated_at) VALUES (%s, %s, %s, %s)"
+    " ON CONFLICT (namespace, key) DO UPDATE SET value = EXCLUDED.value,"
+    " updated_at = EXCLUDED.updated_at"
+)
+KV_DELETE = "DELETE FROM kv WHERE namespace = %s AND key = %s"
+KV_LIST_FROM = (
+    "SELECT key, value, updated_at FROM kv WHERE namespace = %s AND key >= %s ORDER BY key LIMIT %s"
+)
+KV_LIST_AFTER = (
+    "SELECT key, value, updated_at FROM kv WHERE namespace = %s AND key > %s ORDER BY key LIMIT %s"
+)
+
 
 def insert_params(run: Run) -> tuple[Any, ...]:
     """Parameters for INSERT_RUN (id first)."""
@@ -72,3 +86,9 @@ def update_params(run: Run) -> tuple[Any, ...]:
 def log_text(value: str) -> str:
     """PostgreSQL text cannot hold NUL; a log line may. Keep the rest of the line."""
     return value.replace("\x00", "\ufffd") if "\x00" in value else value
+
+
+def json_text(value: Any) -> str:
+    """A JSON value as text for a ``text`` column. msgspec writes a NUL inside a string
+    as the escape ``\\u0000``, so the text itself never holds NUL."""
+    return _ENCODER.encode(value).decode()

@@ -82,7 +82,24 @@ _V1 = (
     """,
 )
 
-MIGRATIONS: tuple[Migration, ...] = (Migration(1, "runs and logs", _V1),)
+# The kv.* tools' state. ``value`` is JSON text, like ``runs.data``; keys compare
+# bytewise so that prefix listing follows code point order, as in SQLite.
+_V2 = (
+    """
+    CREATE TABLE kv (
+        namespace text COLLATE "C" NOT NULL,
+        key text COLLATE "C" NOT NULL,
+        value text NOT NULL,
+        updated_at text NOT NULL,
+        PRIMARY KEY (namespace, key)
+    )
+    """,
+)
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "runs and logs", _V1),
+    Migration(2, "key-value state", _V2),
+)
 LATEST = MIGRATIONS[-1].version
 
 

@@ -304,7 +304,7 @@ def test_schema_is_created_and_put_on_the_search_path(
         tables = conn.execute(
             "SELECT tablename FROM pg_tables WHERE schemaname = %s ORDER BY 1", (pg_schema,)
         ).fetchall()
-    assert [t[0] for t in tables] == ["log_seqs", "logs", "runs", "schema_migrations"]
+    assert [t[0] for t in tables] == ["kv", "log_seqs", "logs", "runs", "schema_migrations"]
 
 
 def test_migrations_are_idempotent_on_reopen(
@@ -350,7 +350,7 @@ def test_concurrent_opens_migrate_once(
 def test_a_new_migration_applies_once_and_a_failed_one_changes_nothing(
     pg_make: PgMaker, pg_dsn: str, pg_schema: str
 ) -> None:
-    kv = Migration(LATEST + 1, "kv table", ("CREATE TABLE kv (k text PRIMARY KEY, v text)",))
+    kv = Migration(LATEST + 1, "extra table", ("CREATE TABLE extra (k text PRIMARY KEY, v text)",))
     broken = Migration(
         LATEST + 1, "broken", ("CREATE TABLE half_done (x int)", "SELECT 1 / (SELECT 0)")
     )
@@ -369,8 +369,8 @@ def test_a_new_migration_applies_once_and_a_failed_one_changes_nothing(
             assert await migrate(conn, pg_schema, (*MIGRATIONS, kv)) == LATEST + 1
             assert await migrate(conn, pg_schema, (*MIGRATIONS, kv)) == LATEST + 1
             assert await schema_version(conn, pg_schema) == LATEST + 1
-            present = await conn.execute("SELECT to_regclass(%s)::text", (f"{pg_schema}.kv",))
-            assert await present.fetchone() == (f"{pg_schema}.kv",)
+            present = await conn.execute("SELECT to_regclass(%s)::text", (f"{pg_schema}.extra",))
+            assert await present.fetchone() == (f"{pg_schema}.extra",)
             with pytest.raises(ValueError, match="in order"):
                 await migrate(conn, pg_schema, (*MIGRATIONS, Migration(LATEST + 2, "gap", ())))
         finally:
