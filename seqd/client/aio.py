@@ -36,6 +36,9 @@ from seqd.protocol import (
     ShutdownResult,
     StatusResult,
     TaskListResult,
+    ToolCallResult,
+    ToolInfo,
+    ToolListResult,
     ValidateResult,
 )
 
@@ -314,6 +317,16 @@ class AsyncClient:
 
     async def logs(self, id: str, after: int = 0, limit: int = 1000) -> LogsResult:
         return await self.call(*_codec.logs(id, after, limit), LogsResult)
+
+    async def tools(self) -> list[ToolInfo]:
+        return (await self.call("tools.list", None, ToolListResult)).tools
+
+    async def tool(self, name: str) -> ToolInfo:
+        return await self.call("tools.get", {"name": name}, ToolInfo)
+
+    async def call_tool(self, name: str, params: dict[str, Any] | None = None) -> ToolCallResult:
+        """Call a tool; ``.result`` is what it returned."""
+        return await self.call("tools.call", {"name": name, "params": params or {}}, ToolCallResult)
 
     async def discover(self) -> dict[str, Any]:
         return cast(dict[str, Any], await self.call("rpc.discover"))

@@ -39,6 +39,9 @@ if TYPE_CHECKING:
         ShutdownResult,
         StatusResult,
         TaskListResult,
+        ToolCallResult,
+        ToolInfo,
+        ToolListResult,
         ValidateResult,
     )
 
@@ -312,6 +315,19 @@ class Client:
     def logs(self, id: str, after: int = 0, limit: int = 1000) -> LogsResult:
         page: LogsResult = self.call(*_codec.logs(id, after, limit))
         return page
+
+    def tools(self) -> list[ToolInfo]:
+        result: ToolListResult = self.call("tools.list")
+        return result.tools
+
+    def tool(self, name: str) -> ToolInfo:
+        result: ToolInfo = self.call("tools.get", {"name": name})
+        return result
+
+    def call_tool(self, name: str, params: dict[str, Any] | None = None) -> ToolCallResult:
+        """Call a tool; ``.result`` is what it returned."""
+        result: ToolCallResult = self.call("tools.call", {"name": name, "params": params or {}})
+        return result
 
     def discover(self) -> dict[str, Any]:
         """The API as an OpenRPC document."""
