@@ -77,7 +77,7 @@ class Tools(Section, kw_only=True):
     shell_max_output_bytes: Annotated[int, Meta(ge=1)] = 1024 * 1024
     """Output ``shell.exec`` returns per stream; the rest is cut (``*_truncated``)."""
     shell_max_timeout_s: Annotated[float, Meta(gt=0)] = 3600.0
-    admin_only: list[str] = ["shell.exec"]
+    admin_only: list[str] = msgspec.field(default_factory=lambda: ["shell.exec"])
     """Tools that RPC callers may call only if they are admins (root, the daemon's
     user, ``access.admin_uids``); runs may call them all."""
     kv_cache_entries: Annotated[int, Meta(ge=0)] = 4096

@@ -56,6 +56,7 @@ TOOL_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}(\.[a-z0-9][a-z0-9_-]{0,63}){1,
 SUMMARY_CHARS = 200
 _SECRET = re.compile(r"(?i)(authorization|password|passwd|secret|token|api[_-]?key|cookie)")
 _encoder = msgspec.json.Encoder()
+_REQUIRED = re.compile(r"^'(.+)' is a required property$")
 
 
 @dataclass
@@ -335,6 +336,9 @@ class ToolService:
             error = best_match(compiled.validator.iter_errors(params))
             if error is not None:
                 path = ".".join(str(p) for p in error.absolute_path)
+                missing = _REQUIRED.match(error.message) if error.validator == "required" else None
+                if missing is not None:
+                    path = f"{path}.{missing.group(1)}" if path else missing.group(1)
                 field = f"params.{path}" if path else "params"
                 raise ValidationFailed(
                     f"{name}: {field}: {error.message}",
