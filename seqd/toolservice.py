@@ -71,12 +71,28 @@ class _Compiled:
     problems: list[Problem]
 
 
+def _inline_top(schema: dict[str, Any]) -> dict[str, Any]:
+    """msgspec describes a Struct as ``{"$ref": "#/$defs/X", "$defs": ...}``; clients
+    read the params object more easily with X's own schema on top."""
+    ref = schema.get("$ref")
+    defs = schema.get("$defs", {})
+    if isinstance(ref, str) and ref.startswith("#/$defs/") and len(schema) == 2:
+        name = ref.removeprefix("#/$defs/")
+        top = dict(defs.get(name, {}))
+        rest = {k: v for k, v in defs.items() if k != name}
+        if top and not any(f"#/$defs/{name}" in str(v) for v in rest.values()):
+            if rest:
+                top["$defs"] = rest
+            return top
+    return schema
+
+
 def _schema_of(value: Any, what: str) -> tuple[dict[str, Any], type[msgspec.Struct] | None]:
     if isinstance(value, dict):
         Draft202012Validator.check_schema(value)
         return value, None
     if isinstance(value, type):
-        schema = msgspec.json.schema(value)
+        schema = _inline_top(msgspec.json.schema(value))
         struct = value if issubclass(value, msgspec.Struct) else None
         return schema, struct
     raise TypeError(f"{what} must be a JSON Schema object or a msgspec type")
