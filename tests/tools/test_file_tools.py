@@ -50,7 +50,9 @@ def test_write_read_list_delete_in_each_scope(env: Env) -> None:
             got = await svc.call("file.read", {"path": "d/e/f.txt", "scope": scope}, RUN)
             assert got["content"] == scope + "+" and got["truncated"] is False
             listed = await svc.call("file.list", {"path": "d", "scope": scope}, RUN)
-            assert listed["entries"] == [{"name": "e", "type": "dir", "size": listed["entries"][0]["size"]}]
+            assert listed["entries"] == [
+                {"name": "e", "type": "dir", "size": listed["entries"][0]["size"]}
+            ]
             gone = await svc.call("file.delete", {"path": "d/e/f.txt", "scope": scope}, RUN)
             assert gone["deleted"] is True and not (root / "d" / "e" / "f.txt").exists()
             again = await svc.call("file.delete", {"path": "d/e/f.txt", "scope": scope}, RUN)
@@ -82,19 +84,25 @@ def test_binary_content_and_size_caps(env: Env) -> None:
             import base64
 
             b64 = base64.b64encode(blob).decode()
-            await svc.call("file.write", {"path": "b.bin", "content": b64, "encoding": "base64"}, RPC)
+            await svc.call(
+                "file.write", {"path": "b.bin", "content": b64, "encoding": "base64"}, RPC
+            )
             got = await svc.call("file.read", {"path": "b.bin", "encoding": "base64"}, RPC)
             assert base64.b64decode(got["content"]) == blob
             with pytest.raises(ToolFailed) as info:
                 await svc.call("file.read", {"path": "b.bin"}, RPC)
             assert info.value.details["reason"] == "not_text"
-            cut = await svc.call("file.read", {"path": "b.bin", "max_bytes": 10, "encoding": "base64"}, RPC)
+            cut = await svc.call(
+                "file.read", {"path": "b.bin", "max_bytes": 10, "encoding": "base64"}, RPC
+            )
             assert cut["truncated"] is True and len(base64.b64decode(cut["content"])) == 10
             with pytest.raises(ValidationFailed) as too_big:
                 await svc.call("file.write", {"path": "big", "content": "x" * 1001}, RPC)
             assert too_big.value.details["field"] == "params.content"
             with pytest.raises(ValidationFailed):
-                await svc.call("file.write", {"path": "b", "content": "@@", "encoding": "base64"}, RPC)
+                await svc.call(
+                    "file.write", {"path": "b", "content": "@@", "encoding": "base64"}, RPC
+                )
             with pytest.raises(ToolFailed) as missing:
                 await svc.call("file.read", {"path": "nope.txt"}, RPC)
             assert missing.value.details["reason"] == "not_found"
@@ -133,7 +141,10 @@ def test_dotdot_cannot_escape(env: Env, outside: Path, tool: str, path: str) -> 
 
 @pytest.mark.parametrize("tool", ["file.read", "file.write", "file.delete"])
 def test_absolute_paths_are_refused(env: Env, outside: Path, tool: str) -> None:
-    params = {"path": str(outside / "key.txt"), **({"content": "x"} if tool == "file.write" else {})}
+    params = {
+        "path": str(outside / "key.txt"),
+        **({"content": "x"} if tool == "file.write" else {}),
+    }
     err = refused(env, tool, params)
     assert isinstance(err, PermissionDenied) and "absolute" in err.message
     assert (outside / "key.txt").read_text() == "do not read"
