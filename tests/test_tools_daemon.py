@@ -55,8 +55,8 @@ def write_tool(root: Path, category: str, name: str, config: dict | None, code: 
 def tooled(make_daemon, tmp_path: Path) -> Daemon:  # type: ignore[no-untyped-def]
     tools = tmp_path / "tools"
     write_tool(tools, "math", "add", ADD_CONFIG, ADD_CODE)
-    write_tool(tools, "text", "upper", {"description": "From the signature."},
-               "def run(ctx, text: str, times: int = 1) -> str:\n    return text.upper() * times\n")  # fmt: skip
+    upper = "def run(ctx, text: str, times: int = 1) -> str:\n    return text.upper() * times\n"
+    write_tool(tools, "text", "upper", {"description": "From the signature."}, upper)
     write_tool(tools, "bad", "syntax", {}, "def run(ctx:\n")
     write_tool(tools, "bad", "noconfig", None, "def run(ctx):\n    return 1\n")
     config = tmp_path / "seqd.toml"
@@ -75,8 +75,10 @@ def tooled(make_daemon, tmp_path: Path) -> Daemon:  # type: ignore[no-untyped-de
 def test_tools_are_listed_with_schemas(tooled: Daemon) -> None:
     with tooled.client() as c:
         tools = {t.name: t for t in c.tools()}
-        builtin = {"file.read", "file.write", "file.list", "file.delete", "http.request",
-                   "shell.exec", "kv.get", "kv.set", "kv.delete", "kv.list", "task.run"}  # fmt: skip
+        builtin = {
+            *("file.read", "file.write", "file.list", "file.delete", "http.request"),
+            *("shell.exec", "kv.get", "kv.set", "kv.delete", "kv.list", "task.run"),
+        }
         assert builtin <= set(tools)
         assert tools["kv.get"].plugin == "tools_kv" and tools["kv.get"].source == "plugin"
         assert tools["math.add"].source == "folder" and tools["math.add"].valid

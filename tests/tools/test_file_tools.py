@@ -203,9 +203,11 @@ def test_a_symlink_swapped_in_after_the_check_is_not_followed(env: Env, outside:
     # the attacker's move, between check and use
     os.rename(root / "dir", root / "dir.old")
     os.symlink(outside, root / "dir")
-    with pytest.raises(PermissionDenied) as info:
-        with parent_fd(real_root, parts, "file.read", "dir/key.txt") as fd:
-            os.open(parts[-1], os.O_RDONLY | os.O_NOFOLLOW, dir_fd=fd)
+    with (
+        pytest.raises(PermissionDenied) as info,
+        parent_fd(real_root, parts, "file.read", "dir/key.txt") as fd,
+    ):
+        os.open(parts[-1], os.O_RDONLY | os.O_NOFOLLOW, dir_fd=fd)
     assert "symlink" in info.value.message
     # and the last component swapped for a symlink
     os.unlink(root / "dir")
@@ -213,9 +215,11 @@ def test_a_symlink_swapped_in_after_the_check_is_not_followed(env: Env, outside:
     real_root, parts = resolve(str(root), "dir/key.txt", "file.read")
     os.unlink(root / "dir" / "key.txt")
     os.symlink(outside / "key.txt", root / "dir" / "key.txt")
-    with pytest.raises(PermissionDenied) as last:  # ELOOP: the link is not followed
-        with parent_fd(real_root, parts, "file.read", "dir/key.txt") as fd:
-            raise AssertionError(os.open(parts[-1], os.O_RDONLY | os.O_NOFOLLOW, dir_fd=fd))
+    with (  # ELOOP: the link is not followed
+        pytest.raises(PermissionDenied) as last,
+        parent_fd(real_root, parts, "file.read", "dir/key.txt") as fd,
+    ):
+        raise AssertionError(os.open(parts[-1], os.O_RDONLY | os.O_NOFOLLOW, dir_fd=fd))
     assert "symlink" in last.value.message
 
 

@@ -102,8 +102,12 @@ def test_http_post_body_json_and_headers(env: Env, server: str) -> None:
     posted = call(env, "http.request", {"url": f"{server}/p", "method": "POST", "json": {"a": 1}})
     assert posted["status"] == 201
     assert posted["json"] == {"got": '{"a":1}', "type": "application/json"}
-    text = call(env, "http.request",
-                {"url": f"{server}/p", "method": "POST", "body": "hi", "headers": {"Content-Type": "text/x"}})  # fmt: skip
+    headers = {"Content-Type": "text/x"}
+    text = call(
+        env,
+        "http.request",
+        {"url": f"{server}/p", "method": "POST", "body": "hi", "headers": headers},
+    )
     assert text["json"] == {"got": "hi", "type": "text/x"}
     sent = call(env, "http.request", {"url": f"{server}/headers", "headers": {"X-Trace": "42"}})
     assert sent["json"]["x-trace"] == "42"
