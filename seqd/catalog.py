@@ -103,6 +103,12 @@ class Catalog:
             entry.definition.problems = own + cross
             entry.definition.valid = not entry.definition.problems
 
+    async def reload_checks(self) -> None:
+        """Recompute the cross-task problems (after something they depend on, such as
+        the tool registry, became known)."""
+        async with self._reload_lock:
+            self._cross_check(self.entries)
+
     async def validate(self, name: str) -> list[Problem]:
         """Every problem of a task now, with the input schemas of the tasks it refers to
         resolved first (signature-derived schemas are known only once asked)."""

@@ -135,6 +135,15 @@ class Suspended(Exception):
         self.waiting_for = waiting_for
 
 
+class ToolFailed(SeqdError):
+    """A tool ran and failed (a connection refused, a file that is not there...):
+    ``details.tool`` names it and ``details.reason`` says what kind of failure, so a
+    run or a flow can record it and branch on it."""
+
+    code = -32012
+    type = "tool_failed"
+
+
 class TaskFailed(Exception):
     """Raised by a task type to end a run as ``failed`` with a typed error.
 
@@ -165,4 +174,5 @@ ALL_ERRORS: tuple[type[SeqdError], ...] = (
     NotRunnable,
     ShuttingDown,
     PluginError,
+    ToolFailed,
 )

@@ -126,6 +126,16 @@ class RunPage(Model, kw_only=True):
     next_cursor: str | None = None
 
 
+class KVEntry(Model, kw_only=True):
+    """One key of the key-value state (``kv.*`` tools): its JSON value and when it was
+    last written. Keys live in namespaces (``task/<name>``, ``global``)."""
+
+    namespace: str
+    key: str
+    value: Any = None
+    updated_at: str
+
+
 class Problem(Model, kw_only=True):
     """One thing wrong with a task definition: where (a file or field) and why."""
 
