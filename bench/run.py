@@ -24,6 +24,7 @@ from bench import (
     history,
     latency,
     ping,
+    recovery,
     report,
     startup,
     throughput,
@@ -45,6 +46,7 @@ BENCHMARKS: dict[str, tuple[str, Benchmark]] = {
     "8": ("start-up and idle memory", startup.run),
     "9": ("storage backends", backends.run),
     "10": ("flow per-state overhead", flows.run),
+    "11": ("recovery after a crash", recovery.run),
 }
 DEFAULT_OUTPUT = report.ROOT / "docs" / "benchmarks.md"
 
