@@ -27,6 +27,7 @@ from bench import (
     recovery,
     report,
     startup,
+    suspended,
     throughput,
 )
 from bench.report import Outcome
@@ -47,6 +48,7 @@ BENCHMARKS: dict[str, tuple[str, Benchmark]] = {
     "9": ("storage backends", backends.run),
     "10": ("flow per-state overhead", flows.run),
     "11": ("recovery after a crash", recovery.run),
+    "13": ("10,000 suspended runs", suspended.run),
 }
 DEFAULT_OUTPUT = report.ROOT / "docs" / "benchmarks.md"
 
