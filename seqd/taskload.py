@@ -87,7 +87,8 @@ class TaskEntry:
         )
 
 
-def _inside(path: str, root: str) -> bool:
+def inside(path: str, root: str) -> bool:
+    """Whether ``path`` is ``root`` or below it (both already resolved)."""
     return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
 
 
@@ -107,7 +108,7 @@ def folder_version(folder: str) -> tuple[str, list[Problem]]:
             for d in dirnames
             if d not in SKIP_DIRS
             and not d.startswith(".")
-            and _inside(os.path.realpath(os.path.join(dirpath, d)), real_root)
+            and inside(os.path.realpath(os.path.join(dirpath, d)), real_root)
         )
         for name in sorted(filenames):
             if name.startswith(".") or name.endswith(".pyc"):
@@ -115,7 +116,7 @@ def folder_version(folder: str) -> tuple[str, list[Problem]]:
             path = os.path.join(dirpath, name)
             rel = os.path.relpath(path, folder)
             real = os.path.realpath(path)
-            if not _inside(real, real_root):
+            if not inside(real, real_root):
                 problems.append(_problem(rel, "symlink points outside the task folder; ignored"))
                 continue
             try:
@@ -131,7 +132,8 @@ def folder_version(folder: str) -> tuple[str, list[Problem]]:
     return digest.hexdigest()[:16], problems
 
 
-def _read_text(path: str, limit: int) -> str:
+def read_text(path: str, limit: int) -> str:
+    """A UTF-8 file of at most ``limit`` bytes (``ValueError`` when larger)."""
     with open(path, "rb") as fh:
         data = fh.read(limit + 1)
     if len(data) > limit:
@@ -156,12 +158,12 @@ def load_task(folder: str, name: str, task_types: Registry[TaskType]) -> TaskEnt
         problems.append(_problem(CONFIG_FILE, "missing"))
         definition.problems = problems
         return TaskEntry(definition, None)
-    if not _inside(os.path.realpath(config_path), real_folder):
+    if not inside(os.path.realpath(config_path), real_folder):
         problems.append(_problem(CONFIG_FILE, "is a symlink leading outside the task folder"))
         definition.problems = problems
         return TaskEntry(definition, None)
     try:
-        raw = msgspec.json.decode(_read_text(config_path, MAX_CONFIG_BYTES))
+        raw = msgspec.json.decode(read_text(config_path, MAX_CONFIG_BYTES))
     except (OSError, ValueError, msgspec.DecodeError) as exc:
         problems.append(_problem(CONFIG_FILE, f"not valid JSON: {exc}"))
         definition.problems = problems
@@ -221,11 +223,11 @@ def load_task(folder: str, name: str, task_types: Registry[TaskType]) -> TaskEnt
         fpath = os.path.join(folder, fname)
         if not os.path.isfile(fpath):
             continue
-        if not _inside(os.path.realpath(fpath), real_folder):
+        if not inside(os.path.realpath(fpath), real_folder):
             problems.append(_problem(fname, "is a symlink leading outside the task folder"))
             continue
         try:
-            files[fname] = _read_text(fpath, MAX_DEFINING_BYTES)
+            files[fname] = read_text(fpath, MAX_DEFINING_BYTES)
         except (OSError, ValueError) as exc:
             problems.append(_problem(fname, f"unreadable: {exc}"))
     source = TaskSource(
@@ -288,7 +290,7 @@ def scan(dirs: Iterable[str], task_types: Registry[TaskType]) -> dict[str, TaskE
             folder = os.path.join(root, name)
             if name.startswith((".", "_")) or not os.path.isdir(folder):
                 continue
-            if not _inside(os.path.realpath(folder), real_root):
+            if not inside(os.path.realpath(folder), real_root):
                 logger.warning("task folder %s leads outside %s; ignored", folder, root)
                 continue
             if name in entries:

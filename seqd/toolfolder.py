@@ -27,7 +27,14 @@ from seqd.errors import NotRunnable, TaskFailed, Timeout, ToolFailed
 from seqd.ids import IdGenerator
 from seqd.models import LogStream, NewStep, Problem, Resources, Run, Step
 from seqd.plugins import Registry
-from seqd.taskload import CONFIG_FILE, MAX_CONFIG_BYTES, MAX_DEFINING_BYTES, folder_version
+from seqd.taskload import (
+    CONFIG_FILE,
+    MAX_CONFIG_BYTES,
+    MAX_DEFINING_BYTES,
+    folder_version,
+    inside,
+    read_text,
+)
 from seqd.tasktype import TaskSource, TaskType
 from seqd.tools import ToolContext
 
@@ -65,18 +72,6 @@ class FolderEntry:
     compiled: _Compiled | None = None
 
 
-def _inside(path: str, root: str) -> bool:
-    return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
-
-
-def _read_text(path: str, limit: int) -> str:
-    with open(path, "rb") as fh:
-        data = fh.read(limit + 1)
-    if len(data) > limit:
-        raise ValueError(f"larger than {limit} bytes")
-    return data.decode("utf-8")
-
-
 def load_folder(folder: str, name: str, runner: TaskType | None) -> FolderEntry:
     """One tool folder into an entry; problems are collected, never raised."""
     version, problems = folder_version(folder)
@@ -87,13 +82,13 @@ def load_folder(folder: str, name: str, runner: TaskType | None) -> FolderEntry:
     for path, what in ((config_path, CONFIG_FILE), (code_path, CODE)):
         if not os.path.isfile(path):
             entry.problems.append(Problem(where=what, message="missing"))
-        elif not _inside(os.path.realpath(path), real):
+        elif not inside(os.path.realpath(path), real):
             entry.problems.append(Problem(where=what, message="symlink leads outside the folder"))
     if entry.problems:
         return entry
     try:
-        config = msgspec.json.decode(_read_text(config_path, MAX_CONFIG_BYTES), type=FolderConfig)
-        code = _read_text(code_path, MAX_DEFINING_BYTES)
+        config = msgspec.json.decode(read_text(config_path, MAX_CONFIG_BYTES), type=FolderConfig)
+        code = read_text(code_path, MAX_DEFINING_BYTES)
     except (OSError, ValueError, msgspec.DecodeError) as exc:
         entry.problems.append(Problem(where=CONFIG_FILE, message=str(exc)))
         return entry
@@ -137,7 +132,7 @@ def scan(dirs: list[str], runner: TaskType | None) -> dict[str, FolderEntry]:
                 if tool.startswith((".", "_")) or not os.path.isdir(folder):
                     continue
                 name = f"{category}.{tool}"
-                if not _inside(os.path.realpath(folder), real_root):
+                if not inside(os.path.realpath(folder), real_root):
                     logger.warning("tool folder %s leads outside %s; ignored", folder, root)
                     continue
                 if name in found:
