@@ -224,12 +224,15 @@ class App:
             result = await self.catalog.reload()
             if hasattr(self, "tools"):
                 await self.tools.reload()
+                await self.catalog.reload_checks()  # flows see the tools as they are now
         finally:
             systemd.ready(f"serving on {self.socket_path}")
         return result
 
     async def reload_tools(self) -> list[str]:
-        return await self.tools.reload()
+        changed = await self.tools.reload()
+        await self.catalog.reload_checks()  # flows that call tools are checked again
+        return changed
 
     def request_stop(self, reason: str) -> None:
         if not self._stop.is_set():
