@@ -19,10 +19,13 @@ from seqd.engine import Engine
 from seqd.errors import ValidationFailed
 from seqd.plugins import PluginHost
 from seqd.protocol import ReloadResult
+from seqd.ratelimit import KeyedBuckets
 from seqd.server import Server
 from seqd.storage import StorageBackend, StorageContext
 from seqd.storage_trace import TracedStorage
 from seqd.tasktype import Services
+from seqd.toolfolder import FolderTools
+from seqd.toolservice import ToolService
 from seqd.tracing import DaemonLifecycle
 from seqd.watch import TaskWatcher
 
@@ -42,6 +45,7 @@ class App:
     storage: StorageBackend
     catalog: Catalog
     engine: Engine
+    tools: ToolService
     server: Server | None
 
     def __init__(self, config: Config) -> None:
@@ -49,6 +53,7 @@ class App:
         self.socket_path = config.resolved_socket()
         self.state_dir = os.path.abspath(config.resolved_state_dir())
         self.task_dirs = config.resolved_task_dirs()
+        self.tool_dirs = config.resolved_tool_dirs()
         self.node = config.node or socket.gethostname()
         self.started = time.monotonic()
         self.host = PluginHost(config.disabled_plugins)
@@ -57,6 +62,13 @@ class App:
         self._stop_reason = ""
         self._bound_path: str | None = None
         self._watcher: TaskWatcher | None = None
+        self._tool_watcher: TaskWatcher | None = None
+        limits = config.limits
+        self.rpc_limits: KeyedBuckets | None = (
+            KeyedBuckets(limits.rpc_rate_per_s, limits.rpc_burst)
+            if limits.rpc_rate_per_s > 0
+            else None
+        )
         self._watchdog: systemd.Watchdog | None = None
         self._started_types: list[str] = []
 
@@ -65,13 +77,14 @@ class App:
     async def start(self) -> None:
         cfg = self.config
         os.makedirs(self.state_dir, mode=0o750, exist_ok=True)
-        for d in self.task_dirs:
+        for d in [*self.task_dirs, *self.tool_dirs]:
             if d.startswith(self.state_dir):
                 os.makedirs(d, exist_ok=True)
         logger.info("seqd %s (pid %d, node %s)", __version__, os.getpid(), self.node)
         logger.info("config file: %s", cfg.config_file or "none (defaults)")
         logger.info("state dir:   %s", self.state_dir)
         logger.info("task dirs:   %s", ", ".join(self.task_dirs))
+        logger.info("tool dirs:   %s", ", ".join(self.tool_dirs))
         self.host.load()
         for record in self.host.records.values():
             if record.error:
@@ -82,7 +95,7 @@ class App:
             config=cfg,
             state_dir=self.state_dir,
             node=self.node,
-            has_tool=lambda name: self.host.tools.get(name) is not None,
+            has_tool=lambda name: hasattr(self, "tools") and self.tools.has(name),
         )
         for name, task_type in zip(
             self.host.task_types.names(), self.host.task_types.items(), strict=True
@@ -108,9 +121,22 @@ class App:
             state_dir=self.state_dir,
             node=self.node,
         )
+        self.tools = ToolService(
+            registry=self.host.tools,
+            folders=FolderTools(self.tool_dirs, self.host.task_types),
+            config=cfg,
+            state_dir=self.state_dir,
+            storage=self.storage,
+            runs=self.engine,
+            emit=self.host.emit,
+        )
+        await self.tools.start()
+        self.engine.tools = self.tools
+        if any(e.definition.type == "flow" for e in self.catalog.entries.values()):
+            await self.catalog.reload_checks()  # flows can check their tools now
         await self.host.startup(self.info())
         await self.engine.recover()
-        dispatcher = Dispatcher(build_handlers(self))
+        dispatcher = Dispatcher(build_handlers(self), limiter=self._rate_limit)
         self.server = Server(
             dispatcher,
             max_line_bytes=cfg.limits.max_line_bytes,
@@ -121,6 +147,10 @@ class App:
         if cfg.watch:
             self._watcher = TaskWatcher(self.task_dirs, self.reload, cfg.reload_debounce_s)
             self._watcher.start()
+            self._tool_watcher = TaskWatcher(
+                self.tool_dirs, self.reload_tools, cfg.reload_debounce_s, depth=2
+            )
+            self._tool_watcher.start()
         self.host.emit(DaemonLifecycle(ts=timeutil.now(), phase="ready"))
         interval = systemd.watchdog_interval()
         if interval:
@@ -167,6 +197,11 @@ class App:
         self._bound_path = self.socket_path
         logger.info("socket:      %s", self.socket_path)
 
+    def _rate_limit(self, uid: int) -> None:
+        """The per-client request limit (``limits.rpc_rate_per_s``), by peer uid."""
+        if self.rpc_limits is not None:
+            self.rpc_limits.check(uid, f"requests from uid {uid}")
+
     def _is_admin(self, uid: int) -> bool:
         return uid in (0, os.geteuid()) or uid in self.config.access.admin_uids
 
@@ -187,9 +222,14 @@ class App:
         systemd.reloading()
         try:
             result = await self.catalog.reload()
+            if hasattr(self, "tools"):
+                await self.tools.reload()
         finally:
             systemd.ready(f"serving on {self.socket_path}")
         return result
+
+    async def reload_tools(self) -> list[str]:
+        return await self.tools.reload()
 
     def request_stop(self, reason: str) -> None:
         if not self._stop.is_set():
@@ -207,8 +247,9 @@ class App:
         grace = self.config.shutdown_grace_s
         if self.server is not None:
             await self.server.stop_accepting()
-        if self._watcher is not None:
-            await self._watcher.stop()
+        for watcher in (self._watcher, self._tool_watcher):
+            if watcher is not None:
+                await watcher.stop()
         if hasattr(self, "engine"):
             await self.engine.shutdown(grace)
         if self.server is not None:

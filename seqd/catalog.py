@@ -77,6 +77,7 @@ class Catalog:
             valid=entry.source is not None and not own,
             inputs=entry.definition.inputs,
             source=entry.source,
+            problems=tuple(f"{p.where}: {p.message}" for p in own),
         )
 
     def _check_with(self, entries: dict[str, TaskEntry], entry: TaskEntry) -> list[Problem]:
@@ -101,6 +102,12 @@ class Catalog:
             cross = self._check_with(entries, entry) if not own else []
             entry.definition.problems = own + cross
             entry.definition.valid = not entry.definition.problems
+
+    async def reload_checks(self) -> None:
+        """Recompute the cross-task problems (after something they depend on, such as
+        the tool registry, became known)."""
+        async with self._reload_lock:
+            self._cross_check(self.entries)
 
     async def validate(self, name: str) -> list[Problem]:
         """Every problem of a task now, with the input schemas of the tasks it refers to

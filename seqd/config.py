@@ -34,6 +34,10 @@ class Limits(Section, kw_only=True):
     """Log bytes kept per run; past it lines are dropped and the overflow is noted."""
     max_input_bytes: Annotated[int, Meta(ge=1024)] = 1024 * 1024
     """Largest run input and output accepted, once encoded as JSON."""
+    rpc_rate_per_s: Annotated[float, Meta(ge=0)] = 0.0
+    """Requests per second each client uid may send (a token bucket); 0: no limit."""
+    rpc_burst: Annotated[int, Meta(ge=1)] = 200
+    """How many requests a client uid may send at once before ``rpc_rate_per_s`` applies."""
 
 
 class Access(Section, kw_only=True):
@@ -44,10 +48,51 @@ class Access(Section, kw_only=True):
     socket_group: str | None = None
 
 
+class ToolRate(Section, kw_only=True):
+    """``[tools.rates."<tool>"]``: a token bucket shared by every caller of one tool."""
+
+    rate_per_s: Annotated[float, Meta(gt=0)]
+    burst: Annotated[int, Meta(ge=1)] = 10
+
+
+class TaskToolPolicy(Section, kw_only=True):
+    """``[tools.tasks.<task>]``: what the runs of one task may reach."""
+
+    http_allow_hosts: list[str] | None = None
+    """Overrides ``tools.http_allow_hosts`` for this task's runs."""
+
+
+class Tools(Section, kw_only=True):
+    files_dir: str | None = None
+    """Root of the ``task`` and ``global`` scopes of ``file.*`` (default
+    ``<state_dir>/tool-files``): ``tasks/<task>/`` and ``global/`` below it."""
+    rpc_file_access: Literal["global", "none"] = "global"
+    """What ``file.*`` may reach when called over RPC (``seqctl tools call``)."""
+    http_allow_hosts: list[str] | None = None
+    """Hosts ``http.request`` may reach (``*.example.com`` for subdomains); unset: any."""
+    http_max_response_bytes: Annotated[int, Meta(ge=1)] = 10 * 1024 * 1024
+    http_max_timeout_s: Annotated[float, Meta(gt=0)] = 300.0
+    file_max_bytes: Annotated[int, Meta(ge=1)] = 10 * 1024 * 1024
+    """Largest file ``file.read`` returns and ``file.write`` writes."""
+    shell_max_output_bytes: Annotated[int, Meta(ge=1)] = 1024 * 1024
+    """Output ``shell.exec`` returns per stream; the rest is cut (``*_truncated``)."""
+    shell_max_timeout_s: Annotated[float, Meta(gt=0)] = 3600.0
+    admin_only: list[str] = msgspec.field(default_factory=lambda: ["shell.exec"])
+    """Tools that RPC callers may call only if they are admins (root, the daemon's
+    user, ``access.admin_uids``); runs may call them all."""
+    kv_cache_entries: Annotated[int, Meta(ge=0)] = 4096
+    """Entries of the LRU cache in front of the key-value store; 0 turns it off."""
+    rates: dict[str, ToolRate] = {}
+    tasks: dict[str, TaskToolPolicy] = {}
+
+
 class Config(Section, kw_only=True):
     socket: str | None = None
     state_dir: str | None = None
     task_dirs: list[str] = []
+    tool_dirs: list[str] = []
+    """Folders of folder tools (``<category>/<name>/config.json``); default
+    ``<state_dir>/tools``."""
     storage: str = "sqlite"
     durability: Literal["normal", "full"] = "normal"
     node: str | None = None
@@ -61,6 +106,7 @@ class Config(Section, kw_only=True):
     disabled_plugins: list[str] = []
     limits: Limits = msgspec.field(default_factory=Limits)
     access: Access = msgspec.field(default_factory=Access)
+    tools: Tools = msgspec.field(default_factory=Tools)
     backends: dict[str, dict[str, Any]] = {}
     """Options per storage backend, ``[backends.<name>]``."""
     task_types: dict[str, dict[str, Any]] = {}
@@ -79,11 +125,17 @@ class Config(Section, kw_only=True):
             return [os.path.abspath(os.path.expanduser(d)) for d in self.task_dirs]
         return [os.path.join(self.resolved_state_dir(), "tasks")]
 
+    def resolved_tool_dirs(self) -> list[str]:
+        if self.tool_dirs:
+            return [os.path.abspath(os.path.expanduser(d)) for d in self.tool_dirs]
+        return [os.path.join(self.resolved_state_dir(), "tools")]
+
 
 ENV_KEYS: dict[str, str] = {
     "SEQD_SOCKET": "socket",
     "SEQD_STATE_DIR": "state_dir",
     "SEQD_TASK_DIRS": "task_dirs",
+    "SEQD_TOOL_DIRS": "tool_dirs",
     "SEQD_STORAGE": "storage",
     "SEQD_DURABILITY": "durability",
     "SEQD_NODE": "node",
@@ -103,7 +155,7 @@ def _env_layer(env: Mapping[str, str]) -> dict[str, Any]:
         raw = env[var]
         value: Any = raw
         try:
-            if key == "task_dirs":
+            if key in ("task_dirs", "tool_dirs"):
                 value = [p for p in raw.split(":") if p]
             elif key in _INT_KEYS:
                 value = int(raw)
@@ -156,10 +208,11 @@ def load_config(
         _validate(file_layer, f"config file {path}")
         # Paths in the file are relative to the file, wherever the daemon starts.
         base = os.path.dirname(os.path.abspath(path))
-        if "task_dirs" in file_layer:
-            file_layer["task_dirs"] = [
-                os.path.join(base, os.path.expanduser(d)) for d in file_layer["task_dirs"]
-            ]
+        for key in ("task_dirs", "tool_dirs"):
+            if key in file_layer:
+                file_layer[key] = [
+                    os.path.join(base, os.path.expanduser(d)) for d in file_layer[key]
+                ]
         for key in ("socket", "state_dir"):
             if isinstance(file_layer.get(key), str):
                 file_layer[key] = os.path.join(base, os.path.expanduser(file_layer[key]))

@@ -28,6 +28,7 @@ other commands:
 
 examples:
   seqd --tasks ./tasks                     run with tasks from ./tasks
+  seqd --tasks ./tasks --tools ./tools     ... and folder tools from ./tools
   seqd --socket /tmp/seqd.sock --storage fs
   seqd --storage postgres --storage-opt dsn=postgresql://postgres@127.0.0.1/seqd
   seqd export -o backup.jsonl && seqd import --storage fs backup.jsonl
@@ -72,6 +73,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         dest="task_dirs",
         help="a task directory (repeatable; replaces the configured list)",
     )
+    parser.add_argument(
+        "--tools",
+        metavar="DIR",
+        action="append",
+        dest="tool_dirs",
+        help="a folder-tool directory (repeatable; replaces the configured list)",
+    )
     parser.add_argument("--workers", type=int, metavar="N", help="runs executing at once")
     parser.add_argument("--node", metavar="NAME", help="this node's name (default hostname)")
     parser.add_argument(
@@ -105,7 +113,7 @@ def flags_of(args: argparse.Namespace) -> dict[str, Any]:
         "storage": args.storage,
         "durability": args.durability,
     }
-    for name in ("socket", "task_dirs", "workers", "node", "log_level"):
+    for name in ("socket", "task_dirs", "tool_dirs", "workers", "node", "log_level"):
         flags[name] = getattr(args, name, None)
     if getattr(args, "no_watch", False):
         flags["watch"] = False

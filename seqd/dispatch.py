@@ -53,7 +53,7 @@ _batch_decoder = msgspec.json.Decoder(list[msgspec.Raw])
 _any_decoder = msgspec.json.Decoder()
 _encoder = msgspec.json.Encoder()
 _EMPTY = b"{}"
-_SLOW = re.compile(rb'"method"\s*:\s*"runs\.(?:wait|cancel)"|"wait"\s*:\s*true')
+_SLOW = re.compile(rb'"method"\s*:\s*"(?:runs\.(?:wait|cancel)|tools\.call)"|"wait"\s*:\s*true')
 _FIELD_AT = re.compile(r" - at `\$(?P<path>[^`]*)`$")
 _FIELD_NAMED = re.compile(r"field `(?P<name>[^`]+)`")
 
@@ -88,8 +88,13 @@ def _internal(request_id: Any) -> Response:
 
 class Dispatcher:
     def __init__(
-        self, handlers: Mapping[str, Handler], methods: Mapping[str, MethodSpec] = METHODS
+        self,
+        handlers: Mapping[str, Handler],
+        methods: Mapping[str, MethodSpec] = METHODS,
+        limiter: Callable[[int], None] | None = None,
     ) -> None:
+        """``limiter(uid)`` is charged once per request (each of a batch too) before
+        its params are decoded; it raises ``RateLimited`` to refuse one."""
         missing = set(methods) - set(handlers)
         if missing:
             raise ValueError(f"no handler for {sorted(missing)}")
@@ -99,6 +104,7 @@ class Dispatcher:
             name: msgspec.json.Decoder(spec.params) for name, spec in self.methods.items()
         }
         self._sync = {name: not inspect.iscoroutinefunction(h) for name, h in handlers.items()}
+        self._limiter = limiter
 
     def is_slow(self, line: bytes) -> bool:
         """Cheap look at the raw line: may it wait long? Then it is served concurrently
@@ -139,6 +145,8 @@ class Dispatcher:
                 raise MethodNotFound(
                     f"no such method: {request.method!r}", {"method": request.method}
                 )
+            if self._limiter is not None:
+                self._limiter(caller.uid)
             raw_params = _EMPTY if request.params is UNSET else bytes(request.params)
             if raw_params.lstrip()[:1] not in (b"{", b"["):
                 raise InvalidRequest(

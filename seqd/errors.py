@@ -121,6 +121,29 @@ class PluginError(SeqdError):
     type = "plugin_error"
 
 
+class Suspended(Exception):
+    """Raised by a task type's ``execute``: the run waits without holding anything.
+
+    It becomes ``suspended`` and runs again from the start (replaying its journal) when
+    ``wake_at`` (epoch seconds) passes, or when what ``waiting_for`` names happens:
+    ``signal:<name>`` (``runs.signal`` with that name) or ``run:<id>`` (that run ended).
+    """
+
+    def __init__(self, wake_at: float | None = None, waiting_for: str | None = None) -> None:
+        super().__init__(f"suspended until {wake_at} / {waiting_for}")
+        self.wake_at = wake_at
+        self.waiting_for = waiting_for
+
+
+class ToolFailed(SeqdError):
+    """A tool ran and failed (a connection refused, a file that is not there...):
+    ``details.tool`` names it and ``details.reason`` says what kind of failure, so a
+    run or a flow can record it and branch on it."""
+
+    code = -32012
+    type = "tool_failed"
+
+
 class TaskFailed(Exception):
     """Raised by a task type to end a run as ``failed`` with a typed error.
 
@@ -151,4 +174,5 @@ ALL_ERRORS: tuple[type[SeqdError], ...] = (
     NotRunnable,
     ShuttingDown,
     PluginError,
+    ToolFailed,
 )

@@ -63,6 +63,12 @@ class Run(Model, kw_only=True):
     resources: Resources | None = None
     pid: int | None = None
     """Process (group) id of a running shell command, so a restart can find it."""
+    wake_at: str | None = None
+    """A suspended run: when it is due to run again (a durable timer)."""
+    waiting_for: str | None = None
+    """A suspended run: what wakes it — ``signal:<name>`` or ``run:<id>`` (a child)."""
+    retry_of: str | None = None
+    """Set by ``runs.retry``: the failed run this one repeats."""
 
 
 class LogLine(Model, kw_only=True):
@@ -118,6 +124,16 @@ class RunQuery(Model, kw_only=True):
 class RunPage(Model, kw_only=True):
     runs: list[Run]
     next_cursor: str | None = None
+
+
+class KVEntry(Model, kw_only=True):
+    """One key of the key-value state (``kv.*`` tools): its JSON value and when it was
+    last written. Keys live in namespaces (``task/<name>``, ``global``)."""
+
+    namespace: str
+    key: str
+    value: Any = None
+    updated_at: str
 
 
 class Problem(Model, kw_only=True):

@@ -38,6 +38,11 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "seqd.builtin.task_shell",
     "seqd.builtin.task_flow",
     "seqd.builtin.tracer_log",
+    "seqd.builtin.tools_file",
+    "seqd.builtin.tools_http",
+    "seqd.builtin.tools_kv",
+    "seqd.builtin.tools_shell",
+    "seqd.builtin.tools_task",
 )
 
 T = TypeVar("T")

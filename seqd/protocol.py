@@ -110,6 +110,24 @@ class LimitsInfo(msgspec.Struct, kw_only=True):
     log_cap_bytes: int
 
 
+class BucketInfo(msgspec.Struct, kw_only=True):
+    rate_per_s: float
+    burst: int
+    tokens: float
+    limited: int
+    """Calls refused so far."""
+
+
+class RateLimitsInfo(msgspec.Struct, kw_only=True):
+    rpc_rate_per_s: float
+    """Per client uid; 0 when there is no limit."""
+    rpc_burst: int
+    rpc_clients: dict[str, BucketInfo] = {}
+    """By uid, for the clients seen lately."""
+    tools: dict[str, BucketInfo] = {}
+    """By tool name, for the tools that have a configured rate."""
+
+
 class StatusResult(msgspec.Struct, kw_only=True):
     version: str
     protocol: str
@@ -127,6 +145,8 @@ class StatusResult(msgspec.Struct, kw_only=True):
     connections: int
     rss_bytes: int
     limits: LimitsInfo
+    tools: int = 0
+    rate_limits: RateLimitsInfo | None = None
 
 
 class ReloadResult(msgspec.Struct, kw_only=True):
@@ -220,6 +240,53 @@ class StepsResult(msgspec.Struct, kw_only=True):
     """True once the run is terminal and every entry has been read."""
 
 
+ToolName = Annotated[
+    str,
+    Meta(
+        pattern=r"^[a-z0-9][a-z0-9_-]{0,63}(\.[a-z0-9][a-z0-9_-]{0,63}){1,3}$",
+        description="a dotted tool name",
+    ),
+]
+
+
+class ToolInfo(msgspec.Struct, kw_only=True):
+    name: str
+    description: str
+    source: str
+    """``plugin`` or ``folder``."""
+    plugin: str | None = None
+    """The plugin that registered it (plugin tools)."""
+    path: str | None = None
+    """Its folder (folder tools)."""
+    version: str | None = None
+    valid: bool = True
+    problems: list[Problem] = []
+    params_schema: dict[str, Any] | None = None
+    result_schema: dict[str, Any] | None = None
+    rate: BucketInfo | None = None
+    admin_only: bool = False
+    """Over RPC, only admins may call it."""
+
+
+class ToolListResult(msgspec.Struct, kw_only=True):
+    tools: list[ToolInfo]
+
+
+class ToolNameParams(Params, kw_only=True):
+    name: ToolName
+
+
+class ToolCallParams(Params, kw_only=True):
+    name: ToolName
+    params: dict[str, Any] = {}
+
+
+class ToolCallResult(msgspec.Struct, kw_only=True):
+    tool: str
+    result: Any
+    duration_s: float
+
+
 class MethodSpec(msgspec.Struct, frozen=True):
     params: type[msgspec.Struct]
     result: Any
@@ -253,6 +320,11 @@ METHODS: dict[str, MethodSpec] = {
     "runs.logs": MethodSpec(LogsParams, LogsResult, "Log lines of a run after a seq."),
     "runs.steps": MethodSpec(
         StepsParams, StepsResult, "A run's journal: state transitions and outcomes, in order."
+    ),
+    "tools.list": MethodSpec(NoParams, ToolListResult, "Every tool, plugin and folder ones."),
+    "tools.get": MethodSpec(ToolNameParams, ToolInfo, "One tool with its schemas."),
+    "tools.call": MethodSpec(
+        ToolCallParams, ToolCallResult, "Call a tool with params; answers its result.", slow=True
     ),
     "rpc.discover": MethodSpec(NoParams, dict[str, Any], "This API as an OpenRPC document."),
 }

@@ -15,7 +15,17 @@ from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 from seqd.errors import ValidationFailed
-from seqd.models import LogLine, NewLogLine, NewStep, Run, RunPage, RunQuery, RunStatus, Step
+from seqd.models import (
+    KVEntry,
+    LogLine,
+    NewLogLine,
+    NewStep,
+    Run,
+    RunPage,
+    RunQuery,
+    RunStatus,
+    Step,
+)
 
 
 @dataclass(frozen=True)
@@ -76,6 +86,22 @@ class StorageBackend(Protocol):
     async def read_steps(self, run_id: str, after: int, limit: int) -> list[Step]:
         """Journal entries with ``seq > after`` in order, at most ``limit``."""
 
+    async def kv_get(self, namespace: str, key: str) -> KVEntry | None:
+        """The entry of ``key`` in ``namespace``, or None."""
+
+    async def kv_set(self, namespace: str, key: str, value: Any) -> KVEntry:
+        """Store ``value`` (any JSON value, null included) under ``key``, replacing what
+        was there; durable before it returns. Returns the stored entry."""
+
+    async def kv_delete(self, namespace: str, key: str) -> bool:
+        """Remove ``key``; whether it existed."""
+
+    async def kv_list(
+        self, namespace: str, prefix: str = "", after: str | None = None, limit: int = 100
+    ) -> list[KVEntry]:
+        """Entries of ``namespace`` whose key starts with ``prefix``, by key (compared
+        as UTF-8 bytes / code points), only keys ``> after`` when given, at most ``limit``."""
+
 
 @runtime_checkable
 class StorageFactory(Protocol):
@@ -89,6 +115,45 @@ class StorageFactory(Protocol):
 
 
 # -- helpers for backends ---------------------------------------------------------------
+
+MAX_KV_NAMESPACE = 200
+MAX_KV_KEY = 512
+
+
+def check_kv_name(namespace: str, key: str | None = None) -> None:
+    """What every backend accepts as a namespace and key: non-empty UTF-8 text without
+    NUL, of bounded length (the file store hashes them into file names)."""
+    checks = (("namespace", namespace, MAX_KV_NAMESPACE), ("key", key, MAX_KV_KEY))
+    for field, value, limit in checks:
+        if value is None:
+            continue
+        ok = isinstance(value, str) and 0 < len(value) <= limit and "\x00" not in value
+        if ok:
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                ok = False
+        if not ok:
+            raise ValidationFailed(
+                f"{field} must be 1 to {limit} characters of UTF-8 text without NUL",
+                {"field": field},
+            )
+
+
+def kv_start(prefix: str, after: str | None) -> tuple[str, bool]:
+    """Where a ``kv_list`` scan begins: (bound, inclusive). Keys come back in code point
+    order, so the scan stops at the first key that does not start with ``prefix``."""
+    if after is not None and after >= prefix:
+        return after, False
+    return prefix, True
+
+
+def kv_page(entries: list[KVEntry], prefix: str) -> list[KVEntry]:
+    """The leading entries of a sorted scan whose keys start with ``prefix``."""
+    for index, entry in enumerate(entries):
+        if not entry.key.startswith(prefix):
+            return entries[:index]
+    return entries
 
 
 def path_in_state_dir(context: StorageContext, option: str | None, default: str) -> str:

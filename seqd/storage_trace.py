@@ -12,7 +12,17 @@ from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from seqd import timeutil
-from seqd.models import LogLine, NewLogLine, NewStep, Run, RunPage, RunQuery, RunStatus, Step
+from seqd.models import (
+    KVEntry,
+    LogLine,
+    NewLogLine,
+    NewStep,
+    Run,
+    RunPage,
+    RunQuery,
+    RunStatus,
+    Step,
+)
 from seqd.storage import StorageBackend
 from seqd.tracing import StorageCall, TraceEvent
 
@@ -120,6 +130,32 @@ class TracedStorage:
     async def read_steps(self, run_id: str, after: int, limit: int) -> list[Step]:
         result: list[Step] = await self._traced(
             "read_steps", self.inner.read_steps(run_id, after, limit), len
+        )
+        return result
+
+    async def kv_get(self, namespace: str, key: str) -> KVEntry | None:
+        result: KVEntry | None = await self._traced(
+            "kv_get", self.inner.kv_get(namespace, key), lambda r: int(r is not None)
+        )
+        return result
+
+    async def kv_set(self, namespace: str, key: str, value: Any) -> KVEntry:
+        result: KVEntry = await self._traced(
+            "kv_set", self.inner.kv_set(namespace, key, value), lambda _r: 1
+        )
+        return result
+
+    async def kv_delete(self, namespace: str, key: str) -> bool:
+        result: bool = await self._traced(
+            "kv_delete", self.inner.kv_delete(namespace, key), lambda r: int(r)
+        )
+        return result
+
+    async def kv_list(
+        self, namespace: str, prefix: str = "", after: str | None = None, limit: int = 100
+    ) -> list[KVEntry]:
+        result: list[KVEntry] = await self._traced(
+            "kv_list", self.inner.kv_list(namespace, prefix, after, limit), len
         )
         return result
 

@@ -47,6 +47,8 @@ class TaskRef:
     """Valid on its own (its folder, config and code), before cross-task checks."""
     inputs: dict[str, Any] | None
     source: TaskSource | None
+    problems: tuple[str, ...] = ()
+    """Why it is not valid, as ``"where: message"``."""
 
 
 @dataclass(frozen=True)

@@ -37,7 +37,23 @@ class DaemonLifecycle(TraceEvent, tag="daemon.lifecycle", kw_only=True):
     details: dict[str, Any] = {}
 
 
-AnyEvent = RunTransition | StorageCall | DaemonLifecycle
+class ToolCall(TraceEvent, tag="tool.call", kw_only=True):
+    """One tool call: who made it, a short summary of its params (secrets redacted),
+    how long it took and how it ended (``ok`` or the error type)."""
+
+    tool: str
+    caller: str
+    """``rpc`` or ``run``."""
+    run_id: str | None = None
+    task: str | None = None
+    uid: int | None = None
+    params: str
+    duration_s: float
+    outcome: str
+    error: str | None = None
+
+
+AnyEvent = RunTransition | StorageCall | DaemonLifecycle | ToolCall
 
 
 @runtime_checkable

@@ -43,8 +43,14 @@ class TaskWatcher:
         dirs: Sequence[str],
         reload: Callable[[], Awaitable[object]],
         debounce_s: float,
+        depth: int = 1,
     ) -> None:
+        """``depth``: how deep definitions sit below each directory — 1 for tasks
+        (``<dir>/<task>/``), 2 for folder tools (``<dir>/<category>/<name>/``)."""
         self.dirs = list(dirs)
+        self.depth = depth
+        self._levels: dict[int, tuple[str, int]] = {}
+        """Watch descriptor -> (folder, its depth below its directory)."""
         self._reload = reload
         self.debounce_s = debounce_s
         self._inotify: inotify.Inotify | None = None
@@ -70,12 +76,29 @@ class TaskWatcher:
         for root in self.dirs:
             if not os.path.isdir(root):
                 continue
-            self._inotify.add_watch(root, ROOT_MASK)
-            for name in os.listdir(root):
-                folder = os.path.join(root, name)
-                if os.path.isdir(folder) and not name.startswith("."):
-                    with contextlib.suppress(OSError):
-                        self._inotify.add_watch(folder, TASK_MASK)
+            self._levels[self._inotify.add_watch(root, ROOT_MASK)] = (root, 0)
+            self._watch_below(root, 1)
+
+    def _watch_below(self, parent: str, level: int) -> None:
+        """Watch the folders of ``parent`` (at ``level``) and, above the definitions'
+        depth, their folders too."""
+        assert self._inotify is not None
+        try:
+            names = os.listdir(parent)
+        except OSError:
+            return
+        for name in names:
+            folder = os.path.join(parent, name)
+            if os.path.isdir(folder) and not name.startswith("."):
+                self._watch_folder(folder, level)
+
+    def _watch_folder(self, folder: str, level: int) -> None:
+        assert self._inotify is not None
+        mask = TASK_MASK if level >= self.depth else TASK_MASK | ROOT_MASK
+        with contextlib.suppress(OSError):
+            self._levels[self._inotify.add_watch(folder, mask)] = (folder, level)
+        if level < self.depth:
+            self._watch_below(folder, level + 1)
 
     def _on_readable(self) -> None:
         assert self._inotify is not None
@@ -100,6 +123,12 @@ class TaskWatcher:
         self._arm()
 
     def _watch_new_folder(self, wd: int, name: str) -> None:
+        known = self._levels.get(wd)
+        if known is not None and self._inotify is not None:
+            parent, level = known
+            if level < self.depth and os.path.isdir(os.path.join(parent, name)):
+                self._watch_folder(os.path.join(parent, name), level + 1)
+            return
         for root in self.dirs:
             folder = os.path.join(root, name)
             if os.path.isdir(folder) and self._inotify is not None:

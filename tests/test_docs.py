@@ -100,7 +100,7 @@ def test_every_config_key_is_documented() -> None:
         for f in Config.__struct_fields__
         if isinstance(getattr(defaults, f), msgspec.Struct | dict)
     }
-    assert tables == {"limits", "access", "backends", "task_types"}
+    assert tables == {"limits", "access", "tools", "backends", "task_types"}
     missing = []
     for key in keys:
         *parents, leaf = key.split(".")
@@ -153,7 +153,13 @@ def test_example_config_is_complete_and_valid(tmp_path: Path) -> None:
     for struct in (Config, SQLiteOptions, PoolSettings, ShellTypeConfig):
         for key in struct_keys(struct):
             leaf = key.rsplit(".", 1)[-1]
-            if leaf == "config_file" or leaf in {"limits", "access", "backends", "task_types"}:
+            if leaf == "config_file" or leaf in {
+                "limits",
+                "access",
+                "tools",
+                "backends",
+                "task_types",
+            }:
                 continue
             assert re.search(rf"^#? ?{leaf} = ", example, re.M), f"{key} not in the example"
     # The values the example claims to be defaults are the defaults.
@@ -300,7 +306,7 @@ def slug(heading: str) -> str:
     return text.replace(" ", "-")
 
 
-OWN_DOCS = ("protocol.md", "tasks.md", "configuration.md", "plugins.md")
+OWN_DOCS = ("protocol.md", "tasks.md", "configuration.md", "plugins.md", "tools.md")
 
 
 @pytest.mark.parametrize("name", OWN_DOCS)

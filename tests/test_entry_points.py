@@ -74,6 +74,8 @@ def test_installed_plugin_is_discovered_and_used(
         assert run.output == {"echo": {"x": 1}, "plugin": "seqd-testplugin"}
         failed = c.submit("echo-task", {"fail": True}, wait=True, timeout_s=30)
         assert failed.error.type == "echo_failed"
+        echoed = c.call_tool("test.echo", {"x": [1, "two"]})
+        assert echoed.result == {"params": {"x": [1, "two"]}, "caller": "rpc"}
     text = trace.read_text()
     assert "startup" in text and "RunTransition succeeded" in text
     out = d.seqctl("plugins", "ls")

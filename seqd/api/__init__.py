@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from seqd.api import daemon, plugins, rpc, runs, tasks
+from seqd.api import daemon, plugins, rpc, runs, tasks, tools
 from seqd.dispatch import Handler
 
 if TYPE_CHECKING:
@@ -18,6 +18,6 @@ if TYPE_CHECKING:
 
 def build(app: App) -> dict[str, Handler]:
     table: dict[str, Handler] = {}
-    for module in (daemon, plugins, tasks, runs, rpc):
+    for module in (daemon, plugins, tasks, runs, tools, rpc):
         table.update(module.handlers(app))
     return table

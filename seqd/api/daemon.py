@@ -6,6 +6,7 @@ import os
 import time
 from typing import TYPE_CHECKING
 
+import msgspec
 import psutil
 
 from seqd import __version__
@@ -13,8 +14,10 @@ from seqd.dispatch import Caller, Handler
 from seqd.models import RUN_STATUSES
 from seqd.protocol import (
     PROTOCOL_VERSION,
+    BucketInfo,
     LimitsInfo,
     NoParams,
+    RateLimitsInfo,
     ReloadResult,
     ShutdownResult,
     StatusResult,
@@ -61,6 +64,20 @@ def handlers(app: App) -> dict[str, Handler]:
                 max_line_bytes=limits.max_line_bytes,
                 max_connections=limits.max_connections,
                 log_cap_bytes=limits.log_cap_bytes,
+            ),
+            tools=app.tools.count(),
+            rate_limits=RateLimitsInfo(
+                rpc_rate_per_s=limits.rpc_rate_per_s,
+                rpc_burst=limits.rpc_burst,
+                rpc_clients=(
+                    {
+                        uid: msgspec.convert(msgspec.to_builtins(state), BucketInfo)
+                        for uid, state in app.rpc_limits.states().items()
+                    }
+                    if app.rpc_limits is not None
+                    else {}
+                ),
+                tools=app.tools.rate_states(),
             ),
         )
 

@@ -92,9 +92,27 @@ def _v2_steps(db: Any) -> None:
     )
 
 
+def _v3_kv(db: Any) -> None:
+    # The kv.* tools' state: one row per (namespace, key), clustered so that a
+    # namespace's keys sit together in key order (prefix listing is one range scan).
+    # ``value`` is the JSON text of the value.
+    db.execute(
+        """
+        CREATE TABLE kv (
+            namespace TEXT NOT NULL,
+            key TEXT NOT NULL,
+            value TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            PRIMARY KEY (namespace, key)
+        ) WITHOUT ROWID
+        """
+    )
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "runs and logs", _v1_runs_and_logs),
     Migration(2, "run journal (steps)", _v2_steps),
+    Migration(3, "key-value state", _v3_kv),
 )
 LATEST = MIGRATIONS[-1].version
 

@@ -33,7 +33,7 @@ import msgspec
 from msgspec import Meta
 
 from seqd import hookimpl
-from seqd.builtin import fs_logs, fs_ops
+from seqd.builtin import fs_kv, fs_logs, fs_ops
 from seqd.builtin.fs_files import (
     Batch,
     Layout,
@@ -48,12 +48,26 @@ from seqd.builtin.fs_logs import FORMATS, JOURNALS, LOGS, Format, LogState
 from seqd.builtin.fs_scan import Inventory, SeqFiles, scan
 from seqd.builtin.fs_writer import FileWriter, NotDurable
 from seqd.errors import Conflict, StorageUnavailable, ValidationFailed
-from seqd.models import LogLine, NewLogLine, NewStep, Run, RunPage, RunQuery, RunStatus, Step
+from seqd.models import (
+    KVEntry,
+    LogLine,
+    NewLogLine,
+    NewStep,
+    Run,
+    RunPage,
+    RunQuery,
+    RunStatus,
+    Step,
+)
 from seqd.storage import (
     StorageContext,
     StorageFactory,
+    check_kv_name,
+    kv_page,
+    kv_start,
     path_in_state_dir,
 )
+from seqd.timeutil import now
 
 logger = logging.getLogger(__name__)
 
@@ -489,6 +503,40 @@ class FSBackend:
             state.learned(n_marks, indexed_to, found)
             return found.lines
         return []
+
+    # -- key-value state -------------------------------------------------------------
+
+    async def kv_get(self, namespace: str, key: str) -> KVEntry | None:
+        check_kv_name(namespace, key)
+        return await self._read(partial(fs_kv.read, self.location, namespace, key))
+
+    async def kv_set(self, namespace: str, key: str, value: Any) -> KVEntry:
+        check_kv_name(namespace, key)
+        _ENCODER.encode(value)  # refuse what is not JSON before queueing the write
+        entry = KVEntry(namespace=namespace, key=key, value=value, updated_at=now())
+        path = fs_kv.key_file(self.location, namespace, key)
+        return await self._guard(self._kv_write(partial(fs_kv.write, path, entry), entry))
+
+    async def kv_delete(self, namespace: str, key: str) -> bool:
+        check_kv_name(namespace, key)
+        path = fs_kv.key_file(self.location, namespace, key)
+        return await self._guard(self._kv_write(partial(fs_kv.delete, path), None))
+
+    async def _kv_write(self, op: Callable[[Batch], Any], result: Any) -> Any:
+        await self._writable()
+        value = await self._commit(op, lambda _v: None)
+        return value if result is None else result
+
+    async def kv_list(
+        self, namespace: str, prefix: str = "", after: str | None = None, limit: int = 100
+    ) -> list[KVEntry]:
+        check_kv_name(namespace)
+        if limit < 1:
+            return []
+        entries = await self._read(partial(fs_kv.read_namespace, self.location, namespace))
+        start, inclusive = kv_start(prefix, after)
+        kept = [e for e in entries if e.key > start or (inclusive and e.key == start)]
+        return kv_page(kept[:limit], prefix)
 
 
 class FSStorageFactory:

@@ -32,6 +32,7 @@ from seqd.builtin.sqlite_writer import Writer, is_unavailable, unavailable
 from seqd.errors import Conflict, StorageUnavailable, ValidationFailed
 from seqd.models import (
     UNFINISHED,
+    KVEntry,
     LogLine,
     NewLogLine,
     NewStep,
@@ -44,11 +45,15 @@ from seqd.models import (
 from seqd.storage import (
     StorageContext,
     StorageFactory,
+    check_kv_name,
+    kv_page,
+    kv_start,
     list_runs_sql,
     number_steps,
     page_of,
     path_in_state_dir,
 )
+from seqd.timeutil import now
 
 logger = logging.getLogger(__name__)
 
@@ -73,6 +78,16 @@ _INSERT_LOG = "INSERT INTO logs (run_id, seq, ts, stream, text) VALUES (?, ?, ?,
 _LAST_STEP = "SELECT MAX(seq) FROM steps WHERE run_id = ?"
 _INSERT_STEP = "INSERT INTO steps (run_id, seq, data) VALUES (?, ?, ?)"
 _READ_STEPS = "SELECT data FROM steps WHERE run_id = ? AND seq > ? ORDER BY seq LIMIT ?"
+_KV_GET = "SELECT value, updated_at FROM kv WHERE namespace = ? AND key = ?"
+_KV_SET = (
+    "INSERT INTO kv (namespace, key, value, updated_at) VALUES (?, ?, ?, ?)"
+    " ON CONFLICT (namespace, key) DO UPDATE SET value = excluded.value,"
+    " updated_at = excluded.updated_at"
+)
+_KV_DELETE = "DELETE FROM kv WHERE namespace = ? AND key = ?"
+_KV_LIST = (
+    "SELECT key, value, updated_at FROM kv WHERE namespace = ? AND key {op} ? ORDER BY key LIMIT ?"
+)
 _PLACEHOLDERS = ", ".join("?" * len(UNFINISHED))
 _UNFINISHED = f"SELECT data FROM runs WHERE status IN ({_PLACEHOLDERS}) ORDER BY id"  # noqa: S608
 
@@ -361,6 +376,59 @@ class SQLiteBackend:
             return [_STEP_DECODER.decode(row[0]) for row in rows]
 
         return await self._read(fn)
+
+    # -- key-value state -------------------------------------------------------------
+
+    async def kv_get(self, namespace: str, key: str) -> KVEntry | None:
+        check_kv_name(namespace, key)
+
+        def fn(conn: sqlite3.Connection) -> KVEntry | None:
+            rows = conn.execute(_KV_GET, (namespace, key)).fetchall()
+            if not rows:
+                return None
+            value, updated = rows[0]
+            return KVEntry(
+                namespace=namespace, key=key, value=msgspec.json.decode(value), updated_at=updated
+            )
+
+        return await self._read(fn)
+
+    async def kv_set(self, namespace: str, key: str, value: Any) -> KVEntry:
+        check_kv_name(namespace, key)
+        text = _ENCODER.encode(value).decode()
+        entry = KVEntry(namespace=namespace, key=key, value=value, updated_at=now())
+
+        def op(conn: sqlite3.Connection) -> None:
+            conn.execute(_KV_SET, (namespace, key, text, entry.updated_at))
+
+        await self._write(op)
+        return entry
+
+    async def kv_delete(self, namespace: str, key: str) -> bool:
+        check_kv_name(namespace, key)
+
+        def op(conn: sqlite3.Connection) -> bool:
+            return conn.execute(_KV_DELETE, (namespace, key)).rowcount == 1
+
+        return await self._write(op)
+
+    async def kv_list(
+        self, namespace: str, prefix: str = "", after: str | None = None, limit: int = 100
+    ) -> list[KVEntry]:
+        check_kv_name(namespace)
+        if limit < 1:
+            return []
+        start, inclusive = kv_start(prefix, after)
+        sql = _KV_LIST.format(op=">=" if inclusive else ">")
+
+        def fn(conn: sqlite3.Connection) -> list[KVEntry]:
+            rows = conn.execute(sql, (namespace, start, limit)).fetchall()
+            return [
+                KVEntry(namespace=namespace, key=k, value=msgspec.json.decode(v), updated_at=u)
+                for k, v, u in rows
+            ]
+
+        return kv_page(await self._read(fn), prefix)
 
 
 class SQLiteStorageFactory:

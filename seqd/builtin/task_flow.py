@@ -75,6 +75,7 @@ class FlowTaskType:
             valid=ref.valid,
             inputs=ref.inputs,
             flow_refs=frozenset(self._flow_refs(lookup, name)),
+            problems=ref.problems,
         )
 
     def _flow_refs(self, lookup: Callable[[str], TaskRef | None], name: str) -> set[str]:

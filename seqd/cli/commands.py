@@ -14,6 +14,7 @@ from seqd.constants import RUN_STATUSES
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import argparse
+    from typing import Any
 
     from seqd.cli.output import Out
     from seqd.client import Client
@@ -43,11 +44,30 @@ def status(client: Client, args: argparse.Namespace, out: Out) -> int:
             ("workers", f"{w.busy} busy of {w.max}, {w.queued} queued"),
             ("flows", f"{w.coordinating} in progress"),
             ("tasks", st.tasks),
+            ("tools", st.tools),
+            ("rate limits", _rate_limits(st.rate_limits)),
             ("connections", st.connections),
             ("rss", size(st.rss_bytes)),
         ]
     )
     return 0
+
+
+def _rate_limits(info: Any) -> str:
+    if not info:
+        return "-"
+    if info.rpc_rate_per_s:
+        rpc = f"rpc {info.rpc_rate_per_s:g}/s per uid (burst {info.rpc_burst})"
+        limited = sum(b.limited for b in info.rpc_clients.values())
+        if limited:
+            rpc += f", {limited} refused"
+    else:
+        rpc = "rpc unlimited"
+    tools = [
+        f"{name} {b.rate_per_s:g}/s (burst {b.burst}, {b.limited} refused)"
+        for name, b in info.tools.items()
+    ]
+    return "\n".join([rpc, *tools])
 
 
 def ping(client: Client, args: argparse.Namespace, out: Out) -> int:

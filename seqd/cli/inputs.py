@@ -21,21 +21,21 @@ class UsageError(Exception):
     """The command line is wrong; the message says how."""
 
 
-def parse_item(item: str) -> tuple[str, Any]:
+def parse_item(item: str, flag: str = "-i") -> tuple[str, Any]:
     """``key=value`` → (key, "value"); ``key:=json`` → (key, decoded json)."""
     eq = item.find("=")
     if eq <= 0 or (eq == 1 and item[0] == ":"):
-        raise UsageError(f"-i {item!r}: expected KEY=VALUE (a string) or KEY:=JSON")
+        raise UsageError(f"{flag} {item!r}: expected KEY=VALUE (a string) or KEY:=JSON")
     if item[eq - 1] == ":":
         key, raw = item[: eq - 1], item[eq + 1 :]
         try:
             return key, decode_json(raw)
         except ValueError as exc:
-            raise UsageError(f"-i {item!r}: the value after ':=' is not JSON ({exc})") from None
+            raise UsageError(f"{flag} {item!r}: the value after ':=' is not JSON ({exc})") from None
     return item[:eq], item[eq + 1 :]
 
 
-def read_input(spec: str, stdin: IO[str] | None = None) -> dict[str, Any]:
+def read_input(spec: str, stdin: IO[str] | None = None, flag: str = "--input") -> dict[str, Any]:
     """``--input``: inline JSON, ``@path`` to a JSON file, or ``-`` for stdin."""
     if spec == "-":
         text, origin = (stdin or sys.stdin).read(), "stdin"
@@ -46,16 +46,16 @@ def read_input(spec: str, stdin: IO[str] | None = None) -> dict[str, Any]:
                 text = f.read()
         except (OSError, UnicodeDecodeError) as exc:
             reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-            raise UsageError(f"--input: cannot read {path}: {reason}") from None
+            raise UsageError(f"{flag}: cannot read {path}: {reason}") from None
         origin = path
     else:
-        text, origin = spec, "--input"
+        text, origin = spec, flag
     try:
         value = decode_json(text)
     except ValueError as exc:
-        raise UsageError(f"--input: {origin} is not valid JSON ({exc})") from None
+        raise UsageError(f"{flag}: {origin} is not valid JSON ({exc})") from None
     if not isinstance(value, dict):
-        raise UsageError(f"--input: {origin} must hold a JSON object, not {_kind(value)}")
+        raise UsageError(f"{flag}: {origin} must hold a JSON object, not {_kind(value)}")
     return value
 
 
@@ -73,12 +73,16 @@ def _no_constant(name: str) -> Any:
 
 
 def build_input(
-    input_spec: str | None, items: Iterable[str], stdin: IO[str] | None = None
+    input_spec: str | None,
+    items: Iterable[str],
+    stdin: IO[str] | None = None,
+    flags: tuple[str, str] = ("--input", "-i"),
 ) -> dict[str, Any]:
-    """The run's input: ``--input`` first, then each ``-i`` item overriding keys."""
-    result = read_input(input_spec, stdin) if input_spec is not None else {}
+    """The run's input: ``--input`` first, then each ``-i`` item overriding keys
+    (``flags`` names the two options in messages: ``tools call`` uses ``--params``/``-p``)."""
+    result = read_input(input_spec, stdin, flags[0]) if input_spec is not None else {}
     for item in items:
-        key, value = parse_item(item)
+        key, value = parse_item(item, flags[1])
         result[key] = value
     return result
 

@@ -64,6 +64,7 @@ def label(run: Run) -> str:
     if run.parent_id is None or not key.startswith(f"{run.parent_id}."):
         return run.task
     _, _, path = key.partition(":")
+    path = re.sub(r"^a\d+/", "", path)
     attempts = [int(a) for _, a in _SUFFIX.findall(path)]
     text = _SUFFIX.sub(lambda m: "" if m.group(1) == "1" else f"#{m.group(1)}", path)
     text = text.replace("!", " (compensation)")

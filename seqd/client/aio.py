@@ -37,6 +37,9 @@ from seqd.protocol import (
     StatusResult,
     StepsResult,
     TaskListResult,
+    ToolCallResult,
+    ToolInfo,
+    ToolListResult,
     ValidateResult,
 )
 
@@ -318,6 +321,16 @@ class AsyncClient:
 
     async def steps(self, id: str, after: int = 0, limit: int = 1000) -> StepsResult:
         return await self.call(*_codec.steps(id, after, limit), StepsResult)
+
+    async def tools(self) -> list[ToolInfo]:
+        return (await self.call("tools.list", None, ToolListResult)).tools
+
+    async def tool(self, name: str) -> ToolInfo:
+        return await self.call("tools.get", {"name": name}, ToolInfo)
+
+    async def call_tool(self, name: str, params: dict[str, Any] | None = None) -> ToolCallResult:
+        """Call a tool; ``.result`` is what it returned."""
+        return await self.call("tools.call", {"name": name, "params": params or {}}, ToolCallResult)
 
     async def discover(self) -> dict[str, Any]:
         return cast(dict[str, Any], await self.call("rpc.discover"))

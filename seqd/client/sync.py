@@ -40,6 +40,9 @@ if TYPE_CHECKING:
         StatusResult,
         StepsResult,
         TaskListResult,
+        ToolCallResult,
+        ToolInfo,
+        ToolListResult,
         ValidateResult,
     )
 
@@ -318,6 +321,19 @@ class Client:
         """A run's journal (a flow's transitions and state outcomes) after ``after``."""
         page: StepsResult = self.call(*_codec.steps(id, after, limit))
         return page
+
+    def tools(self) -> list[ToolInfo]:
+        result: ToolListResult = self.call("tools.list")
+        return result.tools
+
+    def tool(self, name: str) -> ToolInfo:
+        result: ToolInfo = self.call("tools.get", {"name": name})
+        return result
+
+    def call_tool(self, name: str, params: dict[str, Any] | None = None) -> ToolCallResult:
+        """Call a tool; ``.result`` is what it returned."""
+        result: ToolCallResult = self.call("tools.call", {"name": name, "params": params or {}})
+        return result
 
     def discover(self) -> dict[str, Any]:
         """The API as an OpenRPC document."""

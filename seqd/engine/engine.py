@@ -13,8 +13,8 @@ import logging
 import os
 import shutil
 from collections import Counter
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 from msgspec.structs import replace
@@ -44,7 +44,11 @@ from seqd.models import (
 )
 from seqd.plugins import PluginHost
 from seqd.storage import StorageBackend
+from seqd.tools import ToolCaller
 from seqd.tracing import RunTransition
+
+if TYPE_CHECKING:
+    from seqd.toolservice import ToolService
 
 from .job import ActiveJob, RunLog
 from .queue import RunQueue
@@ -118,6 +122,8 @@ class Engine:
         self._start_failed: set[str] = set()
         """Runs whose start was reported as failed by storage (it may have committed)."""
         self._executions: set[asyncio.Task[None]] = set()
+        self.tools: ToolService | None = None
+        """Set by the app once the tool service is up."""
 
     # -- reporting -------------------------------------------------------------------
 
@@ -382,12 +388,15 @@ class Engine:
         if current is not None and current.status == "running":
             self.live[run_id] = replace(current, pid=pid)
 
-    async def call_tool(self, run: Run, name: str, params: dict[str, Any]) -> Any:
-        """A tool called by a run (a flow state)."""
-        tool = self.host.tools.get(name)
-        if tool is None:
-            raise NotFound(f"no tool named {name!r}", {"tool": name})
-        return await tool.call(params)
+    async def call_tool(
+        self, run: Run, name: str, params: dict[str, Any], log: Callable[[str, str], None]
+    ) -> Any:
+        """A tool called by a run (a flow state, ``ctx.tool``): the run's scopes, rate
+        limits and trace event apply; its log lines go to the run's log."""
+        if self.tools is None:
+            raise ShuttingDown("tools are not available yet")
+        caller = ToolCaller(kind="run", run_id=run.id, task=run.task, root_id=run.root_id)
+        return await self.tools.call(name, params, caller, log=log)
 
     async def _conclude(self, job: ActiveJob, policy: RetryPolicy) -> None:
         execution = job.execution

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from .engine import Engine
 
 JOURNAL_PAGE = 10_000
+_TOOL_STREAMS: dict[str, LogStream] = {"stdout": "stdout", "stderr": "stderr"}
 
 logger = logging.getLogger(__name__)
 
@@ -203,7 +204,10 @@ class ActiveJob:
         return await self._engine.cancel(run_id, reason, uid=0, admin=True)
 
     async def call_tool(self, name: str, params: dict[str, Any]) -> Any:
-        return await self._engine.call_tool(self._run, name, params)
+        return await self._engine.call_tool(self._run, name, params, self._log_line)
+
+    def _log_line(self, stream: str, text: str) -> None:
+        self.runlog.add(_TOOL_STREAMS.get(stream, "log"), text)
 
     @property
     def cancel_kind(self) -> str | None:

@@ -132,7 +132,7 @@ def _scope_flow(scope: Scope, owners: dict[str, Scope], out: _Problems) -> None:
         return
     start = scope.graph.start
     if start not in states:
-        out.add(scope.location("start"), _missing_target("the start", start, scope, owners))
+        out.add(scope.location("start"), _missing_start(start, scope, owners))
     edges: dict[str, list[str]] = {}
     broken: set[str] = set()
     states_at = scope.location("states")
@@ -197,6 +197,16 @@ def _missing_target(what: str, target: str, scope: Scope, owners: dict[str, Scop
             "a transition cannot enter or leave a parallel branch or a map iterator"
         )
     return f"{what} goes to {target!r}, which does not exist{suggest(target, scope.graph.states)}"
+
+
+def _missing_start(start: str, scope: Scope, owners: dict[str, Scope]) -> str:
+    owner = owners.get(start)
+    if owner is not None and owner is not scope:
+        return (
+            f"the start state {start!r} is in {owner.label}, not in {scope.label}: "
+            "a scope starts at one of its own states"
+        )
+    return f"the start state {start!r} does not exist{suggest(start, scope.graph.states)}"
 
 
 def _reachable(start: str, edges: dict[str, list[str]]) -> set[str]:

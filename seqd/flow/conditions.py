@@ -51,14 +51,22 @@ def wire_name(attr: str) -> str:
     return _WIRE.get(attr, attr)
 
 
+class ConditionError(ValueError):
+    """A condition that cannot be evaluated at all (the analyzer reports it first)."""
+
+
 def evaluate(cond: Condition, data: Any) -> bool:
-    """Whether ``cond`` holds for ``data`` (the flow's context object)."""
+    """Whether ``cond`` holds for ``data`` (the flow's context object).
+
+    Raises ``ConditionError`` only for a condition nested deeper than
+    ``MAX_CONDITION_DEPTH`` (a plain false there would turn true under a ``not``).
+    """
     return _evaluate(cond, data, 0)
 
 
 def _evaluate(cond: Condition, data: Any, depth: int) -> bool:
     if depth > MAX_CONDITION_DEPTH:
-        return False
+        raise ConditionError(f"conditions nest deeper than {MAX_CONDITION_DEPTH} levels")
     if cond.path is None:
         if cond.all is not UNSET:
             return all(_evaluate(c, data, depth + 1) for c in cond.all)

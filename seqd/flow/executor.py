@@ -2,8 +2,8 @@
 
 Replay by keys: every effect a flow has (a child run, a tool call, a delay, a state's
 outcome, a transition) has a key that is the same each time the graph is walked for the
-same run attempt — ``<scope><state>#<entry>.<attempt>``, where the scope names the
-parallel branch or map item it belongs to. A (re)started flow walks its graph from the
+same run attempt — ``a<run attempt>/<scope><state>#<entry>.<attempt>``, where the scope
+names the parallel branch or map item it belongs to. A (re)started flow walks its graph from the
 start; where the journal already holds a key's outcome, that outcome is used instead of
 acting again, and child runs are started under an idempotency key, so a child started
 just before a crash is found again rather than started twice. Choices are pure
@@ -162,7 +162,9 @@ class FlowExecution:
         }
         self.entries: dict[str, int] = {}
         self.completed: list[Completed] = []
-        self.root = Scope("")
+        # Keys start with the attempt: a retried flow (the task's ``retries``) walks
+        # afresh instead of replaying the failed attempt.
+        self.root = Scope(f"a{run.attempt}/")
         self._writes: list[asyncio.Future[None]] = []
         """Journal writes in flight that nothing waits for yet (see ``_note``)."""
 

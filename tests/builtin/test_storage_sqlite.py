@@ -151,7 +151,7 @@ def test_a_new_migration_applies_once_and_a_failed_one_changes_nothing(tmp_path:
     path = tmp_path / "seqd.db"
 
     def add_kv(db: Any) -> None:
-        db["kv"].create({"key": str, "value": str}, pk="key")
+        db["extra"].create({"key": str, "value": str}, pk="key")
 
     def broken(db: Any) -> None:
         db["half_done"].create({"x": int})
@@ -164,11 +164,11 @@ def test_a_new_migration_applies_once_and_a_failed_one_changes_nothing(tmp_path:
         assert schema_of(path)[0] == LATEST
         assert "half_done" not in {name for name, _ in schema_of(path)[1]}
 
-        extended = (*MIGRATIONS, Migration(LATEST + 1, "kv table", add_kv))
+        extended = (*MIGRATIONS, Migration(LATEST + 1, "extra table", add_kv))
         assert migrate(conn, extended) == LATEST + 1
         assert migrate(conn, extended) == LATEST + 1
         assert schema_of(path)[0] == LATEST + 1
-        assert "kv" in {name for name, _ in schema_of(path)[1]}
+        assert "extra" in {name for name, _ in schema_of(path)[1]}
         with pytest.raises(ValueError, match="in order"):
             migrate(conn, (*MIGRATIONS, Migration(LATEST + 2, "gap", add_kv)))
     finally:

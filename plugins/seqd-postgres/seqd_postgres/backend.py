@@ -20,12 +20,14 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
+import msgspec
 import psycopg
 from psycopg import errors as pgerrors
 
 from seqd.errors import Conflict, StorageUnavailable, ValidationFailed
 from seqd.models import (
     UNFINISHED,
+    KVEntry,
     LogLine,
     NewLogLine,
     NewStep,
@@ -35,7 +37,8 @@ from seqd.models import (
     RunStatus,
     Step,
 )
-from seqd.storage import list_runs_sql, page_of
+from seqd.storage import check_kv_name, kv_page, kv_start, list_runs_sql, page_of
+from seqd.timeutil import now
 from seqd_postgres import queries as q
 from seqd_postgres.connections import Conn, Connections
 from seqd_postgres.faults import connection_lost, translate
@@ -271,3 +274,41 @@ class PostgresBackend:
             return []
         rows = await self._fetch_all(q.READ_STEPS, (run_id, after, limit))
         return [q.step_of(seq, data) for seq, data in rows]
+
+    # -- key-value state -------------------------------------------------------------
+
+    async def kv_get(self, namespace: str, key: str) -> KVEntry | None:
+        check_kv_name(namespace, key)
+        rows = await self._fetch_all(q.KV_GET, (namespace, key))
+        if not rows:
+            return None
+        value, updated = rows[0]
+        return KVEntry(
+            namespace=namespace, key=key, value=msgspec.json.decode(value), updated_at=updated
+        )
+
+    async def kv_set(self, namespace: str, key: str, value: Any) -> KVEntry:
+        check_kv_name(namespace, key)
+        text = q.json_text(value)
+        entry = KVEntry(namespace=namespace, key=key, value=value, updated_at=now())
+        await self._write(q.KV_SET, (namespace, key, text, entry.updated_at))
+        return entry
+
+    async def kv_delete(self, namespace: str, key: str) -> bool:
+        check_kv_name(namespace, key)
+        return bool(await self._write(q.KV_DELETE, (namespace, key)) == 1)
+
+    async def kv_list(
+        self, namespace: str, prefix: str = "", after: str | None = None, limit: int = 100
+    ) -> list[KVEntry]:
+        check_kv_name(namespace)
+        if limit < 1:
+            return []
+        start, inclusive = kv_start(prefix, after)
+        query = q.KV_LIST_FROM if inclusive else q.KV_LIST_AFTER
+        rows = await self._fetch_all(query, (namespace, start, limit))
+        entries = [
+            KVEntry(namespace=namespace, key=k, value=msgspec.json.decode(v), updated_at=u)
+            for k, v, u in rows
+        ]
+        return kv_page(entries, prefix)

@@ -72,6 +72,19 @@ SELECT last_seq FROM counter
 """
 LAST_STEP = "SELECT last_seq FROM step_seqs WHERE run_id = %s"
 READ_STEPS = "SELECT seq, data FROM steps WHERE run_id = %s AND seq > %s ORDER BY seq LIMIT %s"
+KV_GET = "SELECT value, updated_at FROM kv WHERE namespace = %s AND key = %s"
+KV_SET = (
+    "INSERT INTO kv (namespace, key, value, updated_at) VALUES (%s, %s, %s, %s)"
+    " ON CONFLICT (namespace, key) DO UPDATE SET value = EXCLUDED.value,"
+    " updated_at = EXCLUDED.updated_at"
+)
+KV_DELETE = "DELETE FROM kv WHERE namespace = %s AND key = %s"
+KV_LIST_FROM = (
+    "SELECT key, value, updated_at FROM kv WHERE namespace = %s AND key >= %s ORDER BY key LIMIT %s"
+)
+KV_LIST_AFTER = (
+    "SELECT key, value, updated_at FROM kv WHERE namespace = %s AND key > %s ORDER BY key LIMIT %s"
+)
 
 
 def insert_params(run: Run) -> tuple[Any, ...]:
@@ -100,3 +113,9 @@ def step_data(step: NewStep) -> str:
 def step_of(seq: int, data: str) -> Step:
     """A journal row back as the ``Step`` it was appended as, numbered ``seq``."""
     return Step(seq=seq, **msgspec.structs.asdict(_NEW_STEP_DECODER.decode(data)))
+
+
+def json_text(value: Any) -> str:
+    """A JSON value as text for a ``text`` column. msgspec writes a NUL inside a string
+    as the escape ``\\u0000``, so the text itself never holds NUL."""
+    return _ENCODER.encode(value).decode()

@@ -102,9 +102,24 @@ _V2_STEPS = (
     """,
 )
 
+# The kv.* tools' state. ``value`` is JSON text, like ``runs.data``; keys compare
+# bytewise so that prefix listing follows code point order, as in SQLite.
+_V3_KV = (
+    """
+    CREATE TABLE kv (
+        namespace text COLLATE "C" NOT NULL,
+        key text COLLATE "C" NOT NULL,
+        value text NOT NULL,
+        updated_at text NOT NULL,
+        PRIMARY KEY (namespace, key)
+    )
+    """,
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "runs and logs", _V1),
     Migration(2, "run journal (steps)", _V2_STEPS),
+    Migration(3, "key-value state", _V3_KV),
 )
 LATEST = MIGRATIONS[-1].version
 

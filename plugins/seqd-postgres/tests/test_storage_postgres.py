@@ -307,6 +307,7 @@ def test_schema_is_created_and_put_on_the_search_path(
             "SELECT tablename FROM pg_tables WHERE schemaname = %s ORDER BY 1", (pg_schema,)
         ).fetchall()
     assert [t[0] for t in tables] == [
+        "kv",
         "log_seqs",
         "logs",
         "runs",
@@ -361,7 +362,7 @@ def test_concurrent_opens_migrate_once(
 def test_a_new_migration_applies_once_and_a_failed_one_changes_nothing(
     pg_make: PgMaker, pg_dsn: str, pg_schema: str
 ) -> None:
-    kv = Migration(LATEST + 1, "kv table", ("CREATE TABLE kv (k text PRIMARY KEY, v text)",))
+    kv = Migration(LATEST + 1, "extra table", ("CREATE TABLE extra (k text PRIMARY KEY, v text)",))
     broken = Migration(
         LATEST + 1, "broken", ("CREATE TABLE half_done (x int)", "SELECT 1 / (SELECT 0)")
     )
@@ -380,8 +381,8 @@ def test_a_new_migration_applies_once_and_a_failed_one_changes_nothing(
             assert await migrate(conn, pg_schema, (*MIGRATIONS, kv)) == LATEST + 1
             assert await migrate(conn, pg_schema, (*MIGRATIONS, kv)) == LATEST + 1
             assert await schema_version(conn, pg_schema) == LATEST + 1
-            present = await conn.execute("SELECT to_regclass(%s)::text", (f"{pg_schema}.kv",))
-            assert await present.fetchone() == (f"{pg_schema}.kv",)
+            present = await conn.execute("SELECT to_regclass(%s)::text", (f"{pg_schema}.extra",))
+            assert await present.fetchone() == (f"{pg_schema}.extra",)
             with pytest.raises(ValueError, match="in order"):
                 await migrate(conn, pg_schema, (*MIGRATIONS, Migration(LATEST + 2, "gap", ())))
         finally:
