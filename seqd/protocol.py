@@ -212,6 +212,23 @@ class CancelParams(Params, kw_only=True):
     reason: Annotated[str, Meta(max_length=1000)] | None = None
 
 
+SignalName = Annotated[
+    str,
+    Meta(pattern=r"^[A-Za-z0-9_.:-]{1,128}$", description="a signal name"),
+]
+
+
+class SignalParams(Params, kw_only=True):
+    id: RunId
+    name: SignalName
+    data: Any = None
+    """The payload ``ctx.wait_signal`` returns (any JSON value)."""
+
+
+class RetryParams(Params, kw_only=True):
+    id: RunId
+
+
 class LogsParams(Params, kw_only=True):
     id: RunId
     after: Annotated[int, Meta(ge=0)] = 0
@@ -316,6 +333,12 @@ METHODS: dict[str, MethodSpec] = {
     "runs.list": MethodSpec(ListParams, ListResult, "Runs, newest first, filtered, paged."),
     "runs.cancel": MethodSpec(
         CancelParams, Run, "Cancel a queued or running run; answers once it ended.", slow=True
+    ),
+    "runs.signal": MethodSpec(
+        SignalParams, Run, "Send a signal (name, data) to a run; wakes it if it waits for it."
+    ),
+    "runs.retry": MethodSpec(
+        RetryParams, Run, "A new run of a failed or cancelled run: same task and input."
     ),
     "runs.logs": MethodSpec(LogsParams, LogsResult, "Log lines of a run after a seq."),
     "runs.steps": MethodSpec(

@@ -311,3 +311,23 @@ def _ts(text: str) -> float:
     from datetime import datetime
 
     return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+
+
+def test_tool_states_call_the_registry_and_journal_results(flowd: Daemon) -> None:
+    run = run_flow(flowd, "f-tools", {"v": {"hello": "world"}})
+    assert run.status == "succeeded", run.error
+    assert run.output == {"value": {"hello": "world"}, "error": "validation"}
+    outcomes = {s.name: s for s in steps(flowd, run.id) if s.kind == "state"}
+    assert outcomes["get"].data["output"]["found"] is True
+    assert outcomes["bad"].status == "failed"
+    assert children(flowd, run.id) == []  # tools run in the daemon, not as child runs
+    with flowd.client() as c:
+        assert c.call_tool("kv.get", {"key": "greeting", "task": "f-tools"}).result["value"] == {
+            "hello": "world"
+        }
+
+
+def test_unknown_tool_makes_the_flow_invalid(flowd: Daemon) -> None:
+    proc = flowd.seqctl("tasks", "validate", "f-badtool")
+    assert proc.returncode != 0
+    assert "no.such" in proc.stdout

@@ -1,4 +1,4 @@
-"""``runs.*``: submit, get, list, wait, cancel, logs, steps."""
+"""``runs.*``: submit, get, list, wait, cancel, signal, retry, logs, steps."""
 
 from __future__ import annotations
 
@@ -13,7 +13,9 @@ from seqd.protocol import (
     ListResult,
     LogsParams,
     LogsResult,
+    RetryParams,
     RunIdParams,
+    SignalParams,
     StepsParams,
     StepsResult,
     SubmitParams,
@@ -63,6 +65,12 @@ def handlers(app: App) -> dict[str, Handler]:
     async def cancel(params: CancelParams, caller: Caller) -> Run:
         return await engine.cancel(params.id, params.reason, caller.uid, caller.admin)
 
+    async def signal(params: SignalParams, caller: Caller) -> Run:
+        return await engine.signal(params.id, params.name, params.data, caller.uid, caller.admin)
+
+    async def retry(params: RetryParams, caller: Caller) -> Run:
+        return await engine.retry(params.id, caller.uid, caller.admin)
+
     async def logs(params: LogsParams, caller: Caller) -> LogsResult:
         run = await engine.get(params.id)
         lines = await app.storage.read_logs(params.id, params.after, params.limit)
@@ -79,6 +87,8 @@ def handlers(app: App) -> dict[str, Handler]:
 
     return {
         "runs.steps": steps,
+        "runs.signal": signal,
+        "runs.retry": retry,
         "runs.submit": submit,
         "runs.get": get,
         "runs.wait": wait,

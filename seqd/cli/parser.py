@@ -270,6 +270,31 @@ def _add_runs(b: _Builder, nouns: Subs) -> None:
     logs.add_argument("-f", "--follow", action="store_true", help="keep reading until it ends")
     logs.add_argument("--after", type=int, default=0, metavar="N", help="start after line seq N")
 
+    signal = b.sub(
+        verbs,
+        "signal",
+        "send a signal to a run (ctx.wait_signal returns its data)",
+        ("runs", "signal"),
+        "The signal is stored in the run's journal first; a run suspended waiting for\n"
+        "it wakes up.\n\nexamples:\n  seqctl runs signal RUN_ID approved\n"
+        '  seqctl runs signal RUN_ID approved --data \'{"by": "ada"}\'\n',
+    )
+    signal.add_argument("id", metavar="ID")
+    signal.add_argument("name", metavar="NAME")
+    signal.add_argument(
+        "--data", type=_json_value, default=None, metavar="JSON", help="the payload (JSON)"
+    )
+
+    retry = b.sub(
+        verbs,
+        "retry",
+        "start a new run of a failed or cancelled run (same task and input)",
+        ("runs", "retry"),
+        "Prints the new run's id; with --wait, waits and reports like `seqctl run`.\n",
+    )
+    retry.add_argument("id", metavar="ID")
+    retry.add_argument("--wait", action="store_true", help="wait for the new run to end")
+
     cancel = b.sub(verbs, "cancel", "cancel a queued or running run", ("runs", "cancel"))
     cancel.add_argument("id", metavar="ID")
     cancel.add_argument("--reason", metavar="R", help="recorded with the cancellation")
@@ -398,6 +423,15 @@ def _seconds(text: str) -> float:
     if not value >= 0:  # also rejects nan
         raise argparse.ArgumentTypeError(f"seconds cannot be negative: {text!r}")
     return value
+
+
+def _json_value(text: str) -> object:
+    import json
+
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not valid JSON: {exc}") from None
 
 
 def _limit(text: str) -> int:

@@ -319,6 +319,26 @@ def logs(client: Client, args: argparse.Namespace, out: Out) -> int:
             return 0
 
 
+def signal(client: Client, args: argparse.Namespace, out: Out) -> int:
+    r = client.signal(args.id, args.name, args.data)
+    if out.json_mode:
+        out.json(r)
+    else:
+        out.line(f"run {r.id}: signal {args.name!r} delivered ({r.status})")
+    return 0
+
+
+def retry(client: Client, args: argparse.Namespace, out: Out) -> int:
+    r = client.retry(args.id)
+    if not args.wait:
+        if out.json_mode:
+            out.json(r)
+        else:
+            out.line(r.id)
+        return 0
+    return _wait_and_report(client, r.id, r, None, False, out)
+
+
 def cancel(client: Client, args: argparse.Namespace, out: Out) -> int:
     r = client.cancel(args.id, args.reason)
     if out.json_mode:

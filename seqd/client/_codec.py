@@ -308,6 +308,14 @@ def cancel(id: str, reason: str | None) -> tuple[str, dict[str, Any]]:
     return "runs.cancel", {"id": id, "reason": reason}
 
 
+def signal(id: str, name: str, data: Any) -> tuple[str, dict[str, Any]]:
+    return "runs.signal", {"id": id, "name": name, "data": data}
+
+
+def retry(id: str) -> tuple[str, dict[str, Any]]:
+    return "runs.retry", {"id": id}
+
+
 def logs(id: str, after: int, limit: int) -> tuple[str, dict[str, Any]]:
     return "runs.logs", {"id": id, "after": after, "limit": limit}
 

@@ -316,6 +316,12 @@ class AsyncClient:
     async def cancel(self, id: str, reason: str | None = None) -> Run:
         return await self.call(*_codec.cancel(id, reason), Run)
 
+    async def signal(self, id: str, name: str, data: Any = None) -> Run:
+        return await self.call(*_codec.signal(id, name, data), Run)
+
+    async def retry(self, id: str) -> Run:
+        return await self.call(*_codec.retry(id), Run)
+
     async def logs(self, id: str, after: int = 0, limit: int = 1000) -> LogsResult:
         return await self.call(*_codec.logs(id, after, limit), LogsResult)
 

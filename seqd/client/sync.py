@@ -313,6 +313,16 @@ class Client:
         run: Run = self.call(*_codec.cancel(id, reason))
         return run
 
+    def signal(self, id: str, name: str, data: Any = None) -> Run:
+        """Send signal ``name`` with ``data`` to a run (``ctx.wait_signal`` gets it)."""
+        run: Run = self.call(*_codec.signal(id, name, data))
+        return run
+
+    def retry(self, id: str) -> Run:
+        """A new run of a failed or cancelled run, with the same task and input."""
+        run: Run = self.call(*_codec.retry(id))
+        return run
+
     def logs(self, id: str, after: int = 0, limit: int = 1000) -> LogsResult:
         page: LogsResult = self.call(*_codec.logs(id, after, limit))
         return page

@@ -28,6 +28,7 @@ from seqd.errors import (
     PermissionDenied,
     ShuttingDown,
     StorageUnavailable,
+    Suspended,
     TaskFailed,
     ValidationFailed,
 )
@@ -35,6 +36,7 @@ from seqd.ids import IdGenerator
 from seqd.models import (
     TERMINAL,
     NewLogLine,
+    NewStep,
     RetryPolicy,
     Run,
     RunError,
@@ -53,6 +55,7 @@ if TYPE_CHECKING:
 from .job import ActiveJob, RunLog
 from .queue import RunQueue
 from .recovery import end_orphans
+from .wakeups import Wakeups
 
 logger = logging.getLogger(__name__)
 
@@ -123,6 +126,8 @@ class Engine:
         """Runs whose start was reported as failed by storage (it may have committed)."""
         self._executions: set[asyncio.Task[None]] = set()
         self.tools: ToolService | None = None
+        self.wakeups = Wakeups(self._wake_soon)
+        self._wakings: set[asyncio.Task[None]] = set()
         """Set by the app once the tool service is up."""
 
     # -- reporting -------------------------------------------------------------------
@@ -159,6 +164,7 @@ class Engine:
         submitted_by: int | None = None,
         parent_id: str | None = None,
         root_id: str | None = None,
+        retry_of: str | None = None,
     ) -> Run:
         if not self.accepting:
             raise ShuttingDown("the daemon is shutting down; no new runs are accepted")
@@ -179,6 +185,7 @@ class Engine:
             created_at=timeutil.now(),
             node=self.node,
             submitted_by=submitted_by,
+            retry_of=retry_of,
         )
         stored, created = await self.storage.create_run(run)
         if not created:
@@ -228,7 +235,9 @@ class Engine:
     async def wait(self, run_id: str, timeout_s: float | None) -> Run:
         run = self.live.get(run_id)
         if run is None:
-            return await self.get(run_id)
+            stored = await self.get(run_id)
+            if stored.status in TERMINAL:
+                return stored
         future = self._done.get(run_id)
         if future is None:
             future = asyncio.get_running_loop().create_future()
@@ -415,7 +424,11 @@ class Engine:
                 return
             status = "cancelled" if kind == "cancelled" else "failed"
             error = RunError(type=kind, message=message)
-        elif (exc := execution.exception()) is not None:
+        elif isinstance(exc := execution.exception(), Suspended):
+            await log.flush()
+            await self._suspend(run, exc, job)
+            return
+        elif exc is not None:
             status = "failed"
             if isinstance(exc, TaskFailed):
                 error = RunError(type=exc.type, message=exc.message, details=exc.details)
@@ -507,6 +520,7 @@ class Engine:
         future = self._done.pop(run.id, None)
         if future is not None and not future.done():
             future.set_result(final)
+        self.wakeups.ended(run.id)
         return final
 
     async def _store(self, run: Run, expect: Sequence[RunStatus]) -> bool:
@@ -552,11 +566,7 @@ class Engine:
         run = await self.get(run_id)
         if run.status in TERMINAL:
             return run
-        if not admin and run.submitted_by is not None and run.submitted_by != uid:
-            raise PermissionDenied(
-                "only the user who submitted a run, or an admin, may cancel it",
-                {"id": run_id, "submitted_by": run.submitted_by},
-            )
+        self._check_owner(run, uid, admin, "cancel")
         message = reason or f"cancelled by uid {uid}"
         # A run may move between queued and running while we act (a retry, a start);
         # go round until it has ended or a minute has passed.
@@ -576,6 +586,16 @@ class Engine:
                 )
                 if final is not None:
                     return final
+            elif run.status == "suspended":
+                final = await self._finish(
+                    run,
+                    "cancelled",
+                    error=RunError(type="cancelled", message=message),
+                    expect=("suspended",),
+                )
+                if final is not None:
+                    await self._cancel_children(run_id, message)
+                    return final
             else:
                 self._interrupt(run_id, "cancelled", message)
             left = deadline - asyncio.get_running_loop().time()
@@ -583,6 +603,159 @@ class Engine:
                 break
             run = await self.wait(run_id, min(left, 1.0))
         return run
+
+    async def _cancel_children(self, run_id: str, message: str) -> None:
+        """A suspended parent's children end with it (a running parent's task type
+        cancels its own; a suspended one has nobody running to do it)."""
+        cursor: str | None = None
+        while True:
+            page = await self.storage.list_runs(
+                RunQuery(parent_id=run_id, limit=500, cursor=cursor)
+            )
+            for child in page.runs:
+                if child.status not in TERMINAL:
+                    await self.cancel(child.id, f"its parent was cancelled: {message}", 0, True)
+            if page.next_cursor is None:
+                return
+            cursor = page.next_cursor
+
+    # -- suspension -----------------------------------------------------------------
+
+    async def _suspend(self, run: Run, why: Suspended, job: ActiveJob) -> None:
+        suspended = replace(
+            run,
+            status="suspended",
+            pid=None,
+            wake_at=timeutil.format_ts(why.wake_at) if why.wake_at is not None else None,
+            waiting_for=why.waiting_for,
+            resources=job.resources,
+        )
+        if not await self._store(suspended, ("running",)):
+            return
+        self.live.pop(run.id, None)
+        self._emit(suspended, "running", "suspended")
+        self._watch(suspended)
+
+    def _watch(self, run: Run, recovering: bool = False) -> None:
+        """Arrange for a suspended run to wake when it is due."""
+        if run.wake_at is not None:
+            self.wakeups.at(run.id, timeutil.parse_ts(run.wake_at))
+        waiting = run.waiting_for or ""
+        if waiting.startswith("run:"):
+            child = waiting[4:]
+            self.wakeups.on_run[child].add(run.id)
+            if child not in self.live:  # it may have ended already
+                self._spawn(self._wake_if_ended(run.id, child))
+        elif waiting.startswith("signal:"):
+            name = waiting[7:]
+            if name in self.wakeups.signalled.pop(run.id, set()):
+                self._wake_soon(run.id, f"signal {name!r} arrived")
+            elif recovering:
+                self._spawn(self._wake_if_signalled(run.id, name))
+        elif run.wake_at is None:
+            logger.error("run %s is suspended with nothing to wake it; waking it", run.id)
+            self._wake_soon(run.id, "nothing to wait for")
+
+    async def _wake_if_ended(self, run_id: str, child_id: str) -> None:
+        child = await self.storage.get_run(child_id)
+        if child is None or child.status in TERMINAL:
+            self.wakeups.on_run.pop(child_id, None)
+            await self._wake(run_id, f"run {child_id} ended")
+
+    async def _wake_if_signalled(self, run_id: str, name: str) -> None:
+        """After a restart: wake a run if a signal it waits for arrived after its last
+        receipt of one (the replay decides whether it is new to it)."""
+        arrived = received = 0
+        after = 0
+        while True:
+            steps = await self.storage.read_steps(run_id, after, 1000)
+            for step in steps:
+                if step.name == name and step.kind == "signal_in":
+                    arrived = step.seq
+                elif step.name == name and step.kind == "signal" and step.status == "received":
+                    received = step.seq
+            if len(steps) < 1000:
+                break
+            after = steps[-1].seq
+        if arrived > received:
+            await self._wake(run_id, f"signal {name!r} arrived")
+
+    def _spawn(self, coro: Any) -> None:
+        task: asyncio.Task[None] = asyncio.ensure_future(coro)
+        self._wakings.add(task)
+        task.add_done_callback(self._wakings.discard)
+
+    def _wake_soon(self, run_id: str, why: str) -> None:
+        self._spawn(self._wake(run_id, why))
+
+    async def _wake(self, run_id: str, why: str) -> None:
+        if not self.dispatching:
+            return  # shutting down: the next start watches it again
+        stored = await self.storage.get_run(run_id)
+        if stored is None or stored.status != "suspended":
+            return
+        again = replace(stored, status="queued", wake_at=None, waiting_for=None, pid=None)
+        if not await self._store(again, ("suspended",)):
+            return
+        self.live[run_id] = again
+        self._emit(again, "suspended", f"woken: {why}")
+        self._enqueue(again)
+        self._schedule()
+
+    async def signal(self, run_id: str, name: str, data: Any, uid: int, admin: bool) -> Run:
+        """Deliver a signal: durable in the run's journal first, then wake the run if it
+        waits for it."""
+        run = await self.get(run_id)
+        self._check_owner(run, uid, admin, "signal")
+        if run.status in TERMINAL:
+            raise Conflict(
+                f"run {run_id} has ended ({run.status}); it takes no signals",
+                {"id": run_id, "status": run.status},
+            )
+        self._check_size("data", data)
+        await self.storage.append_steps(
+            run_id,
+            [
+                NewStep(
+                    ts=timeutil.now(),
+                    kind="signal_in",
+                    key=f"signal_in:{name}:{self.ids.new()}",
+                    name=name,
+                    status="received",
+                    data={"payload": data, "uid": uid},
+                )
+            ],
+        )
+        current = self.live.get(run_id)
+        if current is not None:  # queued or running: it will find it, or suspend for it
+            self.wakeups.signalled[run_id].add(name)
+            return current
+        stored = await self.get(run_id)
+        if stored.status == "suspended" and stored.waiting_for == f"signal:{name}":
+            await self._wake(run_id, f"signal {name!r} arrived")
+            return await self.get(run_id)
+        return stored
+
+    async def retry(self, run_id: str, uid: int, admin: bool) -> Run:
+        """A new run of a failed or cancelled one: same task and input, linked to it."""
+        old = await self.get(run_id)
+        self._check_owner(old, uid, admin, "retry")
+        if old.status not in ("failed", "cancelled"):
+            raise Conflict(
+                f"run {run_id} is {old.status}; only failed or cancelled runs can be retried",
+                {"id": run_id, "status": old.status},
+            )
+        return await self.submit(
+            old.task, old.input, priority=old.priority, submitted_by=uid, retry_of=old.id
+        )
+
+    @staticmethod
+    def _check_owner(run: Run, uid: int, admin: bool, verb: str) -> None:
+        if not admin and run.submitted_by is not None and run.submitted_by != uid:
+            raise PermissionDenied(
+                f"only the user who submitted a run, or an admin, may {verb} it",
+                {"id": run.id, "submitted_by": run.submitted_by},
+            )
 
     # -- start and stop ---------------------------------------------------------------
 
@@ -597,6 +770,9 @@ class Engine:
             for run_id in interrupted:
                 await asyncio.to_thread(shutil.rmtree, os.path.join(self.work_root, run_id), True)
         for run in runs:
+            if run.status == "suspended":
+                self._watch(run, recovering=True)
+                continue
             if run.status == "running":
                 again = replace(run, status="queued", started_at=None, pid=None)
                 if not await self.storage.update_run(again, expect=("running",)):
@@ -621,6 +797,7 @@ class Engine:
         (they are re-queued and run again at the next start)."""
         self.accepting = False
         self.dispatching = False
+        self.wakeups.stop()
         for handle in self._timers.values():
             handle.cancel()
         self._timers.clear()
