@@ -122,9 +122,7 @@ class DurableOps:
         return OpError(error.type[:200], error.message[: self.max_bytes], details)
 
     @staticmethod
-    async def _record(
-        job: Job, kind: str, index: int, name: str, status: str, **data: Any
-    ) -> None:
+    async def _record(job: Job, kind: str, index: int, name: str, status: str, **data: Any) -> None:
         key = journal_key(job.run.attempt, index)
         await job.record(
             [NewStep(ts=timeutil.now(), kind=kind, key=key, name=name, status=status, data=data)]
@@ -153,9 +151,7 @@ class DurableOps:
         if a.result is None:
             raise ValidationFailed("step: a result or an error is required", {"field": "args"})
         self._json(a.result, "result")
-        await self._record(
-            job, "step", a.index, a.name, "succeeded", result=msgspec.Raw(a.result)
-        )
+        await self._record(job, "step", a.index, a.name, "succeeded", result=msgspec.Raw(a.result))
 
     async def tool(self, job: Job, args: Any) -> Answer:
         a: ToolArgs = _args(args, ToolArgs, OP_TOOL)
@@ -168,9 +164,7 @@ class DurableOps:
         except Exception as exc:  # a tool is plugin code: its failure is the caller's
             error = _error(exc)
         else:
-            await self._record(
-                job, "tool", a.index, a.name, "succeeded", result=msgspec.Raw(value)
-            )
+            await self._record(job, "tool", a.index, a.name, "succeeded", result=msgspec.Raw(value))
             return Answer("return", value=value)
         await self._record(job, "tool", a.index, a.name, "failed", error=_plain(error))
         return Answer("raise", error=error)
@@ -239,7 +233,9 @@ class DurableOps:
         else:
             raise ValidationFailed("sleep: seconds or due is required", {"field": "seconds"})
         if not a.known:
-            await self._record(job, "sleep", a.index, "sleep", "scheduled", due=due, seconds=seconds)
+            await self._record(
+                job, "sleep", a.index, "sleep", "scheduled", due=due, seconds=seconds
+            )
         if due <= now:
             return Answer("return", due=due)
         return Answer("suspend", due=due, wake_at=due)
@@ -265,7 +261,5 @@ class DurableOps:
             await self._record(job, "signal", a.index, name, "timeout", error=_plain(error))
             return Answer("raise", error=error)
         if not a.known:
-            await self._record(
-                job, "signal", a.index, name, "waiting", due=due, timeout_s=seconds
-            )
+            await self._record(job, "signal", a.index, name, "waiting", due=due, timeout_s=seconds)
         return Answer("suspend", due=due, wake_at=due, waiting_for=f"signal:{name}")

@@ -18,8 +18,8 @@ from typing import Any
 import msgspec
 
 from seqd import hookimpl
-from seqd.config import ConfigError
 from seqd.builtin.python_durable import DurableOps
+from seqd.config import ConfigError
 from seqd.errors import NotRunnable, Suspended, TaskFailed
 from seqd.models import Problem, Resources
 from seqd.tasktype import Job, Services, TaskSource, TaskType

@@ -232,10 +232,10 @@ class Durable:
             child_id = recorded.data.get("child_id")
             if isinstance(child_id, str):
                 return TaskHandle(self, index, task, child_id, data)
-            return _outcome(recorded, ChildFailed)  # it could not start: raise again
+            _failure(recorded, ChildFailed)  # it could not start: raise again
         answer = self._ask(OP_CHILD, ChildArgs(index, task, data, wait=False))
         if answer.child_id is None:
-            return self._settle(answer, ChildFailed)  # type: ignore[no-any-return]
+            self._fail(answer, ChildFailed)
         assert self._replay is not None
         self._replay.note(Entry(index, "child", task, "started", {"child_id": answer.child_id}))
         return TaskHandle(self, index, task, answer.child_id, data)
@@ -326,6 +326,10 @@ class Durable:
             return _decode(answer.value)
         if answer.action == "suspend":
             self._suspend(answer.wake_at, answer.waiting_for)
+        self._fail(answer, failure)
+
+    @staticmethod
+    def _fail(answer: Answer, failure: type[DurableError]) -> NoReturn:
         error = answer.error or OpError("failed", "the operation failed")
         _raise(error.type, error.message, error.details, failure)
 
@@ -346,6 +350,12 @@ def _outcome(entry: Entry, failure: type[DurableError]) -> Any:
         return data.get("result")
     if entry.status == "received":
         return data.get("payload")
+    _failure(entry, failure)
+
+
+def _failure(entry: Entry, failure: type[DurableError]) -> NoReturn:
+    """Raise the failure an operation recorded."""
+    data = entry.data
     error = data.get("error")
     if not isinstance(error, dict):
         error = {"type": entry.status, "message": f"{entry.kind} {entry.name!r}: {entry.status}"}
@@ -355,7 +365,9 @@ def _outcome(entry: Entry, failure: type[DurableError]) -> Any:
     _raise(str(error.get("type")), str(error.get("message")), details, failure)
 
 
-def _raise(type: str, message: str, details: dict[str, Any], failure: type[DurableError]) -> NoReturn:
+def _raise(
+    type: str, message: str, details: dict[str, Any], failure: type[DurableError]
+) -> NoReturn:
     if type == "timeout" and failure is DurableError:
         raise TimeoutError(message)
     raise failure(type, message, details)

@@ -223,8 +223,10 @@ def test_a_sleep_not_yet_due_suspends_and_stays_suspended() -> None:
 def test_a_recorded_sleep_returns_when_due_and_suspends_before_without_asking() -> None:
     past, future = time.time() - 1, time.time() + 30
     daemon = Daemon(
-        [Entry(1, "sleep", "sleep", "scheduled", {"due": past}),
-         Entry(2, "sleep", "sleep", "scheduled", {"due": future})]  # fmt: skip
+        [
+            Entry(1, "sleep", "sleep", "scheduled", {"due": past}),
+            Entry(2, "sleep", "sleep", "scheduled", {"due": future}),
+        ]  # fmt: skip
     )
     ctx = ctx_for(daemon)
     ctx.sleep(1000)  # the recorded due time counts, not the new argument
