@@ -20,6 +20,7 @@ from bench import (
     backends,
     bigoutput,
     cli_cold,
+    durable,
     flows,
     history,
     latency,
@@ -45,6 +46,7 @@ BENCHMARKS: dict[str, tuple[str, Benchmark]] = {
     "8": ("start-up and idle memory", startup.run),
     "9": ("storage backends", backends.run),
     "10": ("flow per-state overhead", flows.run),
+    "11": ("journaled ctx.step overhead", durable.run),
 }
 DEFAULT_OUTPUT = report.ROOT / "docs" / "benchmarks.md"
 

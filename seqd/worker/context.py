@@ -85,6 +85,7 @@ class Context:
         "task_dir",
     )
 
+    CallError = CallError
     DurableError = DurableError
     StepFailed = StepFailed
     ToolFailed = ToolFailed

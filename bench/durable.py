@@ -1,0 +1,103 @@
+"""Benchmark 11: the cost of a journaled ``ctx.step``.
+
+A python task makes 1,000 ``ctx.step`` calls of a no-op function and times each call
+inside the task (``bench-steps``): one pipe round trip to the daemon plus one journal
+append that is durable before the call returns. Once with ``durability = "normal"``
+and once with ``"full"`` (the SQLite store: ``synchronous=NORMAL`` vs ``FULL``, an
+fsync per commit). The baseline is the pipe alone: 1,000 ``ctx.call`` round trips the
+daemon answers without writing anything (``bench-calls``).
+"""
+
+from __future__ import annotations
+
+from bench import stats
+from bench.harness import running
+from bench.report import Outcome, Row
+from bench.settings import Settings
+from seqd.client import Client
+
+STEPS = 1000
+TARGET_NORMAL_S = 100e-6
+TARGET_FULL_S = 1e-3
+
+
+def per_call(client: Client, task: str, n: int) -> list[float]:
+    """The per-call seconds the task measured, for one run of ``task``."""
+    run = client.submit(task, {"n": n}, wait=True, timeout_s=300)
+    if run.status != "succeeded":
+        raise RuntimeError(f"{task} ended {run.status}: {run.error}")
+    times = run.output
+    if not isinstance(times, list) or len(times) != n:
+        raise RuntimeError(f"{task} returned {type(times).__name__}, not {n} timings")
+    return [float(t) for t in times]
+
+
+def measure(settings: Settings, durability: str) -> tuple[list[float], list[float], list[float]]:
+    """Per repetition: the p50 and p90 of a step, and the p50 of a bare round trip."""
+    n = settings.count(STEPS, minimum=50)
+    p50: list[float] = []
+    p90: list[float] = []
+    bare: list[float] = []
+    args = ["--durability", durability]
+    with (
+        running(f"durable-{durability}", workers=2, args=args) as daemon,
+        Client(daemon.socket, timeout=300) as client,
+    ):
+        per_call(client, "bench-steps", n)  # warm-up: a worker started, code loaded
+        per_call(client, "bench-calls", n)
+        for _ in range(settings.reps):
+            steps = per_call(client, "bench-steps", n)
+            p50.append(stats.percentile(steps, 50))
+            p90.append(stats.percentile(steps, 90))
+            bare.append(stats.percentile(per_call(client, "bench-calls", n), 50))
+    return p50, p90, bare
+
+
+def run(settings: Settings) -> Outcome:
+    normal50, normal90, bare_normal = measure(settings, "normal")
+    full50, full90, bare_full = measure(settings, "full")
+    n50, f50 = stats.median(normal50), stats.median(full50)
+    bare50 = stats.median(bare_normal + bare_full)
+    rows = [
+        Row(
+            id="11a",
+            name=f"journaled ctx.step no-op, p50 per step ({STEPS} in a run), durability normal",
+            figure=stats.us(n50),
+            baseline=f"{stats.us(bare50)} (ctx.call round trip, no write)",
+            ratio=stats.ratio(n50, bare50),
+            target="≤ 100 µs",
+            met=n50 <= TARGET_NORMAL_S,
+        ),
+        Row(
+            id="11b",
+            name=f"journaled ctx.step no-op, p50 per step ({STEPS} in a run), durability full",
+            figure=stats.us(f50),
+            baseline=f"{stats.us(bare50)} (ctx.call round trip, no write)",
+            ratio=stats.ratio(f50, bare50),
+            target="≤ 1 ms",
+            met=f50 <= TARGET_FULL_S,
+        ),
+    ]
+    notes = [
+        f"{settings.reps} repetitions after a warm-up, each a run of "
+        f"{settings.count(STEPS, minimum=50)} `ctx.step` calls timed one by one inside the "
+        "task (`time.perf_counter` around the call); the figure is the median of the "
+        "repetitions' p50. SQLite store, 2 workers, an otherwise idle daemon.",
+        "p90 per step: normal "
+        + stats.spread(normal90, stats.us)
+        + ", full "
+        + stats.spread(full90, stats.us)
+        + "; p50 ranged: normal "
+        + stats.spread(normal50, stats.us)
+        + ", full "
+        + stats.spread(full50, stats.us)
+        + ".",
+        "A step is one msgpack frame each way over the worker's socketpair and one "
+        "journal append through the store's writer thread (one commit; in `full` an "
+        "fsync of the WAL), awaited before the reply. The result's JSON bytes from the "
+        "worker are stored as they are (`msgspec.Raw`), not decoded and encoded again. "
+        "A replayed step costs no round trip at all: the journal is read once per "
+        "execution. For scale: DBOS, the nearest peer, costs about 1.8 ms per step on "
+        "SQLite on this class of machine (issue 6).",
+    ]
+    return Outcome(key="11", title="journaled ctx.step overhead", rows=rows, notes=notes)
