@@ -72,6 +72,17 @@ def _plain(error: OpError) -> dict[str, Any]:
     return {"type": error.type, "message": error.message, "details": error.details}
 
 
+MAX_NAME = 200
+
+
+def _name(name: str, field: str) -> str:
+    if not name or len(name) > MAX_NAME:
+        raise ValidationFailed(
+            f"{field} must be 1 to {MAX_NAME} characters", {"field": field, "limit": MAX_NAME}
+        )
+    return name
+
+
 def _finite(value: float | None, field: str) -> float | None:
     if value is not None and not (math.isfinite(value) and value >= 0):
         raise ValidationFailed(f"{field} must be a finite number >= 0", {"field": field})
@@ -144,6 +155,7 @@ class DurableOps:
 
     async def step(self, job: Job, args: Any) -> None:
         a: StepArgs = _args(args, StepArgs, OP_STEP)
+        _name(a.name, "name")
         if a.error is not None:
             error = self._safe(a.error)
             await self._record(job, "step", a.index, a.name, "failed", error=_plain(error))
@@ -155,6 +167,7 @@ class DurableOps:
 
     async def tool(self, job: Job, args: Any) -> Answer:
         a: ToolArgs = _args(args, ToolArgs, OP_TOOL)
+        _name(a.name, "name")
         params = self._json(a.params, "params", obj=True)
         try:
             result = await job.call_tool(a.name, params)
@@ -171,6 +184,7 @@ class DurableOps:
 
     async def child(self, job: Job, args: Any) -> Answer:
         a: ChildArgs = _args(args, ChildArgs, OP_CHILD)
+        _name(a.task, "task")
         data = self._json(a.input, "input", obj=True)
         key = journal_key(job.run.attempt, a.index)
         try:
@@ -223,7 +237,7 @@ class DurableOps:
             raise ValidationFailed("due must be a finite time", {"field": "due"})
         if a.signal is None:
             return await self._sleep(job, a, seconds, now)
-        return await self._signal(job, a, a.signal, seconds, now)
+        return await self._signal(job, a, _name(a.signal, "signal"), seconds, now)
 
     async def _sleep(self, job: Job, a: WaitArgs, seconds: float | None, now: float) -> Answer:
         if a.due is not None:

@@ -144,6 +144,16 @@ def _seconds(value: float | None, what: str) -> float | None:
     return float(value)
 
 
+MAX_NAME = 200
+"""Longest step, tool, task or signal name (the daemon refuses longer ones too)."""
+
+
+def _name(name: Any, what: str) -> str:
+    if not isinstance(name, str) or not name or len(name) > MAX_NAME:
+        raise TypeError(f"{what} must be a non-empty string of at most {MAX_NAME} characters")
+    return name
+
+
 def _object(value: Any, what: str) -> bytes:
     if value is None:
         return b"{}"
@@ -174,6 +184,7 @@ class Durable:
     # -- the operations -------------------------------------------------------------
 
     def step(self, name: str, fn: Callable[..., Any], args: Any, kwargs: Any) -> Any:
+        _name(name, "the step name")
         if not callable(fn):
             raise TypeError(f"ctx.step({name!r}, fn): fn must be callable")
         recorded = self._begin("step", name)
@@ -210,14 +221,14 @@ class Durable:
         return _decode(data)
 
     def tool(self, name: str, params: dict[str, Any]) -> Any:
-        recorded = self._begin("tool", name)
+        recorded = self._begin("tool", _name(name, "the tool name"))
         if recorded is not None and recorded.status in DONE_STATUSES:
             return _outcome(recorded, ToolFailed)
         args = ToolArgs(self._index(), name, _object(params, f"the params of tool {name!r}"))
         return self._settle(self._ask(OP_TOOL, args), ToolFailed)
 
     def run_task(self, task: str, input: dict[str, Any] | None) -> Any:
-        recorded = self._begin("child", task)
+        recorded = self._begin("child", _name(task, "the task name"))
         if recorded is not None and recorded.status in DONE_STATUSES:
             return _outcome(recorded, ChildFailed)
         data = _object(input, f"the input of task {task!r}")
@@ -225,7 +236,7 @@ class Durable:
         return self._settle(self._ask(OP_CHILD, args), ChildFailed)
 
     def start_task(self, task: str, input: dict[str, Any] | None) -> TaskHandle:
-        recorded = self._begin("child", task)
+        recorded = self._begin("child", _name(task, "the task name"))
         index = self._index()
         data = _object(input, f"the input of task {task!r}")
         if recorded is not None:
@@ -266,8 +277,7 @@ class Durable:
         self._settle(self._ask(OP_WAIT, args), DurableError)
 
     def wait_signal(self, name: str, timeout_s: float | None) -> Any:
-        if not isinstance(name, str) or not name:
-            raise TypeError("wait_signal needs a signal name (a non-empty string)")
+        _name(name, "the signal name")
         timeout = _seconds(timeout_s, "timeout_s")
         recorded = self._begin("signal", name)
         assert self._replay is not None

@@ -313,3 +313,24 @@ def test_an_async_task_suspends_and_resumes(dd: Daemon) -> None:
         done = c.wait(run.id, timeout_s=60)
     assert done.status == "succeeded", done.error
     assert done.output == 42
+
+
+def test_malformed_operations_are_refused_and_the_run_goes_on(dd: Daemon) -> None:
+    with dd.client() as c:
+        run = c.submit("d-hostile", {}, wait=True, timeout_s=60)
+        assert run.status == "succeeded", run.error
+        assert run.output == {
+            "step-shape": "validation",
+            "step-json": "validation",
+            "step-empty": "validation",
+            "step-name": "validation",
+            "tool-params": "validation",
+            "child-input": "validation",
+            "wait-nothing": "validation",
+            "wait-negative": "validation",
+            "wait-ordinal": "validation",
+            "unknown": "unknown_op",
+            "then": "ok",
+        }
+        assert c.ping() == "pong"
+    assert [(k, n, s) for k, _, n, s in ours(dd, run.id)] == [("step", "fine", "succeeded")]
