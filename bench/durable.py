@@ -1,4 +1,4 @@
-"""Benchmark 11: the cost of a journaled ``ctx.step``.
+"""Benchmark 12: the cost of a journaled ``ctx.step``.
 
 A python task makes 1,000 ``ctx.step`` calls of a no-op function and times each call
 inside the task (``bench-steps``): one pipe round trip to the daemon plus one journal
@@ -61,7 +61,7 @@ def run(settings: Settings) -> Outcome:
     bare50 = stats.median(bare_normal + bare_full)
     rows = [
         Row(
-            id="11a",
+            id="12a",
             name=f"journaled ctx.step no-op, p50 per step ({n} in a run), durability normal",
             figure=stats.us(n50),
             baseline=f"{stats.us(bare50)} (ctx.call round trip, no write)",
@@ -70,7 +70,7 @@ def run(settings: Settings) -> Outcome:
             met=n50 <= TARGET_NORMAL_S,
         ),
         Row(
-            id="11b",
+            id="12b",
             name=f"journaled ctx.step no-op, p50 per step ({n} in a run), durability full",
             figure=stats.us(f50),
             baseline=f"{stats.us(bare50)} (ctx.call round trip, no write)",
@@ -101,4 +101,4 @@ def run(settings: Settings) -> Outcome:
         "execution. For scale: DBOS, the nearest peer, costs about 1.8 ms per step on "
         "SQLite on this class of machine (issue 6).",
     ]
-    return Outcome(key="11", title="journaled ctx.step overhead", rows=rows, notes=notes)
+    return Outcome(key="12", title="journaled ctx.step overhead", rows=rows, notes=notes)

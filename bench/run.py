@@ -25,8 +25,10 @@ from bench import (
     history,
     latency,
     ping,
+    recovery,
     report,
     startup,
+    suspended,
     throughput,
 )
 from bench.report import Outcome
@@ -46,7 +48,9 @@ BENCHMARKS: dict[str, tuple[str, Benchmark]] = {
     "8": ("start-up and idle memory", startup.run),
     "9": ("storage backends", backends.run),
     "10": ("flow per-state overhead", flows.run),
-    "11": ("journaled ctx.step overhead", durable.run),
+    "11": ("recovery after a crash", recovery.run),
+    "12": ("journaled ctx.step overhead", durable.run),
+    "13": ("10,000 suspended runs", suspended.run),
 }
 DEFAULT_OUTPUT = report.ROOT / "docs" / "benchmarks.md"
 

@@ -40,8 +40,18 @@ def transitions(d: Daemon, run_id: str) -> list[tuple[str, str]]:
     return [(s.data["from"], s.data["to"]) for s in steps(d, run_id) if s.kind == "transition"]
 
 
-def pid_alive_for(run_id: str) -> bool:
-    """Whether any process carries this run's SEQD_RUN_ID."""
+def pid_alive_for(run_id: str, within: float = 5.0) -> bool:
+    """Whether a process carrying this run's SEQD_RUN_ID is still there after
+    ``within`` seconds (the group was signalled; its members die asynchronously)."""
+    deadline = time.monotonic() + within
+    while _carriers(run_id):
+        if time.monotonic() > deadline:
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def _carriers(run_id: str) -> bool:
     marker = f"SEQD_RUN_ID={run_id}".encode()
     for pid in os.listdir("/proc"):
         if not pid.isdigit():
@@ -331,3 +341,32 @@ def test_unknown_tool_makes_the_flow_invalid(flowd: Daemon) -> None:
     proc = flowd.seqctl("tasks", "validate", "f-badtool")
     assert proc.returncode != 0
     assert "no.such" in proc.stdout
+
+
+def test_example_flows_run(daemon: Daemon, tmp_path: Path) -> None:
+    csv = "name,amount\nada,10\nbob,not-a-number\ncy,5\n"
+    with daemon.client() as c:
+        etl = c.submit(
+            "etl", {"csv": csv, "out": str(tmp_path / "etl.jsonl")}, wait=True, timeout_s=60
+        )
+        assert etl.status == "succeeded", etl.error
+        assert etl.output["rows_in"] == 3 and etl.output["rows_out"] == 2
+        lines = (tmp_path / "etl.jsonl").read_text().splitlines()
+        assert [json.loads(x)["name"] for x in lines] == ["Ada", "Cy"]
+        nested = c.submit(
+            "nested", {"csv": csv, "out": str(tmp_path / "n.jsonl")}, wait=True, timeout_s=60
+        )
+        assert nested.status == "succeeded", nested.error
+        texts = ["one two", "three", "four five six", "", "seven"]
+        fan = c.submit("fanout", {"texts": texts}, wait=True, timeout_s=60)
+        assert fan.status == "succeeded", fan.error
+        assert fan.output == {
+            "texts": 5,
+            "words": 7,
+            "chars": sum(len(t) for t in texts),
+            "longest": 2,
+        }
+        urgent = {"ticket": {"title": "Site down", "body": "everything is on fire, urgent"}}
+        triage = c.submit("triage", urgent, wait=True, timeout_s=60)
+        assert triage.status == "succeeded", triage.error
+        assert triage.output["status"] == "notified"

@@ -53,7 +53,9 @@ def _detail(kind: str, data: dict[str, object]) -> str:
     if data.get("child_id"):
         parts.append(f"run {data['child_id']}")
     if kind == "timer":
-        parts.append(f"{data.get('seconds', 0):.3g}s")
+        parts.append(f"waits {data.get('seconds', 0):.3g}s")
+    elif kind == "deadline":
+        parts.append(f"must end within {data.get('seconds', 0):.3g}s")
     return truncate("; ".join(parts), DETAIL_WIDTH)
 
 

@@ -12,6 +12,7 @@ import asyncio
 import logging
 import os
 import shutil
+import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
@@ -761,6 +762,7 @@ class Engine:
 
     async def recover(self) -> int:
         """Put back in line every run an earlier daemon accepted and did not finish."""
+        started = time.perf_counter()
         runs = await self.storage.unfinished_runs()
         grace = float(self.config.task_types.get("shell", {}).get("kill_grace_s", 5.0))
         interrupted = [r.id for r in runs if r.status == "running"]
@@ -788,7 +790,14 @@ class Engine:
             self.live[run.id] = run
             self._enqueue(run)
         if runs:
-            logger.info("recovered %d unfinished run(s)", len(self.live))
+            logger.info(
+                "recovered %d unfinished run(s) in %.1f ms: %d queued or running again, "
+                "%d suspended",
+                len(runs),
+                (time.perf_counter() - started) * 1000,
+                len(self.live),
+                sum(1 for r in runs if r.status == "suspended"),
+            )
         self._schedule()
         return len(self.live)
 

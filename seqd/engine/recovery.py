@@ -59,9 +59,9 @@ def end_orphans(run_ids: Iterable[str], grace_s: float = 5.0) -> dict[str, set[i
     _signal(groups, signal.SIGTERM)
     deadline = time.monotonic() + grace_s
     while time.monotonic() < deadline:
-        if not any(_group_alive(g) for g in groups):
+        if not live_groups(groups):
             return found
-        time.sleep(0.05)
+        time.sleep(0.02)
     _signal(groups, signal.SIGKILL)
     return found
 
@@ -74,11 +74,24 @@ def _signal(groups: Iterable[int], sig: int) -> None:
             pass
 
 
-def _group_alive(group: int) -> bool:
-    try:
-        os.killpg(group, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+def live_groups(groups: set[int]) -> set[int]:
+    """Which of ``groups`` still have a member that is not a zombie. An orphan that
+    exited stays a zombie until whatever adopted it reaps it (in a container that may
+    be never): it no longer runs, so it does not count."""
+    alive: set[int] = set()
+    for entry in os.listdir(PROC):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"{PROC}/{entry}/stat", "rb") as fh:
+                stat = fh.read()
+        except OSError:
+            continue
+        # "pid (comm) state ppid pgrp ...": comm may hold spaces and parentheses.
+        fields = stat[stat.rfind(b")") + 2 :].split()
+        if len(fields) < 3 or fields[0] in (b"Z", b"X"):
+            continue
+        group = int(fields[2])
+        if group in groups:
+            alive.add(group)
+    return alive

@@ -122,7 +122,7 @@ class Recorded:
                 "failed",
             ):
                 recorded.outcomes[step.key] = step
-            elif step.kind == "timer":
+            elif step.kind in ("timer", "deadline"):
                 recorded.due[step.key] = float(step.data["due"])
             elif step.kind == "transition":
                 recorded.transitions.add(step.key)
@@ -653,7 +653,7 @@ class FlowExecution:
             due = time.time() + seconds
             self.recorded.due[key] = due
             await self._record(
-                self._step("timer", key, name, "scheduled", due=due, seconds=seconds)
+                self._step("deadline", key, name, "scheduled", due=due, seconds=seconds)
             )
         return due
 

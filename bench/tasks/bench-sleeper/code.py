@@ -1,0 +1,3 @@
+def run(ctx, seconds: float = 3600.0):
+    ctx.sleep(seconds)
+    return None

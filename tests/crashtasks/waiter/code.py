@@ -1,0 +1,2 @@
+def run(ctx):
+    return {"got": ctx.wait_signal("go")}
