@@ -26,6 +26,7 @@ from seqd import timeutil
 from seqd.errors import SeqdError, TaskFailed, ValidationFailed
 from seqd.models import TERMINAL, NewStep, Run
 from seqd.workerpool.ops import (
+    ENCODE_ERRORS,
     KINDS,
     OP_CHILD,
     OP_JOURNAL,
@@ -128,7 +129,7 @@ class DurableOps:
         try:
             if len(_json.encode(details)) > self.max_bytes:
                 details = {}
-        except (TypeError, ValueError, OverflowError, msgspec.EncodeError):
+        except ENCODE_ERRORS:
             details = {}
         return OpError(error.type[:200], error.message[: self.max_bytes], details)
 
@@ -172,7 +173,7 @@ class DurableOps:
         try:
             result = await job.call_tool(a.name, params)
             value = _json.encode(result)
-        except (msgspec.EncodeError, TypeError, ValueError, OverflowError) as exc:
+        except ENCODE_ERRORS as exc:
             error = OpError("invalid_output", f"tool {a.name!r} returned no JSON: {exc}")
         except Exception as exc:  # a tool is plugin code: its failure is the caller's
             error = _error(exc)

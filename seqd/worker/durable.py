@@ -23,6 +23,7 @@ import msgspec
 from seqd.worker.replay import Nondeterminism, Replay
 from seqd.workerpool.ops import (
     DONE_STATUSES,
+    ENCODE_ERRORS,
     OP_CHILD,
     OP_JOURNAL,
     OP_STEP,
@@ -161,7 +162,7 @@ def _object(value: Any, what: str) -> bytes:
         raise TypeError(f"{what} must be a dict, not {type(value).__name__}")
     try:
         return _encoder.encode(value)
-    except (TypeError, ValueError, OverflowError, msgspec.EncodeError) as exc:
+    except ENCODE_ERRORS as exc:
         raise TypeError(f"{what} is not JSON-serialisable: {exc}") from None
 
 
@@ -207,7 +208,7 @@ class Durable:
             self._busy = False
         try:
             data = _encoder.encode(value)
-        except (TypeError, ValueError, OverflowError, msgspec.EncodeError) as exc:
+        except ENCODE_ERRORS as exc:
             message = f"the result of step {name!r} is not JSON-serialisable: {exc}"
             return self._invalid(index, name, message)
         if len(data) > self._max_bytes:

@@ -26,6 +26,7 @@ from seqd.worker.durable import Durable, Suspend
 from seqd.worker.replay import Nondeterminism
 from seqd.worker.stdio import LogWriter
 from seqd.workerpool.messages import ErrorInfo, Execute, Result, SchemaRequest, SchemaResult
+from seqd.workerpool.ops import ENCODE_ERRORS
 
 MODULE_CACHE_SIZE = 16
 
@@ -194,7 +195,7 @@ class Runner:
             raise ctx._durable.suspended
         try:
             encoded = self._json.encode(result)
-        except (TypeError, ValueError, OverflowError, msgspec.EncodeError) as exc:
+        except ENCODE_ERRORS as exc:
             raise Failed(
                 ErrorInfo(
                     type="invalid_output",

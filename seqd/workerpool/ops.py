@@ -29,6 +29,14 @@ Kind = Literal["step", "tool", "child", "sleep", "signal"]
 KINDS: tuple[str, ...] = ("step", "tool", "child", "sleep", "signal")
 """Journal entry kinds written by python tasks (distinct from the flow's kinds)."""
 
+ENCODE_ERRORS: tuple[type[Exception], ...] = (
+    TypeError,
+    ValueError,
+    OverflowError,
+    msgspec.EncodeError,
+)
+"""What msgspec raises for a value that is not JSON (unsupported type, bad float...)."""
+
 DONE_STATUSES = frozenset(("succeeded", "failed", "received", "timeout"))
 """Statuses after which an operation's outcome is final (a ``sleep`` is final once its
 due time has passed)."""
