@@ -20,6 +20,7 @@ from bench import (
     backends,
     bigoutput,
     cli_cold,
+    durable,
     flows,
     history,
     latency,
@@ -48,6 +49,7 @@ BENCHMARKS: dict[str, tuple[str, Benchmark]] = {
     "9": ("storage backends", backends.run),
     "10": ("flow per-state overhead", flows.run),
     "11": ("recovery after a crash", recovery.run),
+    "12": ("journaled ctx.step overhead", durable.run),
     "13": ("10,000 suspended runs", suspended.run),
 }
 DEFAULT_OUTPUT = report.ROOT / "docs" / "benchmarks.md"

@@ -81,7 +81,9 @@ class StorageBackend(Protocol):
 
     async def append_steps(self, run_id: str, steps: Sequence[NewStep]) -> int:
         """Append journal entries in order, numbered after the run's last (from 1);
-        durable when this returns. Returns the last seq written."""
+        durable when this returns. Returns the last seq written. ``data`` values may
+        be ``msgspec.Raw`` (JSON already encoded by a python worker): store them as
+        that JSON, e.g. by encoding the entry with msgspec."""
 
     async def read_steps(self, run_id: str, after: int, limit: int) -> list[Step]:
         """Journal entries with ``seq > after`` in order, at most ``limit``."""

@@ -18,8 +18,9 @@ from typing import Any
 import msgspec
 
 from seqd import hookimpl
+from seqd.builtin.python_durable import DurableOps
 from seqd.config import ConfigError
-from seqd.errors import NotRunnable, TaskFailed
+from seqd.errors import NotRunnable, Suspended, TaskFailed
 from seqd.models import Problem, Resources
 from seqd.tasktype import Job, Services, TaskSource, TaskType
 from seqd.workerpool.messages import Execute, SchemaRequest
@@ -50,15 +51,16 @@ def _filename(source: TaskSource) -> str:
 
 class PythonTaskType:
     """Runs python tasks in worker processes. ``handlers`` maps ``ctx.call`` operation
-    names to ``async def handler(job, args)``; the engine adds its own (steps, tools,
-    sleeps) there, before or after ``start``."""
+    names to ``async def handler(job, args)``: the durable operations
+    (``seqd.builtin.python_durable``) and any a plugin adds, before or after ``start``."""
 
     name = "python"
     options_type: type[msgspec.Struct] | None = PythonOptions
     defining_files: tuple[str, ...] = (CODE,)
 
     def __init__(self) -> None:
-        self.handlers: dict[str, OpHandler] = {}
+        self._durable = DurableOps()
+        self.handlers: dict[str, OpHandler] = self._durable.handlers()
         self.settings = PoolSettings()
         self._pool: WorkerPool | None = None
         self._max_output_bytes = 1024 * 1024
@@ -193,6 +195,7 @@ class PythonTaskType:
         except msgspec.ValidationError as exc:
             raise ConfigError(f"[task_types.{self.name}]: {exc}") from None
         self._max_output_bytes = services.config.limits.max_input_bytes
+        self._durable.max_bytes = self._max_output_bytes
         self._schema_slots = asyncio.Semaphore(max(1, min(services.config.workers, 4)))
         pool = WorkerPool(self.settings, max_idle=services.config.workers, handlers=self.handlers)
         try:
@@ -257,6 +260,8 @@ class PythonTaskType:
         error = result.error
         if error is None:
             raise TaskFailed("crashed", "the worker reported a failure without details")
+        if error.type == "suspended":
+            raise _suspended(error.details)
         raise TaskFailed(error.type, error.message, error.details)
 
     async def _acquire(self) -> WorkerProcess:
@@ -269,6 +274,16 @@ class PythonTaskType:
         if self._pool is None:
             raise RuntimeError("the python task type is not started")
         return self._pool
+
+
+def _suspended(details: dict[str, Any]) -> Suspended:
+    """The worker's report of a suspended execution, as the engine expects it."""
+    wake_at = details.get("wake_at")
+    waiting_for = details.get("waiting_for")
+    return Suspended(
+        wake_at=float(wake_at) if isinstance(wake_at, int | float) else None,
+        waiting_for=waiting_for if isinstance(waiting_for, str) else None,
+    )
 
 
 @hookimpl

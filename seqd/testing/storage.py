@@ -483,6 +483,24 @@ class StorageConformance:
 
         self.run(main())
 
+    def test_steps_data_may_hold_raw_json(self, make_backend: BackendMaker) -> None:
+        """Python tasks' results reach ``append_steps`` as the JSON bytes the worker
+        encoded (``msgspec.Raw``): a backend stores them as that JSON."""
+
+        async def main() -> None:
+            async with opened(make_backend) as b:
+                run = new_run()
+                raw = msgspec.Raw(b'{"big":123456789012345678901234567890,"s":"\\u00e9"}')
+                step = new_step("step", "py.1.1", name="s", data={"result": raw, "n": 1})
+                assert await b.append_steps(run.id, [step]) == 1
+                (got,) = await b.read_steps(run.id, 0, 10)
+                assert got.data == {
+                    "result": {"big": 123456789012345678901234567890, "s": "\u00e9"},
+                    "n": 1,
+                }
+
+        self.run(main())
+
     def test_concurrent_step_appenders_keep_order(self, make_backend: BackendMaker) -> None:
         async def main() -> None:
             async with opened(make_backend) as b:

@@ -1,15 +1,33 @@
 """``ctx``: what a python task's ``run(ctx, **inputs)`` receives.
 
-Everything a task does that the daemon must know about goes through ``ctx``. Today that
-is logging; ``call`` is the request/response primitive on which journaled operations
-(steps, tools, durable sleeps) are built, so each of them is one round trip to the
-daemon, where journaling and replay happen.
+Everything a task does that the daemon must know about goes through ``ctx``: logging,
+and the durable operations (``step``, ``tool``, ``run_task``/``start_task``,
+``sleep``/``sleep_until``, ``wait_signal``) that are journaled and replayed
+(``seqd.worker.durable``, docs/durable.md). ``call`` is the request/response primitive
+they are built on: each is at most one round trip to the daemon.
 """
 
 from __future__ import annotations
 
 import os
-from typing import Any, Protocol
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any, Protocol, TypeVar
+
+from seqd.worker.durable import (
+    ChildFailed,
+    Durable,
+    DurableError,
+    StepFailed,
+    Suspend,
+    TaskHandle,
+    ToolFailed,
+    to_epoch,
+)
+from seqd.worker.replay import Nondeterminism
+
+T = TypeVar("T")
+DEFAULT_MAX_BYTES = 1024 * 1024
 
 
 class TaskCancelled(BaseException):
@@ -50,9 +68,30 @@ class Context:
     - ``work_dir``: a private directory for this run's files, created on first use and
       removed after the run.
     - ``task_dir``: the task's folder; also the current directory during the run.
+
+    Durable operations raise these (also reachable as ``ctx.StepFailed`` etc.):
+    ``StepFailed``, ``ToolFailed``, ``ChildFailed`` (all ``DurableError``: ``type``,
+    ``message``, ``details``) and ``TimeoutError`` (``wait_signal``).
     """
 
-    __slots__ = ("_link", "_work_dir", "attempt", "input", "run_id", "task", "task_dir")
+    __slots__ = (
+        "_durable",
+        "_link",
+        "_work_dir",
+        "attempt",
+        "input",
+        "run_id",
+        "task",
+        "task_dir",
+    )
+
+    CallError = CallError
+    DurableError = DurableError
+    StepFailed = StepFailed
+    ToolFailed = ToolFailed
+    ChildFailed = ChildFailed
+    Suspend = Suspend
+    Nondeterminism = Nondeterminism
 
     def __init__(
         self,
@@ -64,6 +103,7 @@ class Context:
         work_dir: str,
         task_dir: str,
         link: Link,
+        max_bytes: int = DEFAULT_MAX_BYTES,
     ) -> None:
         self.run_id = run_id
         self.task = task
@@ -72,6 +112,7 @@ class Context:
         self._work_dir = work_dir
         self.task_dir = task_dir
         self._link = link
+        self._durable = Durable(link, attempt, max_bytes)
 
     @property
     def work_dir(self) -> str:
@@ -99,6 +140,53 @@ class Context:
         the operation failed.
         """
         return self._link.call(op, args)
+
+    # -- durable operations (docs/durable.md) ----------------------------------------
+
+    def step(self, name: str, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+        """Run ``fn(*args, **kwargs)`` once for this run attempt and journal its result.
+
+        Returns the result in its JSON form (a tuple comes back as a list), the same
+        value on the first execution and on every replay; a replay returns it without
+        calling ``fn``. If ``fn`` raises, the error is journaled and ``StepFailed`` is
+        raised (again on replay). A crash while ``fn`` runs, before its result is
+        journaled, runs it again on resume: steps are at-least-once, exactly-once once
+        journaled.
+        """
+        return self._durable.step(name, fn, args, kwargs)  # type: ignore[no-any-return]
+
+    def tool(self, name: str, /, **params: Any) -> Any:
+        """Call the tool ``name`` with ``params``; its result (or ``ToolFailed``) is
+        journaled and replayed."""
+        return self._durable.tool(name, params)
+
+    def run_task(self, name: str, input: dict[str, Any] | None = None) -> Any:
+        """Start a child run of task ``name`` and wait for it: returns its output or
+        raises ``ChildFailed``. The run is suspended (it holds no worker) while the
+        child runs."""
+        return self._durable.run_task(name, input)
+
+    def start_task(self, name: str, input: dict[str, Any] | None = None) -> TaskHandle:
+        """Start a child run of task ``name`` without waiting: a handle with ``.id``
+        and ``.result()`` (which waits like ``run_task``)."""
+        return self._durable.start_task(name, input)
+
+    def sleep(self, seconds: float) -> None:
+        """A durable timer: the due time is journaled once; until it passes the run is
+        suspended (no worker), across restarts; after it, this returns at once."""
+        self._durable.sleep(seconds, None)
+
+    def sleep_until(self, when: datetime | str | float) -> None:
+        """``sleep`` until ``when``: a timezone-aware datetime, an RFC 3339 string or
+        epoch seconds."""
+        self._durable.sleep(None, to_epoch(when))
+
+    def wait_signal(self, name: str, timeout_s: float | None = None) -> Any:
+        """Wait for a signal ``name`` (``seqctl runs signal ID NAME --data JSON``) and
+        return its payload: the k-th wait on a name receives the k-th signal of that
+        name sent to the run. Suspends the run until it comes; raises ``TimeoutError``
+        once ``timeout_s`` (counted from the first wait) has passed."""
+        return self._durable.wait_signal(name, timeout_s)
 
     def __repr__(self) -> str:
         return f"<Context run_id={self.run_id!r} task={self.task!r} attempt={self.attempt}>"

@@ -22,8 +22,11 @@ import msgspec
 
 from seqd.worker.channel import CancelGuard, Channel
 from seqd.worker.context import Context, TaskCancelled
+from seqd.worker.durable import Durable, Suspend
+from seqd.worker.replay import Nondeterminism
 from seqd.worker.stdio import LogWriter
 from seqd.workerpool.messages import ErrorInfo, Execute, Result, SchemaRequest, SchemaResult
+from seqd.workerpool.ops import ENCODE_ERRORS
 
 MODULE_CACHE_SIZE = 16
 
@@ -50,6 +53,8 @@ class Runner:
         self._modules: dict[tuple[str, str], types.ModuleType] = {}
         self._structs: dict[tuple[str, str, str], type[msgspec.Struct]] = {}
         self._json = msgspec.json.Encoder()
+        self._durable: Durable | None = None
+        """The durable state of the execution in progress (suspended? diverged?)."""
 
     # -- code loading --------------------------------------------------------------
 
@@ -109,8 +114,13 @@ class Runner:
         signal.signal(signal.SIGTERM, self._guard.on_sigterm)
         sys.stdout, sys.stderr = self._writers[0], self._writers[1]
         self._guard.start_run()
+        self._durable = None
         try:
             output = self._execute(req)
+        except Suspend as exc:
+            error = suspended_info(self._durable, exc)
+        except Nondeterminism as exc:
+            error = ErrorInfo(type="nondeterminism", message=exc.message, details=exc.details)
         except TaskCancelled:
             cancelled = True
             error = ErrorInfo(
@@ -124,9 +134,10 @@ class Runner:
             self._guard.end_run()
             self._exit_like(exc)
         except BaseException as exc:
-            error = exception_info(exc, req.filename)
+            error = durable_info(self._durable) or exception_info(exc, req.filename)
         finally:
             self._guard.end_run()
+            self._durable = None
         self._flush()
         usage = resource.getrusage(resource.RUSAGE_SELF)
         children = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -170,13 +181,21 @@ class Runner:
             work_dir=req.work_dir,
             task_dir=req.task_dir,
             link=self._channel,
+            max_bytes=req.max_output_bytes,
         )
+        self._durable = ctx._durable
         result = fn(ctx, **kwargs)
         if isinstance(result, Awaitable):
             result = run_awaitable(result, self._guard)
+        # Task code that swallowed a Suspend or a Nondeterminism (a bare except) still
+        # ends the way the durable operation said.
+        if ctx._durable.broken is not None:
+            raise ctx._durable.broken
+        if ctx._durable.suspended is not None:
+            raise ctx._durable.suspended
         try:
             encoded = self._json.encode(result)
-        except (TypeError, ValueError, OverflowError, msgspec.EncodeError) as exc:
+        except ENCODE_ERRORS as exc:
             raise Failed(
                 ErrorInfo(
                     type="invalid_output",
@@ -218,6 +237,30 @@ class Runner:
             code = 1
         self._flush()
         os._exit(code or 0)
+
+
+def suspended_info(durable: Durable | None, exc: Suspend) -> ErrorInfo:
+    """The report of a suspended execution (the first suspension is the one that
+    counts: later durable operations only re-raised it)."""
+    first = durable.suspended if durable is not None and durable.suspended else exc
+    return ErrorInfo(
+        type="suspended",
+        message=str(first),
+        details={"wake_at": first.wake_at, "waiting_for": first.waiting_for},
+    )
+
+
+def durable_info(durable: Durable | None) -> ErrorInfo | None:
+    """Task code that caught a Suspend or Nondeterminism and raised something else
+    instead still ends as the durable operation said."""
+    if durable is None:
+        return None
+    if durable.broken is not None:
+        broken = durable.broken
+        return ErrorInfo(type="nondeterminism", message=broken.message, details=broken.details)
+    if durable.suspended is not None:
+        return suspended_info(durable, durable.suspended)
+    return None
 
 
 def _check_binding(fn: Callable[..., Any], kwargs: dict[str, Any]) -> None:

@@ -310,14 +310,18 @@ class WorkerProcess:
     # -- channel -------------------------------------------------------------------
 
     def _write(self, frame: Frame) -> None:
-        transport = self._transport
-        if transport is None or transport.is_closing():
-            return
         try:
-            transport.write(pack(frame))
+            data = pack(frame)
         except (ProtocolError, TypeError, ValueError) as exc:
             logger.error("python worker %d: cannot send %s: %s", self.pid, type(frame), exc)
             self.signal(signal.SIGKILL)
+            return
+        self._send(data)
+
+    def _send(self, data: bytes) -> None:
+        transport = self._transport
+        if transport is not None and not transport.is_closing():
+            transport.write(data)
 
     def _on_frame(self, frame: ToDaemon) -> None:
         if isinstance(frame, Log):
@@ -363,11 +367,11 @@ class WorkerProcess:
             except Exception as exc:
                 reply = Reply(id=frame.id, ok=False, error=_error_info(frame.op, exc))
         try:
-            pack(reply)
+            data = pack(reply)
         except (ProtocolError, TypeError, ValueError) as exc:
             info = ErrorInfo(type="internal", message=f"{frame.op}: cannot encode reply: {exc}")
-            reply = Reply(id=frame.id, ok=False, error=info)
-        self._write(reply)
+            data = pack(Reply(id=frame.id, ok=False, error=info))
+        self._send(data)
 
     # -- exit ----------------------------------------------------------------------
 
