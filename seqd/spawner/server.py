@@ -1,0 +1,454 @@
+"""The spawner process: starts commands, reads their output, reaps them.
+
+Why a process of its own: a command started from the daemon costs the daemon's event
+loop the whole spawn (``Popen`` holds the GIL while the vforked child execs), the file
+work of the run and the thread hops around both. Here a small, clean interpreter does
+that work on the other CPU and reports back over one socket, so the daemon's share of a
+shell run is a few frames.
+
+One thread, one ``epoll``: the control socket, each command's stdout/stderr pipes and
+its pidfd. Commands are started with ``posix_spawn`` (vfork-like, in a new session) with
+exactly the environment they are given. When a command's leader exits, what is left of
+its process group is killed (the zombie leader still holds the group id), its output is
+drained and it is reaped; ``Exited`` carries the status, the resource use and any
+output not yet sent.
+
+The spawner dies with the daemon: ``PR_SET_PDEATHSIG`` and EOF on the control socket.
+Commands are not children it keeps alive: they outlive it, as they outlive the daemon,
+and the daemon ends their groups itself.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import select
+import signal
+import socket
+import sys
+import time
+
+from seqd.spawner.messages import (
+    INLINE_BYTES,
+    STREAM_AFTER_S,
+    WINDOW_BYTES,
+    Ack,
+    Discard,
+    Exited,
+    Frame,
+    FrameBuffer,
+    Hello,
+    Output,
+    ProtocolError,
+    Signal,
+    Start,
+    Started,
+    StartFailed,
+    decode_to_spawner,
+    pack,
+)
+
+PR_SET_PDEATHSIG = 1
+READ_BYTES = 64 * 1024
+STREAMS = ("stdout", "stderr")
+RESTORED_SIGNALS = (signal.SIGPIPE, signal.SIGXFSZ)
+"""Python ignores these at start-up, and ignored signals survive exec: give commands
+the default actions back, as ``subprocess`` does (``yes | head`` needs SIGPIPE)."""
+
+
+class Command:
+    """One started command: its pipes, what it wrote and how much the daemon took."""
+
+    __slots__ = (
+        "buffers",
+        "discard",
+        "id",
+        "paused",
+        "pid",
+        "pidfd",
+        "pipes",
+        "remove_work_dir",
+        "stream_at",
+        "streaming",
+        "unacked",
+        "work_dir",
+    )
+
+    def __init__(self, req: Start, pid: int, pidfd: int, pipes: dict[int, str]) -> None:
+        self.id = req.id
+        self.pid = pid
+        self.pidfd = pidfd
+        self.pipes = pipes
+        self.work_dir = req.work_dir
+        self.remove_work_dir = req.remove_work_dir
+        self.buffers: dict[str, bytearray] = {s: bytearray() for s in STREAMS}
+        self.streaming = False
+        self.stream_at = time.monotonic() + STREAM_AFTER_S
+        self.unacked = 0
+        self.paused = False
+        self.discard = False
+
+
+class Server:
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.epoll = select.epoll()
+        self.frames = FrameBuffer()
+        self.commands: dict[int, Command] = {}
+        self.pipes: dict[int, tuple[Command, str]] = {}
+        self.exits: dict[int, Command] = {}
+        self.waiting: list[Command] = []
+        """Commands that hold output back, in ``stream_at`` order."""
+
+    # -- the loop ----------------------------------------------------------------------
+
+    def serve(self) -> int:
+        self.epoll.register(self.sock.fileno(), select.EPOLLIN)
+        self.send(Hello(pid=os.getpid()))
+        sock_fd = self.sock.fileno()
+        while True:
+            timeout = -1.0
+            if self.waiting:
+                timeout = max(0.0, self.waiting[0].stream_at - time.monotonic())
+            for fd, _ in self.epoll.poll(timeout):
+                if fd == sock_fd:
+                    if not self.on_control():
+                        return 0
+                elif fd in self.pipes:
+                    self.on_pipe(fd)
+                elif fd in self.exits:
+                    self.on_exit(self.exits[fd])
+            if self.waiting:
+                self.start_streaming(time.monotonic())
+
+    def send(self, frame: Frame) -> None:
+        self.sock.sendall(pack(frame))
+
+    def on_control(self) -> bool:
+        data = self.sock.recv(256 * 1024)
+        if not data:
+            return False
+        for body in self.frames.feed(data):
+            frame = decode_to_spawner(body)
+            if isinstance(frame, Start):
+                self.start(frame)
+            elif isinstance(frame, Ack):
+                self.on_ack(frame)
+            elif isinstance(frame, Signal):
+                self.on_signal(frame)
+            elif isinstance(frame, Discard):
+                self.on_discard(frame)
+        return True
+
+    # -- starting ----------------------------------------------------------------------
+
+    def start(self, req: Start) -> None:
+        try:
+            pid, out_r, err_r = spawn(req)
+        except OSError as exc:
+            self.send(StartFailed(id=req.id, message=exc.strerror or str(exc), errno=exc.errno))
+            return
+        except _StartError as exc:
+            self.send(StartFailed(id=req.id, message=exc.message, errno=exc.errno))
+            return
+        except ValueError as exc:  # a NUL byte or '=' where the kernel cannot take it
+            self.send(StartFailed(id=req.id, message=f"cannot run the command: {exc}"))
+            return
+        pidfd = os.pidfd_open(pid)
+        cmd = Command(req, pid, pidfd, {out_r: "stdout", err_r: "stderr"})
+        self.commands[req.id] = cmd
+        self.exits[pidfd] = cmd
+        self.epoll.register(pidfd, select.EPOLLIN)
+        for fd, stream in cmd.pipes.items():
+            self.pipes[fd] = (cmd, stream)
+            self.epoll.register(fd, select.EPOLLIN)
+        self.waiting.append(cmd)
+        self.send(Started(id=req.id, pid=pid))
+
+    # -- output ------------------------------------------------------------------------
+
+    def on_pipe(self, fd: int) -> None:
+        cmd, stream = self.pipes[fd]
+        try:
+            data = os.read(fd, READ_BYTES)
+        except BlockingIOError:
+            return
+        except OSError:
+            data = b""
+        if not data:
+            self.close_pipe(cmd, fd)
+            return
+        self.take(cmd, stream, data)
+
+    def take(self, cmd: Command, stream: str, data: bytes) -> None:
+        if cmd.discard:
+            return
+        if cmd.streaming:
+            self.send(Output(id=cmd.id, stream=stream, data=data))
+            cmd.unacked += len(data)
+            if cmd.unacked >= WINDOW_BYTES and not cmd.paused:
+                cmd.paused = True
+                for pipe in cmd.pipes:
+                    self.epoll.modify(pipe, 0)
+            return
+        cmd.buffers[stream] += data
+        if sum(len(b) for b in cmd.buffers.values()) > INLINE_BYTES:
+            self.stream(cmd)
+
+    def start_streaming(self, now: float) -> None:
+        while self.waiting and self.waiting[0].stream_at <= now:
+            self.stream(self.waiting[0])
+
+    def stream(self, cmd: Command) -> None:
+        """From now on, send this command's output as it comes."""
+        with contextlib.suppress(ValueError):
+            self.waiting.remove(cmd)
+        if cmd.streaming:
+            return
+        cmd.streaming = True
+        for stream, buf in cmd.buffers.items():
+            if buf:
+                data = bytes(buf)
+                buf.clear()
+                self.take(cmd, stream, data)
+
+    def on_ack(self, ack: Ack) -> None:
+        cmd = self.commands.get(ack.id)
+        if cmd is None:
+            return
+        cmd.unacked = max(0, cmd.unacked - ack.size)
+        if cmd.paused and cmd.unacked < WINDOW_BYTES:
+            self.resume(cmd)
+
+    def on_signal(self, req: Signal) -> None:
+        cmd = self.commands.get(req.id)
+        if cmd is None:  # reaped: nothing of it is left to signal
+            return
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(cmd.pid, req.signal)
+
+    def on_discard(self, req: Discard) -> None:
+        cmd = self.commands.get(req.id)
+        if cmd is None:
+            return
+        cmd.discard = True
+        for buf in cmd.buffers.values():
+            buf.clear()
+        if cmd.paused:
+            self.resume(cmd)
+
+    def resume(self, cmd: Command) -> None:
+        cmd.paused = False
+        for pipe in cmd.pipes:
+            self.epoll.modify(pipe, select.EPOLLIN)
+
+    def close_pipe(self, cmd: Command, fd: int) -> None:
+        del self.pipes[fd]
+        del cmd.pipes[fd]
+        self.epoll.unregister(fd)
+        os.close(fd)
+
+    # -- exit --------------------------------------------------------------------------
+
+    def on_exit(self, cmd: Command) -> None:
+        """The leader exited: end its group, take what is left in the pipes, reap."""
+        del self.exits[cmd.pidfd]
+        self.epoll.unregister(cmd.pidfd)
+        os.close(cmd.pidfd)
+        # The leader is a zombie until reaped, so the group id is still ours to signal.
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(cmd.pid, signal.SIGKILL)
+        for fd, stream in list(cmd.pipes.items()):
+            self.drain(cmd, fd, stream)
+        try:
+            _, status, usage = os.wait4(cmd.pid, 0)
+            code: int | None = os.waitstatus_to_exitcode(status)
+            cpu = usage.ru_utime + usage.ru_stime
+            rss = usage.ru_maxrss * 1024
+        except ChildProcessError:
+            code, cpu, rss = None, 0.0, 0
+        removed = cmd.remove_work_dir and _remove_work_dir(cmd.work_dir)
+        with contextlib.suppress(ValueError):
+            self.waiting.remove(cmd)
+        del self.commands[cmd.id]
+        out, err = cmd.buffers["stdout"], cmd.buffers["stderr"]
+        self.send(
+            Exited(
+                id=cmd.id,
+                returncode=code,
+                cpu_s=cpu,
+                peak_rss_bytes=rss,
+                stdout=bytes(out),
+                stderr=bytes(err),
+                work_dir_removed=removed,
+            )
+        )
+
+    def drain(self, cmd: Command, fd: int, stream: str) -> None:
+        """Read what the pipe holds now; its writers are dead or escaped the group, so
+        this is bounded by the pipe's size. Kept for ``Exited`` unless discarded."""
+        buf = cmd.buffers[stream]
+        while True:
+            try:
+                data = os.read(fd, READ_BYTES)
+            except OSError:
+                break
+            if not data:
+                break
+            if not cmd.discard:
+                buf += data
+        self.close_pipe(cmd, fd)
+
+
+# -- spawning --------------------------------------------------------------------------
+
+
+class _StartError(Exception):
+    def __init__(self, message: str, errno: int | None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.errno = errno
+
+
+def spawn(req: Start) -> tuple[int, int, int]:
+    """Prepare the work dir, start the command; returns (pid, stdout, stderr pipes)."""
+    if not req.argv:
+        raise _StartError("empty command", None)
+    if req.work_dir is not None:
+        try:
+            os.mkdir(req.work_dir, 0o700)
+        except FileExistsError:
+            pass
+        except FileNotFoundError:  # the first run: the work root is not there yet
+            os.makedirs(req.work_dir, 0o700, exist_ok=True)
+        except OSError as exc:
+            raise _StartError(f"cannot create the work dir: {exc.strerror}", exc.errno) from None
+        if req.input_file is not None:
+            _write_file(os.path.join(req.work_dir, req.input_file), req.input)
+    try:
+        os.chdir(req.cwd)
+    except OSError as exc:
+        msg = f"cannot change to directory {req.cwd!r}: {exc.strerror}"
+        raise _StartError(msg, exc.errno) from None
+    out_r, out_w = os.pipe()
+    err_r, err_w = os.pipe()
+    try:
+        actions: list[tuple[int | str, ...]] = [
+            (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
+            (os.POSIX_SPAWN_DUP2, out_w, 1),
+            (os.POSIX_SPAWN_DUP2, err_w, 2),
+        ]
+        pid = _spawn_on_path(req.argv, req.env, actions)
+    except BaseException:
+        os.close(out_r)
+        os.close(err_r)
+        raise
+    finally:
+        os.close(out_w)
+        os.close(err_w)
+    os.set_blocking(out_r, False)
+    os.set_blocking(err_r, False)
+    return pid, out_r, err_r
+
+
+def _spawn_on_path(
+    argv: list[str], env: dict[str, str], actions: list[tuple[int | str, ...]]
+) -> int:
+    """``posix_spawn`` the program, searched on the *command's* ``PATH`` when its name
+    has no slash (as ``subprocess`` does); the first error other than "not there"
+    wins, as with ``execvp``."""
+    program = argv[0]
+    if "/" in program:
+        candidates = [program]
+    else:
+        candidates = [os.path.join(d, program) for d in os.get_exec_path(env)]
+    first_error: OSError | None = None
+    for path in candidates:
+        if len(candidates) > 1 and not os.path.isfile(path):
+            continue
+        try:
+            return os.posix_spawn(
+                path,
+                argv,
+                env,
+                file_actions=actions,
+                setsid=True,
+                setsigdef=RESTORED_SIGNALS,
+            )
+        except OSError as exc:
+            if exc.errno not in (errno.ENOENT, errno.ENOTDIR) and first_error is None:
+                first_error = exc
+    if first_error is not None:
+        raise _StartError(f"cannot run {program!r}: {first_error.strerror}", first_error.errno)
+    raise _StartError(f"cannot run {program!r}: {os.strerror(errno.ENOENT)}", errno.ENOENT)
+
+
+def _write_file(path: str, data: bytes) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+    finally:
+        os.close(fd)
+
+
+def _remove_work_dir(work_dir: str | None) -> bool:
+    """Remove a work dir holding only files (the usual: just the input); False if it
+    holds directories or went away meanwhile — the daemon then removes the tree."""
+    if work_dir is None:
+        return False
+    try:
+        with os.scandir(work_dir) as entries:
+            for entry in entries:
+                if entry.is_dir(follow_symlinks=False):
+                    return False
+                os.unlink(entry.path)
+        os.rmdir(work_dir)
+    except OSError:
+        return False
+    return True
+
+
+# -- entry point -----------------------------------------------------------------------
+
+
+def die_with_parent(parent: int) -> None:
+    """SIGKILL when the daemon's spawning thread goes; exit if it already went."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != parent:
+        os._exit(1)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 2 or not all(a.isdigit() for a in args):
+        print("usage: python -m seqd.spawner FD PARENT_PID", file=sys.stderr)
+        os._exit(2)
+    fd, parent = int(args[0]), int(args[1])
+    die_with_parent(parent)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # a terminal's ^C is the daemon's
+    sock = socket.socket(fileno=fd)
+    sock.set_inheritable(False)
+    code = 0
+    try:
+        code = Server(sock).serve()
+    except (ConnectionError, EOFError):
+        code = 0  # the daemon went away
+    except ProtocolError as exc:
+        print(f"seqd spawner: {exc}", file=sys.stderr)
+        code = 70
+    except BaseException:
+        import traceback
+
+        traceback.print_exc()
+        code = 70
+    finally:
+        with contextlib.suppress(OSError):
+            sys.stderr.flush()
+    os._exit(code)
