@@ -48,6 +48,9 @@ syntax, common in ``sh -c`` scripts) is left alone."""
 _ENV_NAME_CHARS = re.compile(r"[^A-Za-z0-9]")
 INPUT_FILE = "input.json"
 """In the work dir: the run's input as JSON."""
+SPARE_DIR = ".spare-shell"
+"""Beside the runs' work dirs: emptied work dirs the spawner renames into place for
+later runs (no run id starts with a dot)."""
 
 
 class ShellOptions(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -278,6 +281,7 @@ class ShellTaskType:
             work_dir=work_dir,
             input_file=INPUT_FILE,
             input=msgspec.json.encode(job.input),
+            spare_dir=os.path.join(os.path.dirname(work_dir), SPARE_DIR),
         )
 
         async def on_start(cmd: RunningCommand) -> None:

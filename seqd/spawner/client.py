@@ -94,6 +94,8 @@ class CommandSpec(msgspec.Struct, kw_only=True, frozen=True):
     work_dir: str | None = None
     input_file: str | None = None
     input: bytes = b""
+    spare_dir: str | None = None
+    """Where emptied work dirs wait to be reused (see ``seqd.spawner.server``)."""
 
 
 # -- one command ------------------------------------------------------------------------
@@ -325,6 +327,7 @@ class Spawner:
                 work_dir=spec.work_dir,
                 input_file=spec.input_file,
                 input=spec.input,
+                spare_dir=spec.spare_dir,
             )
         )
         try:

@@ -50,8 +50,11 @@ class Start(Frame, tag="start"):
     """A file name inside ``work_dir`` to write ``input`` to."""
     input: bytes = b""
     remove_work_dir: bool = True
-    """Remove ``work_dir`` once the command ended, if it holds nothing else (else the
-    caller removes it)."""
+    """Remove ``work_dir`` once the command ended, unless it holds directories (then
+    the caller removes it)."""
+    spare_dir: str | None = None
+    """Where emptied work dirs wait to be reused (renamed back into place): creating
+    and deleting a directory and a file per run costs far more than two renames."""
 
 
 class Ack(Frame, tag="ack"):

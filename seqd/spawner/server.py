@@ -64,11 +64,13 @@ class Command:
         "buffers",
         "discard",
         "id",
+        "input_file",
         "paused",
         "pid",
         "pidfd",
         "pipes",
         "remove_work_dir",
+        "spare_dir",
         "stream_at",
         "streaming",
         "unacked",
@@ -82,6 +84,8 @@ class Command:
         self.pipes = pipes
         self.work_dir = req.work_dir
         self.remove_work_dir = req.remove_work_dir
+        self.spare_dir = req.spare_dir
+        self.input_file = req.input_file
         self.buffers: dict[str, bytearray] = {s: bytearray() for s in STREAMS}
         self.streaming = False
         self.stream_at = time.monotonic() + STREAM_AFTER_S
@@ -100,6 +104,7 @@ class Server:
         self.exits: dict[int, Command] = {}
         self.waiting: list[Command] = []
         """Commands that hold output back, in ``stream_at`` order."""
+        self.spares = SparePool()
 
     # -- the loop ----------------------------------------------------------------------
 
@@ -145,7 +150,7 @@ class Server:
 
     def start(self, req: Start) -> None:
         try:
-            pid, out_r, err_r = spawn(req)
+            pid, out_r, err_r = spawn(req, self.spares)
         except OSError as exc:
             self.send(StartFailed(id=req.id, message=exc.strerror or str(exc), errno=exc.errno))
             return
@@ -268,7 +273,9 @@ class Server:
             rss = usage.ru_maxrss * 1024
         except ChildProcessError:
             code, cpu, rss = None, 0.0, 0
-        removed = cmd.remove_work_dir and _remove_work_dir(cmd.work_dir)
+        removed = cmd.remove_work_dir and self.spares.put(
+            cmd.work_dir, cmd.spare_dir, cmd.input_file
+        )
         with contextlib.suppress(ValueError):
             self.waiting.remove(cmd)
         del self.commands[cmd.id]
@@ -311,17 +318,13 @@ class _StartError(Exception):
         self.errno = errno
 
 
-def spawn(req: Start) -> tuple[int, int, int]:
+def spawn(req: Start, spares: SparePool) -> tuple[int, int, int]:
     """Prepare the work dir, start the command; returns (pid, stdout, stderr pipes)."""
     if not req.argv:
         raise _StartError("empty command", None)
     if req.work_dir is not None:
         try:
-            os.mkdir(req.work_dir, 0o700)
-        except FileExistsError:
-            pass
-        except FileNotFoundError:  # the first run: the work root is not there yet
-            os.makedirs(req.work_dir, 0o700, exist_ok=True)
+            spares.take(req.work_dir, req.spare_dir)
         except OSError as exc:
             raise _StartError(f"cannot create the work dir: {exc.strerror}", exc.errno) from None
         if req.input_file is not None:
@@ -394,21 +397,81 @@ def _write_file(path: str, data: bytes) -> None:
         os.close(fd)
 
 
-def _remove_work_dir(work_dir: str | None) -> bool:
-    """Remove a work dir holding only files (the usual: just the input); False if it
-    holds directories or went away meanwhile — the daemon then removes the tree."""
-    if work_dir is None:
-        return False
-    try:
-        with os.scandir(work_dir) as entries:
-            for entry in entries:
-                if entry.is_dir(follow_symlinks=False):
-                    return False
-                os.unlink(entry.path)
-        os.rmdir(work_dir)
-    except OSError:
-        return False
-    return True
+class SparePool:
+    """Emptied work dirs, kept to be renamed into place for later runs.
+
+    On this project's machines a file or directory created and deleted per run costs
+    hundreds of microseconds of kernel time (ext4 scans past recently freed inodes);
+    two renames and a truncate cost a few. A work dir holding only plain files goes to
+    the spare dir with its input file truncated to zero (the next run rewrites it) and
+    every other file unlinked; one holding directories is left to the caller, which
+    removes the whole tree. At most ``MAX_SPARES`` wait; past that, dirs are removed.
+    Spares left by an earlier spawner are removed when this one first keeps one.
+    """
+
+    MAX_SPARES = 64
+
+    def __init__(self) -> None:
+        self._free: dict[str, list[str]] = {}
+        self._made = 0
+
+    def take(self, work_dir: str, spare_dir: str | None) -> None:
+        """Put a private directory at ``work_dir``: a spare, else a new one."""
+        free = self._free.get(spare_dir) if spare_dir is not None else None
+        while free:
+            spare = free.pop()
+            try:
+                os.rename(spare, work_dir)
+                return
+            except FileNotFoundError:
+                continue  # removed behind our back: try the next one
+            except OSError:
+                _remove_tree_quietly(spare)
+                break
+        try:
+            os.mkdir(work_dir, 0o700)
+        except FileExistsError:
+            pass
+        except FileNotFoundError:  # the first run: the work root is not there yet
+            os.makedirs(work_dir, 0o700, exist_ok=True)
+
+    def put(self, work_dir: str | None, spare_dir: str | None, keep: str | None) -> bool:
+        """Empty ``work_dir`` (``keep`` is truncated, not unlinked) and keep it as a
+        spare, or remove it; False if it holds directories or went away — the caller
+        then removes what is left."""
+        if work_dir is None:
+            return False
+        free = self._free.setdefault(spare_dir, []) if spare_dir is not None else None
+        spare = free is not None and len(free) < self.MAX_SPARES
+        try:
+            with os.scandir(work_dir) as entries:
+                for entry in entries:
+                    if entry.is_dir(follow_symlinks=False):
+                        return False
+                    if spare and entry.name == keep and entry.is_file(follow_symlinks=False):
+                        os.truncate(entry.path, 0)
+                    else:
+                        os.unlink(entry.path)
+            if free is None or spare_dir is None or not spare:
+                os.rmdir(work_dir)
+                return True
+            if not self._made:
+                _remove_tree_quietly(spare_dir)
+                os.makedirs(spare_dir, 0o700, exist_ok=True)
+            self._made += 1
+            target = os.path.join(spare_dir, str(self._made))
+            os.rename(work_dir, target)
+            free.append(target)
+        except OSError:
+            return False
+        return True
+
+
+def _remove_tree_quietly(path: str | None) -> None:
+    if path is not None:
+        import shutil
+
+        shutil.rmtree(path, ignore_errors=True)
 
 
 # -- entry point -----------------------------------------------------------------------
