@@ -388,11 +388,15 @@ def _spawn_on_path(
 
 
 def _write_file(path: str, data: bytes) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+    """Write ``data`` over what the file held. Not ``O_TRUNC``: on ext4 a file cut to
+    zero and written again is flushed to disk when closed (``auto_da_alloc``), and its
+    freed blocks are discarded — costly per run when a spare's input file is reused."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o600)
     try:
         view = memoryview(data)
         while view:
             view = view[os.write(fd, view) :]
+        os.ftruncate(fd, len(data))
     finally:
         os.close(fd)
 
@@ -402,11 +406,12 @@ class SparePool:
 
     On this project's machines a file or directory created and deleted per run costs
     hundreds of microseconds of kernel time (ext4 scans past recently freed inodes);
-    two renames and a truncate cost a few. A work dir holding only plain files goes to
-    the spare dir with its input file truncated to zero (the next run rewrites it) and
-    every other file unlinked; one holding directories is left to the caller, which
-    removes the whole tree. At most ``MAX_SPARES`` wait; past that, dirs are removed.
-    Spares left by an earlier spawner are removed when this one first keeps one.
+    two renames cost a few. A work dir holding only plain files goes to the spare dir
+    with its input file kept (the next run writes over it; the same input is in the
+    store beside it anyway) and every other file unlinked; one holding directories is
+    left to the caller, which removes the whole tree. At most ``MAX_SPARES`` wait;
+    past that, dirs are removed. Spares left by an earlier spawner are removed when
+    this one first keeps one.
     """
 
     MAX_SPARES = 64
@@ -436,9 +441,9 @@ class SparePool:
             os.makedirs(work_dir, 0o700, exist_ok=True)
 
     def put(self, work_dir: str | None, spare_dir: str | None, keep: str | None) -> bool:
-        """Empty ``work_dir`` (``keep`` is truncated, not unlinked) and keep it as a
-        spare, or remove it; False if it holds directories or went away — the caller
-        then removes what is left."""
+        """Empty ``work_dir`` (but for ``keep``) and keep it as a spare, or remove it;
+        False if it holds directories or went away — the caller then removes what is
+        left."""
         if work_dir is None:
             return False
         free = self._free.setdefault(spare_dir, []) if spare_dir is not None else None
@@ -448,9 +453,7 @@ class SparePool:
                 for entry in entries:
                     if entry.is_dir(follow_symlinks=False):
                         return False
-                    if spare and entry.name == keep and entry.is_file(follow_symlinks=False):
-                        os.truncate(entry.path, 0)
-                    else:
+                    if not (spare and entry.name == keep and entry.is_file(follow_symlinks=False)):
                         os.unlink(entry.path)
             if free is None or spare_dir is None or not spare:
                 os.rmdir(work_dir)
