@@ -488,15 +488,38 @@ def _killpg(pgid: int, sig: int) -> None:
 
 
 async def _reap(proc: subprocess.Popen[bytes], timeout: float) -> int | None:
-    """Wait for the spawner to exit (SIGKILL it past ``timeout``); its return code."""
+    """Wait for the spawner to exit (SIGKILL it past ``timeout``) and reap it; its
+    return code. Its exit is awaited through a pidfd, not by polling."""
+    if proc.poll() is not None:
+        return proc.returncode
     loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while proc.poll() is None:
-        if loop.time() > deadline:
+    try:
+        pidfd = os.pidfd_open(proc.pid)
+    except OSError:
+        pidfd = -1
+    if pidfd >= 0:
+        gone: asyncio.Future[None] = loop.create_future()
+
+        def readable() -> None:
+            if not gone.done():
+                gone.set_result(None)
+
+        loop.add_reader(pidfd, readable)
+        try:
+            await asyncio.wait_for(gone, timeout)
+        except TimeoutError:
             proc.kill()
-            return await asyncio.to_thread(proc.wait)
-        await asyncio.sleep(0.01)
-    return proc.returncode
+        finally:
+            loop.remove_reader(pidfd)
+            os.close(pidfd)
+        if proc.poll() is not None:
+            return proc.returncode
+    else:
+        try:
+            return await asyncio.wait_for(asyncio.to_thread(proc.wait), timeout)
+        except TimeoutError:
+            proc.kill()
+    return await asyncio.to_thread(proc.wait)
 
 
 def _describe_exit(code: int | None) -> str:
