@@ -132,6 +132,27 @@ def test_program_is_searched_on_the_commands_path(tmp_path: Path) -> None:
     assert "seqd-only-here" in err.message and err.errno == 2
 
 
+def test_relative_paths_are_the_daemons(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "sub").mkdir()
+    sink = Sink()
+
+    async def main(spawner: Spawner) -> None:
+        for _ in range(2):  # the spawner's own directory changed after the first
+            cmd = CommandSpec(
+                argv=["sh", "-c", 'pwd; cat "$W/in"; echo'],
+                env={**ENV, "W": os.path.abspath("work")},
+                cwd="sub",
+                work_dir="work",
+                input_file="in",
+                input=b"x",
+            )
+            await run_command(spawner, cmd, sink, grace_s=1)
+
+    arun(main)
+    assert sink.out() == [str(tmp_path / "sub"), "x"] * 2
+
+
 def test_bad_cwd_and_nul_bytes_are_refused(tmp_path: Path) -> None:
     async def main(spawner: Spawner) -> tuple[SpawnError, ValueError]:
         gone = CommandSpec(argv=["true"], env=ENV, cwd=str(tmp_path / "missing"))

@@ -315,6 +315,7 @@ class Spawner:
         a NUL byte in argv or env, ``SpawnerCrashed`` if the spawner died meanwhile.
         Cancelled before the command started, it makes sure the command is killed."""
         _check_nul(spec)
+        spec = _absolute(spec)  # the spawner changes directory for every command
         channel = await self._ensure()
         cmd = RunningCommand(self, next(self._ids), sink)
         self._commands[cmd.id] = cmd
@@ -480,6 +481,19 @@ def _check_nul(spec: CommandSpec) -> None:
             raise ValueError(f"embedded null byte in environment variable {key!r}")
         if not key or "=" in key:
             raise ValueError(f"illegal environment variable name {key!r}")
+
+
+def _absolute(spec: CommandSpec) -> CommandSpec:
+    """Paths as the daemon means them (relative to its own working directory)."""
+    paths = (spec.cwd, spec.work_dir, spec.spare_dir)
+    if all(p is None or p.startswith("/") for p in paths):
+        return spec
+    return msgspec.structs.replace(
+        spec,
+        cwd=os.path.abspath(spec.cwd),
+        work_dir=os.path.abspath(spec.work_dir) if spec.work_dir else None,
+        spare_dir=os.path.abspath(spec.spare_dir) if spec.spare_dir else None,
+    )
 
 
 def _killpg(pgid: int, sig: int) -> None:
