@@ -119,10 +119,6 @@ class RunningCommand:
         self._to_ack = 0
         self._acking: asyncio.Task[None] | None = None
 
-    @property
-    def status(self) -> ExitStatus | None:
-        return self.exited.result() if self.exited.done() and not self.exited.exception() else None
-
     async def wait(self) -> ExitStatus:
         return await asyncio.shield(self.exited)
 

@@ -105,6 +105,10 @@ class Server:
         self.waiting: list[Command] = []
         """Commands that hold output back, in ``stream_at`` order."""
         self.spares = SparePool()
+        self.closing: list[int] = []
+        """Descriptors done with during this batch of events, closed after it: closed
+        at once, a number could be reused by a command started later in the batch and
+        a stale event for the old descriptor would be taken for the new one."""
 
     # -- the loop ----------------------------------------------------------------------
 
@@ -126,6 +130,8 @@ class Server:
                     self.on_exit(self.exits[fd])
             if self.waiting:
                 self.start_streaming(time.monotonic())
+            while self.closing:
+                os.close(self.closing.pop())
 
     def send(self, frame: Frame) -> None:
         self.sock.sendall(pack(frame))
@@ -160,7 +166,13 @@ class Server:
         except ValueError as exc:  # a NUL byte or '=' where the kernel cannot take it
             self.send(StartFailed(id=req.id, message=f"cannot run the command: {exc}"))
             return
-        pidfd = os.pidfd_open(pid)
+        try:
+            pidfd = os.pidfd_open(pid)
+        except OSError as exc:  # out of descriptors, say: never leave it unwatched
+            _abandon(pid, (out_r, err_r))
+            msg = f"cannot watch the started command: {exc.strerror}"
+            self.send(StartFailed(id=req.id, message=msg, errno=exc.errno))
+            return
         cmd = Command(req, pid, pidfd, {out_r: "stdout", err_r: "stderr"})
         self.commands[req.id] = cmd
         self.exits[pidfd] = cmd
@@ -252,7 +264,7 @@ class Server:
         del self.pipes[fd]
         del cmd.pipes[fd]
         self.epoll.unregister(fd)
-        os.close(fd)
+        self.closing.append(fd)
 
     # -- exit --------------------------------------------------------------------------
 
@@ -260,7 +272,7 @@ class Server:
         """The leader exited: end its group, take what is left in the pipes, reap."""
         del self.exits[cmd.pidfd]
         self.epoll.unregister(cmd.pidfd)
-        os.close(cmd.pidfd)
+        self.closing.append(cmd.pidfd)
         # The leader is a zombie until reaped, so the group id is still ours to signal.
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(cmd.pid, signal.SIGKILL)
@@ -309,6 +321,16 @@ class Server:
 
 
 # -- spawning --------------------------------------------------------------------------
+
+
+def _abandon(pid: int, fds: tuple[int, ...]) -> None:
+    """Kill and reap a command that cannot be supervised."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, signal.SIGKILL)
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, 0)
+    for fd in fds:
+        os.close(fd)
 
 
 class _StartError(Exception):
