@@ -65,11 +65,12 @@ def test_sigkilled_daemon_leaves_no_workers_or_commands(make_daemon) -> None:  #
 
     kids = wait_for(sleeping_kids)
     workers = [p for p, cmd in kids.items() if "seqd.worker" in cmd]
+    spawners = [p for p, cmd in kids.items() if "seqd.spawner" in cmd]
     shell = [p for p, cmd in kids.items() if cmd.startswith("sleep")]
-    assert workers and shell, kids
+    assert workers and spawners and shell, kids
     d.kill()
-    # Python workers die with the daemon (parent-death signal / EOF on their pipe).
-    wait_for(lambda: not [p for p in workers if _alive(p)], timeout=15)
+    # Python workers and the spawner die with the daemon (parent-death signal / EOF).
+    wait_for(lambda: not [p for p in workers + spawners if _alive(p)], timeout=15)
     # A shell command outlives the daemon by design; the next start ends it.
     assert [p for p in shell if _alive(p)]
     d.start()

@@ -47,17 +47,10 @@ from seqd.spawner.messages import (
     decode_from_spawner,
     pack,
 )
+from seqd.workerpool.process import DAEMON_ONLY_ENV
 
 logger = logging.getLogger(__name__)
 
-DAEMON_ONLY_ENV = (
-    "NOTIFY_SOCKET",
-    "WATCHDOG_USEC",
-    "WATCHDOG_PID",
-    "LISTEN_FDS",
-    "LISTEN_PID",
-    "LISTEN_FDNAMES",
-)
 REAP_WAIT_S = 5.0
 """How long a dead spawner may take to be reaped before the error names no cause."""
 CLOSE_WAIT_S = 5.0
