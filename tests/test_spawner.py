@@ -205,6 +205,48 @@ def test_work_dir_input_and_reuse(tmp_path: Path) -> None:
     assert len(inodes) == 1, seen  # one directory, renamed into place each time
 
 
+def test_a_work_dir_the_command_tampered_with_is_not_reused(tmp_path: Path) -> None:
+    work = tmp_path / "work"
+    spare = str(work / ".spare")
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "precious").write_text("keep me")
+    victim = tmp_path / "victim"
+    victim.write_text("untouched")
+
+    async def one(spawner: Spawner, name: str, script: str) -> list[str]:
+        run_dir = work / name
+        cmd = spec(
+            tmp_path,
+            script,
+            work_dir=str(run_dir),
+            input_file="input.json",
+            input=b'{"n": 1}',
+            spare_dir=spare,
+            env={**ENV, "W": str(run_dir)},
+        )
+        sink = Sink()
+        await run_command(spawner, cmd, sink, grace_s=1)
+        return sink.out()
+
+    async def main(spawner: Spawner) -> list[list[str]]:
+        return [
+            # The work dir swapped for a symlink: its target is not emptied.
+            await one(spawner, "a", f'rm -r "$W"; ln -s {outside} "$W"'),
+            # The input file swapped for a link to another file: never written through.
+            await one(spawner, "b", f'rm "$W/input.json"; ln -s {victim} "$W/input.json"'),
+            await one(spawner, "c", f'ln -f {victim} "$W/input.json"'),
+            # A work dir opened up to others is not handed to a later run.
+            await one(spawner, "d", 'chmod 777 "$W"'),
+            await one(spawner, "e", 'stat -c %a "$W"; cat "$W/input.json"; echo'),
+        ]
+
+    outs = arun(main)
+    assert (outside / "precious").read_text() == "keep me"
+    assert victim.read_text() == "untouched"
+    assert outs[-1] == ["700", '{"n": 1}']
+
+
 def test_lines_stream_and_output_is_paced_by_the_sink(tmp_path: Path) -> None:
     sink = Sink()
     total = 8 * WINDOW_BYTES

@@ -26,6 +26,7 @@ import os
 import select
 import signal
 import socket
+import stat
 import sys
 import time
 
@@ -413,7 +414,7 @@ def _write_file(path: str, data: bytes) -> None:
     """Write ``data`` over what the file held. Not ``O_TRUNC``: on ext4 a file cut to
     zero and written again is flushed to disk when closed (``auto_da_alloc``), and its
     freed blocks are discarded — costly per run when a spare's input file is reused."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
     try:
         view = memoryview(data)
         while view:
@@ -469,13 +470,21 @@ class SparePool:
         if work_dir is None:
             return False
         free = self._free.setdefault(spare_dir, []) if spare_dir is not None else None
-        spare = free is not None and len(free) < self.MAX_SPARES
         try:
+            # The command may have changed its work dir: only a plain private directory
+            # of ours is emptied here (a symlink is never followed) or reused.
+            if not _private(os.lstat(work_dir), stat.S_IFDIR, 0o700):
+                return False
+            spare = free is not None and len(free) < self.MAX_SPARES
             with os.scandir(work_dir) as entries:
                 for entry in entries:
                     if entry.is_dir(follow_symlinks=False):
                         return False
-                    if not (spare and entry.name == keep and entry.is_file(follow_symlinks=False)):
+                    if not (
+                        spare
+                        and entry.name == keep
+                        and _private(entry.stat(follow_symlinks=False), stat.S_IFREG, 0o600)
+                    ):
                         os.unlink(entry.path)
             if free is None or spare_dir is None or not spare:
                 os.rmdir(work_dir)
@@ -490,6 +499,16 @@ class SparePool:
         except OSError:
             return False
         return True
+
+
+def _private(st: os.stat_result, kind: int, mode: int) -> bool:
+    """Of that kind, ours, with exactly that mode and one link: safe to reuse."""
+    return (
+        stat.S_IFMT(st.st_mode) == kind
+        and stat.S_IMODE(st.st_mode) == mode
+        and st.st_uid == os.getuid()
+        and (kind == stat.S_IFDIR or st.st_nlink == 1)
+    )
 
 
 def _remove_tree_quietly(path: str | None) -> None:

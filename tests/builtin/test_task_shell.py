@@ -102,7 +102,7 @@ def make_job(
     base: Path, source: TaskSource, inputs: dict[str, Any] | None = None, **kw: Any
 ) -> FakeJob:
     work = base / "work" / f"run{next(_run_numbers)}"
-    work.mkdir(parents=True)
+    work.mkdir(parents=True, mode=0o700)
     run = Run(id=f"r-{work.name}", task=source.name, status="running", created_at="now")
     return FakeJob(run=run, task=source, input=dict(inputs or {}), work_dir=str(work), **kw)
 
