@@ -224,6 +224,12 @@ class ShellTaskType:
     def stats(self) -> dict[str, int]:
         return {"running": self._running}
 
+    @property
+    def spawner(self) -> Spawner:
+        """The process engine of this task type, for others that run commands (tools):
+        ``seqd.spawner.client.run_command(task_type.spawner, spec, sink, ...)``."""
+        return self._spawner
+
     # -- running ---------------------------------------------------------------------
 
     def _argv(self, opts: ShellOptions, inputs: Mapping[str, Any]) -> list[str]:
