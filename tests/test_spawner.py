@@ -6,6 +6,9 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import socket
+import subprocess
+import sys
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -16,7 +19,16 @@ import pytest
 
 from seqd.procs import SpawnError
 from seqd.spawner.client import CommandSpec, Spawner, SpawnerCrashed, run_command
-from seqd.spawner.messages import WINDOW_BYTES
+from seqd.spawner.messages import (
+    WINDOW_BYTES,
+    Exited,
+    FrameBuffer,
+    Hello,
+    Signal,
+    Start,
+    decode_from_spawner,
+    pack,
+)
 
 T = TypeVar("T")
 ENV = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
@@ -389,3 +401,55 @@ def test_killed_by_signal(tmp_path: Path) -> None:
 
     status = arun(main)
     assert status.returncode == -9 and status.signal_name == "SIGKILL"
+
+
+SERVER_WITHOUT_PIDFDS = """
+import socket, sys
+from seqd.spawner.server import Server
+Server(socket.socket(fileno=int(sys.argv[1])), use_pidfd=False).serve()
+"""
+
+
+def test_without_pidfds_exits_are_seen_through_sigchld(tmp_path: Path) -> None:
+    """Where pidfd_open is missing (old kernels, some seccomp filters) the spawner
+    notices exits through SIGCHLD; driven here frame by frame over its socket."""
+    ours, theirs = socket.socketpair()
+    proc = subprocess.Popen(
+        [sys.executable, "-c", SERVER_WITHOUT_PIDFDS, str(theirs.fileno())],
+        pass_fds=(theirs.fileno(),),
+    )
+    theirs.close()
+    frames = FrameBuffer()
+    pending: list[Any] = []
+
+    def recv() -> Any:
+        while not pending:
+            data = ours.recv(65536)
+            assert data, "the spawner went away"
+            pending.extend(decode_from_spawner(body) for body in frames.feed(data))
+        return pending.pop(0)
+
+    def start(cid: int, script: str) -> None:
+        argv = ["sh", "-c", script]
+        ours.sendall(pack(Start(id=cid, argv=argv, env=ENV, cwd=str(tmp_path))))
+
+    try:
+        ours.settimeout(30)
+        assert isinstance(recv(), Hello)
+        start(1, "sleep 100")
+        start(2, "echo hi; exit 3")
+        seen: dict[int, Any] = {}
+        while 2 not in seen:
+            frame = recv()
+            if isinstance(frame, Exited):
+                seen[frame.id] = frame
+        assert seen[2].returncode == 3 and seen[2].stdout == b"hi\n"
+        ours.sendall(pack(Signal(id=1, signal=signal.SIGTERM)))
+        while 1 not in seen:
+            frame = recv()
+            if isinstance(frame, Exited):
+                seen[frame.id] = frame
+        assert seen[1].returncode == -signal.SIGTERM
+    finally:
+        ours.close()
+        assert proc.wait(30) == 0  # EOF: it exits

@@ -96,8 +96,17 @@ class Command:
 
 
 class Server:
-    def __init__(self, sock: socket.socket) -> None:
+    """``use_pidfd`` None: pidfds where the kernel (and a seccomp filter) allow them;
+    without, exits are noticed through SIGCHLD and ``waitid(WNOWAIT)``."""
+
+    def __init__(self, sock: socket.socket, use_pidfd: bool | None = None) -> None:
         self.sock = sock
+        self.use_pidfd = _pidfds_work() if use_pidfd is None else use_pidfd
+        self.sigchld = -1
+        if not self.use_pidfd:
+            self.sigchld, wakeup = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+            signal.signal(signal.SIGCHLD, _ignore_signal)  # a handler: the fd is written
+            signal.set_wakeup_fd(wakeup, warn_on_full_buffer=False)
         self.epoll = select.epoll()
         self.frames = FrameBuffer()
         self.commands: dict[int, Command] = {}
@@ -115,6 +124,8 @@ class Server:
 
     def serve(self) -> int:
         self.epoll.register(self.sock.fileno(), select.EPOLLIN)
+        if self.sigchld >= 0:
+            self.epoll.register(self.sigchld, select.EPOLLIN)
         self.send(Hello(pid=os.getpid()))
         sock_fd = self.sock.fileno()
         while True:
@@ -129,6 +140,8 @@ class Server:
                     self.on_pipe(fd)
                 elif fd in self.exits:
                     self.on_exit(self.exits[fd])
+                elif fd == self.sigchld:
+                    self.on_sigchld()
             if self.waiting:
                 self.start_streaming(time.monotonic())
             while self.closing:
@@ -168,7 +181,7 @@ class Server:
             self.send(StartFailed(id=req.id, message=f"cannot run the command: {exc}"))
             return
         try:
-            pidfd = os.pidfd_open(pid)
+            pidfd = os.pidfd_open(pid) if self.use_pidfd else -1
         except OSError as exc:  # out of descriptors, say: never leave it unwatched
             _abandon(pid, (out_r, err_r))
             msg = f"cannot watch the started command: {exc.strerror}"
@@ -176,8 +189,9 @@ class Server:
             return
         cmd = Command(req, pid, pidfd, {out_r: "stdout", err_r: "stderr"})
         self.commands[req.id] = cmd
-        self.exits[pidfd] = cmd
-        self.epoll.register(pidfd, select.EPOLLIN)
+        if pidfd >= 0:
+            self.exits[pidfd] = cmd
+            self.epoll.register(pidfd, select.EPOLLIN)
         for fd, stream in cmd.pipes.items():
             self.pipes[fd] = (cmd, stream)
             self.epoll.register(fd, select.EPOLLIN)
@@ -271,9 +285,10 @@ class Server:
 
     def on_exit(self, cmd: Command) -> None:
         """The leader exited: end its group, take what is left in the pipes, reap."""
-        del self.exits[cmd.pidfd]
-        self.epoll.unregister(cmd.pidfd)
-        self.closing.append(cmd.pidfd)
+        if cmd.pidfd >= 0:
+            del self.exits[cmd.pidfd]
+            self.epoll.unregister(cmd.pidfd)
+            self.closing.append(cmd.pidfd)
         # The leader is a zombie until reaped, so the group id is still ours to signal.
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(cmd.pid, signal.SIGKILL)
@@ -305,6 +320,20 @@ class Server:
             )
         )
 
+    def on_sigchld(self) -> None:
+        """Without pidfds: some child changed state; find the leaders that exited
+        (``WNOWAIT`` leaves them zombies, so their group ids stay ours)."""
+        with contextlib.suppress(OSError):
+            while os.read(self.sigchld, 4096):
+                pass
+        for cmd in list(self.commands.values()):
+            try:
+                info = os.waitid(os.P_PID, cmd.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+            except ChildProcessError:
+                info = None
+            if info is not None:
+                self.on_exit(cmd)
+
     def drain(self, cmd: Command, fd: int, stream: str) -> None:
         """Read what the pipe holds now; its writers are dead or escaped the group, so
         this is bounded by the pipe's size. Kept for ``Exited`` unless discarded."""
@@ -322,6 +351,18 @@ class Server:
 
 
 # -- spawning --------------------------------------------------------------------------
+
+
+def _pidfds_work() -> bool:
+    try:
+        os.close(os.pidfd_open(os.getpid()))
+    except (AttributeError, OSError):
+        return False
+    return True
+
+
+def _ignore_signal(signum: int, frame: object) -> None:
+    """SIGCHLD's handler: the wake-up fd does the work."""
 
 
 def _abandon(pid: int, fds: tuple[int, ...]) -> None:
