@@ -7,8 +7,9 @@ that work on the other CPU and reports back over one socket, so the daemon's sha
 shell run is a few frames.
 
 One thread, one ``epoll``: the control socket, each command's stdout/stderr pipes and
-its pidfd (or, where pidfds are refused, a SIGCHLD wake-up pipe). Commands are started with ``posix_spawn`` (vfork-like, in a new session) with
-exactly the environment they are given. When a command's leader exits, what is left of
+its pidfd (or, where pidfds are refused, a SIGCHLD wake-up pipe). Commands are started
+with ``posix_spawn`` (vfork-like, in a new session) with exactly the environment they
+are given. When a command's leader exits, what is left of
 its process group is killed (the zombie leader still holds the group id), its output is
 drained and it is reaped; ``Exited`` carries the status, the resource use and any
 output not yet sent.
