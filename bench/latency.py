@@ -111,8 +111,8 @@ def run(settings: Settings) -> Outcome:
         "What it includes: request encode/decode, the durable insert of the queued run and "
         "of the running transition (SQLite writer thread, one commit each), the queue "
         "hand-off, then for python the pipe message to the prestarted worker and the "
-        "call; for shell the spawn of the command (fork/exec through the standard "
-        "library) and `date` starting up.",
+        "call; for shell the frame to the spawner process, its `posix_spawn` of the "
+        "command, `date` starting up and the frame back.",
         "Shell baseline: the same `date +%s.%N` started with `subprocess.run` from the "
         "bench process, measured the same way; the difference is the daemon's own "
         "cost of starting a shell run.",

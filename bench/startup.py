@@ -115,9 +115,9 @@ def _stop(daemon: BenchDaemon) -> float:
     return time.perf_counter() - t0
 
 
-def idle_memory(daemon: BenchDaemon) -> tuple[int, list[int], dict[str, int]]:
-    """Daemon RSS and the RSS of each worker process, once the pool is warm and the
-    daemon has sat idle for a second."""
+def idle_memory(daemon: BenchDaemon) -> tuple[int, list[int], list[int], dict[str, int]]:
+    """Daemon RSS, the RSS of each worker process and of the spawner, once the pool is
+    warm and the daemon has sat idle for a second."""
     deadline = time.monotonic() + TIMEOUT_S
     with Client(daemon.socket, timeout=30) as client:
         while client.status().workers.pools.get("python", {}).get("idle", 0) < 1:
@@ -127,11 +127,15 @@ def idle_memory(daemon: BenchDaemon) -> tuple[int, list[int], dict[str, int]]:
         time.sleep(1.0)
         pool = dict(client.status().workers.pools.get("python", {}))
     workers = []
+    spawners = []
     for child in daemon.process().children(recursive=True):
         with contextlib.suppress(psutil.Error):
-            if "seqd.worker" in " ".join(child.cmdline()):
+            cmdline = " ".join(child.cmdline())
+            if "seqd.worker" in cmdline:
                 workers.append(int(child.memory_info().rss))
-    return daemon.rss(), workers, pool
+            elif "seqd.spawner" in cmdline:
+                spawners.append(int(child.memory_info().rss))
+    return daemon.rss(), workers, spawners, pool
 
 
 def run(settings: Settings) -> Outcome:
@@ -153,7 +157,7 @@ def run(settings: Settings) -> Outcome:
                 for name, seconds in parts.items():
                     split.setdefault(name, []).append(seconds)
             daemon.start()
-            rss, workers, pool = idle_memory(daemon)
+            rss, workers, spawners, pool = idle_memory(daemon)
         finally:
             daemon.stop()
     ping50, ready50 = stats.median(to_ping), stats.median(to_ready)
@@ -165,6 +169,11 @@ def run(settings: Settings) -> Outcome:
             id="8d",
             name=f"idle RSS, python worker{'s' if len(workers) != 1 else ''} ({len(workers)})",
             figure=" + ".join(stats.mib(w) for w in workers) or "none found",
+        ),
+        Row(
+            id="8e",
+            name="idle RSS, shell spawner process",
+            figure=" + ".join(stats.mib(w) for w in spawners) or "none found",
         ),
     ]
     notes = [

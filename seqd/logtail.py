@@ -35,6 +35,65 @@ def _split_point(data: bytes | bytearray, limit: int) -> int:
     return cut if cut > 0 else limit
 
 
+class LineSplitter:
+    """Turns chunks of output into lines: split on ``\\n``, decoded as UTF-8
+    (``errors="replace"``), a line longer than ``max_line`` bytes cut into pieces of at
+    most that many bytes (never inside a UTF-8 sequence). Holds at most one partial
+    line of ``max_line`` bytes between calls."""
+
+    def __init__(self, max_line: int = MAX_LINE_BYTES) -> None:
+        self.max_line = max_line
+        self._partial = bytearray()
+
+    def feed(self, data: bytes) -> list[str]:
+        lines: list[str] = []
+        self.split(data, lines)
+        return lines
+
+    def split(self, data: bytes, lines: list[str]) -> None:
+        start = 0
+        while True:
+            nl = data.find(b"\n", start)
+            if nl < 0:
+                break
+            if self._partial:
+                self._partial += data[start:nl]
+                self._emit_long(lines)
+                lines.append(self._partial.decode("utf-8", "replace"))
+                self._partial.clear()
+            else:
+                piece = data[start:nl]
+                if len(piece) > self.max_line:
+                    self._partial += piece
+                    self._emit_long(lines)
+                    lines.append(self._partial.decode("utf-8", "replace"))
+                    self._partial.clear()
+                else:
+                    lines.append(piece.decode("utf-8", "replace"))
+            start = nl + 1
+        if start < len(data):
+            self._partial += data[start:]
+            self._emit_long(lines)
+
+    def _emit_long(self, lines: list[str]) -> None:
+        """Move full ``max_line`` pieces out of the pending partial line."""
+        while len(self._partial) > self.max_line:
+            cut = _split_point(self._partial, self.max_line)
+            lines.append(self._partial[:cut].decode("utf-8", "replace"))
+            del self._partial[:cut]
+
+    def flush(self) -> list[str]:
+        """The unterminated last line, if any (once the writer has exited)."""
+        if not self._partial:
+            return []
+        text = self._partial.decode("utf-8", "replace")
+        self._partial.clear()
+        return [text]
+
+    def clear(self) -> None:
+        self._partial.clear()
+
+
 class LineReader:
     """Reads a file from where it stopped last time and returns complete lines.
 
@@ -51,7 +110,7 @@ class LineReader:
         self.chunk = chunk
         self._fd = -1
         self._offset = 0
-        self._partial = bytearray()
+        self._splitter = LineSplitter(max_line)
 
     def _open(self) -> bool:
         if self._fd < 0:
@@ -86,49 +145,16 @@ class LineReader:
         return lines, True
 
     def _split(self, data: bytes, lines: list[str]) -> None:
-        start = 0
-        while True:
-            nl = data.find(b"\n", start)
-            if nl < 0:
-                break
-            if self._partial:
-                self._partial += data[start:nl]
-                self._emit_long(lines)
-                lines.append(self._partial.decode("utf-8", "replace"))
-                self._partial.clear()
-            else:
-                piece = data[start:nl]
-                if len(piece) > self.max_line:
-                    self._partial += piece
-                    self._emit_long(lines)
-                    lines.append(self._partial.decode("utf-8", "replace"))
-                    self._partial.clear()
-                else:
-                    lines.append(piece.decode("utf-8", "replace"))
-            start = nl + 1
-        if start < len(data):
-            self._partial += data[start:]
-            self._emit_long(lines)
-
-    def _emit_long(self, lines: list[str]) -> None:
-        """Move full ``max_line`` pieces out of the pending partial line."""
-        while len(self._partial) > self.max_line:
-            cut = _split_point(self._partial, self.max_line)
-            lines.append(self._partial[:cut].decode("utf-8", "replace"))
-            del self._partial[:cut]
+        self._splitter.split(data, lines)
 
     def flush(self) -> list[str]:
         """The unterminated last line, if any (call once the writer has exited)."""
-        if not self._partial:
-            return []
-        text = self._partial.decode("utf-8", "replace")
-        self._partial.clear()
-        return [text]
+        return self._splitter.flush()
 
     def discard(self) -> None:
         """Throw away everything written so far and shrink the file to zero. A writer
         using ``O_APPEND`` carries on at the new end, so the file stays small."""
-        self._partial.clear()
+        self._splitter.clear()
         if not self._open():
             return
         os.ftruncate(self._fd, 0)

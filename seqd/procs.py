@@ -1,9 +1,11 @@
-"""Spawning and ending process groups from the event loop.
+"""Spawning and ending process groups from the event loop, in the daemon itself.
 
-Shell tasks, the python worker pool and the ``shell.exec`` tool all start commands the
-same way: ``subprocess.Popen`` (the stdlib's vfork path — uvloop's own spawn forks and
-gets several times slower once the daemon is large) in a new session, so the command
-and everything it starts share one process group that can be signalled as a whole.
+Shell tasks (and tools that run commands) go through the spawner process instead
+(``seqd.spawner``, decision 21), which shares ``ExitStatus`` and ``SpawnError`` with
+this module. What is here starts a command from the daemon directly:
+``subprocess.Popen`` (the stdlib's vfork path — uvloop's own spawn forks and gets
+several times slower once the daemon is large) in a new session, so the command and
+everything it starts share one process group that can be signalled as a whole.
 
 Exit is awaited without polling: a pidfd (``os.pidfd_open``) registered with the loop
 becomes readable when the leader exits; where pidfds are unavailable a thread blocks in

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import time
 from pathlib import Path
@@ -64,11 +65,12 @@ def test_sigkilled_daemon_leaves_no_workers_or_commands(make_daemon) -> None:  #
 
     kids = wait_for(sleeping_kids)
     workers = [p for p, cmd in kids.items() if "seqd.worker" in cmd]
+    spawners = [p for p, cmd in kids.items() if "seqd.spawner" in cmd]
     shell = [p for p, cmd in kids.items() if cmd.startswith("sleep")]
-    assert workers and shell, kids
+    assert workers and spawners and shell, kids
     d.kill()
-    # Python workers die with the daemon (parent-death signal / EOF on their pipe).
-    wait_for(lambda: not [p for p in workers if _alive(p)], timeout=15)
+    # Python workers and the spawner die with the daemon (parent-death signal / EOF).
+    wait_for(lambda: not [p for p in workers + spawners if _alive(p)], timeout=15)
     # A shell command outlives the daemon by design; the next start ends it.
     assert [p for p in shell if _alive(p)]
     d.start()
@@ -76,6 +78,36 @@ def test_sigkilled_daemon_leaves_no_workers_or_commands(make_daemon) -> None:  #
     with d.client() as c:
         c.cancel(py.id)
         c.cancel(sh.id)
+
+
+def test_a_sigkilled_spawner_fails_its_runs_as_crashed_and_is_restarted(daemon: Daemon) -> None:
+    with daemon.client() as c:
+        assert c.submit("echo-shell", wait=True, timeout_s=60).status == "succeeded"
+        sh = c.submit("sleep-shell", {"seconds": 120})
+        pgid = wait_for(lambda: c.get_run(sh.id).pid)
+        [spawner] = [
+            p for p in descendants(daemon.proc.pid) if "seqd.spawner" in " ".join(_cmdline(p))
+        ]
+        spawner.send_signal(signal.SIGKILL)
+        run = c.wait(sh.id, timeout_s=60)
+        assert run.status == "failed" and run.error is not None
+        assert run.error.type == "crashed" and "SIGKILL" in run.error.message
+        # The command's whole group was ended with it.
+        wait_for(lambda: not [p for p in psutil.process_iter() if _in_group(p, pgid)])
+        # A new spawner serves the next run.
+        again = c.submit("echo-shell", {"word": "again"}, wait=True, timeout_s=60)
+        assert again.status == "succeeded"
+        assert [line.text for line in c.logs(again.id).lines if line.stream == "stdout"] == [
+            "out:again"
+        ]
+    assert "spawner process" in daemon.log_text()
+
+
+def _in_group(p: psutil.Process, pgid: int) -> bool:
+    try:
+        return os.getpgid(p.pid) == pgid and p.status() != psutil.STATUS_ZOMBIE
+    except (ProcessLookupError, psutil.Error):
+        return False
 
 
 def _cmdline(p: psutil.Process) -> list[str]:

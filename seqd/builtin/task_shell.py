@@ -1,22 +1,22 @@
 """The built-in ``shell`` task type: run a command in its own process group.
 
-The command writes stdout/stderr straight into files in the run's work dir, which are
-tailed into the run log as they grow — output never piles up in the daemon, and past the
-log cap the files are truncated instead of read. Inputs reach the command through the
-environment (``$SEQD_INPUT_<NAME>``, ``$SEQD_INPUT``) and, for argv commands only,
-through ``{name}`` placeholders: a ``"shell": true`` string is never substituted into,
-since that would let an input inject shell code.
+Commands are started, read and reaped by the spawner process (``seqd.spawner``): the
+daemon sends what to run and gets lines, the exit status and the resource use back.
+Output is paced by the run log (it waits in the command's pipe while storage catches
+up, so it never piles up in the daemon) and, past the log cap, read and dropped.
+Inputs reach the command through the environment (``$SEQD_INPUT_<NAME>``,
+``$SEQD_INPUT``) and, for argv commands only, through ``{name}`` placeholders: a
+``"shell": true`` string is never substituted into, since that would let an input
+inject shell code.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import os
 import re
-from collections.abc import Awaitable, Callable, Mapping
-from typing import Annotated, Any, TypeVar
+from collections.abc import Callable, Mapping
+from typing import Annotated, Any
 
 import msgspec
 from msgspec import Meta
@@ -24,33 +24,33 @@ from msgspec import Meta
 from seqd import hookimpl
 from seqd.config import ConfigError
 from seqd.errors import TaskFailed
-from seqd.logtail import Changes, ChangeWatcher, LineReader
-from seqd.models import LogStream, Problem, Resources
-from seqd.procs import ExitStatus, Process, SpawnError, spawn_async
+from seqd.models import Problem, Resources
+from seqd.procs import ExitStatus, SpawnError
+from seqd.spawner.client import (
+    CommandSpec,
+    RunningCommand,
+    Spawner,
+    SpawnerCrashed,
+    run_command,
+)
 from seqd.tasktype import Job, Services, TaskSource, TaskType
 
 logger = logging.getLogger(__name__)
-
-T = TypeVar("T")
 
 DEFAULT_PASSTHROUGH = ("PATH", "HOME", "LANG", "LC_ALL", "TZ", "USER", "LOGNAME", "TMPDIR")
 MAX_ENV_VALUE_BYTES = 100 * 1024
 """Linux refuses any single environment string over 128 KiB (``E2BIG``): larger input
 values are left out of the environment; ``$SEQD_INPUT_FILE`` always has them."""
-READ_BUDGET_BYTES = 512 * 1024
-"""Bytes read per stream per thread hop: bounds daemon memory whatever the output size."""
 
 _PLACEHOLDER = re.compile(r"\$\{[^{}]*\}|\{\{|\}\}|\{([A-Za-z_][A-Za-z0-9_]*)\}")
 """``{name}`` placeholders; ``{{``/``}}`` escape braces; ``${VAR}`` (shell parameter
 syntax, common in ``sh -c`` scripts) is left alone."""
 _ENV_NAME_CHARS = re.compile(r"[^A-Za-z0-9]")
-_STREAMS: tuple[LogStream, LogStream] = ("stdout", "stderr")
-SMALL_FILE_BYTES = 64 * 1024
-INLINE_READ_BYTES = 16 * 1024
-WATCH_AFTER_S = 0.05
-FULL_TRUNCATE_INTERVAL_S = 0.5
 INPUT_FILE = "input.json"
-"""In the work dir, next to ``stdout.log`` and ``stderr.log``: the run's input as JSON."""
+"""In the work dir: the run's input as JSON."""
+SPARE_DIR = ".spare-shell"
+"""Beside the runs' work dirs: emptied work dirs the spawner renames into place for
+later runs (no run id starts with a dot)."""
 
 
 class ShellOptions(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -170,24 +170,6 @@ def _command_problems(opts: ShellOptions, config: Mapping[str, Any]) -> list[str
     return problems
 
 
-async def _finish_despite_cancel(aw: Awaitable[T]) -> T:
-    """Run ``aw`` to the end even if we are cancelled again meanwhile (a timeout then a
-    shutdown), then re-raise that cancellation: the group must always be ended."""
-    task = asyncio.ensure_future(aw)
-    cancelled = False
-    while True:
-        try:
-            result = await asyncio.shield(task)
-            break
-        except asyncio.CancelledError:
-            if task.done():
-                raise
-            cancelled = True
-    if cancelled:
-        raise asyncio.CancelledError
-    return result
-
-
 # -- the task type -----------------------------------------------------------------
 
 
@@ -199,8 +181,7 @@ class ShellTaskType:
     def __init__(self) -> None:
         self.config = ShellTypeConfig()
         self._running = 0
-        self._watcher: ChangeWatcher | None = None
-        self._watcher_loop: asyncio.AbstractEventLoop | None = None
+        self._spawner = Spawner()
 
     # -- catalog side ----------------------------------------------------------------
 
@@ -235,22 +216,19 @@ class ShellTaskType:
             self.config = msgspec.convert(raw, ShellTypeConfig)
         except msgspec.ValidationError as exc:
             raise ConfigError(f"[task_types.shell]: {exc}") from None
-        self._changes_watcher()
+        await self._spawner.start()
 
     async def stop(self, grace_s: float) -> None:
-        if self._watcher is not None:
-            self._watcher.close()
-            self._watcher = None
+        await self._spawner.close()
 
     def stats(self) -> dict[str, int]:
         return {"running": self._running}
 
-    def _changes_watcher(self) -> ChangeWatcher:
-        loop = asyncio.get_running_loop()
-        if self._watcher is None or self._watcher_loop is not loop:
-            self._watcher = ChangeWatcher()
-            self._watcher_loop = loop
-        return self._watcher
+    @property
+    def spawner(self) -> Spawner:
+        """The process engine of this task type, for others that run commands (tools):
+        ``seqd.spawner.client.run_command(task_type.spawner, spec, sink, ...)``."""
+        return self._spawner
 
     # -- running ---------------------------------------------------------------------
 
@@ -301,67 +279,46 @@ class ShellTaskType:
         except ValueError as exc:
             raise TaskFailed("validation", f"cwd: {exc}", {"field": "cwd"}) from None
         grace = opts.kill_grace_s if opts.kill_grace_s is not None else self.config.kill_grace_s
-        work_dir = job.work_dir
-        input_json = msgspec.json.encode(job.input)
-        if len(input_json) > SMALL_FILE_BYTES:
-            await asyncio.to_thread(_write_file, os.path.join(work_dir, INPUT_FILE), input_json)
-        else:  # one small write costs less than a hop to a thread and back
-            _write_file(os.path.join(work_dir, INPUT_FILE), input_json)
-        env = self._env(opts, job, work_dir)
-        paths = {s: os.path.join(work_dir, f"{s}.log") for s in _STREAMS}
-        watcher = self._changes_watcher()
-        changes = _LazyChanges(lambda: watcher.watch(work_dir))
-        readers = {s: LineReader(p) for s, p in paths.items()}
-        try:
-            try:
-                proc = await spawn_async(
-                    argv, env=env, cwd=cwd, stdout=paths["stdout"], stderr=paths["stderr"]
-                )
-            except SpawnError as exc:
-                raise TaskFailed(
-                    "spawn_failed", exc.message, {"errno": exc.errno, "program": argv[0]}
-                ) from None
-            except ValueError as exc:  # a NUL byte in an argument or variable
-                raise TaskFailed("validation", f"cannot run the command: {exc}") from None
+        work_dir = job.work_path  # the spawner creates it, writes the input, removes it
+        spec = CommandSpec(
+            argv=argv,
+            env=self._env(opts, job, work_dir),
+            cwd=cwd,
+            work_dir=work_dir,
+            input_file=INPUT_FILE,
+            input=msgspec.json.encode(job.input),
+            spare_dir=os.path.join(os.path.dirname(work_dir), SPARE_DIR),
+        )
+
+        async def on_start(cmd: RunningCommand) -> None:
             self._running += 1
-            try:
-                status = await self._supervise(job, proc, changes, readers, grace)
-            finally:
-                self._running -= 1
+            counted.append(cmd)
+            await job.set_pid(cmd.pid)
+
+        async def on_end(cmd: RunningCommand, status: ExitStatus) -> None:
+            job.set_resources(Resources(cpu_s=status.cpu_s, peak_rss_bytes=status.peak_rss_bytes))
+
+        counted: list[RunningCommand] = []
+        try:
+            status = await run_command(
+                self._spawner, spec, job, grace_s=grace, on_start=on_start, on_end=on_end
+            )
+        except SpawnError as exc:
+            raise TaskFailed(
+                "spawn_failed", exc.message, {"errno": exc.errno, "program": argv[0]}
+            ) from None
+        except ValueError as exc:  # a NUL byte in an argument or variable
+            raise TaskFailed("validation", f"cannot run the command: {exc}") from None
+        except SpawnerCrashed as exc:
+            raise TaskFailed("crashed", exc.message, exc.details) from None
         finally:
-            changes.close()
-            for reader in readers.values():
-                reader.close()
+            if counted:
+                self._running -= 1
+                try:
+                    await job.set_pid(None)
+                except Exception:
+                    logger.exception("could not record the end of process %d", counted[0].pid)
         return _outcome(status)
-
-    async def _supervise(
-        self,
-        job: Job,
-        proc: Process,
-        changes: _LazyChanges,
-        readers: dict[LogStream, LineReader],
-        grace_s: float,
-    ) -> ExitStatus:
-        tail = _Tail(job, changes, readers)
-        try:
-            await job.set_pid(proc.pid)
-            await proc.wait()
-        except BaseException:
-            await _finish_despite_cancel(self._end(job, proc, tail, proc.terminate(grace_s)))
-            raise
-        return await _finish_despite_cancel(self._end(job, proc, tail, proc.wait()))
-
-    async def _end(
-        self, job: Job, proc: Process, tail: _Tail, ending: Awaitable[ExitStatus]
-    ) -> ExitStatus:
-        status = await ending
-        job.set_resources(Resources(cpu_s=status.cpu_s, peak_rss_bytes=status.peak_rss_bytes))
-        await tail.finish()
-        try:
-            await job.set_pid(None)
-        except Exception:
-            logger.exception("could not record the end of process %d", proc.pid)
-        return status
 
 
 def _outcome(status: ExitStatus) -> dict[str, Any]:
@@ -376,122 +333,6 @@ def _outcome(status: ExitStatus) -> dict[str, Any]:
             "exit_code", f"command was killed by {sig}", {"exit_code": code, "signal": sig}
         )
     raise TaskFailed("exit_code", f"command exited with status {code}", {"exit_code": code})
-
-
-def _write_file(path: str, data: bytes) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
-    try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view) :]
-    finally:
-        os.close(fd)
-
-
-class _LazyChanges:
-    """An inotify watch made only when first needed: most commands end within
-    ``WATCH_AFTER_S`` and then never cost a watch (whose removal waits for an RCU grace
-    period in the kernel)."""
-
-    def __init__(self, make: Callable[[], Changes]) -> None:
-        self._make = make
-        self.changes: Changes | None = None
-
-    def get(self) -> Changes:
-        if self.changes is None:
-            self.changes = self._make()
-        return self.changes
-
-    def close(self) -> None:
-        if self.changes is not None:
-            self.changes.close()
-
-
-class _Tail:
-    """Feeds both output files into the job log as they grow, until ``finish``."""
-
-    def __init__(
-        self, job: Job, changes: _LazyChanges, readers: dict[LogStream, LineReader]
-    ) -> None:
-        self.job = job
-        self.changes = changes
-        self.readers = readers
-        self._stopping = False
-        self._stop = asyncio.Event()
-        self._task = asyncio.ensure_future(self._run())
-
-    async def finish(self) -> None:
-        """Read what is left (to the end of the files), then stop."""
-        self._stopping = True
-        self._stop.set()
-        if self.changes.changes is not None:
-            self.changes.changes.event.set()
-        try:
-            await self._task
-        except Exception:
-            logger.exception("tailing the output of run %s failed", self.job.run.id)
-
-    async def _run(self) -> None:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._stop.wait(), WATCH_AFTER_S)
-        if not self._stopping:
-            # Still running: from now on every write wakes us; first catch up.
-            changes = self.changes.get()
-            changes.event.set()
-        while True:
-            if not self._stopping:
-                await self.changes.get().wait()
-            final = self._stopping
-            await self._pump()
-            if final:
-                for stream, reader in self.readers.items():
-                    for line in reader.flush():
-                        if self._room():
-                            self.job.log(stream, line)
-                return
-
-    async def _pump(self) -> None:
-        """Read until the files have nothing new; once the log is full, shrink them
-        (at most every ``FULL_TRUNCATE_INTERVAL_S``: past the cap nothing is read)."""
-        more = True
-        while more:
-            if not self._room():
-                await asyncio.to_thread(_discard_all, self.readers)
-                if not self._stopping:
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._stop.wait(), FULL_TRUNCATE_INTERVAL_S)
-                return
-            if sum(reader.unread() for reader in self.readers.values()) <= INLINE_READ_BYTES:
-                batches, more = _read_all(self.readers)  # a few KiB: cheaper than a thread
-            else:
-                batches, more = await asyncio.to_thread(_read_all, self.readers)
-            for stream, lines in batches:
-                for line in lines:
-                    if not self._room():
-                        break
-                    self.job.log(stream, line)
-            await self.job.wait_logged()  # storage keeps pace, memory stays flat
-
-    def _room(self) -> bool:
-        """The log still takes lines (re-read each time: ``log`` may fill it)."""
-        return not self.job.log_full
-
-
-def _read_all(
-    readers: dict[LogStream, LineReader],
-) -> tuple[list[tuple[LogStream, list[str]]], bool]:
-    batches: list[tuple[LogStream, list[str]]] = []
-    more = False
-    for stream, reader in readers.items():
-        lines, pending = reader.read_lines(READ_BUDGET_BYTES)
-        batches.append((stream, lines))
-        more = more or pending
-    return batches, more
-
-
-def _discard_all(readers: dict[LogStream, LineReader]) -> None:
-    for reader in readers.values():
-        reader.discard()
 
 
 @hookimpl

@@ -1,0 +1,172 @@
+"""The channel between the daemon and its spawner process: frames and framing.
+
+Same house style as the python workers' channel (``seqd.workerpool.messages``): each
+frame is a msgpack-encoded tagged Struct behind a 4-byte big-endian length. Only msgspec
+and the standard library are imported, since the spawner imports this at start-up.
+
+A command's life is ``Start`` → ``Started`` (or ``StartFailed``) → any number of
+``Output`` → ``Exited``, all carrying the daemon's request ``id``. Small outputs travel
+inside ``Exited``; larger or slower ones stream as ``Output`` frames, each acknowledged
+with ``Ack`` once the daemon has logged it (at most ``WINDOW_BYTES`` are unacknowledged
+per command, so a flood of output waits in the command's pipe, not in memory), or
+answered with ``Discard`` once the run's log is full (the spawner then reads and drops).
+"""
+
+from __future__ import annotations
+
+import struct
+
+import msgspec
+
+HEADER = struct.Struct(">I")
+MAX_FRAME_BYTES = 64 * 1024 * 1024
+"""A longer frame is a protocol error (inputs are capped far below this)."""
+INLINE_BYTES = 64 * 1024
+"""Output held back to travel inside ``Exited`` (per command, both streams together)."""
+STREAM_AFTER_S = 0.05
+"""A command still running after this long streams its output as it comes."""
+WINDOW_BYTES = 1024 * 1024
+"""Output sent and not yet acknowledged, per command, before reading pauses."""
+
+
+class Frame(msgspec.Struct, tag_field="k", kw_only=True, forbid_unknown_fields=True):
+    pass
+
+
+# -- daemon -> spawner -----------------------------------------------------------------
+
+
+class Start(Frame, tag="start"):
+    """Create ``work_dir`` (and ``input_file`` in it), then start ``argv`` as the leader
+    of a new session in ``cwd`` with exactly ``env``; stdin is ``/dev/null``, stdout and
+    stderr are pipes the spawner reads."""
+
+    id: int
+    argv: list[str]
+    env: dict[str, str]
+    cwd: str
+    work_dir: str | None = None
+    input_file: str | None = None
+    """A file name inside ``work_dir`` to write ``input`` to."""
+    input: bytes = b""
+    remove_work_dir: bool = True
+    """Remove ``work_dir`` once the command ended, unless it holds directories (then
+    the caller removes it)."""
+    spare_dir: str | None = None
+    """Where emptied work dirs wait to be reused (renamed back into place): creating
+    and deleting a directory and a file per run costs far more than two renames."""
+
+
+class Ack(Frame, tag="ack"):
+    id: int
+    size: int
+
+
+class Signal(Frame, tag="signal"):
+    """Send ``signal`` to the command's process group, unless it was reaped already
+    (then its group id may belong to someone else)."""
+
+    id: int
+    signal: int
+
+
+class Discard(Frame, tag="discard"):
+    """The caller takes no more output of this command: read it and drop it."""
+
+    id: int
+
+
+# -- spawner -> daemon -----------------------------------------------------------------
+
+
+class Hello(Frame, tag="hello"):
+    pid: int
+
+
+class Started(Frame, tag="started"):
+    id: int
+    pid: int
+
+
+class StartFailed(Frame, tag="start_failed"):
+    id: int
+    message: str
+    errno: int | None = None
+
+
+class Output(Frame, tag="output"):
+    id: int
+    stream: str
+    """``stdout`` or ``stderr``."""
+    data: bytes
+
+
+class Exited(Frame, tag="exited"):
+    id: int
+    returncode: int | None
+    cpu_s: float = 0.0
+    peak_rss_bytes: int = 0
+    stdout: bytes = b""
+    """Output not sent in ``Output`` frames yet (at most ``INLINE_BYTES`` with stderr)."""
+    stderr: bytes = b""
+    work_dir_removed: bool = False
+
+
+ToSpawner = Start | Ack | Signal | Discard
+FromSpawner = Hello | Started | StartFailed | Output | Exited
+
+
+class ProtocolError(Exception):
+    """A frame that cannot be decoded or is too long."""
+
+
+_encoder = msgspec.msgpack.Encoder()
+_to_spawner: msgspec.msgpack.Decoder[ToSpawner] = msgspec.msgpack.Decoder(ToSpawner)
+_from_spawner: msgspec.msgpack.Decoder[FromSpawner] = msgspec.msgpack.Decoder(FromSpawner)
+
+
+def pack(frame: Frame) -> bytes:
+    """The frame with its length prefix, ready to write."""
+    body = _encoder.encode(frame)
+    if len(body) > MAX_FRAME_BYTES:
+        raise ProtocolError(f"frame of {len(body)} bytes exceeds {MAX_FRAME_BYTES}")
+    return HEADER.pack(len(body)) + body
+
+
+class FrameBuffer:
+    """Splits a byte stream into frame bodies."""
+
+    def __init__(self) -> None:
+        self._buf = bytearray()
+
+    def feed(self, data: bytes) -> list[bytes]:
+        buf = self._buf
+        buf += data
+        bodies: list[bytes] = []
+        start = 0
+        while len(buf) - start >= HEADER.size:
+            (length,) = HEADER.unpack_from(buf, start)
+            if length > MAX_FRAME_BYTES:
+                raise ProtocolError(f"frame of {length} bytes exceeds {MAX_FRAME_BYTES}")
+            end = start + HEADER.size + length
+            if len(buf) < end:
+                break
+            bodies.append(bytes(buf[start + HEADER.size : end]))
+            start = end
+        if start:
+            del buf[:start]
+        return bodies
+
+
+def decode_to_spawner(body: bytes) -> ToSpawner:
+    try:
+        return _to_spawner.decode(body)
+    except msgspec.DecodeError as exc:
+        raise ProtocolError(f"bad frame from the daemon: {exc}") from None
+
+
+def decode_from_spawner(body: bytes) -> FromSpawner:
+    try:
+        return _from_spawner.decode(body)
+    except msgspec.DecodeError as exc:
+        raise ProtocolError(f"bad frame from the spawner: {exc}") from None
