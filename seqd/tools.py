@@ -89,6 +89,9 @@ class ToolContext:
     """The daemon's config (``config.tools`` holds the tools' limits)."""
     log: Callable[[str, str], None] = field(default=_log_nowhere)
     """``log(stream, text)``: a line for the caller's log (a run's log, or nowhere)."""
+    task_type: Callable[[str], Any] = field(default=lambda _name: None)
+    """The daemon's task types by name, or None (``shell.exec`` runs its commands
+    through the ``shell`` task type's spawner)."""
     extra: dict[str, Any] = field(default_factory=dict)
     """Room for what later callers add (flows, the step journal) without a new field."""
 

@@ -338,6 +338,7 @@ class ToolService:
             state_dir=self.state_dir,
             config=self.config,
             log=log if log is not None else _log_to_daemon(caller),
+            task_type=self.folders.task_types.get,
         )
 
     def validate(self, compiled: _Compiled, params: dict[str, Any]) -> Any:

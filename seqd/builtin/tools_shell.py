@@ -1,13 +1,16 @@
 """The built-in ``shell.exec`` tool: run a command, wait, return its exit status and
 output.
 
-The same process engine as the ``shell`` task type (``seqd.procs``): the command
-starts through ``spawn_async`` in a new session, its stdout/stderr go straight to files
-(never through daemon memory), and on a timeout or a cancelled call the whole process
-group gets SIGTERM, then SIGKILL after the grace (``Process.terminate``), exactly as a
-shell task's run is ended. An argv list runs without a shell; ``shell: true`` with a
-string runs ``/bin/sh -c``, only when asked. The environment is the shell task type's
-pass-through list (``[task_types.shell] env_passthrough``) plus ``env``.
+The same process engine as the ``shell`` task type: the command is started by that
+task type's spawner process (``seqd.spawner``, ``run_command``) in a new session, its
+output comes back over pipes (kept up to ``max_output_bytes`` per stream, line by
+line, each line ending with a newline; the rest is read and dropped), and on a timeout
+or a cancelled call the whole process group gets SIGTERM, then SIGKILL after the grace,
+exactly as a shell task's run is ended. An argv
+list runs without a shell; ``shell: true`` with a string runs ``/bin/sh -c``, only when
+asked. ``stdin`` is written to a private file the command reads as its stdin. The
+environment is the shell task type's pass-through list (``[task_types.shell]
+env_passthrough``) plus ``env``.
 
 Over RPC it is admin-only by default (``tools.admin_only``): it runs commands as the
 daemon's user.
@@ -17,23 +20,25 @@ from __future__ import annotations
 
 import asyncio
 import os
-import shutil
 import time
 from collections.abc import Callable
-from typing import Annotated
+from typing import Annotated, Any
 
 import msgspec
 from msgspec import Meta
 
 from seqd import hookimpl
-from seqd.builtin.task_shell import DEFAULT_PASSTHROUGH, _finish_despite_cancel
+from seqd.builtin.task_shell import DEFAULT_PASSTHROUGH
 from seqd.confine import parent_fd, resolve, root_for
 from seqd.errors import ToolFailed, ValidationFailed
 from seqd.ids import IdGenerator
-from seqd.procs import ExitStatus, SpawnError, spawn_async
+from seqd.models import LogStream
+from seqd.procs import ExitStatus, SpawnError
+from seqd.spawner.client import CommandSpec, SpawnerCrashed, run_command
 from seqd.tools import Tool, ToolContext
 
 _ids = IdGenerator()
+STDIN_FILE = "stdin"
 
 
 class ExecParams(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -92,28 +97,46 @@ def _cwd(root: str, path: str) -> str:
     return os.path.join(real_root, *parts)
 
 
-def _prepare(out_dir: str, stdin: str | None) -> str | None:
-    os.makedirs(out_dir, mode=0o700, exist_ok=True)
-    if stdin is None:
+class Captured:
+    """The command's output as the tool returns it: each stream's text up to ``limit``
+    bytes (lines joined back with newlines), whether more was dropped."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.text: dict[str, list[str]] = {"stdout": [], "stderr": []}
+        self.size = {"stdout": 0, "stderr": 0}
+        self.cut = {"stdout": False, "stderr": False}
+        self.partial = {"stdout": False, "stderr": False}
+
+    def log(self, stream: LogStream, text: str) -> None:
+        if stream not in self.text or self.cut[stream]:
+            return
+        size = len(text.encode("utf-8", "replace")) + 1
+        if self.size[stream] + size > self.limit:
+            room = self.limit - self.size[stream]
+            if room > 0:
+                self.text[stream].append(
+                    text.encode("utf-8", "replace")[:room].decode("utf-8", "ignore")
+                )
+            self.cut[stream] = True
+            return
+        self.size[stream] += size
+        self.text[stream].append(text)
+
+    @property
+    def log_full(self) -> bool:
+        return all(self.cut.values())
+
+    async def wait_logged(self, backlog_bytes: int = 1 << 20) -> None:
         return None
-    path = os.path.join(out_dir, "stdin")
-    with open(path, "w", encoding="utf-8", errors="surrogatepass") as fh:
-        fh.write(stdin)
-    return path
 
-
-def _collect(out_dir: str, limit: int) -> tuple[str, bool, str, bool]:
-    results: list[str | bool] = []
-    for stream in ("stdout", "stderr"):
-        path = os.path.join(out_dir, stream)
-        try:
-            with open(path, "rb") as fh:
-                data = fh.read(limit + 1)
-        except FileNotFoundError:
-            data = b""
-        results.extend([data[:limit].decode("utf-8", "replace"), len(data) > limit])
-    shutil.rmtree(out_dir, ignore_errors=True)
-    return results[0], results[1], results[2], results[3]  # type: ignore[return-value]
+    def output(self, stream: str) -> str:
+        """Every line ends with a newline (a last line without one gets one), except
+        the piece of a line cut at the limit."""
+        lines = self.text[stream]
+        if lines and self.partial[stream]:
+            return "".join(line + "\n" for line in lines[:-1]) + lines[-1]
+        return "".join(line + "\n" for line in lines)
 
 
 class ShellExec:
@@ -145,47 +168,73 @@ class ShellExec:
         env.update(params.env)
         if ctx.caller.run_id is not None:
             env["SEQD_RUN_ID"] = ctx.caller.run_id
-        out_dir = os.path.join(ctx.state_dir, "work", f"tool-{_ids.new()}")
-        stdin = await asyncio.to_thread(_prepare, out_dir, params.stdin)
+        shell = ctx.task_type("shell")
+        spawner: Any = getattr(shell, "spawner", None)
+        if spawner is None:
+            raise ToolFailed(
+                "shell.exec: the shell task type is not available",
+                {"tool": self.name, "reason": "unavailable"},
+            )
         limit = min(params.max_output_bytes or cfg.shell_max_output_bytes,
                     cfg.shell_max_output_bytes)  # fmt: skip
+        work_dir = os.path.join(ctx.state_dir, "work", f"tool-{_ids.new()}")
+        spec = CommandSpec(
+            argv=argv,
+            env=env,
+            cwd=cwd,
+            work_dir=work_dir,
+            input_file=STDIN_FILE,
+            input=(params.stdin or "").encode("utf-8", "surrogatepass"),
+            stdin_from_input=params.stdin is not None,
+        )
+        captured = Captured(limit)
+        ended: list[ExitStatus] = []
+
+        async def on_end(_cmd: Any, status: ExitStatus) -> None:
+            ended.append(status)
+
         started = time.monotonic()
         timed_out = False
         try:
+            run = asyncio.ensure_future(
+                run_command(spawner, spec, captured, grace_s=params.kill_grace_s, on_end=on_end)
+            )
             try:
-                proc = await spawn_async(
-                    argv,
-                    env=env,
-                    cwd=cwd,
-                    stdin=stdin,
-                    stdout=os.path.join(out_dir, "stdout"),
-                    stderr=os.path.join(out_dir, "stderr"),
-                )
-            except SpawnError as exc:
-                raise ToolFailed(
-                    f"shell.exec: {exc.message}",
-                    {"reason": "spawn_failed", "errno": exc.errno, "program": argv[0]},
-                ) from None
-            except ValueError as exc:
-                raise ValidationFailed(f"shell.exec: {exc}", {"field": "params.argv"}) from None
-            try:
-                status: ExitStatus = await asyncio.wait_for(proc.wait(), params.timeout_s)
+                status: ExitStatus = await asyncio.wait_for(asyncio.shield(run), params.timeout_s)
             except TimeoutError:
                 timed_out = True
-                status = await _finish_despite_cancel(proc.terminate(params.kill_grace_s))
-            except BaseException:
-                await _finish_despite_cancel(proc.terminate(params.kill_grace_s))
+                run.cancel()  # run_command ends the group: SIGTERM, SIGKILL after the grace
+                await asyncio.gather(run, return_exceptions=True)
+                if not ended:
+                    raise ToolFailed(
+                        "shell.exec: the command timed out before it started",
+                        {"tool": self.name, "reason": "timeout"},
+                    ) from None
+                status = ended[0]
+            except asyncio.CancelledError:
+                run.cancel()
+                await asyncio.gather(run, return_exceptions=True)
                 raise
-        finally:
-            out, out_cut, err, err_cut = await asyncio.to_thread(_collect, out_dir, limit)
+        except SpawnError as exc:
+            raise ToolFailed(
+                f"shell.exec: {exc.message}",
+                {"tool": self.name, "reason": "spawn_failed", "errno": exc.errno,
+                 "program": argv[0]},
+            ) from None  # fmt: skip
+        except SpawnerCrashed as exc:
+            raise ToolFailed(
+                f"shell.exec: {exc.message}", {"tool": self.name, "reason": "crashed"}
+            ) from None
+        except ValueError as exc:
+            raise ValidationFailed(f"shell.exec: {exc}", {"field": "params.argv"}) from None
         return ExecResult(
             exit_code=status.returncode,
             signal=status.signal_name,
             timed_out=timed_out,
-            stdout=out,
-            stderr=err,
-            stdout_truncated=out_cut,
-            stderr_truncated=err_cut,
+            stdout=captured.output("stdout"),
+            stderr=captured.output("stderr"),
+            stdout_truncated=captured.cut["stdout"],
+            stderr_truncated=captured.cut["stderr"],
             duration_s=round(time.monotonic() - started, 3),
         )
 

@@ -87,6 +87,8 @@ class CommandSpec(msgspec.Struct, kw_only=True, frozen=True):
     work_dir: str | None = None
     input_file: str | None = None
     input: bytes = b""
+    stdin_from_input: bool = False
+    """The command reads ``input`` on its stdin (else stdin is ``/dev/null``)."""
     spare_dir: str | None = None
     """Where emptied work dirs wait to be reused (see ``seqd.spawner.server``)."""
 
@@ -317,6 +319,7 @@ class Spawner:
                 work_dir=spec.work_dir,
                 input_file=spec.input_file,
                 input=spec.input,
+                stdin_from_input=spec.stdin_from_input,
                 spare_dir=spec.spare_dir,
             )
         )

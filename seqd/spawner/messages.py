@@ -49,6 +49,8 @@ class Start(Frame, tag="start"):
     input_file: str | None = None
     """A file name inside ``work_dir`` to write ``input`` to."""
     input: bytes = b""
+    stdin_from_input: bool = False
+    """Connect stdin to the ``input_file`` instead of ``/dev/null``."""
     remove_work_dir: bool = True
     """Remove ``work_dir`` once the command ended, unless it holds directories (then
     the caller removes it)."""

@@ -399,11 +399,16 @@ def spawn(req: Start, spares: SparePool) -> tuple[int, int, int]:
     except OSError as exc:
         msg = f"cannot change to directory {req.cwd!r}: {exc.strerror}"
         raise _StartError(msg, exc.errno) from None
+    stdin = os.devnull
+    if req.stdin_from_input:
+        if req.work_dir is None or req.input_file is None:
+            raise _StartError("stdin_from_input needs a work_dir and an input_file", None)
+        stdin = os.path.join(req.work_dir, req.input_file)
     out_r, out_w = os.pipe()
     err_r, err_w = os.pipe()
     try:
         actions: list[tuple[int | str, ...]] = [
-            (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
+            (os.POSIX_SPAWN_OPEN, 0, stdin, os.O_RDONLY, 0),
             (os.POSIX_SPAWN_DUP2, out_w, 1),
             (os.POSIX_SPAWN_DUP2, err_w, 2),
         ]

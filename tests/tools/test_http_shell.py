@@ -178,7 +178,7 @@ def test_shell_exec_argv_output_and_exit_code(env: Env) -> None:
     echo = call(env, "shell.exec", {"argv": ["echo", "$HOME;", "|", "rm"]})
     assert echo["stdout"] == "$HOME; | rm\n"
     fed = call(env, "shell.exec", {"argv": ["cat"], "stdin": "fed in"})
-    assert fed["stdout"] == "fed in"
+    assert fed["stdout"] == "fed in\n"  # line by line: the last line gets its newline
     shelled = call(env, "shell.exec", {"command": "echo $((6*7))", "shell": True})
     assert shelled["stdout"] == "42\n"
     env_vars = call(env, "shell.exec", {"argv": ["sh", "-c", "echo $FOO:$SEQD_RUN_ID"],
