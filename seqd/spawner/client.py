@@ -27,7 +27,7 @@ from typing import Any, Protocol, cast
 
 import msgspec
 
-from seqd.logtail import LineSplitter
+from seqd.lines import LineSplitter
 from seqd.models import LogStream
 from seqd.procs import ExitStatus, SpawnError
 from seqd.spawner.messages import (
