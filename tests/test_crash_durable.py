@@ -92,3 +92,17 @@ def _epoch(text: str) -> float:
     from datetime import datetime
 
     return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+
+
+def test_idempotency_key_holds_across_a_crash(make_daemon) -> None:  # type: ignore[no-untyped-def]
+    d: Daemon = make_daemon(tasks=[TASKS])
+    with d.client() as c:
+        first = c.submit("sleep-shell", {"seconds": 30}, idempotency_key="nightly-2026-11-25")
+        wait_for(lambda: c.get_run(first.id).status == "running", what="the run to start")
+    d.kill()
+    d.start()
+    with d.client() as c:
+        again = c.submit("sleep-shell", {"seconds": 30}, idempotency_key="nightly-2026-11-25")
+        assert again.id == first.id
+        assert [r.id for r in c.iter_runs(task="sleep-shell")] == [first.id]
+        c.cancel(first.id)
