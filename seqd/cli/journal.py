@@ -48,11 +48,14 @@ def _detail(kind: str, data: dict[str, object]) -> str:
     error = data.get("error")
     if isinstance(error, dict):
         parts.append(f"{error.get('type')}: {error.get('message')}")
-    elif data.get("output") is not None:
-        parts.append("output " + compact_json(data["output"]))
+    else:
+        for key in ("output", "result", "payload"):
+            if data.get(key) is not None:
+                parts.append(f"{key} {compact_json(data[key])}")
+                break
     if data.get("child_id"):
         parts.append(f"run {data['child_id']}")
-    if kind == "timer":
+    if kind in ("timer", "sleep"):
         parts.append(f"waits {data.get('seconds', 0):.3g}s")
     elif kind == "deadline":
         parts.append(f"must end within {data.get('seconds', 0):.3g}s")
