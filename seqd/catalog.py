@@ -206,7 +206,9 @@ class Catalog:
                 if key not in filled and isinstance(prop, dict) and "default" in prop:
                     filled[key] = prop["default"]
             data = filled
-        if entry.validator is not None:
+        if entry.validator is not None and not entry.validator.is_valid(data):
+            # Valid input (the usual case) stops at the first check; only a bad one
+            # pays for collecting every error to pick the most relevant.
             error = best_match(entry.validator.iter_errors(data))
             if error is not None:
                 path = ".".join(str(p) for p in error.absolute_path)
