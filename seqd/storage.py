@@ -98,6 +98,9 @@ class StorageBackend(Protocol):
     async def kv_delete(self, namespace: str, key: str) -> bool:
         """Remove ``key``; whether it existed."""
 
+    async def kv_namespaces(self) -> list[str]:
+        """Every namespace that holds at least one key, sorted (export walks them)."""
+
     async def kv_list(
         self, namespace: str, prefix: str = "", after: str | None = None, limit: int = 100
     ) -> list[KVEntry]:

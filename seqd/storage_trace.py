@@ -151,6 +151,10 @@ class TracedStorage:
         )
         return result
 
+    async def kv_namespaces(self) -> list[str]:
+        result: list[str] = await self._traced("kv_namespaces", self.inner.kv_namespaces(), len)
+        return result
+
     async def kv_list(
         self, namespace: str, prefix: str = "", after: str | None = None, limit: int = 100
     ) -> list[KVEntry]:

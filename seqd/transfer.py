@@ -6,9 +6,13 @@ run a ``run`` record followed by its log lines in ``logs`` records and its journ
 idempotency key) are skipped with their logs and journals, so an interrupted import
 can simply be run again.
 
-Version 2 added ``steps`` records. Its header says so, so an older seqd refuses the
-whole file up front instead of stopping at the first journal after importing half of
-it; a version 1 export (no journals) still imports.
+Last come ``kv`` records: the key-value state of the ``kv.*`` tools, a namespace at a
+time. Import writes a key only where the target has none, so re-running an import
+never overwrites newer values; an imported key's ``updated_at`` is the import's time.
+
+Version 2 added ``steps`` records, version 3 ``kv`` records. The header says which, so
+an older seqd refuses the whole file up front instead of stopping at the first record
+it does not know after importing half of it; versions 1 and 2 still import.
 """
 
 from __future__ import annotations
@@ -19,12 +23,13 @@ import msgspec
 
 from seqd import __version__, timeutil
 from seqd.errors import Conflict
-from seqd.models import LogLine, NewLogLine, Run, RunQuery, Step
+from seqd.models import KVEntry, LogLine, NewLogLine, Run, RunQuery, Step
 from seqd.storage import StorageBackend
 
 FORMAT = "seqd-export"
-FORMAT_VERSION = 2
-READABLE_VERSIONS = (1, 2)
+FORMAT_VERSION = 3
+READABLE_VERSIONS = (1, 2, 3)
+KV_CHUNK = 500
 PAGE = 500
 LOG_CHUNK = 1000
 STEP_CHUNK = 1000
@@ -55,7 +60,12 @@ class StepsRecord(msgspec.Struct, tag="steps", kw_only=True):
     steps: list[Step]
 
 
-Record = Header | RunRecord | LogsRecord | StepsRecord
+class KVRecord(msgspec.Struct, tag="kv", kw_only=True):
+    namespace: str
+    entries: list[KVEntry]
+
+
+Record = Header | RunRecord | LogsRecord | StepsRecord | KVRecord
 _encoder = msgspec.json.Encoder()
 _decoder = msgspec.json.Decoder(Record)
 
@@ -69,6 +79,7 @@ class Counts(msgspec.Struct):
     log_lines: int = 0
     steps: int = 0
     skipped: int = 0
+    kv_keys: int = 0
 
 
 async def _all_runs(store: StorageBackend) -> AsyncIterator[Run]:
@@ -102,6 +113,12 @@ async def export_store(store: StorageBackend, write: Callable[[bytes], object]) 
             write(_encoder.encode(StepsRecord(run_id=run.id, steps=steps)) + b"\n")
             counts.steps += len(steps)
             after = steps[-1].seq
+    for namespace in await store.kv_namespaces():
+        last: str | None = None
+        while entries := await store.kv_list(namespace, after=last, limit=KV_CHUNK):
+            write(_encoder.encode(KVRecord(namespace=namespace, entries=entries)) + b"\n")
+            counts.kv_keys += len(entries)
+            last = entries[-1].key
     return counts
 
 
@@ -134,6 +151,11 @@ async def import_store(store: StorageBackend, lines: Iterable[bytes]) -> Counts:
             else:
                 skipped.add(record.run.id)
                 counts.skipped += 1
+        elif isinstance(record, KVRecord):
+            for entry in record.entries:
+                if await store.kv_get(record.namespace, entry.key) is None:
+                    await store.kv_set(record.namespace, entry.key, entry.value)
+                    counts.kv_keys += 1
         elif record.run_id in skipped:
             continue
         elif isinstance(record, StepsRecord):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import io
 import os
+import re
 import subprocess
 import sys
 import uuid
@@ -103,7 +104,13 @@ async def fill(store: StorageBackend) -> list[Run]:
         )
         await store.append_steps(run.id, journal(i))
         runs.append(run)
+    for namespace, n in (("global", 3), ("task/etl", 1200), ("task/ü ns", 1)):
+        for k in range(n):
+            await store.kv_set(namespace, f"key {k}", {"k": k, "nul": "a\x00b"} if k % 2 else k)
     return runs
+
+
+KV_KEYS = 3 + 1200 + 1
 
 
 def journal(i: int) -> list[NewStep]:
@@ -129,8 +136,10 @@ JOURNALED = sum(i % 4 for i in range(30)) + 2500
 async def dump(store: StorageBackend) -> bytes:
     out = io.BytesIO()
     await export_store(store, out.write)
-    # the header carries a timestamp and the source; compare the rest
-    return b"\n".join(out.getvalue().splitlines()[1:])
+    # the header carries a timestamp and the source, an imported kv key the time of the
+    # import; compare the rest
+    body = b"\n".join(out.getvalue().splitlines()[1:])
+    return re.sub(rb'"updated_at":"[^"]*"', b'"updated_at":"-"', body)
 
 
 @pytest.mark.xdist_group("postgres")  # never beside the test that stops the server
@@ -143,13 +152,17 @@ def test_round_trip_to_every_backend(backend_name: str, tmp_path: Path) -> None:
         counts = await export_store(source, buf.write)
         assert counts.runs == 30 and counts.log_lines == sum(i * 3 for i in range(30))
         assert counts.steps == JOURNALED
+        assert counts.kv_keys == KV_KEYS
         # 21 short journals, and run 7's 2,503 entries in three records of up to 1,000
         assert buf.getvalue().count(b'{"type":"steps",') == 21 + 3
         target = open_store(backend_name, tmp_path / "dst", backend_options(backend_name, tmp_path))
         await target.open()
         try:
             got = await import_store(target, buf.getvalue().splitlines(keepends=True))
-            assert (got.runs, got.skipped, got.steps) == (30, 0, JOURNALED)
+            assert (got.runs, got.skipped, got.steps, got.kv_keys) == (30, 0, JOURNALED, KV_KEYS)
+            assert await target.kv_namespaces() == ["global", "task/etl", "task/ü ns"]
+            entry = await target.kv_get("task/etl", "key 7")
+            assert entry is not None and entry.value == {"k": 7, "nul": "a\x00b"}
             assert await dump(target) == await dump(source)
             for i in range(30):  # the journals themselves, not only their export
                 steps = await target.read_steps(f"{i:024x}", 0, 10_000)
@@ -161,6 +174,7 @@ def test_round_trip_to_every_backend(backend_name: str, tmp_path: Path) -> None:
             # a second import adds nothing
             again = await import_store(target, buf.getvalue().splitlines(keepends=True))
             assert (again.runs, again.skipped, again.log_lines, again.steps) == (0, 30, 0, 0)
+            assert again.kv_keys == 0  # existing keys are never overwritten
             assert await dump(target) == await dump(source)
             # and back again: the copy exports to the same bytes
             back = open_store("sqlite", tmp_path / "back", {})
@@ -223,8 +237,8 @@ def test_a_version_1_export_still_imports_and_a_newer_one_is_refused(tmp_path: P
             counts = await import_store(store, v1.splitlines())
             assert (counts.runs, counts.log_lines, counts.steps) == (1, 1, 0)
             assert [g.text for g in await store.read_logs("a" * 24, 0, 10)] == ["hi"]
-            with pytest.raises(TransferError, match="unsupported export seqd-export v3"):
-                await import_store(store, (header % 3 + run % (b"b" * 24)).splitlines())
+            with pytest.raises(TransferError, match="unsupported export seqd-export v4"):
+                await import_store(store, (header % 4 + run % (b"b" * 24)).splitlines())
             assert await store.get_run("b" * 24) is None
         finally:
             await store.close()

@@ -80,3 +80,25 @@ def read_namespace(root: str, namespace: str) -> list[KVEntry]:
             continue  # deleted meanwhile
     entries.sort(key=lambda e: e.key)
     return entries
+
+
+def namespaces(root: str) -> list[str]:
+    """Every namespace with a key, sorted: folders are named by digest, so each one's
+    name is read from one of its (self-describing) entries."""
+    found: list[str] = []
+    try:
+        folders = os.listdir(os.path.join(root, "kv"))
+    except FileNotFoundError:
+        return []
+    for folder in folders:
+        path = os.path.join(root, "kv", folder)
+        try:
+            names = sorted(n for n in os.listdir(path) if n.endswith(KV_SUFFIX))
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+        for name in names:
+            data = read_file(os.path.join(path, name))
+            if data is not None:
+                found.append(_decode(os.path.join(path, name), data).namespace)
+                break
+    return sorted(found)

@@ -527,6 +527,9 @@ class FSBackend:
         value = await self._commit(op, lambda _v: None)
         return value if result is None else result
 
+    async def kv_namespaces(self) -> list[str]:
+        return await self._read(partial(fs_kv.namespaces, self.location))
+
     async def kv_list(
         self, namespace: str, prefix: str = "", after: str | None = None, limit: int = 100
     ) -> list[KVEntry]:

@@ -412,6 +412,13 @@ class SQLiteBackend:
 
         return await self._write(op)
 
+    async def kv_namespaces(self) -> list[str]:
+        def fn(conn: sqlite3.Connection) -> list[str]:
+            rows = conn.execute("SELECT DISTINCT namespace FROM kv ORDER BY namespace")
+            return [row[0] for row in rows.fetchall()]
+
+        return await self._read(fn)
+
     async def kv_list(
         self, namespace: str, prefix: str = "", after: str | None = None, limit: int = 100
     ) -> list[KVEntry]:

@@ -699,6 +699,18 @@ class StorageConformance:
 
         self.run(main())
 
+    def test_kv_namespaces_lists_those_with_keys(self, make_backend: BackendMaker) -> None:
+        async def main() -> None:
+            async with opened(make_backend) as b:
+                assert await b.kv_namespaces() == []
+                for namespace in ("task/b", "global", "task/a ü", "task/b"):
+                    await b.kv_set(namespace, "k", 1)
+                await b.kv_set("task/empty", "gone", 1)
+                await b.kv_delete("task/empty", "gone")
+                assert await b.kv_namespaces() == ["global", "task/a ü", "task/b"]
+
+        self.run(main())
+
     def test_kv_refuses_bad_names(self, make_backend: BackendMaker) -> None:
         async def main() -> None:
             async with opened(make_backend) as b:

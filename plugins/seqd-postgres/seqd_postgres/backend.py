@@ -298,6 +298,9 @@ class PostgresBackend:
         check_kv_name(namespace, key)
         return bool(await self._write(q.KV_DELETE, (namespace, key)) == 1)
 
+    async def kv_namespaces(self) -> list[str]:
+        return [row[0] for row in await self._fetch_all(q.KV_NAMESPACES, ())]
+
     async def kv_list(
         self, namespace: str, prefix: str = "", after: str | None = None, limit: int = 100
     ) -> list[KVEntry]:

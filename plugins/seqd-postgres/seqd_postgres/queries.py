@@ -73,6 +73,7 @@ SELECT last_seq FROM counter
 LAST_STEP = "SELECT last_seq FROM step_seqs WHERE run_id = %s"
 READ_STEPS = "SELECT seq, data FROM steps WHERE run_id = %s AND seq > %s ORDER BY seq LIMIT %s"
 KV_GET = "SELECT value, updated_at FROM kv WHERE namespace = %s AND key = %s"
+KV_NAMESPACES = "SELECT DISTINCT namespace FROM kv ORDER BY namespace"
 KV_SET = (
     "INSERT INTO kv (namespace, key, value, updated_at) VALUES (%s, %s, %s, %s)"
     " ON CONFLICT (namespace, key) DO UPDATE SET value = EXCLUDED.value,"
