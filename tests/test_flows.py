@@ -370,3 +370,11 @@ def test_example_flows_run(daemon: Daemon, tmp_path: Path) -> None:
         triage = c.submit("triage", urgent, wait=True, timeout_s=60)
         assert triage.status == "succeeded", triage.error
         assert triage.output["status"] == "notified"
+
+
+def test_map_refuses_a_list_over_the_item_limit(flowd: Daemon) -> None:
+    run = run_flow(flowd, "f-map", {"items": list(range(10_001))})
+    assert run.status == "failed"
+    assert run.error.type == "validation"
+    assert "10001 items" in run.error.message
+    assert children(flowd, run.id) == []

@@ -53,6 +53,8 @@ from seqd.models import NewStep, Run, RunError, Step
 from seqd.tasktype import Job
 
 Data = dict[str, Any]
+MAX_MAP_ITEMS = 10_000
+"""Items one map state runs at most: each is a child run and a task in memory."""
 Work = Callable[["Scope"], Awaitable[Any]]
 """One branch or map item: a coroutine function of the scope it runs in."""
 
@@ -431,6 +433,16 @@ class FlowExecution:
                     type="validation",
                     message=f"map state {name!r}: {state.items} is not a list",
                     details={"state": name, "field": "items"},
+                ),
+            )
+        if len(items) > MAX_MAP_ITEMS:
+            return Outcome(
+                False,
+                error=RunError(
+                    type="validation",
+                    message=f"map state {name!r}: {len(items)} items; the limit is "
+                    f"{MAX_MAP_ITEMS} per map state (split the list, or nest maps)",
+                    details={"state": name, "field": "items", "limit": MAX_MAP_ITEMS},
                 ),
             )
         return await self._join(
