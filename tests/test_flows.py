@@ -378,3 +378,25 @@ def test_map_refuses_a_list_over_the_item_limit(flowd: Daemon) -> None:
     assert run.error.type == "validation"
     assert "10001 items" in run.error.message
     assert children(flowd, run.id) == []
+
+
+def test_sigterm_mid_flow_resumes_at_the_next_start(make_daemon, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    d = make_daemon(args=["--workers", "4"], tasks=[FLOWS])
+    path = tmp_path / "effects"
+    with d.client() as c:
+        run = c.submit("f-crash", {"path": str(path)})
+        deadline = time.monotonic() + 20
+        while not any(
+            k.task == "nap" and k.status == "running" for k in c.iter_runs(parent_id=run.id)
+        ):
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+    assert d.stop() == 0  # graceful: the flow stops at once, its nap gets the grace
+    d.start()
+    with d.client() as c:
+        done = c.wait(run.id, timeout_s=60)
+        assert done.status == "succeeded", done.error
+        logs = [line.text for line in c.logs(run.id).lines if line.stream == "system"]
+    assert path.read_text().splitlines() == ["a", "b"]
+    assert [k.task for k in children(d, run.id)] == ["count", "nap", "count"]
+    assert any("resumes" in text for text in logs)
