@@ -14,11 +14,12 @@ answered with ``Discard`` once the run's log is full (the spawner then reads and
 
 from __future__ import annotations
 
-import struct
+from collections.abc import Callable
 
-import msgspec
+from seqd import frames
+from seqd.frames import HEADER as HEADER
+from seqd.frames import Frame, ProtocolError
 
-HEADER = struct.Struct(">I")
 MAX_FRAME_BYTES = 64 * 1024 * 1024
 """A longer frame is a protocol error (inputs are capped far below this)."""
 INLINE_BYTES = 64 * 1024
@@ -27,10 +28,6 @@ STREAM_AFTER_S = 0.05
 """A command still running after this long streams its output as it comes."""
 WINDOW_BYTES = 1024 * 1024
 """Output sent and not yet acknowledged, per command, before reading pauses."""
-
-
-class Frame(msgspec.Struct, tag_field="k", kw_only=True, forbid_unknown_fields=True):
-    pass
 
 
 # -- daemon -> spawner -----------------------------------------------------------------
@@ -118,57 +115,21 @@ ToSpawner = Start | Ack | Signal | Discard
 FromSpawner = Hello | Started | StartFailed | Output | Exited
 
 
-class ProtocolError(Exception):
-    """A frame that cannot be decoded or is too long."""
+__all__ = ["HEADER", "MAX_FRAME_BYTES", "Frame", "FrameBuffer", "ProtocolError"]
 
-
-_encoder = msgspec.msgpack.Encoder()
-_to_spawner: msgspec.msgpack.Decoder[ToSpawner] = msgspec.msgpack.Decoder(ToSpawner)
-_from_spawner: msgspec.msgpack.Decoder[FromSpawner] = msgspec.msgpack.Decoder(FromSpawner)
+decode_to_spawner: Callable[[frames.Body], ToSpawner] = frames.decoder(ToSpawner, "the daemon")
+decode_from_spawner: Callable[[frames.Body], FromSpawner] = frames.decoder(
+    FromSpawner, "the spawner"
+)
 
 
 def pack(frame: Frame) -> bytes:
     """The frame with its length prefix, ready to write."""
-    body = _encoder.encode(frame)
-    if len(body) > MAX_FRAME_BYTES:
-        raise ProtocolError(f"frame of {len(body)} bytes exceeds {MAX_FRAME_BYTES}")
-    return HEADER.pack(len(body)) + body
+    return frames.pack(frame, MAX_FRAME_BYTES)
 
 
-class FrameBuffer:
-    """Splits a byte stream into frame bodies."""
+class FrameBuffer(frames.FrameBuffer):
+    """Splits the channel's byte stream into frame bodies."""
 
     def __init__(self) -> None:
-        self._buf = bytearray()
-
-    def feed(self, data: bytes) -> list[bytes]:
-        buf = self._buf
-        buf += data
-        bodies: list[bytes] = []
-        start = 0
-        while len(buf) - start >= HEADER.size:
-            (length,) = HEADER.unpack_from(buf, start)
-            if length > MAX_FRAME_BYTES:
-                raise ProtocolError(f"frame of {length} bytes exceeds {MAX_FRAME_BYTES}")
-            end = start + HEADER.size + length
-            if len(buf) < end:
-                break
-            bodies.append(bytes(buf[start + HEADER.size : end]))
-            start = end
-        if start:
-            del buf[:start]
-        return bodies
-
-
-def decode_to_spawner(body: bytes) -> ToSpawner:
-    try:
-        return _to_spawner.decode(body)
-    except msgspec.DecodeError as exc:
-        raise ProtocolError(f"bad frame from the daemon: {exc}") from None
-
-
-def decode_from_spawner(body: bytes) -> FromSpawner:
-    try:
-        return _from_spawner.decode(body)
-    except msgspec.DecodeError as exc:
-        raise ProtocolError(f"bad frame from the spawner: {exc}") from None
+        super().__init__(MAX_FRAME_BYTES)

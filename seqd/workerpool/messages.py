@@ -13,18 +13,17 @@ what proves they are JSON.
 
 from __future__ import annotations
 
-import struct
+from collections.abc import Callable
 from typing import Any
 
 import msgspec
 
-HEADER = struct.Struct(">I")
+from seqd import frames
+from seqd.frames import HEADER as HEADER
+from seqd.frames import Frame, ProtocolError
+
 MAX_FRAME_BYTES = 256 * 1024 * 1024
 """A longer frame is a protocol error: the worker is killed rather than trusted."""
-
-
-class Frame(msgspec.Struct, tag_field="k", kw_only=True, forbid_unknown_fields=True):
-    pass
 
 
 class ErrorInfo(msgspec.Struct, kw_only=True):
@@ -114,39 +113,16 @@ ToWorker = Execute | SchemaRequest | Reply
 ToDaemon = Hello | Log | Call | Result | SchemaResult
 
 
-class ProtocolError(Exception):
-    """A frame that cannot be decoded or is too long."""
+__all__ = ["HEADER", "MAX_FRAME_BYTES", "Frame", "ProtocolError"]
 
-
-_encoder = msgspec.msgpack.Encoder()
-_to_worker: msgspec.msgpack.Decoder[ToWorker] = msgspec.msgpack.Decoder(ToWorker)
-_to_daemon: msgspec.msgpack.Decoder[ToDaemon] = msgspec.msgpack.Decoder(ToDaemon)
+decode_to_worker: Callable[[frames.Body], ToWorker] = frames.decoder(ToWorker, "daemon")
+decode_to_daemon: Callable[[frames.Body], ToDaemon] = frames.decoder(ToDaemon, "worker")
 
 
 def pack(frame: Frame) -> bytes:
     """The frame with its length prefix, ready to write."""
-    body = _encoder.encode(frame)
-    if len(body) > MAX_FRAME_BYTES:
-        raise ProtocolError(f"frame of {len(body)} bytes exceeds {MAX_FRAME_BYTES}")
-    return HEADER.pack(len(body)) + body
+    return frames.pack(frame, MAX_FRAME_BYTES)
 
 
 def frame_length(header: bytes | bytearray) -> int:
-    (length,) = HEADER.unpack(header)
-    if length > MAX_FRAME_BYTES:
-        raise ProtocolError(f"frame of {length} bytes exceeds {MAX_FRAME_BYTES}")
-    return int(length)
-
-
-def decode_to_worker(body: bytes | bytearray | memoryview) -> ToWorker:
-    try:
-        return _to_worker.decode(body)
-    except msgspec.DecodeError as exc:
-        raise ProtocolError(f"bad frame from daemon: {exc}") from None
-
-
-def decode_to_daemon(body: bytes | bytearray | memoryview) -> ToDaemon:
-    try:
-        return _to_daemon.decode(body)
-    except msgspec.DecodeError as exc:
-        raise ProtocolError(f"bad frame from worker: {exc}") from None
+    return frames.frame_length(header, MAX_FRAME_BYTES)
