@@ -60,6 +60,12 @@ class BatchWriter(ABC, Generic[R]):
         self._dead: str | None = None
         self._inflight: list[Item] = []
         self._thread: threading.Thread | None = None
+        self._pending = 0
+        """Ops submitted and not yet answered on the loop (touched on the loop only)."""
+        self._exec_lock = threading.Lock()
+        """Held by the thread while it uses the resource (a batch, upkeep), so the loop
+        may use it directly only when the thread is idle (see ``SQLite Writer``)."""
+        self._resource: R | None = None
         self.batches = 0
         """Batches run (for metrics and tests)."""
         self.ops = 0
@@ -94,6 +100,7 @@ class BatchWriter(ABC, Generic[R]):
                     {"location": self.location},
                 )
             self._queue.put((op, fut))
+            self._pending += 1
         return fut
 
     async def close(self) -> None:
@@ -120,6 +127,9 @@ class BatchWriter(ABC, Generic[R]):
     def _close(self, resource: R) -> None:
         """Release the resource; nothing by default."""
 
+    def _after_batch(self, resource: R) -> None:
+        """Upkeep after a batch, in the thread, holding the resource; nothing by default."""
+
     def _run(self) -> None:
         reason = "it stopped"
         resource: R | None = None
@@ -127,12 +137,16 @@ class BatchWriter(ABC, Generic[R]):
         try:
             resource = self._open()
             opened = True
+            self._resource = resource
             while True:
                 stop = self._take()
                 if self._inflight:
                     self.batches += 1
                     self.ops += len(self._inflight)
-                    resource = self._execute(resource, self._inflight)
+                    with self._exec_lock:
+                        resource = self._execute(resource, self._inflight)
+                        self._resource = resource
+                        self._after_batch(resource)
                     self._inflight = []
                 if stop:
                     reason = "it was closed"
@@ -141,6 +155,8 @@ class BatchWriter(ABC, Generic[R]):
             reason = f"{type(exc).__name__}: {exc}"
             logger.exception("%s writer for %s died", self.label, self.location)
         finally:
+            with self._exec_lock:
+                self._resource = None
             self._die(reason)
             if opened:
                 try:
@@ -167,9 +183,14 @@ class BatchWriter(ABC, Generic[R]):
             by_loop.setdefault(outcome[0].get_loop(), []).append(outcome)
         for loop, items in by_loop.items():
             try:
-                loop.call_soon_threadsafe(_resolve, items)
+                loop.call_soon_threadsafe(self._answered, items)
             except RuntimeError:
                 pass  # that loop is closed: nobody is waiting any more
+
+    def _answered(self, outcomes: list[Outcome]) -> None:
+        """On the loop: these ops are answered (committed or failed)."""
+        self._pending -= len(outcomes)
+        _resolve(outcomes)
 
     def _die(self, reason: str) -> None:
         """Fail every op not yet answered, so no caller waits forever."""

@@ -6,16 +6,26 @@ transaction with a SAVEPOINT around each op, commits once, and only then wakes t
 loop (``BatchWriter`` does the threading). An op that fails on its own (a constraint)
 fails only its own future; a failure of the storage itself (locked, read-only, full,
 I/O) fails the whole batch, since none of it was committed.
+
+Idle fast path (``durability = normal`` only): when nothing is queued or in flight, a
+write runs at once on the loop, on the same connection, in its own transaction — a
+commit in WAL mode without fsync costs ~15 µs, a round trip through the thread ~150 µs
+(two thread wake-ups) on a small VM. Anything unusual (another process holding the
+write lock, a storage error, the thread busy) falls back to the queue, so the loop
+never waits on a lock; under load writes queue and group as before. Checkpoints move
+off the loop: the connection's automatic checkpoint is off and the thread checkpoints
+after every ``CHECKPOINT_EVERY`` commits.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import sqlite3
 from collections.abc import Callable
 from typing import Any
 
-from seqd.builtin.batch_writer import BatchWriter, Item, Outcome
+from seqd.builtin.batch_writer import BatchWriter, Item, Outcome, T
 from seqd.errors import StorageUnavailable
 
 logger = logging.getLogger(__name__)
@@ -42,6 +52,9 @@ UNAVAILABLE_CODES = frozenset(
 # space); after anything else (read-only, I/O, a corrupt or replaced file, an unknown
 # error) it is replaced, since a connection can stay stuck in that state.
 KEEP_CONNECTION_CODES = frozenset({sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED, sqlite3.SQLITE_FULL})
+
+CHECKPOINT_EVERY = 500
+"""Commits between two checkpoints (each commit is a page or a few of WAL)."""
 
 MAX_BATCH = 4096
 """Ops per transaction at most, so one flood cannot delay every answer behind it."""
@@ -75,12 +88,76 @@ class Writer(BatchWriter[sqlite3.Connection]):
         connect: Callable[[], sqlite3.Connection],
         location: str,
         max_batch: int = MAX_BATCH,
+        *,
+        inline: bool = False,
+        busy_timeout_ms: int = 5000,
     ) -> None:
         super().__init__(location, max_batch)
         self._connect = connect
+        self.inline = inline
+        self._busy_timeout_ms = busy_timeout_ms
+        self._commits = 0
+        self.inlined = 0
+        """Writes done by the idle fast path (for tests and metrics)."""
 
     def _open(self) -> sqlite3.Connection:
-        return self._connect()
+        conn = self._connect()
+        conn.execute("PRAGMA wal_autocheckpoint = 0")  # the thread checkpoints
+        return conn
+
+    def _after_batch(self, conn: sqlite3.Connection) -> None:
+        self._commits += 1
+        if self._commits >= CHECKPOINT_EVERY:
+            self._commits = 0
+            try:
+                conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+            except sqlite3.Error as exc:
+                logger.warning("SQLite checkpoint of %s failed: %s", self.location, exc)
+
+    def submit(self, op: Callable[[Any], T]) -> asyncio.Future[T]:
+        if self.inline and self._pending == 0:
+            done = self._try_inline(op)
+            if done is not None:
+                return done
+        return super().submit(op)
+
+    def _try_inline(self, op: Callable[[Any], T]) -> asyncio.Future[T] | None:
+        """Run ``op`` on the loop if the thread is idle; None to queue it instead."""
+        if self._closed or self._dead is not None:
+            return None
+        if not self._exec_lock.acquire(blocking=False):
+            return None
+        try:
+            conn = self._resource
+            if conn is None:
+                return None
+            fut: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+            try:
+                conn.execute("PRAGMA busy_timeout = 0")  # never wait for a lock here
+                try:
+                    conn.execute("BEGIN IMMEDIATE")
+                finally:
+                    conn.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout_ms)}")
+                try:
+                    value = op(conn)
+                except Exception as exc:
+                    self._rollback(conn)
+                    if is_unavailable(exc):
+                        return None  # the thread retries it (and may reconnect)
+                    fut.set_exception(exc)
+                    return fut
+                conn.execute("COMMIT")
+            except sqlite3.Error:
+                self._rollback(conn)
+                return None
+            self.inlined += 1
+            self._commits += 1
+            fut.set_result(value)
+        finally:
+            self._exec_lock.release()
+        if self._commits >= CHECKPOINT_EVERY:
+            super().submit(lambda _conn: None)  # wakes the thread, which checkpoints
+        return fut
 
     def _close(self, conn: sqlite3.Connection) -> None:
         conn.close()

@@ -161,6 +161,8 @@ class SQLiteBackend:
                 {"field": "durability"},
             )
         self.location = path
+        self.durability = durability
+        self._busy_timeout_ms = busy_timeout_ms
         self._connect = functools.partial(connect, path, busy_timeout_ms, _SYNCHRONOUS[durability])
         self._read_connections = read_connections
         self.writer: Writer | None = None
@@ -173,7 +175,12 @@ class SQLiteBackend:
 
     async def open(self) -> None:
         await asyncio.to_thread(self._prepare)
-        self.writer = Writer(self._connect, self.location)
+        self.writer = Writer(
+            self._connect,
+            self.location,
+            inline=self.durability == "normal",
+            busy_timeout_ms=self._busy_timeout_ms,
+        )
         self.writer.start()
         self._readers = ThreadPoolExecutor(
             self._read_connections, thread_name_prefix="seqd-sqlite-read"

@@ -15,7 +15,7 @@ import pytest
 from seqd.builtin.sqlite_schema import LATEST, MIGRATIONS, Migration, SchemaTooNew, migrate
 from seqd.builtin.storage_sqlite import SQLiteBackend, SQLiteStorageFactory
 from seqd.errors import Conflict, StorageUnavailable, ValidationFailed
-from seqd.models import RunQuery
+from seqd.models import NewStep, RunQuery
 from seqd.plugins import PluginHost
 from seqd.storage import StorageContext
 from seqd.testing.storage import (
@@ -268,6 +268,7 @@ def test_full_database_reports_unavailable_then_recovers(tmp_path: Path) -> None
     async def main() -> None:
         async with opened(lambda: make(tmp_path)) as b:
             assert b.writer is not None
+            b.writer.inline = False  # both creates in one batch, through the thread
             pages = await pragma(b, "page_count")
             await b.writer.submit(
                 lambda conn: conn.execute(f"PRAGMA max_page_count = {pages}").fetchall()
@@ -307,8 +308,10 @@ def test_unopenable_path_reports_unavailable(tmp_path: Path) -> None:
 
 
 async def hold_writer(backend: SQLiteBackend) -> tuple[threading.Event, asyncio.Future[Any]]:
-    """Park the writer thread inside an op until the returned event is set."""
+    """Park the writer thread inside an op until the returned event is set (with the
+    idle fast path off: an idle writer would run the op on the loop itself)."""
     assert backend.writer is not None
+    backend.writer.inline = False
     entered, release = threading.Event(), threading.Event()
 
     def park(conn: sqlite3.Connection) -> None:
@@ -398,6 +401,71 @@ def test_a_dead_writer_fails_fast_and_is_restarted(tmp_path: Path) -> None:
             run = new_run()
             assert await b.create_run(run) == (run, True)
             assert await b.get_run(run.id) == run
+
+    run_async(main())
+
+
+def test_idle_writes_commit_on_the_loop_and_busy_ones_queue(tmp_path: Path) -> None:
+    async def main() -> None:
+        async with opened(lambda: make(tmp_path)) as b:
+            assert b.writer is not None and b.writer.inline
+            before = b.writer.inlined
+            run = new_run()
+            assert await b.create_run(run) == (run, True)  # idle: on the loop
+            assert b.writer.inlined == before + 1
+            assert await b.get_run(run.id) == run  # committed: another connection sees it
+            # Writes submitted together: the first goes inline, the rest queue and
+            # commit in one batch, in order.
+            batches = b.writer.batches
+            runs = [new_run() for _ in range(50)]
+            got = await asyncio.gather(*(b.create_run(r) for r in runs))
+            assert all(created for _, created in got)
+            assert b.writer.batches <= batches + 2
+            # A failing op fails only itself, inline too (and leaves no transaction).
+            with pytest.raises(Conflict):
+                await b.create_run(changed(run, input={"other": 1}, idempotency_key=None))
+            assert await b.update_run(changed(run, status="running"), expect=("queued",))
+
+    run_async(main())
+
+
+def test_idle_fast_path_never_waits_for_another_writer(tmp_path: Path) -> None:
+    """Another process (here: connection) holding the write lock: the loop does not
+    block on it; the write queues and the thread waits for the lock instead."""
+
+    async def main() -> None:
+        async with opened(lambda: make(tmp_path, busy_timeout_ms=10_000)) as b:
+            assert b.writer is not None
+            other = sqlite3.connect(b.location, isolation_level=None)
+            other.execute("BEGIN IMMEDIATE")
+            loop = asyncio.get_running_loop()
+            t0 = loop.time()
+            pending = asyncio.ensure_future(b.create_run(new_run()))
+            await asyncio.sleep(0)
+            assert loop.time() - t0 < 0.5  # the loop was not held
+            await asyncio.sleep(0.3)
+            assert not pending.done()
+            other.execute("COMMIT")
+            other.close()
+            _, created = await asyncio.wait_for(pending, 10)
+            assert created
+
+    run_async(main())
+
+
+def test_checkpoints_keep_the_wal_bounded_under_fast_path_writes(tmp_path: Path) -> None:
+    async def main() -> None:
+        async with opened(lambda: make(tmp_path)) as b:
+            assert b.writer is not None
+            run = new_run()
+            await b.create_run(run)
+            for i in range(3000):
+                await b.append_steps(run.id, [NewStep(ts="t", kind="step", key=f"k{i}")])
+            await asyncio.sleep(0.2)  # the thread's checkpoint after the last wake-up
+            assert b.writer.inlined >= 2900
+            wal = Path(b.location + "-wal")
+            # Without checkpoints the WAL would hold every commit (> 3000 pages).
+            assert wal.stat().st_size < 1200 * 4096 + 32768
 
     run_async(main())
 
