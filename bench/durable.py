@@ -140,7 +140,7 @@ def run(settings: Settings) -> Outcome:
         f"The store alone (a one-entry `append_steps` awaited in-process on a uvloop "
         f"loop, SQLite): p50 {stats.us(store_normal)} in normal, {stats.us(store_full)} "
         "in full. In `normal` an idle store commits the append on the event loop "
-        "itself (the SQLite idle fast path: ~15–30 µs instead of a ~150 µs round trip "
+        "itself (the SQLite idle fast path: ~15-30 µs instead of a ~150 µs round trip "
         "through the writer thread); in `full` it goes through the writer thread and "
         "an fsync. What remains of a step is the daemon's own work per operation (frame "
         "decode, a task per call, the journal entry, tracing) and two process wake-ups "
