@@ -114,8 +114,10 @@ class Writer(BatchWriter[sqlite3.Connection]):
             except sqlite3.Error as exc:
                 logger.warning("SQLite checkpoint of %s failed: %s", self.location, exc)
 
-    def submit(self, op: Callable[[Any], T]) -> asyncio.Future[T]:
-        if self.inline and self._pending == 0:
+    def submit(self, op: Callable[[Any], T], inline: bool = True) -> asyncio.Future[T]:
+        """Queue ``op``; with ``inline`` (a small write) and an idle thread, commit it
+        on the loop at once instead."""
+        if inline and self.inline and self._pending == 0:
             done = self._try_inline(op)
             if done is not None:
                 return done

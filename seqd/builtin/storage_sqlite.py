@@ -60,6 +60,9 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 _ENCODER = msgspec.json.Encoder()
+SMALL_ROWS = 64
+SMALL_BYTES = 64 * 1024
+"""Writes within these may take the idle fast path (commit on the event loop)."""
 _RUN_DECODER = msgspec.json.Decoder(Run)
 _STEP_DECODER = msgspec.json.Decoder(Step)
 _SYNCHRONOUS = {"normal": "NORMAL", "full": "FULL"}
@@ -228,10 +231,15 @@ class SQLiteBackend:
 
     # -- plumbing --------------------------------------------------------------------
 
-    def _write(self, op: Callable[[sqlite3.Connection], T]) -> asyncio.Future[T]:
+    def _write(
+        self, op: Callable[[sqlite3.Connection], T], *, small: bool = True
+    ) -> asyncio.Future[T]:
+        """Queue ``op`` for the writer; a ``small`` one may commit on the loop at once
+        when the writer is idle (``Writer``'s fast path). Big ones (many rows, large
+        values) always go through the thread, so the loop is never held for long."""
         if self.writer is None:
             raise StorageUnavailable(f"SQLite storage at {self.location} is not open")
-        return self.writer.submit(op)
+        return self.writer.submit(op, inline=small)
 
     async def _read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         pool = self._readers
@@ -281,7 +289,7 @@ class SQLiteBackend:
                 raise Conflict(f"run {run.id} already exists", {"id": run.id}) from exc
             return None
 
-        existing = await self._write(op)
+        existing = await self._write(op, small=len(row[6]) <= SMALL_BYTES)
         if existing is None:
             return run, True
         return _RUN_DECODER.decode(existing), False
@@ -302,7 +310,7 @@ class SQLiteBackend:
                     {"id": run.id, "idempotency_key": run.idempotency_key},
                 ) from exc
 
-        return await self._write(op)
+        return await self._write(op, small=len(params[6]) <= SMALL_BYTES)
 
     async def get_run(self, run_id: str) -> Run | None:
         def fn(conn: sqlite3.Connection) -> Run | None:
@@ -345,7 +353,8 @@ class SQLiteBackend:
             )
             return last + len(values)
 
-        return await self._write(op)
+        size = sum(len(v[2]) for v in values)
+        return await self._write(op, small=len(values) <= SMALL_ROWS and size <= SMALL_BYTES)
 
     async def read_logs(self, run_id: str, after: int, limit: int) -> list[LogLine]:
         if limit < 1:
@@ -372,7 +381,7 @@ class SQLiteBackend:
             )
             return last + len(steps)
 
-        return await self._write(op)
+        return await self._write(op, small=len(steps) <= SMALL_ROWS)
 
     async def read_steps(self, run_id: str, after: int, limit: int) -> list[Step]:
         if limit < 1:
@@ -408,7 +417,7 @@ class SQLiteBackend:
         def op(conn: sqlite3.Connection) -> None:
             conn.execute(_KV_SET, (namespace, key, text, entry.updated_at))
 
-        await self._write(op)
+        await self._write(op, small=len(text) <= SMALL_BYTES)
         return entry
 
     async def kv_delete(self, namespace: str, key: str) -> bool:

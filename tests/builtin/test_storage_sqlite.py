@@ -421,6 +421,10 @@ def test_idle_writes_commit_on_the_loop_and_busy_ones_queue(tmp_path: Path) -> N
             got = await asyncio.gather(*(b.create_run(r) for r in runs))
             assert all(created for _, created in got)
             assert b.writer.batches <= batches + 2
+            # A big write (many rows) always goes through the thread.
+            inlined, batches = b.writer.inlined, b.writer.batches
+            await b.append_logs(run.id, lines(*(f"line {i}" for i in range(100))))
+            assert (b.writer.inlined, b.writer.batches) == (inlined, batches + 1)
             # A failing op fails only itself, inline too (and leaves no transaction).
             with pytest.raises(Conflict):
                 await b.create_run(changed(run, input={"other": 1}, idempotency_key=None))
