@@ -31,6 +31,7 @@ import stat
 import sys
 import time
 
+from seqd.lifeline import die_with_parent
 from seqd.spawner.messages import (
     INLINE_BYTES,
     STREAM_AFTER_S,
@@ -51,7 +52,6 @@ from seqd.spawner.messages import (
     pack,
 )
 
-PR_SET_PDEATHSIG = 1
 READ_BYTES = 64 * 1024
 STREAMS = ("stdout", "stderr")
 RESTORED_SIGNALS = (signal.SIGPIPE, signal.SIGXFSZ)
@@ -566,17 +566,6 @@ def _remove_tree_quietly(path: str | None) -> None:
 
 
 # -- entry point -----------------------------------------------------------------------
-
-
-def die_with_parent(parent: int) -> None:
-    """SIGKILL when the daemon's spawning thread goes; exit if it already went."""
-    if sys.platform.startswith("linux"):
-        import ctypes
-
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-    if os.getppid() != parent:
-        os._exit(1)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -13,24 +13,12 @@ import os
 import signal
 import sys
 
+from seqd.lifeline import die_with_parent
 from seqd.worker.channel import CancelGuard, Channel
 from seqd.worker.context import TaskCancelled
 from seqd.worker.runner import Runner
 from seqd.worker.stdio import LogWriter
 from seqd.workerpool.messages import Execute, Hello, SchemaRequest
-
-PR_SET_PDEATHSIG = 1
-
-
-def die_with_parent(parent: int) -> None:
-    """Ask the kernel for SIGKILL when the parent goes; exit if it already went."""
-    if sys.platform.startswith("linux"):
-        import ctypes
-
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-    if os.getppid() != parent:
-        os._exit(1)
 
 
 def serve(fd: int) -> int:
