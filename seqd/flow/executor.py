@@ -191,6 +191,21 @@ class FlowExecution:
             writes, self._writes = self._writes, []
             await asyncio.gather(*writes)
 
+    def _outcome_step(
+        self, kind: str, key: str, name: str, outcome: Outcome, **data: Any
+    ) -> NewStep:
+        """The journal entry of an outcome (read back by ``_outcome_of``)."""
+        return self._step(
+            kind,
+            key,
+            name,
+            "succeeded" if outcome.ok else "failed",
+            output=outcome.output,
+            error=_plain(outcome.error) if outcome.error else None,
+            child_id=outcome.child_id,
+            **data,
+        )
+
     def _step(self, kind: str, key: str, name: str, status: str = "", **data: Any) -> NewStep:
         return NewStep(ts=timeutil.now(), kind=kind, key=key, name=name, status=status, data=data)
 
@@ -348,18 +363,7 @@ class FlowExecution:
                 )
             except StateFailed as exc:
                 outcome = Outcome(False, error=exc.error, child_id=outcome.child_id)
-        self._note(
-            self._step(
-                "state",
-                key,
-                name,
-                "succeeded" if outcome.ok else "failed",
-                output=outcome.output,
-                error=_plain(outcome.error) if outcome.error else None,
-                child_id=outcome.child_id,
-                attempts=attempt,
-            )
-        )
+        self._note(self._outcome_step("state", key, name, outcome, attempts=attempt))
         if not isinstance(state, TaskState):
             await self._record()  # a tool's result exists nowhere else
         return outcome
@@ -399,17 +403,7 @@ class FlowExecution:
         if isinstance(state, (ParallelState, MapState)) or state.retry is not None:
             # Attempts of composite or retried states are outcomes of their own, so a
             # resumed flow neither repeats a finished attempt nor loses its error.
-            await self._record(
-                self._step(
-                    "attempt",
-                    akey,
-                    name,
-                    "succeeded" if outcome.ok else "failed",
-                    output=outcome.output if outcome.ok else None,
-                    error=_plain(outcome.error) if outcome.error else None,
-                    child_id=outcome.child_id,
-                )
-            )
+            await self._record(self._outcome_step("attempt", akey, name, outcome))
         return outcome
 
     async def _do(self, name: str, state: Acting, akey: str, data: Data, scope: Scope) -> Outcome:
@@ -484,15 +478,8 @@ class FlowExecution:
                 assert state.task is not None
                 outcome = await self._child(state.task, payload, ikey, inner)
                 await self._record(
-                    self._step(
-                        "item",
-                        done_key if outcome.ok else ikey,
-                        name,
-                        "succeeded" if outcome.ok else "failed",
-                        output=outcome.output,
-                        error=_plain(outcome.error) if outcome.error else None,
-                        child_id=outcome.child_id,
-                        index=index,
+                    self._outcome_step(
+                        "item", done_key if outcome.ok else ikey, name, outcome, index=index
                     )
                 )
             if not outcome.ok:
@@ -658,25 +645,22 @@ class FlowExecution:
                 False, error=RunError(type="exception", message=f"{type(exc).__name__}: {exc}")
             )
 
-    async def _due(self, key: str, name: str, seconds: float) -> float:
-        """A deadline recorded the first time, so a restart keeps counting from then."""
+    async def _due(
+        self, key: str, name: str, seconds: float, kind: str = "deadline", **info: Any
+    ) -> float:
+        """A due time recorded the first time, so a restart keeps counting from then
+        (``deadline``: a state's timeout; ``timer``: a wait or a retry delay)."""
         due = self.recorded.due.get(key)
         if due is None:
             due = time.time() + seconds
             self.recorded.due[key] = due
             await self._record(
-                self._step("deadline", key, name, "scheduled", due=due, seconds=seconds)
+                self._step(kind, key, name, "scheduled", due=due, seconds=seconds, **info)
             )
         return due
 
     async def _sleep_recorded(self, key: str, name: str, seconds: float, **info: Any) -> None:
-        due = self.recorded.due.get(key)
-        if due is None:
-            due = time.time() + seconds
-            self.recorded.due[key] = due
-            await self._record(
-                self._step("timer", key, name, "scheduled", due=due, seconds=seconds, **info)
-            )
+        due = await self._due(key, name, seconds, "timer", **info)
         delay = due - time.time()
         if delay > 0:
             await asyncio.sleep(delay)
