@@ -278,6 +278,17 @@ def _reason_of(exc: msgspec.ValidationError) -> str:
     return str(exc).rsplit(" - at `$", 1)[0]
 
 
+def subfolders(path: str) -> list[tuple[str, str]]:
+    """``(name, path)`` of the folders directly in ``path`` that may hold a definition,
+    sorted by name; hidden (``.``) and private (``_``) ones are skipped."""
+    found = []
+    for name in sorted(os.listdir(path)):
+        folder = os.path.join(path, name)
+        if not name.startswith((".", "_")) and os.path.isdir(folder):
+            found.append((name, folder))
+    return found
+
+
 def scan(dirs: Iterable[str], task_types: Registry[TaskType]) -> dict[str, TaskEntry]:
     """Load every task folder of every directory; the first directory wins a name."""
     entries: dict[str, TaskEntry] = {}
@@ -286,10 +297,7 @@ def scan(dirs: Iterable[str], task_types: Registry[TaskType]) -> dict[str, TaskE
             logger.warning("task directory %s does not exist", root)
             continue
         real_root = os.path.realpath(root)
-        for name in sorted(os.listdir(root)):
-            folder = os.path.join(root, name)
-            if name.startswith((".", "_")) or not os.path.isdir(folder):
-                continue
+        for name, folder in subfolders(root):
             if not inside(os.path.realpath(folder), real_root):
                 logger.warning("task folder %s leads outside %s; ignored", folder, root)
                 continue

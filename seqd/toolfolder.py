@@ -34,6 +34,7 @@ from seqd.taskload import (
     folder_version,
     inside,
     read_text,
+    subfolders,
 )
 from seqd.tasktype import TaskSource, TaskType
 from seqd.tools import ToolContext
@@ -123,14 +124,8 @@ def scan(dirs: list[str], runner: TaskType | None) -> dict[str, FolderEntry]:
         if not os.path.isdir(root):
             continue
         real_root = os.path.realpath(root)
-        for category in sorted(os.listdir(root)):
-            cat_dir = os.path.join(root, category)
-            if category.startswith((".", "_")) or not os.path.isdir(cat_dir):
-                continue
-            for tool in sorted(os.listdir(cat_dir)):
-                folder = os.path.join(cat_dir, tool)
-                if tool.startswith((".", "_")) or not os.path.isdir(folder):
-                    continue
+        for category, cat_dir in subfolders(root):
+            for tool, folder in subfolders(cat_dir):
                 name = f"{category}.{tool}"
                 if not inside(os.path.realpath(folder), real_root):
                     logger.warning("tool folder %s leads outside %s; ignored", folder, root)

@@ -303,13 +303,15 @@ class FSBackend:
             moves,
         )
 
-        def apply(moved: list[str]) -> None:
-            self._index.put(meta)
-            for target in moved:
-                if target in states:
-                    states[target].task = meta.task
+        await self._commit(op, partial(self._placed, meta, states))
 
-        await self._commit(op, apply)
+    def _placed(self, meta: RunMeta, states: dict[str, LogState], moved: list[str]) -> None:
+        """After a run file was written: index it, and note where its moved log and
+        journal files (``_seq_moves``) now are."""
+        self._index.put(meta)
+        for target in moved:
+            if target in states:
+                states[target].task = meta.task
 
     def _seq_moves(
         self, run_id: str, old_task: str | None, task: str
@@ -379,13 +381,7 @@ class FSBackend:
             moves,
         )
 
-        def apply(moved: list[str]) -> None:
-            self._index.put(meta)
-            for target in moved:
-                if target in states:
-                    states[target].task = meta.task
-
-        await self._commit(op, apply)
+        await self._commit(op, partial(self._placed, meta, states))
 
     # -- runs: reads -----------------------------------------------------------------
 
