@@ -96,12 +96,15 @@ class Catalog:
     def _cross_check(self, entries: dict[str, TaskEntry]) -> None:
         """Recompute, for every task, the problems that depend on the others."""
         for entry in entries.values():
-            if entry.own_problems is None:
-                entry.own_problems = list(entry.definition.problems)
-            own = entry.own_problems
-            cross = self._check_with(entries, entry) if not own else []
-            entry.definition.problems = own + cross
-            entry.definition.valid = not entry.definition.problems
+            self._recheck(entries, entry)
+
+    def _recheck(self, entries: dict[str, TaskEntry], entry: TaskEntry) -> None:
+        if entry.own_problems is None:
+            entry.own_problems = list(entry.definition.problems)
+        own = entry.own_problems
+        cross = self._check_with(entries, entry) if not own else []
+        entry.definition.problems = own + cross
+        entry.definition.valid = not entry.definition.problems
 
     async def reload_checks(self) -> None:
         """Recompute the cross-task problems (after something they depend on, such as
@@ -117,7 +120,7 @@ class Catalog:
             for other in list(self.entries.values()):
                 if other is not entry and other.definition.inputs_from != "config":
                     await self.resolved(other)
-            self._cross_check({**self.entries})
+            self._recheck(self.entries, entry)
         return entry.definition.problems
 
     def get(self, name: str) -> TaskEntry:
