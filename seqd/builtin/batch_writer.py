@@ -87,6 +87,11 @@ class BatchWriter(ABC, Generic[R]):
         """Queue ``op``; the future resolves once its batch is done. Must be called
         from a running event loop. Cancelling the future does not undo the write."""
         fut: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        self._enqueue(op, fut)
+        return fut
+
+    def _enqueue(self, op: Callable[[Any], Any], fut: asyncio.Future[Any]) -> None:
+        """Queue ``op`` to answer ``fut`` (raises StorageUnavailable if it cannot)."""
         with self._lock:
             if self._closed:
                 raise StorageUnavailable(
@@ -101,7 +106,6 @@ class BatchWriter(ABC, Generic[R]):
                 )
             self._queue.put((op, fut))
             self._pending += 1
-        return fut
 
     async def close(self) -> None:
         """Run everything queued so far, then stop the thread."""

@@ -8,13 +8,18 @@ fails only its own future; a failure of the storage itself (locked, read-only, f
 I/O) fails the whole batch, since none of it was committed.
 
 Idle fast path (``durability = normal`` only): when nothing is queued or in flight, a
-write runs at once on the loop, on the same connection, in its own transaction — a
-commit in WAL mode without fsync costs ~15 µs, a round trip through the thread ~150 µs
-(two thread wake-ups) on a small VM. Anything unusual (another process holding the
-write lock, a storage error, the thread busy) falls back to the queue, so the loop
-never waits on a lock; under load writes queue and group as before. Checkpoints move
-off the loop: the connection's automatic checkpoint is off and the thread checkpoints
-after every ``CHECKPOINT_EVERY`` commits.
+small write runs at once on the loop, on the same connection, in a transaction the loop
+opens and commits at the end of the current loop turn (``call_soon``), so every small
+write of one turn shares one commit; while more writes keep joining, it stays open for
+up to ``MAX_LOOP_TURNS`` turns, so under load many runs' transitions share a commit. A commit in
+WAL mode without fsync costs ~60 µs on a small VM, a round trip through the thread
+~150 µs (two thread wake-ups). The loop's connection never waits for a lock (its
+``busy_timeout`` is 0; only the thread raises it around its own ``BEGIN``): anything
+unusual (another process holding the write lock, a storage error, the thread busy)
+falls back to the queue, and an open loop transaction that hits a storage error is
+rolled back and handed to the thread whole. Checkpoints move off the loop: the
+connection's automatic checkpoint is off and the thread checkpoints after every
+``CHECKPOINT_EVERY`` commits.
 """
 
 from __future__ import annotations
@@ -51,10 +56,15 @@ UNAVAILABLE_CODES = frozenset(
 # After a failed batch the connection is kept only for these (transient contention or
 # space); after anything else (read-only, I/O, a corrupt or replaced file, an unknown
 # error) it is replaced, since a connection can stay stuck in that state.
+LoopItem = tuple[Callable[[Any], Any], "asyncio.Future[Any]", Any]  # (op, future, value)
+
 KEEP_CONNECTION_CODES = frozenset({sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED, sqlite3.SQLITE_FULL})
 
 CHECKPOINT_EVERY = 500
 """Commits between two checkpoints (each commit is a page or a few of WAL)."""
+
+MAX_LOOP_TURNS = 4
+"""Loop turns a busy loop transaction stays open at most (an idle one commits after one)."""
 
 MAX_BATCH = 4096
 """Ops per transaction at most, so one flood cannot delay every answer behind it."""
@@ -99,10 +109,16 @@ class Writer(BatchWriter[sqlite3.Connection]):
         self._commits = 0
         self.inlined = 0
         """Writes done by the idle fast path (for tests and metrics)."""
+        self._loop_batch: list[LoopItem] | None = None
+        """Ops run in the loop's open transaction, answered when it commits."""
+        self._loop_seen = self._loop_turns = 0
+        self.loop_commits = 0
+        """Transactions the loop committed (``inlined`` / this = writes per commit)."""
 
     def _open(self) -> sqlite3.Connection:
         conn = self._connect()
         conn.execute("PRAGMA wal_autocheckpoint = 0")  # the thread checkpoints
+        conn.execute("PRAGMA busy_timeout = 0")  # the loop never waits; the thread sets it
         return conn
 
     def _after_batch(self, conn: sqlite3.Connection) -> None:
@@ -115,51 +131,111 @@ class Writer(BatchWriter[sqlite3.Connection]):
                 logger.warning("SQLite checkpoint of %s failed: %s", self.location, exc)
 
     def submit(self, op: Callable[[Any], T], inline: bool = True) -> asyncio.Future[T]:
-        """Queue ``op``; with ``inline`` (a small write) and an idle thread, commit it
-        on the loop at once instead."""
+        """Queue ``op``; with ``inline`` (a small write) and an idle thread, run it in
+        the loop's own transaction instead, committed at the end of this loop turn."""
         if inline and self.inline and self._pending == 0:
-            done = self._try_inline(op)
+            done = self._on_loop(op)
             if done is not None:
                 return done
         return super().submit(op)
 
-    def _try_inline(self, op: Callable[[Any], T]) -> asyncio.Future[T] | None:
-        """Run ``op`` on the loop if the thread is idle; None to queue it instead."""
+    def _on_loop(self, op: Callable[[Any], T]) -> asyncio.Future[T] | None:
+        """Run ``op`` in the loop's open transaction (opening one if none is); None to
+        queue it instead. Its future resolves when ``_commit_on_loop`` has committed."""
+        batch = self._loop_batch
+        if batch is None:
+            batch = self._begin_on_loop()
+            if batch is None:
+                return None
+        conn = self._resource
+        assert conn is not None  # held under _exec_lock since _begin_on_loop
+        fut: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        first = not batch  # alone in the transaction so far: no savepoint needed
+        try:
+            if not first:
+                conn.execute("SAVEPOINT op")
+            try:
+                value = op(conn)
+            except Exception as exc:
+                if is_unavailable(exc) or not conn.in_transaction:
+                    raise
+                if first:  # the whole transaction goes; the next write opens another
+                    self._rollback(conn)
+                    self._loop_batch = None
+                    self._exec_lock.release()
+                else:
+                    conn.execute("ROLLBACK TO op")
+                    conn.execute("RELEASE op")
+                fut.set_exception(exc)  # fails on its own: nothing of it was written
+                return fut
+            if not first:
+                conn.execute("RELEASE op")
+        except Exception:
+            self._abandon_loop_batch()  # the storage is in trouble: the thread takes over
+            return None
+        batch.append((op, fut, value))
+        return fut
+
+    def _begin_on_loop(self) -> list[LoopItem] | None:
         if self._closed or self._dead is not None:
             return None
         if not self._exec_lock.acquire(blocking=False):
-            return None
+            return None  # the thread is writing
+        conn = self._resource
         try:
-            conn = self._resource
             if conn is None:
-                return None
-            fut: asyncio.Future[T] = asyncio.get_running_loop().create_future()
-            try:
-                conn.execute("PRAGMA busy_timeout = 0")  # never wait for a lock here
-                try:
-                    conn.execute("BEGIN IMMEDIATE")
-                finally:
-                    conn.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout_ms)}")
-                try:
-                    value = op(conn)
-                except Exception as exc:
-                    self._rollback(conn)
-                    if is_unavailable(exc):
-                        return None  # the thread retries it (and may reconnect)
-                    fut.set_exception(exc)
-                    return fut
-                conn.execute("COMMIT")
-            except sqlite3.Error:
+                raise sqlite3.OperationalError("no connection")
+            conn.execute("BEGIN IMMEDIATE")  # busy_timeout is 0 here: never waits
+        except sqlite3.Error:
+            if conn is not None:
                 self._rollback(conn)
-                return None
-            self.inlined += 1
-            self._commits += 1
-            fut.set_result(value)
-        finally:
             self._exec_lock.release()
+            return None
+        self._loop_batch = []
+        self._loop_seen, self._loop_turns = 1, 1  # the op about to run is expected
+        asyncio.get_running_loop().call_soon(self._commit_on_loop)
+        return self._loop_batch
+
+    def _commit_on_loop(self) -> None:
+        batch = self._loop_batch
+        if batch is None:
+            return  # abandoned to the thread
+        if len(batch) > self._loop_seen and self._loop_turns < MAX_LOOP_TURNS:
+            # Writes joined during the last turn: busy, so wait one more turn for more.
+            self._loop_seen, self._loop_turns = len(batch), self._loop_turns + 1
+            asyncio.get_running_loop().call_soon(self._commit_on_loop)
+            return
+        self._loop_batch = None
+        conn = self._resource
+        assert conn is not None
+        try:
+            conn.execute("COMMIT")
+        except sqlite3.Error:
+            self._loop_batch = batch
+            self._abandon_loop_batch()
+            return
+        self._exec_lock.release()
+        self._commits += 1
+        self.loop_commits += 1
+        self.inlined += len(batch)
+        for _, fut, value in batch:
+            if not fut.done():  # a cancelled waiter: the write happened all the same
+                fut.set_result(value)
         if self._commits >= CHECKPOINT_EVERY:
             super().submit(lambda _conn: None)  # wakes the thread, which checkpoints
-        return fut
+
+    def _abandon_loop_batch(self) -> None:
+        """Roll the loop's transaction back and hand its ops to the thread, in order."""
+        batch, self._loop_batch = self._loop_batch or [], None
+        conn = self._resource
+        if conn is not None:
+            self._rollback(conn)
+        self._exec_lock.release()
+        for op, fut, _ in batch:
+            try:
+                self._enqueue(op, fut)
+            except StorageUnavailable as exc:
+                fut.set_exception(exc)
 
     def _close(self, conn: sqlite3.Connection) -> None:
         conn.close()
@@ -169,6 +245,8 @@ class Writer(BatchWriter[sqlite3.Connection]):
         outcomes: list[Outcome] = []
         healthy = True
         try:
+            # The thread may wait for another process's lock (the loop never does).
+            conn.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout_ms)}")
             conn.execute("BEGIN IMMEDIATE")
             for op, fut in batch:
                 conn.execute("SAVEPOINT op")
@@ -192,12 +270,16 @@ class Writer(BatchWriter[sqlite3.Connection]):
             code = getattr(exc, "sqlite_errorcode", None)
             healthy = code is not None and (code & 0xFF) in KEEP_CONNECTION_CODES
             outcomes = [(fut, unavailable(exc, self.location), False) for _, fut in batch]
+        try:
+            conn.execute("PRAGMA busy_timeout = 0")
+        except sqlite3.Error:
+            healthy = False
         self._deliver(outcomes)
         if healthy:
             return conn
         logger.info("reopening the SQLite write connection to %s", self.location)
         conn.close()
-        return self._connect()
+        return self._open()
 
     def _rollback(self, conn: sqlite3.Connection) -> None:
         if conn.in_transaction:

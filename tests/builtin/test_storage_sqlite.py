@@ -87,12 +87,13 @@ def test_bad_durability_is_refused(tmp_path: Path) -> None:
 
 
 def pragma(backend: SQLiteBackend, name: str) -> Any:
-    """Read a pragma on the writer's own connection (synchronous is per connection)."""
+    """Read a pragma on the writer's own connection (synchronous is per connection),
+    in the writer thread (the loop's own transactions never wait: busy_timeout 0)."""
 
     async def main() -> Any:
         assert backend.writer is not None
         return await backend.writer.submit(
-            lambda conn: conn.execute(f"PRAGMA {name}").fetchall()[0][0]
+            lambda conn: conn.execute(f"PRAGMA {name}").fetchall()[0][0], inline=False
         )
 
     return main()
@@ -429,6 +430,82 @@ def test_idle_writes_commit_on_the_loop_and_busy_ones_queue(tmp_path: Path) -> N
             with pytest.raises(Conflict):
                 await b.create_run(changed(run, input={"other": 1}, idempotency_key=None))
             assert await b.update_run(changed(run, status="running"), expect=("queued",))
+
+    run_async(main())
+
+
+def test_writes_of_one_loop_turn_share_a_commit_and_fail_alone(tmp_path: Path) -> None:
+    async def main() -> None:
+        async with opened(lambda: make(tmp_path)) as b:
+            w = b.writer
+            assert w is not None
+            await w.submit(lambda c: c.execute("CREATE TABLE t (k TEXT PRIMARY KEY)"), False)
+
+            def put(key: str) -> Any:
+                return lambda c: c.execute("INSERT INTO t VALUES (?)", (key,)).rowcount
+
+            await w.submit(put("z"))
+            commits, inlined = w.loop_commits, w.inlined
+            # One turn: five writes, the first and the fourth failing on their own.
+            futs = [w.submit(put(k)) for k in ("z", "a", "b", "a", "c")]
+            assert not any(futs[i].done() for i in (1, 2, 4))  # answered after the commit
+            got = await asyncio.gather(*futs, return_exceptions=True)
+            assert isinstance(got[0], sqlite3.IntegrityError)
+            assert isinstance(got[3], sqlite3.IntegrityError)
+            assert [got[1], got[2], got[4]] == [1, 1, 1]
+            assert w.inlined - inlined == 3 and w.loop_commits - commits == 1
+            rows = await w.submit(lambda c: c.execute("SELECT k FROM t").fetchall(), False)
+            assert sorted(r[0] for r in rows) == ["a", "b", "c", "z"]
+
+    run_async(main())
+
+
+def test_a_first_write_failing_alone_leaves_the_turn_usable(tmp_path: Path) -> None:
+    async def main() -> None:
+        async with opened(lambda: make(tmp_path)) as b:
+            w = b.writer
+            assert w is not None
+            await w.submit(lambda c: c.execute("CREATE TABLE t (k TEXT PRIMARY KEY)"), False)
+            await w.submit(lambda c: c.execute("INSERT INTO t VALUES ('x')"))
+            bad = w.submit(lambda c: c.execute("INSERT INTO t VALUES ('x')"))
+            good = w.submit(lambda c: c.execute("INSERT INTO t VALUES ('y')").rowcount)
+            with pytest.raises(sqlite3.IntegrityError):
+                await bad
+            assert await good == 1
+            rows = await w.submit(lambda c: c.execute("SELECT k FROM t").fetchall(), False)
+            assert sorted(r[0] for r in rows) == ["x", "y"]
+
+    run_async(main())
+
+
+def test_a_storage_error_hands_the_loop_transaction_to_the_thread(tmp_path: Path) -> None:
+    """An op that finds the storage in trouble on the loop: the loop's transaction is
+    rolled back and every op in it runs again, in order, in the thread."""
+
+    async def main() -> None:
+        async with opened(lambda: make(tmp_path)) as b:
+            w = b.writer
+            assert w is not None
+            await w.submit(lambda c: c.execute("CREATE TABLE t (k TEXT PRIMARY KEY)"), False)
+            threads: list[str] = []
+
+            def put(key: str, trouble_on_loop: bool = False) -> Any:
+                def op(c: sqlite3.Connection) -> int:
+                    on_loop = threading.current_thread() is threading.main_thread()
+                    threads.append(f"{key}:{'loop' if on_loop else 'thread'}")
+                    if trouble_on_loop and on_loop:
+                        raise sqlite3.OperationalError("disk I/O error")
+                    return int(c.execute("INSERT INTO t VALUES (?)", (key,)).rowcount)
+
+                return op
+
+            batches = w.batches
+            got = await asyncio.gather(w.submit(put("a")), w.submit(put("b", True)))
+            assert got == [1, 1]
+            assert threads == ["a:loop", "b:loop", "a:thread", "b:thread"]
+            assert w.batches == batches + 1
+            rows = await w.submit(lambda c: c.execute("SELECT k FROM t").fetchall(), False)
+            assert sorted(r[0] for r in rows) == ["a", "b"]
 
     run_async(main())
 
