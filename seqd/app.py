@@ -170,6 +170,7 @@ class App:
             backend = TracedStorage(
                 factory.create(dict(self.config.backends.get(name, {})), context),
                 self.host.emit,
+                self.host.wants,
             )
             await backend.open()
         except ValidationFailed as exc:

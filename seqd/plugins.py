@@ -25,7 +25,7 @@ from seqd.errors import PluginError
 from seqd.storage import StorageFactory
 from seqd.tasktype import TaskType
 from seqd.tools import Tool
-from seqd.tracing import TraceEvent, Tracer
+from seqd.tracing import TraceEvent, Tracer, wanted
 
 logger = logging.getLogger(__name__)
 
@@ -115,7 +115,7 @@ class PluginHost:
         )
         self.tools: Registry[Tool] = Registry("tool", lambda o: isinstance(o, Tool))
         self.tracers: Registry[Tracer] = Registry("tracer", lambda o: isinstance(o, Tracer))
-        self._tracer_list: list[Tracer] = []
+        self._by_event: dict[type[TraceEvent], list[Tracer]] = {}
 
     # -- loading -------------------------------------------------------------------
 
@@ -185,7 +185,7 @@ class PluginHost:
                         )
                 if added and record is not None:
                     record.contributes.setdefault(kind, []).extend(added)
-        self._tracer_list = self.tracers.items()
+        self._by_event = {}
 
     # -- lifecycle -----------------------------------------------------------------
 
@@ -209,8 +209,19 @@ class PluginHost:
 
     # -- tracing -------------------------------------------------------------------
 
+    def _tracers_for(self, event_type: type[TraceEvent]) -> list[Tracer]:
+        found = self._by_event.get(event_type)
+        if found is None:
+            found = [t for t in self.tracers.items() if wanted(t, event_type)]
+            self._by_event[event_type] = found
+        return found
+
+    def wants(self, event_type: type[TraceEvent]) -> bool:
+        """Whether any tracer wants ``event_type``: callers skip building it if not."""
+        return bool(self._tracers_for(event_type))
+
     def emit(self, event: TraceEvent) -> None:
-        for tracer in self._tracer_list:
+        for tracer in self._tracers_for(type(event)):
             try:
                 tracer.on_event(event)
             except Exception:

@@ -32,15 +32,30 @@ T = TypeVar("T")
 class TracedStorage:
     """A ``StorageBackend`` that delegates to ``inner`` and reports every call."""
 
-    def __init__(self, inner: StorageBackend, emit: Callable[[TraceEvent], None]) -> None:
+    def __init__(
+        self,
+        inner: StorageBackend,
+        emit: Callable[[TraceEvent], None],
+        wants: Callable[[type[TraceEvent]], bool] = lambda _t: True,
+    ) -> None:
         self.inner = inner
         self.name = inner.name
         self.location = inner.location
         self._emit = emit
+        self._wants = wants
         self.calls = 0
         self.errors = 0
 
     async def _traced(self, operation: str, call: Any, rows: Callable[[Any], int | None]) -> Any:
+        if not self._wants(StorageCall):
+            try:
+                result = await call
+            except Exception:
+                self.errors += 1
+                raise
+            finally:
+                self.calls += 1
+            return result
         started = time.perf_counter()
         try:
             result = await call

@@ -58,7 +58,17 @@ AnyEvent = RunTransition | StorageCall | DaemonLifecycle | ToolCall
 
 @runtime_checkable
 class Tracer(Protocol):
+    """``name`` and ``on_event``. A tracer may also set ``events``, a tuple of the
+    event classes it wants (say ``(RunTransition,)``); without it, it gets every event.
+    Events no tracer wants are not even built (a storage call is then only counted)."""
+
     name: str
 
     def on_event(self, event: TraceEvent) -> None:
         """Receive one event. Must be quick: hand slow work to a thread or queue."""
+
+
+def wanted(tracer: Tracer, event_type: type[TraceEvent]) -> bool:
+    """Whether ``tracer`` asked for ``event_type`` (no ``events`` attribute: all)."""
+    events = getattr(tracer, "events", None)
+    return events is None or event_type in events

@@ -153,3 +153,44 @@ def test_failing_tracer_does_not_stop_others() -> None:
     host = host_with(("t", Tracers()))
     host.emit(DaemonLifecycle(ts="x", phase="ready"))
     assert got == ["ready"]
+
+
+def test_a_tracer_gets_only_the_events_it_asked_for() -> None:
+    from seqd.tracing import DaemonLifecycle, RunTransition, StorageCall
+
+    picky: list[str] = []
+    every: list[str] = []
+
+    class Picky:
+        name = "picky"
+        events = (DaemonLifecycle,)
+
+        def on_event(self, event: Any) -> None:
+            picky.append(type(event).__name__)
+
+    class Every:
+        name = "every"
+
+        def on_event(self, event: Any) -> None:
+            every.append(type(event).__name__)
+
+    class Tracers:
+        def __init__(self, *tracers: Any) -> None:
+            self.tracers = tracers
+
+        @hookimpl
+        def seqd_register_tracers(self, register: Any) -> None:
+            for tracer in self.tracers:
+                register(tracer)
+
+    host = host_with(("t", Tracers(Picky(), Every())))
+    transition = RunTransition(
+        ts="x", run_id="r", task="t", from_status=None, to_status="queued", reason=None
+    )
+    host.emit(DaemonLifecycle(ts="x", phase="ready"))
+    host.emit(transition)
+    assert picky == ["DaemonLifecycle"]
+    assert every == ["DaemonLifecycle", "RunTransition"]
+    assert host.wants(StorageCall)
+    only_picky = host_with(("t", Tracers(Picky())))
+    assert only_picky.wants(DaemonLifecycle) and not only_picky.wants(StorageCall)

@@ -37,3 +37,22 @@ def test_calls_are_traced_with_rows_and_errors(tmp_path: Path) -> None:
     assert all(c.duration_s >= 0 for c in calls)
     assert calls[2].rows == 3 and calls[3].rows == 1
     assert calls[4].error is not None and "Conflict" in calls[4].error
+
+
+def test_unwanted_calls_are_counted_not_traced(tmp_path: Path) -> None:
+    events: list[TraceEvent] = []
+
+    async def main() -> TracedStorage:
+        inner = SQLiteStorageFactory().create({}, StorageContext(str(tmp_path), "normal"))
+        store = TracedStorage(inner, events.append, lambda event_type: False)
+        await store.open()
+        run = Run(id="0123456789abcdef", task="t", status="queued", created_at="x")
+        assert (await store.create_run(run))[1]
+        with pytest.raises(Conflict):
+            await store.create_run(run)
+        await store.close()
+        return store
+
+    store = asyncio.run(main())
+    assert events == []
+    assert (store.calls, store.errors) == (4, 1)

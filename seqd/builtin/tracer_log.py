@@ -14,6 +14,7 @@ logger = logging.getLogger(__name__)
 
 class LogTracer:
     name = "log"
+    events = (RunTransition, DaemonLifecycle)
 
     def on_event(self, event: TraceEvent) -> None:
         if isinstance(event, RunTransition):

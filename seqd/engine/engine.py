@@ -134,6 +134,8 @@ class Engine:
     # -- reporting -------------------------------------------------------------------
 
     def _emit(self, run: Run, previous: str | None, reason: str | None = None) -> None:
+        if not self.host.wants(RunTransition):
+            return
         self.host.emit(
             RunTransition(
                 ts=timeutil.now(),
