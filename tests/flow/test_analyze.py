@@ -726,24 +726,37 @@ def test_referenced_tasks_and_tools_in_all_scopes() -> None:
     assert referenced_tools(graph) == {"t.b"}
 
 
-def test_a_large_graph_analyses_fast() -> None:
+def _chain(n: int) -> str:
     states: dict[str, Any] = {}
-    for i in range(10_000):
+    for i in range(n):
         states[f"s{i}"] = T(
             input={"prev": f"$.steps.s{max(i - 1, 0)}.output", "n": "{{ $.input.n }}"},
             catch=[{"errors": ["timeout"], "next": "failed"}],
             next=f"s{i + 1}",
         )
-    states["s9999"] = T()
+    states[f"s{n - 1}"] = T()
     states["failed"] = {"type": "fail", "error": "x"}
-    text = json.dumps(g(states))
-    started = time.perf_counter()
-    graph, problems = load_graph(text)
-    assert graph is not None and not problems
-    found = analyze(graph, flow_name="me", lookup_task=CATALOG.get, has_tool=lambda n: True)
-    elapsed = time.perf_counter() - started
-    assert found == []
-    assert elapsed < 2.0, f"{elapsed:.2f}s for 10,000 states"
+    return json.dumps(g(states))
+
+
+def _analysis_seconds(text: str) -> float:
+    """Best of two (load and analyze): the machine is shared, so one slow pass is noise."""
+    times = []
+    for _ in range(2):
+        started = time.perf_counter()
+        graph, problems = load_graph(text)
+        assert graph is not None and not problems
+        found = analyze(graph, flow_name="me", lookup_task=CATALOG.get, has_tool=lambda n: True)
+        times.append(time.perf_counter() - started)
+        assert found == []
+    return min(times)
+
+
+def test_a_large_graph_analyses_in_linear_time() -> None:
+    """10,000 states: no quadratic step. Compared with 2,000 states measured in the same
+    test (a ratio, not a wall-clock limit): linear is 5x, quadratic would be 25x."""
+    small, large = _analysis_seconds(_chain(2_000)), _analysis_seconds(_chain(10_000))
+    assert large / small < 12, f"{small:.3f}s for 2,000 states, {large:.3f}s for 10,000"
 
 
 def test_a_long_loop_does_not_overflow() -> None:
