@@ -57,6 +57,8 @@ class Machine(msgspec.Struct, kw_only=True):
     commit: str
     background: str = "not measured"
     """How busy the machine was without the bench (other users), at start and end."""
+    host_speed: str = "not measured"
+    """``bench.calibrate``: how fast this host runs fixed Python and IPC work."""
 
 
 def _cpu_model() -> str:
@@ -177,6 +179,11 @@ without it, its PostgreSQL rows read "not measured" and the others are measured 
 - Read the **ratios** first: they carry over between machines much better than absolute
   numbers do. For latencies a ratio of 1.00x means "costs the same as the baseline"; for
   rates (runs/s, requests/s) a ratio below 1 means slower than the baseline.
+- The absolute targets come from the issues, set for the class of machine they were
+  written on; the same code on a slower host misses them by the host's factor while its
+  ratios hold. The "host speed" line under Machine (a fixed Python workload and a
+  process-to-process round trip, `python -m bench.calibrate`) is what to compare between
+  two runs of this page before comparing their figures.
 - "met" / "NOT MET" compares the median with the target from the issue. A missed target is
   reported, never fatal: the bench exits non-zero only if a benchmark itself broke.
 - "About the same" (history benchmark) is read as a ratio of at most 1.5x.
@@ -201,6 +208,7 @@ def markdown(machine_info: Machine, outcomes: Sequence[Outcome], total_s: float)
         f"- Python {m.python}; {m.libraries}\n"
         f"- commit: `{m.commit}`\n"
         f"- background load (other users of the machine, 1 s samples): {m.background}\n"
+        f"- host speed (`python -m bench.calibrate`, to compare hosts): {m.host_speed}\n"
         f"- whole run: {total_s:.0f} s\n"
     )
     table = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]

@@ -19,6 +19,7 @@ from pathlib import Path
 from bench import (
     backends,
     bigoutput,
+    calibrate,
     cli_cold,
     durable,
     flows,
@@ -101,6 +102,7 @@ def main(argv: list[str] | None = None) -> int:
     settings = Settings(reps=1, scale=0.1) if args.quick else Settings(reps=args.reps)
     machine = report.machine()
     busy_before = report.background_busy()
+    machine.host_speed = calibrate.measure().describe()
     logger.info(
         "seqd bench: %d CPUs, %s, Python %s, commit %s; %d repetitions per figure; "
         "machine %.0f%% busy before starting",
