@@ -1,13 +1,12 @@
 """How seqctl prints: aligned tables and key/value blocks, short local times, human
 durations and sizes, pretty JSON — with the standard library only (``json``, not
-msgspec; ``typing`` only for the type checker), so start-up stays fast. Tables are
-cut to the terminal's width only when stdout is a terminal, so pipes and scripts
-always get whole cells.
+msgspec, and imported only when JSON is printed, since it imports ``re``; ``typing``
+only for the type checker), so start-up stays fast. Tables are cut to the terminal's
+width only when stdout is a terminal, so pipes and scripts always get whole cells.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 
@@ -116,11 +115,15 @@ def size(n: int | None) -> str:
 
 def pretty_json(value: Any) -> str:
     """Indented by 2, non-ASCII kept: what ``--json`` prints."""
+    import json
+
     return json.dumps(value, indent=2, ensure_ascii=False)
 
 
 def compact_json(value: Any) -> str:
     """One line, no spaces: JSON lines, and values inside an error message."""
+    import json
+
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 

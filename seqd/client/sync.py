@@ -63,11 +63,12 @@ class Client:
 
     ``typed`` (the default) decodes each result with msgspec into the method's Struct
     from ``seqd.protocol`` / ``seqd.models`` (or the ``result_type`` asked for). With
-    ``typed=False`` results are decoded by the standard library's ``json``, JSON objects
-    as :class:`~seqd.client.AttrDict` — the same members, read as attributes or as dict
-    keys — and ``result_type`` is ignored; nothing imports msgspec then, which is what
-    ``seqctl`` needs to start fast. The helpers' declared return types are the Structs
-    either way: attribute reads type-check alike, ``isinstance`` does not.
+    ``typed=False`` results are decoded by the standard library (its C JSON scanner,
+    ``seqd.strictjson``), JSON objects as :class:`~seqd.client.AttrDict` — the same
+    members, read as attributes or as dict keys — and ``result_type`` is ignored;
+    nothing imports msgspec then, which is what ``seqctl`` needs to start fast. The
+    helpers' declared return types are the Structs either way: attribute reads
+    type-check alike, ``isinstance`` does not.
     """
 
     def __init__(
