@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from seqd.cli import quick
 from seqd.cli.inputs import UsageError, build_input, parse_item, read_input
 from seqd.cli.output import duration, kv, short_time, size, table, truncate
 from seqd.cli.parser import build_parser
@@ -103,6 +104,72 @@ def test_global_flags_anywhere_and_lazy_parser_agrees_with_full(argv: list[str])
     if any(a.startswith("--socket") for a in argv):
         assert lazy.socket == "/s"
     assert isinstance(lazy.handler, tuple)
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["status"],
+        ["ping"],
+        ["--json", "status"],
+        ["status", "--json"],
+        ["--json", "ping", "--json"],
+        ["--socket", "/s", "status"],
+        ["status", "--socket", "/s"],
+        ["--socket=/s", "ping"],
+        ["ping", "--socket="],
+        ["--socket", "", "status"],
+        ["--socket=-x", "status"],
+        ["--socket", "status", "ping"],  # a socket named "status"
+        ["--socket", "/a", "status", "--socket", "/b"],
+        ["--socket=/a", "--socket", "/b", "--json", "ping"],
+    ],
+)
+def test_quick_lines_read_as_argparse_reads_them(argv: list[str]) -> None:
+    args = quick.parse(argv)
+    assert args is not None
+    assert vars(args) == vars(build_parser(argv).parse_args(argv))
+    assert vars(args) == vars(build_parser(None).parse_args(argv))
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        [],
+        ["--json"],
+        ["status", "status"],
+        ["status", "ping"],
+        ["status", "extra"],
+        ["daemon", "status"],
+        ["runs", "ls"],
+        ["STATUS"],
+        ["", "status"],
+        ["status", "--"],
+        ["-h"],
+        ["status", "--help"],
+        ["--version"],
+        ["status", "--js"],  # argparse's abbreviations are argparse's
+        ["--so", "/s", "status"],
+        ["status", "--json=1"],
+        ["status", "--socket"],
+        ["status", "--socket", "-x"],
+        ["--socket", "-", "status"],
+    ],
+)
+def test_anything_else_is_left_to_argparse(argv: list[str]) -> None:
+    assert quick.parse(argv) is None
+
+
+def test_quick_commands_keep_argparse_help_and_errors(tmp_path: Path) -> None:
+    sock = str(tmp_path / "nothing.sock")
+    for noun in ("status", "ping"):
+        proc = seqctl(noun, "--help", socket=sock)
+        assert proc.returncode == 0 and proc.stdout.startswith(f"usage: seqctl {noun} "), proc
+        assert "--socket PATH" in proc.stdout and "--json" in proc.stdout
+        proc = seqctl(noun, "extra", socket=sock)
+        assert proc.returncode == 2 and "unrecognized arguments: extra" in proc.stderr, proc
+    proc = seqctl("status", "--socket", socket=sock)
+    assert proc.returncode == 2 and "expected one argument" in proc.stderr, proc
 
 
 def test_flag_before_noun_is_not_reset_by_subparser() -> None:
