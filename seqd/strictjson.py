@@ -105,5 +105,9 @@ def dumps(value: Any, default: Callable[[Any], Any] | None = None) -> str:
     return "".join(encode(value, 0))
 
 
+quote = _json.encode_basestring
+"""A string as a JSON string, non-ASCII kept."""
+
+
 def _unserializable(value: object) -> Any:
     raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")

@@ -38,7 +38,7 @@ QUICK_AVOIDS = (
     "locale",
     "socket",
 )
-"""Besides ``HEAVY``: what ``seqctl status`` and ``seqctl ping`` (not ``--json``) avoid."""
+"""Besides ``HEAVY``: what ``seqctl status`` and ``seqctl ping`` avoid."""
 SEQCTL = "from seqd.cli.main import main; main()"
 """What the ``seqctl`` script runs (``python -m`` would add runpy's imports)."""
 _IMPORTED = re.compile(r"^import time:\s+\d+ \|\s+\d+ \|\s*(\S+)\s*$", re.MULTILINE)
@@ -86,7 +86,7 @@ def test_the_check_sees_what_status_must_avoid() -> None:
 
 
 def test_status_and_ping_import_no_re_json_argparse_or_socket(daemon, tmp_path) -> None:
-    for args in (["status"], ["ping"], ["status", "--socket", daemon.socket]):
+    for args in (["status"], ["ping"], ["status", "--json"], ["--json", "ping"]):
         proc, found = seqctl(daemon.socket, *args, avoid=HEAVY + QUICK_AVOIDS)
         assert proc.returncode == 0 and proc.stdout, (args, proc.stderr[-2000:])
         assert found == [], args

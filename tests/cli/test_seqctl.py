@@ -16,7 +16,7 @@ import pytest
 
 from seqd.cli import quick
 from seqd.cli.inputs import UsageError, build_input, parse_item, read_input
-from seqd.cli.output import duration, kv, short_time, size, table, truncate
+from seqd.cli.output import duration, kv, pretty_json, short_time, size, table, truncate
 from seqd.cli.parser import build_parser
 from seqd.client import Client
 
@@ -204,6 +204,33 @@ def test_table_truncates_to_width_with_ellipsis() -> None:
 def test_kv_block() -> None:
     text = kv([("version", "1"), ("task dirs", "a\nb"), ("x", None)])
     assert text.splitlines() == ["version    1", "task dirs  a", "           b", "x"]
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"version": "1", "runs": {}, "dirs": ["/a", "/b"], "none": [], "n": None, "ok": True},
+        {"deep": [[1, [2.5, {"x": {"y": [False]}}]], -0.0, 10**20, 'é\n"\t\u2028']},
+        "pong",
+        [],
+        {"": ""},
+        (1, (2,), {"t": ()}),  # tuples are arrays
+        # Left to json: keys it converts, NaN and Infinity, other types.
+        {1: "a", None: [], 2.5: {}, False: 0},
+        {"inf": float("inf"), "nan": [float("nan")]},
+    ],
+)
+def test_pretty_json_is_json_dumps_indent_2(value: object) -> None:
+    assert pretty_json(value) == json.dumps(value, indent=2, ensure_ascii=False)
+
+
+def test_pretty_json_refuses_what_json_refuses() -> None:
+    with pytest.raises(TypeError, match="not JSON serializable"):
+        pretty_json({"a": [object()]})
+    cycle: list[object] = []
+    cycle.append(cycle)
+    with pytest.raises(ValueError, match="Circular reference"):
+        pretty_json(cycle)
 
 
 def test_durations_sizes_times() -> None:
