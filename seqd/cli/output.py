@@ -138,6 +138,14 @@ def _indented(value: Any, newline: str, chunks: list[str]) -> None:
     hold."""
     if isinstance(value, str):
         chunks.append(strictjson.quote(value))
+    elif value is None:
+        chunks.append("null")
+    elif value is True:
+        chunks.append("true")
+    elif value is False:
+        chunks.append("false")
+    elif type(value) is int:
+        chunks.append(int.__repr__(value))  # as json does (ValueError past 4300 digits)
     elif isinstance(value, dict):
         if not value:
             chunks.append("{}")
@@ -163,7 +171,7 @@ def _indented(value: Any, newline: str, chunks: list[str]) -> None:
             separator = "," + inner
         chunks.append(newline + "]")
     else:
-        chunks.append(strictjson.dumps(value))  # numbers, true, false, null
+        chunks.append(strictjson.dumps(value))  # floats; errors for what JSON cannot hold
 
 
 def compact_json(value: Any) -> str:
