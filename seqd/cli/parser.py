@@ -16,7 +16,7 @@ import os
 import sys
 
 from seqd import __version__
-from seqd.cli.quick import PING, STATUS
+from seqd.cli.quick import PING, STATUS, Handler
 from seqd.constants import RUN_STATUSES
 
 TYPE_CHECKING = False
@@ -75,8 +75,6 @@ examples:
 
 
 Subs: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
-Handler: TypeAlias = tuple[str, str]
-"""(module under seqd.cli, function) of a command's handler."""
 
 
 class _Formatter(argparse.RawDescriptionHelpFormatter):

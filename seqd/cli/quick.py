@@ -17,8 +17,6 @@ if TYPE_CHECKING:
     from argparse import Namespace
     from collections.abc import Sequence
     from typing import TypeAlias
-
-    Handler: TypeAlias = tuple[str, str]
 else:
 
     class Namespace:
@@ -27,6 +25,9 @@ else:
         def __init__(self, **attributes: object) -> None:
             self.__dict__.update(attributes)
 
+
+Handler: TypeAlias = tuple[str, str]
+"""(module under seqd.cli, function) of a command's handler."""
 
 STATUS: Handler = ("commands", "status")
 PING: Handler = ("commands", "ping")
