@@ -3,9 +3,9 @@
 ``json`` is a thin layer over ``_json``, but importing it imports ``re`` — and with it
 ``enum``, ``functools``, ``collections`` — for pure-Python fallbacks and a whitespace
 regex: most of what ``seqctl status`` cost over a bare interpreter. The plain client
-codec and seqctl's ``-i``/``--input`` need only the C scanner and encoder, driven here
-the way ``json.loads`` and ``json.dumps`` drive them, with seqd's rule: ``NaN`` and
-``Infinity`` are not JSON (the daemon refuses them too), either way.
+codec and seqctl (``-i``/``--input``, ``--json`` output) need only the C scanner and
+encoder, driven here the way ``json.loads`` and ``json.dumps`` drive them, with seqd's
+rule: ``NaN`` and ``Infinity`` are not JSON (the daemon refuses them too), either way.
 
 Malformed text raises ``json.JSONDecodeError`` with ``json.loads``'s message and
 position; only that path imports ``json``. ``loads`` takes text: bytes are the
