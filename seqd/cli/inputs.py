@@ -8,8 +8,9 @@ Every mistake is a :class:`UsageError` (exit status 2), never a traceback.
 
 from __future__ import annotations
 
-import json
 import sys
+
+from seqd import strictjson
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -63,13 +64,9 @@ def decode_json(text: str) -> Any:
     """Strict JSON: ``NaN`` and ``Infinity``, which ``json`` accepts by default and the
     daemon refuses, are errors here (ValueError, like any other mistake)."""
     try:
-        return json.loads(text, parse_constant=_no_constant)
+        return strictjson.loads(text)
     except RecursionError:
         raise ValueError("nested too deeply") from None
-
-
-def _no_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
 
 
 def build_input(

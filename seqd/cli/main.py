@@ -3,8 +3,10 @@
 Exit statuses (★): 0 ok; 1 the run failed or was cancelled; 2 usage error;
 3 daemon unreachable; 4 the daemon refused the request. Kept light on imports — no
 asyncio, pluggy, jsonschema, logging, msgspec or ``typing`` (the client decodes with
-the standard library: ``Client(typed=False)``) — so ``seqctl status`` starts in a few
-milliseconds over the interpreter's own start-up; tests/cli/test_imports.py checks.
+the standard library: ``Client(typed=False)``), and for ``seqctl status`` not even
+``json``, ``argparse`` or ``re`` (``quick.py``, ``seqd.strictjson``) — so it starts
+in a few milliseconds over the interpreter's own start-up; tests/cli/test_imports.py
+checks.
 """
 
 from __future__ import annotations
@@ -13,9 +15,9 @@ import atexit
 import os
 import sys
 
+from seqd.cli import quick
 from seqd.cli.inputs import UsageError
 from seqd.cli.output import Out, compact_json
-from seqd.cli.parser import build_parser
 from seqd.client import Client, DaemonUnreachable, ProtocolError, RpcError
 
 TYPE_CHECKING = False
@@ -41,8 +43,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _command(argv: Sequence[str] | None) -> int:
-    parser = build_parser(sys.argv[1:] if argv is None else argv)
-    args = parser.parse_args(argv)
+    words = sys.argv[1:] if argv is None else argv
+    args = quick.parse(words) or _parse(words)
     out = Out(json=args.json)
     module, name = args.handler
     # __import__ with fromlist returns the submodule (importlib would be one more import).
@@ -77,6 +79,13 @@ def _command(argv: Sequence[str] | None) -> int:
     finally:
         if client is not None:
             client.close()
+
+
+def _parse(argv: Sequence[str]) -> argparse.Namespace:
+    """Any command line, with argparse: help, usage errors (exit 2) and all."""
+    from seqd.cli.parser import build_parser
+
+    return build_parser(argv).parse_args(argv)
 
 
 def _end(status: int) -> NoReturn:

@@ -1,15 +1,17 @@
 """How seqctl prints: aligned tables and key/value blocks, short local times, human
-durations and sizes, pretty JSON — with the standard library only (``json``, not
-msgspec; ``typing`` only for the type checker), so start-up stays fast. Tables are
-cut to the terminal's width only when stdout is a terminal, so pipes and scripts
-always get whole cells.
+durations and sizes, pretty JSON — with the standard library only (not msgspec;
+``json`` only where ``seqd.strictjson`` will not do, since it imports ``re``;
+``typing`` only for the type checker), so start-up stays fast. Tables are cut to the
+terminal's width only when stdout is a terminal, so pipes and scripts always get
+whole cells.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import sys
+
+from seqd import strictjson
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -115,12 +117,67 @@ def size(n: int | None) -> str:
 
 
 def pretty_json(value: Any) -> str:
-    """Indented by 2, non-ASCII kept: what ``--json`` prints."""
-    return json.dumps(value, indent=2, ensure_ascii=False)
+    """Indented by 2, non-ASCII kept: what ``--json`` prints, exactly as
+    ``json.dumps(value, indent=2, ensure_ascii=False)``. What seqctl prints is decoded
+    JSON — dicts with string keys, lists, strings, numbers, true/false/null — and is
+    laid out here without importing ``json`` (``seqctl status --json``); anything
+    else (other keys, NaN, other types) is left to ``json``."""
+    chunks: list[str] = []
+    try:
+        _indented(value, "\n", chunks)
+    except (TypeError, ValueError, RecursionError):
+        import json
+
+        return json.dumps(value, indent=2, ensure_ascii=False)
+    return "".join(chunks)
+
+
+def _indented(value: Any, newline: str, chunks: list[str]) -> None:
+    """``value`` as indented JSON; ``newline`` is a line break and the indentation of
+    the line ``value`` starts on. TypeError or ValueError for what strict JSON cannot
+    hold."""
+    if isinstance(value, str):
+        chunks.append(strictjson.quote(value))
+    elif value is None:
+        chunks.append("null")
+    elif value is True:
+        chunks.append("true")
+    elif value is False:
+        chunks.append("false")
+    elif type(value) is int:
+        chunks.append(int.__repr__(value))  # as json does (ValueError past 4300 digits)
+    elif isinstance(value, dict):
+        if not value:
+            chunks.append("{}")
+            return
+        inner = newline + "  "
+        separator = "{" + inner
+        for key, member in value.items():
+            if not isinstance(key, str):
+                raise TypeError("a key json.dumps would convert")
+            chunks += (separator, strictjson.quote(key), ": ")
+            _indented(member, inner, chunks)
+            separator = "," + inner
+        chunks.append(newline + "}")
+    elif isinstance(value, list | tuple):
+        if not value:
+            chunks.append("[]")
+            return
+        inner = newline + "  "
+        separator = "[" + inner
+        for member in value:
+            chunks.append(separator)
+            _indented(member, inner, chunks)
+            separator = "," + inner
+        chunks.append(newline + "]")
+    else:
+        chunks.append(strictjson.dumps(value))  # floats; errors for what JSON cannot hold
 
 
 def compact_json(value: Any) -> str:
     """One line, no spaces: JSON lines, and values inside an error message."""
+    import json
+
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 

@@ -5,6 +5,8 @@ top-level parser holds their defaults, the sub-parsers add them with SUPPRESS so
 a value given early is not reset by a sub-parser that did not see it. Each command's
 handler is named by ``(module, function)`` and imported only when that command runs,
 and only the named noun's sub-parsers are built (see :func:`build_parser`).
+Plain ``seqctl status`` and ``seqctl ping`` lines are read without argparse, by
+``quick.py``; their help and errors still come from here.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import os
 import sys
 
 from seqd import __version__
+from seqd.cli.quick import PING, STATUS, Handler
 from seqd.constants import RUN_STATUSES
 
 TYPE_CHECKING = False
@@ -72,11 +75,6 @@ examples:
 
 
 Subs: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
-Handler: TypeAlias = tuple[str, str]
-"""(module under seqd.cli, function) of a command's handler."""
-
-STATUS: Handler = ("commands", "status")
-PING: Handler = ("commands", "ping")
 
 
 class _Formatter(argparse.RawDescriptionHelpFormatter):

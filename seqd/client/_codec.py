@@ -3,7 +3,7 @@ routing, error types, timeouts, and the request each helper method sends.
 
 The sync and asyncio clients differ only in how bytes move, and the two codecs only
 in how bytes become objects: ``_typed`` (msgspec, results decoded into the method's
-Struct) and ``_plain`` (the standard library's ``json``, results as ``AttrDict``).
+Struct) and ``_plain`` (the standard library's C JSON code, results as ``AttrDict``).
 Everything else — which messages are replies, what makes a reply unusable, how an
 error object becomes an exception, how long a call may wait — lives here, once.
 

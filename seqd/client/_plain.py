@@ -1,8 +1,9 @@
 """The standard-library codec (``Client(typed=False)``), which is what ``seqctl`` uses.
 
 Importing msgspec costs ``seqctl`` more than everything else it does (it pulls in
-``typing``, ``inspect``, ``decimal``, ``datetime``...), so the CLI decodes with
-``json`` instead: JSON objects become :class:`AttrDict`, which reads like the typed
+``typing``, ``inspect``, ``decimal``, ``datetime``...), so the CLI decodes with the
+standard library's C accelerator instead (``seqd.strictjson``: ``json`` without its
+import of ``re``). JSON objects become :class:`AttrDict`, which reads like the typed
 result (``st.storage.name``) and is a plain dict otherwise. Results are not checked
 against the method's type; a member the reply lacks is a :class:`MissingField`
 (a :class:`ProtocolError`) when it is read.
@@ -10,8 +11,7 @@ against the method's type; a member the reply lacks is a :class:`MissingField`
 
 from __future__ import annotations
 
-import json
-
+from seqd import strictjson
 from seqd.client._codec import ABSENT, Absent, Message, ProtocolError, WireError, preview
 
 TYPE_CHECKING = False
@@ -42,18 +42,19 @@ class AttrDict(_Dict):
 
 
 class PlainCodec:
-    """Requests with ``json.dumps``, replies with ``json.loads`` into AttrDicts."""
+    """Requests and replies as strict compact JSON (UTF-8); JSON objects in replies
+    become AttrDicts."""
+
+    def __init__(self) -> None:
+        self._decoder = strictjson.Decoder(object_hook=AttrDict)
 
     def encode(self, value: Any) -> bytes:
-        text = json.dumps(
-            value, ensure_ascii=False, separators=(",", ":"), allow_nan=False, default=_builtins
-        )
-        return text.encode()
+        return strictjson.dumps(value, default=_builtins).encode()
 
     def decode_line(self, line: bytes) -> list[Message]:
         try:
-            decoded = json.loads(line, object_hook=AttrDict, parse_constant=_no_constant)
-        except (ValueError, RecursionError) as exc:
+            decoded = self._decoder.loads(line.decode())
+        except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
             raise ProtocolError(f"not a JSON-RPC message: {exc}: {preview(line)}") from None
         items = decoded if isinstance(decoded, list) else [decoded]
         return [_message(item, line) for item in items]
@@ -71,10 +72,6 @@ def _builtins(value: object) -> Any:
     import msgspec
 
     return msgspec.to_builtins(value)
-
-
-def _no_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
 
 
 def _message(item: Any, line: bytes) -> Message:

@@ -15,7 +15,6 @@ its constants), for ~2.5 ms of seqctl's start-up; lines are split here instead.
 from __future__ import annotations
 
 import _socket
-from collections import deque
 
 from seqd.client import _codec
 from seqd.client._codec import NOTIFICATION_BACKLOG, ProtocolError, WireError
@@ -23,6 +22,7 @@ from seqd.paths import client_socket
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections import deque
     from collections.abc import Callable, Iterator, Sequence
     from types import TracebackType
     from typing import Any, TypeVar, overload
@@ -47,6 +47,11 @@ if TYPE_CHECKING:
     )
 
     T = TypeVar("T")
+else:
+    # collections.deque itself, from the C module: ``collections`` would add ~2 ms of
+    # imports (operator, reprlib, keyword...) to seqctl's start-up for this one name.
+    # The type checker has no stub for ``_collections``, so it sees the public name.
+    from _collections import deque
 
 READ_CHUNK = 64 * 1024
 """Bytes asked of the socket per read; a reply line may span any number of them."""
@@ -63,11 +68,12 @@ class Client:
 
     ``typed`` (the default) decodes each result with msgspec into the method's Struct
     from ``seqd.protocol`` / ``seqd.models`` (or the ``result_type`` asked for). With
-    ``typed=False`` results are decoded by the standard library's ``json``, JSON objects
-    as :class:`~seqd.client.AttrDict` — the same members, read as attributes or as dict
-    keys — and ``result_type`` is ignored; nothing imports msgspec then, which is what
-    ``seqctl`` needs to start fast. The helpers' declared return types are the Structs
-    either way: attribute reads type-check alike, ``isinstance`` does not.
+    ``typed=False`` results are decoded by the standard library (its C JSON scanner,
+    ``seqd.strictjson``), JSON objects as :class:`~seqd.client.AttrDict` — the same
+    members, read as attributes or as dict keys — and ``result_type`` is ignored;
+    nothing imports msgspec then, which is what ``seqctl`` needs to start fast. The
+    helpers' declared return types are the Structs either way: attribute reads
+    type-check alike, ``isinstance`` does not.
     """
 
     def __init__(

@@ -3,7 +3,9 @@
 ``python -X importtime`` lists every module a process imports; each command runs in a
 fresh interpreter against a real daemon, and what it imports beyond a bare
 ``python -c pass`` must not include the modules below (msgspec alone costs more than
-the rest of ``seqctl status`` together; see docs/benchmarks.md, row 2).
+the rest of ``seqctl status`` together; see docs/benchmarks.md, row 2). The commands
+typed most, ``seqctl status`` and ``seqctl ping``, must not import even the standard
+modules in ``QUICK_AVOIDS``: ``re`` alone costs more than the rest of seqctl's own work.
 """
 
 from __future__ import annotations
@@ -26,6 +28,19 @@ HEAVY = (
     "seqd.models",
     "seqd.protocol",
 )
+QUICK_AVOIDS = (
+    "re",  # with enum, functools, collections: what json, argparse and gettext import
+    "enum",
+    "collections",
+    "json",
+    "argparse",
+    "gettext",
+    "locale",
+    "socket",
+)
+"""Besides ``HEAVY``: what ``seqctl status`` and ``seqctl ping`` avoid."""
+SEQCTL = "from seqd.cli.main import main; main()"
+"""What the ``seqctl`` script runs (``python -m`` would add runpy's imports)."""
 _IMPORTED = re.compile(r"^import time:\s+\d+ \|\s+\d+ \|\s*(\S+)\s*$", re.MULTILINE)
 
 
@@ -43,21 +58,41 @@ def interpreter_modules() -> frozenset[str]:
     return frozenset(imported(["-c", "pass"])[1])
 
 
-def heavy(modules: set[str]) -> list[str]:
+def heavy(modules: set[str], avoid: tuple[str, ...] = HEAVY) -> list[str]:
     added = modules - interpreter_modules()
-    return sorted(m for m in added if any(m == h or m.startswith(h + ".") for h in HEAVY))
+    return sorted(m for m in added if any(m == h or m.startswith(h + ".") for h in avoid))
 
 
-def seqctl(socket: str, *args: str) -> tuple[subprocess.CompletedProcess[str], list[str]]:
-    proc, modules = imported(["-m", "seqd.cli", "--socket", socket, *args])
+def seqctl(
+    socket: str, *args: str, avoid: tuple[str, ...] = HEAVY
+) -> tuple[subprocess.CompletedProcess[str], list[str]]:
+    proc, modules = imported(["-c", SEQCTL, "--socket", socket, *args])
     assert "seqd.cli.main" in modules, proc.stderr  # the listing was read
-    return proc, heavy(modules)
+    return proc, heavy(modules, avoid)
 
 
 def test_the_check_sees_a_heavy_import() -> None:
     proc, modules = imported(["-c", "import seqd.cli.main, msgspec"])
     assert proc.returncode == 0, proc.stderr
     assert {"msgspec", "typing"} <= set(heavy(modules))
+
+
+def test_the_check_sees_what_status_must_avoid() -> None:
+    # What `seqctl status` imported before seqd.cli.quick and seqd.strictjson.
+    proc, modules = imported(["-c", "import seqd.cli.main, seqd.cli.parser, json"])
+    assert proc.returncode == 0, proc.stderr
+    found = heavy(modules, QUICK_AVOIDS)
+    assert {"re", "enum", "collections", "json", "argparse", "gettext"} <= set(found), found
+
+
+def test_status_and_ping_import_no_re_json_argparse_or_socket(daemon, tmp_path) -> None:
+    for args in (["status"], ["ping"], ["status", "--json"], ["--json", "ping"]):
+        proc, found = seqctl(daemon.socket, *args, avoid=HEAVY + QUICK_AVOIDS)
+        assert proc.returncode == 0 and proc.stdout, (args, proc.stderr[-2000:])
+        assert found == [], args
+    # Nothing listening: the error is printed without them too.
+    proc, found = seqctl(str(tmp_path / "none.sock"), "status", avoid=HEAVY + QUICK_AVOIDS)
+    assert proc.returncode == 3 and found == [], proc.stderr[-2000:]
 
 
 def test_status_and_ping_import_nothing_heavy(daemon) -> None:

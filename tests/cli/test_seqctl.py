@@ -14,8 +14,9 @@ from pathlib import Path
 
 import pytest
 
+from seqd.cli import quick
 from seqd.cli.inputs import UsageError, build_input, parse_item, read_input
-from seqd.cli.output import duration, kv, short_time, size, table, truncate
+from seqd.cli.output import duration, kv, pretty_json, short_time, size, table, truncate
 from seqd.cli.parser import build_parser
 from seqd.client import Client
 
@@ -105,6 +106,72 @@ def test_global_flags_anywhere_and_lazy_parser_agrees_with_full(argv: list[str])
     assert isinstance(lazy.handler, tuple)
 
 
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["status"],
+        ["ping"],
+        ["--json", "status"],
+        ["status", "--json"],
+        ["--json", "ping", "--json"],
+        ["--socket", "/s", "status"],
+        ["status", "--socket", "/s"],
+        ["--socket=/s", "ping"],
+        ["ping", "--socket="],
+        ["--socket", "", "status"],
+        ["--socket=-x", "status"],
+        ["--socket", "status", "ping"],  # a socket named "status"
+        ["--socket", "/a", "status", "--socket", "/b"],
+        ["--socket=/a", "--socket", "/b", "--json", "ping"],
+    ],
+)
+def test_quick_lines_read_as_argparse_reads_them(argv: list[str]) -> None:
+    args = quick.parse(argv)
+    assert args is not None
+    assert vars(args) == vars(build_parser(argv).parse_args(argv))
+    assert vars(args) == vars(build_parser(None).parse_args(argv))
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        [],
+        ["--json"],
+        ["status", "status"],
+        ["status", "ping"],
+        ["status", "extra"],
+        ["daemon", "status"],
+        ["runs", "ls"],
+        ["STATUS"],
+        ["", "status"],
+        ["status", "--"],
+        ["-h"],
+        ["status", "--help"],
+        ["--version"],
+        ["status", "--js"],  # argparse's abbreviations are argparse's
+        ["--so", "/s", "status"],
+        ["status", "--json=1"],
+        ["status", "--socket"],
+        ["status", "--socket", "-x"],
+        ["--socket", "-", "status"],
+    ],
+)
+def test_anything_else_is_left_to_argparse(argv: list[str]) -> None:
+    assert quick.parse(argv) is None
+
+
+def test_quick_commands_keep_argparse_help_and_errors(tmp_path: Path) -> None:
+    sock = str(tmp_path / "nothing.sock")
+    for noun in ("status", "ping"):
+        proc = seqctl(noun, "--help", socket=sock)
+        assert proc.returncode == 0 and proc.stdout.startswith(f"usage: seqctl {noun} "), proc
+        assert "--socket PATH" in proc.stdout and "--json" in proc.stdout
+        proc = seqctl(noun, "extra", socket=sock)
+        assert proc.returncode == 2 and "unrecognized arguments: extra" in proc.stderr, proc
+    proc = seqctl("status", "--socket", socket=sock)
+    assert proc.returncode == 2 and "expected one argument" in proc.stderr, proc
+
+
 def test_flag_before_noun_is_not_reset_by_subparser() -> None:
     args = build_parser(None).parse_args(["--json", "--socket", "/a", "runs", "ls"])
     assert args.json is True and args.socket == "/a"
@@ -137,6 +204,33 @@ def test_table_truncates_to_width_with_ellipsis() -> None:
 def test_kv_block() -> None:
     text = kv([("version", "1"), ("task dirs", "a\nb"), ("x", None)])
     assert text.splitlines() == ["version    1", "task dirs  a", "           b", "x"]
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"version": "1", "runs": {}, "dirs": ["/a", "/b"], "none": [], "n": None, "ok": True},
+        {"deep": [[1, [2.5, {"x": {"y": [False]}}]], -0.0, 10**20, 'é\n"\t\u2028']},
+        "pong",
+        [],
+        {"": ""},
+        (1, (2,), {"t": ()}),  # tuples are arrays
+        # Left to json: keys it converts, NaN and Infinity, other types.
+        {1: "a", None: [], 2.5: {}, False: 0},
+        {"inf": float("inf"), "nan": [float("nan")]},
+    ],
+)
+def test_pretty_json_is_json_dumps_indent_2(value: object) -> None:
+    assert pretty_json(value) == json.dumps(value, indent=2, ensure_ascii=False)
+
+
+def test_pretty_json_refuses_what_json_refuses() -> None:
+    with pytest.raises(TypeError, match="not JSON serializable"):
+        pretty_json({"a": [object()]})
+    cycle: list[object] = []
+    cycle.append(cycle)
+    with pytest.raises(ValueError, match="Circular reference"):
+        pretty_json(cycle)
 
 
 def test_durations_sizes_times() -> None:

@@ -1,0 +1,60 @@
+"""The command lines typed most — ``seqctl status`` and ``seqctl ping``, with
+``--json`` and ``--socket PATH`` before or after the noun — read without argparse.
+
+argparse imports ``re`` and ``gettext`` (and through them ``enum``, ``locale``...):
+on a slow host, more than everything else ``seqctl status`` does. :func:`parse`
+accepts only lines that argparse reads in one obvious way and gives the same
+attributes; for anything else — another command, ``--help``, an abbreviated or
+unusual option, a mistake — it returns None and ``parser.py`` reads the line as
+before, so help and errors are argparse's own. tests/cli/test_seqctl.py checks that
+the two agree.
+"""
+
+from __future__ import annotations
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from argparse import Namespace
+    from collections.abc import Sequence
+    from typing import TypeAlias
+else:
+
+    class Namespace:
+        """The attributes argparse would set (``argparse.Namespace`` without argparse)."""
+
+        def __init__(self, **attributes: object) -> None:
+            self.__dict__.update(attributes)
+
+
+Handler: TypeAlias = tuple[str, str]
+"""(module under seqd.cli, function) of a command's handler."""
+
+STATUS: Handler = ("commands", "status")
+PING: Handler = ("commands", "ping")
+NOUNS = {"status": STATUS, "ping": PING}
+"""The nouns read here: no arguments of their own, only ``--json`` and ``--socket``."""
+
+
+def parse(argv: Sequence[str]) -> Namespace | None:
+    """``argv`` as ``build_parser(argv).parse_args(argv)`` reads it, if it is one of
+    :data:`NOUNS` with nothing but ``--json``, ``--socket PATH`` and ``--socket=PATH``
+    around it (the last ``--socket`` wins); else None."""
+    noun = socket = None
+    json = False
+    args = iter(argv)
+    for arg in args:
+        if arg == "--json":
+            json = True
+        elif arg == "--socket":
+            socket = next(args, None)
+            if socket is None or socket.startswith("-"):
+                return None  # argparse decides whether "-..." is a value or an option
+        elif arg.startswith("--socket="):
+            socket = arg.removeprefix("--socket=")
+        elif noun is None and arg in NOUNS:
+            noun = arg
+        else:
+            return None
+    if noun is None:
+        return None
+    return Namespace(socket=socket, json=json, command=noun, handler=NOUNS[noun])
