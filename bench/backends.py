@@ -366,9 +366,10 @@ def _notes(
         "`synchronous = NORMAL` (no fsync per commit); fs replaces the run's JSON file "
         "(temp file + rename, no fsync); PostgreSQL commits with the server's own "
         "`synchronous_commit` (on by default: the WAL is flushed at each commit) over a "
-        "local TCP connection. SQLite and fs hand each write to their writer thread, "
-        "PostgreSQL to its writer task (psycopg async); all three group the writes that "
-        "arrive together into one commit, so a lone write, as here, pays a whole one.",
+        "local TCP connection. fs hands each write to its writer thread, PostgreSQL to "
+        "its writer task (psycopg async), and SQLite commits small writes on the event "
+        "loop at the end of the turn when its thread is idle; all three group the writes "
+        "that arrive together into one commit, so a lone write, as here, pays a whole one.",
     ]
     if why is not None:
         notes.append(f"PostgreSQL rows not measured: {why}.")

@@ -109,7 +109,8 @@ def run(settings: Settings) -> Outcome:
         + ", ".join(f"{k} {stats.ms(stats.median(v))}" for k, v in trips.items())
         + ".",
         "What it includes: request encode/decode, the durable insert of the queued run and "
-        "of the running transition (SQLite writer thread, one commit each), the queue "
+        "of the running transition (on an idle store each a commit on the event loop at "
+        "the end of its turn, decisions 36-37), the queue "
         "hand-off, then for python the pipe message to the prestarted worker and the "
         "call; for shell the frame to the spawner process, its `posix_spawn` of the "
         "command, `date` starting up and the frame back.",

@@ -80,6 +80,29 @@ def is_unavailable(exc: BaseException) -> bool:
     return isinstance(exc, OSError)
 
 
+def run_op(
+    conn: sqlite3.Connection, op: Callable[[Any], Any], savepoint: bool = True
+) -> tuple[bool, Any]:
+    """Run one op inside the open transaction: ``(True, value)``, or ``(False, exc)``
+    when it failed on its own (a constraint) and nothing of it stays — which needs the
+    SAVEPOINT unless it is alone in the transaction. Raises when the storage itself
+    failed: then the whole transaction must go."""
+    if savepoint:
+        conn.execute("SAVEPOINT op")
+    try:
+        value = op(conn)
+    except Exception as exc:
+        if is_unavailable(exc) or not conn.in_transaction:
+            raise
+        if savepoint:
+            conn.execute("ROLLBACK TO op")
+            conn.execute("RELEASE op")
+        return False, exc
+    if savepoint:
+        conn.execute("RELEASE op")
+    return True, value
+
+
 def unavailable(exc: BaseException, location: str) -> StorageUnavailable:
     details: dict[str, Any] = {"location": location}
     name = getattr(exc, "sqlite_errorname", None)
@@ -152,27 +175,17 @@ class Writer(BatchWriter[sqlite3.Connection]):
         fut: asyncio.Future[T] = asyncio.get_running_loop().create_future()
         first = not batch  # alone in the transaction so far: no savepoint needed
         try:
-            if not first:
-                conn.execute("SAVEPOINT op")
-            try:
-                value = op(conn)
-            except Exception as exc:
-                if is_unavailable(exc) or not conn.in_transaction:
-                    raise
-                if first:  # the whole transaction goes; the next write opens another
-                    self._rollback(conn)
-                    self._loop_batch = None
-                    self._exec_lock.release()
-                else:
-                    conn.execute("ROLLBACK TO op")
-                    conn.execute("RELEASE op")
-                fut.set_exception(exc)  # fails on its own: nothing of it was written
-                return fut
-            if not first:
-                conn.execute("RELEASE op")
+            ok, value = run_op(conn, op, savepoint=not first)
         except Exception:
             self._abandon_loop_batch()  # the storage is in trouble: the thread takes over
             return None
+        if not ok:
+            if first:  # the whole transaction goes; the next write opens another
+                self._rollback(conn)
+                self._loop_batch = None
+                self._exec_lock.release()
+            fut.set_exception(value)  # fails on its own: nothing of it was written
+            return fut
         batch.append((op, fut, value))
         return fut
 
@@ -214,8 +227,8 @@ class Writer(BatchWriter[sqlite3.Connection]):
             self._loop_batch = batch
             self._abandon_loop_batch()
             return
+        self._commits += 1  # under the lock: the thread counts too
         self._exec_lock.release()
-        self._commits += 1
         self.loop_commits += 1
         self.inlined += len(batch)
         for _, fut, value in batch:
@@ -249,17 +262,8 @@ class Writer(BatchWriter[sqlite3.Connection]):
             conn.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout_ms)}")
             conn.execute("BEGIN IMMEDIATE")
             for op, fut in batch:
-                conn.execute("SAVEPOINT op")
-                try:
-                    value = op(conn)
-                except Exception as exc:
-                    if is_unavailable(exc) or not conn.in_transaction:
-                        raise
-                    conn.execute("ROLLBACK TO op")
-                    outcomes.append((fut, exc, False))
-                else:
-                    outcomes.append((fut, value, True))
-                conn.execute("RELEASE op")
+                ok, value = run_op(conn, op)
+                outcomes.append((fut, value, ok))
             conn.execute("COMMIT")
         except Exception as exc:
             if not is_unavailable(exc):

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from seqd.builtin.sqlite_schema import LATEST, MIGRATIONS, Migration, SchemaTooNew, migrate
+from seqd.builtin.sqlite_writer import Writer
 from seqd.builtin.storage_sqlite import SQLiteBackend, SQLiteStorageFactory
 from seqd.errors import Conflict, StorageUnavailable, ValidationFailed
 from seqd.models import NewStep, RunQuery
@@ -434,12 +435,22 @@ def test_idle_writes_commit_on_the_loop_and_busy_ones_queue(tmp_path: Path) -> N
     run_async(main())
 
 
+async def with_table(b: SQLiteBackend) -> Writer:
+    """The backend's writer, with a table ``t (k TEXT PRIMARY KEY)`` to write to."""
+    assert b.writer is not None
+    await b.writer.submit(lambda c: c.execute("CREATE TABLE t (k TEXT PRIMARY KEY)"), False)
+    return b.writer
+
+
+async def keys(w: Writer) -> list[str]:
+    rows = await w.submit(lambda c: c.execute("SELECT k FROM t").fetchall(), False)
+    return sorted(r[0] for r in rows)
+
+
 def test_writes_of_one_loop_turn_share_a_commit_and_fail_alone(tmp_path: Path) -> None:
     async def main() -> None:
         async with opened(lambda: make(tmp_path)) as b:
-            w = b.writer
-            assert w is not None
-            await w.submit(lambda c: c.execute("CREATE TABLE t (k TEXT PRIMARY KEY)"), False)
+            w = await with_table(b)
 
             def put(key: str) -> Any:
                 return lambda c: c.execute("INSERT INTO t VALUES (?)", (key,)).rowcount
@@ -454,8 +465,7 @@ def test_writes_of_one_loop_turn_share_a_commit_and_fail_alone(tmp_path: Path) -
             assert isinstance(got[3], sqlite3.IntegrityError)
             assert [got[1], got[2], got[4]] == [1, 1, 1]
             assert w.inlined - inlined == 3 and w.loop_commits - commits == 1
-            rows = await w.submit(lambda c: c.execute("SELECT k FROM t").fetchall(), False)
-            assert sorted(r[0] for r in rows) == ["a", "b", "c", "z"]
+            assert await keys(w) == ["a", "b", "c", "z"]
 
     run_async(main())
 
@@ -463,17 +473,14 @@ def test_writes_of_one_loop_turn_share_a_commit_and_fail_alone(tmp_path: Path) -
 def test_a_first_write_failing_alone_leaves_the_turn_usable(tmp_path: Path) -> None:
     async def main() -> None:
         async with opened(lambda: make(tmp_path)) as b:
-            w = b.writer
-            assert w is not None
-            await w.submit(lambda c: c.execute("CREATE TABLE t (k TEXT PRIMARY KEY)"), False)
+            w = await with_table(b)
             await w.submit(lambda c: c.execute("INSERT INTO t VALUES ('x')"))
             bad = w.submit(lambda c: c.execute("INSERT INTO t VALUES ('x')"))
             good = w.submit(lambda c: c.execute("INSERT INTO t VALUES ('y')").rowcount)
             with pytest.raises(sqlite3.IntegrityError):
                 await bad
             assert await good == 1
-            rows = await w.submit(lambda c: c.execute("SELECT k FROM t").fetchall(), False)
-            assert sorted(r[0] for r in rows) == ["x", "y"]
+            assert await keys(w) == ["x", "y"]
 
     run_async(main())
 
@@ -484,9 +491,7 @@ def test_a_storage_error_hands_the_loop_transaction_to_the_thread(tmp_path: Path
 
     async def main() -> None:
         async with opened(lambda: make(tmp_path)) as b:
-            w = b.writer
-            assert w is not None
-            await w.submit(lambda c: c.execute("CREATE TABLE t (k TEXT PRIMARY KEY)"), False)
+            w = await with_table(b)
             threads: list[str] = []
 
             def put(key: str, trouble_on_loop: bool = False) -> Any:
@@ -504,8 +509,7 @@ def test_a_storage_error_hands_the_loop_transaction_to_the_thread(tmp_path: Path
             assert got == [1, 1]
             assert threads == ["a:loop", "b:loop", "a:thread", "b:thread"]
             assert w.batches == batches + 1
-            rows = await w.submit(lambda c: c.execute("SELECT k FROM t").fetchall(), False)
-            assert sorted(r[0] for r in rows) == ["a", "b"]
+            assert await keys(w) == ["a", "b"]
 
     run_async(main())
 
