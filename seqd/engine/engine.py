@@ -66,6 +66,21 @@ MAX_NESTING = 64
 exhaust the stack of whatever encodes them later (storage, clients)."""
 
 
+async def _ended(task: asyncio.Task[Any]) -> None:
+    """Wait until ``task`` has ended, however it ended; if we are cancelled meanwhile,
+    ``task`` is not (``asyncio.wait([task])`` without its sets and callbacks)."""
+    if task.done():
+        return
+    waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    def wake(_task: object) -> None:
+        if not waiter.done():  # we were cancelled meanwhile
+            waiter.set_result(None)
+
+    task.add_done_callback(wake)
+    await waiter
+
+
 def _nesting(value: Any) -> int:
     """How deeply lists and objects nest in ``value`` (iteratively: any depth is safe)."""
     deepest = 0
@@ -288,7 +303,7 @@ class Engine:
         if holds_worker:
             self._holding.add(run_id)
         self.per_task[task] += 1
-        execution = asyncio.ensure_future(self._execute(run))
+        execution = asyncio.get_running_loop().create_task(self._execute(run))
         self._executions.add(execution)
         execution.add_done_callback(self._executions.discard)
 
@@ -364,11 +379,11 @@ class Engine:
             self._timeouts[run.id] = asyncio.get_running_loop().call_later(
                 timeout, self._interrupt, run.id, "timeout", f"timed out after {timeout:g}s"
             )
-        job.execution = asyncio.ensure_future(task_type.execute(job))
+        job.execution = asyncio.get_running_loop().create_task(task_type.execute(job))
         pending = self._pending_cancel.pop(run.id, None)
         if pending is not None:
             self._interrupt(run.id, *pending)
-        await asyncio.wait([job.execution])
+        await _ended(job.execution)
         handle = self._timeouts.pop(run.id, None)
         if handle is not None:
             handle.cancel()

@@ -247,16 +247,17 @@ class WorkerProcess:
 
     async def _request(self, frame: Frame, timeout: float | None) -> ToDaemon:
         pending: asyncio.Future[ToDaemon] = self._loop.create_future()
-        self._pending = pending
-        self._write(frame)
-        await asyncio.wait(
-            (pending, self.exited), timeout=timeout, return_when=asyncio.FIRST_COMPLETED
-        )
-        if pending.done():
-            return pending.result()
         if self.exited.done():
             raise self.death()
-        raise TimeoutError(f"python worker {self.pid} did not answer within {timeout}s")
+        self._pending = pending  # answered by _on_frame, or failed by _settle_exit
+        self._write(frame)
+        if timeout is None:
+            return await pending
+        try:
+            return await asyncio.wait_for(pending, timeout)
+        except TimeoutError:
+            msg = f"python worker {self.pid} did not answer within {timeout}s"
+            raise TimeoutError(msg) from None
 
     def end_run(self) -> None:
         """Read what the run left in the pipes, then stop attributing output to it."""
@@ -411,6 +412,9 @@ class WorkerProcess:
         logger.debug("python worker %d exited with %s", self.pid, code)
         if not self.exited.done():
             self.exited.set_result(code)
+        pending = self._pending
+        if pending is not None and not pending.done():
+            pending.set_exception(self.death())  # it ended without an answer
 
 
 def _error_info(op: str, exc: Exception) -> ErrorInfo:
