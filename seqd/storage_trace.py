@@ -47,39 +47,33 @@ class TracedStorage:
         self.errors = 0
 
     async def _traced(self, operation: str, call: Any, rows: Callable[[Any], int | None]) -> Any:
-        if not self._wants(StorageCall):
-            try:
-                result = await call
-            except Exception:
-                self.errors += 1
-                raise
-            finally:
-                self.calls += 1
-            return result
+        traced = self._wants(StorageCall)  # else only counted: no event is built
         started = time.perf_counter()
         try:
             result = await call
         except Exception as exc:
             self.calls += 1
             self.errors += 1
+            if traced:
+                self._emit(
+                    StorageCall(
+                        ts=timeutil.now(),
+                        operation=operation,
+                        duration_s=time.perf_counter() - started,
+                        error=f"{type(exc).__name__}: {exc}",
+                    )
+                )
+            raise
+        self.calls += 1
+        if traced:
             self._emit(
                 StorageCall(
                     ts=timeutil.now(),
                     operation=operation,
                     duration_s=time.perf_counter() - started,
-                    error=f"{type(exc).__name__}: {exc}",
+                    rows=rows(result),
                 )
             )
-            raise
-        self.calls += 1
-        self._emit(
-            StorageCall(
-                ts=timeutil.now(),
-                operation=operation,
-                duration_s=time.perf_counter() - started,
-                rows=rows(result),
-            )
-        )
         return result
 
     async def open(self) -> None:

@@ -11,15 +11,14 @@ Idle fast path (``durability = normal`` only): when nothing is queued or in flig
 small write runs at once on the loop, on the same connection, in a transaction the loop
 opens and commits at the end of the current loop turn (``call_soon``), so every small
 write of one turn shares one commit; while more writes keep joining, it stays open for
-up to ``MAX_LOOP_TURNS`` turns, so under load many runs' transitions share a commit. A commit in
-WAL mode without fsync costs ~60 µs on a small VM, a round trip through the thread
-~150 µs (two thread wake-ups). The loop's connection never waits for a lock (its
-``busy_timeout`` is 0; only the thread raises it around its own ``BEGIN``): anything
-unusual (another process holding the write lock, a storage error, the thread busy)
-falls back to the queue, and an open loop transaction that hits a storage error is
-rolled back and handed to the thread whole. Checkpoints move off the loop: the
-connection's automatic checkpoint is off and the thread checkpoints after every
-``CHECKPOINT_EVERY`` commits.
+up to ``MAX_LOOP_TURNS`` turns. A commit in WAL mode without fsync costs ~60 µs on a
+small VM, a round trip through the thread ~150 µs (two thread wake-ups). The loop's
+connection never waits for a lock (its ``busy_timeout`` is 0; only the thread raises
+it around its own batches): anything unusual (another process holding the write lock,
+a storage error, the thread busy) falls back to the queue, and an open loop
+transaction that hits a storage error is rolled back and handed to the thread whole.
+Checkpoints move off the loop: the connection's automatic checkpoint is off and the
+thread checkpoints after every ``CHECKPOINT_EVERY`` commits.
 """
 
 from __future__ import annotations
@@ -53,11 +52,11 @@ UNAVAILABLE_CODES = frozenset(
     }
 )
 
+LoopItem = tuple[Callable[[Any], Any], "asyncio.Future[Any]", Any]  # (op, future, value)
+
 # After a failed batch the connection is kept only for these (transient contention or
 # space); after anything else (read-only, I/O, a corrupt or replaced file, an unknown
 # error) it is replaced, since a connection can stay stuck in that state.
-LoopItem = tuple[Callable[[Any], Any], "asyncio.Future[Any]", Any]  # (op, future, value)
-
 KEEP_CONNECTION_CODES = frozenset({sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED, sqlite3.SQLITE_FULL})
 
 CHECKPOINT_EVERY = 500
@@ -177,13 +176,11 @@ class Writer(BatchWriter[sqlite3.Connection]):
         try:
             ok, value = run_op(conn, op, savepoint=not first)
         except Exception:
-            self._abandon_loop_batch()  # the storage is in trouble: the thread takes over
+            self._abandon_loop_batch(batch)  # the storage is in trouble: the thread takes over
             return None
         if not ok:
-            if first:  # the whole transaction goes; the next write opens another
-                self._rollback(conn)
-                self._loop_batch = None
-                self._exec_lock.release()
+            if first:  # the (empty) transaction goes; the next write opens another
+                self._abandon_loop_batch(batch)
             fut.set_exception(value)  # fails on its own: nothing of it was written
             return fut
         batch.append((op, fut, value))
@@ -195,13 +192,13 @@ class Writer(BatchWriter[sqlite3.Connection]):
         if not self._exec_lock.acquire(blocking=False):
             return None  # the thread is writing
         conn = self._resource
+        if conn is None:  # the thread is reconnecting
+            self._exec_lock.release()
+            return None
         try:
-            if conn is None:
-                raise sqlite3.OperationalError("no connection")
             conn.execute("BEGIN IMMEDIATE")  # busy_timeout is 0 here: never waits
         except sqlite3.Error:
-            if conn is not None:
-                self._rollback(conn)
+            self._rollback(conn)
             self._exec_lock.release()
             return None
         self._loop_batch = []
@@ -224,22 +221,22 @@ class Writer(BatchWriter[sqlite3.Connection]):
         try:
             conn.execute("COMMIT")
         except sqlite3.Error:
-            self._loop_batch = batch
-            self._abandon_loop_batch()
+            self._abandon_loop_batch(batch)
             return
         self._commits += 1  # under the lock: the thread counts too
+        checkpoint_due = self._commits >= CHECKPOINT_EVERY
         self._exec_lock.release()
         self.loop_commits += 1
         self.inlined += len(batch)
         for _, fut, value in batch:
             if not fut.done():  # a cancelled waiter: the write happened all the same
                 fut.set_result(value)
-        if self._commits >= CHECKPOINT_EVERY:
+        if checkpoint_due:
             super().submit(lambda _conn: None)  # wakes the thread, which checkpoints
 
-    def _abandon_loop_batch(self) -> None:
+    def _abandon_loop_batch(self, batch: list[LoopItem]) -> None:
         """Roll the loop's transaction back and hand its ops to the thread, in order."""
-        batch, self._loop_batch = self._loop_batch or [], None
+        self._loop_batch = None
         conn = self._resource
         if conn is not None:
             self._rollback(conn)
