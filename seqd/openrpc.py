@@ -14,6 +14,7 @@ import msgspec
 from seqd import __version__
 from seqd.errors import ALL_ERRORS
 from seqd.protocol import METHODS, PROTOCOL_VERSION
+from seqd.schemas import schema_components
 
 REF = "#/components/schemas/{name}"
 
@@ -23,7 +24,7 @@ def document() -> dict[str, Any]:
     for spec in METHODS.values():
         types.append(spec.params)
         types.append(spec.result)
-    schemas, components = msgspec.json.schema_components(types, ref_template=REF)
+    schemas, components = schema_components(types, ref_template=REF)
     methods = []
     for index, (name, spec) in enumerate(METHODS.items()):
         params_schema = components[spec.params.__name__]

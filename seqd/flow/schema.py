@@ -20,6 +20,7 @@ import msgspec
 from seqd.flow import graph as graph_module
 from seqd.flow.graph import Graph
 from seqd.models import TASK_NAME_PATTERN
+from seqd.schemas import json_schema
 
 STATE_NAME_PATTERN = "^[A-Za-z_][A-Za-z0-9_-]{0,63}$"
 _TASK_FIELDS = {"TaskState": "task", "MapState": "task", "Compensate": "task"}
@@ -27,7 +28,7 @@ _TASK_FIELDS = {"TaskState": "task", "MapState": "task", "Compensate": "task"}
 
 def document() -> dict[str, Any]:
     """The schema, as a JSON-ready dict."""
-    generated = msgspec.json.schema(Graph)
+    generated = json_schema(Graph)
     defs: dict[str, Any] = generated["$defs"]
     docs = _field_docs()
     for name, definition in defs.items():
