@@ -29,11 +29,11 @@ from bench.load import Load, submit_load
 from bench.report import Outcome, Row
 from bench.settings import Settings
 from bench.throughput import CLIENTS, DEADLINE_S, PY_PER_CLIENT, WORKERS
-from seqd.models import Run
-from seqd.plugins import PluginHost
-from seqd.storage import StorageBackend, StorageContext
+from seqd.model.runs import Run
+from seqd.model.timeutil import now
+from seqd.plugins.host import PluginHost
+from seqd.plugins.storage import StorageBackend, StorageContext
 from seqd.testing.storage import changed, new_run, run_async
-from seqd.timeutil import now
 
 logger = logging.getLogger(__name__)
 

@@ -21,11 +21,11 @@ from bench import stats
 from bench.harness import running, temp_base
 from bench.report import Outcome, Row
 from bench.settings import Settings
-from seqd.builtin.storage_sqlite import SQLiteBackend
+from seqd.builtin.storage.sqlite.backend import SQLiteBackend
 from seqd.client import Client
-from seqd.models import NewStep
+from seqd.model.runs import NewStep
+from seqd.model.timeutil import now
 from seqd.testing.storage import new_run, run_async
-from seqd.timeutil import now
 
 STEPS = 1000
 TARGET_NORMAL_S = 100e-6

@@ -18,11 +18,11 @@ from bench import stats
 from bench.harness import BenchDaemon, running
 from bench.report import Outcome, Row
 from bench.settings import Settings
-from seqd.builtin.storage_sqlite import SQLiteStorageFactory
+from seqd.builtin.storage.sqlite.backend import SQLiteStorageFactory
 from seqd.client import Client
-from seqd.ids import IdGenerator
-from seqd.models import Resources, Run, RunError, RunStatus
-from seqd.storage import StorageContext
+from seqd.model.ids import IdGenerator
+from seqd.model.runs import Resources, Run, RunError, RunStatus
+from seqd.plugins.storage import StorageContext
 
 logger = logging.getLogger(__name__)
 

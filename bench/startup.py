@@ -57,10 +57,10 @@ def wait_ready_datagram(sock: socket.socket) -> float:
 
 
 PHASES = (
-    ("imports", "seqd.app: seqd "),
-    ("plugins + storage", "seqd.app: storage:"),
-    ("task types + catalog", "seqd.catalog: tasks loaded"),
-    ("engine + listen", "seqd.app: ready:"),
+    ("imports", "seqd.daemon.app: seqd "),
+    ("plugins + storage", "seqd.daemon.app: storage:"),
+    ("task types + catalog", "seqd.catalog.catalog: tasks loaded"),
+    ("engine + listen", "seqd.daemon.app: ready:"),
 )
 _STAMP = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) ")
 
@@ -131,9 +131,9 @@ def idle_memory(daemon: BenchDaemon) -> tuple[int, list[int], list[int], dict[st
     for child in daemon.process().children(recursive=True):
         with contextlib.suppress(psutil.Error):
             cmdline = " ".join(child.cmdline())
-            if "seqd.worker" in cmdline:
+            if "seqd.runtime.worker" in cmdline:
                 workers.append(int(child.memory_info().rss))
-            elif "seqd.spawner" in cmdline:
+            elif "seqd.runtime.spawner" in cmdline:
                 spawners.append(int(child.memory_info().rss))
     return daemon.rss(), workers, spawners, pool
 

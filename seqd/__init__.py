@@ -1,8 +1,8 @@
 """seqd: a durable local task and flow daemon.
 
 Public names for plugin authors: ``hookimpl`` (mark hook implementations), the
-interfaces in ``seqd.storage``, ``seqd.tasktype``, ``seqd.tools``, ``seqd.tracing``,
-and the error tree in ``seqd.errors``. ``hookimpl`` is created on first use so that
+interfaces in ``seqd.plugins`` (``storage``, ``tasktype``, ``tools``, ``tracing``,
+``hookspecs``) and the error tree in ``seqd.errors``. ``hookimpl`` is created on first use so that
 ``import seqd`` stays cheap for the CLI.
 """
 

@@ -1,5 +1,5 @@
 """``python -m seqd`` runs the daemon."""
 
-from seqd.daemon import main
+from seqd.daemon.main import main
 
 main()

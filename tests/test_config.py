@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from seqd.config import ConfigError, load_config
+from seqd.config.settings import ConfigError, load_config
 
 
 def write(tmp_path: Path, text: str) -> str:
@@ -71,7 +71,7 @@ def test_default_file_is_optional(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
 
 
 def test_user_socket_follows_xdg(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from seqd import paths
+    from seqd.config import paths
 
     monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))
     assert paths.user_socket() == str(tmp_path / "seqd" / "seqd.sock")

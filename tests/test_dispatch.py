@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from seqd.dispatch import Caller, Dispatcher
 from seqd.errors import Conflict
-from seqd.protocol import METHODS
+from seqd.rpc.dispatch import Caller, Dispatcher
+from seqd.rpc.protocol import METHODS
 
 USER = Caller(pid=1, uid=1000, gid=1000, admin=False)
 ADMIN = Caller(pid=1, uid=0, gid=0, admin=True)

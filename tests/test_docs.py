@@ -18,18 +18,19 @@ from pathlib import Path
 import msgspec
 import pytest
 
-from seqd import hookspecs, openrpc
-from seqd.builtin.storage_sqlite import SQLiteOptions, parse_options
-from seqd.builtin.task_shell import ShellTypeConfig
-from seqd.config import ENV_KEYS, Config, load_config
+from seqd.builtin.storage.sqlite.backend import SQLiteOptions, parse_options
+from seqd.builtin.tasks.shell import ShellTypeConfig
+from seqd.config.settings import ENV_KEYS, Config, load_config
 from seqd.errors import ALL_ERRORS
-from seqd.protocol import METHODS
-from seqd.storage import StorageBackend, StorageFactory
-from seqd.tasktype import Job, TaskType
-from seqd.tools import Tool
-from seqd.tracing import Tracer
-from seqd.worker.context import Context
-from seqd.workerpool.pool import PoolSettings
+from seqd.plugins import hookspecs
+from seqd.plugins.storage import StorageBackend, StorageFactory
+from seqd.plugins.tasktype import Job, TaskType
+from seqd.plugins.tools import Tool
+from seqd.plugins.tracing import Tracer
+from seqd.rpc import openrpc
+from seqd.rpc.protocol import METHODS
+from seqd.runtime.worker.context import Context
+from seqd.runtime.workerpool.pool import PoolSettings
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
@@ -63,7 +64,7 @@ def test_method_reference_is_generated_from_the_code() -> None:
     block = text[text.index(BEGIN) + len(BEGIN) : text.index(END)]
     expected = openrpc.markdown(openrpc.document())
     assert block.strip() == expected.strip(), (
-        "docs/protocol.md is stale: paste `python -m seqd.openrpc --markdown` "
+        "docs/protocol.md is stale: paste `python -m seqd.rpc.openrpc --markdown` "
         "between the methods markers"
     )
 

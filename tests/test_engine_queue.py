@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from seqd.engine.queue import RunQueue
-from seqd.ids import IdGenerator
+from seqd.model.ids import IdGenerator
 
 
 def test_priority_then_fifo() -> None:
@@ -45,7 +45,7 @@ def test_ids_sort_by_time_and_are_unique() -> None:
 
 
 def test_timestamps_are_fixed_width_and_round_trip() -> None:
-    from seqd.timeutil import format_ts, parse_ts
+    from seqd.model.timeutil import format_ts, parse_ts
 
     for epoch in (0.0, 1.5, 1764069000.000001, 1764069000.999999, 4102444800.25):
         text = format_ts(epoch)

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from seqd import inotify
-from seqd.inotify import Inotify, InotifyEvent
+from seqd.catalog import inotify
+from seqd.catalog.inotify import Inotify, InotifyEvent
 
 
 def wait_events(ino: Inotify, timeout: float = 10.0) -> list[InotifyEvent]:

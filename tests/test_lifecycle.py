@@ -64,8 +64,8 @@ def test_sigkilled_daemon_leaves_no_workers_or_commands(make_daemon) -> None:  #
         return kids if any(cmd.startswith("sleep") for cmd in kids.values()) else {}
 
     kids = wait_for(sleeping_kids)
-    workers = [p for p, cmd in kids.items() if "seqd.worker" in cmd]
-    spawners = [p for p, cmd in kids.items() if "seqd.spawner" in cmd]
+    workers = [p for p, cmd in kids.items() if "seqd.runtime.worker" in cmd]
+    spawners = [p for p, cmd in kids.items() if "seqd.runtime.spawner" in cmd]
     shell = [p for p, cmd in kids.items() if cmd.startswith("sleep")]
     assert workers and spawners and shell, kids
     d.kill()
@@ -86,7 +86,9 @@ def test_a_sigkilled_spawner_fails_its_runs_as_crashed_and_is_restarted(daemon: 
         sh = c.submit("sleep-shell", {"seconds": 120})
         pgid = wait_for(lambda: c.get_run(sh.id).pid)
         [spawner] = [
-            p for p in descendants(daemon.proc.pid) if "seqd.spawner" in " ".join(_cmdline(p))
+            p
+            for p in descendants(daemon.proc.pid)
+            if "seqd.runtime.spawner" in " ".join(_cmdline(p))
         ]
         spawner.send_signal(signal.SIGKILL)
         run = c.wait(sh.id, timeout_s=60)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from seqd.lines import LineSplitter
+from seqd.runtime.lines import LineSplitter
 
 
 def test_lines_across_chunks_and_final_partial() -> None:

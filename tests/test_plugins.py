@@ -6,9 +6,9 @@ import asyncio
 from typing import Any
 
 from seqd import hookimpl
-from seqd.config import Config
-from seqd.daemoninfo import DaemonInfo
-from seqd.plugins import BUILTIN_PLUGINS, PluginHost
+from seqd.config.settings import Config
+from seqd.plugins.daemoninfo import DaemonInfo
+from seqd.plugins.host import BUILTIN_PLUGINS, PluginHost
 
 
 class FakeTool:
@@ -103,9 +103,10 @@ def test_lifecycle_hooks_awaited_and_failures_isolated() -> None:
     assert "boom" in (host.records["failing"].error or "")
 
 
-def test_import_failure_is_reported() -> None:
+def test_import_failure_is_reported(monkeypatch) -> None:
+    monkeypatch.setitem(BUILTIN_PLUGINS, "no_such_module", "seqd.no_such_module")
     host = PluginHost()
-    host.load(builtins=("seqd.no_such_module",), entry_points=False)
+    host.load(builtins=("no_such_module",), entry_points=False)
     assert "failed to load" in (host.records["no_such_module"].error or "")
 
 
@@ -128,7 +129,7 @@ def test_builtins_register_through_the_hooks() -> None:
 
 
 def test_failing_tracer_does_not_stop_others() -> None:
-    from seqd.tracing import DaemonLifecycle
+    from seqd.plugins.tracing import DaemonLifecycle
 
     got: list[str] = []
 
@@ -156,7 +157,7 @@ def test_failing_tracer_does_not_stop_others() -> None:
 
 
 def test_a_tracer_gets_only_the_events_it_asked_for() -> None:
-    from seqd.tracing import DaemonLifecycle, RunTransition, StorageCall
+    from seqd.plugins.tracing import DaemonLifecycle, RunTransition, StorageCall
 
     picky: list[str] = []
     every: list[str] = []

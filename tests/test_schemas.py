@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from seqd.schemas import tidy
+from seqd.model.schemas import tidy
 
 
 def test_descriptions_are_dedented_as_old_msgspec_left_them():

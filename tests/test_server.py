@@ -161,7 +161,7 @@ def test_discover_matches_golden(daemon: Daemon) -> None:
         doc = c.call("rpc.discover")
     assert doc == json.loads(golden.read_text()), (
         "rpc.discover changed: if on purpose, regenerate with "
-        "`python -m seqd.openrpc > tests/golden/openrpc.json` and note it in CHANGELOG.md"
+        "`python -m seqd.rpc.openrpc > tests/golden/openrpc.json` and note it in CHANGELOG.md"
     )
 
 

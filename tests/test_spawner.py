@@ -1,4 +1,4 @@
-"""The spawner process (seqd.spawner) through its daemon-side client, with real
+"""The spawner process (seqd.runtime.spawner) through its daemon-side client, with real
 processes: start, output, pacing, discarding, signals, work dirs, a crash."""
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ from typing import Any, TypeVar
 import psutil
 import pytest
 
-from seqd.procs import SpawnError
-from seqd.spawner.client import CommandSpec, Spawner, SpawnerCrashed, run_command
-from seqd.spawner.messages import (
+from seqd.runtime.procs import SpawnError
+from seqd.runtime.spawner.client import CommandSpec, Spawner, SpawnerCrashed, run_command
+from seqd.runtime.spawner.messages import (
     WINDOW_BYTES,
     Exited,
     FrameBuffer,
@@ -405,7 +405,7 @@ def test_killed_by_signal(tmp_path: Path) -> None:
 
 SERVER_WITHOUT_PIDFDS = """
 import socket, sys
-from seqd.spawner.server import Server
+from seqd.runtime.spawner.server import Server
 Server(socket.socket(fileno=int(sys.argv[1])), use_pidfd=False).serve()
 """
 

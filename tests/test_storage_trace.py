@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from seqd.builtin.storage_sqlite import SQLiteStorageFactory
+from seqd.builtin.storage.sqlite.backend import SQLiteStorageFactory
 from seqd.errors import Conflict
-from seqd.models import NewLogLine, Run, RunQuery
-from seqd.storage import StorageContext
-from seqd.storage_trace import TracedStorage
-from seqd.tracing import StorageCall, TraceEvent
+from seqd.model.runs import NewLogLine, Run, RunQuery
+from seqd.plugins.storage import StorageContext
+from seqd.plugins.tracing import StorageCall, TraceEvent
+from seqd.storage.traced import TracedStorage
 
 
 def test_calls_are_traced_with_rows_and_errors(tmp_path: Path) -> None:

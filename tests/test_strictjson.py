@@ -1,4 +1,4 @@
-"""seqd.strictjson against ``json``: the same values, the same errors at the same places,
+"""seqd.rpc.strictjson against ``json``: the same values, the same errors at the same places,
 constants refused — and ``re`` never imported."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from seqd import strictjson
+from seqd.rpc import strictjson
 
 GOOD = [
     "0",
@@ -107,7 +107,7 @@ def test_dumps_refuses_what_json_refuses() -> None:
 def test_imports_neither_json_nor_re_until_an_error() -> None:
     code = (
         "import sys\n"
-        "from seqd import strictjson\n"
+        "from seqd.rpc import strictjson\n"
         "strictjson.dumps(strictjson.loads('{\"a\": [1, 2.5]}'))\n"
         "print(sorted(m for m in ('json', 'json.decoder', 're', 'enum') if m in sys.modules))\n"
         "try:\n"

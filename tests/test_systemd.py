@@ -39,9 +39,9 @@ from pathlib import Path
 
 import pytest
 
-from seqd import paths
-from seqd import systemd as sd
-from seqd.config import ConfigError
+from seqd.config import paths
+from seqd.config.settings import ConfigError
+from seqd.daemon import systemd as sd
 
 ROOT = Path(__file__).resolve().parent.parent
 UNITS = ROOT / "systemd"
@@ -430,7 +430,7 @@ def test_watchdog_without_systemd_does_nothing(monkeypatch: pytest.MonkeyPatch) 
 ECHO_CHILD = textwrap.dedent(
     """
     import json, os, socket, sys
-    from seqd import systemd as sd
+    from seqd.daemon import systemd as sd
     if sys.argv[1] == "names":
         passed = sd.listen_fds_with_names()
     else:
@@ -504,7 +504,7 @@ def test_listen_fds_serves_on_the_inherited_socket(tmp_path: Path, variant: str)
 ACTIVATION_CHILD = textwrap.dedent(
     """
     import sys
-    from seqd import systemd as sd
+    from seqd.daemon import systemd as sd
     try:
         sock = sd.activation_socket()
     except sd.UnsupportedSocket as exc:
@@ -547,7 +547,7 @@ def test_listen_fds_rejects_a_non_socket_fd() -> None:
     code = textwrap.dedent(
         """
         import os
-        from seqd import systemd as sd
+        from seqd.daemon import systemd as sd
         r, w = os.pipe()
         os.dup2(r, 3)
         os.environ.update(LISTEN_PID=str(os.getpid()), LISTEN_FDS="1")
@@ -577,7 +577,7 @@ def test_listen_fds_for_another_pid_is_empty(monkeypatch: pytest.MonkeyPatch) ->
     assert sd.activation_socket() is None
 
 
-# --- the daemon's side (contract for seqd.daemon) -----------------------------------------
+# --- the daemon's side (contract for seqd.daemon.main) -----------------------------------------
 
 
 @needs_activate

@@ -11,12 +11,12 @@ from typing import Any
 import msgspec
 import pytest
 
-from seqd.catalog import Catalog
+from seqd.catalog.catalog import Catalog
+from seqd.catalog.load import folder_version, load_task, scan
 from seqd.errors import NotFound, NotRunnable, ValidationFailed
-from seqd.models import Problem
-from seqd.plugins import Registry
-from seqd.taskload import folder_version, load_task, scan
-from seqd.tasktype import TaskType
+from seqd.model.tasks import Problem
+from seqd.plugins.host import Registry
+from seqd.plugins.tasktype import TaskType
 
 
 class Opts(msgspec.Struct, forbid_unknown_fields=True):

@@ -16,10 +16,10 @@ from typing import Any
 
 import pytest
 
-from seqd.models import NewLogLine, NewStep, Run, RunError
-from seqd.plugins import PluginHost
-from seqd.storage import StorageBackend, StorageContext
-from seqd.transfer import TransferError, export_store, import_store
+from seqd.model.runs import NewLogLine, NewStep, Run, RunError
+from seqd.plugins.host import PluginHost
+from seqd.plugins.storage import StorageBackend, StorageContext
+from seqd.storage.transfer import TransferError, export_store, import_store
 
 DSN = os.environ.get("SEQD_TEST_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/test")
 

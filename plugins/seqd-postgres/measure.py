@@ -23,11 +23,11 @@ import psycopg
 from psycopg import sql
 from seqd_postgres import PostgresStorageFactory
 
-from seqd.builtin.storage_sqlite import SQLiteStorageFactory
-from seqd.models import RunQuery, RunStatus
-from seqd.storage import StorageBackend, StorageContext
+from seqd.builtin.storage.sqlite.backend import SQLiteStorageFactory
+from seqd.model.runs import RunQuery, RunStatus
+from seqd.model.timeutil import now
+from seqd.plugins.storage import StorageBackend, StorageContext
 from seqd.testing.storage import changed, new_run, run_async
-from seqd.timeutil import now
 
 DEFAULT_DSN = "postgresql://postgres@127.0.0.1:5432/test"
 

@@ -10,10 +10,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from seqd.api import daemon, plugins, rpc, runs, tasks, tools
-from seqd.dispatch import Handler
+from seqd.rpc.dispatch import Handler
 
 if TYPE_CHECKING:
-    from seqd.app import App
+    from seqd.daemon.app import App
 
 
 def build(app: App) -> dict[str, Handler]:

@@ -10,9 +10,9 @@ import msgspec
 import psutil
 
 from seqd import __version__
-from seqd.dispatch import Caller, Handler
-from seqd.models import RUN_STATUSES
-from seqd.protocol import (
+from seqd.model.status import RUN_STATUSES
+from seqd.rpc.dispatch import Caller, Handler
+from seqd.rpc.protocol import (
     PROTOCOL_VERSION,
     BucketInfo,
     LimitsInfo,
@@ -26,7 +26,7 @@ from seqd.protocol import (
 )
 
 if TYPE_CHECKING:
-    from seqd.app import App
+    from seqd.daemon.app import App
 
 
 def handlers(app: App) -> dict[str, Handler]:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from seqd.dispatch import Caller, Handler
-from seqd.protocol import NoParams, PluginInfo, PluginsResult
+from seqd.rpc.dispatch import Caller, Handler
+from seqd.rpc.protocol import NoParams, PluginInfo, PluginsResult
 
 if TYPE_CHECKING:
-    from seqd.app import App
+    from seqd.daemon.app import App
 
 
 def handlers(app: App) -> dict[str, Handler]:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from seqd.dispatch import Caller, Handler
-from seqd.openrpc import document
-from seqd.protocol import NoParams
+from seqd.rpc.dispatch import Caller, Handler
+from seqd.rpc.openrpc import document
+from seqd.rpc.protocol import NoParams
 
 if TYPE_CHECKING:
-    from seqd.app import App
+    from seqd.daemon.app import App
 
 
 def handlers(app: App) -> dict[str, Handler]:

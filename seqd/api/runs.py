@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING
 
-from seqd.dispatch import Caller, Handler
-from seqd.models import TERMINAL, Run, RunQuery
-from seqd.protocol import (
+from seqd.model.runs import Run, RunQuery
+from seqd.model.status import TERMINAL
+from seqd.rpc.dispatch import Caller, Handler
+from seqd.rpc.protocol import (
     CancelParams,
     ListParams,
     ListResult,
@@ -23,7 +24,7 @@ from seqd.protocol import (
 )
 
 if TYPE_CHECKING:
-    from seqd.app import App
+    from seqd.daemon.app import App
 
 
 def handlers(app: App) -> dict[str, Handler]:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from seqd.dispatch import Caller, Handler
-from seqd.models import TaskDef
-from seqd.protocol import TaskListParams, TaskListResult, TaskNameParams, ValidateResult
+from seqd.model.tasks import TaskDef
+from seqd.rpc.dispatch import Caller, Handler
+from seqd.rpc.protocol import TaskListParams, TaskListResult, TaskNameParams, ValidateResult
 
 if TYPE_CHECKING:
-    from seqd.app import App
+    from seqd.daemon.app import App
 
 
 def handlers(app: App) -> dict[str, Handler]:

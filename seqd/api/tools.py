@@ -6,8 +6,9 @@ import asyncio
 import time
 from typing import TYPE_CHECKING
 
-from seqd.dispatch import Caller, Handler
-from seqd.protocol import (
+from seqd.plugins.tools import ToolCaller
+from seqd.rpc.dispatch import Caller, Handler
+from seqd.rpc.protocol import (
     NoParams,
     ToolCallParams,
     ToolCallResult,
@@ -15,10 +16,9 @@ from seqd.protocol import (
     ToolListResult,
     ToolNameParams,
 )
-from seqd.tools import ToolCaller
 
 if TYPE_CHECKING:
-    from seqd.app import App
+    from seqd.daemon.app import App
 
 
 def handlers(app: App) -> dict[str, Handler]:

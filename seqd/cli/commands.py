@@ -9,7 +9,7 @@ the Structs named in the annotations, which are for the type checker only.
 from __future__ import annotations
 
 from seqd.cli.output import duration, pretty_json, size
-from seqd.constants import RUN_STATUSES
+from seqd.model.status import RUN_STATUSES
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
     from seqd.cli.output import Out
     from seqd.client import Client
-    from seqd.models import Problem
+    from seqd.model.tasks import Problem
 
 
 def status(client: Client, args: argparse.Namespace, out: Out) -> int:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sys
 
-from seqd import strictjson
+from seqd.rpc import strictjson
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

@@ -13,7 +13,7 @@ if TYPE_CHECKING:
 
     from seqd.cli.output import Out
     from seqd.client import Client
-    from seqd.models import Run
+    from seqd.model.runs import Run
 
 STEP_PAGE = 1000
 DETAIL_WIDTH = 80

@@ -4,7 +4,7 @@ Exit statuses (★): 0 ok; 1 the run failed or was cancelled; 2 usage error;
 3 daemon unreachable; 4 the daemon refused the request. Kept light on imports — no
 asyncio, pluggy, jsonschema, logging, msgspec or ``typing`` (the client decodes with
 the standard library: ``Client(typed=False)``), and for ``seqctl status`` not even
-``json``, ``argparse`` or ``re`` (``quick.py``, ``seqd.strictjson``) — so it starts
+``json``, ``argparse`` or ``re`` (``quick.py``, ``seqd.rpc.strictjson``) — so it starts
 in a few milliseconds over the interpreter's own start-up; tests/cli/test_imports.py
 checks.
 """

@@ -1,6 +1,6 @@
 """How seqctl prints: aligned tables and key/value blocks, short local times, human
 durations and sizes, pretty JSON — with the standard library only (not msgspec;
-``json`` only where ``seqd.strictjson`` will not do, since it imports ``re``;
+``json`` only where ``seqd.rpc.strictjson`` will not do, since it imports ``re``;
 ``typing`` only for the type checker), so start-up stays fast. Tables are cut to the
 terminal's width only when stdout is a terminal, so pipes and scripts always get
 whole cells.
@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import sys
 
-from seqd import strictjson
+from seqd.rpc import strictjson
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

@@ -17,7 +17,7 @@ import sys
 
 from seqd import __version__
 from seqd.cli.quick import PING, STATUS, Handler
-from seqd.constants import RUN_STATUSES
+from seqd.model.status import RUN_STATUSES
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

@@ -23,7 +23,7 @@ from seqd.cli.output import (
     size,
 )
 from seqd.client import DaemonUnreachable
-from seqd.constants import TERMINAL
+from seqd.model.status import TERMINAL
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 
     from seqd.cli.output import Out
     from seqd.client import Client
-    from seqd.models import LogLine, Run
+    from seqd.model.runs import LogLine, Run
 
     T = TypeVar("T")
     P = ParamSpec("P")

@@ -2,7 +2,7 @@
 
 Importing msgspec costs ``seqctl`` more than everything else it does (it pulls in
 ``typing``, ``inspect``, ``decimal``, ``datetime``...), so the CLI decodes with the
-standard library's C accelerator instead (``seqd.strictjson``: ``json`` without its
+standard library's C accelerator instead (``seqd.rpc.strictjson``: ``json`` without its
 import of ``re``). JSON objects become :class:`AttrDict`, which reads like the typed
 result (``st.storage.name``) and is a plain dict otherwise. Results are not checked
 against the method's type; a member the reply lacks is a :class:`MissingField`
@@ -11,8 +11,8 @@ against the method's type; a member the reply lacks is a :class:`MissingField`
 
 from __future__ import annotations
 
-from seqd import strictjson
 from seqd.client._codec import ABSENT, Absent, Message, ProtocolError, WireError, preview
+from seqd.rpc import strictjson
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

@@ -1,5 +1,5 @@
 """The msgspec codec (``Client()``, ``AsyncClient``): results decoded into the
-method's Result Struct from ``seqd.protocol`` (or the type the caller asks for).
+method's Result Struct from ``seqd.rpc.protocol`` (or the type the caller asks for).
 
 The envelope is decoded first with ``result`` left as raw JSON, so that the result
 is decoded once, straight into its type, by a decoder built once per type.
@@ -13,7 +13,7 @@ import msgspec
 from msgspec import UNSET, UnsetType
 
 from seqd.client._codec import ABSENT, Message, ProtocolError, WireError, preview
-from seqd.protocol import METHODS
+from seqd.rpc.protocol import METHODS
 
 
 class Notification(msgspec.Struct):

@@ -25,9 +25,10 @@ from seqd.client._codec import (
     WireError,
 )
 from seqd.client._typed import CODEC, Notification
-from seqd.models import Run, RunStatus, TaskDef, TaskSummary
-from seqd.paths import client_socket
-from seqd.protocol import (
+from seqd.config.paths import client_socket
+from seqd.model.runs import Run, RunStatus
+from seqd.model.tasks import TaskDef, TaskSummary
+from seqd.rpc.protocol import (
     ListResult,
     LogsResult,
     PluginInfo,

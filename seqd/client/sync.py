@@ -6,7 +6,7 @@ connection, garbage or an interrupt the connection is dropped, so a late reply c
 be taken for the answer to the next call; the next call reconnects.
 
 Neither this module nor ``Client(typed=False)`` imports msgspec, ``typing`` or the
-Struct modules: the typed codec, and with it ``seqd.protocol``, is imported by the
+Struct modules: the typed codec, and with it ``seqd.rpc.protocol``, is imported by the
 first typed Client. The socket is ``_socket``'s, the C type under ``socket.socket``:
 the ``socket`` module adds only what this client does not use (``makefile``, enums of
 its constants), for ~2.5 ms of seqctl's start-up; lines are split here instead.
@@ -18,7 +18,7 @@ import _socket
 
 from seqd.client import _codec
 from seqd.client._codec import NOTIFICATION_BACKLOG, ProtocolError, WireError
-from seqd.paths import client_socket
+from seqd.config.paths import client_socket
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -29,8 +29,9 @@ if TYPE_CHECKING:
 
     from seqd.client._codec import Codec, Message
     from seqd.client._typed import Notification
-    from seqd.models import Run, RunStatus, TaskDef, TaskSummary
-    from seqd.protocol import (
+    from seqd.model.runs import Run, RunStatus
+    from seqd.model.tasks import TaskDef, TaskSummary
+    from seqd.rpc.protocol import (
         ListResult,
         LogsResult,
         PluginInfo,
@@ -67,9 +68,9 @@ class Client:
     kept in :attr:`notifications` (the newest ``NOTIFICATION_BACKLOG``).
 
     ``typed`` (the default) decodes each result with msgspec into the method's Struct
-    from ``seqd.protocol`` / ``seqd.models`` (or the ``result_type`` asked for). With
+    from ``seqd.rpc.protocol`` / ``seqd.model.runs`` (or the ``result_type`` asked for). With
     ``typed=False`` results are decoded by the standard library (its C JSON scanner,
-    ``seqd.strictjson``), JSON objects as :class:`~seqd.client.AttrDict` — the same
+    ``seqd.rpc.strictjson``), JSON objects as :class:`~seqd.client.AttrDict` — the same
     members, read as attributes or as dict keys — and ``result_type`` is ignored;
     nothing imports msgspec then, which is what ``seqctl`` needs to start fast. The
     helpers' declared return types are the Structs either way: attribute reads

@@ -20,9 +20,8 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 from msgspec.structs import replace
 
-from seqd import timeutil
-from seqd.catalog import Catalog
-from seqd.config import Config
+from seqd.catalog.catalog import Catalog
+from seqd.config.settings import Config
 from seqd.errors import (
     Conflict,
     NotFound,
@@ -33,25 +32,18 @@ from seqd.errors import (
     TaskFailed,
     ValidationFailed,
 )
-from seqd.ids import IdGenerator
-from seqd.models import (
-    TERMINAL,
-    NewLogLine,
-    NewStep,
-    RetryPolicy,
-    Run,
-    RunError,
-    RunPage,
-    RunQuery,
-    RunStatus,
-)
-from seqd.plugins import PluginHost
-from seqd.storage import StorageBackend
-from seqd.tools import ToolCaller
-from seqd.tracing import RunTransition
+from seqd.model import timeutil
+from seqd.model.ids import IdGenerator
+from seqd.model.runs import NewLogLine, NewStep, Run, RunError, RunPage, RunQuery, RunStatus
+from seqd.model.status import TERMINAL
+from seqd.model.tasks import RetryPolicy
+from seqd.plugins.host import PluginHost
+from seqd.plugins.storage import StorageBackend
+from seqd.plugins.tools import ToolCaller
+from seqd.plugins.tracing import RunTransition
 
 if TYPE_CHECKING:
-    from seqd.toolservice import ToolService
+    from seqd.tools.service import ToolService
 
 from .job import ActiveJob, RunLog
 from .queue import RunQueue

@@ -13,11 +13,12 @@ from typing import TYPE_CHECKING, Any
 
 from msgspec.structs import replace
 
-from seqd import timeutil
 from seqd.errors import Conflict, StorageUnavailable
-from seqd.models import TERMINAL, LogStream, NewLogLine, NewStep, Resources, Run, Step
-from seqd.storage import StorageBackend
-from seqd.tasktype import TaskSource
+from seqd.model import timeutil
+from seqd.model.runs import LogStream, NewLogLine, NewStep, Resources, Run, Step
+from seqd.model.status import TERMINAL
+from seqd.plugins.storage import StorageBackend
+from seqd.plugins.tasktype import TaskSource
 
 if TYPE_CHECKING:
     from .engine import Engine
@@ -98,7 +99,7 @@ class RunLog:
 
 
 class ActiveJob:
-    """Implements ``seqd.tasktype.Job`` for one execution."""
+    """Implements ``seqd.plugins.tasktype.Job`` for one execution."""
 
     def __init__(
         self,

@@ -23,7 +23,7 @@ from msgspec import UNSET
 
 from seqd.flow.graph import Condition
 from seqd.flow.paths import MISSING, Path, PathError, lookup, parse_path
-from seqd.models import Problem
+from seqd.model.tasks import Problem
 
 MAX_PATTERN: Final = 200
 MAX_MATCH_VALUE: Final = 10_000

@@ -20,7 +20,7 @@ from msgspec import inspect as mi
 
 from seqd.flow.graph import STATE_TYPES, Graph, MapState, ParallelState, StateBase, SubGraph
 from seqd.flow.template import child_location
-from seqd.models import Problem
+from seqd.model.tasks import Problem
 
 GRAPH_FILE: Final = "graph.json"
 STATE_CLASSES: Final[dict[str, type[StateBase]]] = {

@@ -28,7 +28,6 @@ from typing import Any
 
 from msgspec import UNSET
 
-from seqd import timeutil
 from seqd.errors import SeqdError, TaskFailed
 from seqd.flow.conditions import evaluate
 from seqd.flow.graph import (
@@ -49,8 +48,9 @@ from seqd.flow.graph import (
 )
 from seqd.flow.paths import MISSING, lookup, parse_path
 from seqd.flow.template import TemplateError, render
-from seqd.models import NewStep, Run, RunError, Step
-from seqd.tasktype import Job
+from seqd.model import timeutil
+from seqd.model.runs import NewStep, Run, RunError, Step
+from seqd.plugins.tasktype import Job
 
 Data = dict[str, Any]
 MAX_MAP_ITEMS = 10_000

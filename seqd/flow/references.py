@@ -37,7 +37,7 @@ from seqd.flow.template import (
     is_path_text,
     template_paths,
 )
-from seqd.models import TASK_NAME_PATTERN, Problem
+from seqd.model.tasks import TASK_NAME_PATTERN, Problem
 
 BASE_ROOTS: Final = ("input", "steps", "flow")
 ITEM_ROOTS: Final = ("item", "index")

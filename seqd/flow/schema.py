@@ -19,8 +19,8 @@ import msgspec
 
 from seqd.flow import graph as graph_module
 from seqd.flow.graph import Graph
-from seqd.models import TASK_NAME_PATTERN
-from seqd.schemas import json_schema
+from seqd.model.schemas import json_schema
+from seqd.model.tasks import TASK_NAME_PATTERN
 
 STATE_NAME_PATTERN = "^[A-Za-z_][A-Za-z0-9_-]{0,63}$"
 _TASK_FIELDS = {"TaskState": "task", "MapState": "task", "Compensate": "task"}

@@ -14,8 +14,8 @@ import sys
 
 import msgspec
 
-from seqd.plugins import PluginHost
-from seqd.storage import StorageBackend, StorageContext
+from seqd.plugins.host import PluginHost
+from seqd.plugins.storage import StorageBackend, StorageContext
 
 RUN_WRITERS = 8
 LOG_WRITERS = 2

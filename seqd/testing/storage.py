@@ -6,7 +6,7 @@ on the same store each time it is called (the suite opens and closes them itself
 calls it twice to check that data survives a close and a reopen)::
 
     import pytest
-    from seqd.storage import StorageContext
+    from seqd.plugins.storage import StorageContext
     from seqd.testing.storage import BackendMaker, StorageConformance
 
     class TestMyBackend(StorageConformance):
@@ -42,10 +42,8 @@ import pytest
 import uvloop
 
 from seqd.errors import ValidationFailed
-from seqd.ids import IdGenerator
-from seqd.models import (
-    RUN_STATUSES,
-    UNFINISHED,
+from seqd.model.ids import IdGenerator
+from seqd.model.runs import (
     LogStream,
     NewLogLine,
     NewStep,
@@ -55,8 +53,9 @@ from seqd.models import (
     RunQuery,
     RunStatus,
 )
-from seqd.storage import StorageBackend
-from seqd.timeutil import now
+from seqd.model.status import RUN_STATUSES, UNFINISHED
+from seqd.model.timeutil import now
+from seqd.plugins.storage import StorageBackend
 
 logger = logging.getLogger(__name__)
 

@@ -243,7 +243,7 @@ def test_sleep_survives_a_daemon_restart(dd: Daemon, tmp_path: Path) -> None:
     (sleep,) = [s for s in journal(dd, run.id) if s.kind == "sleep"]
     # The due time recorded before the crash holds: counted again from the restart,
     # the run could not have ended before due + 3 s.
-    from seqd.timeutil import parse_ts
+    from seqd.model.timeutil import parse_ts
 
     assert done.finished_at is not None
     assert parse_ts(done.finished_at) - sleep.data["due"] < 2.5

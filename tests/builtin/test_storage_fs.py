@@ -21,13 +21,13 @@ from typing import Any
 import msgspec
 import pytest
 
-from seqd.builtin.fs_files import Batch
-from seqd.builtin.fs_logs import JOURNALS, LOGS, STRIDE
-from seqd.builtin.storage_fs import FSBackend, FSStorageFactory
+from seqd.builtin.storage.fs.backend import FSBackend, FSStorageFactory
+from seqd.builtin.storage.fs.files import Batch
+from seqd.builtin.storage.fs.logs import JOURNALS, LOGS, STRIDE
 from seqd.errors import StorageUnavailable, ValidationFailed
-from seqd.models import NewLogLine, NewStep, Run, RunQuery
-from seqd.plugins import BUILTIN_PLUGINS, PluginHost
-from seqd.storage import StorageContext
+from seqd.model.runs import NewLogLine, NewStep, Run, RunQuery
+from seqd.plugins.host import BUILTIN_PLUGINS, PluginHost
+from seqd.plugins.storage import StorageContext
 from seqd.testing.storage import (
     BackendMaker,
     StorageConformance,
@@ -113,9 +113,9 @@ class TestFSConformanceFullDurability(StorageConformance):
 
 
 def test_registered_through_the_plugin_host(tmp_path: Path) -> None:
-    assert "seqd.builtin.storage_fs" in BUILTIN_PLUGINS
+    assert BUILTIN_PLUGINS["storage_fs"] == "seqd.builtin.storage.fs.backend"
     host = PluginHost()
-    host.load(builtins=("seqd.builtin.storage_fs",), entry_points=False)
+    host.load(builtins=("storage_fs",), entry_points=False)
     factory = host.storage.get("fs")
     assert factory is not None and host.storage.owner("fs") == "storage_fs"
     context = StorageContext(state_dir=str(tmp_path), durability="normal")
@@ -586,7 +586,7 @@ def test_a_second_opener_reads_only_until_the_owner_lets_go(tmp_path: Path) -> N
 
 CHILD = r"""
 import asyncio, sys
-from seqd.builtin.storage_fs import FSBackend
+from seqd.builtin.storage.fs.backend import FSBackend
 from seqd.testing.storage import lines, changed, new_run, new_step
 
 async def main(root):
@@ -695,7 +695,7 @@ def test_sigkill_during_heavy_writes_loses_no_acknowledged_write(tmp_path: Path)
 
 SYNC_CHILD = r"""
 import asyncio, sys
-from seqd.builtin.storage_fs import FSBackend
+from seqd.builtin.storage.fs.backend import FSBackend
 from seqd.testing.storage import changed, lines, new_run, new_step
 
 async def main(root, durability):

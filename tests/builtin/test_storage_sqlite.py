@@ -12,13 +12,13 @@ from typing import Any
 
 import pytest
 
-from seqd.builtin.sqlite_schema import LATEST, MIGRATIONS, Migration, SchemaTooNew, migrate
-from seqd.builtin.sqlite_writer import Writer
-from seqd.builtin.storage_sqlite import SQLiteBackend, SQLiteStorageFactory
+from seqd.builtin.storage.sqlite.backend import SQLiteBackend, SQLiteStorageFactory
+from seqd.builtin.storage.sqlite.schema import LATEST, MIGRATIONS, Migration, SchemaTooNew, migrate
+from seqd.builtin.storage.sqlite.writer import Writer
 from seqd.errors import Conflict, StorageUnavailable, ValidationFailed
-from seqd.models import NewStep, RunQuery
-from seqd.plugins import PluginHost
-from seqd.storage import StorageContext
+from seqd.model.runs import NewStep, RunQuery
+from seqd.plugins.host import PluginHost
+from seqd.plugins.storage import StorageContext
 from seqd.testing.storage import (
     BackendMaker,
     StorageConformance,
@@ -53,7 +53,7 @@ class TestSQLiteConformance(StorageConformance):
 
 def test_registered_through_the_plugin_host(tmp_path: Path) -> None:
     host = PluginHost()
-    host.load(builtins=("seqd.builtin.storage_sqlite",), entry_points=False)
+    host.load(builtins=("storage_sqlite",), entry_points=False)
     factory = host.storage.get("sqlite")
     assert factory is not None and host.storage.owner("sqlite") == "storage_sqlite"
     context = StorageContext(state_dir=str(tmp_path), durability="normal")

@@ -1,7 +1,7 @@
 """The python task type against real worker processes.
 
 The engine is not part of this module, so runs go through ``FakeJob``, a small test
-double of ``seqd.tasktype.Job`` that collects log lines.
+double of ``seqd.plugins.tasktype.Job`` that collects log lines.
 """
 
 from __future__ import annotations
@@ -20,11 +20,11 @@ import msgspec
 import pytest
 import uvloop
 
-from seqd.builtin.task_python import PythonOptions, PythonTaskType
-from seqd.config import Config, ConfigError
+from seqd.builtin.tasks.python.tasktype import PythonOptions, PythonTaskType
+from seqd.config.settings import Config, ConfigError
 from seqd.errors import NotRunnable, TaskFailed
-from seqd.models import Resources, Run
-from seqd.tasktype import Services, TaskSource, TaskType
+from seqd.model.runs import Resources, Run
+from seqd.plugins.tasktype import Services, TaskSource, TaskType
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -695,7 +695,7 @@ def test_eight_concurrent_runs(tmp_path: Path) -> None:
 
 def test_ctx_call_dispatches_through_the_handler_table(tmp_path: Path) -> None:
     code = """
-        from seqd.worker.context import CallError
+        from seqd.runtime.worker.context import CallError
 
         def run(ctx):
             doubled = ctx.call("test.double", {"x": 21})

@@ -18,12 +18,12 @@ import psutil
 import pytest
 import uvloop
 
-from seqd.builtin.task_shell import ShellOptions, ShellTaskType
-from seqd.config import Config, ConfigError
+from seqd.builtin.tasks.shell import ShellOptions, ShellTaskType
+from seqd.config.settings import Config, ConfigError
 from seqd.errors import TaskFailed
-from seqd.models import Resources, Run
-from seqd.plugins import PluginHost
-from seqd.tasktype import Services, TaskSource, TaskType
+from seqd.model.runs import Resources, Run
+from seqd.plugins.host import PluginHost
+from seqd.plugins.tasktype import Services, TaskSource, TaskType
 
 T = TypeVar("T")
 
@@ -177,7 +177,7 @@ async def until(predicate: Callable[[], bool], timeout: float = 20.0) -> None:
 
 def test_registered_through_the_plugin_host() -> None:
     host = PluginHost()
-    host.load(builtins=["seqd.builtin.task_shell"], entry_points=False)
+    host.load(builtins=["task_shell"], entry_points=False)
     tt = host.task_types.get("shell")
     assert isinstance(tt, ShellTaskType) and isinstance(tt, TaskType)
     assert host.records["task_shell"].contributes == {"task_types": ["shell"]}

@@ -25,8 +25,8 @@ HEAVY = (
     "jsonschema",
     "platformdirs",
     "logging",
-    "seqd.models",
-    "seqd.protocol",
+    "seqd.model.runs",
+    "seqd.rpc.protocol",
 )
 QUICK_AVOIDS = (
     "re",  # with enum, functools, collections: what json, argparse and gettext import
@@ -78,7 +78,7 @@ def test_the_check_sees_a_heavy_import() -> None:
 
 
 def test_the_check_sees_what_status_must_avoid() -> None:
-    # What `seqctl status` imported before seqd.cli.quick and seqd.strictjson.
+    # What `seqctl status` imported before seqd.cli.quick and seqd.rpc.strictjson.
     proc, modules = imported(["-c", "import seqd.cli.main, seqd.cli.parser, json"])
     assert proc.returncode == 0, proc.stderr
     found = heavy(modules, QUICK_AVOIDS)

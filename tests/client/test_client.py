@@ -24,8 +24,8 @@ from seqd.client import (
     ProtocolError,
     RpcError,
 )
-from seqd.models import Run
-from seqd.protocol import SubmitParams
+from seqd.model.runs import Run
+from seqd.rpc.protocol import SubmitParams
 
 NOT_A_RUN = "0" * 24
 

@@ -28,8 +28,8 @@ from seqd.client import (
     _codec,
 )
 from seqd.client._plain import MissingField
-from seqd.models import Run
-from seqd.protocol import METHODS, StatusResult, SubmitParams
+from seqd.model.runs import Run
+from seqd.rpc.protocol import METHODS, StatusResult, SubmitParams
 
 RUN_ID = "ab" * 12
 RUN = {"id": RUN_ID, "task": "t", "status": "failed", "created_at": "2026-01-01T00:00:00Z",
@@ -244,7 +244,7 @@ def test_plain_client_imports_no_msgspec(tmp_path: Path) -> None:
         "from seqd.client import Client, DaemonUnreachable\n"
         f"c = Client({str(tmp_path / 'none.sock')!r}, typed=False)\n"
         "try:\n    c.ping()\nexcept DaemonUnreachable:\n    pass\n"
-        "print(sorted(m for m in ('msgspec', 'typing', 'seqd.protocol') if m in sys.modules))\n"
+        "print(sorted(m for m in ('msgspec', 'typing', 'seqd.rpc.protocol') if m in sys.modules))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

@@ -15,7 +15,7 @@ import pytest
 
 from seqd.flow.analyze import TaskInfo, analyze, load_graph, referenced_tasks, referenced_tools
 from seqd.flow.graph import Graph
-from seqd.models import Problem
+from seqd.model.tasks import Problem
 
 TYPED = {
     "type": "object",

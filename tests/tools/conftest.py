@@ -13,16 +13,16 @@ from typing import Any, TypeVar
 import msgspec
 import pytest
 
-from seqd.builtin.storage_sqlite import SQLiteBackend
-from seqd.config import Config
+from seqd.builtin.storage.sqlite.backend import SQLiteBackend
+from seqd.config.settings import Config
 from seqd.errors import NotRunnable
-from seqd.models import Run
-from seqd.plugins import PluginHost
+from seqd.model.runs import Run
+from seqd.plugins.host import PluginHost
+from seqd.plugins.tools import ToolCaller
+from seqd.plugins.tracing import TraceEvent
 from seqd.testing.storage import run_async
-from seqd.toolfolder import FolderTools
-from seqd.tools import ToolCaller
-from seqd.toolservice import ToolService
-from seqd.tracing import TraceEvent
+from seqd.tools.folder import FolderTools
+from seqd.tools.service import ToolService
 
 T = TypeVar("T")
 

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from seqd.confine import parent_fd, resolve
 from seqd.errors import PermissionDenied, SeqdError, ToolFailed, ValidationFailed
-from seqd.toolservice import ToolService
+from seqd.runtime.confine import parent_fd, resolve
+from seqd.tools.service import ToolService
 from tests.tools.conftest import RPC, Env, run_caller
 
 RUN = run_caller()

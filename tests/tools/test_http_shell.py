@@ -13,7 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from seqd.builtin.tools_http import host_allowed
+from seqd.builtin.tools.http import host_allowed
 from seqd.errors import PermissionDenied, SeqdError, Timeout, ToolFailed, ValidationFailed
 from tests.tools.conftest import RPC, Env, run_caller
 

@@ -17,10 +17,10 @@ from seqd.errors import (
     ToolFailed,
     ValidationFailed,
 )
-from seqd.kvcache import KVCache
-from seqd.ratelimit import KeyedBuckets, TokenBucket
-from seqd.tools import ToolContext
-from seqd.tracing import ToolCall
+from seqd.plugins.tools import ToolContext
+from seqd.plugins.tracing import ToolCall
+from seqd.storage.kvcache import KVCache
+from seqd.tools.ratelimit import KeyedBuckets, TokenBucket
 from tests.tools.conftest import RPC, USER, Env, run_caller
 
 
@@ -258,7 +258,7 @@ def test_kv_cache_stays_correct_after_writes(env: Env) -> None:
 
 
 def test_tool_struct_params_reach_the_tool_typed(env: Env) -> None:
-    from seqd.builtin.tools_file import ReadParams
+    from seqd.builtin.tools.file import ReadParams
 
     schema = msgspec.json.schema(ReadParams)
     top = schema["$defs"]["ReadParams"]

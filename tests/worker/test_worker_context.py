@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from seqd.worker.context import CallError, Context
+from seqd.runtime.worker.context import CallError, Context
 
 
 class Link:

@@ -16,16 +16,16 @@ from typing import Any
 import msgspec
 import pytest
 
-from seqd.worker.context import Context
-from seqd.worker.durable import (
+from seqd.runtime.worker.context import Context
+from seqd.runtime.worker.durable import (
     ChildFailed,
     StepFailed,
     Suspend,
     ToolFailed,
     to_epoch,
 )
-from seqd.worker.replay import Nondeterminism
-from seqd.workerpool.ops import (
+from seqd.runtime.worker.replay import Nondeterminism
+from seqd.runtime.workerpool.ops import (
     Answer,
     ChildArgs,
     Entry,

@@ -15,15 +15,15 @@ from pathlib import Path
 import psutil
 import pytest
 
-from seqd.workerpool.messages import HEADER, Hello, decode_to_daemon, frame_length
+from seqd.runtime.workerpool.messages import HEADER, Hello, decode_to_daemon, frame_length
 
 pytestmark = pytest.mark.timeout(60)
 
 PARENT = r"""
 import asyncio, json, sys
 from dataclasses import dataclass
-from seqd.workerpool.messages import Execute
-from seqd.workerpool.pool import PoolSettings, WorkerPool
+from seqd.runtime.workerpool.messages import Execute
+from seqd.runtime.workerpool.pool import PoolSettings, WorkerPool
 
 CODE = "import time\ndef run(ctx):\n    ctx.log('busy')\n    time.sleep(1e9)\n"
 
@@ -90,7 +90,7 @@ def test_sigkilled_parent_leaves_no_workers(tmp_path: Path) -> None:
 def _start_worker(parent_pid: int) -> tuple[subprocess.Popen[bytes], socket.socket]:
     mine, theirs = socket.socketpair()
     proc = subprocess.Popen(
-        [sys.executable, "-P", "-m", "seqd.worker", str(theirs.fileno()), str(parent_pid)],
+        [sys.executable, "-P", "-m", "seqd.runtime.worker", str(theirs.fileno()), str(parent_pid)],
         pass_fds=(theirs.fileno(),),
     )
     theirs.close()
@@ -150,7 +150,10 @@ def test_worker_idle_sigterm_exits_cleanly() -> None:
 
 def test_worker_usage_error() -> None:
     done = subprocess.run(
-        [sys.executable, "-P", "-m", "seqd.worker"], capture_output=True, text=True, timeout=30
+        [sys.executable, "-P", "-m", "seqd.runtime.worker"],
+        capture_output=True,
+        text=True,
+        timeout=30,
     )
     assert done.returncode == 2
     assert "usage" in done.stderr

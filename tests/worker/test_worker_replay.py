@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from seqd.worker.replay import Nondeterminism, Replay, describe
-from seqd.workerpool.ops import Entry, journal_key, parse_key
+from seqd.runtime.worker.replay import Nondeterminism, Replay, describe
+from seqd.runtime.workerpool.ops import Entry, journal_key, parse_key
 
 
 def test_keys_carry_the_attempt_and_the_op_number() -> None:

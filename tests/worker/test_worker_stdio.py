@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from seqd.worker.context import TaskCancelled
-from seqd.worker.stdio import MAX_LINE_CHARS, LogWriter
+from seqd.runtime.worker.context import TaskCancelled
+from seqd.runtime.worker.stdio import MAX_LINE_CHARS, LogWriter
 
 
 def make() -> tuple[LogWriter, list[tuple[str, str]]]:

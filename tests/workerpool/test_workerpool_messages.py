@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from seqd.workerpool import messages as m
+from seqd.runtime.workerpool import messages as m
 
 
 def body(data: bytes) -> bytes:

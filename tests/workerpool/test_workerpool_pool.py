@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 
 import pytest
 
-from seqd.workerpool.pool import PoolSettings, WorkerPool
+from seqd.runtime.workerpool.pool import PoolSettings, WorkerPool
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -12,7 +12,7 @@ import msgspec
 
 from seqd import hookimpl
 from seqd.errors import ToolFailed
-from seqd.tools import Tool, ToolContext
+from seqd.plugins.tools import Tool, ToolContext
 
 
 class GreetParams(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -52,19 +52,20 @@ def seqd_register_tools(register: Callable[[Tool], None]) -> None:
 #
 #     @hookimpl
 #     def seqd_register_task_types(register):
-#         register(MyTaskType())      # see seqd.tasktype.TaskType; "type": "<its name>"
+#         register(MyTaskType())      # see seqd.plugins.tasktype.TaskType; "type": "<its name>"
 #
 # A storage backend:
 #
 #     @hookimpl
 #     def seqd_register_storage_backends(register):
-#         register(MyStorageFactory())  # seqd.storage.StorageFactory; storage = "<name>";
+#         register(MyStorageFactory())  # seqd.plugins.storage.StorageFactory; storage = "<name>";
 #                                       # test it with seqd.testing.storage.StorageConformance
 #
 # A tracer:
 #
 #     @hookimpl
 #     def seqd_register_tracers(register):
-#         register(MyTracer())          # seqd.tracing.Tracer: on_event(event), keep it quick
+#         register(MyTracer())          # seqd.plugins.tracing.Tracer: on_event(event),
+#                                       # keep it quick
 #
 # And lifecycle hooks, seqd_startup(daemon) / seqd_shutdown(daemon), may be async.

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from seqd import hookimpl
-from seqd.storage import StorageContext, StorageFactory
+from seqd.plugins.storage import StorageContext, StorageFactory
 
 if TYPE_CHECKING:
     from seqd_postgres.backend import PostgresBackend

@@ -25,8 +25,7 @@ import psycopg
 from psycopg import errors as pgerrors
 
 from seqd.errors import Conflict, StorageUnavailable, ValidationFailed
-from seqd.models import (
-    UNFINISHED,
+from seqd.model.runs import (
     KVEntry,
     LogLine,
     NewLogLine,
@@ -37,8 +36,9 @@ from seqd.models import (
     RunStatus,
     Step,
 )
-from seqd.storage import check_kv_name, kv_page, kv_start, list_runs_sql, page_of
-from seqd.timeutil import now
+from seqd.model.status import UNFINISHED
+from seqd.model.timeutil import now
+from seqd.plugins.storage import check_kv_name, kv_page, kv_start, list_runs_sql, page_of
 from seqd_postgres import queries as q
 from seqd_postgres.connections import Conn, Connections
 from seqd_postgres.faults import connection_lost, translate
@@ -55,7 +55,7 @@ _CLIENT_SLACK_S = 5.0
 
 
 class PostgresBackend:
-    """``seqd.storage.StorageBackend`` on one PostgreSQL schema, shareable by nodes."""
+    """``seqd.plugins.storage.StorageBackend`` on one PostgreSQL schema, shareable by nodes."""
 
     name = "postgres"
 

@@ -11,8 +11,8 @@ from typing import Any
 
 import msgspec
 
-from seqd.models import NewStep, Run, Step
-from seqd.storage import unnumbered
+from seqd.model.runs import NewStep, Run, Step
+from seqd.plugins.storage import unnumbered
 
 logger = logging.getLogger(__name__)
 

@@ -29,7 +29,7 @@ from psycopg import sql
 from seqd_postgres import PostgresBackend, PostgresStorageFactory
 from seqd_postgres.options import redact_dsn
 
-from seqd.storage import StorageContext
+from seqd.plugins.storage import StorageContext
 
 DEFAULT_DSN = "postgresql://postgres@127.0.0.1:5432/test"
 LOCK_WAIT_S = 90.0

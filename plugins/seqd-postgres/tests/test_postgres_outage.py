@@ -28,7 +28,7 @@ from psycopg.conninfo import conninfo_to_dict
 from seqd_postgres import PostgresBackend
 
 from seqd.errors import StorageUnavailable
-from seqd.models import Run
+from seqd.model.runs import Run
 from seqd.testing.storage import new_run, opened, run_async
 
 pytestmark = pytest.mark.xdist_group("postgres")

@@ -21,9 +21,9 @@ from seqd_postgres import queries as q
 from seqd_postgres.schema import SchemaTooNew, migrate, schema_version
 
 from seqd.errors import Conflict, StorageUnavailable, ValidationFailed
-from seqd.models import RunQuery, RunStatus
-from seqd.plugins import PluginHost
-from seqd.storage import StorageContext
+from seqd.model.runs import RunQuery, RunStatus
+from seqd.plugins.host import PluginHost
+from seqd.plugins.storage import StorageContext
 from seqd.testing.storage import (
     BackendMaker,
     StorageConformance,

@@ -1,0 +1,100 @@
+"""The blocking halves of the file store's calls: what runs on the writer thread (one
+op per write, each applying whole or raising) and on the reader threads.
+
+An op only touches the disk; the backend updates its in-memory view on the loop from
+the op's return value, so the two stay in step. Steps after the run file is written
+(moving a log along, removing an old file or claim) are best effort: if one fails the
+write still stands, the failure is logged, and the scan at the next open finishes it.
+"""
+
+from __future__ import annotations
+
+import logging
+from contextlib import suppress
+
+import msgspec
+
+from seqd.builtin.storage.fs.files import Batch, atomic_write, claim, move, read_file, remove
+from seqd.errors import StorageUnavailable
+from seqd.model.runs import Run
+
+logger = logging.getLogger(__name__)
+
+_RUN = msgspec.json.Decoder(Run)
+
+
+def _move_quietly(source: str, target: str, batch: Batch) -> bool:
+    try:
+        return move(source, target, batch)
+    except OSError as exc:
+        logger.warning("file storage: could not move %s to %s: %s", source, target, exc)
+        return False
+
+
+def _write_claimed(path: str, data: bytes, key_path: str | None, owner: str, batch: Batch) -> None:
+    """Claim the idempotency key (if any), then write the run file; undo the claim if
+    the run file could not be written."""
+    if key_path is not None:
+        claim(key_path, owner, batch)
+    try:
+        atomic_write(path, data, batch)
+    except BaseException:
+        if key_path is not None:
+            with suppress(OSError):
+                remove(key_path, batch)
+        raise
+
+
+def create(
+    path: str,
+    data: bytes,
+    key_path: str | None,
+    owner: str,
+    moves: list[tuple[str, str]],
+    batch: Batch,
+) -> list[str]:
+    """Write a new run; move its orphan log and journal next to it (``moves``).
+    Returns the targets that were moved."""
+    _write_claimed(path, data, key_path, owner, batch)
+    return [target for source, target in moves if _move_quietly(source, target, batch)]
+
+
+def replace(
+    path: str,
+    data: bytes,
+    owner: str,
+    key_path: str | None,
+    release_path: str | None,
+    old_path: str | None,
+    moves: list[tuple[str, str]],
+    batch: Batch,
+) -> list[str]:
+    """Rewrite a run. With ``old_path`` (the run changed task), move its other files
+    along and remove the old run file. Returns the targets that were moved."""
+    _write_claimed(path, data, key_path, owner, batch)
+    moved = [target for source, target in moves if _move_quietly(source, target, batch)]
+    for stale in (old_path, release_path):
+        if stale is not None:
+            try:
+                remove(stale, batch)
+            except OSError as exc:
+                logger.warning("file storage: could not remove %s: %s", stale, exc)
+    return moved
+
+
+def read_runs(paths: list[str]) -> list[Run | None]:
+    """Decode each run file; None where the file is missing (it may have just moved)."""
+    runs: list[Run | None] = []
+    for path in paths:
+        try:
+            data = read_file(path)
+        except FileNotFoundError:
+            runs.append(None)
+            continue
+        try:
+            runs.append(_RUN.decode(data))
+        except msgspec.DecodeError as exc:
+            raise StorageUnavailable(
+                f"file storage: run file {path} is unreadable: {exc}", {"path": path}
+            ) from exc
+    return runs

@@ -1,0 +1,341 @@
+"""The built-in ``shell`` task type: run a command in its own process group.
+
+Commands are started, read and reaped by the spawner process (``seqd.runtime.spawner``): the
+daemon sends what to run and gets lines, the exit status and the resource use back.
+Output is paced by the run log (it waits in the command's pipe while storage catches
+up, so it never piles up in the daemon) and, past the log cap, read and dropped.
+Inputs reach the command through the environment (``$SEQD_INPUT_<NAME>``,
+``$SEQD_INPUT``) and, for argv commands only, through ``{name}`` placeholders: a
+``"shell": true`` string is never substituted into, since that would let an input
+inject shell code.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from collections.abc import Callable, Mapping
+from typing import Annotated, Any
+
+import msgspec
+from msgspec import Meta
+
+from seqd import hookimpl
+from seqd.config.settings import ConfigError
+from seqd.errors import TaskFailed
+from seqd.model.runs import Resources
+from seqd.model.tasks import Problem
+from seqd.plugins.tasktype import Job, Services, TaskSource, TaskType
+from seqd.runtime.procs import ExitStatus, SpawnError
+from seqd.runtime.spawner.client import (
+    CommandSpec,
+    RunningCommand,
+    Spawner,
+    SpawnerCrashed,
+    run_command,
+)
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_PASSTHROUGH = ("PATH", "HOME", "LANG", "LC_ALL", "TZ", "USER", "LOGNAME", "TMPDIR")
+MAX_ENV_VALUE_BYTES = 100 * 1024
+"""Linux refuses any single environment string over 128 KiB (``E2BIG``): larger input
+values are left out of the environment; ``$SEQD_INPUT_FILE`` always has them."""
+
+_PLACEHOLDER = re.compile(r"\$\{[^{}]*\}|\{\{|\}\}|\{([A-Za-z_][A-Za-z0-9_]*)\}")
+"""``{name}`` placeholders; ``{{``/``}}`` escape braces; ``${VAR}`` (shell parameter
+syntax, common in ``sh -c`` scripts) is left alone."""
+_ENV_NAME_CHARS = re.compile(r"[^A-Za-z0-9]")
+INPUT_FILE = "input.json"
+"""In the work dir: the run's input as JSON."""
+SPARE_DIR = ".spare-shell"
+"""Beside the runs' work dirs: emptied work dirs the spawner renames into place for
+later runs (no run id starts with a dot)."""
+
+
+class ShellOptions(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """A shell task's own ``config.json`` fields."""
+
+    command: list[str] | str
+    shell: bool = False
+    env: dict[str, str] = {}
+    cwd: str | None = None
+    """Relative to the task folder (the default); must stay inside it."""
+    inherit_env: bool = False
+    kill_grace_s: Annotated[float, Meta(ge=0)] | None = None
+
+
+class ShellTypeConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """``[task_types.shell]`` in the daemon config."""
+
+    kill_grace_s: Annotated[float, Meta(ge=0)] = 5.0
+    allow_cwd_outside: bool = False
+    env_passthrough: list[str] = msgspec.field(default_factory=lambda: list(DEFAULT_PASSTHROUGH))
+
+
+# -- pure helpers ------------------------------------------------------------------
+
+
+def scalar_text(value: Any) -> str | None:
+    """How a scalar input is spelt in argv and the environment; None if not scalar."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float | str):
+        return str(value)
+    return None
+
+
+def input_env_name(name: str) -> str:
+    return "SEQD_INPUT_" + _ENV_NAME_CHARS.sub("_", name).upper()
+
+
+def placeholders(arg: str) -> list[str]:
+    return [m.group(1) for m in _PLACEHOLDER.finditer(arg) if m.group(1)]
+
+
+def substitute(arg: str, inputs: Mapping[str, Any]) -> str:
+    """Replace ``{name}`` by the scalar input ``name``; ``{{``/``}}`` give braces;
+    ``${VAR}`` stays as it is."""
+
+    def repl(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name is None:
+            whole = match.group(0)
+            return whole if whole.startswith("$") else whole[0]
+        if name not in inputs:
+            raise TaskFailed(
+                "validation",
+                f"command placeholder {{{name}}} has no input named {name!r}",
+                {"field": name},
+            )
+        text = scalar_text(inputs[name])
+        if text is None:
+            raise TaskFailed(
+                "validation",
+                f"command placeholder {{{name}}}: input {name!r} is not a string, number "
+                "or boolean",
+                {"field": name},
+            )
+        return text
+
+    return _PLACEHOLDER.sub(repl, arg)
+
+
+def resolve_cwd(task_dir: str, cwd: str | None, allow_outside: bool) -> str:
+    """The real directory to run in; ValueError says why it is not acceptable."""
+    root = os.path.realpath(task_dir)
+    if cwd is None:
+        return root
+    real = os.path.realpath(os.path.join(root, cwd))
+    inside = real == root or real.startswith(root.rstrip(os.sep) + os.sep)
+    if not inside and not allow_outside:
+        raise ValueError(f"{cwd!r} leads outside the task folder (to {real})")
+    if not os.path.isdir(real):
+        raise ValueError(f"{cwd!r} is not a directory")
+    return real
+
+
+def _env_problem(key: str) -> str | None:
+    if not key:
+        return "a variable name must not be empty"
+    if "=" in key or "\0" in key:
+        return f"variable name {key!r} must not contain '=' or NUL"
+    return None
+
+
+def _command_problems(opts: ShellOptions, config: Mapping[str, Any]) -> list[str]:
+    cmd = opts.command
+    if isinstance(cmd, str):
+        if not opts.shell:
+            return ['a string command needs "shell": true (or give an argv list)']
+        if not cmd.strip():
+            return ["must not be empty"]
+        return ["must not contain NUL characters"] if "\0" in cmd else []
+    if opts.shell:
+        return ['with "shell": true the command must be one string']
+    if not cmd:
+        return ["must not be an empty list"]
+    problems: list[str] = []
+    if not cmd[0]:
+        problems.append("the program (first item) must not be empty")
+    if any("\0" in arg for arg in cmd):
+        problems.append("must not contain NUL characters")
+    schema = config.get("inputs")
+    if isinstance(schema, dict) and schema.get("additionalProperties") is False:
+        known = schema.get("properties") or {}
+        for arg in cmd:
+            for name in placeholders(arg):
+                if name not in known:
+                    problems.append(f"placeholder {{{name}}} names no declared input")
+    return problems
+
+
+# -- the task type -----------------------------------------------------------------
+
+
+class ShellTaskType:
+    name = "shell"
+    options_type: type[msgspec.Struct] | None = ShellOptions
+    defining_files: tuple[str, ...] = ()
+
+    def __init__(self) -> None:
+        self.config = ShellTypeConfig()
+        self._running = 0
+        self._spawner = Spawner()
+
+    # -- catalog side ----------------------------------------------------------------
+
+    def check(self, source: TaskSource) -> list[Problem]:
+        opts = source.options
+        if not isinstance(opts, ShellOptions):
+            return [Problem(where="config.json", message="shell options were not decoded")]
+        problems = [
+            Problem(where="config.json: command", message=m)
+            for m in _command_problems(opts, source.config)
+        ]
+        for key, value in opts.env.items():
+            message = _env_problem(key)
+            if message is None and "\0" in value:
+                message = f"value of {key} must not contain NUL characters"
+            if message is not None:
+                problems.append(Problem(where="config.json: env", message=message))
+        try:
+            resolve_cwd(source.dir, opts.cwd, self.config.allow_cwd_outside)
+        except ValueError as exc:
+            problems.append(Problem(where="config.json: cwd", message=str(exc)))
+        return problems
+
+    async def input_schema(self, source: TaskSource) -> dict[str, Any] | None:
+        return None
+
+    # -- lifecycle -------------------------------------------------------------------
+
+    async def start(self, services: Services) -> None:
+        raw = services.config.task_types.get("shell", {})
+        try:
+            self.config = msgspec.convert(raw, ShellTypeConfig)
+        except msgspec.ValidationError as exc:
+            raise ConfigError(f"[task_types.shell]: {exc}") from None
+        await self._spawner.start()
+
+    async def stop(self, grace_s: float) -> None:
+        await self._spawner.close()
+
+    def stats(self) -> dict[str, int]:
+        return {"running": self._running}
+
+    @property
+    def spawner(self) -> Spawner:
+        """The process engine of this task type, for others that run commands (tools):
+        ``seqd.runtime.spawner.client.run_command(task_type.spawner, spec, sink, ...)``."""
+        return self._spawner
+
+    # -- running ---------------------------------------------------------------------
+
+    def _argv(self, opts: ShellOptions, inputs: Mapping[str, Any]) -> list[str]:
+        problems = _command_problems(opts, {})
+        if problems:
+            raise TaskFailed("validation", f"command: {problems[0]}")
+        if isinstance(opts.command, str):
+            return ["/bin/sh", "-c", opts.command]  # never substituted: see module doc
+        return [substitute(arg, inputs) for arg in opts.command]
+
+    def _env(self, opts: ShellOptions, job: Job, work_dir: str) -> dict[str, str]:
+        daemon_env = os.environ
+        if opts.inherit_env:
+            env = dict(daemon_env)
+        else:
+            env = {k: daemon_env[k] for k in self.config.env_passthrough if k in daemon_env}
+        env.update(opts.env)
+        reserved = {
+            "SEQD_RUN_ID": job.run.id,
+            "SEQD_TASK": job.task.name,
+            "SEQD_TASK_DIR": os.path.abspath(job.task.dir),
+            "SEQD_WORK_DIR": work_dir,
+            "SEQD_INPUT_FILE": os.path.join(work_dir, INPUT_FILE),
+        }
+        values = {"SEQD_INPUT": msgspec.json.encode(job.input).decode()}
+        for name, value in job.input.items():
+            text = scalar_text(value)
+            if text is not None:
+                values[input_env_name(name)] = text
+        for key, text in values.items():
+            if len(text.encode("utf-8", "surrogatepass")) > MAX_ENV_VALUE_BYTES:
+                job.log("system", f"${key} left unset: value too large; see $SEQD_INPUT_FILE")
+            else:
+                env[key] = text
+        # Last, so neither the task's env nor an input named e.g. "file" (whose variable
+        # would be SEQD_INPUT_FILE) can redirect what the daemon's own variables say.
+        env.update(reserved)
+        return env
+
+    async def execute(self, job: Job) -> Any:
+        opts = job.task.options
+        if not isinstance(opts, ShellOptions):
+            raise TaskFailed("validation", "shell options were not decoded")
+        argv = self._argv(opts, job.input)
+        try:
+            cwd = resolve_cwd(job.task.dir, opts.cwd, self.config.allow_cwd_outside)
+        except ValueError as exc:
+            raise TaskFailed("validation", f"cwd: {exc}", {"field": "cwd"}) from None
+        grace = opts.kill_grace_s if opts.kill_grace_s is not None else self.config.kill_grace_s
+        work_dir = job.work_path  # the spawner creates it, writes the input, removes it
+        spec = CommandSpec(
+            argv=argv,
+            env=self._env(opts, job, work_dir),
+            cwd=cwd,
+            work_dir=work_dir,
+            input_file=INPUT_FILE,
+            input=msgspec.json.encode(job.input),
+            spare_dir=os.path.join(os.path.dirname(work_dir), SPARE_DIR),
+        )
+
+        async def on_start(cmd: RunningCommand) -> None:
+            self._running += 1
+            counted.append(cmd)
+            await job.set_pid(cmd.pid)
+
+        async def on_end(cmd: RunningCommand, status: ExitStatus) -> None:
+            job.set_resources(Resources(cpu_s=status.cpu_s, peak_rss_bytes=status.peak_rss_bytes))
+
+        counted: list[RunningCommand] = []
+        try:
+            status = await run_command(
+                self._spawner, spec, job, grace_s=grace, on_start=on_start, on_end=on_end
+            )
+        except SpawnError as exc:
+            raise TaskFailed(
+                "spawn_failed", exc.message, {"errno": exc.errno, "program": argv[0]}
+            ) from None
+        except ValueError as exc:  # a NUL byte in an argument or variable
+            raise TaskFailed("validation", f"cannot run the command: {exc}") from None
+        except SpawnerCrashed as exc:
+            raise TaskFailed("crashed", exc.message, exc.details) from None
+        finally:
+            if counted:
+                self._running -= 1
+                try:
+                    await job.set_pid(None)
+                except Exception:
+                    logger.exception("could not record the end of process %d", counted[0].pid)
+        return _outcome(status)
+
+
+def _outcome(status: ExitStatus) -> dict[str, Any]:
+    code = status.returncode
+    if code == 0:
+        return {"exit_code": 0}
+    if code is None:
+        raise TaskFailed("exit_code", "command ended with an unknown status", {"exit_code": None})
+    if code < 0:
+        sig = status.signal_name
+        raise TaskFailed(
+            "exit_code", f"command was killed by {sig}", {"exit_code": code, "signal": sig}
+        )
+    raise TaskFailed("exit_code", f"command exited with status {code}", {"exit_code": code})
+
+
+@hookimpl
+def seqd_register_task_types(register: Callable[[TaskType], None]) -> None:
+    register(ShellTaskType())

@@ -1,0 +1,230 @@
+"""Daemon configuration: defaults < TOML file < ``SEQD_*`` environment < flags.
+
+Every layer is validated by the same Struct, so a wrong type or a misspelt key in any of
+them is a clear error naming the key, before the daemon touches anything.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from typing import Annotated, Any, Literal
+
+import msgspec
+from msgspec import Meta
+
+from seqd.config import paths
+from seqd.rpc.protocol import DEFAULT_MAX_LINE_BYTES
+
+
+class ConfigError(Exception):
+    """The configuration is unusable; the message says which key and why."""
+
+
+class Section(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    pass
+
+
+class Limits(Section, kw_only=True):
+    max_line_bytes: Annotated[int, Meta(ge=1024)] = DEFAULT_MAX_LINE_BYTES
+    """Longest JSON-RPC line accepted; longer gets an error and the connection closes."""
+    max_connections: Annotated[int, Meta(ge=1)] = 4096
+    log_cap_bytes: Annotated[int, Meta(ge=1024)] = 10 * 1024 * 1024
+    """Log bytes kept per run; past it lines are dropped and the overflow is noted."""
+    max_input_bytes: Annotated[int, Meta(ge=1024)] = 1024 * 1024
+    """Largest run input and output accepted, once encoded as JSON."""
+    rpc_rate_per_s: Annotated[float, Meta(ge=0)] = 0.0
+    """Requests per second each client uid may send (a token bucket); 0: no limit."""
+    rpc_burst: Annotated[int, Meta(ge=1)] = 200
+    """How many requests a client uid may send at once before ``rpc_rate_per_s`` applies."""
+
+
+class Access(Section, kw_only=True):
+    admin_uids: list[int] = []
+    """Besides root and the daemon's own user, who may reload, shut down and cancel
+    other users' runs."""
+    socket_mode: Annotated[int, Meta(ge=0, le=0o777)] = 0o660
+    socket_group: str | None = None
+
+
+class ToolRate(Section, kw_only=True):
+    """``[tools.rates."<tool>"]``: a token bucket shared by every caller of one tool."""
+
+    rate_per_s: Annotated[float, Meta(gt=0)]
+    burst: Annotated[int, Meta(ge=1)] = 10
+
+
+class TaskToolPolicy(Section, kw_only=True):
+    """``[tools.tasks.<task>]``: what the runs of one task may reach."""
+
+    http_allow_hosts: list[str] | None = None
+    """Overrides ``tools.http_allow_hosts`` for this task's runs."""
+
+
+class Tools(Section, kw_only=True):
+    files_dir: str | None = None
+    """Root of the ``task`` and ``global`` scopes of ``file.*`` (default
+    ``<state_dir>/tool-files``): ``tasks/<task>/`` and ``global/`` below it."""
+    rpc_file_access: Literal["global", "none"] = "global"
+    """What ``file.*`` may reach when called over RPC (``seqctl tools call``)."""
+    http_allow_hosts: list[str] | None = None
+    """Hosts ``http.request`` may reach (``*.example.com`` for subdomains); unset: any."""
+    http_max_response_bytes: Annotated[int, Meta(ge=1)] = 10 * 1024 * 1024
+    http_max_timeout_s: Annotated[float, Meta(gt=0)] = 300.0
+    file_max_bytes: Annotated[int, Meta(ge=1)] = 10 * 1024 * 1024
+    """Largest file ``file.read`` returns and ``file.write`` writes."""
+    shell_max_output_bytes: Annotated[int, Meta(ge=1)] = 1024 * 1024
+    """Output ``shell.exec`` returns per stream; the rest is cut (``*_truncated``)."""
+    shell_max_timeout_s: Annotated[float, Meta(gt=0)] = 3600.0
+    admin_only: list[str] = msgspec.field(default_factory=lambda: ["shell.exec"])
+    """Tools that RPC callers may call only if they are admins (root, the daemon's
+    user, ``access.admin_uids``); runs may call them all."""
+    kv_cache_entries: Annotated[int, Meta(ge=0)] = 4096
+    """Entries of the LRU cache in front of the key-value store; 0 turns it off."""
+    rates: dict[str, ToolRate] = {}
+    tasks: dict[str, TaskToolPolicy] = {}
+
+
+class Config(Section, kw_only=True):
+    socket: str | None = None
+    state_dir: str | None = None
+    task_dirs: list[str] = []
+    tool_dirs: list[str] = []
+    """Folders of folder tools (``<category>/<name>/config.json``); default
+    ``<state_dir>/tools``."""
+    storage: str = "sqlite"
+    durability: Literal["normal", "full"] = "normal"
+    node: str | None = None
+    workers: Annotated[int, Meta(ge=1, le=1024)] = max(2, os.cpu_count() or 2)
+    """How many runs may execute at once, all task types together."""
+    shutdown_grace_s: Annotated[float, Meta(ge=0)] = 10.0
+    watch: bool = True
+    """Watch task directories and reload changed tasks by themselves."""
+    reload_debounce_s: Annotated[float, Meta(ge=0)] = 0.2
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    disabled_plugins: list[str] = []
+    limits: Limits = msgspec.field(default_factory=Limits)
+    access: Access = msgspec.field(default_factory=Access)
+    tools: Tools = msgspec.field(default_factory=Tools)
+    backends: dict[str, dict[str, Any]] = {}
+    """Options per storage backend, ``[backends.<name>]``."""
+    task_types: dict[str, dict[str, Any]] = {}
+    """Options per task type, ``[task_types.<name>]``."""
+    config_file: str | None = None
+    """Where the file layer came from (set by the loader, not by users)."""
+
+    def resolved_socket(self) -> str:
+        return self.socket or paths.default_socket()
+
+    def resolved_state_dir(self) -> str:
+        return self.state_dir or paths.default_state_dir()
+
+    def resolved_task_dirs(self) -> list[str]:
+        if self.task_dirs:
+            return [os.path.abspath(os.path.expanduser(d)) for d in self.task_dirs]
+        return [os.path.join(self.resolved_state_dir(), "tasks")]
+
+    def resolved_tool_dirs(self) -> list[str]:
+        if self.tool_dirs:
+            return [os.path.abspath(os.path.expanduser(d)) for d in self.tool_dirs]
+        return [os.path.join(self.resolved_state_dir(), "tools")]
+
+
+ENV_KEYS: dict[str, str] = {
+    "SEQD_SOCKET": "socket",
+    "SEQD_STATE_DIR": "state_dir",
+    "SEQD_TASK_DIRS": "task_dirs",
+    "SEQD_TOOL_DIRS": "tool_dirs",
+    "SEQD_STORAGE": "storage",
+    "SEQD_DURABILITY": "durability",
+    "SEQD_NODE": "node",
+    "SEQD_WORKERS": "workers",
+    "SEQD_LOG_LEVEL": "log_level",
+    "SEQD_SHUTDOWN_GRACE_S": "shutdown_grace_s",
+}
+_INT_KEYS = {"workers"}
+_FLOAT_KEYS = {"shutdown_grace_s"}
+
+
+def _env_layer(env: Mapping[str, str]) -> dict[str, Any]:
+    layer: dict[str, Any] = {}
+    for var, key in ENV_KEYS.items():
+        if var not in env or env[var] == "":
+            continue
+        raw = env[var]
+        value: Any = raw
+        try:
+            if key in ("task_dirs", "tool_dirs"):
+                value = [p for p in raw.split(":") if p]
+            elif key in _INT_KEYS:
+                value = int(raw)
+            elif key in _FLOAT_KEYS:
+                value = float(raw)
+        except ValueError:
+            raise ConfigError(f"{var}={raw!r}: expected a number") from None
+        layer[key] = value
+    return layer
+
+
+def _merge(base: dict[str, Any], top: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in top.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def _validate(data: Mapping[str, Any], origin: str) -> Config:
+    try:
+        return msgspec.convert(data, Config)
+    except msgspec.ValidationError as exc:
+        raise ConfigError(f"{origin}: {exc}") from None
+
+
+def load_config(
+    flags: Mapping[str, Any] | None = None,
+    env: Mapping[str, str] | None = None,
+    config_file: str | None = None,
+) -> Config:
+    """Build the effective config. ``config_file`` (``--config``/``$SEQD_CONFIG``) must
+    exist when given; the default location is optional. ``flags["_storage_opts"]``
+    (from ``--storage-opt``) are options of the chosen storage backend."""
+    env = os.environ if env is None else env
+    flags = {k: v for k, v in (flags or {}).items() if v is not None and v != []}
+    storage_opts = flags.pop("_storage_opts", None)
+    explicit = config_file or env.get("SEQD_CONFIG") or None
+    path = explicit or paths.default_config_file()
+    file_layer: dict[str, Any] = {}
+    used_file: str | None = None
+    if os.path.exists(path):
+        try:
+            with open(path, "rb") as fh:
+                file_layer = tomllib.load(fh)
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise ConfigError(f"config file {path}: {exc}") from None
+        _validate(file_layer, f"config file {path}")
+        # Paths in the file are relative to the file, wherever the daemon starts.
+        base = os.path.dirname(os.path.abspath(path))
+        for key in ("task_dirs", "tool_dirs"):
+            if key in file_layer:
+                file_layer[key] = [
+                    os.path.join(base, os.path.expanduser(d)) for d in file_layer[key]
+                ]
+        for key in ("socket", "state_dir"):
+            if isinstance(file_layer.get(key), str):
+                file_layer[key] = os.path.join(base, os.path.expanduser(file_layer[key]))
+        used_file = path
+    elif explicit:
+        raise ConfigError(f"config file {path} does not exist")
+    env_layer = _env_layer(env)
+    _validate(env_layer, "environment")
+    merged = _merge(_merge(file_layer, env_layer), flags)
+    if storage_opts:
+        # --storage-opt applies to whichever backend the merged config chose.
+        name = merged.get("storage", "sqlite")
+        merged = _merge(merged, {"backends": {name: storage_opts}})
+    merged["config_file"] = used_file
+    return _validate(merged, "flags")

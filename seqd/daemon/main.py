@@ -1,0 +1,198 @@
+"""``seqd``: the daemon's command line, logging, signals and main loop."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import resource
+import signal
+import sys
+from typing import Any
+
+from seqd import __version__
+from seqd.config.settings import ConfigError, load_config
+
+logger = logging.getLogger("seqd")
+
+EPILOG = """\
+Configuration comes from defaults < the TOML file (--config, $SEQD_CONFIG, else the
+user config dir's seqd/seqd.toml) < SEQD_* environment variables < these flags.
+See docs/configuration.md.
+
+other commands:
+  seqd export [-o FILE]     write the whole store as JSON Lines (backup, migration)
+  seqd import FILE          load an export into the configured store (idempotent)
+  (both take the storage flags: --config, --state-dir, --storage, --storage-opt)
+
+examples:
+  seqd --tasks ./tasks                     run with tasks from ./tasks
+  seqd --tasks ./tasks --tools ./tools     ... and folder tools from ./tools
+  seqd --socket /tmp/seqd.sock --storage fs
+  seqd --storage postgres --storage-opt dsn=postgresql://postgres@127.0.0.1/seqd
+  seqd export -o backup.jsonl && seqd import --storage fs backup.jsonl
+"""
+
+
+def storage_flags(parser: argparse.ArgumentParser) -> None:
+    """The flags that choose a store, shared by the daemon, export and import."""
+    parser.add_argument("--config", metavar="FILE", help="TOML config file")
+    parser.add_argument("--state-dir", metavar="DIR", help="where the store and run files live")
+    parser.add_argument(
+        "--storage", metavar="NAME", help="storage backend: sqlite (default), fs, postgres..."
+    )
+    parser.add_argument(
+        "--storage-opt",
+        metavar="KEY=VALUE",
+        action="append",
+        default=[],
+        help="an option of the chosen backend, e.g. dsn=... or path=... (repeatable); "
+        "VALUE is JSON if it parses as JSON, else a string",
+    )
+    parser.add_argument(
+        "--durability",
+        choices=["normal", "full"],
+        help="normal: survives a process crash; full: also a power loss",
+    )
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="seqd",
+        description="seqd: a durable local task and flow daemon (JSON-RPC over a Unix socket).",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    storage_flags(parser)
+    parser.add_argument("--socket", metavar="PATH", help="Unix socket to listen on")
+    parser.add_argument(
+        "--tasks",
+        metavar="DIR",
+        action="append",
+        dest="task_dirs",
+        help="a task directory (repeatable; replaces the configured list)",
+    )
+    parser.add_argument(
+        "--tools",
+        metavar="DIR",
+        action="append",
+        dest="tool_dirs",
+        help="a folder-tool directory (repeatable; replaces the configured list)",
+    )
+    parser.add_argument("--workers", type=int, metavar="N", help="runs executing at once")
+    parser.add_argument("--node", metavar="NAME", help="this node's name (default hostname)")
+    parser.add_argument(
+        "--log-level", choices=["debug", "info", "warning", "error"], help="log verbosity"
+    )
+    parser.add_argument("--no-watch", action="store_true", help="do not watch task dirs")
+    parser.add_argument("--version", action="version", version=f"seqd {__version__}")
+    return parser.parse_args(argv)
+
+
+def storage_options(pairs: list[str]) -> dict[str, Any]:
+    """``KEY=VALUE`` flags into a dict; VALUE is JSON when it parses, else text."""
+    import msgspec
+
+    options: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"--storage-opt {pair!r}: expected KEY=VALUE")
+        try:
+            options[key] = msgspec.json.decode(value)
+        except msgspec.DecodeError:
+            options[key] = value
+    return options
+
+
+def flags_of(args: argparse.Namespace) -> dict[str, Any]:
+    """The config layer given on the command line."""
+    flags: dict[str, Any] = {
+        "state_dir": args.state_dir,
+        "storage": args.storage,
+        "durability": args.durability,
+    }
+    for name in ("socket", "task_dirs", "tool_dirs", "workers", "node", "log_level"):
+        flags[name] = getattr(args, name, None)
+    if getattr(args, "no_watch", False):
+        flags["watch"] = False
+    options = storage_options(args.storage_opt)
+    if options:
+        # Applies to the backend chosen by --storage (or by the lower layers).
+        flags["_storage_opts"] = options
+    return flags
+
+
+def setup_logging(level: str) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    if os.environ.get("JOURNAL_STREAM"):
+        # journald adds timestamps; "<N>" prefixes carry the priority.
+        handler.setFormatter(_JournalFormatter("%(name)s: %(message)s"))
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+
+
+class _JournalFormatter(logging.Formatter):
+    PRIORITY = {"DEBUG": 7, "INFO": 6, "WARNING": 4, "ERROR": 3, "CRITICAL": 2}
+
+    def format(self, record: logging.LogRecord) -> str:
+        return f"<{self.PRIORITY.get(record.levelname, 6)}>{super().format(record)}"
+
+
+def raise_fd_limit() -> None:
+    """Many connections and worker pipes: lift the soft open-files limit to the hard one."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or soft < hard:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+        except (ValueError, OSError):
+            pass
+
+
+async def serve(flags: dict[str, Any], config_file: str | None) -> int:
+    from seqd.daemon.app import App, StartupError
+
+    config = load_config(flags, config_file=config_file)
+    setup_logging(config.log_level)
+    app = App(config)
+    loop = asyncio.get_running_loop()
+    loop.add_signal_handler(signal.SIGTERM, app.request_stop, "SIGTERM")
+    loop.add_signal_handler(signal.SIGINT, app.request_stop, "SIGINT")
+    loop.add_signal_handler(signal.SIGHUP, lambda: asyncio.ensure_future(app.reload()))
+    try:
+        await app.start()
+    except StartupError as exc:
+        logger.error("%s", exc)
+        await app.stop()
+        return exc.exit_code
+    await app.wait_stopped()
+    await app.stop()
+    return 0
+
+
+def main(argv: list[str] | None = None) -> None:
+    import sys as _sys
+
+    argv = list(_sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in ("export", "import"):
+        from seqd.daemon.transfer_cli import main as transfer_main
+
+        raise SystemExit(transfer_main(argv))
+    args = parse_args(argv)
+    setup_logging(args.log_level or "info")
+    try:
+        flags = flags_of(args)
+        # Validate before the loop starts: a bad flag or file is a usage error (2).
+        load_config(flags, config_file=args.config)
+    except ConfigError as exc:
+        print(f"seqd: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+    raise_fd_limit()
+    import uvloop
+
+    code = uvloop.run(serve(flags, args.config))
+    raise SystemExit(code)

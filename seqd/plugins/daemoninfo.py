@@ -1,0 +1,20 @@
+"""Read-only facts about a running daemon, handed to lifecycle hooks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from seqd.config.settings import Config
+
+
+@dataclass(frozen=True)
+class DaemonInfo:
+    version: str
+    node: str
+    pid: int
+    socket: str
+    state_dir: str
+    storage: str
+    config: Config

@@ -1,0 +1,230 @@
+"""The storage interface: the only way the core reaches persisted state.
+
+A backend is contributed by a plugin as a ``StorageFactory`` (through
+``seqd_register_storage_backends``) and chosen by name in the config. Every method is
+async: a backend keeps blocking work off the event loop itself (SQLite uses a writer
+thread that groups commits; PostgreSQL an async pool). ``seqd.testing`` holds the
+conformance suite every backend must pass.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol, runtime_checkable
+
+from seqd.errors import ValidationFailed
+from seqd.model.runs import (
+    KVEntry,
+    LogLine,
+    NewLogLine,
+    NewStep,
+    Run,
+    RunPage,
+    RunQuery,
+    RunStatus,
+    Step,
+)
+
+
+@dataclass(frozen=True)
+class StorageContext:
+    """What a backend may know about the daemon that opens it."""
+
+    state_dir: str
+    durability: str
+    """``normal`` (survives a process crash) or ``full`` (also survives power loss)."""
+
+
+@runtime_checkable
+class StorageBackend(Protocol):
+    name: str
+    location: str
+    """Where the data lives, for humans (a path, or a DSN without its password)."""
+
+    async def open(self) -> None:
+        """Create or migrate the schema and get ready; called once before any other."""
+
+    async def close(self) -> None:
+        """Flush pending writes and release resources; no call follows."""
+
+    async def create_run(self, run: Run) -> tuple[Run, bool]:
+        """Insert ``run``. If its ``idempotency_key`` is already taken, insert nothing
+        and return the existing run with ``False``; otherwise ``(run, True)``."""
+
+    async def update_run(self, run: Run, expect: Sequence[RunStatus] | None = None) -> bool:
+        """Replace the stored record of ``run.id`` with ``run``.
+
+        With ``expect``, only if the stored status is one of them (compare-and-set:
+        a stale writer can never move a finished run backwards). Returns whether the
+        record was written; False also when the run does not exist.
+        """
+
+    async def get_run(self, run_id: str) -> Run | None: ...
+
+    async def list_runs(self, query: RunQuery) -> RunPage:
+        """Newest first (by id). ``cursor`` is the last id of the previous page."""
+
+    async def count_by_status(self) -> dict[str, int]:
+        """Number of runs per status; statuses with no runs may be left out."""
+
+    async def unfinished_runs(self) -> list[Run]:
+        """Every run whose status is queued, running or suspended, oldest first."""
+
+    async def append_logs(self, run_id: str, lines: Sequence[NewLogLine]) -> int:
+        """Append lines in order, numbering them after the run's last ``seq``
+        (the first line of a run is seq 1). Returns the last seq written."""
+
+    async def read_logs(self, run_id: str, after: int, limit: int) -> list[LogLine]:
+        """Lines with ``seq > after`` in order, at most ``limit``."""
+
+    async def append_steps(self, run_id: str, steps: Sequence[NewStep]) -> int:
+        """Append journal entries in order, numbered after the run's last (from 1);
+        durable when this returns. Returns the last seq written. ``data`` values may
+        be ``msgspec.Raw`` (JSON already encoded by a python worker): store them as
+        that JSON, e.g. by encoding the entry with msgspec."""
+
+    async def read_steps(self, run_id: str, after: int, limit: int) -> list[Step]:
+        """Journal entries with ``seq > after`` in order, at most ``limit``."""
+
+    async def kv_get(self, namespace: str, key: str) -> KVEntry | None:
+        """The entry of ``key`` in ``namespace``, or None."""
+
+    async def kv_set(self, namespace: str, key: str, value: Any) -> KVEntry:
+        """Store ``value`` (any JSON value, null included) under ``key``, replacing what
+        was there; durable before it returns. Returns the stored entry."""
+
+    async def kv_delete(self, namespace: str, key: str) -> bool:
+        """Remove ``key``; whether it existed."""
+
+    async def kv_namespaces(self) -> list[str]:
+        """Every namespace that holds at least one key, sorted (export walks them)."""
+
+    async def kv_list(
+        self, namespace: str, prefix: str = "", after: str | None = None, limit: int = 100
+    ) -> list[KVEntry]:
+        """Entries of ``namespace`` whose key starts with ``prefix``, by key (compared
+        as UTF-8 bytes / code points), only keys ``> after`` when given, at most ``limit``."""
+
+
+@runtime_checkable
+class StorageFactory(Protocol):
+    """A named way to open a backend; ``options`` is the ``[backends.<name>]`` table."""
+
+    name: str
+
+    def create(self, options: dict[str, Any], context: StorageContext) -> StorageBackend:
+        """Validate ``options`` (raise ``seqd.errors.ValidationFailed`` naming the field)
+        and return an unopened backend."""
+
+
+# -- helpers for backends ---------------------------------------------------------------
+
+MAX_KV_NAMESPACE = 200
+MAX_KV_KEY = 512
+
+
+def check_kv_name(namespace: str, key: str | None = None) -> None:
+    """What every backend accepts as a namespace and key: non-empty UTF-8 text without
+    NUL, of bounded length (the file store hashes them into file names)."""
+    checks = (("namespace", namespace, MAX_KV_NAMESPACE), ("key", key, MAX_KV_KEY))
+    for field, value, limit in checks:
+        if value is None:
+            continue
+        ok = isinstance(value, str) and 0 < len(value) <= limit and "\x00" not in value
+        if ok:
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                ok = False
+        if not ok:
+            raise ValidationFailed(
+                f"{field} must be 1 to {limit} characters of UTF-8 text without NUL",
+                {"field": field},
+            )
+
+
+def kv_start(prefix: str, after: str | None) -> tuple[str, bool]:
+    """Where a ``kv_list`` scan begins: (bound, inclusive). Keys come back in code point
+    order, so the scan stops at the first key that does not start with ``prefix``."""
+    if after is not None and after >= prefix:
+        return after, False
+    return prefix, True
+
+
+def kv_page(entries: list[KVEntry], prefix: str) -> list[KVEntry]:
+    """The leading entries of a sorted scan whose keys start with ``prefix``."""
+    for index, entry in enumerate(entries):
+        if not entry.key.startswith(prefix):
+            return entries[:index]
+    return entries
+
+
+def path_in_state_dir(context: StorageContext, option: str | None, default: str) -> str:
+    """An absolute path for a backend's file option: ``~`` expanded, relative to the
+    state dir, ``default`` when the option is not set."""
+    value = os.path.expanduser(option) if option else default
+    return os.path.abspath(os.path.join(os.path.expanduser(context.state_dir), value))
+
+
+def number_steps(last_seq: int, steps: Sequence[NewStep]) -> list[Step]:
+    """Journal entries numbered after ``last_seq``, as a backend stores them."""
+    return [
+        Step(
+            seq=last_seq + i,
+            ts=s.ts,
+            kind=s.kind,
+            key=s.key,
+            name=s.name,
+            status=s.status,
+            data=s.data,
+        )
+        for i, s in enumerate(steps, 1)
+    ]
+
+
+_NEW_STEP_FIELDS = NewStep.__struct_fields__
+
+
+def unnumbered(step: NewStep) -> NewStep:
+    """``step`` as a plain ``NewStep``, for backends that store an entry apart from its
+    seq. A ``Step`` is a ``NewStep`` too (an import appends what it read elsewhere);
+    encoded as it is, it would carry its old seq next to the new one."""
+    if type(step) is NewStep:
+        return step
+    return NewStep(**{name: getattr(step, name) for name in _NEW_STEP_FIELDS})
+
+
+def list_runs_sql(query: RunQuery, placeholder: str) -> tuple[str, list[Any]]:
+    """``SELECT data FROM runs`` for ``query`` in SQL backends, newest first, asking for
+    one row more than ``limit`` (see ``page_of``). ``placeholder``: ``?`` or ``%s``."""
+    if query.limit < 1:
+        raise ValidationFailed("limit must be at least 1", {"field": "limit"})
+    where: list[str] = []
+    params: list[Any] = []
+    for column, value in (
+        ("task", query.task),
+        ("status", query.status),
+        ("parent_id", query.parent_id),
+    ):
+        if value is not None:
+            where.append(f"{column} = {placeholder}")
+            params.append(value)
+    if query.cursor is not None:
+        where.append(f"id < {placeholder}")
+        params.append(query.cursor)
+    sql = "SELECT data FROM runs"
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    sql += f" ORDER BY id DESC LIMIT {placeholder}"
+    params.append(query.limit + 1)  # one more tells whether another page exists
+    return sql, params
+
+
+def page_of(runs: list[Run], limit: int) -> RunPage:
+    """The page for up to ``limit + 1`` runs fetched newest first."""
+    if len(runs) > limit:
+        del runs[limit:]
+        return RunPage(runs=runs, next_cursor=runs[-1].id)
+    return RunPage(runs=runs, next_cursor=None)

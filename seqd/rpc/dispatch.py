@@ -1,0 +1,275 @@
+"""JSON-RPC 2.0 dispatch: bytes in, bytes out, no sockets.
+
+Order of checks, each with its own error code: parse (-32700), envelope shape (-32600),
+method lookup (-32601), params decoded with the method's prebuilt decoder (-32602,
+naming the field), permission, then the handler. Handlers raise ``SeqdError``s; only
+this module builds error objects. A sync handler is answered without touching the
+event loop, which keeps ``daemon.ping`` close to a bare echo server.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import re
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import msgspec
+from msgspec import UNSET
+
+from seqd.errors import (
+    INTERNAL_ERROR,
+    InvalidParams,
+    InvalidRequest,
+    MethodNotFound,
+    ParseError,
+    PermissionDenied,
+    SeqdError,
+)
+from seqd.rpc.protocol import METHODS, ErrorObject, MethodSpec, Request, Response
+
+logger = logging.getLogger(__name__)
+
+MAX_BATCH = 1000
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who sent a request, from the socket's peer credentials."""
+
+    pid: int
+    uid: int
+    gid: int
+    admin: bool
+
+
+Handler = Callable[[Any, Caller], Any]
+"""``handler(params, caller)`` returning the result, or an awaitable of it."""
+
+_request_decoder = msgspec.json.Decoder(Request)
+_batch_decoder = msgspec.json.Decoder(list[msgspec.Raw])
+_any_decoder = msgspec.json.Decoder()
+_encoder = msgspec.json.Encoder()
+_EMPTY = b"{}"
+_SLOW = re.compile(rb'"method"\s*:\s*"(?:runs\.(?:wait|cancel)|tools\.call)"|"wait"\s*:\s*true')
+_FIELD_AT = re.compile(r" - at `\$(?P<path>[^`]*)`$")
+_FIELD_NAMED = re.compile(r"field `(?P<name>[^`]+)`")
+
+
+def validation_details(exc: msgspec.ValidationError) -> tuple[str, dict[str, Any]]:
+    """Turn msgspec's message into (message, {field, reason}) with a dotted field path."""
+    text = str(exc)
+    reason, field = text, ""
+    match = _FIELD_AT.search(text)
+    if match:
+        reason = text[: match.start()]
+        field = match.group("path").lstrip(".")
+    named = _FIELD_NAMED.search(reason)
+    if named and ("missing required" in reason or "unknown field" in reason):
+        field = f"{field}.{named.group('name')}" if field else named.group("name")
+    message = f"{field}: {reason}" if field else reason
+    return message, {"field": field or None, "reason": reason}
+
+
+def error_response(request_id: Any, exc: SeqdError) -> Response:
+    data = {"type": exc.type, "details": exc.details}
+    return Response(id=request_id, error=ErrorObject(code=exc.code, message=exc.message, data=data))
+
+
+def _internal(request_id: Any) -> Response:
+    data = {"type": "internal", "details": {}}
+    return Response(
+        id=request_id,
+        error=ErrorObject(code=INTERNAL_ERROR, message="internal error", data=data),
+    )
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        handlers: Mapping[str, Handler],
+        methods: Mapping[str, MethodSpec] = METHODS,
+        limiter: Callable[[int], None] | None = None,
+    ) -> None:
+        """``limiter(uid)`` is charged once per request (each of a batch too) before
+        its params are decoded; it raises ``RateLimited`` to refuse one."""
+        missing = set(methods) - set(handlers)
+        if missing:
+            raise ValueError(f"no handler for {sorted(missing)}")
+        self.methods = dict(methods)
+        self.handlers = dict(handlers)
+        self._decoders = {
+            name: msgspec.json.Decoder(spec.params) for name, spec in self.methods.items()
+        }
+        self._sync = {name: not inspect.iscoroutinefunction(h) for name, h in handlers.items()}
+        self._limiter = limiter
+
+    def is_slow(self, line: bytes) -> bool:
+        """Cheap look at the raw line: may it wait long? Then it is served concurrently
+        instead of holding up the connection's other requests. Errs towards "no"."""
+        return _SLOW.search(line) is not None
+
+    def handle(self, line: bytes, caller: Caller) -> bytes | Awaitable[bytes | None] | None:
+        """Answer one line: response bytes, None (notifications only), or an awaitable
+        of either when a handler has to wait."""
+        stripped = line.strip()
+        if stripped[:1] == b"[":
+            return self._batch(stripped, caller)
+        outcome = self._single(stripped, caller)
+        if isinstance(outcome, Response):
+            return _encoder.encode(outcome)
+        if outcome is None:
+            return None
+        return self._finish_single(outcome)
+
+    async def _finish_single(self, pending: Awaitable[Response | None]) -> bytes | None:
+        response = await pending
+        return None if response is None else _encoder.encode(response)
+
+    # -- one request ---------------------------------------------------------------
+
+    def _single(self, raw: bytes, caller: Caller) -> Response | Awaitable[Response | None] | None:
+        try:
+            request = _request_decoder.decode(raw)
+        except (msgspec.DecodeError, RecursionError):
+            return self._bad_envelope(raw)
+        rid = None if request.id is UNSET else request.id
+        notification = request.id is UNSET
+        try:
+            if request.jsonrpc != "2.0":
+                raise InvalidRequest('"jsonrpc" must be "2.0"', {"field": "jsonrpc"})
+            spec = self.methods.get(request.method)
+            if spec is None:
+                raise MethodNotFound(
+                    f"no such method: {request.method!r}", {"method": request.method}
+                )
+            if self._limiter is not None:
+                self._limiter(caller.uid)
+            raw_params = _EMPTY if request.params is UNSET else bytes(request.params)
+            if raw_params.lstrip()[:1] not in (b"{", b"["):
+                raise InvalidRequest(
+                    '"params" must be an object (or an array)', {"field": "params"}
+                )
+            try:
+                params = self._decoders[request.method].decode(raw_params)
+            except msgspec.ValidationError as exc:
+                message, details = validation_details(exc)
+                raise InvalidParams(f"invalid params: {message}", details) from None
+            except RecursionError:
+                raise InvalidParams(
+                    "invalid params: nested too deeply", {"field": None, "reason": "depth"}
+                ) from None
+            if spec.admin and not caller.admin:
+                raise PermissionDenied(
+                    f"{request.method} is reserved to the daemon's owner and admins",
+                    {"method": request.method, "uid": caller.uid},
+                )
+            handler = self.handlers[request.method]
+            if self._sync[request.method]:
+                result = handler(params, caller)
+                return None if notification else Response(id=rid, result=result)
+            return self._await(handler(params, caller), rid, notification, request.method)
+        except SeqdError as exc:
+            return None if notification else error_response(rid, exc)
+        except Exception:
+            logger.exception("handler for %r failed", request.method)
+            return None if notification else _internal(rid)
+
+    async def _await(
+        self, awaitable: Awaitable[Any], rid: Any, notification: bool, method: str
+    ) -> Response | None:
+        try:
+            result = await awaitable
+        except SeqdError as exc:
+            return None if notification else error_response(rid, exc)
+        except Exception:
+            logger.exception("handler for %r failed", method)
+            return None if notification else _internal(rid)
+        return None if notification else Response(id=rid, result=result)
+
+    def _bad_envelope(self, raw: bytes) -> Response:
+        try:
+            value = _any_decoder.decode(raw)
+        except msgspec.DecodeError as exc:
+            return error_response(None, ParseError(f"parse error: {exc}"))
+        except RecursionError:
+            return error_response(None, ParseError("parse error: nested too deeply"))
+        rid = None
+        if isinstance(value, dict):
+            candidate = value.get("id")
+            if isinstance(candidate, (int, str)) and not isinstance(candidate, bool):
+                rid = candidate
+            problem = _envelope_problem(value)
+        else:
+            problem = f"a request must be an object, not {type(value).__name__}"
+        return error_response(rid, InvalidRequest(f"invalid request: {problem}"))
+
+    # -- batches -------------------------------------------------------------------
+
+    def _batch(self, raw: bytes, caller: Caller) -> bytes | Awaitable[bytes | None] | None:
+        try:
+            items = _batch_decoder.decode(raw)
+        except (msgspec.DecodeError, RecursionError):
+            response = self._bad_envelope(raw)
+            return _encoder.encode(response)
+        if not items:
+            return _encoder.encode(
+                error_response(None, InvalidRequest("invalid request: empty batch"))
+            )
+        if len(items) > MAX_BATCH:
+            return _encoder.encode(
+                error_response(
+                    None,
+                    InvalidRequest(
+                        f"invalid request: batch of {len(items)} exceeds {MAX_BATCH}",
+                        {"limit": MAX_BATCH},
+                    ),
+                )
+            )
+        done: list[Response | None] = []
+        for index, item in enumerate(items):
+            outcome = self._single(bytes(item), caller)
+            if outcome is None or isinstance(outcome, Response):
+                done.append(outcome)
+            else:
+                return self._finish_batch(done, outcome, items[index + 1 :], caller)
+        return self._encode_batch(done)
+
+    async def _finish_batch(
+        self,
+        done: list[Response | None],
+        waiting: Awaitable[Response | None],
+        rest: list[msgspec.Raw],
+        caller: Caller,
+    ) -> bytes | None:
+        """Go on with a batch once one of its requests has to wait: the requests run
+        one after the other, in the order given."""
+        done.append(await waiting)
+        for item in rest:
+            outcome = self._single(bytes(item), caller)
+            if outcome is not None and not isinstance(outcome, Response):
+                outcome = await outcome
+            done.append(outcome)
+        return self._encode_batch(done)
+
+    @staticmethod
+    def _encode_batch(responses: list[Response | None]) -> bytes | None:
+        kept = [r for r in responses if r is not None]
+        return _encoder.encode(kept) if kept else None
+
+
+def _envelope_problem(value: dict[str, Any]) -> str:
+    if value.get("jsonrpc") != "2.0":
+        return '"jsonrpc" must be "2.0"'
+    if not isinstance(value.get("method"), str):
+        return '"method" must be a string'
+    if "id" in value and not isinstance(value["id"], (int, str, type(None))):
+        return '"id" must be a string, a number or null'
+    if "params" in value and not isinstance(value["params"], (dict, list)):
+        return '"params" must be an object'
+    extra = set(value) - {"jsonrpc", "method", "params", "id"}
+    if extra:
+        return f"unknown member(s) {sorted(extra)}"
+    return "malformed request"

@@ -1,0 +1,9 @@
+"""Process machinery that task types and tools run on: the python worker process
+(``worker``) and the daemon's pool of them (``workerpool``), the spawner process that
+starts commands (``spawner``), their frames, output line splitting, process outcomes,
+dying with the daemon (``lifeline``), and path confinement (``confine``).
+
+Public for plugin authors. May import: ``seqd.plugins`` (interfaces), ``seqd.config``,
+``seqd.model``, ``seqd.errors``. ``worker`` runs in its own process and imports only
+what task code needs.
+"""

@@ -1,0 +1,128 @@
+"""The control channel between the daemon and a python worker: frames and framing.
+
+Each frame is a msgpack-encoded tagged Struct behind a 4-byte big-endian length. The
+module imports only msgspec and the standard library because the worker imports it at
+start-up, where every millisecond counts.
+
+Requests from task code to the daemon go as ``Call(id, op, args)`` and come back as
+``Reply(id, ok, value, error)``; the daemon dispatches ``op`` through a handler table
+the engine can extend, so new ``ctx`` operations (steps, tools, durable sleeps) need no
+new frame types. Output and schemas travel as JSON bytes: encoding them in the worker is
+what proves they are JSON.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import msgspec
+
+from seqd.runtime import frames
+from seqd.runtime.frames import HEADER as HEADER
+from seqd.runtime.frames import Frame, ProtocolError
+
+MAX_FRAME_BYTES = 256 * 1024 * 1024
+"""A longer frame is a protocol error: the worker is killed rather than trusted."""
+
+
+class ErrorInfo(msgspec.Struct, kw_only=True):
+    """A typed failure, mirrored by ``seqd.errors.TaskFailed`` on the daemon side."""
+
+    type: str
+    message: str
+    details: dict[str, Any] = {}
+
+
+# -- daemon -> worker ------------------------------------------------------------------
+
+
+class Execute(Frame, tag="execute"):
+    """Run ``entry`` from ``code`` (compiled with ``filename``) once."""
+
+    run_id: str
+    task: str
+    attempt: int
+    task_dir: str
+    work_dir: str
+    filename: str
+    code: str
+    entry: str
+    input: bytes
+    """The run input as JSON (JSON integers may exceed msgpack's range)."""
+    from_signature: bool
+    """True: convert the input with the struct derived from the signature; False: the
+    config gave a schema and the input is passed as keyword arguments as is."""
+    max_output_bytes: int
+
+
+class SchemaRequest(Frame, tag="schema"):
+    task: str
+    filename: str
+    code: str
+    entry: str
+
+
+class Reply(Frame, tag="reply"):
+    id: int
+    ok: bool
+    value: Any = None
+    error: ErrorInfo | None = None
+
+
+# -- worker -> daemon ------------------------------------------------------------------
+
+
+class Hello(Frame, tag="hello"):
+    pid: int
+
+
+class Log(Frame, tag="log"):
+    stream: str
+    """``stdout``, ``stderr`` (the replaced ``sys`` streams) or ``log`` (``ctx.log``)."""
+    text: str
+
+
+class Call(Frame, tag="call"):
+    id: int
+    op: str
+    args: Any = None
+
+
+class Result(Frame, tag="result"):
+    ok: bool
+    output: bytes = b"null"
+    error: ErrorInfo | None = None
+    cancelled: bool = False
+    cpu_s: float = 0.0
+    """CPU seconds (user + system) of the worker and its reaped children for this run."""
+    maxrss_bytes: int = 0
+    """The worker's peak resident set size so far (``ru_maxrss``): a worker-lifetime
+    peak, not this run's alone."""
+    rss_bytes: int = 0
+    """Current resident set size after the run, for recycling decisions."""
+
+
+class SchemaResult(Frame, tag="schema_result"):
+    ok: bool
+    schema: bytes = b"null"
+    error: ErrorInfo | None = None
+
+
+ToWorker = Execute | SchemaRequest | Reply
+ToDaemon = Hello | Log | Call | Result | SchemaResult
+
+
+__all__ = ["HEADER", "MAX_FRAME_BYTES", "Frame", "ProtocolError"]
+
+decode_to_worker: Callable[[frames.Body], ToWorker] = frames.decoder(ToWorker, "daemon")
+decode_to_daemon: Callable[[frames.Body], ToDaemon] = frames.decoder(ToDaemon, "worker")
+
+
+def pack(frame: Frame) -> bytes:
+    """The frame with its length prefix, ready to write."""
+    return frames.pack(frame, MAX_FRAME_BYTES)
+
+
+def frame_length(header: bytes | bytearray) -> int:
+    return frames.frame_length(header, MAX_FRAME_BYTES)

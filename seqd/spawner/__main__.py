@@ -1,8 +1,0 @@
-"""``python -m seqd.spawner FD PARENT_PID``: started by the daemon, not by hand."""
-
-from __future__ import annotations
-
-from seqd.spawner.server import main
-
-if __name__ == "__main__":
-    main()

@@ -1,0 +1,177 @@
+"""The one place every storage call passes through: timed, counted, traced.
+
+``TracedStorage`` wraps whichever backend the config chose and emits a
+``StorageCall`` tracer event per call (operation, duration, rows, error), so slow
+queries show up without any backend doing anything for it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+from seqd.model import timeutil
+from seqd.model.runs import (
+    KVEntry,
+    LogLine,
+    NewLogLine,
+    NewStep,
+    Run,
+    RunPage,
+    RunQuery,
+    RunStatus,
+    Step,
+)
+from seqd.plugins.storage import StorageBackend
+from seqd.plugins.tracing import StorageCall, TraceEvent
+
+T = TypeVar("T")
+
+
+class TracedStorage:
+    """A ``StorageBackend`` that delegates to ``inner`` and reports every call."""
+
+    def __init__(
+        self,
+        inner: StorageBackend,
+        emit: Callable[[TraceEvent], None],
+        wants: Callable[[type[TraceEvent]], bool] = lambda _t: True,
+    ) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.location = inner.location
+        self._emit = emit
+        self._wants = wants
+        self.calls = 0
+        self.errors = 0
+
+    async def _traced(self, operation: str, call: Any, rows: Callable[[Any], int | None]) -> Any:
+        traced = self._wants(StorageCall)  # else only counted: no event is built
+        started = time.perf_counter()
+        try:
+            result = await call
+        except Exception as exc:
+            self.calls += 1
+            self.errors += 1
+            if traced:
+                self._emit(
+                    StorageCall(
+                        ts=timeutil.now(),
+                        operation=operation,
+                        duration_s=time.perf_counter() - started,
+                        error=f"{type(exc).__name__}: {exc}",
+                    )
+                )
+            raise
+        self.calls += 1
+        if traced:
+            self._emit(
+                StorageCall(
+                    ts=timeutil.now(),
+                    operation=operation,
+                    duration_s=time.perf_counter() - started,
+                    rows=rows(result),
+                )
+            )
+        return result
+
+    async def open(self) -> None:
+        await self._traced("open", self.inner.open(), _none)
+
+    async def close(self) -> None:
+        await self._traced("close", self.inner.close(), _none)
+
+    async def create_run(self, run: Run) -> tuple[Run, bool]:
+        result: tuple[Run, bool] = await self._traced(
+            "create_run", self.inner.create_run(run), lambda r: int(r[1])
+        )
+        return result
+
+    async def update_run(self, run: Run, expect: Sequence[RunStatus] | None = None) -> bool:
+        result: bool = await self._traced(
+            "update_run", self.inner.update_run(run, expect), lambda r: int(r)
+        )
+        return result
+
+    async def get_run(self, run_id: str) -> Run | None:
+        result: Run | None = await self._traced(
+            "get_run", self.inner.get_run(run_id), lambda r: int(r is not None)
+        )
+        return result
+
+    async def list_runs(self, query: RunQuery) -> RunPage:
+        result: RunPage = await self._traced(
+            "list_runs", self.inner.list_runs(query), lambda r: len(r.runs)
+        )
+        return result
+
+    async def count_by_status(self) -> dict[str, int]:
+        result: dict[str, int] = await self._traced(
+            "count_by_status", self.inner.count_by_status(), len
+        )
+        return result
+
+    async def unfinished_runs(self) -> list[Run]:
+        result: list[Run] = await self._traced("unfinished_runs", self.inner.unfinished_runs(), len)
+        return result
+
+    async def append_logs(self, run_id: str, lines: Sequence[NewLogLine]) -> int:
+        count = len(lines)
+        result: int = await self._traced(
+            "append_logs", self.inner.append_logs(run_id, lines), lambda _r: count
+        )
+        return result
+
+    async def read_logs(self, run_id: str, after: int, limit: int) -> list[LogLine]:
+        result: list[LogLine] = await self._traced(
+            "read_logs", self.inner.read_logs(run_id, after, limit), len
+        )
+        return result
+
+    async def append_steps(self, run_id: str, steps: Sequence[NewStep]) -> int:
+        count = len(steps)
+        result: int = await self._traced(
+            "append_steps", self.inner.append_steps(run_id, steps), lambda _r: count
+        )
+        return result
+
+    async def read_steps(self, run_id: str, after: int, limit: int) -> list[Step]:
+        result: list[Step] = await self._traced(
+            "read_steps", self.inner.read_steps(run_id, after, limit), len
+        )
+        return result
+
+    async def kv_get(self, namespace: str, key: str) -> KVEntry | None:
+        result: KVEntry | None = await self._traced(
+            "kv_get", self.inner.kv_get(namespace, key), lambda r: int(r is not None)
+        )
+        return result
+
+    async def kv_set(self, namespace: str, key: str, value: Any) -> KVEntry:
+        result: KVEntry = await self._traced(
+            "kv_set", self.inner.kv_set(namespace, key, value), lambda _r: 1
+        )
+        return result
+
+    async def kv_delete(self, namespace: str, key: str) -> bool:
+        result: bool = await self._traced(
+            "kv_delete", self.inner.kv_delete(namespace, key), lambda r: int(r)
+        )
+        return result
+
+    async def kv_namespaces(self) -> list[str]:
+        result: list[str] = await self._traced("kv_namespaces", self.inner.kv_namespaces(), len)
+        return result
+
+    async def kv_list(
+        self, namespace: str, prefix: str = "", after: str | None = None, limit: int = 100
+    ) -> list[KVEntry]:
+        result: list[KVEntry] = await self._traced(
+            "kv_list", self.inner.kv_list(namespace, prefix, after, limit), len
+        )
+        return result
+
+
+def _none(_result: Any) -> None:
+    return None

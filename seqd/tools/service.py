@@ -1,0 +1,443 @@
+"""The one way tools are called: from RPC (``tools.call``), from runs (``ctx.tool``,
+flow states). Everything that makes a call safe and visible happens here, once:
+
+1. the tool is looked up (plugin tools, then folder tools) — unknown: ``not_found``;
+2. an RPC caller that is not an admin may not call ``tools.admin_only`` tools;
+3. the params are validated against the tool's schema — errors name ``params.<field>``;
+4. the tool's token bucket (``[tools.rates]``) is charged — empty: ``rate_limited``
+   with ``details.retry_after``;
+5. the tool runs with a ``ToolContext``: the caller, the ``file.*`` roots this caller
+   may reach, the hosts ``http.request`` may reach, the key-value store, the engine;
+6. a ``ToolCall`` tracer event records tool, redacted params summary, duration and
+   outcome; a failure comes back as a typed ``SeqdError`` (``tool_failed`` for a tool
+   that broke), which a run can record in its journal.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import msgspec
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import SchemaError, best_match
+
+from seqd.config.settings import Config
+from seqd.errors import (
+    NotFound,
+    PermissionDenied,
+    RateLimited,
+    SeqdError,
+    ToolFailed,
+    ValidationFailed,
+)
+from seqd.model import timeutil
+from seqd.model.tasks import Problem
+from seqd.plugins.host import Registry
+from seqd.plugins.storage import StorageBackend
+from seqd.plugins.tools import RunStarter, Tool, ToolCaller, ToolContext
+from seqd.plugins.tracing import ToolCall, TraceEvent
+from seqd.rpc.dispatch import validation_details
+from seqd.rpc.protocol import BucketInfo, ToolInfo
+from seqd.storage.kvcache import KVCache
+from seqd.tools.folder import FolderEntry, FolderTools
+from seqd.tools.ratelimit import TokenBucket
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["ToolCaller", "ToolService"]
+
+TOOL_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}(\.[a-z0-9][a-z0-9_-]{0,63}){1,3}")
+SUMMARY_CHARS = 200
+_SECRET = re.compile(r"(?i)(authorization|password|passwd|secret|token|api[_-]?key|cookie)")
+_encoder = msgspec.json.Encoder()
+_REQUIRED = re.compile(r"^'(.+)' is a required property$")
+
+
+@dataclass
+class _Compiled:
+    """A tool with its schema checked and its validator built (once per tool)."""
+
+    tool: Tool
+    params_schema: dict[str, Any]
+    result_schema: dict[str, Any]
+    struct: type[msgspec.Struct] | None
+    validator: Draft202012Validator | None
+    problems: list[Problem]
+
+
+def _inline_top(schema: dict[str, Any]) -> dict[str, Any]:
+    """msgspec describes a Struct as ``{"$ref": "#/$defs/X", "$defs": ...}``; clients
+    read the params object more easily with X's own schema on top."""
+    ref = schema.get("$ref")
+    defs = schema.get("$defs", {})
+    if isinstance(ref, str) and ref.startswith("#/$defs/") and len(schema) == 2:
+        name = ref.removeprefix("#/$defs/")
+        top = dict(defs.get(name, {}))
+        rest = {k: v for k, v in defs.items() if k != name}
+        if top and not any(f"#/$defs/{name}" in str(v) for v in rest.values()):
+            if rest:
+                top["$defs"] = rest
+            return top
+    return schema
+
+
+def _schema_of(value: Any, what: str) -> tuple[dict[str, Any], type[msgspec.Struct] | None]:
+    if isinstance(value, dict):
+        Draft202012Validator.check_schema(value)
+        return value, None
+    if isinstance(value, type):
+        schema = _inline_top(msgspec.json.schema(value))
+        struct = value if issubclass(value, msgspec.Struct) else None
+        return schema, struct
+    raise TypeError(f"{what} must be a JSON Schema object or a msgspec type")
+
+
+def compile_tool(tool: Tool) -> _Compiled:
+    """Check a tool's name and schemas; problems make it uncallable, not the daemon."""
+    problems: list[Problem] = []
+    params: dict[str, Any] = {}
+    result: dict[str, Any] = {}
+    struct: type[msgspec.Struct] | None = None
+    validator: Draft202012Validator | None = None
+    if not TOOL_NAME.fullmatch(tool.name):
+        problems.append(Problem(where="name", message=f"{tool.name!r} is not a dotted tool name"))
+    try:
+        params, struct = _schema_of(tool.params_schema, "params_schema")
+        if struct is None:
+            validator = Draft202012Validator(params)
+        if params.get("type", "object") != "object" and "$ref" not in params:
+            problems.append(Problem(where="params_schema", message='must have "type": "object"'))
+    except (SchemaError, TypeError) as exc:
+        message = exc.message if isinstance(exc, SchemaError) else str(exc)
+        problems.append(Problem(where="params_schema", message=message))
+    try:
+        result, _ = _schema_of(tool.result_schema, "result_schema")
+    except (SchemaError, TypeError) as exc:
+        message = exc.message if isinstance(exc, SchemaError) else str(exc)
+        problems.append(Problem(where="result_schema", message=message))
+    return _Compiled(tool, params, result, struct, validator, problems)
+
+
+def summarize(params: Any) -> str:
+    """A short, redacted rendering of params for traces: values under keys that look
+    like secrets become ``"***"``; the text is cut at ``SUMMARY_CHARS``."""
+
+    def redact(value: Any, depth: int = 0) -> Any:
+        if depth > 8:
+            return "…"
+        if isinstance(value, dict):
+            return {
+                k: "***" if isinstance(k, str) and _SECRET.search(k) else redact(v, depth + 1)
+                for k, v in value.items()
+            }
+        if isinstance(value, list):
+            return [redact(v, depth + 1) for v in value[:20]]
+        return value
+
+    try:
+        text = _encoder.encode(redact(msgspec.to_builtins(params))).decode()
+    except (TypeError, msgspec.EncodeError):
+        text = repr(params)
+    return text if len(text) <= SUMMARY_CHARS else text[: SUMMARY_CHARS - 1] + "…"
+
+
+def _log_to_daemon(caller: ToolCaller) -> Callable[[str, str], None]:
+    """Where a tool's log lines go when the caller gave no log: the daemon's log."""
+    who = f"run {caller.run_id}" if caller.kind == "run" else f"uid {caller.uid}"
+
+    def log(stream: str, text: str) -> None:
+        logger.info("tool call from %s: %s: %s", who, stream, text)
+
+    return log
+
+
+class ToolService:
+    """One per daemon (``app.tools``); the engine gets it to serve runs' tool calls."""
+
+    def __init__(
+        self,
+        *,
+        registry: Registry[Tool],
+        folders: FolderTools,
+        config: Config,
+        state_dir: str,
+        storage: StorageBackend,
+        runs: RunStarter,
+        emit: Callable[[TraceEvent], None],
+    ) -> None:
+        self.registry = registry
+        self.folders = folders
+        self.config = config
+        self.state_dir = state_dir
+        self.runs = runs
+        self.kv = KVCache(storage, config.tools.kv_cache_entries)
+        self._emit = emit
+        tools_cfg = config.tools
+        files = tools_cfg.files_dir or "tool-files"
+        files = os.path.join(state_dir, os.path.expanduser(files))
+        self.files_root = os.path.realpath(files)
+        self.work_root = os.path.realpath(os.path.join(state_dir, "work"))
+        self._compiled: dict[str, _Compiled] = {}
+        for tool in registry.items():
+            self._compiled[tool.name] = compile_tool(tool)
+            for problem in self._compiled[tool.name].problems:
+                logger.error(
+                    "tool %s (plugin %s): %s: %s",
+                    tool.name, registry.owner(tool.name), problem.where, problem.message,
+                )  # fmt: skip
+        self.buckets = {
+            name: TokenBucket(rate.rate_per_s, rate.burst) for name, rate in tools_cfg.rates.items()
+        }
+        self.calls = 0
+
+    async def start(self) -> None:
+        """Make the global scope and load the folder tools."""
+        os.makedirs(os.path.join(self.files_root, "global"), exist_ok=True)
+        await self.reload()
+
+    async def reload(self) -> list[str]:
+        """Re-read the tool folders; names that changed."""
+        return await self.folders.reload(set(self._compiled))
+
+    # -- looking up ----------------------------------------------------------------
+
+    async def _find(self, name: str) -> _Compiled:
+        compiled = self._compiled.get(name)
+        if compiled is not None:
+            return compiled
+        folder = self.folders.get(name)
+        if folder is None:
+            raise NotFound(f"no tool named {name!r}", {"tool": name})
+        if folder.problems or folder.tool is None:
+            problems = [f"{p.where}: {p.message}" for p in folder.problems]
+            raise ToolFailed(
+                f"tool {name!r} is not usable: " + "; ".join(problems),
+                {"tool": name, "reason": "not_usable", "problems": problems},
+            )
+        return await self._compile_folder(folder)
+
+    async def _compile_folder(self, folder: FolderEntry) -> _Compiled:
+        assert folder.tool is not None
+        if folder.compiled is None:
+            try:
+                await folder.tool.resolve_schema()
+            except SeqdError as exc:
+                raise ToolFailed(
+                    f"tool {folder.name!r}: cannot derive its params schema: {exc.message}",
+                    {"tool": folder.name, "reason": "not_usable"},
+                ) from None
+            folder.compiled = compile_tool(folder.tool)
+        compiled: _Compiled = folder.compiled
+        return compiled
+
+    def _bucket_info(self, name: str) -> BucketInfo | None:
+        bucket = self.buckets.get(name)
+        if bucket is None:
+            return None
+        return msgspec.convert(msgspec.to_builtins(bucket.state()), BucketInfo)
+
+    def has(self, name: str) -> bool:
+        """Whether a tool of that name exists (plugin or folder)."""
+        return name in self._compiled or self.folders.get(name) is not None
+
+    def count(self) -> int:
+        return len(self._compiled) + len(self.folders.names())
+
+    async def list(self) -> list[ToolInfo]:
+        infos = [self._plugin_info(name, c) for name, c in sorted(self._compiled.items())]
+        for name in self.folders.names():
+            infos.append(await self._folder_info(name))
+        return sorted(infos, key=lambda i: i.name)
+
+    async def get(self, name: str) -> ToolInfo:
+        if name in self._compiled:
+            return self._plugin_info(name, self._compiled[name])
+        if self.folders.get(name) is None:
+            raise NotFound(f"no tool named {name!r}", {"tool": name})
+        return await self._folder_info(name)
+
+    def _plugin_info(self, name: str, c: _Compiled) -> ToolInfo:
+        return ToolInfo(
+            name=name,
+            description=c.tool.description,
+            source="plugin",
+            plugin=self.registry.owner(name),
+            valid=not c.problems,
+            problems=c.problems,
+            params_schema=c.params_schema,
+            result_schema=c.result_schema,
+            rate=self._bucket_info(name),
+            admin_only=name in self.config.tools.admin_only,
+        )
+
+    async def _folder_info(self, name: str) -> ToolInfo:
+        folder = self.folders.get(name)
+        assert folder is not None
+        compiled = None
+        problems = list(folder.problems)
+        if folder.tool is not None and not folder.problems:
+            try:
+                compiled = await self._compile_folder(folder)
+                problems.extend(compiled.problems)
+            except ToolFailed as exc:
+                problems.append(Problem(where="code.py", message=exc.message))
+        return ToolInfo(
+            name=name,
+            description=folder.description,
+            source="folder",
+            path=folder.dir,
+            version=folder.version,
+            valid=not problems,
+            problems=problems,
+            params_schema=compiled.params_schema if compiled else None,
+            result_schema=compiled.result_schema if compiled else None,
+            rate=self._bucket_info(name),
+            admin_only=name in self.config.tools.admin_only,
+        )
+
+    def rate_states(self) -> dict[str, BucketInfo]:
+        return {name: info for name in self.buckets if (info := self._bucket_info(name))}
+
+    # -- calling -------------------------------------------------------------------
+
+    def context(
+        self, caller: ToolCaller, log: Callable[[str, str], None] | None = None
+    ) -> ToolContext:
+        """What ``caller`` may reach (see docs/tools.md, "Scopes")."""
+        tools_cfg = self.config.tools
+        roots: dict[str, str] = {}
+        if caller.kind == "run":
+            if caller.run_id is not None:
+                roots["run"] = os.path.join(self.work_root, caller.run_id)
+            if caller.task is not None:
+                roots["task"] = os.path.join(self.files_root, "tasks", caller.task)
+            roots["global"] = os.path.join(self.files_root, "global")
+            default = "run" if "run" in roots else "global"
+            policy = tools_cfg.tasks.get(caller.task or "")
+            hosts = tools_cfg.http_allow_hosts
+            if policy is not None and policy.http_allow_hosts is not None:
+                hosts = policy.http_allow_hosts
+        else:
+            if tools_cfg.rpc_file_access == "global":
+                roots["global"] = os.path.join(self.files_root, "global")
+            default = "global"
+            hosts = tools_cfg.http_allow_hosts
+        return ToolContext(
+            caller=caller,
+            roots=roots,
+            default_scope=default,
+            http_allow_hosts=None if hosts is None else list(hosts),
+            kv=self.kv,
+            runs=self.runs,
+            state_dir=self.state_dir,
+            config=self.config,
+            log=log if log is not None else _log_to_daemon(caller),
+            task_type=self.folders.task_types.get,
+        )
+
+    def validate(self, compiled: _Compiled, params: dict[str, Any]) -> Any:
+        name = compiled.tool.name
+        if compiled.struct is not None:
+            try:
+                return msgspec.convert(params, compiled.struct)
+            except msgspec.ValidationError as exc:
+                _message, details = validation_details(exc)
+                field = f"params.{details['field']}" if details["field"] else "params"
+                raise ValidationFailed(
+                    f"{name}: {field}: {details['reason']}",
+                    {"field": field, "reason": details["reason"], "tool": name},
+                ) from None
+        if compiled.validator is not None:
+            error = best_match(compiled.validator.iter_errors(params))
+            if error is not None:
+                path = ".".join(str(p) for p in error.absolute_path)
+                missing = _REQUIRED.match(error.message) if error.validator == "required" else None
+                if missing is not None:
+                    path = f"{path}.{missing.group(1)}" if path else missing.group(1)
+                field = f"params.{path}" if path else "params"
+                raise ValidationFailed(
+                    f"{name}: {field}: {error.message}",
+                    {"field": field, "reason": error.message, "tool": name},
+                )
+        return params
+
+    async def call(
+        self,
+        name: str,
+        params: dict[str, Any],
+        caller: ToolCaller,
+        log: Callable[[str, str], None] | None = None,
+    ) -> Any:
+        """Validate, rate-limit, run and trace one call; the result as plain JSON
+        values. ``log(stream, text)`` receives lines the tool logs (a run's log)."""
+        started = time.perf_counter()
+        outcome, error = "ok", None
+        try:
+            if not isinstance(params, dict):
+                raise ValidationFailed("params must be an object", {"field": "params"})
+            compiled = await self._find(name)
+            if compiled.problems:
+                problems = [f"{p.where}: {p.message}" for p in compiled.problems]
+                raise ToolFailed(
+                    f"tool {name!r} is not usable: " + "; ".join(problems),
+                    {"tool": name, "reason": "not_usable", "problems": problems},
+                )
+            if caller.kind == "rpc" and not caller.admin and name in self.config.tools.admin_only:
+                raise PermissionDenied(
+                    f"tool {name!r} is reserved to admins when called over RPC (tools.admin_only)",
+                    {"tool": name, "uid": caller.uid},
+                )
+            value = self.validate(compiled, params)
+            bucket = self.buckets.get(name)
+            if bucket is not None:
+                wait = bucket.take()
+                if wait:
+                    raise RateLimited(
+                        f"tool {name!r} is over its limit of {bucket.rate:g} calls/s; "
+                        f"retry after {wait:.3f}s",
+                        {"tool": name, "retry_after": round(wait, 3)},
+                    )
+            self.calls += 1
+            result = await compiled.tool.call(value, self.context(caller, log))
+            try:
+                return msgspec.to_builtins(result)
+            except TypeError as exc:
+                raise ToolFailed(
+                    f"tool {name!r} returned something that is not JSON: {exc}",
+                    {"tool": name, "reason": "bad_result"},
+                ) from None
+        except SeqdError as exc:
+            exc.details.setdefault("tool", name)
+            outcome, error = exc.type, exc.message
+            raise
+        except Exception as exc:
+            logger.exception("tool %s crashed", name)
+            outcome, error = "tool_failed", f"{type(exc).__name__}: {exc}"
+            raise ToolFailed(
+                f"tool {name!r} crashed: {type(exc).__name__}: {exc}",
+                {"tool": name, "reason": "crashed"},
+            ) from None
+        except BaseException:
+            outcome, error = "cancelled", "the call was cancelled"
+            raise
+        finally:
+            self._emit(
+                ToolCall(
+                    ts=timeutil.now(),
+                    tool=name,
+                    caller=caller.kind,
+                    run_id=caller.run_id,
+                    task=caller.task,
+                    uid=caller.uid,
+                    params=summarize(params),
+                    duration_s=round(time.perf_counter() - started, 6),
+                    outcome=outcome,
+                    error=error,
+                )
+            )
