@@ -29,6 +29,7 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check seqd plugins tests contrib bench
 	$(VENV)/bin/ruff format --check seqd plugins tests contrib bench
 	$(VENV)/bin/mypy seqd $(dir $(PLUGINS))
+	$(VENV)/bin/lint-imports --no-cache
 
 bench: $(STAMP)
 	$(PY) -m bench.run

@@ -19,8 +19,8 @@ if TYPE_CHECKING:
     from typing import Any
 
     from seqd.client._plain import AttrDict
-    from seqd.client._typed import Notification
     from seqd.client.aio import AsyncClient
+    from seqd.client.notification import Notification
 
 __all__ = [
     "AsyncClient",
@@ -40,7 +40,7 @@ def __getattr__(name: str) -> Any:
 
         return AsyncClient
     if name == "Notification":
-        from seqd.client._typed import Notification
+        from seqd.client.notification import Notification
 
         return Notification
     if name == "AttrDict":

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator
     from typing import Any, Protocol
 
-    from seqd.client._typed import Notification
+    from seqd.client.notification import Notification
 
 START_HINT = "is seqd running? start it with `seqd` or `systemctl --user start seqd`"
 LOST_HINT = "the daemon may have stopped or restarted; see its log (`journalctl --user -u seqd`)"
@@ -179,7 +179,7 @@ def responses(
 def notification(method: str, params: Any) -> Notification:
     """The public ``Notification`` Struct, in either mode. Imported here, when one
     arrives, so that a client that never subscribes (seqctl) never imports msgspec."""
-    from seqd.client._typed import Notification
+    from seqd.client.notification import Notification
 
     return Notification(method=method, params=params)
 

@@ -16,13 +16,6 @@ from seqd.client._codec import ABSENT, Message, ProtocolError, WireError, previe
 from seqd.rpc.protocol import METHODS
 
 
-class Notification(msgspec.Struct):
-    """A server-to-client message without id (``method`` is ``event`` for events)."""
-
-    method: str
-    params: Any
-
-
 class _WireError(msgspec.Struct):
     """Lenient about ``data``, so an odd one is not a crash."""
 

@@ -24,7 +24,8 @@ from seqd.client._codec import (
     ProtocolError,
     WireError,
 )
-from seqd.client._typed import CODEC, Notification
+from seqd.client._typed import CODEC
+from seqd.client.notification import Notification
 from seqd.config.paths import client_socket
 from seqd.model.runs import Run, RunStatus
 from seqd.model.tasks import TaskDef, TaskSummary

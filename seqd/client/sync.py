@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from typing import Any, TypeVar, overload
 
     from seqd.client._codec import Codec, Message
-    from seqd.client._typed import Notification
+    from seqd.client.notification import Notification
     from seqd.model.runs import Run, RunStatus
     from seqd.model.tasks import TaskDef, TaskSummary
     from seqd.rpc.protocol import (

@@ -13,6 +13,7 @@ from typing import Any
 
 from seqd import __version__
 from seqd.config.settings import ConfigError, load_config
+from seqd.daemon.flags import flags_of, storage_flags
 
 logger = logging.getLogger("seqd")
 
@@ -33,28 +34,6 @@ examples:
   seqd --storage postgres --storage-opt dsn=postgresql://postgres@127.0.0.1/seqd
   seqd export -o backup.jsonl && seqd import --storage fs backup.jsonl
 """
-
-
-def storage_flags(parser: argparse.ArgumentParser) -> None:
-    """The flags that choose a store, shared by the daemon, export and import."""
-    parser.add_argument("--config", metavar="FILE", help="TOML config file")
-    parser.add_argument("--state-dir", metavar="DIR", help="where the store and run files live")
-    parser.add_argument(
-        "--storage", metavar="NAME", help="storage backend: sqlite (default), fs, postgres..."
-    )
-    parser.add_argument(
-        "--storage-opt",
-        metavar="KEY=VALUE",
-        action="append",
-        default=[],
-        help="an option of the chosen backend, e.g. dsn=... or path=... (repeatable); "
-        "VALUE is JSON if it parses as JSON, else a string",
-    )
-    parser.add_argument(
-        "--durability",
-        choices=["normal", "full"],
-        help="normal: survives a process crash; full: also a power loss",
-    )
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -88,40 +67,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--no-watch", action="store_true", help="do not watch task dirs")
     parser.add_argument("--version", action="version", version=f"seqd {__version__}")
     return parser.parse_args(argv)
-
-
-def storage_options(pairs: list[str]) -> dict[str, Any]:
-    """``KEY=VALUE`` flags into a dict; VALUE is JSON when it parses, else text."""
-    import msgspec
-
-    options: dict[str, Any] = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise ConfigError(f"--storage-opt {pair!r}: expected KEY=VALUE")
-        try:
-            options[key] = msgspec.json.decode(value)
-        except msgspec.DecodeError:
-            options[key] = value
-    return options
-
-
-def flags_of(args: argparse.Namespace) -> dict[str, Any]:
-    """The config layer given on the command line."""
-    flags: dict[str, Any] = {
-        "state_dir": args.state_dir,
-        "storage": args.storage,
-        "durability": args.durability,
-    }
-    for name in ("socket", "task_dirs", "tool_dirs", "workers", "node", "log_level"):
-        flags[name] = getattr(args, name, None)
-    if getattr(args, "no_watch", False):
-        flags["watch"] = False
-    options = storage_options(args.storage_opt)
-    if options:
-        # Applies to the backend chosen by --storage (or by the lower layers).
-        flags["_storage_opts"] = options
-    return flags
 
 
 def setup_logging(level: str) -> None:

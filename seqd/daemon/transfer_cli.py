@@ -9,7 +9,7 @@ import sys
 from typing import BinaryIO
 
 from seqd.config.settings import ConfigError, load_config
-from seqd.daemon.main import flags_of, storage_flags
+from seqd.daemon.flags import flags_of, storage_flags
 from seqd.errors import SeqdError
 from seqd.plugins.host import PluginHost
 from seqd.plugins.storage import StorageBackend, StorageContext
