@@ -13,10 +13,10 @@ from seqd.api import daemon, plugins, rpc, runs, tasks, tools
 from seqd.rpc.dispatch import Handler
 
 if TYPE_CHECKING:
-    from seqd.daemon.app import App
+    from seqd.api.context import Daemon
 
 
-def build(app: App) -> dict[str, Handler]:
+def build(app: Daemon) -> dict[str, Handler]:
     table: dict[str, Handler] = {}
     for module in (daemon, plugins, tasks, runs, tools, rpc):
         table.update(module.handlers(app))

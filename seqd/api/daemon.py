@@ -26,10 +26,10 @@ from seqd.rpc.protocol import (
 )
 
 if TYPE_CHECKING:
-    from seqd.daemon.app import App
+    from seqd.api.context import Daemon
 
 
-def handlers(app: App) -> dict[str, Handler]:
+def handlers(app: Daemon) -> dict[str, Handler]:
     process = psutil.Process(os.getpid())
 
     def ping(params: NoParams, caller: Caller) -> str:

@@ -8,10 +8,10 @@ from seqd.rpc.dispatch import Caller, Handler
 from seqd.rpc.protocol import NoParams, PluginInfo, PluginsResult
 
 if TYPE_CHECKING:
-    from seqd.daemon.app import App
+    from seqd.api.context import Daemon
 
 
-def handlers(app: App) -> dict[str, Handler]:
+def handlers(app: Daemon) -> dict[str, Handler]:
     def list_plugins(params: NoParams, caller: Caller) -> PluginsResult:
         infos = [
             PluginInfo(

@@ -9,10 +9,10 @@ from seqd.rpc.openrpc import document
 from seqd.rpc.protocol import NoParams
 
 if TYPE_CHECKING:
-    from seqd.daemon.app import App
+    from seqd.api.context import Daemon
 
 
-def handlers(app: App) -> dict[str, Handler]:
+def handlers(app: Daemon) -> dict[str, Handler]:
     doc = document()
 
     def discover(params: NoParams, caller: Caller) -> dict[str, Any]:

@@ -24,10 +24,10 @@ from seqd.rpc.protocol import (
 )
 
 if TYPE_CHECKING:
-    from seqd.daemon.app import App
+    from seqd.api.context import Daemon
 
 
-def handlers(app: App) -> dict[str, Handler]:
+def handlers(app: Daemon) -> dict[str, Handler]:
     engine = app.engine
 
     async def submit(params: SubmitParams, caller: Caller) -> Run:

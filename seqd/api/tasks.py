@@ -9,10 +9,10 @@ from seqd.rpc.dispatch import Caller, Handler
 from seqd.rpc.protocol import TaskListParams, TaskListResult, TaskNameParams, ValidateResult
 
 if TYPE_CHECKING:
-    from seqd.daemon.app import App
+    from seqd.api.context import Daemon
 
 
-def handlers(app: App) -> dict[str, Handler]:
+def handlers(app: Daemon) -> dict[str, Handler]:
     catalog = app.catalog
 
     def list_tasks(params: TaskListParams, caller: Caller) -> TaskListResult:

@@ -18,10 +18,10 @@ from seqd.rpc.protocol import (
 )
 
 if TYPE_CHECKING:
-    from seqd.daemon.app import App
+    from seqd.api.context import Daemon
 
 
-def handlers(app: App) -> dict[str, Handler]:
+def handlers(app: Daemon) -> dict[str, Handler]:
     async def list_tools(params: NoParams, caller: Caller) -> ToolListResult:
         return ToolListResult(tools=await app.tools.list())
 

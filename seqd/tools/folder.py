@@ -41,7 +41,7 @@ from seqd.plugins.tasktype import TaskSource, TaskType
 from seqd.plugins.tools import ToolContext
 
 if TYPE_CHECKING:
-    from seqd.tools.service import _Compiled
+    from seqd.tools.compiled import CompiledTool
 
 logger = logging.getLogger(__name__)
 
@@ -71,7 +71,7 @@ class FolderEntry:
     description: str = ""
     problems: list[Problem] = field(default_factory=list)
     tool: FolderTool | None = None
-    compiled: _Compiled | None = None
+    compiled: CompiledTool | None = None
 
 
 def load_folder(folder: str, name: str, runner: TaskType | None) -> FolderEntry:

@@ -17,15 +17,11 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import msgspec
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import SchemaError, best_match
 
 from seqd.config.settings import Config
 from seqd.errors import (
@@ -42,109 +38,16 @@ from seqd.plugins.host import Registry
 from seqd.plugins.storage import StorageBackend
 from seqd.plugins.tools import RunStarter, Tool, ToolCaller, ToolContext
 from seqd.plugins.tracing import ToolCall, TraceEvent
-from seqd.rpc.dispatch import validation_details
 from seqd.rpc.protocol import BucketInfo, ToolInfo
 from seqd.storage.kvcache import KVCache
+from seqd.tools.compiled import CompiledTool, compile_tool, validate_params
 from seqd.tools.folder import FolderEntry, FolderTools
 from seqd.tools.ratelimit import TokenBucket
+from seqd.tools.redact import summarize
 
 logger = logging.getLogger(__name__)
 
 __all__ = ["ToolCaller", "ToolService"]
-
-TOOL_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}(\.[a-z0-9][a-z0-9_-]{0,63}){1,3}")
-SUMMARY_CHARS = 200
-_SECRET = re.compile(r"(?i)(authorization|password|passwd|secret|token|api[_-]?key|cookie)")
-_encoder = msgspec.json.Encoder()
-_REQUIRED = re.compile(r"^'(.+)' is a required property$")
-
-
-@dataclass
-class _Compiled:
-    """A tool with its schema checked and its validator built (once per tool)."""
-
-    tool: Tool
-    params_schema: dict[str, Any]
-    result_schema: dict[str, Any]
-    struct: type[msgspec.Struct] | None
-    validator: Draft202012Validator | None
-    problems: list[Problem]
-
-
-def _inline_top(schema: dict[str, Any]) -> dict[str, Any]:
-    """msgspec describes a Struct as ``{"$ref": "#/$defs/X", "$defs": ...}``; clients
-    read the params object more easily with X's own schema on top."""
-    ref = schema.get("$ref")
-    defs = schema.get("$defs", {})
-    if isinstance(ref, str) and ref.startswith("#/$defs/") and len(schema) == 2:
-        name = ref.removeprefix("#/$defs/")
-        top = dict(defs.get(name, {}))
-        rest = {k: v for k, v in defs.items() if k != name}
-        if top and not any(f"#/$defs/{name}" in str(v) for v in rest.values()):
-            if rest:
-                top["$defs"] = rest
-            return top
-    return schema
-
-
-def _schema_of(value: Any, what: str) -> tuple[dict[str, Any], type[msgspec.Struct] | None]:
-    if isinstance(value, dict):
-        Draft202012Validator.check_schema(value)
-        return value, None
-    if isinstance(value, type):
-        schema = _inline_top(msgspec.json.schema(value))
-        struct = value if issubclass(value, msgspec.Struct) else None
-        return schema, struct
-    raise TypeError(f"{what} must be a JSON Schema object or a msgspec type")
-
-
-def compile_tool(tool: Tool) -> _Compiled:
-    """Check a tool's name and schemas; problems make it uncallable, not the daemon."""
-    problems: list[Problem] = []
-    params: dict[str, Any] = {}
-    result: dict[str, Any] = {}
-    struct: type[msgspec.Struct] | None = None
-    validator: Draft202012Validator | None = None
-    if not TOOL_NAME.fullmatch(tool.name):
-        problems.append(Problem(where="name", message=f"{tool.name!r} is not a dotted tool name"))
-    try:
-        params, struct = _schema_of(tool.params_schema, "params_schema")
-        if struct is None:
-            validator = Draft202012Validator(params)
-        if params.get("type", "object") != "object" and "$ref" not in params:
-            problems.append(Problem(where="params_schema", message='must have "type": "object"'))
-    except (SchemaError, TypeError) as exc:
-        message = exc.message if isinstance(exc, SchemaError) else str(exc)
-        problems.append(Problem(where="params_schema", message=message))
-    try:
-        result, _ = _schema_of(tool.result_schema, "result_schema")
-    except (SchemaError, TypeError) as exc:
-        message = exc.message if isinstance(exc, SchemaError) else str(exc)
-        problems.append(Problem(where="result_schema", message=message))
-    return _Compiled(tool, params, result, struct, validator, problems)
-
-
-def summarize(params: Any) -> str:
-    """A short, redacted rendering of params for traces: values under keys that look
-    like secrets become ``"***"``; the text is cut at ``SUMMARY_CHARS``."""
-
-    def redact(value: Any, depth: int = 0) -> Any:
-        if depth > 8:
-            return "…"
-        if isinstance(value, dict):
-            return {
-                k: "***" if isinstance(k, str) and _SECRET.search(k) else redact(v, depth + 1)
-                for k, v in value.items()
-            }
-        if isinstance(value, list):
-            return [redact(v, depth + 1) for v in value[:20]]
-        return value
-
-    try:
-        text = _encoder.encode(redact(msgspec.to_builtins(params))).decode()
-    except (TypeError, msgspec.EncodeError):
-        text = repr(params)
-    return text if len(text) <= SUMMARY_CHARS else text[: SUMMARY_CHARS - 1] + "…"
 
 
 def _log_to_daemon(caller: ToolCaller) -> Callable[[str, str], None]:
@@ -183,7 +86,7 @@ class ToolService:
         files = os.path.join(state_dir, os.path.expanduser(files))
         self.files_root = os.path.realpath(files)
         self.work_root = os.path.realpath(os.path.join(state_dir, "work"))
-        self._compiled: dict[str, _Compiled] = {}
+        self._compiled: dict[str, CompiledTool] = {}
         for tool in registry.items():
             self._compiled[tool.name] = compile_tool(tool)
             for problem in self._compiled[tool.name].problems:
@@ -207,7 +110,7 @@ class ToolService:
 
     # -- looking up ----------------------------------------------------------------
 
-    async def _find(self, name: str) -> _Compiled:
+    async def _find(self, name: str) -> CompiledTool:
         compiled = self._compiled.get(name)
         if compiled is not None:
             return compiled
@@ -222,7 +125,7 @@ class ToolService:
             )
         return await self._compile_folder(folder)
 
-    async def _compile_folder(self, folder: FolderEntry) -> _Compiled:
+    async def _compile_folder(self, folder: FolderEntry) -> CompiledTool:
         assert folder.tool is not None
         if folder.compiled is None:
             try:
@@ -233,7 +136,7 @@ class ToolService:
                     {"tool": folder.name, "reason": "not_usable"},
                 ) from None
             folder.compiled = compile_tool(folder.tool)
-        compiled: _Compiled = folder.compiled
+        compiled: CompiledTool = folder.compiled
         return compiled
 
     def _bucket_info(self, name: str) -> BucketInfo | None:
@@ -262,7 +165,7 @@ class ToolService:
             raise NotFound(f"no tool named {name!r}", {"tool": name})
         return await self._folder_info(name)
 
-    def _plugin_info(self, name: str, c: _Compiled) -> ToolInfo:
+    def _plugin_info(self, name: str, c: CompiledTool) -> ToolInfo:
         return ToolInfo(
             name=name,
             description=c.tool.description,
@@ -341,32 +244,6 @@ class ToolService:
             task_type=self.folders.task_types.get,
         )
 
-    def validate(self, compiled: _Compiled, params: dict[str, Any]) -> Any:
-        name = compiled.tool.name
-        if compiled.struct is not None:
-            try:
-                return msgspec.convert(params, compiled.struct)
-            except msgspec.ValidationError as exc:
-                _message, details = validation_details(exc)
-                field = f"params.{details['field']}" if details["field"] else "params"
-                raise ValidationFailed(
-                    f"{name}: {field}: {details['reason']}",
-                    {"field": field, "reason": details["reason"], "tool": name},
-                ) from None
-        if compiled.validator is not None:
-            error = best_match(compiled.validator.iter_errors(params))
-            if error is not None:
-                path = ".".join(str(p) for p in error.absolute_path)
-                missing = _REQUIRED.match(error.message) if error.validator == "required" else None
-                if missing is not None:
-                    path = f"{path}.{missing.group(1)}" if path else missing.group(1)
-                field = f"params.{path}" if path else "params"
-                raise ValidationFailed(
-                    f"{name}: {field}: {error.message}",
-                    {"field": field, "reason": error.message, "tool": name},
-                )
-        return params
-
     async def call(
         self,
         name: str,
@@ -393,7 +270,7 @@ class ToolService:
                     f"tool {name!r} is reserved to admins when called over RPC (tools.admin_only)",
                     {"tool": name, "uid": caller.uid},
                 )
-            value = self.validate(compiled, params)
+            value = validate_params(compiled, params)
             bucket = self.buckets.get(name)
             if bucket is not None:
                 wait = bucket.take()
