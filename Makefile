@@ -4,14 +4,17 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PLUGINS := $(wildcard plugins/*/pyproject.toml)
+LOCK := requirements/dev.lock
+DIST ?= dist
 ARGS ?=
 
-.PHONY: run test lint unit bench clean venv
+.PHONY: run test lint unit bench clean venv lock dist
 
-$(STAMP): pyproject.toml $(PLUGINS)
+# uv installs from the lock in a few seconds; it is itself pinned in the lock.
+$(STAMP): pyproject.toml $(PLUGINS) $(LOCK)
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet --config-settings editable_mode=compat -e '.[dev]' $(foreach p,$(dir $(PLUGINS)),-e ./$(p))
+	$(PY) -m pip install --quiet $$(grep -E '^uv==' $(LOCK))
+	$(VENV)/bin/uv pip install --quiet --python $(PY) --config-setting editable_mode=compat -r $(LOCK)
 	touch $(STAMP)
 
 venv: $(STAMP)
@@ -34,5 +37,17 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(PY) -m bench.run
 
+## Re-pin the development environment (requirements/dev.lock) after changing a dependency
+## in any pyproject.toml; commit the new lock. `make lock ARGS=--upgrade` moves every pin.
+lock: $(STAMP)
+	$(VENV)/bin/uv pip compile --quiet --python-version 3.11 --universal --no-header \
+		$(ARGS) -o $(LOCK) requirements/dev.in
+
+## Build the wheels of seqd and of every plugin in plugins/ into dist/ (or DIST=...).
+dist: $(STAMP)
+	rm -rf $(DIST)
+	$(VENV)/bin/uv build --quiet --wheel --out-dir $(DIST) .
+	$(foreach p,$(dir $(PLUGINS)),$(VENV)/bin/uv build --quiet --wheel --out-dir $(DIST) $(p) &&) true
+
 clean:
-	rm -rf $(VENV) build *.egg-info .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) build dist *.egg-info .mypy_cache .ruff_cache .pytest_cache
