@@ -189,6 +189,19 @@ def test_bad_config_is_usage_error(tmp_path: Path) -> None:
     assert out.returncode == 2 and "workers" in out.stderr
 
 
+def test_unknown_storage_backend_is_a_usage_error(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    out = subprocess.run(
+        [sys.executable, "-m", "seqd", "--storage", "nosuch", "--state-dir", str(tmp_path),
+         "--socket", str(tmp_path / "s.sock")],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert out.returncode == 2, out.stderr
+    assert "unknown storage backend 'nosuch' (available: " in out.stderr
+
+
 def test_sighup_reload_and_version_pinning(make_daemon) -> None:  # type: ignore[no-untyped-def]
     d: Daemon = make_daemon(args=["--no-watch"])
     code = d.tasks_dir / "hello" / "code.py"

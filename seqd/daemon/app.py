@@ -166,7 +166,9 @@ class App:
         factory = self.host.storage.get(name)
         if factory is None:
             known = ", ".join(self.host.storage.names()) or "none"
-            raise StartupError(f"unknown storage backend {name!r} (available: {known})")
+            raise StartupError(
+                f"unknown storage backend {name!r} (available: {known})", exit_code=2
+            )
         context = StorageContext(state_dir=self.state_dir, durability=self.config.durability)
         try:
             backend = TracedStorage(
