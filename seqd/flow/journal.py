@@ -1,11 +1,9 @@
 """A flow run's journal: what it already holds, by key, and writing to it.
 
-Replay by keys: every effect a flow has (a child run, a tool call, a delay, a state's
-outcome, a transition) has a key that is the same each time the graph is walked for the
-same run attempt, so a (re)started flow uses a recorded outcome instead of acting again.
-Its own module because it is the one place that knows how entries are written (which
-waits until durable, which does not), how outcomes are read back, and how a timer's due
-time survives a restart.
+A (re)started flow uses the outcome recorded under a key instead of acting again (the
+keys are described in ``executor``). Its own module because it is the one place that
+knows how entries are written (which waits until durable, which does not), how outcomes
+are read back, and how a timer's due time survives a restart.
 """
 
 from __future__ import annotations
