@@ -190,23 +190,32 @@ def _scope_flow(scope: Scope, owners: dict[str, Scope], out: _Problems) -> None:
 
 
 def _missing_target(what: str, target: str, scope: Scope, owners: dict[str, Scope]) -> str:
-    owner = owners.get(target)
-    if owner is not None and owner is not scope:
-        return (
-            f"{what} goes to {target!r}, which is in {owner.label}, not in {scope.label}: "
-            "a transition cannot enter or leave a parallel branch or a map iterator"
-        )
-    return f"{what} goes to {target!r}, which does not exist{suggest(target, scope.graph.states)}"
+    return _missing(
+        f"{what} goes to {target!r}, which",
+        target,
+        scope,
+        owners,
+        "a transition cannot enter or leave a parallel branch or a map iterator",
+    )
 
 
 def _missing_start(start: str, scope: Scope, owners: dict[str, Scope]) -> str:
-    owner = owners.get(start)
+    return _missing(
+        f"the start state {start!r}",
+        start,
+        scope,
+        owners,
+        "a scope starts at one of its own states",
+    )
+
+
+def _missing(subject: str, name: str, scope: Scope, owners: dict[str, Scope], rule: str) -> str:
+    """Why ``name`` is not a state of ``scope``: it is in another scope (which ``rule``
+    forbids), or it does not exist at all."""
+    owner = owners.get(name)
     if owner is not None and owner is not scope:
-        return (
-            f"the start state {start!r} is in {owner.label}, not in {scope.label}: "
-            "a scope starts at one of its own states"
-        )
-    return f"the start state {start!r} does not exist{suggest(start, scope.graph.states)}"
+        return f"{subject} is in {owner.label}, not in {scope.label}: {rule}"
+    return f"{subject} does not exist{suggest(name, scope.graph.states)}"
 
 
 def _reachable(start: str, edges: dict[str, list[str]]) -> set[str]:
