@@ -255,6 +255,28 @@ def test_wait_state_delays(flowd: Daemon) -> None:
     assert _ts(kid.created_at) - _ts(run.started_at) >= 0.29
 
 
+@pytest.mark.parametrize(
+    ("when", "ok"),
+    [
+        ("2000-01-01T00:00:00Z", True),  # past: no wait at all
+        ("2000-01-01T00:00:00+01:00", True),
+        ("2000-01-01T00:00:00", False),  # no offset: would be the daemon's local time
+        ("2000-01-01", False),
+        ("2000-02-30T00:00:00Z", False),
+    ],
+)
+def test_wait_until_from_the_data_is_rfc3339_as_a_literal_is(
+    flowd: Daemon, when: str, ok: bool
+) -> None:
+    run = run_flow(flowd, "f-wait-until", {"when": when})
+    if ok:
+        assert run.status == "succeeded", run.error
+    else:
+        assert run.status == "failed"
+        assert run.error.type == "validation"
+        assert "until is not" in run.error.message
+
+
 def test_cancel_mid_parallel_cancels_every_descendant(flowd: Daemon) -> None:
     with flowd.client() as c:
         run = c.submit("f-sleepers", {})

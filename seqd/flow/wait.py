@@ -1,5 +1,7 @@
 """How long a wait state waits: ``seconds``, a number at ``seconds_path``, or ``until``
-a time (literal, or at a path).
+a time (literal, or at a path). A time read from the flow's data is held to the same
+RFC 3339 rule the analyzer applies to a literal one: with an offset, never the daemon's
+local time by accident.
 
 Its own module because it is a pure function of the state and the flow's data, with
 its own validation errors; the driver sleeps the result on a recorded timer.
@@ -8,13 +10,13 @@ its own validation errors; the driver sleeps the result on a recorded timer.
 from __future__ import annotations
 
 import time
-from datetime import datetime
 from typing import Any
 
 from seqd.flow.data import Data
 from seqd.flow.graph import WaitState
 from seqd.flow.outcome import StateFailed
 from seqd.flow.paths import lookup, parse_path
+from seqd.flow.rfc3339 import parse_rfc3339
 from seqd.model.runs import RunError
 
 
@@ -34,14 +36,10 @@ def wait_seconds(name: str, state: WaitState, data: Data) -> float:
         if when.startswith("$"):
             when = lookup(parse_path(when), data)
         try:
-            seconds = _epoch(when) - time.time()
-        except (TypeError, ValueError, AttributeError):
-            raise _invalid(name, "until", "until is not an RFC 3339 time") from None
+            seconds = parse_rfc3339(when) - time.time()
+        except ValueError as exc:
+            raise _invalid(name, "until", f"until is {exc}") from None
     return max(0.0, seconds)
-
-
-def _epoch(text: str) -> float:
-    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
 
 
 def _invalid(name: str, field: str, why: str) -> StateFailed:
