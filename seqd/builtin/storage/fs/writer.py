@@ -19,9 +19,9 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from seqd.builtin.storage.batch_writer import BatchWriter, Item, Outcome
 from seqd.builtin.storage.fs.files import Batch, fsync_dir
 from seqd.errors import StorageUnavailable
+from seqd.plugins.storage_kit.batch_writer import BatchWriter, Item, Outcome
 
 logger = logging.getLogger(__name__)
 
