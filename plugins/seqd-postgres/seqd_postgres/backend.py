@@ -5,6 +5,8 @@ the writes issued meanwhile into one pipelined transaction (group commit). Each 
 is a single statement: a create is ``INSERT ... ON CONFLICT DO NOTHING``, a
 compare-and-set is ``UPDATE ... WHERE status = ANY(...)``, and a log (or journal)
 append bumps the run's counter and inserts all its lines (entries) in one statement.
+The statements on the tables every SQL store has, and the reading of their rows, are
+``seqd.plugins.storage_kit.sql``'s; ``queries`` holds what only PostgreSQL does.
 
 A call never waits forever. It waits for a connection at most ``pool_timeout_s``, the
 server bounds each statement with ``statement_timeout_s``, and the client gives up a
@@ -37,18 +39,10 @@ from seqd.model.runs import (
 )
 from seqd.model.status import UNFINISHED
 from seqd.plugins.storage import check_kv_name
+from seqd.plugins.storage_kit import sql
 from seqd.plugins.storage_kit.errors import key_taken, not_open, run_exists
 from seqd.plugins.storage_kit.options import check_durability
 from seqd.plugins.storage_kit.records import new_kv_entry, page_of
-from seqd.plugins.storage_kit.sql import (
-    RUN_DECODER,
-    kv_entry,
-    kv_listed,
-    log_lines,
-    run_row,
-    runs_of,
-    status_counts,
-)
 from seqd_postgres import queries as q
 from seqd_postgres.connections import Conn, Connections
 from seqd_postgres.faults import LABEL, connection_lost, translate
@@ -197,14 +191,14 @@ class PostgresBackend:
     # -- runs ------------------------------------------------------------------------
 
     async def create_run(self, run: Run) -> tuple[Run, bool]:
-        params = run_row(run)
+        params = sql.run_row(run)
         for _ in range(3):
             if await self._write(q.INSERT_RUN, params) == 1:
                 return run, True
             if run.idempotency_key is not None:
                 existing = await self._fetch_one(q.SQL.run_by_key, (run.idempotency_key,))
                 if existing is not None:
-                    return RUN_DECODER.decode(existing), False
+                    return sql.RUN_DECODER.decode(existing), False
             if await self._fetch_one(q.RUN_EXISTS, (run.id,)) is not None:
                 raise run_exists(run.id)
             # The key's holder let go of it in between (an update cleared it): again.
@@ -215,9 +209,9 @@ class PostgresBackend:
 
     async def update_run(self, run: Run, expect: Sequence[RunStatus] | None = None) -> bool:
         if expect is None:
-            query, params = q.SQL.update_run, run_row(run)
+            query, params = q.SQL.update_run, sql.run_row(run)
         else:
-            query, params = q.UPDATE_RUN_CAS, (*run_row(run), list(expect))
+            query, params = q.UPDATE_RUN_CAS, (*sql.run_row(run), list(expect))
         try:
             return bool(await self._write(query, params) == 1)
         except pgerrors.UniqueViolation as exc:
@@ -225,17 +219,17 @@ class PostgresBackend:
 
     async def get_run(self, run_id: str) -> Run | None:
         data = await self._fetch_one(q.SQL.get_run, (run_id,))
-        return None if data is None else RUN_DECODER.decode(data)
+        return None if data is None else sql.RUN_DECODER.decode(data)
 
     async def list_runs(self, query: RunQuery) -> RunPage:
         text, params = q.SQL.list_runs(query)
-        return page_of(runs_of(await self._fetch_all(text, params)), query.limit)
+        return page_of(sql.runs_of(await self._fetch_all(text, params)), query.limit)
 
     async def count_by_status(self) -> dict[str, int]:
-        return status_counts(await self._fetch_all(q.SQL.count_by_status, ()))
+        return sql.status_counts(await self._fetch_all(q.SQL.count_by_status, ()))
 
     async def unfinished_runs(self) -> list[Run]:
-        return runs_of(await self._fetch_all(q.UNFINISHED, (list(UNFINISHED),)))
+        return sql.runs_of(await self._fetch_all(q.UNFINISHED, (list(UNFINISHED),)))
 
     # -- logs ------------------------------------------------------------------------
 
@@ -254,7 +248,7 @@ class PostgresBackend:
     async def read_logs(self, run_id: str, after: int, limit: int) -> list[LogLine]:
         if limit < 1:
             return []
-        return log_lines(await self._fetch_all(q.SQL.read_logs, (run_id, after, limit)))
+        return sql.log_lines(await self._fetch_all(q.SQL.read_logs, (run_id, after, limit)))
 
     # -- journal ---------------------------------------------------------------------
 
@@ -274,7 +268,7 @@ class PostgresBackend:
 
     async def kv_get(self, namespace: str, key: str) -> KVEntry | None:
         check_kv_name(namespace, key)
-        return kv_entry(namespace, key, await self._fetch_all(q.SQL.kv_get, (namespace, key)))
+        return sql.kv_entry(namespace, key, await self._fetch_all(q.SQL.kv_get, (namespace, key)))
 
     async def kv_set(self, namespace: str, key: str, value: Any) -> KVEntry:
         entry, text = new_kv_entry(namespace, key, value)
@@ -295,4 +289,4 @@ class PostgresBackend:
         if limit < 1:
             return []
         query, params = q.SQL.kv_list(namespace, prefix, after, limit)
-        return kv_listed(namespace, prefix, await self._fetch_all(query, params))
+        return sql.kv_listed(namespace, prefix, await self._fetch_all(query, params))
