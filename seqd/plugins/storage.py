@@ -3,13 +3,13 @@
 A backend is contributed by a plugin as a ``StorageFactory`` (through
 ``seqd_register_storage_backends``) and chosen by name in the config. Every method is
 async: a backend keeps blocking work off the event loop itself (SQLite uses a writer
-thread that groups commits; PostgreSQL an async pool). ``seqd.testing`` holds the
-conformance suite every backend must pass.
+thread that groups commits; PostgreSQL an async pool). ``seqd.testing.storage`` holds
+the conformance suite every backend must pass, and ``seqd.plugins.storage_kit`` the
+helpers backends share (kept apart so that this module is the contract alone).
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
@@ -119,7 +119,7 @@ class StorageFactory(Protocol):
         and return an unopened backend."""
 
 
-# -- helpers for backends ---------------------------------------------------------------
+# -- what every backend accepts as a kv namespace and key ------------------------------
 
 MAX_KV_NAMESPACE = 200
 MAX_KV_KEY = 512
@@ -143,88 +143,3 @@ def check_kv_name(namespace: str, key: str | None = None) -> None:
                 f"{field} must be 1 to {limit} characters of UTF-8 text without NUL",
                 {"field": field},
             )
-
-
-def kv_start(prefix: str, after: str | None) -> tuple[str, bool]:
-    """Where a ``kv_list`` scan begins: (bound, inclusive). Keys come back in code point
-    order, so the scan stops at the first key that does not start with ``prefix``."""
-    if after is not None and after >= prefix:
-        return after, False
-    return prefix, True
-
-
-def kv_page(entries: list[KVEntry], prefix: str) -> list[KVEntry]:
-    """The leading entries of a sorted scan whose keys start with ``prefix``."""
-    for index, entry in enumerate(entries):
-        if not entry.key.startswith(prefix):
-            return entries[:index]
-    return entries
-
-
-def path_in_state_dir(context: StorageContext, option: str | None, default: str) -> str:
-    """An absolute path for a backend's file option: ``~`` expanded, relative to the
-    state dir, ``default`` when the option is not set."""
-    value = os.path.expanduser(option) if option else default
-    return os.path.abspath(os.path.join(os.path.expanduser(context.state_dir), value))
-
-
-def number_steps(last_seq: int, steps: Sequence[NewStep]) -> list[Step]:
-    """Journal entries numbered after ``last_seq``, as a backend stores them."""
-    return [
-        Step(
-            seq=last_seq + i,
-            ts=s.ts,
-            kind=s.kind,
-            key=s.key,
-            name=s.name,
-            status=s.status,
-            data=s.data,
-        )
-        for i, s in enumerate(steps, 1)
-    ]
-
-
-_NEW_STEP_FIELDS = NewStep.__struct_fields__
-
-
-def unnumbered(step: NewStep) -> NewStep:
-    """``step`` as a plain ``NewStep``, for backends that store an entry apart from its
-    seq. A ``Step`` is a ``NewStep`` too (an import appends what it read elsewhere);
-    encoded as it is, it would carry its old seq next to the new one."""
-    if type(step) is NewStep:
-        return step
-    return NewStep(**{name: getattr(step, name) for name in _NEW_STEP_FIELDS})
-
-
-def list_runs_sql(query: RunQuery, placeholder: str) -> tuple[str, list[Any]]:
-    """``SELECT data FROM runs`` for ``query`` in SQL backends, newest first, asking for
-    one row more than ``limit`` (see ``page_of``). ``placeholder``: ``?`` or ``%s``."""
-    if query.limit < 1:
-        raise ValidationFailed("limit must be at least 1", {"field": "limit"})
-    where: list[str] = []
-    params: list[Any] = []
-    for column, value in (
-        ("task", query.task),
-        ("status", query.status),
-        ("parent_id", query.parent_id),
-    ):
-        if value is not None:
-            where.append(f"{column} = {placeholder}")
-            params.append(value)
-    if query.cursor is not None:
-        where.append(f"id < {placeholder}")
-        params.append(query.cursor)
-    sql = "SELECT data FROM runs"
-    if where:
-        sql += " WHERE " + " AND ".join(where)
-    sql += f" ORDER BY id DESC LIMIT {placeholder}"
-    params.append(query.limit + 1)  # one more tells whether another page exists
-    return sql, params
-
-
-def page_of(runs: list[Run], limit: int) -> RunPage:
-    """The page for up to ``limit + 1`` runs fetched newest first."""
-    if len(runs) > limit:
-        del runs[limit:]
-        return RunPage(runs=runs, next_cursor=runs[-1].id)
-    return RunPage(runs=runs, next_cursor=None)

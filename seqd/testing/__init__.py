@@ -1,1 +1,2 @@
-"""Contract suites that plugin authors reuse to check their plugins (``seqd.testing.storage``)."""
+"""Contract suites that plugin authors reuse to check their plugins
+(``seqd.testing.storage``: the storage conformance suite)."""

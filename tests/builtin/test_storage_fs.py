@@ -409,7 +409,7 @@ def test_long_files_are_read_through_a_sparse_index(tmp_path: Path, kind: SeqKin
             for start in range(1, total + 1, 250):
                 texts = [f"entry {s}" for s in range(start, min(start + 250, total + 1))]
                 await kind.append(b, run.id, *texts)
-            state = b._files[kind.suffix][run.id]
+            state = b.store.files[kind.suffix][run.id]
             assert [seq for seq, _ in state.marks] == [
                 1,
                 STRIDE + 1,
@@ -421,7 +421,7 @@ def test_long_files_are_read_through_a_sparse_index(tmp_path: Path, kind: SeqKin
 
     async def reopened() -> None:
         async with opened(lambda: make(tmp_path)) as b:
-            state = b._files[kind.suffix][run.id]
+            state = b.store.files[kind.suffix][run.id]
             assert state.marks == [] and state.last_seq == total
             check(await kind.read(b, run.id, 10, 5), 10, 5)
             assert [seq for seq, _ in state.marks] == [1]  # learned only what it walked over
@@ -504,7 +504,7 @@ def test_a_cancelled_caller_leaves_disk_and_index_in_step(tmp_path: Path) -> Non
 def test_queued_writes_run_as_one_batch(tmp_path: Path) -> None:
     async def main() -> None:
         async with opened(lambda: make(tmp_path)) as b:
-            writer = b._writer
+            writer = b.store.writer
             assert writer is not None
             entered, release = threading.Event(), threading.Event()
 

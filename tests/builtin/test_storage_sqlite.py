@@ -13,12 +13,13 @@ from typing import Any
 import pytest
 
 from seqd.builtin.storage.sqlite.backend import SQLiteBackend, SQLiteStorageFactory
-from seqd.builtin.storage.sqlite.schema import LATEST, MIGRATIONS, Migration, SchemaTooNew, migrate
+from seqd.builtin.storage.sqlite.schema import LATEST, MIGRATIONS, Migration, migrate
 from seqd.builtin.storage.sqlite.writer import Writer
 from seqd.errors import Conflict, StorageUnavailable, ValidationFailed
 from seqd.model.runs import NewStep, RunQuery
 from seqd.plugins.host import PluginHost
 from seqd.plugins.storage import StorageContext
+from seqd.plugins.storage_kit.schema import SchemaTooNew
 from seqd.testing.storage import (
     BackendMaker,
     StorageConformance,

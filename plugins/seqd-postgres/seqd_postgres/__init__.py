@@ -14,11 +14,12 @@ from typing import TYPE_CHECKING, Any
 
 from seqd import hookimpl
 from seqd.plugins.storage import StorageContext, StorageFactory
+from seqd.plugins.storage_kit.schema import SchemaTooNew
 
 if TYPE_CHECKING:
     from seqd_postgres.backend import PostgresBackend
     from seqd_postgres.options import PostgresOptions
-    from seqd_postgres.schema import LATEST, MIGRATIONS, Migration, SchemaTooNew
+    from seqd_postgres.schema import LATEST, MIGRATIONS, Migration
 
 logger = logging.getLogger(__name__)
 
@@ -30,7 +31,6 @@ _LAZY = {
     "LATEST": "seqd_postgres.schema",
     "MIGRATIONS": "seqd_postgres.schema",
     "Migration": "seqd_postgres.schema",
-    "SchemaTooNew": "seqd_postgres.schema",
 }
 
 

@@ -5,6 +5,8 @@ the writes issued meanwhile into one pipelined transaction (group commit). Each 
 is a single statement: a create is ``INSERT ... ON CONFLICT DO NOTHING``, a
 compare-and-set is ``UPDATE ... WHERE status = ANY(...)``, and a log (or journal)
 append bumps the run's counter and inserts all its lines (entries) in one statement.
+The statements on the tables every SQL store has, and the reading of their rows, are
+``seqd.plugins.storage_kit.sql``'s; ``queries`` holds what only PostgreSQL does.
 
 A call never waits forever. It waits for a connection at most ``pool_timeout_s``, the
 server bounds each statement with ``statement_timeout_s``, and the client gives up a
@@ -20,11 +22,10 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
-import msgspec
 import psycopg
 from psycopg import errors as pgerrors
 
-from seqd.errors import Conflict, StorageUnavailable, ValidationFailed
+from seqd.errors import Conflict, StorageUnavailable
 from seqd.model.runs import (
     KVEntry,
     LogLine,
@@ -37,11 +38,14 @@ from seqd.model.runs import (
     Step,
 )
 from seqd.model.status import UNFINISHED
-from seqd.model.timeutil import now
-from seqd.plugins.storage import check_kv_name, kv_page, kv_start, list_runs_sql, page_of
+from seqd.plugins.storage import check_kv_name
+from seqd.plugins.storage_kit import sql
+from seqd.plugins.storage_kit.errors import key_taken, not_open, run_exists
+from seqd.plugins.storage_kit.options import check_durability
+from seqd.plugins.storage_kit.records import new_kv_entry, page_of
 from seqd_postgres import queries as q
 from seqd_postgres.connections import Conn, Connections
-from seqd_postgres.faults import connection_lost, translate
+from seqd_postgres.faults import LABEL, connection_lost, translate
 from seqd_postgres.options import PostgresOptions, redact_dsn
 from seqd_postgres.schema import migrate
 from seqd_postgres.writer import Writer
@@ -50,7 +54,6 @@ logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-_DURABILITY = ("normal", "full")
 _CLIENT_SLACK_S = 5.0
 
 
@@ -60,11 +63,7 @@ class PostgresBackend:
     name = "postgres"
 
     def __init__(self, dsn: str, options: PostgresOptions, durability: str = "normal") -> None:
-        if durability not in _DURABILITY:
-            raise ValidationFailed(
-                f"durability must be one of {list(_DURABILITY)}, not {durability!r}",
-                {"field": "durability"},
-            )
+        check_durability(durability)
         self.location = redact_dsn(dsn)
         self.schema = options.schema
         self.options = options
@@ -127,10 +126,7 @@ class PostgresBackend:
         await self.connections.close()
 
     def _closed_error(self) -> StorageUnavailable:
-        state = "closed" if self._closing else "not open"
-        return StorageUnavailable(
-            f"PostgreSQL storage at {self.location} is {state}", {"location": self.location}
-        )
+        return not_open(LABEL, self.location, self._closing, {"location": self.location})
 
     # -- plumbing --------------------------------------------------------------------
 
@@ -195,16 +191,16 @@ class PostgresBackend:
     # -- runs ------------------------------------------------------------------------
 
     async def create_run(self, run: Run) -> tuple[Run, bool]:
-        params = q.insert_params(run)
+        params = sql.run_row(run)
         for _ in range(3):
             if await self._write(q.INSERT_RUN, params) == 1:
                 return run, True
             if run.idempotency_key is not None:
-                existing = await self._fetch_one(q.BY_KEY, (run.idempotency_key,))
+                existing = await self._fetch_one(q.SQL.run_by_key, (run.idempotency_key,))
                 if existing is not None:
-                    return q.RUN_DECODER.decode(existing), False
+                    return sql.RUN_DECODER.decode(existing), False
             if await self._fetch_one(q.RUN_EXISTS, (run.id,)) is not None:
-                raise Conflict(f"run {run.id} already exists", {"id": run.id})
+                raise run_exists(run.id)
             # The key's holder let go of it in between (an update cleared it): again.
         raise Conflict(
             f"idempotency key {run.idempotency_key!r} keeps changing hands",
@@ -213,33 +209,27 @@ class PostgresBackend:
 
     async def update_run(self, run: Run, expect: Sequence[RunStatus] | None = None) -> bool:
         if expect is None:
-            query, params = q.UPDATE_RUN, q.update_params(run)
+            query, params = q.SQL.update_run, sql.run_row(run)
         else:
-            query, params = q.UPDATE_RUN_CAS, (*q.update_params(run), list(expect))
+            query, params = q.UPDATE_RUN_CAS, (*sql.run_row(run), list(expect))
         try:
             return bool(await self._write(query, params) == 1)
         except pgerrors.UniqueViolation as exc:
-            raise Conflict(
-                f"idempotency key {run.idempotency_key!r} belongs to another run",
-                {"id": run.id, "idempotency_key": run.idempotency_key},
-            ) from exc
+            raise key_taken(run.id, run.idempotency_key) from exc
 
     async def get_run(self, run_id: str) -> Run | None:
-        data = await self._fetch_one(q.GET_RUN, (run_id,))
-        return None if data is None else q.RUN_DECODER.decode(data)
+        data = await self._fetch_one(q.SQL.get_run, (run_id,))
+        return None if data is None else sql.RUN_DECODER.decode(data)
 
     async def list_runs(self, query: RunQuery) -> RunPage:
-        text, params = list_runs_sql(query, "%s")
-        rows = await self._fetch_all(text, params)
-        return page_of([q.RUN_DECODER.decode(r[0]) for r in rows], query.limit)
+        text, params = q.SQL.list_runs(query)
+        return page_of(sql.runs_of(await self._fetch_all(text, params)), query.limit)
 
     async def count_by_status(self) -> dict[str, int]:
-        rows = await self._fetch_all(q.COUNT, ())
-        return {str(status): int(count) for status, count in rows}
+        return sql.status_counts(await self._fetch_all(q.SQL.count_by_status, ()))
 
     async def unfinished_runs(self) -> list[Run]:
-        rows = await self._fetch_all(q.UNFINISHED, (list(UNFINISHED),))
-        return [q.RUN_DECODER.decode(r[0]) for r in rows]
+        return sql.runs_of(await self._fetch_all(q.UNFINISHED, (list(UNFINISHED),)))
 
     # -- logs ------------------------------------------------------------------------
 
@@ -258,8 +248,7 @@ class PostgresBackend:
     async def read_logs(self, run_id: str, after: int, limit: int) -> list[LogLine]:
         if limit < 1:
             return []
-        rows = await self._fetch_all(q.READ_LOGS, (run_id, after, limit))
-        return [LogLine(seq=s, ts=ts, stream=st, text=tx) for s, ts, st, tx in rows]
+        return sql.log_lines(await self._fetch_all(q.SQL.read_logs, (run_id, after, limit)))
 
     # -- journal ---------------------------------------------------------------------
 
@@ -279,27 +268,19 @@ class PostgresBackend:
 
     async def kv_get(self, namespace: str, key: str) -> KVEntry | None:
         check_kv_name(namespace, key)
-        rows = await self._fetch_all(q.KV_GET, (namespace, key))
-        if not rows:
-            return None
-        value, updated = rows[0]
-        return KVEntry(
-            namespace=namespace, key=key, value=msgspec.json.decode(value), updated_at=updated
-        )
+        return sql.kv_entry(namespace, key, await self._fetch_all(q.SQL.kv_get, (namespace, key)))
 
     async def kv_set(self, namespace: str, key: str, value: Any) -> KVEntry:
-        check_kv_name(namespace, key)
-        text = q.json_text(value)
-        entry = KVEntry(namespace=namespace, key=key, value=value, updated_at=now())
-        await self._write(q.KV_SET, (namespace, key, text, entry.updated_at))
+        entry, text = new_kv_entry(namespace, key, value)
+        await self._write(q.SQL.kv_set, (namespace, key, text, entry.updated_at))
         return entry
 
     async def kv_delete(self, namespace: str, key: str) -> bool:
         check_kv_name(namespace, key)
-        return bool(await self._write(q.KV_DELETE, (namespace, key)) == 1)
+        return bool(await self._write(q.SQL.kv_delete, (namespace, key)) == 1)
 
     async def kv_namespaces(self) -> list[str]:
-        return [row[0] for row in await self._fetch_all(q.KV_NAMESPACES, ())]
+        return [row[0] for row in await self._fetch_all(q.SQL.kv_namespaces, ())]
 
     async def kv_list(
         self, namespace: str, prefix: str = "", after: str | None = None, limit: int = 100
@@ -307,11 +288,5 @@ class PostgresBackend:
         check_kv_name(namespace)
         if limit < 1:
             return []
-        start, inclusive = kv_start(prefix, after)
-        query = q.KV_LIST_FROM if inclusive else q.KV_LIST_AFTER
-        rows = await self._fetch_all(query, (namespace, start, limit))
-        entries = [
-            KVEntry(namespace=namespace, key=k, value=msgspec.json.decode(v), updated_at=u)
-            for k, v, u in rows
-        ]
-        return kv_page(entries, prefix)
+        query, params = q.SQL.kv_list(namespace, prefix, after, limit)
+        return sql.kv_listed(namespace, prefix, await self._fetch_all(query, params))

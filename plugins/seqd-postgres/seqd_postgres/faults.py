@@ -19,9 +19,12 @@ from psycopg.rows import TupleRow
 from psycopg_pool import PoolClosed, PoolTimeout, TooManyRequests
 
 from seqd.errors import SeqdError, StorageUnavailable, ValidationFailed
+from seqd.plugins.storage_kit.errors import not_open, unavailable
 
 logger = logging.getLogger(__name__)
 
+LABEL = "PostgreSQL storage"
+"""How messages name this store."""
 _LOST = ("08", "57P")
 """SQLSTATE prefixes of a lost connection: connection exceptions, operator
 intervention (admin shutdown, crash shutdown, cannot connect now)."""
@@ -51,11 +54,11 @@ def translate(
     ``last_error`` is the pool's last failed connection attempt: the likely reason a
     call got no connection. ``opening`` words the message for a failed ``open()``.
     """
-    details: dict[str, object] = {"location": location}
+    details: dict[str, object] = {}
     if isinstance(exc, psycopg.DataError):
         return ValidationFailed(f"PostgreSQL cannot store this value: {one_line(exc)}")
     if isinstance(exc, PoolClosed):
-        return StorageUnavailable(f"PostgreSQL storage at {location} is closed", details)
+        return not_open(LABEL, location, True, {"location": location})
     if isinstance(exc, PoolTimeout | TooManyRequests):
         if last_error:
             why = f"cannot connect: {last_error}"
@@ -72,8 +75,10 @@ def translate(
     else:
         return None
     if opening:
-        return StorageUnavailable(f"cannot open PostgreSQL at {location}: {why}", details)
-    return StorageUnavailable(f"PostgreSQL at {location} is unavailable: {why}", details)
+        return StorageUnavailable(
+            f"cannot open PostgreSQL at {location}: {why}", {"location": location, **details}
+        )
+    return unavailable("PostgreSQL", location, why, **details)
 
 
 def is_stale(conn: AsyncConnection[TupleRow]) -> bool:

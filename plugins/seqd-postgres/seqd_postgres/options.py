@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import math
 import os
-import re
 from collections.abc import Mapping
 from typing import Annotated, Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -21,6 +20,7 @@ from msgspec import Meta
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from seqd.errors import ValidationFailed
+from seqd.plugins.storage_kit.options import convert_options, option_error
 
 logger = logging.getLogger(__name__)
 
@@ -50,8 +50,7 @@ class PostgresOptions(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 
 
 def _fail(field: str, message: str) -> ValidationFailed:
-    name = f"{SECTION}.{field}" if field else SECTION
-    return ValidationFailed(f"{name}: {message}", {"field": name})
+    return option_error(SECTION, field, message)
 
 
 def parse_options(
@@ -62,15 +61,8 @@ def parse_options(
     ``dsn`` in the options wins over ``$SEQD_POSTGRES_DSN`` (so a ``--storage-opt``
     flag can still override it); errors name the offending field.
     """
-    try:
-        opts = msgspec.convert(dict(options), PostgresOptions)
-    except msgspec.ValidationError as exc:
-        text = str(exc)
-        found = re.search(r"at `\$\.([^`]+)`", text) or re.search(r"field `([^`]+)`", text)
-        field = found.group(1) if found else ""
-        if field == "dsn":  # the message may quote the value
-            text = "expected a string"
-        raise _fail(field, text) from None
+    # msgspec's message may quote the value: never for the DSN, which may hold a password
+    opts = convert_options(options, PostgresOptions, SECTION, {"dsn": "expected a string"})
     if opts.min_size > opts.max_size:
         raise _fail("min_size", f"{opts.min_size} is more than max_size ({opts.max_size})")
     if opts.schema.startswith("pg_"):

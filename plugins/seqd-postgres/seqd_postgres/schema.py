@@ -5,7 +5,8 @@ every pending step runs in one transaction that first takes a transaction-scoped
 advisory lock keyed on the schema name: several nodes opening the same store at once
 queue up, and the first one migrates while the others then find nothing to do. A failed
 step rolls the whole transaction back. A store written by a newer seqd is refused
-rather than guessed at. To evolve the schema, append a ``Migration``; never edit one
+rather than guessed at (``seqd.plugins.storage_kit.schema``: the rules every store's
+migrations follow). To evolve the schema, append a ``Migration``; never edit one
 that has shipped.
 """
 
@@ -18,16 +19,12 @@ from typing import Any
 
 from psycopg import AsyncConnection, sql
 
-from seqd.errors import StorageUnavailable
+from seqd.plugins.storage_kit.schema import checked_version, latest_version
 
 logger = logging.getLogger(__name__)
 
 LOCK_CLASS = 0x5E9D
 """First key of ``pg_advisory_xact_lock(int, int)``; the second is the schema's hash."""
-
-
-class SchemaTooNew(StorageUnavailable):
-    """The store was migrated by a newer seqd; this one cannot know what it means."""
 
 
 @dataclass(frozen=True)
@@ -124,12 +121,6 @@ MIGRATIONS: tuple[Migration, ...] = (
 LATEST = MIGRATIONS[-1].version
 
 
-def check_order(migrations: Sequence[Migration]) -> None:
-    versions = [m.version for m in migrations]
-    if versions != list(range(1, len(versions) + 1)):
-        raise ValueError(f"migration versions must be 1, 2, 3... in order, got {versions}")
-
-
 async def _one(conn: AsyncConnection[Any], query: sql.Composed | str, *params: Any) -> Any:
     cur = await conn.execute(query, params or None)
     row = await cur.fetchone()
@@ -148,14 +139,7 @@ async def schema_version(conn: AsyncConnection[Any], schema: str) -> int:
 
 
 def _checked(version: int, latest: int, where: str) -> int:
-    if version > latest:
-        raise SchemaTooNew(
-            f"{where} has schema version {version}, but this seqd only knows up to "
-            f"{latest}: it was written by a newer seqd. Upgrade seqd, or use another "
-            "schema (backends.postgres.schema).",
-            {"found": version, "supported": latest},
-        )
-    return version
+    return checked_version(version, latest, where, "use another schema (backends.postgres.schema)")
 
 
 async def migrate(
@@ -170,8 +154,7 @@ async def migrate(
     ``conn`` must be in autocommit mode. Raises ``SchemaTooNew`` for a store from a
     newer seqd, before changing anything.
     """
-    check_order(migrations)
-    latest = migrations[-1].version if migrations else 0
+    latest = latest_version(migrations)
     ident = sql.Identifier(schema)
     async with conn.transaction():
         await conn.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (LOCK_CLASS, schema))

@@ -16,14 +16,22 @@ import psycopg
 import pytest
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
-from seqd_postgres import LATEST, MIGRATIONS, Migration, PostgresBackend, PostgresStorageFactory
+from seqd_postgres import (
+    LATEST,
+    MIGRATIONS,
+    Migration,
+    PostgresBackend,
+    PostgresStorageFactory,
+    SchemaTooNew,
+)
 from seqd_postgres import queries as q
-from seqd_postgres.schema import SchemaTooNew, migrate, schema_version
+from seqd_postgres.schema import migrate, schema_version
 
 from seqd.errors import Conflict, StorageUnavailable, ValidationFailed
 from seqd.model.runs import RunQuery, RunStatus
 from seqd.plugins.host import PluginHost
 from seqd.plugins.storage import StorageContext
+from seqd.plugins.storage_kit.sql import run_row
 from seqd.testing.storage import (
     BackendMaker,
     StorageConformance,
@@ -404,7 +412,7 @@ def test_a_version_1_store_gains_the_journal_and_keeps_its_data(
             assert await migrate(conn, pg_schema, MIGRATIONS[:1]) == 1
             # What that seqd wrote, with its own statements.
             await conn.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(pg_schema)))
-            await conn.execute(q.INSERT_RUN, q.insert_params(run))
+            await conn.execute(q.INSERT_RUN, run_row(run))
             old_line = {
                 "run": run.id,
                 "n": 1,

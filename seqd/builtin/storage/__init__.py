@@ -1,3 +1,4 @@
-"""Built-in storage backends: ``sqlite`` (the default) and ``fs`` (plain files), and
-the writer thread both use to group commits (``batch_writer``).
+"""Built-in storage backends: ``sqlite`` (the default) and ``fs`` (plain files). What
+they share with each other and with third-party backends (the batching writer thread,
+the reader pool, the SQL and record helpers) is in ``seqd.plugins.storage_kit``.
 """

@@ -18,13 +18,15 @@ import logging
 import os
 import re
 from contextlib import suppress
-from typing import Any
 
 from seqd.errors import StorageUnavailable, ValidationFailed
 from seqd.model.tasks import TASK_NAME_PATTERN
+from seqd.plugins.storage_kit.errors import unavailable as storage_unavailable
 
 logger = logging.getLogger(__name__)
 
+LABEL = "file storage"
+"""How messages name this store."""
 _TASK_NAME = re.compile(TASK_NAME_PATTERN.removeprefix("^").removesuffix("$"))
 _RUN_ID = re.compile(r"[0-9a-f]{1,64}")
 TMP_SUFFIX = ".tmp"
@@ -128,10 +130,7 @@ def unavailable(exc: OSError, root: str) -> StorageUnavailable:
     code = errno.errorcode.get(exc.errno or 0, "EUNKNOWN")
     where = exc.filename if isinstance(exc.filename, str) else root
     hint = _HINTS.get(exc.errno or 0, exc.strerror or str(exc))
-    details: dict[str, Any] = {"location": root, "errno": code, "path": where}
-    return StorageUnavailable(
-        f"file storage at {root} is unavailable: {hint} ({code} on {where})", details
-    )
+    return storage_unavailable(LABEL, root, f"{hint} ({code} on {where})", errno=code, path=where)
 
 
 def make_dirs(path: str, batch: Batch) -> None:

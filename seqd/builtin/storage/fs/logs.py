@@ -33,7 +33,7 @@ import msgspec
 
 from seqd.builtin.storage.fs.files import JOURNAL_SUFFIX, LOG_SUFFIX, Batch, make_dirs, write_all
 from seqd.model.runs import LogLine, NewLogLine, NewStep, Step
-from seqd.plugins.storage import unnumbered
+from seqd.plugins.storage_kit.records import unnumbered
 
 logger = logging.getLogger(__name__)
 

@@ -4,8 +4,8 @@ Writes from the event loop become *ops* (functions of a ``Batch``) queued here. 
 thread takes everything queued, runs the ops one after another (each either applies
 whole or raises), then — in ``full`` durability — fsyncs each directory the batch
 touched once, and only then wakes the loop with one ``call_soon_threadsafe`` for the
-whole batch (``BatchWriter`` does the threading). A burst of writes pays for one
-wake-up and one fsync per directory instead of one each.
+whole batch (``BatchWriter`` of ``seqd.plugins.storage_kit`` does the threading). A
+burst of writes pays for one wake-up and one fsync per directory instead of one each.
 
 An op that fails fails only its own future. If a directory fsync fails, the ops of the
 batch did happen (the files were renamed) but may not survive a power loss: their
@@ -19,9 +19,9 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from seqd.builtin.storage.batch_writer import BatchWriter, Item, Outcome
-from seqd.builtin.storage.fs.files import Batch, fsync_dir
+from seqd.builtin.storage.fs.files import LABEL, Batch, fsync_dir
 from seqd.errors import StorageUnavailable
+from seqd.plugins.storage_kit.batch_writer import BatchWriter, Item, Outcome
 
 logger = logging.getLogger(__name__)
 
@@ -40,7 +40,7 @@ class NotDurable(StorageUnavailable):
 class FileWriter(BatchWriter[None]):
     """Owns the writing thread; ``submit`` from the event loop, ``close`` to flush."""
 
-    label = "file storage"
+    label = LABEL
 
     def __init__(
         self,

@@ -1,3 +1,4 @@
 """The ``sqlite`` storage backend, the default: the backend (``backend``), its
-versioned schema (``schema``) and its writer thread (``writer``).
+connections (``connections``), its versioned schema (``schema``), its writer thread
+(``writer``) and what its failures mean (``faults``).
 """

@@ -1,9 +1,11 @@
 """The built-in SQLite storage backend (``storage = "sqlite"``, the default).
 
 One file in WAL mode. Writes go through ``Writer`` (one thread, grouped commits);
-reads run on a small pool of threads, each with its own connection, so neither ever
-blocks the event loop. A write's future resolves after its commit, and every read
-starts a fresh WAL snapshot, so a read issued after an awaited write sees it.
+reads run on a small pool of threads, each with its own connection (``connections``),
+so neither ever blocks the event loop. A write's future resolves after its commit, and
+every read starts a fresh WAL snapshot, so a read issued after an awaited write sees
+it. This module says what each call does to the tables; the statements on the tables
+the PostgreSQL store shares are ``seqd.plugins.storage_kit.sql``'s.
 
 Options, ``[backends.sqlite]``: ``path`` (default ``<state_dir>/seqd.db``; relative
 paths are taken from the state dir), ``busy_timeout_ms`` (how long to wait for another
@@ -15,21 +17,17 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-import os
-import re
 import sqlite3
-import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import Annotated, Any, TypeVar
 
 import msgspec
 from msgspec import Meta
 
 from seqd import hookimpl
-from seqd.builtin.storage.sqlite.schema import migrate
-from seqd.builtin.storage.sqlite.writer import Writer, is_unavailable, unavailable
-from seqd.errors import Conflict, StorageUnavailable, ValidationFailed
+from seqd.builtin.storage.sqlite.connections import ReaderConnections, connect, prepare
+from seqd.builtin.storage.sqlite.faults import LABEL
+from seqd.builtin.storage.sqlite.writer import Writer
 from seqd.model.runs import (
     KVEntry,
     LogLine,
@@ -42,17 +40,20 @@ from seqd.model.runs import (
     Step,
 )
 from seqd.model.status import UNFINISHED
-from seqd.model.timeutil import now
-from seqd.plugins.storage import (
-    StorageContext,
-    StorageFactory,
-    check_kv_name,
-    kv_page,
-    kv_start,
-    list_runs_sql,
-    number_steps,
-    page_of,
-    path_in_state_dir,
+from seqd.plugins.storage import StorageContext, StorageFactory, check_kv_name
+from seqd.plugins.storage_kit.errors import key_taken, not_open, run_exists
+from seqd.plugins.storage_kit.options import check_durability, convert_options, path_in_state_dir
+from seqd.plugins.storage_kit.reader_pool import ReaderPool
+from seqd.plugins.storage_kit.records import new_kv_entry, number_steps, page_of
+from seqd.plugins.storage_kit.sql import (
+    RUN_DECODER,
+    Statements,
+    kv_entry,
+    kv_listed,
+    log_lines,
+    run_row,
+    runs_of,
+    status_counts,
 )
 
 logger = logging.getLogger(__name__)
@@ -63,34 +64,15 @@ _ENCODER = msgspec.json.Encoder()
 SMALL_ROWS = 64
 SMALL_BYTES = 64 * 1024
 """Writes within these may take the idle fast path (commit on the event loop)."""
-_RUN_DECODER = msgspec.json.Decoder(Run)
 _STEP_DECODER = msgspec.json.Decoder(Step)
 _SYNCHRONOUS = {"normal": "NORMAL", "full": "FULL"}
 
-_INSERT_RUN = (
-    "INSERT INTO runs (task, status, parent_id, root_id, idempotency_key, created_at, data,"
-    " id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
-)
-_UPDATE_RUN = (
-    "UPDATE runs SET task = ?, status = ?, parent_id = ?, root_id = ?, idempotency_key = ?,"
-    " created_at = ?, data = ? WHERE id = ?"
-)
-_BY_KEY = "SELECT data FROM runs WHERE idempotency_key = ?"
+_SQL = Statements("?")
 _LAST_SEQ = "SELECT MAX(seq) FROM logs WHERE run_id = ?"
 _INSERT_LOG = "INSERT INTO logs (run_id, seq, ts, stream, text) VALUES (?, ?, ?, ?, ?)"
 _LAST_STEP = "SELECT MAX(seq) FROM steps WHERE run_id = ?"
 _INSERT_STEP = "INSERT INTO steps (run_id, seq, data) VALUES (?, ?, ?)"
 _READ_STEPS = "SELECT data FROM steps WHERE run_id = ? AND seq > ? ORDER BY seq LIMIT ?"
-_KV_GET = "SELECT value, updated_at FROM kv WHERE namespace = ? AND key = ?"
-_KV_SET = (
-    "INSERT INTO kv (namespace, key, value, updated_at) VALUES (?, ?, ?, ?)"
-    " ON CONFLICT (namespace, key) DO UPDATE SET value = excluded.value,"
-    " updated_at = excluded.updated_at"
-)
-_KV_DELETE = "DELETE FROM kv WHERE namespace = ? AND key = ?"
-_KV_LIST = (
-    "SELECT key, value, updated_at FROM kv WHERE namespace = ? AND key {op} ? ORDER BY key LIMIT ?"
-)
 _PLACEHOLDERS = ", ".join("?" * len(UNFINISHED))
 _UNFINISHED = f"SELECT data FROM runs WHERE status IN ({_PLACEHOLDERS}) ORDER BY id"  # noqa: S608
 
@@ -103,47 +85,7 @@ class SQLiteOptions(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 
 def parse_options(options: dict[str, Any]) -> SQLiteOptions:
     """Validate ``[backends.sqlite]``; the error names the offending field."""
-    try:
-        return msgspec.convert(options, SQLiteOptions)
-    except msgspec.ValidationError as exc:
-        text = str(exc)
-        found = re.search(r"at `\$\.([^`]+)`", text) or re.search(r"field `([^`]+)`", text)
-        field = f"backends.sqlite.{found.group(1)}" if found else "backends.sqlite"
-        raise ValidationFailed(f"{field}: {text}", {"field": field}) from None
-
-
-def connect(
-    path: str, busy_timeout_ms: int, synchronous: str, query_only: bool = False
-) -> sqlite3.Connection:
-    """A connection in autocommit mode (we issue BEGIN ourselves) with our pragmas."""
-    conn = sqlite3.connect(
-        path,
-        timeout=busy_timeout_ms / 1000,
-        isolation_level=None,
-        check_same_thread=False,
-        cached_statements=256,
-    )
-    try:
-        conn.execute(f"PRAGMA synchronous = {synchronous}")
-        if query_only:
-            conn.execute("PRAGMA query_only = 1")
-    except BaseException:
-        conn.close()
-        raise
-    return conn
-
-
-def _row(run: Run) -> tuple[Any, ...]:
-    """Parameters for _INSERT_RUN / _UPDATE_RUN (id last)."""
-    data = _ENCODER.encode(run).decode()
-    return (
-        run.task, run.status, run.parent_id, run.root_id, run.idempotency_key,
-        run.created_at, data, run.id,
-    )  # fmt: skip
-
-
-def _decode_runs(rows: list[Any]) -> list[Run]:
-    return [_RUN_DECODER.decode(row[0]) for row in rows]
+    return convert_options(options, SQLiteOptions, "backends.sqlite")
 
 
 class SQLiteBackend:
@@ -158,26 +100,18 @@ class SQLiteBackend:
         busy_timeout_ms: int = 5000,
         read_connections: int = 4,
     ) -> None:
-        if durability not in _SYNCHRONOUS:
-            raise ValidationFailed(
-                f"durability must be one of {sorted(_SYNCHRONOUS)}, not {durability!r}",
-                {"field": "durability"},
-            )
         self.location = path
-        self.durability = durability
+        self.durability = check_durability(durability)
         self._busy_timeout_ms = busy_timeout_ms
         self._connect = functools.partial(connect, path, busy_timeout_ms, _SYNCHRONOUS[durability])
-        self._read_connections = read_connections
         self.writer: Writer | None = None
-        self._readers: ThreadPoolExecutor | None = None
-        self._local = threading.local()
-        self._reader_conns: list[sqlite3.Connection] = []
-        self._conns_lock = threading.Lock()
+        self._readers = ReaderPool(read_connections, "seqd-sqlite-read", LABEL, path)
+        self._reader_conns = ReaderConnections(self._connect, path)
 
     # -- lifecycle -------------------------------------------------------------------
 
     async def open(self) -> None:
-        await asyncio.to_thread(self._prepare)
+        await asyncio.to_thread(prepare, self._connect, self.location)
         self.writer = Writer(
             self._connect,
             self.location,
@@ -185,9 +119,7 @@ class SQLiteBackend:
             busy_timeout_ms=self._busy_timeout_ms,
         )
         self.writer.start()
-        self._readers = ThreadPoolExecutor(
-            self._read_connections, thread_name_prefix="seqd-sqlite-read"
-        )
+        self._readers.start()
         try:
             await self.writer.submit(lambda conn: None)  # proves the file is writable
         except BaseException:
@@ -195,39 +127,11 @@ class SQLiteBackend:
             raise
         logger.info("SQLite storage open at %s", self.location)
 
-    def _prepare(self) -> None:
-        """Create the directory and file, switch to WAL, migrate (in a thread)."""
-        try:
-            os.makedirs(os.path.dirname(self.location) or ".", exist_ok=True)
-            conn = self._connect()
-        except (OSError, sqlite3.Error) as exc:
-            raise unavailable(exc, self.location) from exc
-        try:
-            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-            if str(mode).lower() != "wal":
-                raise StorageUnavailable(
-                    f"SQLite storage at {self.location} cannot use WAL journal mode (got "
-                    f"{mode!r}); the file system may not support it",
-                    {"location": self.location},
-                )
-            migrate(conn, where=self.location)
-        except sqlite3.Error as exc:
-            if is_unavailable(exc):
-                raise unavailable(exc, self.location) from exc
-            raise
-        finally:
-            conn.close()
-
     async def close(self) -> None:
         if self.writer is not None:
             await self.writer.close()
-        pool, self._readers = self._readers, None
-        if pool is not None:
-            await asyncio.to_thread(pool.shutdown, True)
-        with self._conns_lock:
-            conns, self._reader_conns = self._reader_conns, []
-        for conn in conns:
-            conn.close()
+        await self._readers.close()
+        self._reader_conns.close()
 
     # -- plumbing --------------------------------------------------------------------
 
@@ -238,105 +142,74 @@ class SQLiteBackend:
         when the writer is idle (``Writer``'s fast path). Big ones (many rows, large
         values) always go through the thread, so the loop is never held for long."""
         if self.writer is None:
-            raise StorageUnavailable(f"SQLite storage at {self.location} is not open")
+            raise not_open(LABEL, self.location)
         return self.writer.submit(op, inline=small)
 
-    async def _read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        pool = self._readers
-        if pool is None:
-            raise StorageUnavailable(f"SQLite storage at {self.location} is not open")
-        try:
-            result = asyncio.get_running_loop().run_in_executor(pool, self._in_reader, fn)
-        except RuntimeError as exc:  # the pool was shut down by close()
-            raise StorageUnavailable(f"SQLite storage at {self.location} is closed") from exc
-        return await result
-
-    def _in_reader(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        """Run ``fn`` on this pool thread's own connection (opened on first use)."""
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        try:
-            if conn is None:
-                conn = self._connect(query_only=True)
-                self._local.conn = conn
-                with self._conns_lock:
-                    self._reader_conns.append(conn)
-            return fn(conn)
-        except sqlite3.Error as exc:
-            if not is_unavailable(exc):
-                raise
-            if conn is not None:  # start afresh next time: the file may have been replaced
-                self._local.conn = None
-                with self._conns_lock:
-                    if conn in self._reader_conns:
-                        self._reader_conns.remove(conn)
-                conn.close()
-            raise unavailable(exc, self.location) from exc
+    def _read(self, fn: Callable[[sqlite3.Connection], T]) -> asyncio.Future[T]:
+        """Run ``fn`` on a reader thread's own connection."""
+        return self._readers.run(self._reader_conns.call, fn)
 
     # -- runs ------------------------------------------------------------------------
 
     async def create_run(self, run: Run) -> tuple[Run, bool]:
-        row = _row(run)
+        row = run_row(run)
         key = run.idempotency_key
 
         def op(conn: sqlite3.Connection) -> str | None:
             if key is not None:
-                found = conn.execute(_BY_KEY, (key,)).fetchall()
+                found = conn.execute(_SQL.run_by_key, (key,)).fetchall()
                 if found:
                     return str(found[0][0])
             try:
-                conn.execute(_INSERT_RUN, row)
+                conn.execute(_SQL.insert_run, row)
             except sqlite3.IntegrityError as exc:
-                raise Conflict(f"run {run.id} already exists", {"id": run.id}) from exc
+                raise run_exists(run.id) from exc
             return None
 
         existing = await self._write(op, small=len(row[6]) <= SMALL_BYTES)
         if existing is None:
             return run, True
-        return _RUN_DECODER.decode(existing), False
+        return RUN_DECODER.decode(existing), False
 
     async def update_run(self, run: Run, expect: Sequence[RunStatus] | None = None) -> bool:
-        sql = _UPDATE_RUN
-        params = _row(run)
+        query = _SQL.update_run
+        params = run_row(run)
         if expect is not None:
-            sql += f" AND status IN ({', '.join('?' * len(expect))})"
+            query += f" AND status IN ({', '.join('?' * len(expect))})"
             params += tuple(expect)
 
         def op(conn: sqlite3.Connection) -> bool:
             try:
-                return conn.execute(sql, params).rowcount == 1
+                return conn.execute(query, params).rowcount == 1
             except sqlite3.IntegrityError as exc:
-                raise Conflict(
-                    f"idempotency key {run.idempotency_key!r} belongs to another run",
-                    {"id": run.id, "idempotency_key": run.idempotency_key},
-                ) from exc
+                raise key_taken(run.id, run.idempotency_key) from exc
 
         return await self._write(op, small=len(params[6]) <= SMALL_BYTES)
 
     async def get_run(self, run_id: str) -> Run | None:
         def fn(conn: sqlite3.Connection) -> Run | None:
-            rows = conn.execute("SELECT data FROM runs WHERE id = ?", (run_id,)).fetchall()
-            return _RUN_DECODER.decode(rows[0][0]) if rows else None
+            rows = conn.execute(_SQL.get_run, (run_id,)).fetchall()
+            return RUN_DECODER.decode(rows[0][0]) if rows else None
 
         return await self._read(fn)
 
     async def list_runs(self, query: RunQuery) -> RunPage:
-        sql, params = list_runs_sql(query, "?")
+        text, params = _SQL.list_runs(query)
 
         def fn(conn: sqlite3.Connection) -> list[Run]:
-            return _decode_runs(conn.execute(sql, params).fetchall())
+            return runs_of(conn.execute(text, params).fetchall())
 
         return page_of(await self._read(fn), query.limit)
 
     async def count_by_status(self) -> dict[str, int]:
         def fn(conn: sqlite3.Connection) -> dict[str, int]:
-            rows = conn.execute("SELECT status, COUNT(*) FROM runs GROUP BY status").fetchall()
-            return {str(status): int(count) for status, count in rows}
+            return status_counts(conn.execute(_SQL.count_by_status).fetchall())
 
         return await self._read(fn)
 
     async def unfinished_runs(self) -> list[Run]:
         def fn(conn: sqlite3.Connection) -> list[Run]:
-            return _decode_runs(conn.execute(_UNFINISHED, UNFINISHED).fetchall())
+            return runs_of(conn.execute(_UNFINISHED, UNFINISHED).fetchall())
 
         return await self._read(fn)
 
@@ -361,12 +234,7 @@ class SQLiteBackend:
             return []
 
         def fn(conn: sqlite3.Connection) -> list[LogLine]:
-            rows = conn.execute(
-                "SELECT seq, ts, stream, text FROM logs WHERE run_id = ? AND seq > ?"
-                " ORDER BY seq LIMIT ?",
-                (run_id, after, limit),
-            ).fetchall()
-            return [LogLine(seq=s, ts=ts, stream=st, text=tx) for s, ts, st, tx in rows]
+            return log_lines(conn.execute(_SQL.read_logs, (run_id, after, limit)).fetchall())
 
         return await self._read(fn)
 
@@ -399,23 +267,15 @@ class SQLiteBackend:
         check_kv_name(namespace, key)
 
         def fn(conn: sqlite3.Connection) -> KVEntry | None:
-            rows = conn.execute(_KV_GET, (namespace, key)).fetchall()
-            if not rows:
-                return None
-            value, updated = rows[0]
-            return KVEntry(
-                namespace=namespace, key=key, value=msgspec.json.decode(value), updated_at=updated
-            )
+            return kv_entry(namespace, key, conn.execute(_SQL.kv_get, (namespace, key)).fetchall())
 
         return await self._read(fn)
 
     async def kv_set(self, namespace: str, key: str, value: Any) -> KVEntry:
-        check_kv_name(namespace, key)
-        text = _ENCODER.encode(value).decode()
-        entry = KVEntry(namespace=namespace, key=key, value=value, updated_at=now())
+        entry, text = new_kv_entry(namespace, key, value)
 
         def op(conn: sqlite3.Connection) -> None:
-            conn.execute(_KV_SET, (namespace, key, text, entry.updated_at))
+            conn.execute(_SQL.kv_set, (namespace, key, text, entry.updated_at))
 
         await self._write(op, small=len(text) <= SMALL_BYTES)
         return entry
@@ -424,14 +284,13 @@ class SQLiteBackend:
         check_kv_name(namespace, key)
 
         def op(conn: sqlite3.Connection) -> bool:
-            return conn.execute(_KV_DELETE, (namespace, key)).rowcount == 1
+            return conn.execute(_SQL.kv_delete, (namespace, key)).rowcount == 1
 
         return await self._write(op)
 
     async def kv_namespaces(self) -> list[str]:
         def fn(conn: sqlite3.Connection) -> list[str]:
-            rows = conn.execute("SELECT DISTINCT namespace FROM kv ORDER BY namespace")
-            return [row[0] for row in rows.fetchall()]
+            return [row[0] for row in conn.execute(_SQL.kv_namespaces).fetchall()]
 
         return await self._read(fn)
 
@@ -441,17 +300,12 @@ class SQLiteBackend:
         check_kv_name(namespace)
         if limit < 1:
             return []
-        start, inclusive = kv_start(prefix, after)
-        sql = _KV_LIST.format(op=">=" if inclusive else ">")
+        text, params = _SQL.kv_list(namespace, prefix, after, limit)
 
         def fn(conn: sqlite3.Connection) -> list[KVEntry]:
-            rows = conn.execute(sql, (namespace, start, limit)).fetchall()
-            return [
-                KVEntry(namespace=namespace, key=k, value=msgspec.json.decode(v), updated_at=u)
-                for k, v, u in rows
-            ]
+            return kv_listed(namespace, prefix, conn.execute(text, params).fetchall())
 
-        return kv_page(await self._read(fn), prefix)
+        return await self._read(fn)
 
 
 class SQLiteStorageFactory:

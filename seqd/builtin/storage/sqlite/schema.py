@@ -4,7 +4,8 @@
 an ordered tuple; at open every pending step runs inside one ``BEGIN IMMEDIATE``
 transaction (so two daemons opening the same file cannot both migrate, and a failed
 step leaves the file exactly as it was). A file written by a newer seqd is refused
-rather than guessed at. To evolve the schema, append a ``Migration`` — never edit one
+rather than guessed at (``seqd.plugins.storage_kit.schema``: the rules every store's
+migrations follow). To evolve the schema, append a ``Migration`` — never edit one
 that has shipped. Each step gets a ``sqlite_utils.Database`` for its helpers
 (``add_column``, ``transform``, ``create_table``) or plain ``execute``.
 """
@@ -19,13 +20,9 @@ from typing import Any
 
 import sqlite_utils
 
-from seqd.errors import StorageUnavailable
+from seqd.plugins.storage_kit.schema import checked_version, latest_version
 
 logger = logging.getLogger(__name__)
-
-
-class SchemaTooNew(StorageUnavailable):
-    """The file was migrated by a newer seqd; this one cannot know what it means."""
 
 
 @dataclass(frozen=True)
@@ -122,21 +119,8 @@ def schema_version(conn: sqlite3.Connection) -> int:
     return int(row[0])
 
 
-def _check_order(migrations: Sequence[Migration]) -> None:
-    versions = [m.version for m in migrations]
-    if versions != list(range(1, len(versions) + 1)):
-        raise ValueError(f"migration versions must be 1, 2, 3... in order, got {versions}")
-
-
 def _checked(version: int, latest: int, where: str) -> int:
-    if version > latest:
-        raise SchemaTooNew(
-            f"{where} has schema version {version}, but this seqd only knows up to "
-            f"{latest}: it was written by a newer seqd. Upgrade seqd, or point it at "
-            "another database file.",
-            {"found": version, "supported": latest},
-        )
-    return version
+    return checked_version(version, latest, where, "point it at another database file")
 
 
 def migrate(
@@ -149,8 +133,7 @@ def migrate(
     ``conn`` must be in autocommit mode (``isolation_level=None``). Raises
     ``SchemaTooNew`` for a file from a newer seqd.
     """
-    _check_order(migrations)
-    latest = migrations[-1].version if migrations else 0
+    latest = latest_version(migrations)
     if _checked(schema_version(conn), latest, where) == latest:
         return latest  # the usual case: no write lock taken
     conn.execute("BEGIN IMMEDIATE")

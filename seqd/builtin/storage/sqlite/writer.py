@@ -3,9 +3,10 @@
 Every write from the event loop becomes an *op* (a function of the connection) queued
 here. The thread takes everything queued, runs it in one ``BEGIN IMMEDIATE``
 transaction with a SAVEPOINT around each op, commits once, and only then wakes the
-loop (``BatchWriter`` does the threading). An op that fails on its own (a constraint)
-fails only its own future; a failure of the storage itself (locked, read-only, full,
-I/O) fails the whole batch, since none of it was committed.
+loop (``BatchWriter`` of ``seqd.plugins.storage_kit`` does the threading). An op that
+fails on its own (a constraint) fails only its own future; a failure of the storage
+itself (locked, read-only, full, I/O, see ``faults``) fails the whole batch, since none
+of it was committed.
 
 Idle fast path (``durability = normal`` only): when nothing is queued or in flight, a
 small write runs at once on the loop, on the same connection, in a transaction the loop
@@ -29,28 +30,11 @@ import sqlite3
 from collections.abc import Callable
 from typing import Any
 
-from seqd.builtin.storage.batch_writer import BatchWriter, Item, Outcome, T
+from seqd.builtin.storage.sqlite.faults import LABEL, is_unavailable, unavailable
 from seqd.errors import StorageUnavailable
+from seqd.plugins.storage_kit.batch_writer import BatchWriter, Item, Outcome, T
 
 logger = logging.getLogger(__name__)
-
-
-# Primary result codes that describe the storage, not the statement: the condition may
-# pass (a lock is released, space is freed), so the caller gets StorageUnavailable.
-UNAVAILABLE_CODES = frozenset(
-    {
-        sqlite3.SQLITE_BUSY,
-        sqlite3.SQLITE_LOCKED,
-        sqlite3.SQLITE_NOMEM,
-        sqlite3.SQLITE_READONLY,
-        sqlite3.SQLITE_IOERR,
-        sqlite3.SQLITE_CORRUPT,
-        sqlite3.SQLITE_FULL,
-        sqlite3.SQLITE_CANTOPEN,
-        sqlite3.SQLITE_PROTOCOL,
-        sqlite3.SQLITE_NOTADB,
-    }
-)
 
 LoopItem = tuple[Callable[[Any], Any], "asyncio.Future[Any]", Any]  # (op, future, value)
 
@@ -67,16 +51,6 @@ MAX_LOOP_TURNS = 4
 
 MAX_BATCH = 4096
 """Ops per transaction at most, so one flood cannot delay every answer behind it."""
-
-
-def is_unavailable(exc: BaseException) -> bool:
-    """Whether ``exc`` says the storage (not the op) is in trouble."""
-    if isinstance(exc, sqlite3.Error):
-        code = getattr(exc, "sqlite_errorcode", None)
-        if code is None:
-            return isinstance(exc, sqlite3.OperationalError)
-        return (code & 0xFF) in UNAVAILABLE_CODES
-    return isinstance(exc, OSError)
 
 
 def run_op(
@@ -102,18 +76,10 @@ def run_op(
     return True, value
 
 
-def unavailable(exc: BaseException, location: str) -> StorageUnavailable:
-    details: dict[str, Any] = {"location": location}
-    name = getattr(exc, "sqlite_errorname", None)
-    if name:
-        details["sqlite_error"] = name
-    return StorageUnavailable(f"SQLite storage at {location} is unavailable: {exc}", details)
-
-
 class Writer(BatchWriter[sqlite3.Connection]):
     """Owns the write connection; ``submit`` from the event loop, ``close`` to flush."""
 
-    label = "SQLite storage"
+    label = LABEL
 
     def __init__(
         self,

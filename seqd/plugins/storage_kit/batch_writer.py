@@ -1,5 +1,6 @@
-"""One writer thread that runs queued writes in batches — shared by the SQLite and
-file stores.
+"""One writer thread that runs queued writes in batches, for backends on a blocking
+library (the SQLite and file stores use it). Its own module: the threading (queue,
+batches, delivery to the loop, dying loudly) is the same whatever a batch does.
 
 Writes from the event loop become *ops* queued here. The thread takes everything
 queued (up to ``max_batch``), hands the batch to the subclass's ``_execute`` (one
@@ -21,6 +22,7 @@ from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
 from seqd.errors import StorageUnavailable
+from seqd.plugins.storage_kit.errors import not_open
 
 logger = logging.getLogger(__name__)
 
@@ -94,9 +96,7 @@ class BatchWriter(ABC, Generic[R]):
         """Queue ``op`` to answer ``fut`` (raises StorageUnavailable if it cannot)."""
         with self._lock:
             if self._closed:
-                raise StorageUnavailable(
-                    f"{self.label} at {self.location} is closed", {"location": self.location}
-                )
+                raise not_open(self.label, self.location, True, {"location": self.location})
             if self._dead is not None or self._thread is None:
                 reason = self._dead or "it was never started"
                 self._start_locked()

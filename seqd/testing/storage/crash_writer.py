@@ -1,10 +1,11 @@
 """Child process of the conformance suite's crash test: writes from many tasks at once
-until it is killed, printing each write after it was acknowledged.
+until it is killed, printing each write after it was acknowledged. Its own module
+because it runs as its own process (``crash`` starts and kills it).
 
-``python -m seqd.testing.crash_writer '<json spec>'`` with the spec
-``{"name", "options", "state_dir", "durability"}``; the backend is opened through the
-plugin host, so any installed backend can be tested. Output lines: ``open`` once, then
-``c ID`` (created), ``u ID`` (updated to succeeded), ``l ID SEQ`` (log lines up to SEQ).
+``python -m seqd.testing.storage.crash_writer '<json StoreSpec>'``; the backend is
+opened through the plugin host, so any installed backend can be tested. Output lines:
+``open`` once, then ``c ID`` (created), ``u ID`` (updated to succeeded), ``l ID SEQ``
+(log lines up to SEQ).
 """
 
 from __future__ import annotations
@@ -16,16 +17,10 @@ import msgspec
 
 from seqd.plugins.host import PluginHost
 from seqd.plugins.storage import StorageBackend, StorageContext
+from seqd.testing.storage.support import StoreSpec, changed, lines, new_run
 
 RUN_WRITERS = 8
 LOG_WRITERS = 2
-
-
-class Spec(msgspec.Struct):
-    name: str
-    options: dict[str, object]
-    state_dir: str
-    durability: str = "normal"
 
 
 def _say(text: str) -> None:
@@ -34,8 +29,6 @@ def _say(text: str) -> None:
 
 
 async def _runs(store: StorageBackend, writer: int) -> None:
-    from seqd.testing.storage import changed, new_run
-
     while True:
         run = new_run(task=f"crash{writer}", input={"pad": "x" * 300})
         await store.create_run(run)
@@ -46,8 +39,6 @@ async def _runs(store: StorageBackend, writer: int) -> None:
 
 
 async def _logs(store: StorageBackend, writer: int) -> None:
-    from seqd.testing.storage import lines, new_run
-
     run = new_run(task="crashlogs")
     await store.create_run(run)
     while True:
@@ -55,7 +46,7 @@ async def _logs(store: StorageBackend, writer: int) -> None:
         _say(f"l {run.id} {seq}")
 
 
-async def write_until_killed(spec: Spec) -> None:
+async def write_until_killed(spec: StoreSpec) -> None:
     host = PluginHost()
     host.load()
     factory = host.storage.get(spec.name)
@@ -71,4 +62,4 @@ async def write_until_killed(spec: Spec) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(write_until_killed(msgspec.json.decode(sys.argv[1], type=Spec)))
+    asyncio.run(write_until_killed(msgspec.json.decode(sys.argv[1], type=StoreSpec)))

@@ -1,0 +1,221 @@
+"""The file store's run records: creating, replacing and reading run files, on the loop.
+
+Its own module because a run write is more than a file write: it claims or releases an
+idempotency key, moves the run's log and journal along when its task changes (a run's
+files live in its task's folder), and keeps the in-memory index in step, all under the
+run's lock so that a compare-and-set is atomic. Reads go through the index, and look
+again once a run that was just moving has settled. The blocking halves are in ``ops``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from functools import partial
+
+import msgspec
+
+from seqd.builtin.storage.fs import ops
+from seqd.builtin.storage.fs.files import check_run_id, check_task, is_run_id
+from seqd.builtin.storage.fs.index import RunMeta
+from seqd.builtin.storage.fs.logs import FORMATS, LogState
+from seqd.builtin.storage.fs.store import FileStore
+from seqd.errors import StorageUnavailable
+from seqd.model.runs import Run, RunPage, RunQuery, RunStatus
+from seqd.plugins.storage_kit.errors import key_taken, run_exists
+from seqd.plugins.storage_kit.records import check_run_query
+
+logger = logging.getLogger(__name__)
+
+_ENCODER = msgspec.json.Encoder()
+_KEY = "key:"  # lock names of idempotency keys (run ids are hex: they never clash)
+
+Moves = list[tuple[str, str]]
+"""(source, target) renames of a run's log and journal files."""
+
+
+class RunFiles:
+    """The runs of one ``FileStore``."""
+
+    def __init__(self, store: FileStore) -> None:
+        self.store = store
+
+    # -- writes ------------------------------------------------------------------------
+
+    async def create(self, run: Run) -> tuple[Run, bool]:
+        check_run_id(run.id)
+        check_task(run.task)
+        return await self.store.guard(self._create(run))
+
+    async def _create(self, run: Run) -> tuple[Run, bool]:
+        store = self.store
+        await store.writable()
+        async with store.locks.hold(run.id):
+            if store.index.get(run.id) is not None:
+                raise run_exists(run.id)
+            key = run.idempotency_key
+            if key is None:
+                await self._insert(run)
+                return run, True
+            async with store.locks.hold(_KEY + key):
+                owner = store.index.keys.get(key)
+                if owner is None:
+                    await self._insert(run)
+                    return run, True
+                meta = store.index.get(owner)
+                existing = await self._read_one(meta) if meta is not None else None
+                if existing is None:
+                    raise StorageUnavailable(
+                        f"file storage: run {owner} holds idempotency key {key!r} but its "
+                        "file is missing",
+                        {"id": owner},
+                    )
+                return existing, False
+
+    async def _insert(self, run: Run) -> None:
+        store, key = self.store, run.idempotency_key
+        meta = store.index.make(run.id, run.task, run.status, run.parent_id, key)
+        # Log lines and journal entries written before the run existed wait in orphans/.
+        moves, states = self._seq_moves(run.id, None, run.task)
+        op = partial(
+            ops.create,
+            store.layout.run_file(run.task, run.id),
+            _ENCODER.encode(run) + b"\n",
+            store.layout.key_file(key) if key is not None else None,
+            run.id,
+            moves,
+        )
+
+        await store.commit(op, partial(self._placed, meta, states))
+
+    def _placed(self, meta: RunMeta, states: dict[str, LogState], moved: list[str]) -> None:
+        """After a run file was written: index it, and note where its moved log and
+        journal files (``_seq_moves``) now are."""
+        self.store.index.put(meta)
+        for target in moved:
+            if target in states:
+                states[target].task = meta.task
+
+    def _seq_moves(
+        self, run_id: str, old_task: str | None, task: str
+    ) -> tuple[Moves, dict[str, LogState]]:
+        """The (source, target) renames that bring the run's log and journal to
+        ``task``'s folder — from wherever they are, else from ``old_task``'s — and the
+        state of each file by its target, to follow a move that happened."""
+        moves: Moves = []
+        states: dict[str, LogState] = {}
+        layout = self.store.layout
+        for fmt in FORMATS:
+            state = self.store.files[fmt.suffix].get(run_id)
+            if state is None and old_task is None:
+                continue
+            source = layout.seq_file(
+                fmt.suffix, state.task if state is not None else old_task, run_id
+            )
+            target = layout.seq_file(fmt.suffix, task, run_id)
+            if source != target:
+                moves.append((source, target))
+                if state is not None:
+                    states[target] = state
+        return moves, states
+
+    async def update(self, run: Run, expect: Sequence[RunStatus] | None) -> bool:
+        check_task(run.task)
+        if not is_run_id(run.id):
+            return False
+        expected = None if expect is None else tuple(expect)
+        return await self.store.guard(self._update(run, expected))
+
+    async def _update(self, run: Run, expect: tuple[RunStatus, ...] | None) -> bool:
+        store = self.store
+        await store.writable()
+        async with store.locks.hold(run.id):
+            old = store.index.get(run.id)
+            if old is None or (expect is not None and old.status not in expect):
+                return False
+            key = run.idempotency_key
+            if key is None or key == old.key:
+                await self._replace(run, old)
+                return True
+            async with store.locks.hold(_KEY + key):
+                owner = store.index.keys.get(key)
+                if owner is not None and owner != run.id:
+                    raise key_taken(run.id, key)
+                await self._replace(run, old)
+                return True
+
+    async def _replace(self, run: Run, old: RunMeta) -> None:
+        store, key = self.store, run.idempotency_key
+        layout = store.layout
+        meta = store.index.make(run.id, run.task, run.status, run.parent_id, key)
+        moves: Moves = []
+        states: dict[str, LogState] = {}
+        old_path: str | None = None
+        if old.task != run.task:
+            old_path = layout.run_file(old.task, run.id)
+            moves, states = self._seq_moves(run.id, old.task, run.task)
+        op = partial(
+            ops.replace,
+            layout.run_file(run.task, run.id),
+            _ENCODER.encode(run) + b"\n",
+            run.id,
+            layout.key_file(key) if key is not None and key != old.key else None,
+            layout.key_file(old.key) if old.key is not None and old.key != key else None,
+            old_path,
+            moves,
+        )
+
+        await store.commit(op, partial(self._placed, meta, states))
+
+    # -- reads -------------------------------------------------------------------------
+
+    def _path(self, meta: RunMeta) -> str:
+        return self.store.layout.run_file(meta.task, meta.id)
+
+    async def _read_one(self, meta: RunMeta) -> Run | None:
+        return (await self.store.read(partial(ops.read_runs, [self._path(meta)])))[0]
+
+    async def get(self, run_id: str) -> Run | None:
+        if not is_run_id(run_id):
+            return None
+        meta = self.store.index.get(run_id)
+        if meta is None:
+            self.store.readers.check()
+            return None
+        run = await self._read_one(meta)
+        return run if run is not None else await self._get_settled(run_id)
+
+    async def _get_settled(self, run_id: str) -> Run | None:
+        """A run file was missing: it may have just moved. Look again once the writes
+        to that run are done (they hold its lock until the index follows the disk)."""
+        async with self.store.locks.hold(run_id):
+            meta = self.store.index.get(run_id)
+            if meta is None:
+                return None
+            run = await self._read_one(meta)
+        if run is None:
+            logger.error("file storage: the file of run %s is missing: %s", run_id,
+                         self._path(meta))  # fmt: skip
+        return run
+
+    async def _load(self, metas: list[RunMeta]) -> list[Run]:
+        found = await self.store.read(partial(ops.read_runs, [self._path(m) for m in metas]))
+        runs: list[Run] = []
+        for meta, run in zip(metas, found, strict=True):
+            if run is None:
+                run = await self._get_settled(meta.id)
+            if run is not None:
+                runs.append(run)
+        return runs
+
+    async def page(self, query: RunQuery) -> RunPage:
+        check_run_query(query)
+        metas, cursor = self.store.index.page(query)
+        return RunPage(runs=await self._load(metas), next_cursor=cursor)
+
+    async def counts(self) -> dict[str, int]:
+        self.store.readers.check()
+        return self.store.index.counts()
+
+    async def unfinished(self) -> list[Run]:
+        return await self._load(self.store.index.unfinished())

@@ -1,0 +1,139 @@
+"""What SQL backends share: the statements on the common tables, for any placeholder
+style, and how their rows become records.
+
+Its own module because the SQLite and PostgreSQL stores have the same ``runs``,
+``logs`` and ``kv`` tables (columns, meaning and order: ids, tasks and keys compare as
+bytes in both), so the statements on them and the reading of their rows are one piece
+of code; what differs (how a journal or a log is numbered, arrays against ``IN``
+lists) stays in each backend. ``data`` in ``runs`` is the whole ``Run`` as msgspec JSON,
+the source of truth; the other columns are copies that exist to be indexed.
+"""
+
+# ruff: noqa: S608 -- statements are built from constants and a placeholder, never values
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import msgspec
+
+from seqd.model.runs import KVEntry, LogLine, Run, RunQuery
+from seqd.plugins.storage_kit.records import check_run_query, kv_page, kv_start
+
+_ENCODER = msgspec.json.Encoder()
+RUN_DECODER = msgspec.json.Decoder(Run)
+
+RUN_COLUMNS = ("task", "status", "parent_id", "root_id", "idempotency_key", "created_at", "data")
+"""The columns of ``runs`` besides ``id``, in the order of ``run_row``."""
+
+Row = Any  # a sequence of column values, as the driver returns it
+
+
+def run_row(run: Run) -> tuple[Any, ...]:
+    """Parameters of ``insert_run`` and ``update_run``: ``RUN_COLUMNS``, then the id."""
+    return (
+        run.task, run.status, run.parent_id, run.root_id, run.idempotency_key,
+        run.created_at, _ENCODER.encode(run).decode(), run.id,
+    )  # fmt: skip
+
+
+class Statements:
+    """The shared statements written with ``placeholder`` (``?`` or ``%s``)."""
+
+    def __init__(self, placeholder: str) -> None:
+        p = self.placeholder = placeholder
+        columns = ", ".join(RUN_COLUMNS)
+        values = ", ".join([p] * (len(RUN_COLUMNS) + 1))
+        assignments = ", ".join(f"{column} = {p}" for column in RUN_COLUMNS)
+        self.insert_run = f"INSERT INTO runs ({columns}, id) VALUES ({values})"
+        self.update_run = f"UPDATE runs SET {assignments} WHERE id = {p}"
+        self.run_by_key = f"SELECT data FROM runs WHERE idempotency_key = {p}"
+        self.get_run = f"SELECT data FROM runs WHERE id = {p}"
+        self.count_by_status = "SELECT status, count(*) FROM runs GROUP BY status"
+        self.read_logs = (
+            f"SELECT seq, ts, stream, text FROM logs WHERE run_id = {p} AND seq > {p}"
+            f" ORDER BY seq LIMIT {p}"
+        )
+        self.kv_get = f"SELECT value, updated_at FROM kv WHERE namespace = {p} AND key = {p}"
+        self.kv_set = (
+            f"INSERT INTO kv (namespace, key, value, updated_at) VALUES ({p}, {p}, {p}, {p})"
+            " ON CONFLICT (namespace, key) DO UPDATE SET value = excluded.value,"
+            " updated_at = excluded.updated_at"
+        )
+        self.kv_delete = f"DELETE FROM kv WHERE namespace = {p} AND key = {p}"
+        self.kv_namespaces = "SELECT DISTINCT namespace FROM kv ORDER BY namespace"
+        kv_scan = "SELECT key, value, updated_at FROM kv WHERE namespace = {p} AND key {op} {p}"
+        kv_scan += " ORDER BY key LIMIT {p}"
+        self._kv_from = kv_scan.format(p=p, op=">=")
+        self._kv_after = kv_scan.format(p=p, op=">")
+
+    def list_runs(self, query: RunQuery) -> tuple[str, list[Any]]:
+        """``SELECT data FROM runs`` for ``query``, newest first, asking for one row
+        more than ``limit`` (see ``records.page_of``)."""
+        check_run_query(query)
+        p = self.placeholder
+        where: list[str] = []
+        params: list[Any] = []
+        for column, value in (
+            ("task", query.task),
+            ("status", query.status),
+            ("parent_id", query.parent_id),
+        ):
+            if value is not None:
+                where.append(f"{column} = {p}")
+                params.append(value)
+        if query.cursor is not None:
+            where.append(f"id < {p}")
+            params.append(query.cursor)
+        sql = "SELECT data FROM runs"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += f" ORDER BY id DESC LIMIT {p}"
+        params.append(query.limit + 1)  # one more tells whether another page exists
+        return sql, params
+
+    def kv_list(
+        self, namespace: str, prefix: str, after: str | None, limit: int
+    ) -> tuple[str, tuple[Any, ...]]:
+        """The scan for ``kv_list`` (a checked ``namespace``, ``limit`` at least 1);
+        its rows go to ``kv_listed``."""
+        start, inclusive = kv_start(prefix, after)
+        return (self._kv_from if inclusive else self._kv_after), (namespace, start, limit)
+
+
+# -- rows to records ----------------------------------------------------------------------
+
+
+def runs_of(rows: Iterable[Row]) -> list[Run]:
+    """Runs from rows whose first column is ``data``."""
+    return [RUN_DECODER.decode(row[0]) for row in rows]
+
+
+def status_counts(rows: Iterable[Row]) -> dict[str, int]:
+    """``count_by_status``'s answer from its rows."""
+    return {str(status): int(count) for status, count in rows}
+
+
+def log_lines(rows: Iterable[Row]) -> list[LogLine]:
+    """Log lines from the rows of ``read_logs``."""
+    return [LogLine(seq=s, ts=ts, stream=st, text=tx) for s, ts, st, tx in rows]
+
+
+def kv_entry(namespace: str, key: str, rows: list[Row]) -> KVEntry | None:
+    """The entry from the rows of ``kv_get`` (none: no entry)."""
+    if not rows:
+        return None
+    value, updated = rows[0]
+    return KVEntry(
+        namespace=namespace, key=key, value=msgspec.json.decode(value), updated_at=updated
+    )
+
+
+def kv_listed(namespace: str, prefix: str, rows: Iterable[Row]) -> list[KVEntry]:
+    """``kv_list``'s answer from the rows of its scan."""
+    entries = [
+        KVEntry(namespace=namespace, key=k, value=msgspec.json.decode(v), updated_at=u)
+        for k, v, u in rows
+    ]
+    return kv_page(entries, prefix)
