@@ -53,7 +53,7 @@ def files_under(path: Path) -> list[Path]:
 
 
 class SeqKind:
-    """Logs or journals, seen alike: both are seq files (``fs_logs``), and each test of
+    """Logs or journals, seen alike: both are seq files (``seqd.builtin.storage.fs.logs``), and each test of
     the machinery they share runs for both."""
 
     def __init__(self, name: str) -> None:
