@@ -53,8 +53,8 @@ def files_under(path: Path) -> list[Path]:
 
 
 class SeqKind:
-    """Logs or journals, seen alike: both are seq files (``seqd.builtin.storage.fs.logs``), and each test of
-    the machinery they share runs for both."""
+    """Logs or journals, seen alike: both are seq files (``seqd.builtin.storage.fs.logs``),
+    and each test of the machinery they share runs for both."""
 
     def __init__(self, name: str) -> None:
         self.name = name
