@@ -16,9 +16,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import msgspec
+
 from seqd.runtime import frames
 from seqd.runtime.frames import HEADER as HEADER
-from seqd.runtime.frames import Frame, ProtocolError
+from seqd.runtime.frames import Frame, Hello, ProtocolError
 
 MAX_FRAME_BYTES = 64 * 1024 * 1024
 """A longer frame is a protocol error (inputs are capped far below this)."""
@@ -30,15 +32,14 @@ WINDOW_BYTES = 1024 * 1024
 """Output sent and not yet acknowledged, per command, before reading pauses."""
 
 
-# -- daemon -> spawner -----------------------------------------------------------------
+class CommandSpec(msgspec.Struct, kw_only=True, frozen=True):
+    """What to run: exactly this argv, environment and directory. ``work_dir`` is
+    created first (and ``input`` written to ``work_dir/input_file``); unless it holds
+    directories it is removed after the command (``RunningCommand.work_dir_removed``).
 
+    What the daemon asks for (``seqd.runtime.spawner.run.run_command``) and, with the
+    request's ``id``, the ``Start`` frame: defined here, once, for both."""
 
-class Start(Frame, tag="start"):
-    """Create ``work_dir`` (and ``input_file`` in it), then start ``argv`` as the leader
-    of a new session in ``cwd`` with exactly ``env``; stdin is ``/dev/null``, stdout and
-    stderr are pipes the spawner reads."""
-
-    id: int
     argv: list[str]
     env: dict[str, str]
     cwd: str
@@ -47,13 +48,27 @@ class Start(Frame, tag="start"):
     """A file name inside ``work_dir`` to write ``input`` to."""
     input: bytes = b""
     stdin_from_input: bool = False
-    """Connect stdin to the ``input_file`` instead of ``/dev/null``."""
+    """The command reads ``input`` on its stdin, from ``input_file`` (else stdin is
+    ``/dev/null``)."""
+    spare_dir: str | None = None
+    """Where emptied work dirs wait to be reused (renamed back into place): creating
+    and deleting a directory and a file per run costs far more than two renames (see
+    ``seqd.runtime.spawner.spares``)."""
+
+
+# -- daemon -> spawner -----------------------------------------------------------------
+
+
+# msgspec makes Start frozen like CommandSpec; mypy's dataclass rules cannot follow.
+class Start(Frame, CommandSpec, tag="start"):  # type: ignore[misc]
+    """Create ``work_dir`` (and ``input_file`` in it), then start ``argv`` as the leader
+    of a new session in ``cwd`` with exactly ``env``; stdin is ``/dev/null`` (or the
+    input file), stdout and stderr are pipes the spawner reads."""
+
+    id: int
     remove_work_dir: bool = True
     """Remove ``work_dir`` once the command ended, unless it holds directories (then
     the caller removes it)."""
-    spare_dir: str | None = None
-    """Where emptied work dirs wait to be reused (renamed back into place): creating
-    and deleting a directory and a file per run costs far more than two renames."""
 
 
 class Ack(Frame, tag="ack"):
@@ -76,10 +91,6 @@ class Discard(Frame, tag="discard"):
 
 
 # -- spawner -> daemon -----------------------------------------------------------------
-
-
-class Hello(Frame, tag="hello"):
-    pid: int
 
 
 class Started(Frame, tag="started"):
@@ -115,7 +126,7 @@ ToSpawner = Start | Ack | Signal | Discard
 FromSpawner = Hello | Started | StartFailed | Output | Exited
 
 
-__all__ = ["HEADER", "MAX_FRAME_BYTES", "Frame", "FrameBuffer", "ProtocolError"]
+__all__ = ["HEADER", "MAX_FRAME_BYTES", "Frame", "FrameBuffer", "Hello", "ProtocolError"]
 
 decode_to_spawner: Callable[[frames.Body], ToSpawner] = frames.decoder(ToSpawner, "the daemon")
 decode_from_spawner: Callable[[frames.Body], FromSpawner] = frames.decoder(

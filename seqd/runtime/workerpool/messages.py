@@ -20,7 +20,7 @@ import msgspec
 
 from seqd.runtime import frames
 from seqd.runtime.frames import HEADER as HEADER
-from seqd.runtime.frames import Frame, ProtocolError
+from seqd.runtime.frames import Frame, Hello, ProtocolError
 
 MAX_FRAME_BYTES = 256 * 1024 * 1024
 """A longer frame is a protocol error: the worker is killed rather than trusted."""
@@ -73,10 +73,6 @@ class Reply(Frame, tag="reply"):
 # -- worker -> daemon ------------------------------------------------------------------
 
 
-class Hello(Frame, tag="hello"):
-    pid: int
-
-
 class Log(Frame, tag="log"):
     stream: str
     """``stdout``, ``stderr`` (the replaced ``sys`` streams) or ``log`` (``ctx.log``)."""
@@ -113,7 +109,7 @@ ToWorker = Execute | SchemaRequest | Reply
 ToDaemon = Hello | Log | Call | Result | SchemaResult
 
 
-__all__ = ["HEADER", "MAX_FRAME_BYTES", "Frame", "ProtocolError"]
+__all__ = ["HEADER", "MAX_FRAME_BYTES", "Frame", "Hello", "ProtocolError"]
 
 decode_to_worker: Callable[[frames.Body], ToWorker] = frames.decoder(ToWorker, "daemon")
 decode_to_daemon: Callable[[frames.Body], ToDaemon] = frames.decoder(ToDaemon, "worker")
