@@ -20,7 +20,8 @@ from typing import Annotated, Any
 import msgspec
 from msgspec import Meta
 
-from seqd.runtime.workerpool.process import KILL_WAIT_S, OpHandler, WorkerProcess
+from seqd.runtime.workerpool.calls import OpHandler
+from seqd.runtime.workerpool.process import KILL_WAIT_S, WorkerProcess
 
 logger = logging.getLogger(__name__)
 
