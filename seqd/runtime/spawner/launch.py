@@ -13,6 +13,7 @@ import errno
 import os
 import signal
 
+from seqd.runtime.childpipes import OutputPipes
 from seqd.runtime.procs import SpawnError
 from seqd.runtime.spawner.messages import CommandSpec
 from seqd.runtime.spawner.spares import SparePool
@@ -44,22 +45,14 @@ def spawn(req: CommandSpec, spares: SparePool) -> tuple[int, int, int]:
         if req.work_dir is None or req.input_file is None:
             raise SpawnError("stdin_from_input needs a work_dir and an input_file", None)
         stdin = os.path.join(req.work_dir, req.input_file)
-    out_r, out_w = os.pipe()
-    err_r, err_w = os.pipe()
-    try:
+    with OutputPipes() as pipes:
         actions: list[tuple[int | str, ...]] = [
             (os.POSIX_SPAWN_OPEN, 0, stdin, os.O_RDONLY, 0),
-            (os.POSIX_SPAWN_DUP2, out_w, 1),
-            (os.POSIX_SPAWN_DUP2, err_w, 2),
+            (os.POSIX_SPAWN_DUP2, pipes.out_w, 1),
+            (os.POSIX_SPAWN_DUP2, pipes.err_w, 2),
         ]
         pid = _spawn_on_path(req.argv, req.env, actions)
-    except BaseException:
-        os.close(out_r)
-        os.close(err_r)
-        raise
-    finally:
-        os.close(out_w)
-        os.close(err_w)
+    out_r, err_r = pipes.out_r, pipes.err_r
     os.set_blocking(out_r, False)
     os.set_blocking(err_r, False)
     return pid, out_r, err_r

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import signal
 import subprocess
 from collections import deque
@@ -20,6 +19,7 @@ from typing import Any
 from seqd.model.runs import LogStream
 from seqd.plugins.tasktype import Job
 from seqd.runtime import helpers
+from seqd.runtime.childpipes import OutputPipes
 from seqd.runtime.procs import describe_exit, kill_group, signal_name
 from seqd.runtime.workerpool.calls import OpHandler, answer
 from seqd.runtime.workerpool.messages import (
@@ -102,20 +102,11 @@ class WorkerProcess:
 
     @classmethod
     async def spawn(cls, python: str, handlers: Mapping[str, OpHandler]) -> WorkerProcess:
-        out_r, out_w = os.pipe()
-        err_r, err_w = os.pipe()
-        try:
+        with OutputPipes() as pipes:
             proc, sock = helpers.spawn_helper(
-                python, "seqd.runtime.worker", stdout=out_w, stderr=err_w
+                python, "seqd.runtime.worker", stdout=pipes.out_w, stderr=pipes.err_w
             )
-        except BaseException:
-            os.close(out_r)
-            os.close(err_r)
-            raise
-        finally:
-            os.close(out_w)
-            os.close(err_w)
-        worker = cls(proc, out_r, err_r, handlers)
+        worker = cls(proc, pipes.out_r, pipes.err_r, handlers)
         try:
             _, worker._channel = await worker._loop.create_unix_connection(
                 lambda: helpers.FrameChannel(
