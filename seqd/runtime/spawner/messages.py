@@ -72,6 +72,9 @@ class Start(Frame, CommandSpec, tag="start"):  # type: ignore[misc]
 
 
 class Ack(Frame, tag="ack"):
+    """The daemon logged ``size`` more bytes of the command's ``Output``: that much
+    more may be sent before reading pauses."""
+
     id: int
     size: int
 
@@ -94,17 +97,24 @@ class Discard(Frame, tag="discard"):
 
 
 class Started(Frame, tag="started"):
+    """The command runs as ``pid``, the leader of its own process group."""
+
     id: int
     pid: int
 
 
 class StartFailed(Frame, tag="start_failed"):
+    """The command could not be started (``seqd.runtime.procs.SpawnError`` on the
+    daemon's side)."""
+
     id: int
     message: str
     errno: int | None = None
 
 
 class Output(Frame, tag="output"):
+    """A chunk of a streaming command's output, as read (not cut into lines)."""
+
     id: int
     stream: str
     """``stdout`` or ``stderr``."""
@@ -112,6 +122,9 @@ class Output(Frame, tag="output"):
 
 
 class Exited(Frame, tag="exited"):
+    """The command ended and was reaped: how, what it cost, and what it wrote that was
+    held back."""
+
     id: int
     returncode: int | None
     cpu_s: float = 0.0

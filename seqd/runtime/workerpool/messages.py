@@ -57,6 +57,8 @@ class Execute(Frame, tag="execute"):
 
 
 class SchemaRequest(Frame, tag="schema"):
+    """Derive the input schema from the signature of ``entry`` in ``code``."""
+
     task: str
     filename: str
     code: str
@@ -64,6 +66,9 @@ class SchemaRequest(Frame, tag="schema"):
 
 
 class Reply(Frame, tag="reply"):
+    """The answer to the worker's ``Call`` with the same ``id``: ``value`` if ``ok``,
+    else ``error``."""
+
     id: int
     ok: bool
     value: Any = None
@@ -74,18 +79,24 @@ class Reply(Frame, tag="reply"):
 
 
 class Log(Frame, tag="log"):
+    """One line of the run's output."""
+
     stream: str
     """``stdout``, ``stderr`` (the replaced ``sys`` streams) or ``log`` (``ctx.log``)."""
     text: str
 
 
 class Call(Frame, tag="call"):
+    """``ctx.call(op, args)`` from task code; the daemon answers with a ``Reply``."""
+
     id: int
     op: str
     args: Any = None
 
 
 class Result(Frame, tag="result"):
+    """The end of an ``Execute``: the output as JSON, or the error; what it cost."""
+
     ok: bool
     output: bytes = b"null"
     error: ErrorInfo | None = None
@@ -100,6 +111,8 @@ class Result(Frame, tag="result"):
 
 
 class SchemaResult(Frame, tag="schema_result"):
+    """The answer to a ``SchemaRequest``: the schema as JSON, or the error."""
+
     ok: bool
     schema: bytes = b"null"
     error: ErrorInfo | None = None
