@@ -22,23 +22,9 @@ import msgspec
 
 from seqd.runtime import helpers
 from seqd.runtime.procs import SpawnerCrashed, SpawnError, describe_exit, kill_group
+from seqd.runtime.spawner import messages
 from seqd.runtime.spawner.command import OutputSink, RunningCommand
-from seqd.runtime.spawner.messages import (
-    MAX_FRAME_BYTES,
-    CommandSpec,
-    Exited,
-    Frame,
-    FromSpawner,
-    Hello,
-    Output,
-    ProtocolError,
-    Signal,
-    Start,
-    Started,
-    StartFailed,
-    decode_from_spawner,
-    pack,
-)
+from seqd.runtime.spawner.messages import CommandSpec
 
 logger = logging.getLogger(__name__)
 
@@ -47,20 +33,20 @@ REAP_WAIT_S = 5.0
 CLOSE_WAIT_S = 5.0
 
 
-class _Channel(helpers.FrameChannel[FromSpawner]):
+class _Channel(helpers.FrameChannel[messages.FromSpawner]):
     """The channel to one spawner process, ``proc``."""
 
     def __init__(self, spawner: Spawner, proc: subprocess.Popen[bytes]) -> None:
         super().__init__(
-            MAX_FRAME_BYTES,
-            decode_from_spawner,
+            messages.MAX_FRAME_BYTES,
+            messages.decode_from_spawner,
             spawner._on_frame,
             self._on_bad_frame,
             lambda: spawner._on_lost(self),
         )
         self.proc = proc
 
-    def _on_bad_frame(self, exc: ProtocolError) -> None:
+    def _on_bad_frame(self, exc: messages.ProtocolError) -> None:
         logger.error("spawner %d: %s; killing it", self.proc.pid, exc)
         with contextlib.suppress(ProcessLookupError):
             self.proc.kill()
@@ -126,7 +112,7 @@ class Spawner:
         channel = await self._ensure()
         cmd = RunningCommand(self, next(self._ids), sink)
         self._commands[cmd.id] = cmd
-        channel.send(pack(Start(id=cmd.id, **msgspec.structs.asdict(spec))))
+        channel.send(messages.pack(messages.Start(id=cmd.id, **msgspec.structs.asdict(spec))))
         try:
             cmd.pid = await asyncio.shield(cmd.started)
         except asyncio.CancelledError:
@@ -139,32 +125,32 @@ class Spawner:
     def signal(self, cmd: RunningCommand, sig: int) -> None:
         channel = self._channel
         if cmd.id in self._commands and channel is not None and not channel.lost.done():
-            channel.send(pack(Signal(id=cmd.id, signal=sig)))
+            channel.send(messages.pack(messages.Signal(id=cmd.id, signal=sig)))
         elif cmd.pid:
             kill_group(cmd.pid, sig)
 
-    def send(self, frame: Frame) -> None:
+    def send(self, frame: messages.Frame) -> None:
         if self._channel is not None:
-            self._channel.send(pack(frame))
+            self._channel.send(messages.pack(frame))
 
-    def _on_frame(self, frame: FromSpawner) -> None:
-        if isinstance(frame, Hello):  # nothing waits for it: a command is sent at once
+    def _on_frame(self, frame: messages.FromSpawner) -> None:
+        if isinstance(frame, messages.Hello):  # nothing waits for it: a command is sent at once
             return
         cmd = self._commands.get(frame.id)
         if cmd is None:
             return
-        if isinstance(frame, Output):
+        if isinstance(frame, messages.Output):
             cmd.on_output(frame)
-        elif isinstance(frame, Started):
+        elif isinstance(frame, messages.Started):
             cmd.pid = frame.pid
             if not cmd.started.done():
                 cmd.started.set_result(frame.pid)
             if cmd.abandoned:
                 self.signal(cmd, signal.SIGKILL)
-        elif isinstance(frame, Exited):
+        elif isinstance(frame, messages.Exited):
             del self._commands[frame.id]
             cmd.on_exited(frame)
-        elif isinstance(frame, StartFailed):
+        elif isinstance(frame, messages.StartFailed):
             del self._commands[frame.id]
             cmd.fail(SpawnError(frame.message, frame.errno))
 
