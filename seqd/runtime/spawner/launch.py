@@ -13,7 +13,7 @@ import errno
 import os
 import signal
 
-from seqd.runtime.childpipes import OutputPipes
+from seqd.runtime.childpipes import output_pipes
 from seqd.runtime.procs import SpawnError
 from seqd.runtime.spawner.messages import CommandSpec
 from seqd.runtime.spawner.spares import SparePool
@@ -45,7 +45,7 @@ def spawn(req: CommandSpec, spares: SparePool) -> tuple[int, int, int]:
         if req.work_dir is None or req.input_file is None:
             raise SpawnError("stdin_from_input needs a work_dir and an input_file", None)
         stdin = os.path.join(req.work_dir, req.input_file)
-    with OutputPipes() as pipes:
+    with output_pipes() as pipes:
         actions: list[tuple[int | str, ...]] = [
             (os.POSIX_SPAWN_OPEN, 0, stdin, os.O_RDONLY, 0),
             (os.POSIX_SPAWN_DUP2, pipes.out_w, 1),

@@ -19,7 +19,7 @@ from typing import Any
 from seqd.model.runs import LogStream
 from seqd.plugins.tasktype import Job
 from seqd.runtime import helpers
-from seqd.runtime.childpipes import OutputPipes
+from seqd.runtime.childpipes import output_pipes
 from seqd.runtime.procs import describe_exit, kill_group, signal_name
 from seqd.runtime.workerpool.calls import OpHandler, answer
 from seqd.runtime.workerpool.messages import (
@@ -102,7 +102,7 @@ class WorkerProcess:
 
     @classmethod
     async def spawn(cls, python: str, handlers: Mapping[str, OpHandler]) -> WorkerProcess:
-        with OutputPipes() as pipes:
+        with output_pipes() as pipes:
             proc, sock = helpers.spawn_helper(
                 python, "seqd.runtime.worker", stdout=pipes.out_w, stderr=pipes.err_w
             )
