@@ -1,8 +1,9 @@
-"""The channel between the daemon and its spawner process: frames and framing.
+"""The channel between the daemon and its spawner process: its frames, its frame size
+limit, and ``CommandSpec`` (what a ``Start`` frame asks for).
 
-Same house style as the python workers' channel (``seqd.runtime.workerpool.messages``): each
-frame is a msgpack-encoded tagged Struct behind a 4-byte big-endian length. Only msgspec
-and the standard library are imported, since the spawner imports this at start-up.
+Its own module because both ends import it (the framing itself is
+``seqd.runtime.frames``, shared with the python workers' channel). Only msgspec and
+the standard library are imported, since the spawner imports this at start-up.
 
 A command's life is ``Start`` → ``Started`` (or ``StartFailed``) → any number of
 ``Output`` → ``Exited``, all carrying the daemon's request ``id``. Small outputs travel

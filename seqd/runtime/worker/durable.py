@@ -6,7 +6,9 @@ operation): a finished operation returns (or raises) what was recorded, without 
 anything; anything else is one round trip to the daemon, which performs and records it.
 An operation that must wait — a timer not yet due, a signal not yet sent, a child run
 not yet ended — suspends the run: ``Suspend`` unwinds the task code, the worker reports
-it, and the run is executed again from the start when the wait is over.
+it, and the run is executed again from the start when the wait is over. Its own
+module: the durable semantics, apart from ``ctx`` (``context``) and from matching
+against the journal (``replay``).
 """
 
 from __future__ import annotations

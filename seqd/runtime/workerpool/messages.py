@@ -1,8 +1,10 @@
-"""The control channel between the daemon and a python worker: frames and framing.
+"""The control channel between the daemon and a python worker: its frames and its
+frame size limit.
 
-Each frame is a msgpack-encoded tagged Struct behind a 4-byte big-endian length. The
-module imports only msgspec and the standard library because the worker imports it at
-start-up, where every millisecond counts.
+Its own module because both ends import it (the framing itself is
+``seqd.runtime.frames``, shared with the spawner's channel). It imports only msgspec
+and the standard library because the worker imports it at start-up, where every
+millisecond counts.
 
 Requests from task code to the daemon go as ``Call(id, op, args)`` and come back as
 ``Reply(id, ok, value, error)``; the daemon dispatches ``op`` through a handler table

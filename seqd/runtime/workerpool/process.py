@@ -1,9 +1,10 @@
-"""One python worker process as the daemon sees it: spawn, channel, stdio, exit.
+"""One python worker process as the daemon sees it: spawn, requests, stdio, exit.
 
-Spawned with ``subprocess.Popen`` from the loop thread (vfork, no ``preexec_fn``) in
-its own process group, so a cancel reaches the task's own subprocesses too. Its exit
-is watched through a pidfd (no polling); on exit whatever is left in its process group
-is killed, the remaining output is read, and ``exited`` resolves with the return code.
+Spawned (``seqd.runtime.helpers.spawn_helper``) in its own process group, so a cancel
+reaches the task's own subprocesses too. Its exit is watched through a pidfd (no
+polling); on exit whatever is left in its process group is killed, the remaining output
+is read, and ``exited`` resolves with the return code. Its own module: the pool
+(``pool``) decides which worker serves a run, this is the one worker.
 """
 
 from __future__ import annotations
