@@ -17,10 +17,11 @@ from typing import Any, TypeVar
 import psutil
 import pytest
 
-from seqd.runtime.procs import SpawnError
-from seqd.runtime.spawner.client import CommandSpec, Spawner, SpawnerCrashed, run_command
+from seqd.runtime.procs import SpawnerCrashed, SpawnError
+from seqd.runtime.spawner.client import Spawner
 from seqd.runtime.spawner.messages import (
     WINDOW_BYTES,
+    CommandSpec,
     Exited,
     FrameBuffer,
     Hello,
@@ -29,6 +30,7 @@ from seqd.runtime.spawner.messages import (
     decode_from_spawner,
     pack,
 )
+from seqd.runtime.spawner.run import run_command
 
 T = TypeVar("T")
 ENV = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}

@@ -10,7 +10,8 @@ A path from params is relative to a scope's root. It is checked twice:
    after the check, at any depth, makes the open fail instead of being followed.
 
 The blocking calls here run on a worker thread (the tools call them through
-``asyncio.to_thread``).
+``asyncio.to_thread``). Its own module because the file tools and ``shell.exec`` both
+confine paths, and must do it the same way.
 """
 
 from __future__ import annotations

@@ -24,6 +24,13 @@ class Frame(msgspec.Struct, tag_field="k", kw_only=True, forbid_unknown_fields=T
     """Base of every frame: a tagged union member (``k`` names its kind)."""
 
 
+class Hello(Frame, tag="hello"):
+    """A helper's first frame on either channel, once it imported and bound itself to
+    the daemon's life: its ``pid``."""
+
+    pid: int
+
+
 class ProtocolError(Exception):
     """A frame that cannot be decoded or is too long."""
 
@@ -85,3 +92,7 @@ class FrameBuffer:
         if start:
             del buf[:start]
         return bodies
+
+    def clear(self) -> None:
+        """Drop the partial frame held (after a protocol error: what follows is noise)."""
+        self._buf.clear()

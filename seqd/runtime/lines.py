@@ -2,7 +2,8 @@
 
 The spawner reads a command's stdout/stderr pipes and hands the daemon chunks of bytes;
 ``LineSplitter`` cuts them into lines with a bounded buffer, so neither a huge line nor
-a huge output is ever held whole.
+a huge output is ever held whole. Its own module because it is a pure, separately
+tested algorithm (``tests/test_lines.py``), with no imports at all.
 """
 
 from __future__ import annotations

@@ -27,14 +27,11 @@ from seqd.errors import TaskFailed
 from seqd.model.runs import Resources
 from seqd.model.tasks import Problem
 from seqd.plugins.tasktype import Job, Services, TaskSource, TaskType
-from seqd.runtime.procs import ExitStatus, SpawnError
-from seqd.runtime.spawner.client import (
-    CommandSpec,
-    RunningCommand,
-    Spawner,
-    SpawnerCrashed,
-    run_command,
-)
+from seqd.runtime.procs import ExitStatus, SpawnerCrashed, SpawnError
+from seqd.runtime.spawner.client import Spawner
+from seqd.runtime.spawner.command import RunningCommand
+from seqd.runtime.spawner.messages import CommandSpec
+from seqd.runtime.spawner.run import run_command
 
 logger = logging.getLogger(__name__)
 
@@ -228,7 +225,7 @@ class ShellTaskType:
     @property
     def spawner(self) -> Spawner:
         """The process engine of this task type, for others that run commands (tools):
-        ``seqd.runtime.spawner.client.run_command(task_type.spawner, spec, sink, ...)``."""
+        ``seqd.runtime.spawner.run.run_command(task_type.spawner, spec, sink, ...)``."""
         return self._spawner
 
     # -- running ---------------------------------------------------------------------

@@ -34,8 +34,9 @@ from seqd.model.ids import IdGenerator
 from seqd.model.runs import LogStream
 from seqd.plugins.tools import Tool, ToolContext
 from seqd.runtime.confine import parent_fd, resolve, root_for
-from seqd.runtime.procs import ExitStatus, SpawnError
-from seqd.runtime.spawner.client import CommandSpec, SpawnerCrashed, run_command
+from seqd.runtime.procs import ExitStatus, SpawnerCrashed, SpawnError
+from seqd.runtime.spawner.messages import CommandSpec
+from seqd.runtime.spawner.run import run_command
 
 _ids = IdGenerator()
 STDIN_FILE = "stdin"

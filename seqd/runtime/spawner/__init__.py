@@ -1,6 +1,9 @@
 """The spawner: a small process that starts commands for the daemon.
 
-``seqd.runtime.spawner.client`` is the daemon's side (``Spawner``, ``run_command``);
-``seqd.runtime.spawner.server`` is the loop of the ``python -m seqd.runtime.spawner`` process;
-``seqd.runtime.spawner.messages`` holds the frames they exchange.
+The daemon's side: ``run.run_command`` runs one command to its end, through a
+``client.Spawner`` (which keeps the spawner process alive) and a
+``command.RunningCommand`` (one command's output and end). The spawner process
+(``python -m seqd.runtime.spawner``): ``server`` is its loop, ``launch`` starts a
+command, ``spares`` reuses work dirs. ``messages`` holds the frames they exchange and
+``CommandSpec``. Nothing is imported here, so that the spawner process stays small.
 """

@@ -1,8 +1,9 @@
-"""The channel between the daemon and its spawner process: frames and framing.
+"""The channel between the daemon and its spawner process: its frames, its frame size
+limit, and ``CommandSpec`` (what a ``Start`` frame asks for).
 
-Same house style as the python workers' channel (``seqd.runtime.workerpool.messages``): each
-frame is a msgpack-encoded tagged Struct behind a 4-byte big-endian length. Only msgspec
-and the standard library are imported, since the spawner imports this at start-up.
+Its own module because both ends import it (the framing itself is
+``seqd.runtime.frames``, shared with the python workers' channel). Only msgspec and
+the standard library are imported, since the spawner imports this at start-up.
 
 A command's life is ``Start`` → ``Started`` (or ``StartFailed``) → any number of
 ``Output`` → ``Exited``, all carrying the daemon's request ``id``. Small outputs travel
@@ -16,9 +17,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import msgspec
+
 from seqd.runtime import frames
 from seqd.runtime.frames import HEADER as HEADER
-from seqd.runtime.frames import Frame, ProtocolError
+from seqd.runtime.frames import Frame, Hello, ProtocolError
 
 MAX_FRAME_BYTES = 64 * 1024 * 1024
 """A longer frame is a protocol error (inputs are capped far below this)."""
@@ -30,15 +33,14 @@ WINDOW_BYTES = 1024 * 1024
 """Output sent and not yet acknowledged, per command, before reading pauses."""
 
 
-# -- daemon -> spawner -----------------------------------------------------------------
+class CommandSpec(msgspec.Struct, kw_only=True, frozen=True):
+    """What to run: exactly this argv, environment and directory. ``work_dir`` is
+    created first (and ``input`` written to ``work_dir/input_file``); unless it holds
+    directories it is removed after the command (``RunningCommand.work_dir_removed``).
 
+    What the daemon asks for (``seqd.runtime.spawner.run.run_command``) and, with the
+    request's ``id``, the ``Start`` frame: defined here, once, for both."""
 
-class Start(Frame, tag="start"):
-    """Create ``work_dir`` (and ``input_file`` in it), then start ``argv`` as the leader
-    of a new session in ``cwd`` with exactly ``env``; stdin is ``/dev/null``, stdout and
-    stderr are pipes the spawner reads."""
-
-    id: int
     argv: list[str]
     env: dict[str, str]
     cwd: str
@@ -47,16 +49,33 @@ class Start(Frame, tag="start"):
     """A file name inside ``work_dir`` to write ``input`` to."""
     input: bytes = b""
     stdin_from_input: bool = False
-    """Connect stdin to the ``input_file`` instead of ``/dev/null``."""
+    """The command reads ``input`` on its stdin, from ``input_file`` (else stdin is
+    ``/dev/null``)."""
+    spare_dir: str | None = None
+    """Where emptied work dirs wait to be reused (renamed back into place): creating
+    and deleting a directory and a file per run costs far more than two renames (see
+    ``seqd.runtime.spawner.spares``)."""
+
+
+# -- daemon -> spawner -----------------------------------------------------------------
+
+
+# msgspec makes Start frozen like CommandSpec; mypy's dataclass rules cannot follow.
+class Start(Frame, CommandSpec, tag="start"):  # type: ignore[misc]
+    """Create ``work_dir`` (and ``input_file`` in it), then start ``argv`` as the leader
+    of a new session in ``cwd`` with exactly ``env``; stdin is ``/dev/null`` (or the
+    input file), stdout and stderr are pipes the spawner reads."""
+
+    id: int
     remove_work_dir: bool = True
     """Remove ``work_dir`` once the command ended, unless it holds directories (then
     the caller removes it)."""
-    spare_dir: str | None = None
-    """Where emptied work dirs wait to be reused (renamed back into place): creating
-    and deleting a directory and a file per run costs far more than two renames."""
 
 
 class Ack(Frame, tag="ack"):
+    """The daemon logged ``size`` more bytes of the command's ``Output``: that much
+    more may be sent before reading pauses."""
+
     id: int
     size: int
 
@@ -78,22 +97,25 @@ class Discard(Frame, tag="discard"):
 # -- spawner -> daemon -----------------------------------------------------------------
 
 
-class Hello(Frame, tag="hello"):
-    pid: int
-
-
 class Started(Frame, tag="started"):
+    """The command runs as ``pid``, the leader of its own process group."""
+
     id: int
     pid: int
 
 
 class StartFailed(Frame, tag="start_failed"):
+    """The command could not be started (``seqd.runtime.procs.SpawnError`` on the
+    daemon's side)."""
+
     id: int
     message: str
     errno: int | None = None
 
 
 class Output(Frame, tag="output"):
+    """A chunk of a streaming command's output, as read (not cut into lines)."""
+
     id: int
     stream: str
     """``stdout`` or ``stderr``."""
@@ -101,6 +123,9 @@ class Output(Frame, tag="output"):
 
 
 class Exited(Frame, tag="exited"):
+    """The command ended and was reaped: how, what it cost, and what it wrote that was
+    held back."""
+
     id: int
     returncode: int | None
     cpu_s: float = 0.0
@@ -115,7 +140,7 @@ ToSpawner = Start | Ack | Signal | Discard
 FromSpawner = Hello | Started | StartFailed | Output | Exited
 
 
-__all__ = ["HEADER", "MAX_FRAME_BYTES", "Frame", "FrameBuffer", "ProtocolError"]
+__all__ = ["HEADER", "MAX_FRAME_BYTES", "Frame", "FrameBuffer", "Hello", "ProtocolError"]
 
 decode_to_spawner: Callable[[frames.Body], ToSpawner] = frames.decoder(ToSpawner, "the daemon")
 decode_from_spawner: Callable[[frames.Body], FromSpawner] = frames.decoder(

@@ -9,8 +9,9 @@ shell run is a few frames.
 One thread, one ``epoll``: the control socket, each command's stdout/stderr pipes and
 its pidfd (or, where pidfds are refused, a SIGCHLD wake-up pipe). Commands are started
 with ``posix_spawn`` (vfork-like, in a new session) with exactly the environment they
-are given. When a command's leader exits, what is left of
-its process group is killed (the zombie leader still holds the group id), its output is
+are given (``seqd.runtime.spawner.launch``), in work dirs that are reused
+(``seqd.runtime.spawner.spares``). When a command's leader exits, what is left of its
+process group is killed (the zombie leader still holds the group id), its output is
 drained and it is reaped; ``Exited`` carries the status, the resource use and any
 output not yet sent.
 
@@ -22,16 +23,16 @@ and the daemon ends their groups itself.
 from __future__ import annotations
 
 import contextlib
-import errno
 import os
 import select
 import signal
 import socket
-import stat
 import sys
 import time
 
-from seqd.runtime.lifeline import die_with_parent
+from seqd.runtime.lifeline import EXIT_SOFTWARE, run_helper
+from seqd.runtime.procs import SpawnError, kill_group
+from seqd.runtime.spawner.launch import spawn
 from seqd.runtime.spawner.messages import (
     INLINE_BYTES,
     STREAM_AFTER_S,
@@ -51,12 +52,10 @@ from seqd.runtime.spawner.messages import (
     decode_to_spawner,
     pack,
 )
+from seqd.runtime.spawner.spares import SparePool
 
 READ_BYTES = 64 * 1024
 STREAMS = ("stdout", "stderr")
-RESTORED_SIGNALS = (signal.SIGPIPE, signal.SIGXFSZ)
-"""Python ignores these at start-up, and ignored signals survive exec: give commands
-the default actions back, as ``subprocess`` does (``yes | head`` needs SIGPIPE)."""
 
 
 class Command:
@@ -175,7 +174,7 @@ class Server:
         except OSError as exc:
             self.send(StartFailed(id=req.id, message=exc.strerror or str(exc), errno=exc.errno))
             return
-        except _StartError as exc:
+        except SpawnError as exc:
             self.send(StartFailed(id=req.id, message=exc.message, errno=exc.errno))
             return
         except ValueError as exc:  # a NUL byte or '=' where the kernel cannot take it
@@ -258,8 +257,7 @@ class Server:
         cmd = self.commands.get(req.id)
         if cmd is None:  # reaped: nothing of it is left to signal
             return
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(cmd.pid, req.signal)
+        kill_group(cmd.pid, req.signal)
 
     def on_discard(self, req: Discard) -> None:
         cmd = self.commands.get(req.id)
@@ -291,8 +289,7 @@ class Server:
             self.epoll.unregister(cmd.pidfd)
             self.closing.append(cmd.pidfd)
         # The leader is a zombie until reaped, so the group id is still ours to signal.
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(cmd.pid, signal.SIGKILL)
+        kill_group(cmd.pid, signal.SIGKILL)
         for fd, stream in list(cmd.pipes.items()):
             self.drain(cmd, fd, stream)
         try:
@@ -351,7 +348,7 @@ class Server:
         self.close_pipe(cmd, fd)
 
 
-# -- spawning --------------------------------------------------------------------------
+# -- watching --------------------------------------------------------------------------
 
 
 def _pidfds_work() -> bool:
@@ -368,230 +365,28 @@ def _ignore_signal(signum: int, frame: object) -> None:
 
 def _abandon(pid: int, fds: tuple[int, ...]) -> None:
     """Kill and reap a command that cannot be supervised."""
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pid, signal.SIGKILL)
+    kill_group(pid, signal.SIGKILL)
     with contextlib.suppress(ChildProcessError):
         os.waitpid(pid, 0)
     for fd in fds:
         os.close(fd)
 
 
-class _StartError(Exception):
-    def __init__(self, message: str, errno: int | None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.errno = errno
-
-
-def spawn(req: Start, spares: SparePool) -> tuple[int, int, int]:
-    """Prepare the work dir, start the command; returns (pid, stdout, stderr pipes)."""
-    if not req.argv:
-        raise _StartError("empty command", None)
-    if req.work_dir is not None:
-        try:
-            spares.take(req.work_dir, req.spare_dir)
-        except OSError as exc:
-            raise _StartError(f"cannot create the work dir: {exc.strerror}", exc.errno) from None
-        if req.input_file is not None:
-            _write_file(os.path.join(req.work_dir, req.input_file), req.input)
-    try:
-        os.chdir(req.cwd)
-    except OSError as exc:
-        msg = f"cannot change to directory {req.cwd!r}: {exc.strerror}"
-        raise _StartError(msg, exc.errno) from None
-    stdin = os.devnull
-    if req.stdin_from_input:
-        if req.work_dir is None or req.input_file is None:
-            raise _StartError("stdin_from_input needs a work_dir and an input_file", None)
-        stdin = os.path.join(req.work_dir, req.input_file)
-    out_r, out_w = os.pipe()
-    err_r, err_w = os.pipe()
-    try:
-        actions: list[tuple[int | str, ...]] = [
-            (os.POSIX_SPAWN_OPEN, 0, stdin, os.O_RDONLY, 0),
-            (os.POSIX_SPAWN_DUP2, out_w, 1),
-            (os.POSIX_SPAWN_DUP2, err_w, 2),
-        ]
-        pid = _spawn_on_path(req.argv, req.env, actions)
-    except BaseException:
-        os.close(out_r)
-        os.close(err_r)
-        raise
-    finally:
-        os.close(out_w)
-        os.close(err_w)
-    os.set_blocking(out_r, False)
-    os.set_blocking(err_r, False)
-    return pid, out_r, err_r
-
-
-def _spawn_on_path(
-    argv: list[str], env: dict[str, str], actions: list[tuple[int | str, ...]]
-) -> int:
-    """``posix_spawn`` the program, searched on the *command's* ``PATH`` when its name
-    has no slash (as ``subprocess`` does); the first error other than "not there"
-    wins, as with ``execvp``."""
-    program = argv[0]
-    if "/" in program:
-        candidates = [program]
-    else:
-        candidates = [os.path.join(d, program) for d in os.get_exec_path(env)]
-    first_error: OSError | None = None
-    for path in candidates:
-        if len(candidates) > 1 and not os.path.isfile(path):
-            continue
-        try:
-            return os.posix_spawn(
-                path,
-                argv,
-                env,
-                file_actions=actions,
-                setsid=True,
-                setsigdef=RESTORED_SIGNALS,
-            )
-        except OSError as exc:
-            if exc.errno not in (errno.ENOENT, errno.ENOTDIR) and first_error is None:
-                first_error = exc
-    if first_error is not None:
-        raise _StartError(f"cannot run {program!r}: {first_error.strerror}", first_error.errno)
-    raise _StartError(f"cannot run {program!r}: {os.strerror(errno.ENOENT)}", errno.ENOENT)
-
-
-def _write_file(path: str, data: bytes) -> None:
-    """Write ``data`` over what the file held. Not ``O_TRUNC``: on ext4 a file cut to
-    zero and written again is flushed to disk when closed (``auto_da_alloc``), and its
-    freed blocks are discarded — costly per run when a spare's input file is reused."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
-    try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view) :]
-        os.ftruncate(fd, len(data))
-    finally:
-        os.close(fd)
-
-
-class SparePool:
-    """Emptied work dirs, kept to be renamed into place for later runs.
-
-    On this project's machines a file or directory created and deleted per run costs
-    hundreds of microseconds of kernel time (ext4 scans past recently freed inodes);
-    two renames cost a few. A work dir holding only plain files goes to the spare dir
-    with its input file kept (the next run writes over it; the same input is in the
-    store beside it anyway) and every other file unlinked; one holding directories is
-    left to the caller, which removes the whole tree. At most ``MAX_SPARES`` wait;
-    past that, dirs are removed. Spares left by an earlier spawner are removed when
-    this one first keeps one.
-    """
-
-    MAX_SPARES = 64
-
-    def __init__(self) -> None:
-        self._free: dict[str, list[str]] = {}
-        self._made = 0
-
-    def take(self, work_dir: str, spare_dir: str | None) -> None:
-        """Put a private directory at ``work_dir``: a spare, else a new one."""
-        free = self._free.get(spare_dir) if spare_dir is not None else None
-        while free:
-            spare = free.pop()
-            try:
-                os.rename(spare, work_dir)
-                return
-            except FileNotFoundError:
-                continue  # removed behind our back: try the next one
-            except OSError:
-                _remove_tree_quietly(spare)
-                break
-        try:
-            os.mkdir(work_dir, 0o700)
-        except FileExistsError:
-            pass
-        except FileNotFoundError:  # the first run: the work root is not there yet
-            os.makedirs(work_dir, 0o700, exist_ok=True)
-
-    def put(self, work_dir: str | None, spare_dir: str | None, keep: str | None) -> bool:
-        """Empty ``work_dir`` (but for ``keep``) and keep it as a spare, or remove it;
-        False if it holds directories or went away — the caller then removes what is
-        left."""
-        if work_dir is None:
-            return False
-        free = self._free.setdefault(spare_dir, []) if spare_dir is not None else None
-        try:
-            # The command may have changed its work dir: only a plain private directory
-            # of ours is emptied here (a symlink is never followed) or reused.
-            if not _private(os.lstat(work_dir), stat.S_IFDIR, 0o700):
-                return False
-            spare = free is not None and len(free) < self.MAX_SPARES
-            with os.scandir(work_dir) as entries:
-                for entry in entries:
-                    if entry.is_dir(follow_symlinks=False):
-                        return False
-                    if not (
-                        spare
-                        and entry.name == keep
-                        and _private(entry.stat(follow_symlinks=False), stat.S_IFREG, 0o600)
-                    ):
-                        os.unlink(entry.path)
-            if free is None or spare_dir is None or not spare:
-                os.rmdir(work_dir)
-                return True
-            if not self._made:
-                _remove_tree_quietly(spare_dir)
-                os.makedirs(spare_dir, 0o700, exist_ok=True)
-            self._made += 1
-            target = os.path.join(spare_dir, str(self._made))
-            os.rename(work_dir, target)
-            free.append(target)
-        except OSError:
-            return False
-        return True
-
-
-def _private(st: os.stat_result, kind: int, mode: int) -> bool:
-    """Of that kind, ours, with exactly that mode and one link: safe to reuse."""
-    return (
-        stat.S_IFMT(st.st_mode) == kind
-        and stat.S_IMODE(st.st_mode) == mode
-        and st.st_uid == os.getuid()
-        and (kind == stat.S_IFDIR or st.st_nlink == 1)
-    )
-
-
-def _remove_tree_quietly(path: str | None) -> None:
-    if path is not None:
-        import shutil
-
-        shutil.rmtree(path, ignore_errors=True)
-
-
 # -- entry point -----------------------------------------------------------------------
 
 
-def main(argv: list[str] | None = None) -> None:
-    args = sys.argv[1:] if argv is None else argv
-    if len(args) != 2 or not all(a.isdigit() for a in args):
-        print("usage: python -m seqd.runtime.spawner FD PARENT_PID", file=sys.stderr)
-        os._exit(2)
-    fd, parent = int(args[0]), int(args[1])
-    die_with_parent(parent)
+def serve(fd: int) -> int:
+    """The spawner's life on its control socket ``fd``: 0 once the daemon closed it."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # a terminal's ^C is the daemon's
     sock = socket.socket(fileno=fd)
     sock.set_inheritable(False)
-    code = 0
     try:
-        code = Server(sock).serve()
-    except (ConnectionError, EOFError):
-        code = 0  # the daemon went away
+        return Server(sock).serve()
     except ProtocolError as exc:
         print(f"seqd spawner: {exc}", file=sys.stderr)
-        code = 70
-    except BaseException:
-        import traceback
+        return EXIT_SOFTWARE
 
-        traceback.print_exc()
-        code = 70
-    finally:
-        with contextlib.suppress(OSError):
-            sys.stderr.flush()
-    os._exit(code)
+
+def main(argv: list[str] | None = None) -> None:
+    # ConnectionError, EOFError: the daemon went away.
+    run_helper("seqd.runtime.spawner", serve, (ConnectionError, EOFError), argv)

@@ -2,7 +2,8 @@
 
 A cancel arrives as SIGTERM and is turned into ``TaskCancelled`` raised in the task's
 main thread. The guard defers that while the main thread is writing a frame, so a
-cancel never leaves half a frame on the channel.
+cancel never leaves half a frame on the channel. Its own module: the only code in the
+worker that touches the socket.
 """
 
 from __future__ import annotations

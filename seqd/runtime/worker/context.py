@@ -4,7 +4,8 @@ Everything a task does that the daemon must know about goes through ``ctx``: log
 and the durable operations (``step``, ``tool``, ``run_task``/``start_task``,
 ``sleep``/``sleep_until``, ``wait_signal``) that are journaled and replayed
 (``seqd.runtime.worker.durable``, docs/durable.md). ``call`` is the request/response primitive
-they are built on: each is at most one round trip to the daemon.
+they are built on: each is at most one round trip to the daemon. Its own module
+because ``Context`` is the public face task code sees; the work is done elsewhere.
 """
 
 from __future__ import annotations

@@ -6,7 +6,9 @@ operation): a finished operation returns (or raises) what was recorded, without 
 anything; anything else is one round trip to the daemon, which performs and records it.
 An operation that must wait — a timer not yet due, a signal not yet sent, a child run
 not yet ended — suspends the run: ``Suspend`` unwinds the task code, the worker reports
-it, and the run is executed again from the start when the wait is over.
+it, and the run is executed again from the start when the wait is over. Its own
+module: the durable semantics, apart from ``ctx`` (``context``) and from matching
+against the journal (``replay``).
 """
 
 from __future__ import annotations
@@ -21,23 +23,7 @@ from typing import Any, NoReturn, Protocol
 import msgspec
 
 from seqd.runtime.worker.replay import Nondeterminism, Replay
-from seqd.runtime.workerpool.ops import (
-    DONE_STATUSES,
-    ENCODE_ERRORS,
-    OP_CHILD,
-    OP_JOURNAL,
-    OP_STEP,
-    OP_TOOL,
-    OP_WAIT,
-    Answer,
-    ChildArgs,
-    Entry,
-    OpError,
-    StepArgs,
-    ToolArgs,
-    WaitArgs,
-    decode_entries,
-)
+from seqd.runtime.workerpool import ops
 
 _encoder = msgspec.json.Encoder()
 _decode = msgspec.json.decode
@@ -145,13 +131,9 @@ def _seconds(value: float | None, what: str) -> float | None:
     return float(value)
 
 
-MAX_NAME = 200
-"""Longest step, tool, task or signal name (the daemon refuses longer ones too)."""
-
-
 def _name(name: Any, what: str) -> str:
-    if not isinstance(name, str) or not name or len(name) > MAX_NAME:
-        raise TypeError(f"{what} must be a non-empty string of at most {MAX_NAME} characters")
+    if not isinstance(name, str) or not name or len(name) > ops.MAX_NAME:
+        raise TypeError(f"{what} must be a non-empty string of at most {ops.MAX_NAME} characters")
     return name
 
 
@@ -162,7 +144,7 @@ def _object(value: Any, what: str) -> bytes:
         raise TypeError(f"{what} must be a dict, not {type(value).__name__}")
     try:
         return _encoder.encode(value)
-    except ENCODE_ERRORS as exc:
+    except ops.ENCODE_ERRORS as exc:
         raise TypeError(f"{what} is not JSON-serialisable: {exc}") from None
 
 
@@ -189,7 +171,7 @@ class Durable:
         if not callable(fn):
             raise TypeError(f"ctx.step({name!r}, fn): fn must be callable")
         recorded = self._begin("step", name)
-        if recorded is not None and recorded.status in DONE_STATUSES:
+        if recorded is not None and recorded.status in ops.DONE_STATUSES:
             return _outcome(recorded, StepFailed)
         index = self._index()
         self._busy = True
@@ -197,18 +179,18 @@ class Durable:
             value = fn(*args, **kwargs)
         except Exception as exc:
             kind = type(exc)
-            error = OpError(
+            error = ops.OpError(
                 "exception",
                 f"{kind.__name__}: {exc}"[: self._max_bytes],
                 {"exception": f"{kind.__module__}.{kind.__qualname__}"},
             )
-            self._link.call(OP_STEP, StepArgs(index, name, error=error))
+            self._link.call(ops.OP_STEP, ops.StepArgs(index, name, error=error))
             raise StepFailed(error.type, error.message, error.details) from exc
         finally:
             self._busy = False
         try:
             data = _encoder.encode(value)
-        except ENCODE_ERRORS as exc:
+        except ops.ENCODE_ERRORS as exc:
             message = f"the result of step {name!r} is not JSON-serialisable: {exc}"
             return self._invalid(index, name, message)
         if len(data) > self._max_bytes:
@@ -217,24 +199,24 @@ class Durable:
                 f"the limit is {self._max_bytes}"
             )
             return self._invalid(index, name, message)
-        self._link.call(OP_STEP, StepArgs(index, name, result=data))
+        self._link.call(ops.OP_STEP, ops.StepArgs(index, name, result=data))
         # The JSON form, as a replay will return it: the code sees the same either way.
         return _decode(data)
 
     def tool(self, name: str, params: dict[str, Any]) -> Any:
         recorded = self._begin("tool", _name(name, "the tool name"))
-        if recorded is not None and recorded.status in DONE_STATUSES:
+        if recorded is not None and recorded.status in ops.DONE_STATUSES:
             return _outcome(recorded, ToolFailed)
-        args = ToolArgs(self._index(), name, _object(params, f"the params of tool {name!r}"))
-        return self._settle(self._ask(OP_TOOL, args), ToolFailed)
+        args = ops.ToolArgs(self._index(), name, _object(params, f"the params of tool {name!r}"))
+        return self._settle(self._ask(ops.OP_TOOL, args), ToolFailed)
 
     def run_task(self, task: str, input: dict[str, Any] | None) -> Any:
         recorded = self._begin("child", _name(task, "the task name"))
-        if recorded is not None and recorded.status in DONE_STATUSES:
+        if recorded is not None and recorded.status in ops.DONE_STATUSES:
             return _outcome(recorded, ChildFailed)
         data = _object(input, f"the input of task {task!r}")
-        args = ChildArgs(self._index(), task, data, wait=True, known=recorded is not None)
-        return self._settle(self._ask(OP_CHILD, args), ChildFailed)
+        args = ops.ChildArgs(self._index(), task, data, wait=True, known=recorded is not None)
+        return self._settle(self._ask(ops.OP_CHILD, args), ChildFailed)
 
     def start_task(self, task: str, input: dict[str, Any] | None) -> TaskHandle:
         recorded = self._begin("child", _name(task, "the task name"))
@@ -245,21 +227,21 @@ class Durable:
             if isinstance(child_id, str):
                 return TaskHandle(self, index, task, child_id, data)
             _failure(recorded, ChildFailed)  # it could not start: raise again
-        answer = self._ask(OP_CHILD, ChildArgs(index, task, data, wait=False))
+        answer = self._ask(ops.OP_CHILD, ops.ChildArgs(index, task, data, wait=False))
         if answer.child_id is None:
             self._fail(answer, ChildFailed)
         assert self._replay is not None
-        self._replay.note(Entry(index, "child", task, "started", {"child_id": answer.child_id}))
+        self._replay.note(ops.Entry(index, "child", task, "started", {"child_id": answer.child_id}))
         return TaskHandle(self, index, task, answer.child_id, data)
 
     def join(self, handle: TaskHandle) -> Any:
         self._check()
         assert self._replay is not None
         recorded = self._replay.get(handle.index)
-        if recorded is not None and recorded.status in DONE_STATUSES:
+        if recorded is not None and recorded.status in ops.DONE_STATUSES:
             return _outcome(recorded, ChildFailed)
-        args = ChildArgs(handle.index, handle.task, handle._input, wait=True, known=True)
-        return self._settle(self._ask(OP_CHILD, args), ChildFailed)
+        args = ops.ChildArgs(handle.index, handle.task, handle._input, wait=True, known=True)
+        return self._settle(self._ask(ops.OP_CHILD, args), ChildFailed)
 
     def sleep(self, seconds: float | None, due: float | None) -> None:
         """``seconds`` from now (``ctx.sleep``), or until ``due`` (``ctx.sleep_until``)."""
@@ -274,8 +256,8 @@ class Durable:
                 if recorded_due <= time.time():
                     return
                 self._suspend(float(recorded_due), None)
-        args = WaitArgs(self._index(), seconds=seconds, due=due, known=recorded is not None)
-        self._settle(self._ask(OP_WAIT, args), DurableError)
+        args = ops.WaitArgs(self._index(), seconds=seconds, due=due, known=recorded is not None)
+        self._settle(self._ask(ops.OP_WAIT, args), DurableError)
 
     def wait_signal(self, name: str, timeout_s: float | None) -> Any:
         _name(name, "the signal name")
@@ -283,10 +265,10 @@ class Durable:
         recorded = self._begin("signal", name)
         assert self._replay is not None
         ordinal = self._replay.ordinal(name)
-        if recorded is not None and recorded.status in DONE_STATUSES:
+        if recorded is not None and recorded.status in ops.DONE_STATUSES:
             return _outcome(recorded, DurableError)
         due = recorded.data.get("due") if recorded is not None else None
-        args = WaitArgs(
+        args = ops.WaitArgs(
             self._index(),
             signal=name,
             ordinal=ordinal,
@@ -294,7 +276,7 @@ class Durable:
             due=float(due) if isinstance(due, int | float) else None,
             known=recorded is not None,
         )
-        return self._settle(self._ask(OP_WAIT, args), DurableError)
+        return self._settle(self._ask(ops.OP_WAIT, args), DurableError)
 
     # -- plumbing ---------------------------------------------------------------------
 
@@ -308,11 +290,11 @@ class Durable:
         if threading.current_thread() is not threading.main_thread():
             raise RuntimeError("durable operations must be made from the task's main thread")
 
-    def _begin(self, kind: str, name: str) -> Entry | None:
+    def _begin(self, kind: str, name: str) -> ops.Entry | None:
         self._check()
         replay = self._replay
         if replay is None:
-            replay = self._replay = Replay(self.attempt, decode_entries(self._journal()))
+            replay = self._replay = Replay(self.attempt, ops.decode_entries(self._journal()))
         try:
             return replay.next(kind, name)
         except Nondeterminism as exc:
@@ -320,7 +302,7 @@ class Durable:
             raise
 
     def _journal(self) -> bytes:
-        data = self._link.call(OP_JOURNAL, None)
+        data = self._link.call(ops.OP_JOURNAL, None)
         if not isinstance(data, bytes):
             raise TypeError(f"the daemon answered the journal with {type(data).__name__}")
         return data
@@ -329,10 +311,10 @@ class Durable:
         assert self._replay is not None
         return self._replay.index
 
-    def _ask(self, op: str, args: msgspec.Struct) -> Answer:
-        return msgspec.convert(self._link.call(op, args), Answer)
+    def _ask(self, op: str, args: msgspec.Struct) -> ops.Answer:
+        return msgspec.convert(self._link.call(op, args), ops.Answer)
 
-    def _settle(self, answer: Answer, failure: type[DurableError]) -> Any:
+    def _settle(self, answer: ops.Answer, failure: type[DurableError]) -> Any:
         if answer.action == "return":
             return _decode(answer.value)
         if answer.action == "suspend":
@@ -340,8 +322,8 @@ class Durable:
         self._fail(answer, failure)
 
     @staticmethod
-    def _fail(answer: Answer, failure: type[DurableError]) -> NoReturn:
-        error = answer.error or OpError("failed", "the operation failed")
+    def _fail(answer: ops.Answer, failure: type[DurableError]) -> NoReturn:
+        error = answer.error or ops.OpError("failed", "the operation failed")
         _raise(error.type, error.message, error.details, failure)
 
     def _suspend(self, wake_at: float | None, waiting_for: str | None) -> NoReturn:
@@ -349,12 +331,12 @@ class Durable:
         raise Suspend(wake_at, waiting_for)
 
     def _invalid(self, index: int, name: str, message: str) -> NoReturn:
-        error = OpError("invalid_output", message)
-        self._link.call(OP_STEP, StepArgs(index, name, error=error))
+        error = ops.OpError("invalid_output", message)
+        self._link.call(ops.OP_STEP, ops.StepArgs(index, name, error=error))
         raise StepFailed(error.type, error.message)
 
 
-def _outcome(entry: Entry, failure: type[DurableError]) -> Any:
+def _outcome(entry: ops.Entry, failure: type[DurableError]) -> Any:
     """What a finished operation returns (or raises) on replay."""
     data = entry.data
     if entry.status == "succeeded":
@@ -364,7 +346,7 @@ def _outcome(entry: Entry, failure: type[DurableError]) -> Any:
     _failure(entry, failure)
 
 
-def _failure(entry: Entry, failure: type[DurableError]) -> NoReturn:
+def _failure(entry: ops.Entry, failure: type[DurableError]) -> NoReturn:
     """Raise the failure an operation recorded."""
     data = entry.data
     error = data.get("error")

@@ -3,7 +3,8 @@
 The worker dies with the daemon three ways: ``PR_SET_PDEATHSIG`` (SIGKILL when the
 spawning thread dies), a ``getppid()`` check right after setting it (the daemon may
 have died before), and EOF on the control channel. It always leaves through
-``os._exit`` so that threads left behind by task code can never hold it open.
+``os._exit`` (``seqd.runtime.lifeline.run_helper``) so that threads left behind by task
+code can never hold it open.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import os
 import signal
 import sys
 
-from seqd.runtime.lifeline import die_with_parent
+from seqd.runtime.lifeline import run_helper
 from seqd.runtime.worker.channel import CancelGuard, Channel
 from seqd.runtime.worker.context import TaskCancelled
 from seqd.runtime.worker.runner import Runner
@@ -22,6 +23,7 @@ from seqd.runtime.workerpool.messages import Execute, Hello, SchemaRequest
 
 
 def serve(fd: int) -> int:
+    os.set_inheritable(fd, False)
     guard = CancelGuard()
     channel = Channel(fd, guard)
     out = LogWriter(channel.log, "stdout", 1)
@@ -45,30 +47,5 @@ def serve(fd: int) -> int:
 
 
 def main(argv: list[str] | None = None) -> None:
-    args = sys.argv[1:] if argv is None else argv
-    if len(args) != 2 or not all(a.isdigit() for a in args):
-        print("usage: python -m seqd.runtime.worker FD PARENT_PID", file=sys.stderr)
-        os._exit(2)
-    fd, parent = int(args[0]), int(args[1])
-    die_with_parent(parent)
-    os.set_inheritable(fd, False)
-    code = 0
-    try:
-        code = serve(fd)
-    except TaskCancelled:
-        code = 0
-    except (OSError, EOFError):
-        code = 0  # the daemon went away mid-frame
-    except BaseException:
-        import traceback
-
-        traceback.print_exc(file=sys.__stderr__)
-        code = 70
-    finally:
-        for stream in (sys.__stdout__, sys.__stderr__):
-            if stream is not None:
-                try:
-                    stream.flush()
-                except (OSError, ValueError):
-                    pass
-    os._exit(code)
+    # OSError, EOFError: the daemon went away mid-frame.
+    run_helper("seqd.runtime.worker", serve, (TaskCancelled, OSError, EOFError), argv)

@@ -5,7 +5,8 @@ operations are numbered in the order the code makes them (1, 2, ...); the journa
 what operation number N was the last time — its kind, its name and how far it got.
 Replay is exact only if the code makes the same operations in the same order every
 time, so a different kind or name at a number is reported as ``Nondeterminism`` instead
-of handing the code a result that belongs to another operation.
+of handing the code a result that belongs to another operation. Its own module: a pure
+algorithm over journal entries, tested alone.
 """
 
 from __future__ import annotations

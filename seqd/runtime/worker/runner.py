@@ -3,7 +3,8 @@
 Code arrives as text with its real path: it is compiled with that path (tracebacks
 name the file) and its lines are put in ``linecache`` (tracebacks show the version
 that ran, not whatever is on disk now). A module is executed once per worker and code
-version, then reused by later runs of the same version.
+version, then reused by later runs of the same version. Its own module: everything
+between a request frame and its result frame; ``main`` only loops.
 """
 
 from __future__ import annotations

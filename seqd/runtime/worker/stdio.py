@@ -3,7 +3,8 @@ whose lines travel as Log frames on the control channel, in order with ``ctx.log
 
 Writes below Python (C extensions, subprocesses) still reach fd 1 and 2, which are
 pipes the daemon reads separately; ``fileno()`` returns those so that code handing its
-stdout to a subprocess keeps working.
+stdout to a subprocess keeps working. Its own module: a file-like object with the
+``io`` protocol's many small duties.
 """
 
 from __future__ import annotations

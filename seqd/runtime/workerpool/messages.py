@@ -1,8 +1,10 @@
-"""The control channel between the daemon and a python worker: frames and framing.
+"""The control channel between the daemon and a python worker: its frames and its
+frame size limit.
 
-Each frame is a msgpack-encoded tagged Struct behind a 4-byte big-endian length. The
-module imports only msgspec and the standard library because the worker imports it at
-start-up, where every millisecond counts.
+Its own module because both ends import it (the framing itself is
+``seqd.runtime.frames``, shared with the spawner's channel). It imports only msgspec
+and the standard library because the worker imports it at start-up, where every
+millisecond counts.
 
 Requests from task code to the daemon go as ``Call(id, op, args)`` and come back as
 ``Reply(id, ok, value, error)``; the daemon dispatches ``op`` through a handler table
@@ -20,7 +22,7 @@ import msgspec
 
 from seqd.runtime import frames
 from seqd.runtime.frames import HEADER as HEADER
-from seqd.runtime.frames import Frame, ProtocolError
+from seqd.runtime.frames import Frame, Hello, ProtocolError
 
 MAX_FRAME_BYTES = 256 * 1024 * 1024
 """A longer frame is a protocol error: the worker is killed rather than trusted."""
@@ -57,6 +59,8 @@ class Execute(Frame, tag="execute"):
 
 
 class SchemaRequest(Frame, tag="schema"):
+    """Derive the input schema from the signature of ``entry`` in ``code``."""
+
     task: str
     filename: str
     code: str
@@ -64,6 +68,9 @@ class SchemaRequest(Frame, tag="schema"):
 
 
 class Reply(Frame, tag="reply"):
+    """The answer to the worker's ``Call`` with the same ``id``: ``value`` if ``ok``,
+    else ``error``."""
+
     id: int
     ok: bool
     value: Any = None
@@ -73,23 +80,25 @@ class Reply(Frame, tag="reply"):
 # -- worker -> daemon ------------------------------------------------------------------
 
 
-class Hello(Frame, tag="hello"):
-    pid: int
-
-
 class Log(Frame, tag="log"):
+    """One line of the run's output."""
+
     stream: str
     """``stdout``, ``stderr`` (the replaced ``sys`` streams) or ``log`` (``ctx.log``)."""
     text: str
 
 
 class Call(Frame, tag="call"):
+    """``ctx.call(op, args)`` from task code; the daemon answers with a ``Reply``."""
+
     id: int
     op: str
     args: Any = None
 
 
 class Result(Frame, tag="result"):
+    """The end of an ``Execute``: the output as JSON, or the error; what it cost."""
+
     ok: bool
     output: bytes = b"null"
     error: ErrorInfo | None = None
@@ -104,6 +113,8 @@ class Result(Frame, tag="result"):
 
 
 class SchemaResult(Frame, tag="schema_result"):
+    """The answer to a ``SchemaRequest``: the schema as JSON, or the error."""
+
     ok: bool
     schema: bytes = b"null"
     error: ErrorInfo | None = None
@@ -113,7 +124,7 @@ ToWorker = Execute | SchemaRequest | Reply
 ToDaemon = Hello | Log | Call | Result | SchemaResult
 
 
-__all__ = ["HEADER", "MAX_FRAME_BYTES", "Frame", "ProtocolError"]
+__all__ = ["HEADER", "MAX_FRAME_BYTES", "Frame", "Hello", "ProtocolError"]
 
 decode_to_worker: Callable[[frames.Body], ToWorker] = frames.decoder(ToWorker, "daemon")
 decode_to_daemon: Callable[[frames.Body], ToDaemon] = frames.decoder(ToDaemon, "worker")

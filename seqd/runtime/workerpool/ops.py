@@ -37,6 +37,10 @@ ENCODE_ERRORS: tuple[type[Exception], ...] = (
 )
 """What msgspec raises for a value that is not JSON (unsupported type, bad float...)."""
 
+MAX_NAME = 200
+"""Longest step, tool, task or signal name: the worker refuses a longer one before it
+asks, and the daemon if asked anyway."""
+
 DONE_STATUSES = frozenset(("succeeded", "failed", "received", "timeout"))
 """Statuses after which an operation's outcome is final (a ``sleep`` is final once its
 due time has passed)."""

@@ -3,7 +3,8 @@
 Python-level prints come over the control channel; these pipes carry what bypasses
 ``sys.stdout``: C extensions, subprocesses of the task, faulthandler's crash dumps.
 ``drain()`` reads what is already in the pipe synchronously, so output written before
-the worker reported (or died) is attributed to the run it belongs to.
+the worker reported (or died) is attributed to the run it belongs to. Its own module:
+non-blocking reads on the loop, apart from the worker's control channel.
 """
 
 from __future__ import annotations

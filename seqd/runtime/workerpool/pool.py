@@ -4,7 +4,8 @@ The engine's global concurrency bounds how many runs execute at once, so the poo
 does not queue: ``acquire`` returns an idle worker or spawns one. Returned workers are
 kept idle (up to ``max_idle``) unless they served ``max_runs_per_worker`` runs, grew
 past ``max_worker_rss_mb``, were cancelled, or died; ``prestart`` workers are kept warm
-so that a run rarely waits for an interpreter to start.
+so that a run rarely waits for an interpreter to start. Its own module: the policy over
+many workers, apart from one worker's life (``process``).
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ from typing import Annotated, Any
 import msgspec
 from msgspec import Meta
 
-from seqd.runtime.workerpool.process import KILL_WAIT_S, OpHandler, WorkerProcess
+from seqd.runtime.workerpool.calls import OpHandler
+from seqd.runtime.workerpool.process import KILL_WAIT_S, WorkerProcess
 
 logger = logging.getLogger(__name__)
 

@@ -1,67 +1,51 @@
-"""One python worker process as the daemon sees it: spawn, channel, stdio, exit.
+"""One python worker process as the daemon sees it: spawn, requests, stdio, exit.
 
-Spawned with ``subprocess.Popen`` from the loop thread (vfork, no ``preexec_fn``) in
-its own process group, so a cancel reaches the task's own subprocesses too. Its exit
-is watched through a pidfd (no polling); on exit whatever is left in its process group
-is killed, the remaining output is read, and ``exited`` resolves with the return code.
+Spawned (``seqd.runtime.helpers.spawn_helper``) in its own process group, so a cancel
+reaches the task's own subprocesses too. Its exit is watched through a pidfd (no
+polling); on exit whatever is left in its process group is killed, the remaining output
+is read, and ``exited`` resolves with the return code. Its own module: the pool
+(``pool``) decides which worker serves a run, this is the one worker.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import os
 import signal
-import socket
 import subprocess
 from collections import deque
-from collections.abc import Awaitable, Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping
+from typing import Any
 
+from seqd.model.runs import LogStream
+from seqd.plugins.tasktype import Job
+from seqd.runtime import helpers
+from seqd.runtime.childpipes import output_pipes
+from seqd.runtime.procs import describe_exit, kill_group, signal_name
+from seqd.runtime.workerpool.calls import OpHandler, answer
 from seqd.runtime.workerpool.messages import (
-    HEADER,
+    MAX_FRAME_BYTES,
     Call,
-    ErrorInfo,
     Execute,
     Frame,
     Hello,
     Log,
     ProtocolError,
-    Reply,
     Result,
     SchemaRequest,
     SchemaResult,
     ToDaemon,
     decode_to_daemon,
-    frame_length,
     pack,
 )
 from seqd.runtime.workerpool.pipes import PipeReader
 
-if TYPE_CHECKING:
-    from seqd.model.runs import LogStream
-    from seqd.plugins.tasktype import Job
-
 logger = logging.getLogger(__name__)
-
-OpHandler = Callable[["Job", Any], Awaitable[Any]]
-"""Serves one ``ctx.call(op, args)`` of a run: ``await handler(job, args)``; the value
-must be msgpack-able. Raising a ``SeqdError`` or ``TaskFailed`` passes its type on."""
 
 KILL_WAIT_S = 10.0
 """How long to wait for a SIGKILLed worker to be reaped."""
 SETTLE_S = 2.0
 """After exit, how long to wait for the last frames still in the socket."""
-DAEMON_ONLY_ENV = (
-    "NOTIFY_SOCKET",
-    "WATCHDOG_USEC",
-    "WATCHDOG_PID",
-    "LISTEN_FDS",
-    "LISTEN_PID",
-    "LISTEN_FDNAMES",
-)
-"""systemd's hand-overs to the daemon; task code must not act on them."""
 STREAMS: dict[str, LogStream] = {"stdout": "stdout", "stderr": "stderr", "log": "log"}
 
 
@@ -71,15 +55,9 @@ class WorkerDied(Exception):
     def __init__(self, pid: int, returncode: int | None, started: bool, tail: list[str]) -> None:
         self.pid = pid
         self.returncode = returncode
-        sig: str | None = None
-        code: int | None = returncode
-        if returncode is not None and returncode < 0:
-            try:
-                sig = signal.Signals(-returncode).name
-            except ValueError:
-                sig = f"signal {-returncode}"
-            code = None
-        how = f"signal {sig}" if sig else f"exit code {code}"
+        sig = signal_name(returncode)
+        code = None if sig else returncode
+        how = describe_exit(returncode)
         if started:
             self.message = f"worker process died during the run ({how})"
         else:
@@ -89,36 +67,6 @@ class WorkerDied(Exception):
         if not started:
             self.details["stderr"] = "\n".join(tail)
         super().__init__(self.message)
-
-
-class _Channel(asyncio.Protocol):
-    """Splits the byte stream from the worker into frames."""
-
-    def __init__(self, worker: WorkerProcess) -> None:
-        self._worker = worker
-        self._buf = bytearray()
-        self.lost: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-
-    def data_received(self, data: bytes) -> None:
-        buf = self._buf
-        buf += data
-        try:
-            while len(buf) >= HEADER.size:
-                n = frame_length(bytes(buf[: HEADER.size]))
-                end = HEADER.size + n
-                if len(buf) < end:
-                    break
-                frame = decode_to_daemon(bytes(buf[HEADER.size : end]))
-                del buf[:end]
-                self._worker._on_frame(frame)
-        except ProtocolError as exc:
-            logger.error("python worker %d: %s; killing it", self._worker.pid, exc)
-            buf.clear()
-            self._worker.signal(signal.SIGKILL)
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        if not self.lost.done():
-            self.lost.set_result(None)
 
 
 class WorkerProcess:
@@ -144,55 +92,33 @@ class WorkerProcess:
         self._pending: asyncio.Future[ToDaemon] | None = None
         self._calls: set[asyncio.Task[None]] = set()
         self._tail: deque[str] = deque(maxlen=20)
-        self._transport: asyncio.Transport | None = None
-        self._channel: _Channel | None = None
+        self._channel: helpers.FrameChannel[ToDaemon] | None = None
         self._reaped = False
         self._settle: asyncio.Task[None] | None = None
         self._pipes = (
             PipeReader(self._loop, out_fd, "stdout", self._emit),
             PipeReader(self._loop, err_fd, "stderr", self._emit),
         )
-        self._watch_exit()
+        helpers.watch_exit(proc, self._on_exit)
 
     @classmethod
     async def spawn(cls, python: str, handlers: Mapping[str, OpHandler]) -> WorkerProcess:
-        parent_sock, child_sock = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-        out_r, out_w = os.pipe()
-        err_r, err_w = os.pipe()
-        child_fd = child_sock.fileno()
-        argv = [python, "-P", "-m", "seqd.runtime.worker", str(child_fd), str(os.getpid())]
+        with output_pipes() as pipes:
+            proc, sock = helpers.spawn_helper(
+                python, "seqd.runtime.worker", stdout=pipes.out_w, stderr=pipes.err_w
+            )
+        worker = cls(proc, pipes.out_r, pipes.err_r, handlers)
         try:
-            # Popen on purpose: vfork from the loop thread (no preexec_fn) takes about a
-            # millisecond, and the parent-death signal is bound to this thread.
-            proc = subprocess.Popen(  # noqa: ASYNC220
-                argv,
-                stdin=subprocess.DEVNULL,
-                stdout=out_w,
-                stderr=err_w,
-                pass_fds=(child_fd,),
-                process_group=0,
-                env={k: v for k, v in os.environ.items() if k not in DAEMON_ONLY_ENV},
+            _, worker._channel = await worker._loop.create_unix_connection(
+                lambda: helpers.FrameChannel(
+                    MAX_FRAME_BYTES, decode_to_daemon, worker._on_frame, worker._on_bad_frame
+                ),
+                sock=sock,
             )
         except BaseException:
-            parent_sock.close()
-            os.close(out_r)
-            os.close(err_r)
-            raise
-        finally:
-            child_sock.close()
-            os.close(out_w)
-            os.close(err_w)
-        worker = cls(proc, out_r, err_r, handlers)
-        try:
-            transport, channel = await worker._loop.create_unix_connection(
-                lambda: _Channel(worker), sock=parent_sock
-            )
-        except BaseException:
-            parent_sock.close()
+            sock.close()
             worker.signal(signal.SIGKILL)
             raise
-        worker._transport = transport
-        worker._channel = channel
         logger.debug("spawned python worker %d", worker.pid)
         return worker
 
@@ -273,15 +199,13 @@ class WorkerProcess:
 
     def signal(self, sig: int) -> None:
         """Signal the worker's process group (it and the task's subprocesses)."""
-        if self._reaped:
-            return
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self.pid, sig)
+        if not self._reaped:
+            kill_group(self.pid, sig)
 
     def close(self) -> None:
         """Close the channel: an idle worker exits on the EOF."""
-        if self._transport is not None and not self._transport.is_closing():
-            self._transport.close()
+        if self._channel is not None:
+            self._channel.close()
 
     async def terminate(self, grace_s: float) -> None:
         """SIGTERM (the task sees ``TaskCancelled``), SIGKILL after ``grace_s``."""
@@ -320,9 +244,12 @@ class WorkerProcess:
         self._send(data)
 
     def _send(self, data: bytes) -> None:
-        transport = self._transport
-        if transport is not None and not transport.is_closing():
-            transport.write(data)
+        if self._channel is not None:
+            self._channel.send(data)
+
+    def _on_bad_frame(self, exc: ProtocolError) -> None:
+        logger.error("python worker %d: %s; killing it", self.pid, exc)
+        self.signal(signal.SIGKILL)
 
     def _on_frame(self, frame: ToDaemon) -> None:
         if isinstance(frame, Log):
@@ -356,46 +283,13 @@ class WorkerProcess:
             logger.exception("python worker %d: logging a line failed", self.pid)
 
     async def _serve_call(self, frame: Call) -> None:
-        job = self._job
-        handler = self._handlers.get(frame.op)
-        if job is None or handler is None:
-            why = "no run is active" if job is None else f"no operation named {frame.op!r}"
-            reply = Reply(id=frame.id, ok=False, error=ErrorInfo(type="unknown_op", message=why))
-        else:
-            try:
-                value = await handler(job, frame.args)
-                reply = Reply(id=frame.id, ok=True, value=value)
-            except Exception as exc:
-                reply = Reply(id=frame.id, ok=False, error=_error_info(frame.op, exc))
-        try:
-            data = pack(reply)
-        except (ProtocolError, TypeError, ValueError) as exc:
-            info = ErrorInfo(type="internal", message=f"{frame.op}: cannot encode reply: {exc}")
-            data = pack(Reply(id=frame.id, ok=False, error=info))
-        self._send(data)
+        self._send(await answer(frame, self._job, self._handlers))
 
     # -- exit ----------------------------------------------------------------------
 
-    def _watch_exit(self) -> None:
-        try:
-            pidfd = os.pidfd_open(self.pid)
-        except (AttributeError, OSError):
-            fut = self._loop.run_in_executor(None, self.proc.wait)
-            fut.add_done_callback(lambda _f: self._on_exit(killpg=False))
-            return
-
-        def readable() -> None:
-            self._loop.remove_reader(pidfd)
-            os.close(pidfd)
-            self._on_exit(killpg=True)
-
-        self._loop.add_reader(pidfd, readable)
-
-    def _on_exit(self, killpg: bool) -> None:
-        if killpg:
-            # The worker is a zombie, so its group id cannot have been reused yet.
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(self.pid, signal.SIGKILL)
+    def _on_exit(self, zombie: bool) -> None:
+        if zombie:  # so its group id cannot have been reused yet
+            kill_group(self.pid, signal.SIGKILL)
         self._reaped = True
         code = self.proc.poll()
         self._settle = self._loop.create_task(self._settle_exit(code))
@@ -404,8 +298,8 @@ class WorkerProcess:
         channel = self._channel
         if channel is not None and not channel.lost.done():
             await asyncio.wait((channel.lost,), timeout=SETTLE_S)
-        if self._transport is not None:
-            self._transport.close()
+        if channel is not None:
+            channel.close()
         for pipe in self._pipes:
             pipe.drain()
             pipe.close()
@@ -415,13 +309,3 @@ class WorkerProcess:
         pending = self._pending
         if pending is not None and not pending.done():
             pending.set_exception(self.death())  # it ended without an answer
-
-
-def _error_info(op: str, exc: Exception) -> ErrorInfo:
-    kind = getattr(exc, "type", None)
-    message = getattr(exc, "message", None)
-    details = getattr(exc, "details", None)
-    if isinstance(kind, str) and isinstance(message, str):
-        return ErrorInfo(type=kind, message=message, details=dict(details or {}))
-    logger.exception("ctx.call %s failed", op)
-    return ErrorInfo(type="internal", message=f"{op} failed: {type(exc).__name__}")

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import msgspec
 
@@ -26,9 +26,12 @@ from seqd.errors import SeqdError, TaskFailed, ValidationFailed
 from seqd.model import timeutil
 from seqd.model.runs import NewStep, Run
 from seqd.model.status import TERMINAL
+from seqd.plugins.tasktype import Job
+from seqd.runtime.workerpool.calls import OpHandler
 from seqd.runtime.workerpool.ops import (
     ENCODE_ERRORS,
     KINDS,
+    MAX_NAME,
     OP_CHILD,
     OP_JOURNAL,
     OP_STEP,
@@ -45,10 +48,6 @@ from seqd.runtime.workerpool.ops import (
     journal_key,
     parse_key,
 )
-
-if TYPE_CHECKING:
-    from seqd.plugins.tasktype import Job
-    from seqd.runtime.workerpool.process import OpHandler
 
 _json = msgspec.json.Encoder()
 _decode = msgspec.json.decode
@@ -72,9 +71,6 @@ def _error(exc: BaseException) -> OpError:
 
 def _plain(error: OpError) -> dict[str, Any]:
     return {"type": error.type, "message": error.message, "details": error.details}
-
-
-MAX_NAME = 200
 
 
 def _name(name: str, field: str) -> str:

@@ -24,9 +24,10 @@ from seqd.errors import NotRunnable, Suspended, TaskFailed
 from seqd.model.runs import Resources
 from seqd.model.tasks import Problem
 from seqd.plugins.tasktype import Job, Services, TaskSource, TaskType
+from seqd.runtime.workerpool.calls import OpHandler
 from seqd.runtime.workerpool.messages import Execute, SchemaRequest
 from seqd.runtime.workerpool.pool import PoolSettings, WorkerPool
-from seqd.runtime.workerpool.process import OpHandler, WorkerDied, WorkerProcess
+from seqd.runtime.workerpool.process import WorkerDied, WorkerProcess
 
 logger = logging.getLogger(__name__)
 
