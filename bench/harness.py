@@ -20,21 +20,15 @@ from pathlib import Path
 
 import psutil
 
+from seqd.runtime.helpers import DAEMON_ONLY_ENV
+
 logger = logging.getLogger(__name__)
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH_TASKS = Path(__file__).resolve().parent / "tasks"
 PYTHON = sys.executable
 PING = b'{"jsonrpc":"2.0","id":0,"method":"daemon.ping"}\n'
-UNWANTED_ENV = (
-    "NOTIFY_SOCKET",
-    "WATCHDOG_USEC",
-    "WATCHDOG_PID",
-    "LISTEN_FDS",
-    "LISTEN_PID",
-    "LISTEN_FDNAMES",
-    "PYTHONDONTWRITEBYTECODE",
-)
+UNWANTED_ENV = (*DAEMON_ONLY_ENV, "PYTHONDONTWRITEBYTECODE")
 
 
 def child_env(extra: dict[str, str] | None = None) -> dict[str, str]:

@@ -31,17 +31,6 @@ logger = logging.getLogger(__name__)
 SD_LISTEN_FDS_START = 3
 """The first file descriptor systemd passes (after stdin, stdout, stderr)."""
 
-SYSTEMD_ENV_VARS = (
-    "NOTIFY_SOCKET",
-    "WATCHDOG_USEC",
-    "WATCHDOG_PID",
-    "LISTEN_PID",
-    "LISTEN_FDS",
-    "LISTEN_FDNAMES",
-)
-"""Variables meant for the daemon alone: drop them from the environment of task
-processes, so a child never notifies, pings or adopts sockets on the daemon's behalf."""
-
 _SEND_TIMEOUT_S = 1.0
 
 
