@@ -46,8 +46,8 @@ if TYPE_CHECKING:
     from seqd.tools.service import ToolService
 
 from .job import ActiveJob, RunLog
+from .orphans import end_orphans
 from .queue import RunQueue
-from .recovery import end_orphans
 from .wakeups import Wakeups
 
 logger = logging.getLogger(__name__)

@@ -1,9 +1,10 @@
-"""Finding what a previous daemon left behind: processes of runs that were running
-when it died (shell commands outlive the daemon by design).
+"""Finding and ending the processes a previous daemon's runs left behind: those that
+were running when it died (shell commands outlive the daemon by design).
 
 Every process a run starts carries ``SEQD_RUN_ID`` in its environment, so one pass
 over ``/proc`` finds them — no pid has to be written to storage while the run lives,
-and a recycled pid is never hit.
+and a recycled pid is never hit. Its own module because it is blocking ``/proc`` work
+(run in a thread at start-up), apart from the engine's asyncio code.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import logging
 import os
 import signal
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 logger = logging.getLogger(__name__)
 
@@ -26,19 +27,14 @@ def find_run_processes(run_ids: Iterable[str]) -> dict[str, set[int]]:
     if not wanted:
         return found
     me = os.getpid()
-    for entry in os.listdir(PROC):
-        if not entry.isdigit() or int(entry) == me:
-            continue
-        try:
-            with open(f"{PROC}/{entry}/environ", "rb") as fh:
-                env = fh.read()
-        except OSError:
+    for pid, env in _proc_files("environ"):
+        if pid == me:
             continue
         for item in env.split(b"\0"):
             run_id = wanted.get(item)
             if run_id is not None:
                 try:
-                    found.setdefault(run_id, set()).add(os.getpgid(int(entry)))
+                    found.setdefault(run_id, set()).add(os.getpgid(pid))
                 except ProcessLookupError:
                     pass
                 break
@@ -79,14 +75,7 @@ def live_groups(groups: set[int]) -> set[int]:
     exited stays a zombie until whatever adopted it reaps it (in a container that may
     be never): it no longer runs, so it does not count."""
     alive: set[int] = set()
-    for entry in os.listdir(PROC):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"{PROC}/{entry}/stat", "rb") as fh:
-                stat = fh.read()
-        except OSError:
-            continue
+    for _pid, stat in _proc_files("stat"):
         # "pid (comm) state ppid pgrp ...": comm may hold spaces and parentheses.
         fields = stat[stat.rfind(b")") + 2 :].split()
         if len(fields) < 3 or fields[0] in (b"Z", b"X"):
@@ -95,3 +84,16 @@ def live_groups(groups: set[int]) -> set[int]:
         if group in groups:
             alive.add(group)
     return alive
+
+
+def _proc_files(name: str) -> Iterator[tuple[int, bytes]]:
+    """``(pid, content of /proc/<pid>/<name>)`` for every process that could be read."""
+    for entry in os.listdir(PROC):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"{PROC}/{entry}/{name}", "rb") as fh:
+                content = fh.read()
+        except OSError:
+            continue
+        yield int(entry), content
