@@ -45,9 +45,10 @@ from seqd.plugins.tracing import RunTransition
 if TYPE_CHECKING:
     from seqd.tools.service import ToolService
 
-from .job import ActiveJob, RunLog
+from .job import ActiveJob
 from .orphans import end_orphans
 from .queue import RunQueue
+from .runlog import RunLog
 from .wakeups import Wakeups
 
 logger = logging.getLogger(__name__)
