@@ -17,7 +17,6 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-import msgspec
 from msgspec.structs import replace
 
 from seqd.catalog.catalog import Catalog
@@ -25,7 +24,6 @@ from seqd.config.settings import Config
 from seqd.errors import (
     Conflict,
     NotFound,
-    PermissionDenied,
     ShuttingDown,
     StorageUnavailable,
     Suspended,
@@ -49,14 +47,10 @@ from .job import ActiveJob
 from .orphans import end_orphans
 from .queue import RunQueue
 from .runlog import RunLog
+from .validation import check_owner, check_size
 from .wakeups import Wakeups
 
 logger = logging.getLogger(__name__)
-
-_encoder = msgspec.json.Encoder()
-MAX_NESTING = 64
-"""Deepest nesting of lists/objects accepted in an input or output: deeper values can
-exhaust the stack of whatever encodes them later (storage, clients)."""
 
 
 async def _ended(task: asyncio.Task[Any]) -> None:
@@ -72,27 +66,6 @@ async def _ended(task: asyncio.Task[Any]) -> None:
 
     task.add_done_callback(wake)
     await waiter
-
-
-def _nesting(value: Any) -> int:
-    """How deeply lists and objects nest in ``value`` (iteratively: any depth is safe)."""
-    deepest = 0
-    stack: list[tuple[Any, int]] = [(value, 0)]
-    while stack:
-        item, depth = stack.pop()
-        if isinstance(item, dict):
-            children: Any = item.values()
-        elif isinstance(item, (list, tuple)):
-            children = item
-        else:
-            continue
-        depth += 1
-        if depth > deepest:
-            deepest = depth
-            if deepest > MAX_NESTING:
-                return deepest
-        stack.extend((child, depth) for child in children)
-    return deepest
 
 
 class Engine:
@@ -181,7 +154,7 @@ class Engine:
             raise ShuttingDown("the daemon is shutting down; no new runs are accepted")
         entry = await self.catalog.runnable(task)
         data = self.catalog.check_input(entry, data)
-        self._check_size("input", data)
+        check_size("input", data, self.config.limits.max_input_bytes)
         run_id = self.ids.new()
         run = Run(
             id=run_id,
@@ -212,22 +185,6 @@ class Engine:
         self._enqueue(run)
         self._schedule()
         return run
-
-    def _check_size(self, what: str, value: Any) -> int:
-        depth = _nesting(value)
-        if depth > MAX_NESTING:
-            raise ValidationFailed(
-                f"{what} is nested {depth} levels deep; the limit is {MAX_NESTING}",
-                {"field": what, "depth": depth, "limit": MAX_NESTING},
-            )
-        size = len(_encoder.encode(value))
-        limit = self.config.limits.max_input_bytes
-        if size > limit:
-            raise ValidationFailed(
-                f"{what} is {size} bytes encoded; the limit is {limit}",
-                {"field": what, "size": size, "limit": limit},
-            )
-        return size
 
     # -- reading ---------------------------------------------------------------------
 
@@ -452,7 +409,7 @@ class Engine:
         else:
             output = execution.result()
             try:
-                self._check_size("output", output)
+                check_size("output", output, self.config.limits.max_input_bytes)
             except (ValidationFailed, TypeError) as exc:
                 status, output = "failed", None
                 error = RunError(type="invalid_output", message=str(exc))
@@ -577,7 +534,7 @@ class Engine:
         run = await self.get(run_id)
         if run.status in TERMINAL:
             return run
-        self._check_owner(run, uid, admin, "cancel")
+        check_owner(run, uid, admin, "cancel")
         message = reason or f"cancelled by uid {uid}"
         # A run may move between queued and running while we act (a retry, a start);
         # go round until it has ended or a minute has passed.
@@ -717,13 +674,13 @@ class Engine:
         """Deliver a signal: durable in the run's journal first, then wake the run if it
         waits for it."""
         run = await self.get(run_id)
-        self._check_owner(run, uid, admin, "signal")
+        check_owner(run, uid, admin, "signal")
         if run.status in TERMINAL:
             raise Conflict(
                 f"run {run_id} has ended ({run.status}); it takes no signals",
                 {"id": run_id, "status": run.status},
             )
-        self._check_size("data", data)
+        check_size("data", data, self.config.limits.max_input_bytes)
         await self.storage.append_steps(
             run_id,
             [
@@ -750,7 +707,7 @@ class Engine:
     async def retry(self, run_id: str, uid: int, admin: bool) -> Run:
         """A new run of a failed or cancelled one: same task and input, linked to it."""
         old = await self.get(run_id)
-        self._check_owner(old, uid, admin, "retry")
+        check_owner(old, uid, admin, "retry")
         if old.status not in ("failed", "cancelled"):
             raise Conflict(
                 f"run {run_id} is {old.status}; only failed or cancelled runs can be retried",
@@ -759,14 +716,6 @@ class Engine:
         return await self.submit(
             old.task, old.input, priority=old.priority, submitted_by=uid, retry_of=old.id
         )
-
-    @staticmethod
-    def _check_owner(run: Run, uid: int, admin: bool, verb: str) -> None:
-        if not admin and run.submitted_by is not None and run.submitted_by != uid:
-            raise PermissionDenied(
-                f"only the user who submitted a run, or an admin, may {verb} it",
-                {"id": run.id, "submitted_by": run.submitted_by},
-            )
 
     # -- start and stop ---------------------------------------------------------------
 
