@@ -87,13 +87,13 @@ class Engine:
             hand_off=self._hand_off,
             get=self.get,
             ids=self.ids,
-            config=config,
+            limits=config.limits,
         )
         self.executor = Executor(
             storage=storage,
             catalog=catalog,
             host=host,
-            config=config,
+            limits=config.limits,
             node=node,
             work_root=self.work_root,
             transitions=self.transitions,

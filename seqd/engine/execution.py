@@ -18,7 +18,7 @@ from typing import Any
 from msgspec.structs import replace
 
 from seqd.catalog.catalog import Catalog
-from seqd.config.settings import Config
+from seqd.config.settings import Limits
 from seqd.errors import StorageUnavailable, Suspended, TaskFailed, ValidationFailed
 from seqd.model import timeutil
 from seqd.model.runs import Run, RunError, RunStatus
@@ -59,7 +59,7 @@ class Executor:
         storage: StorageBackend,
         catalog: Catalog,
         host: PluginHost,
-        config: Config,
+        limits: Limits,
         node: str,
         work_root: str,
         transitions: Transitions,
@@ -71,7 +71,7 @@ class Executor:
         self._storage = storage
         self._catalog = catalog
         self._host = host
-        self._config = config
+        self._limits = limits
         self._node = node
         self._work_root = work_root
         self._transitions = transitions
@@ -124,7 +124,7 @@ class Executor:
             return
         self._transitions.live[run.id] = started
         self._transitions.emit(started, "queued")
-        log = RunLog(self._storage, run.id, self._config.limits.log_cap_bytes)
+        log = RunLog(self._storage, run.id, self._limits.log_cap_bytes)
         job = ActiveJob(started, source, os.path.join(self._work_root, run.id), log, self._jobs)
         self.active[run.id] = job
         timeout = entry.definition.timeout_s
@@ -217,7 +217,7 @@ class Executor:
         else:
             output = execution.result()
             try:
-                check_size("output", output, self._config.limits.max_input_bytes)
+                check_size("output", output, self._limits.max_input_bytes)
             except (ValidationFailed, TypeError) as exc:
                 status, output = "failed", None
                 error = RunError(type="invalid_output", message=str(exc))

@@ -16,7 +16,7 @@ from typing import Any
 
 from msgspec.structs import replace
 
-from seqd.config.settings import Config
+from seqd.config.settings import Limits
 from seqd.errors import Conflict, Suspended
 from seqd.model import timeutil
 from seqd.model.ids import IdGenerator
@@ -40,7 +40,7 @@ class Suspensions:
         hand_off: Callable[[Run], None],
         get: Callable[[str], Awaitable[Run]],
         ids: IdGenerator,
-        config: Config,
+        limits: Limits,
     ) -> None:
         self._storage = storage
         self._transitions = transitions
@@ -49,7 +49,7 @@ class Suspensions:
         self._get = get
         """``get(run_id)``: the run, live or stored (``NotFound`` if there is none)."""
         self._ids = ids
-        self._config = config
+        self._limits = limits
         self.wakeups = Wakeups(self.wake_soon)
         self._wakings: set[asyncio.Task[None]] = set()
         self._stopped = False
@@ -146,7 +146,7 @@ class Suspensions:
                 f"run {run_id} has ended ({run.status}); it takes no signals",
                 {"id": run_id, "status": run.status},
             )
-        check_size("data", data, self._config.limits.max_input_bytes)
+        check_size("data", data, self._limits.max_input_bytes)
         await self._storage.append_steps(
             run_id,
             [
