@@ -275,8 +275,8 @@ def produced_error_types() -> set[str]:
         r'TaskFailed\(\s*"(\w+)"',
         r'RunError\(\s*type="(\w+)"',
         r'ErrorInfo\(\s*type="(\w+)"',
-        r'_interrupt,\s*run\.id,\s*"(\w+)"',
-        r'_interrupt\(\s*run_id,\s*"(\w+)"',
+        r'_?interrupt,\s*run\.id,\s*"(\w+)"',
+        r'_?interrupt\(\s*run_id,\s*"(\w+)"',
     ]
     found: set[str] = set()
     for path in (ROOT / "seqd").rglob("*.py"):

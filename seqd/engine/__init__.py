@@ -1,4 +1,14 @@
-"""Run execution: queue, state machine, jobs, recovery."""
+"""The run engine: ``Engine`` (``engine``) accepts runs and hands them to worker slots;
+its parts are every status change (``transitions``), executing a run (``execution``),
+the job a task type sees (``job``) and its log (``runlog``), retry back-off
+(``retries``), suspension and signals (``suspension``, ``wakeups``), cancellation
+(``cancellation``), recovery at start-up (``recovery``, ``orphans``), the run queue
+(``queue``) and the checks on what callers send (``validation``).
+
+May import: ``seqd.tools``, ``seqd.catalog``, ``seqd.storage``, ``seqd.flow``,
+``seqd.runtime``, ``seqd.plugins``, ``seqd.config``, ``seqd.rpc``, ``seqd.model``,
+``seqd.errors``.
+"""
 
 from seqd.engine.engine import Engine
 

@@ -1,7 +1,8 @@
-"""The engine's side of a run being executed: the ``Job`` a task type sees.
+"""The ``Job`` a task type sees while the engine executes one of its runs: the run,
+its work directory, its log, its journal, child runs and tool calls.
 
-Log lines are batched per event-loop turn and appended to storage in order, one write
-in flight per run; the per-run byte cap is enforced here, once for every task type.
+Its own module because it is the contract with task types (``seqd.plugins.tasktype``):
+what the engine offers them lives here, behind the narrow ``JobHost`` it calls back.
 """
 
 from __future__ import annotations
@@ -9,19 +10,19 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import Any, Protocol
 
 from msgspec.structs import replace
 
 from seqd.errors import Conflict, StorageUnavailable
-from seqd.model import timeutil
-from seqd.model.runs import LogStream, NewLogLine, NewStep, Resources, Run, Step
+from seqd.model.runs import LogStream, NewStep, Resources, Run, Step
 from seqd.model.status import TERMINAL
 from seqd.plugins.storage import StorageBackend
 from seqd.plugins.tasktype import TaskSource
+from seqd.plugins.tools import RunStarter
 
-if TYPE_CHECKING:
-    from .engine import Engine
+from .runlog import RunLog
 
 JOURNAL_PAGE = 10_000
 _TOOL_STREAMS: dict[str, LogStream] = {"stdout": "stdout", "stderr": "stderr"}
@@ -29,73 +30,22 @@ _TOOL_STREAMS: dict[str, LogStream] = {"stdout": "stdout", "stderr": "stderr"}
 logger = logging.getLogger(__name__)
 
 
-class RunLog:
-    """Ordered, capped, batched log writer for one run."""
+class JobHost(RunStarter, Protocol):
+    """What a job uses of the engine (the ``Engine`` is one): runs to start, read,
+    wait for and cancel, tools to call, and the storage of the journal."""
 
-    def __init__(self, storage: StorageBackend, run_id: str, cap_bytes: int) -> None:
-        self.storage = storage
-        self.run_id = run_id
-        self.cap_bytes = cap_bytes
-        self.written_bytes = 0
-        self.full = False
-        self.dropped = 0
-        self._buffer: list[NewLogLine] = []
-        self.pending_bytes = 0
-        self._flushing: asyncio.Task[None] | None = None
+    @property
+    def storage(self) -> StorageBackend: ...
 
-    def add(self, stream: LogStream, text: str) -> None:
-        if self.full:
-            self.dropped += 1
-            return
-        size = len(text.encode("utf-8", "replace")) + 1
-        if self.written_bytes + size > self.cap_bytes:
-            self.full = True
-            self.dropped += 1
-            self.system(f"log cap of {self.cap_bytes} bytes reached; further output is dropped")
-            return
-        self.written_bytes += size
-        self.pending_bytes += len(text) + 1
-        self._buffer.append(NewLogLine(ts=timeutil.now(), stream=stream, text=text))
-        if self._flushing is None:
-            self._flushing = asyncio.ensure_future(self._flush_loop())
+    async def get(self, run_id: str) -> Run: ...
 
-    def system(self, text: str) -> None:
-        """A line from the daemon itself; not counted against the cap."""
-        self._buffer.append(NewLogLine(ts=timeutil.now(), stream="system", text=text))
-        self.pending_bytes += len(text) + 1
-        if self._flushing is None:
-            self._flushing = asyncio.ensure_future(self._flush_loop())
+    async def cancel(self, run_id: str, reason: str | None, uid: int, admin: bool) -> Run: ...
 
-    async def _flush_loop(self) -> None:
-        try:
-            await asyncio.sleep(0)  # gather what this loop turn produces
-            delay = 0.1
-            while self._buffer:
-                batch, self._buffer = self._buffer, []
-                try:
-                    await self.storage.append_logs(self.run_id, batch)
-                    self.pending_bytes -= sum(len(line.text) + 1 for line in batch)
-                    delay = 0.1
-                except StorageUnavailable as exc:
-                    # Keep the lines (the cap bounds them) and try again: an outage
-                    # delays the log, it does not lose it.
-                    logger.warning("run %s: log lines wait for storage: %s", self.run_id, exc)
-                    self._buffer = batch + self._buffer
-                    await asyncio.sleep(delay)
-                    delay = min(delay * 2, 5.0)
-                except Exception:
-                    logger.exception(
-                        "could not store %d log lines of run %s", len(batch), self.run_id
-                    )
-        finally:
-            self._flushing = None
+    async def call_tool(
+        self, run: Run, name: str, params: dict[str, Any], log: Callable[[str, str], None]
+    ) -> Any: ...
 
-    async def flush(self) -> None:
-        while self._flushing is not None:
-            await asyncio.shield(self._flushing)
-        if self._buffer:
-            self._flushing = asyncio.ensure_future(self._flush_loop())
-            await asyncio.shield(self._flushing)
+    def note_pid(self, run_id: str, pid: int | None) -> None: ...
 
 
 class ActiveJob:
@@ -107,7 +57,7 @@ class ActiveJob:
         source: TaskSource,
         work_dir: str,
         log: RunLog,
-        engine: Engine,
+        engine: JobHost,
     ) -> None:
         self._run = run
         self._source = source

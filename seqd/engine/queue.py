@@ -1,5 +1,9 @@
 """The in-memory run queue: priority first, then submission order, with per-task
-concurrency limits that never block runs of other tasks."""
+concurrency limits that never block runs of other tasks.
+
+Its own module because it is a plain data structure (no I/O, no asyncio), used twice
+by the engine's hand-off and tested alone.
+"""
 
 from __future__ import annotations
 

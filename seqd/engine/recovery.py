@@ -1,97 +1,81 @@
-"""Finding what a previous daemon left behind: processes of runs that were running
-when it died (shell commands outlive the daemon by design).
+"""Recovery at start-up: every run an earlier daemon accepted and did not finish is put
+back. Queued runs go back in line; running ones too, once the processes they left are
+ended and their work directories cleared; suspended ones are watched again.
 
-Every process a run starts carries ``SEQD_RUN_ID`` in its environment, so one pass
-over ``/proc`` finds them — no pid has to be written to storage while the run lives,
-and a recycled pid is never hit.
+Its own module because it runs once, before anything new is accepted, and reads
+storage in bulk rather than run by run.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
-import signal
+import shutil
 import time
-from collections.abc import Iterable
+from collections.abc import Callable
+
+from msgspec.structs import replace
+
+from seqd.model import timeutil
+from seqd.model.runs import NewLogLine, Run
+from seqd.plugins.storage import StorageBackend
+
+from .orphans import end_orphans
+from .transitions import Transitions
 
 logger = logging.getLogger(__name__)
 
-PROC = "/proc"
 
-
-def find_run_processes(run_ids: Iterable[str]) -> dict[str, set[int]]:
-    """Process groups per run id, from the environments of all visible processes."""
-    wanted = {f"SEQD_RUN_ID={r}".encode(): r for r in run_ids}
-    found: dict[str, set[int]] = {}
-    if not wanted:
-        return found
-    me = os.getpid()
-    for entry in os.listdir(PROC):
-        if not entry.isdigit() or int(entry) == me:
+async def recover(
+    *,
+    storage: StorageBackend,
+    transitions: Transitions,
+    enqueue: Callable[[Run], None],
+    watch: Callable[[Run, bool], None],
+    work_root: str,
+    grace_s: float,
+) -> None:
+    """Put the unfinished runs in storage back: in ``transitions.live`` and ``enqueue``d
+    when they are to run, ``watch``ed (recovering) when they are suspended. Processes
+    left by runs that were running get ``grace_s`` between SIGTERM and SIGKILL."""
+    started = time.perf_counter()
+    runs = await storage.unfinished_runs()
+    interrupted = [r.id for r in runs if r.status == "running"]
+    if interrupted:
+        await asyncio.to_thread(end_orphans, interrupted, grace_s)
+        # Their next attempt starts clean (no output of the lost attempt).
+        for run_id in interrupted:
+            await asyncio.to_thread(shutil.rmtree, os.path.join(work_root, run_id), True)
+    for run in runs:
+        if run.status == "suspended":
+            watch(run, True)
             continue
-        try:
-            with open(f"{PROC}/{entry}/environ", "rb") as fh:
-                env = fh.read()
-        except OSError:
+        if run.status == "running":
+            again = replace(run, status="queued", started_at=None, pid=None)
+            if not await storage.update_run(again, expect=("running",)):
+                continue
+            await storage.append_logs(
+                run.id,
+                [
+                    NewLogLine(
+                        ts=timeutil.now(),
+                        stream="system",
+                        text="the daemon stopped while this run was running; it runs again",
+                    )
+                ],
+            )
+            transitions.emit(again, "running", "recovered")
+            run = again
+        if run.status != "queued":
             continue
-        for item in env.split(b"\0"):
-            run_id = wanted.get(item)
-            if run_id is not None:
-                try:
-                    found.setdefault(run_id, set()).add(os.getpgid(int(entry)))
-                except ProcessLookupError:
-                    pass
-                break
-    return found
-
-
-def end_orphans(run_ids: Iterable[str], grace_s: float = 5.0) -> dict[str, set[int]]:
-    """End every process group left by ``run_ids``: SIGTERM, then SIGKILL after
-    ``grace_s``. Returns what was found."""
-    found = find_run_processes(run_ids)
-    groups = {g for gs in found.values() for g in gs}
-    if not groups:
-        return found
-    for run_id, gs in found.items():
-        logger.warning(
-            "run %s: ending process group(s) %s left by a previous daemon", run_id, sorted(gs)
+        transitions.live[run.id] = run
+        enqueue(run)
+    if runs:
+        logger.info(
+            "recovered %d unfinished run(s) in %.1f ms: %d queued or running again, %d suspended",
+            len(runs),
+            (time.perf_counter() - started) * 1000,
+            len(transitions.live),
+            sum(1 for r in runs if r.status == "suspended"),
         )
-    _signal(groups, signal.SIGTERM)
-    deadline = time.monotonic() + grace_s
-    while time.monotonic() < deadline:
-        if not live_groups(groups):
-            return found
-        time.sleep(0.02)
-    _signal(groups, signal.SIGKILL)
-    return found
-
-
-def _signal(groups: Iterable[int], sig: int) -> None:
-    for group in groups:
-        try:
-            os.killpg(group, sig)
-        except (ProcessLookupError, PermissionError):
-            pass
-
-
-def live_groups(groups: set[int]) -> set[int]:
-    """Which of ``groups`` still have a member that is not a zombie. An orphan that
-    exited stays a zombie until whatever adopted it reaps it (in a container that may
-    be never): it no longer runs, so it does not count."""
-    alive: set[int] = set()
-    for entry in os.listdir(PROC):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"{PROC}/{entry}/stat", "rb") as fh:
-                stat = fh.read()
-        except OSError:
-            continue
-        # "pid (comm) state ppid pgrp ...": comm may hold spaces and parentheses.
-        fields = stat[stat.rfind(b")") + 2 :].split()
-        if len(fields) < 3 or fields[0] in (b"Z", b"X"):
-            continue
-        group = int(fields[2])
-        if group in groups:
-            alive.add(group)
-    return alive

@@ -7,6 +7,9 @@ has a loop timer. Entries are hints, never the truth: the run record in storage 
 (status ``suspended``, ``wake_at``, ``waiting_for``), and waking a run that is no longer
 suspended does nothing. Spurious wake-ups are allowed by the contract (a woken run
 replays and suspends again).
+
+Its own module because it is the bookkeeping only (timers and who waits for what);
+what a wake-up does to a run is ``suspension``'s.
 """
 
 from __future__ import annotations

@@ -1,0 +1,88 @@
+"""The log of a run being executed: lines batched per event-loop turn and appended to
+storage in order, one write in flight per run; the per-run byte cap is enforced here,
+once for every task type.
+
+Its own module because it is the one part of an execution that runs beside it (a
+background flush), with its own outage handling, and a job only feeds it lines.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from seqd.errors import StorageUnavailable
+from seqd.model import timeutil
+from seqd.model.runs import LogStream, NewLogLine
+from seqd.plugins.storage import StorageBackend
+
+logger = logging.getLogger(__name__)
+
+
+class RunLog:
+    """Ordered, capped, batched log writer for one run."""
+
+    def __init__(self, storage: StorageBackend, run_id: str, cap_bytes: int) -> None:
+        self.storage = storage
+        self.run_id = run_id
+        self.cap_bytes = cap_bytes
+        self.written_bytes = 0
+        self.full = False
+        self.dropped = 0
+        self._buffer: list[NewLogLine] = []
+        self.pending_bytes = 0
+        self._flushing: asyncio.Task[None] | None = None
+
+    def add(self, stream: LogStream, text: str) -> None:
+        if self.full:
+            self.dropped += 1
+            return
+        size = len(text.encode("utf-8", "replace")) + 1
+        if self.written_bytes + size > self.cap_bytes:
+            self.full = True
+            self.dropped += 1
+            self.system(f"log cap of {self.cap_bytes} bytes reached; further output is dropped")
+            return
+        self.written_bytes += size
+        self.pending_bytes += len(text) + 1
+        self._buffer.append(NewLogLine(ts=timeutil.now(), stream=stream, text=text))
+        if self._flushing is None:
+            self._flushing = asyncio.ensure_future(self._flush_loop())
+
+    def system(self, text: str) -> None:
+        """A line from the daemon itself; not counted against the cap."""
+        self._buffer.append(NewLogLine(ts=timeutil.now(), stream="system", text=text))
+        self.pending_bytes += len(text) + 1
+        if self._flushing is None:
+            self._flushing = asyncio.ensure_future(self._flush_loop())
+
+    async def _flush_loop(self) -> None:
+        try:
+            await asyncio.sleep(0)  # gather what this loop turn produces
+            delay = 0.1
+            while self._buffer:
+                batch, self._buffer = self._buffer, []
+                try:
+                    await self.storage.append_logs(self.run_id, batch)
+                    self.pending_bytes -= sum(len(line.text) + 1 for line in batch)
+                    delay = 0.1
+                except StorageUnavailable as exc:
+                    # Keep the lines (the cap bounds them) and try again: an outage
+                    # delays the log, it does not lose it.
+                    logger.warning("run %s: log lines wait for storage: %s", self.run_id, exc)
+                    self._buffer = batch + self._buffer
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, 5.0)
+                except Exception:
+                    logger.exception(
+                        "could not store %d log lines of run %s", len(batch), self.run_id
+                    )
+        finally:
+            self._flushing = None
+
+    async def flush(self) -> None:
+        while self._flushing is not None:
+            await asyncio.shield(self._flushing)
+        if self._buffer:
+            self._flushing = asyncio.ensure_future(self._flush_loop())
+            await asyncio.shield(self._flushing)
