@@ -2,9 +2,9 @@
 were running when it died (shell commands outlive the daemon by design).
 
 Every process a run starts carries ``SEQD_RUN_ID`` in its environment, so one pass
-over ``/proc`` finds them — no pid has to be written to storage while the run lives,
-and a recycled pid is never hit. Its own module because it is blocking ``/proc`` work
-(run in a thread at start-up), apart from the engine's asyncio code.
+over the process table (``psutil``) finds them — no pid has to be written to storage
+while the run lives, and a recycled pid is never hit. Its own module because it is
+blocking work (run in a thread at start-up), apart from the engine's asyncio code.
 """
 
 from __future__ import annotations
@@ -13,31 +13,31 @@ import logging
 import os
 import signal
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
+
+import psutil
+
+from seqd.runtime.procs import kill_group
 
 logger = logging.getLogger(__name__)
-
-PROC = "/proc"
 
 
 def find_run_processes(run_ids: Iterable[str]) -> dict[str, set[int]]:
     """Process groups per run id, from the environments of all visible processes."""
-    wanted = {f"SEQD_RUN_ID={r}".encode(): r for r in run_ids}
+    wanted = set(run_ids)
     found: dict[str, set[int]] = {}
     if not wanted:
         return found
     me = os.getpid()
-    for pid, env in _proc_files("environ"):
-        if pid == me:
+    for proc in psutil.process_iter():
+        if proc.pid == me:
             continue
-        for item in env.split(b"\0"):
-            run_id = wanted.get(item)
-            if run_id is not None:
-                try:
-                    found.setdefault(run_id, set()).add(os.getpgid(pid))
-                except ProcessLookupError:
-                    pass
-                break
+        try:
+            run_id = proc.environ().get("SEQD_RUN_ID")
+            if run_id in wanted:
+                found.setdefault(run_id, set()).add(os.getpgid(proc.pid))
+        except (psutil.Error, ProcessLookupError):
+            continue  # gone, or not ours to read
     return found
 
 
@@ -52,22 +52,16 @@ def end_orphans(run_ids: Iterable[str], grace_s: float = 5.0) -> dict[str, set[i
         logger.warning(
             "run %s: ending process group(s) %s left by a previous daemon", run_id, sorted(gs)
         )
-    _signal(groups, signal.SIGTERM)
+    for group in groups:
+        kill_group(group, signal.SIGTERM)
     deadline = time.monotonic() + grace_s
     while time.monotonic() < deadline:
         if not live_groups(groups):
             return found
         time.sleep(0.02)
-    _signal(groups, signal.SIGKILL)
-    return found
-
-
-def _signal(groups: Iterable[int], sig: int) -> None:
     for group in groups:
-        try:
-            os.killpg(group, sig)
-        except (ProcessLookupError, PermissionError):
-            pass
+        kill_group(group, signal.SIGKILL)
+    return found
 
 
 def live_groups(groups: set[int]) -> set[int]:
@@ -75,25 +69,13 @@ def live_groups(groups: set[int]) -> set[int]:
     exited stays a zombie until whatever adopted it reaps it (in a container that may
     be never): it no longer runs, so it does not count."""
     alive: set[int] = set()
-    for _pid, stat in _proc_files("stat"):
-        # "pid (comm) state ppid pgrp ...": comm may hold spaces and parentheses.
-        fields = stat[stat.rfind(b")") + 2 :].split()
-        if len(fields) < 3 or fields[0] in (b"Z", b"X"):
+    for proc in psutil.process_iter(["status"]):
+        if proc.info["status"] in (psutil.STATUS_ZOMBIE, psutil.STATUS_DEAD):
             continue
-        group = int(fields[2])
+        try:
+            group = os.getpgid(proc.pid)
+        except ProcessLookupError:
+            continue
         if group in groups:
             alive.add(group)
     return alive
-
-
-def _proc_files(name: str) -> Iterator[tuple[int, bytes]]:
-    """``(pid, content of /proc/<pid>/<name>)`` for every process that could be read."""
-    for entry in os.listdir(PROC):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"{PROC}/{entry}/{name}", "rb") as fh:
-                content = fh.read()
-        except OSError:
-            continue
-        yield int(entry), content

@@ -159,7 +159,6 @@ class Runner:
             cancelled=cancelled,
             cpu_s=max(cpu, 0.0),
             maxrss_bytes=usage.ru_maxrss * 1024,
-            rss_bytes=current_rss(),
         )
 
     def _execute(self, req: Execute) -> bytes:
@@ -376,11 +375,3 @@ def run_awaitable(awaitable: Awaitable[Any], guard: CancelGuard) -> Any:
         raise
     finally:
         signal.signal(signal.SIGTERM, guard.on_sigterm)
-
-
-def current_rss() -> int:
-    try:
-        with open("/proc/self/statm", "rb") as fh:
-            return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-    except (OSError, ValueError, IndexError):
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024

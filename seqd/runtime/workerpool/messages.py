@@ -108,8 +108,6 @@ class Result(Frame, tag="result"):
     maxrss_bytes: int = 0
     """The worker's peak resident set size so far (``ru_maxrss``): a worker-lifetime
     peak, not this run's alone."""
-    rss_bytes: int = 0
-    """Current resident set size after the run, for recycling decisions."""
 
 
 class SchemaResult(Frame, tag="schema_result"):

@@ -116,7 +116,6 @@ class WorkerPool:
         worker: WorkerProcess,
         *,
         reuse: bool,
-        rss_bytes: int = 0,
         cancelled: bool = False,
     ) -> None:
         """Take a worker back after a request. ``reuse=False`` discards it (killed if
@@ -134,7 +133,7 @@ class WorkerPool:
             logger.info("recycling python worker %d after %d runs", worker.pid, worker.runs)
             self.recycled += 1
             self._retire(worker)
-        elif rss_bytes > self.settings.max_worker_rss_mb * MiB:
+        elif (rss_bytes := worker.resident_bytes()) > self.settings.max_worker_rss_mb * MiB:
             logger.info("recycling python worker %d: %d MiB resident", worker.pid, rss_bytes // MiB)
             self.recycled += 1
             self._retire(worker)

@@ -17,6 +17,8 @@ from collections import deque
 from collections.abc import Mapping
 from typing import Any
 
+import psutil
+
 from seqd.model.runs import LogStream
 from seqd.plugins.tasktype import Job
 from seqd.runtime import helpers
@@ -95,6 +97,7 @@ class WorkerProcess:
         self._channel: helpers.FrameChannel[ToDaemon] | None = None
         self._reaped = False
         self._settle: asyncio.Task[None] | None = None
+        self._ps: psutil.Process | None = None
         self._pipes = (
             PipeReader(self._loop, out_fd, "stdout", self._emit),
             PipeReader(self._loop, err_fd, "stderr", self._emit),
@@ -131,6 +134,16 @@ class WorkerProcess:
     @property
     def busy(self) -> bool:
         return self._pending is not None
+
+    def resident_bytes(self) -> int:
+        """The worker's resident set size now (0 if it cannot be read), for recycling:
+        measured by the daemon, so the worker itself imports nothing to report it."""
+        try:
+            if self._ps is None:
+                self._ps = psutil.Process(self.pid)
+            return int(self._ps.memory_info().rss)
+        except psutil.Error:
+            return 0
 
     def death(self) -> WorkerDied:
         code = self.exited.result() if self.exited.done() else self.proc.returncode

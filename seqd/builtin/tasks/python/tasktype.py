@@ -242,11 +242,9 @@ class PythonTaskType:
         pool = self._pool_or_fail()
         worker = await self._acquire()
         reuse = cancelled = False
-        rss = 0
         try:
             result = await worker.execute(req, job)
             reuse = not result.cancelled
-            rss = result.rss_bytes
         except WorkerDied as died:
             raise TaskFailed("crashed", died.message, died.details) from None
         except asyncio.CancelledError:
@@ -255,7 +253,7 @@ class PythonTaskType:
             raise
         finally:
             worker.end_run()
-            pool.release(worker, reuse=reuse, rss_bytes=rss, cancelled=cancelled)
+            pool.release(worker, reuse=reuse, cancelled=cancelled)
         job.set_resources(Resources(cpu_s=result.cpu_s, peak_rss_bytes=result.maxrss_bytes))
         if result.ok:
             return msgspec.json.decode(result.output)
