@@ -35,7 +35,7 @@ def fill(client: Client, n: int) -> None:
                 raise result
 
 
-def crash_and_restart(daemon: BenchDaemon) -> tuple[float, float]:
+def crash_and_restart(daemon: BenchDaemon, runs: int) -> tuple[float, float]:
     """(recover() seconds from the log, process start → first ping answered)."""
     assert daemon.proc is not None
     daemon.proc.send_signal(signal.SIGKILL)
@@ -48,8 +48,8 @@ def crash_and_restart(daemon: BenchDaemon) -> tuple[float, float]:
     if not found:
         raise RuntimeError(f"no recovery line in the log:\n{daemon.log_tail()}")
     count, ms = found[-1]
-    if int(count) < RUNS:
-        raise RuntimeError(f"recovered only {count} of {RUNS} runs")
+    if int(count) < runs:
+        raise RuntimeError(f"recovered only {count} of {runs} runs")
     return float(ms) / 1000, ready
 
 
@@ -72,7 +72,7 @@ def run(settings: Settings) -> Outcome:
         with Client(daemon.socket, timeout=120) as client:
             fill(client, n)
         for _ in range(settings.reps):
-            r, t = crash_and_restart(daemon)
+            r, t = crash_and_restart(daemon, n)
             recover.append(r)
             ready.append(t)
             empty.append(empty_start())

@@ -59,8 +59,8 @@ async def call_tool(job: Job, name: str, params: Any) -> Outcome:
 
 
 def _cancel_message(job: Job) -> str:
-    reason = getattr(job, "cancel_reason", None)
-    message = reason[1] if isinstance(reason, tuple) else "cancelled"
+    reason = job.cancel_reason
+    message = reason[1] if reason is not None else "cancelled"
     return f"its flow {job.run.id} ended: {message}"
 
 

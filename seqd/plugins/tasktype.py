@@ -134,6 +134,11 @@ class Job(Protocol):
         ``shutdown`` (the daemon stops; the run resumes at the next start, so children
         must be left alone), or None."""
 
+    @property
+    def cancel_reason(self) -> tuple[str, str] | None:
+        """``(kind, message)`` of the cancellation: the kind as ``cancel_kind`` says,
+        and the message a user gave (``runs.cancel ... reason``), or None."""
+
 
 @runtime_checkable
 class TaskType(Protocol):

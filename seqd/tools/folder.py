@@ -335,6 +335,10 @@ class ToolJob:
     def cancel_kind(self) -> str | None:
         return None
 
+    @property
+    def cancel_reason(self) -> tuple[str, str] | None:
+        return None
+
     async def cleanup(self) -> None:
         if self._own_dir:
             await asyncio.to_thread(shutil.rmtree, self._work, True)
