@@ -46,9 +46,7 @@ def _command(argv: Sequence[str] | None) -> int:
     words = sys.argv[1:] if argv is None else argv
     args = quick.parse(words) or _parse(words)
     out = Out(json=args.json)
-    module, name = args.handler
-    # __import__ with fromlist returns the submodule (importlib would be one more import).
-    handler: Handler = getattr(__import__(f"seqd.cli.{module}", fromlist=[name]), name)
+    handler: Handler = quick.load(args.handler)
     client: Client | None = None
     try:
         client = Client(args.socket, typed=False)
