@@ -18,39 +18,38 @@ if TYPE_CHECKING:
 
     from seqd.cli.output import Out
     from seqd.client import Client
-    from seqd.model.tasks import Problem
+    from seqd.model.tasks import Problem, TaskDef, TaskSummary
+    from seqd.rpc.protocol import PluginInfo, ReloadResult, StatusResult, ValidateResult
 
 
 def status(client: Client, args: argparse.Namespace, out: Out) -> int:
-    st = client.status()
-    if out.json_mode:
-        out.json(st)
-        return 0
+    out.result(client.status(), lambda st: out.kv(_status_rows(st)))
+    return 0
+
+
+def _status_rows(st: StatusResult) -> list[tuple[str, object]]:
     runs = ", ".join(f"{st.runs[s]} {s}" for s in RUN_STATUSES if st.runs.get(s))
     others = ", ".join(f"{n} {s}" for s, n in st.runs.items() if s not in RUN_STATUSES and n)
     w = st.workers
-    out.kv(
-        [
-            ("version", f"{st.version} (protocol {st.protocol})"),
-            ("pid", st.pid),
-            ("uptime", duration(st.uptime_s)),
-            ("node", st.node),
-            ("storage", f"{st.storage.name} ({st.storage.location})"),
-            ("socket", st.socket),
-            ("state dir", st.state_dir),
-            ("task dirs", "\n".join(st.task_dirs) or "-"),
-            ("plugins", ", ".join(st.plugins) or "-"),
-            ("runs", ", ".join(filter(None, [runs, others])) or "none"),
-            ("workers", f"{w.busy} busy of {w.max}, {w.queued} queued"),
-            ("flows", f"{w.coordinating} in progress"),
-            ("tasks", st.tasks),
-            ("tools", st.tools),
-            ("rate limits", _rate_limits(st.rate_limits)),
-            ("connections", st.connections),
-            ("rss", size(st.rss_bytes)),
-        ]
-    )
-    return 0
+    return [
+        ("version", f"{st.version} (protocol {st.protocol})"),
+        ("pid", st.pid),
+        ("uptime", duration(st.uptime_s)),
+        ("node", st.node),
+        ("storage", f"{st.storage.name} ({st.storage.location})"),
+        ("socket", st.socket),
+        ("state dir", st.state_dir),
+        ("task dirs", "\n".join(st.task_dirs) or "-"),
+        ("plugins", ", ".join(st.plugins) or "-"),
+        ("runs", ", ".join(filter(None, [runs, others])) or "none"),
+        ("workers", f"{w.busy} busy of {w.max}, {w.queued} queued"),
+        ("flows", f"{w.coordinating} in progress"),
+        ("tasks", st.tasks),
+        ("tools", st.tools),
+        ("rate limits", _rate_limits(st.rate_limits)),
+        ("connections", st.connections),
+        ("rss", size(st.rss_bytes)),
+    ]
 
 
 def _rate_limits(info: Any) -> str:
@@ -71,80 +70,60 @@ def _rate_limits(info: Any) -> str:
 
 
 def ping(client: Client, args: argparse.Namespace, out: Out) -> int:
-    answer = client.ping()
-    if out.json_mode:
-        out.json(answer)
-    else:
-        out.line(answer)
+    out.result(client.ping(), out.line)
     return 0
 
 
 def reload(client: Client, args: argparse.Namespace, out: Out) -> int:
-    result = client.reload()
-    if out.json_mode:
-        out.json(result)
-        return 0
-    out.line(f"reloaded: {result.tasks} tasks")
-    if result.changed:
-        out.line("changed: " + ", ".join(result.changed))
-    if result.invalid:
-        out.line("invalid: " + ", ".join(result.invalid) + "  (see `seqctl tasks validate NAME`)")
+    def as_text(result: ReloadResult) -> None:
+        out.line(f"reloaded: {result.tasks} tasks")
+        if result.changed:
+            out.line("changed: " + ", ".join(result.changed))
+        if result.invalid:
+            out.line(
+                "invalid: " + ", ".join(result.invalid) + "  (see `seqctl tasks validate NAME`)"
+            )
+
+    out.result(client.reload(), as_text)
     return 0
 
 
 def shutdown(client: Client, args: argparse.Namespace, out: Out) -> int:
-    result = client.shutdown()
-    if out.json_mode:
-        out.json(result)
-    else:
-        out.line("seqd is stopping" if result.stopping else "seqd is not stopping")
+    out.result(
+        client.shutdown(),
+        lambda result: out.line("seqd is stopping" if result.stopping else "seqd is not stopping"),
+    )
     return 0
 
 
 def plugins_ls(client: Client, args: argparse.Namespace, out: Out) -> int:
-    plugins = client.plugins()
-    if out.json_mode:
-        out.json(plugins)
-        return 0
-    rows = [
-        (
-            p.name,
-            p.version or "",
-            p.source,
-            ", ".join(p.kinds),
-            "; ".join(f"{kind}: {', '.join(names)}" for kind, names in p.contributes.items()),
-            p.error or "",
-        )
-        for p in plugins
-    ]
-    out.table(["name", "version", "source", "kinds", "contributes", "error"], rows)
+    headers = ["name", "version", "source", "kinds", "contributes", "error"]
+    out.result(client.plugins(), lambda plugins: out.table(headers, map(_plugin_row, plugins)))
     return 0
+
+
+def _plugin_row(p: PluginInfo) -> tuple[object, ...]:
+    contributes = "; ".join(f"{kind}: {', '.join(names)}" for kind, names in p.contributes.items())
+    return (p.name, p.version or "", p.source, ", ".join(p.kinds), contributes, p.error or "")
 
 
 def tasks_ls(client: Client, args: argparse.Namespace, out: Out) -> int:
-    tasks = client.tasks(args.tag)
-    if out.json_mode:
-        out.json(tasks)
-        return 0
-    rows = [
-        (
-            t.name,
-            t.type or "?",
-            (t.version or "")[:12],
-            "yes" if t.valid else "NO",
-            t.description if t.valid or not t.problems else _problem(t.problems[0]),
-        )
-        for t in tasks
-    ]
-    out.table(["name", "type", "version", "valid", "description / problem"], rows)
+    headers = ["name", "type", "version", "valid", "description / problem"]
+    out.result(client.tasks(args.tag), lambda tasks: out.table(headers, map(_task_row, tasks)))
     return 0
 
 
+def _task_row(t: TaskSummary) -> tuple[object, ...]:
+    description = t.description if t.valid or not t.problems else _problem(t.problems[0])
+    return (t.name, t.type or "?", (t.version or "")[:12], "yes" if t.valid else "NO", description)
+
+
 def task_show(client: Client, args: argparse.Namespace, out: Out) -> int:
-    t = client.task(args.name)
-    if out.json_mode:
-        out.json(t)
-        return 0
+    out.result(client.task(args.name), lambda t: _show_task(t, out))
+    return 0
+
+
+def _show_task(t: TaskDef, out: Out) -> None:
     r = t.retries
     retries = f"up to {r.max}, backoff {r.backoff_s:g}s x{r.factor:g}" if r.max else "none"
     out.kv(
@@ -170,19 +149,19 @@ def task_show(client: Client, args: argparse.Namespace, out: Out) -> int:
     else:
         out.line("input schema:")
         out.line(pretty_json(t.inputs))
-    return 0
 
 
 def task_validate(client: Client, args: argparse.Namespace, out: Out) -> int:
-    result = client.validate(args.name)
-    if out.json_mode:
-        out.json(result)
-    elif result.ok:
-        out.line(f"{args.name}: ok")
-    else:
+    def as_text(result: ValidateResult) -> None:
+        if result.ok:
+            out.line(f"{args.name}: ok")
+            return
         out.line(f"{args.name}: {len(result.problems)} problem(s)")
         for p in result.problems:
             out.line("  " + _problem(p))
+
+    result = client.validate(args.name)
+    out.result(result, as_text)
     return 0 if result.ok else 1
 
 

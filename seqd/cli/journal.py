@@ -13,7 +13,7 @@ if TYPE_CHECKING:
 
     from seqd.cli.output import Out
     from seqd.client import Client
-    from seqd.model.runs import Run
+    from seqd.model.runs import Run, Step
 
 STEP_PAGE = 1000
 DETAIL_WIDTH = 80
@@ -22,22 +22,23 @@ _SUFFIX = re.compile(r"#(\d+)\.(\d+)")
 
 def steps(client: Client, args: argparse.Namespace, out: Out) -> int:
     after = args.after
-    found = []
+    found: list[Step] = []
     while True:
         page = client.steps(args.id, after, STEP_PAGE)
         found.extend(page.steps)
         after = page.next
         if len(page.steps) < STEP_PAGE:
             break
-    if out.json_mode:
-        out.json({"steps": found, "next": after})
-        return 0
+    out.result({"steps": found, "next": after}, lambda _: _print_steps(found, out))
+    return 0
+
+
+def _print_steps(found: list[Step], out: Out) -> None:
     if not found:
         out.line("no steps recorded")
-        return 0
+        return
     rows = [(s.seq, clock(s.ts), s.kind, s.name, s.status, _detail(s.kind, s.data)) for s in found]
     out.table(["seq", "time", "kind", "state", "status", "detail"], rows)
-    return 0
 
 
 def _detail(kind: str, data: dict[str, object]) -> str:
@@ -93,9 +94,11 @@ def tree(client: Client, args: argparse.Namespace, out: Out) -> int:
             stack.append(
                 (children[i], rest + ("└─ " if last else "├─ "), rest + ("   " if last else "│  "))
             )
-    if out.json_mode:
-        out.json({"runs": [r for _, r in rows]})
-        return 0
+    out.result({"runs": [r for _, r in rows]}, lambda _: _print_tree(rows, out))
+    return 0
+
+
+def _print_tree(rows: list[tuple[str, Run]], out: Out) -> None:
     table = [
         (
             lead + (label(r) if r.parent_id else r.task),
@@ -108,4 +111,3 @@ def tree(client: Client, args: argparse.Namespace, out: Out) -> int:
         for lead, r in rows
     ]
     out.table(["state", "task", "status", "duration", "error", "id"], table)
-    return 0

@@ -17,7 +17,7 @@ import sys
 
 from seqd.cli import quick
 from seqd.cli.inputs import UsageError
-from seqd.cli.output import Out, compact_json
+from seqd.cli.output import Out, text_of
 from seqd.client import Client, DaemonUnreachable, ProtocolError, RpcError
 
 TYPE_CHECKING = False
@@ -46,9 +46,7 @@ def _command(argv: Sequence[str] | None) -> int:
     words = sys.argv[1:] if argv is None else argv
     args = quick.parse(words) or _parse(words)
     out = Out(json=args.json)
-    module, name = args.handler
-    # __import__ with fromlist returns the submodule (importlib would be one more import).
-    handler: Handler = getattr(__import__(f"seqd.cli.{module}", fromlist=[name]), name)
+    handler: Handler = quick.load(args.handler)
     client: Client | None = None
     try:
         client = Client(args.socket, typed=False)
@@ -59,8 +57,7 @@ def _command(argv: Sequence[str] | None) -> int:
     except RpcError as exc:
         out.error(f"error: {exc.message} ({exc.type})")
         for key, value in exc.details.items():
-            text = value if isinstance(value, str) else compact_json(value)
-            out.error(f"  {key}: {text}")
+            out.error(f"  {key}: {text_of(value)}")
         return REFUSED
     except DaemonUnreachable as exc:
         out.error(f"error: {exc}")

@@ -15,9 +15,11 @@ from seqd.rpc import strictjson
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Sequence
+    from collections.abc import Callable, Iterable, Sequence
     from datetime import datetime
-    from typing import Any, TextIO
+    from typing import Any, TextIO, TypeVar
+
+    T = TypeVar("T")
 
 ELLIPSIS = "…"
 GAP = 2
@@ -181,6 +183,11 @@ def compact_json(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
+def text_of(value: object, as_json: Callable[[Any], str] = compact_json) -> str:
+    """A value for people: a string as is, anything else as JSON (``as_json``)."""
+    return value if isinstance(value, str) else as_json(value)
+
+
 # -- timestamps (RFC 3339 UTC on the wire, local time on screen) --------------------------
 
 
@@ -267,6 +274,14 @@ class Out:
 
     def json(self, value: Any) -> None:
         self.line(pretty_json(value))
+
+    def result(self, value: T, as_text: Callable[[T], object]) -> None:
+        """A command's result: as JSON with ``--json``, else ``as_text(value)`` prints
+        it for people (``out.line``, a table, key/value lines...)."""
+        if self.json_mode:
+            self.json(value)
+        else:
+            as_text(value)
 
     def table(self, headers: Sequence[str], rows: Iterable[Sequence[object]]) -> None:
         self.line(table(headers, rows, terminal_width(self.stdout)))

@@ -5,7 +5,7 @@ argparse imports ``re`` and ``gettext`` (and through them ``enum``, ``locale``..
 on a slow host, more than everything else ``seqctl status`` does. :func:`parse`
 accepts only lines that argparse reads in one obvious way and gives the same
 attributes; for anything else — another command, ``--help``, an abbreviated or
-unusual option, a mistake — it returns None and ``parser.py`` reads the line as
+unusual option, a mistake — it returns None and ``seqd.cli.parser`` reads the line as
 before, so help and errors are argparse's own. tests/cli/test_seqctl.py checks that
 the two agree.
 """
@@ -16,7 +16,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from argparse import Namespace
     from collections.abc import Sequence
-    from typing import TypeAlias
+    from typing import Any, TypeAlias
 else:
 
     class Namespace:
@@ -28,6 +28,15 @@ else:
 
 Handler: TypeAlias = tuple[str, str]
 """(module under seqd.cli, function) of a command's handler."""
+
+
+def load(named: tuple[str, str]) -> Any:
+    """The function named by (module under seqd.cli, function), imported now: a
+    command's handler, or the parser of one noun. ``__import__`` with ``fromlist``
+    returns the submodule (importlib would be one more import)."""
+    module, name = named
+    return getattr(__import__(f"seqd.cli.{module}", fromlist=[name]), name)
+
 
 STATUS: Handler = ("commands", "status")
 PING: Handler = ("commands", "ping")

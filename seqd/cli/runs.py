@@ -21,6 +21,7 @@ from seqd.cli.output import (
     pretty_json,
     short_time,
     size,
+    text_of,
 )
 from seqd.client import DaemonUnreachable
 from seqd.model.status import TERMINAL
@@ -58,10 +59,7 @@ def run(client: Client, args: argparse.Namespace, out: Out) -> int:
         priority=args.priority,
     )
     if args.detach:
-        if out.json_mode:
-            out.json(submitted)
-        else:
-            out.line(submitted.id)
+        out.result(submitted, lambda run: out.line(run.id))
         return 0
     return _wait_and_report(client, submitted.id, submitted, args.timeout, args.follow, out)
 
@@ -190,16 +188,12 @@ def _failure(run: Run) -> str:
         if key == "traceback":
             traceback = value
         else:
-            lines.append(f"  {key}: {_detail(value)}")
+            lines.append(f"  {key}: {text_of(value)}")
     if isinstance(traceback, list):
         traceback = "".join(str(t) for t in traceback)
     if traceback:
         lines.append(str(traceback).rstrip("\n"))
     return "\n".join(lines)
-
-
-def _detail(value: object) -> str:
-    return value if isinstance(value, str) else compact_json(value)
 
 
 def _log_printer(
@@ -228,9 +222,14 @@ def ls(client: Client, args: argparse.Namespace, out: Out) -> int:
     else:
         page = client.list_runs(*filters)
         runs, next_cursor = page.runs, page.next_cursor
-    if out.json_mode:
-        out.json({"runs": runs, "next_cursor": next_cursor})  # a ListResult
-        return 0
+    listed = {"runs": runs, "next_cursor": next_cursor}  # a ListResult
+    out.result(listed, lambda _: _print_runs(runs, next_cursor, args, out))
+    return 0
+
+
+def _print_runs(
+    runs: list[Run], next_cursor: str | None, args: argparse.Namespace, out: Out
+) -> None:
     if not runs:
         out.line("no runs")
     else:
@@ -249,7 +248,6 @@ def ls(client: Client, args: argparse.Namespace, out: Out) -> int:
         out.table(["id", "task", "status", "attempt", "created", "duration", "error"], rows)
     if next_cursor:
         out.error(f"more runs: seqctl runs ls {_filters(args)}--cursor {next_cursor}")
-    return 0
 
 
 def _filters(args: argparse.Namespace) -> str:
@@ -268,10 +266,11 @@ def show(client: Client, args: argparse.Namespace, out: Out) -> int:
         from seqd.cli.journal import tree
 
         return tree(client, args, out)
-    r = client.get_run(args.id)
-    if out.json_mode:
-        out.json(r)
-        return 0
+    out.result(client.get_run(args.id), lambda run: _show_run(run, out))
+    return 0
+
+
+def _show_run(r: Run, out: Out) -> None:
     res = r.resources
     out.kv(
         [
@@ -301,7 +300,6 @@ def show(client: Client, args: argparse.Namespace, out: Out) -> int:
         out.line()
         out.line("error:")
         out.line(_failure(r))
-    return 0
 
 
 def logs(client: Client, args: argparse.Namespace, out: Out) -> int:
@@ -320,29 +318,21 @@ def logs(client: Client, args: argparse.Namespace, out: Out) -> int:
 
 
 def signal(client: Client, args: argparse.Namespace, out: Out) -> int:
-    r = client.signal(args.id, args.name, args.data)
-    if out.json_mode:
-        out.json(r)
-    else:
-        out.line(f"run {r.id}: signal {args.name!r} delivered ({r.status})")
+    out.result(
+        client.signal(args.id, args.name, args.data),
+        lambda r: out.line(f"run {r.id}: signal {args.name!r} delivered ({r.status})"),
+    )
     return 0
 
 
 def retry(client: Client, args: argparse.Namespace, out: Out) -> int:
     r = client.retry(args.id)
     if not args.wait:
-        if out.json_mode:
-            out.json(r)
-        else:
-            out.line(r.id)
+        out.result(r, lambda run: out.line(run.id))
         return 0
     return _wait_and_report(client, r.id, r, None, False, out)
 
 
 def cancel(client: Client, args: argparse.Namespace, out: Out) -> int:
-    r = client.cancel(args.id, args.reason)
-    if out.json_mode:
-        out.json(r)
-    else:
-        out.line(f"run {r.id}: {r.status}")
+    out.result(client.cancel(args.id, args.reason), lambda r: out.line(f"run {r.id}: {r.status}"))
     return 0

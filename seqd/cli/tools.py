@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from seqd.cli.inputs import build_input
-from seqd.cli.output import pretty_json
+from seqd.cli.output import pretty_json, text_of
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -11,33 +11,29 @@ if TYPE_CHECKING:
 
     from seqd.cli.output import Out
     from seqd.client import Client
+    from seqd.rpc.protocol import ToolInfo
 
 
 def tools_ls(client: Client, args: argparse.Namespace, out: Out) -> int:
-    tools = client.tools()
-    if out.json_mode:
-        out.json(tools)
-        return 0
-    rows = [
-        (
-            t.name,
-            t.source if t.source != "plugin" else f"plugin {t.plugin or '?'}",
-            "yes" if t.valid else "NO",
-            t.description
-            if t.valid or not t.problems
-            else f"{t.problems[0].where}: {t.problems[0].message}",
-        )
-        for t in tools
-    ]
-    out.table(["name", "source", "valid", "description / problem"], rows)
+    headers = ["name", "source", "valid", "description / problem"]
+    out.result(client.tools(), lambda tools: out.table(headers, map(_tool_row, tools)))
     return 0
 
 
+def _tool_row(t: ToolInfo) -> tuple[object, ...]:
+    source = t.source if t.source != "plugin" else f"plugin {t.plugin or '?'}"
+    description = t.description
+    if not t.valid and t.problems:
+        description = f"{t.problems[0].where}: {t.problems[0].message}"
+    return (t.name, source, "yes" if t.valid else "NO", description)
+
+
 def tool_show(client: Client, args: argparse.Namespace, out: Out) -> int:
-    t = client.tool(args.name)
-    if out.json_mode:
-        out.json(t)
-        return 0
+    out.result(client.tool(args.name), lambda t: _show_tool(t, out))
+    return 0
+
+
+def _show_tool(t: ToolInfo, out: Out) -> None:
     rate = t.rate
     out.kv(
         [
@@ -62,16 +58,12 @@ def tool_show(client: Client, args: argparse.Namespace, out: Out) -> int:
     out.line(pretty_json(t.params_schema))
     out.line("result schema:")
     out.line(pretty_json(t.result_schema))
-    return 0
 
 
 def tool_call(client: Client, args: argparse.Namespace, out: Out) -> int:
     params = build_input(args.params, args.items, flags=("--params", "-p"))
-    answer = client.call_tool(args.name, params)
-    if out.json_mode:
-        out.json(answer)
-    elif isinstance(answer.result, str):
-        out.line(answer.result)
-    else:
-        out.line(pretty_json(answer.result))
+    out.result(
+        client.call_tool(args.name, params),
+        lambda answer: out.line(text_of(answer.result, pretty_json)),
+    )
     return 0

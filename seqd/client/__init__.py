@@ -7,6 +7,14 @@ connection. Both raise ``RpcError`` when the daemon refuses a request,
 does not speak JSON-RPC. ``AsyncClient``, ``Notification`` (a msgspec Struct) and
 ``AttrDict`` are imported on first use, so that ``from seqd.client import Client``
 stays free of asyncio, msgspec and ``typing``.
+
+The methods are defined once, in ``_methods``, as steps that both clients run;
+``sync`` and ``aio`` only move bytes. ``_calls`` is how a method call runs whatever
+the I/O (steps, ids, lines, timeouts, results), ``_codec`` the messages and errors
+both codecs share, ``_typed`` and ``_plain`` the two codecs.
+
+May import: ``seqd.rpc`` (``protocol``, ``strictjson``), ``seqd.model``,
+``seqd.errors`` and ``seqd.config.paths`` — never the daemon side.
 """
 
 from __future__ import annotations

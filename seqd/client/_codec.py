@@ -1,11 +1,11 @@
-"""What both clients and both codecs share: the JSON-RPC envelope, reply checks and
-routing, error types, timeouts, and the request each helper method sends.
+"""Messages, and what goes wrong with them: what both clients and both codecs share —
+the error types, the JSON-RPC envelope, what makes a reply unusable, which messages
+are replies, and how a reply becomes a value or an error.
 
-The sync and asyncio clients differ only in how bytes move, and the two codecs only
-in how bytes become objects: ``_typed`` (msgspec, results decoded into the method's
-Struct) and ``_plain`` (the standard library's C JSON code, results as ``AttrDict``).
-Everything else — which messages are replies, what makes a reply unusable, how an
-error object becomes an exception, how long a call may wait — lives here, once.
+The two codecs differ only in how bytes become objects: ``_typed`` (msgspec, results
+decoded into the method's Struct) and ``_plain`` (the standard library's C JSON code,
+results as ``AttrDict``). Everything else about a message lives here, once; what a
+call is around its messages (ids, timeouts, the steps of a method) is ``_calls``'s.
 
 This module imports neither msgspec nor ``typing`` (nor ``logging``): it is on
 ``seqctl``'s start-up path, which must stay a few milliseconds over a bare
@@ -22,13 +22,13 @@ if TYPE_CHECKING:
 
     from seqd.client.notification import Notification
 
-START_HINT = "is seqd running? start it with `seqd` or `systemctl --user start seqd`"
-LOST_HINT = "the daemon may have stopped or restarted; see its log (`journalctl --user -u seqd`)"
 NOTIFICATION_BACKLOG = 1000
 """Notifications kept for a client that does not consume them (oldest dropped)."""
 
-
 # -- errors ---------------------------------------------------------------------------
+
+START_HINT = "is seqd running? start it with `seqd` or `systemctl --user start seqd`"
+LOST_HINT = "the daemon may have stopped or restarted; see its log (`journalctl --user -u seqd`)"
 
 
 class ClientError(Exception):
@@ -65,6 +65,42 @@ class DaemonUnreachable(ClientError):
 
 class ProtocolError(ClientError):
     """The peer sent something that is not a JSON-RPC reply we can use."""
+
+
+def connect_failed(socket_path: str, exc: OSError) -> DaemonUnreachable:
+    """Why connecting failed, in words a user can act on."""
+    if isinstance(exc, FileNotFoundError):
+        return DaemonUnreachable(socket_path, "no such socket")
+    if isinstance(exc, ConnectionRefusedError):
+        return DaemonUnreachable(socket_path, "connection refused (nothing is listening)")
+    if isinstance(exc, PermissionError):
+        return DaemonUnreachable(
+            socket_path,
+            "permission denied",
+            "the socket belongs to another user; ask for its group or use your own daemon",
+        )
+    if isinstance(exc, TimeoutError):
+        return DaemonUnreachable(socket_path, "connecting timed out")
+    return DaemonUnreachable(socket_path, exc.strerror or str(exc))
+
+
+def connection_lost(socket_path: str, exc: OSError | None = None) -> DaemonUnreachable:
+    reason = "the daemon closed the connection before replying"
+    if exc is not None:
+        reason = f"connection lost ({exc.strerror or exc})"
+    return DaemonUnreachable(socket_path, reason, LOST_HINT)
+
+
+def no_reply(socket_path: str, timeout: float | None) -> DaemonUnreachable:
+    return DaemonUnreachable(
+        socket_path, f"no reply within {timeout:g}s", "the daemon may be overloaded or stuck"
+    )
+
+
+def closed_during_call(socket_path: str) -> DaemonUnreachable:
+    return DaemonUnreachable(
+        socket_path, "the client was closed during the call", "call again to reconnect"
+    )
 
 
 # -- messages as either codec decodes them ------------------------------------------------
@@ -168,9 +204,13 @@ def responses(
     messages: list[Message], on_notification: Callable[[Notification], None]
 ) -> Iterator[Message]:
     """The responses among ``messages``; notifications go to ``on_notification`` and
-    requests from the server (which no client method answers) are dropped."""
+    requests from the server (which no client method answers) are dropped. An error
+    with a null id — the daemon could not tell which request it answers — is raised as
+    :class:`RpcError`: no single call can take it."""
     for msg in messages:
         if isinstance(msg.method, Absent):
+            if msg.id is None and isinstance(msg.error, WireError):
+                raise to_rpc_error(msg.error)
             yield msg
         elif isinstance(msg.id, Absent):
             on_notification(notification(msg.method, msg.params))
@@ -215,143 +255,3 @@ def outcome(codec: Codec, msg: Message, method: str, result_type: Any = None) ->
         return decode_result(codec, msg, method, result_type)
     except RpcError as exc:
         return exc
-
-
-def server_wait(method: str, params: Any) -> float | None:
-    """How long the server may legitimately hold this call before replying: 0 for an
-    ordinary call, the requested wait for ``runs.wait`` / ``runs.submit`` with
-    ``wait``, None when that wait is unbounded. The socket timeout grows by it."""
-    if method not in ("runs.wait", "runs.submit"):
-        return 0.0
-    if method == "runs.submit" and not _field(params, "wait"):
-        return 0.0
-    timeout_s = _field(params, "timeout_s")
-    return float(timeout_s) if isinstance(timeout_s, int | float) else None
-
-
-def _field(params: Any, key: str) -> Any:
-    if isinstance(params, dict):
-        return params.get(key)
-    return getattr(params, key, None)
-
-
-def call_timeout(base: float | None, waits: Iterable[float | None]) -> float | None:
-    """The client-side timeout for a call: ``base`` plus the longest server wait."""
-    if base is None:
-        return None
-    total = base
-    for w in waits:
-        if w is None:
-            return None
-        total = max(total, base + w)
-    return total
-
-
-# -- each helper's (method, params), used by both clients ------------------------------------
-# Plain dicts, so that both codecs can encode them; tests/client/test_plain.py checks
-# that every one decodes into its method's Params Struct (no field misspelt or missing).
-
-
-def submit(
-    task: str,
-    input: dict[str, Any] | None,
-    wait: bool,
-    timeout_s: float | None,
-    idempotency_key: str | None,
-    priority: int,
-) -> tuple[str, dict[str, Any]]:
-    params = {
-        "task": task,
-        "input": dict(input or {}),
-        "wait": wait,
-        "timeout_s": timeout_s,
-        "idempotency_key": idempotency_key,
-        "priority": priority,
-    }
-    return "runs.submit", params
-
-
-def tasks(tag: str | None) -> tuple[str, dict[str, Any]]:
-    return "tasks.list", {"tag": tag}
-
-
-def task(method: str, name: str) -> tuple[str, dict[str, Any]]:
-    return method, {"name": name}
-
-
-def get_run(id: str) -> tuple[str, dict[str, Any]]:
-    return "runs.get", {"id": id}
-
-
-def wait(id: str, timeout_s: float | None) -> tuple[str, dict[str, Any]]:
-    return "runs.wait", {"id": id, "timeout_s": timeout_s}
-
-
-def list_runs(
-    task: str | None,
-    status: str | None,
-    parent_id: str | None,
-    limit: int,
-    cursor: str | None,
-) -> tuple[str, dict[str, Any]]:
-    params = {
-        "task": task,
-        "status": status,
-        "parent_id": parent_id,
-        "limit": limit,
-        "cursor": cursor,
-    }
-    return "runs.list", params
-
-
-def cancel(id: str, reason: str | None) -> tuple[str, dict[str, Any]]:
-    return "runs.cancel", {"id": id, "reason": reason}
-
-
-def signal(id: str, name: str, data: Any) -> tuple[str, dict[str, Any]]:
-    return "runs.signal", {"id": id, "name": name, "data": data}
-
-
-def retry(id: str) -> tuple[str, dict[str, Any]]:
-    return "runs.retry", {"id": id}
-
-
-def logs(id: str, after: int, limit: int) -> tuple[str, dict[str, Any]]:
-    return "runs.logs", {"id": id, "after": after, "limit": limit}
-
-
-def steps(id: str, after: int, limit: int) -> tuple[str, dict[str, Any]]:
-    return "runs.steps", {"id": id, "after": after, "limit": limit}
-
-
-# -- connection failures in words a user can act on -------------------------------------------
-
-
-def connect_failed(socket_path: str, exc: OSError) -> DaemonUnreachable:
-    """Why connecting failed, in words a user can act on."""
-    if isinstance(exc, FileNotFoundError):
-        return DaemonUnreachable(socket_path, "no such socket")
-    if isinstance(exc, ConnectionRefusedError):
-        return DaemonUnreachable(socket_path, "connection refused (nothing is listening)")
-    if isinstance(exc, PermissionError):
-        return DaemonUnreachable(
-            socket_path,
-            "permission denied",
-            "the socket belongs to another user; ask for its group or use your own daemon",
-        )
-    if isinstance(exc, TimeoutError):
-        return DaemonUnreachable(socket_path, "connecting timed out")
-    return DaemonUnreachable(socket_path, exc.strerror or str(exc))
-
-
-def connection_lost(socket_path: str, exc: OSError | None = None) -> DaemonUnreachable:
-    reason = "the daemon closed the connection before replying"
-    if exc is not None:
-        reason = f"connection lost ({exc.strerror or exc})"
-    return DaemonUnreachable(socket_path, reason, LOST_HINT)
-
-
-def no_reply(socket_path: str, timeout: float | None) -> DaemonUnreachable:
-    return DaemonUnreachable(
-        socket_path, f"no reply within {timeout:g}s", "the daemon may be overloaded or stuck"
-    )

@@ -2,8 +2,9 @@
 
 One reader task owns the stream and routes each response to the future waiting on its
 id, so calls pipeline freely; notifications go to a callback or :attr:`notifications`.
-Request building and reply routing are shared with the sync client (``_codec``);
-results are always typed (the msgspec codec, ``_typed``).
+The methods, and how a call becomes a line and its replies a result, are shared with
+the sync client (``_methods``, ``_calls``); this module only moves the bytes.
+Results are always typed (the msgspec codec, ``_typed``).
 """
 
 from __future__ import annotations
@@ -11,39 +12,29 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable
 from types import TracebackType
-from typing import Any, TypeVar, cast, overload
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from seqd.client import _codec
+from seqd.client._calls import End, Exchange, Session, next_item
 from seqd.client._codec import (
     NOTIFICATION_BACKLOG,
     ClientError,
-    DaemonUnreachable,
     Message,
     ProtocolError,
-    WireError,
+    closed_during_call,
+    connect_failed,
+    connection_lost,
+    no_reply,
+    parse_line,
+    responses,
 )
+from seqd.client._methods import Methods
 from seqd.client._typed import CODEC
 from seqd.client.notification import Notification
-from seqd.config.paths import client_socket
-from seqd.model.runs import Run, RunStatus
-from seqd.model.tasks import TaskDef, TaskSummary
-from seqd.rpc.protocol import (
-    ListResult,
-    LogsResult,
-    PluginInfo,
-    PluginsResult,
-    ReloadResult,
-    ShutdownResult,
-    StatusResult,
-    StepsResult,
-    TaskListResult,
-    ToolCallResult,
-    ToolInfo,
-    ToolListResult,
-    ValidateResult,
-)
+
+if TYPE_CHECKING:
+    from seqd.client._calls import Steps, Stream
 
 logger = logging.getLogger(__name__)
 
@@ -73,8 +64,9 @@ class _Connection:
         self.writer.close()
 
 
-class AsyncClient:
-    """An asyncio seqd client with the same methods as :class:`Client`, as coroutines.
+class AsyncClient(Methods, Session):
+    """An asyncio seqd client with the same methods as :class:`Client`, as coroutines
+    (``iter_runs`` as an async iterator).
 
     Safe to share between tasks of one event loop: concurrent calls are pipelined on a
     single connection. ``timeout`` bounds each call (None: no bound), plus any wait the
@@ -88,13 +80,11 @@ class AsyncClient:
         *,
         on_notification: Callable[[Notification], None] | None = None,
     ) -> None:
-        self.socket_path = client_socket(socket)
-        self.timeout = timeout
+        super().__init__(socket, timeout, CODEC)
         self.notifications: asyncio.Queue[Notification] = asyncio.Queue(NOTIFICATION_BACKLOG)
         self._on_notification = on_notification
         self._conn: _Connection | None = None
         self._lock = asyncio.Lock()
-        self._last_id = 0
 
     # -- connection -------------------------------------------------------------------
 
@@ -111,38 +101,35 @@ class AsyncClient:
                     reader, writer = await asyncio.open_unix_connection(
                         self.socket_path, limit=READ_LIMIT
                     )
-            except TimeoutError as exc:
-                raise _codec.connect_failed(self.socket_path, exc) from None
-            except OSError as exc:
-                raise _codec.connect_failed(self.socket_path, exc) from None
+            except OSError as exc:  # TimeoutError included
+                raise connect_failed(self.socket_path, exc) from None
             conn = _Connection(writer)
             conn.reader_task = asyncio.create_task(self._read_loop(conn, reader))
             self._conn = conn
             return conn
 
     async def _read_loop(self, conn: _Connection, reader: asyncio.StreamReader) -> None:
-        error: ClientError = _codec.connection_lost(self.socket_path)
+        error: ClientError = connection_lost(self.socket_path)
         try:
             while True:
                 line = await reader.readline()
                 if not line.endswith(b"\n"):
                     return  # end of stream, maybe in the middle of a line
-                self._route(conn, _codec.parse_line(CODEC, line))
+                self._route(conn, parse_line(CODEC, line))
         except ClientError as exc:
             error = exc
         except ValueError:  # the stream's limit: a line longer than READ_LIMIT
             error = ProtocolError(f"reply line longer than {READ_LIMIT} bytes")
         except OSError as exc:
-            error = _codec.connection_lost(self.socket_path, exc)
+            error = connection_lost(self.socket_path, exc)
         finally:
             # Whatever ended the loop (even a cancel or a bug), no call waits forever.
             conn.fail(error)
 
     def _route(self, conn: _Connection, messages: list[Message]) -> None:
-        for msg in _codec.responses(messages, self._notify):
-            if msg.id is None and isinstance(msg.error, WireError):
-                # Not attributable to one call: every waiting call learns of it.
-                raise _codec.to_rpc_error(msg.error)
+        # An error no call can take (null id) is raised by responses(): every waiting
+        # call learns of it.
+        for msg in responses(messages, self._notify):
             fut = conn.pending.pop(msg.id, None) if isinstance(msg.id, int) else None
             if fut is None:
                 logger.debug("dropping reply to id %r (abandoned or never sent)", msg.id)
@@ -164,11 +151,7 @@ class AsyncClient:
         conn, self._conn = self._conn, None
         if conn is None:
             return
-        conn.fail(
-            DaemonUnreachable(
-                self.socket_path, "the client was closed during the call", "call again to reconnect"
-            )
-        )
+        conn.fail(closed_during_call(self.socket_path))
         if conn.reader_task is not None:
             conn.reader_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -187,54 +170,46 @@ class AsyncClient:
     ) -> None:
         await self.close()
 
-    # -- generic calls ----------------------------------------------------------------
+    # -- running a method's steps (see _calls) ------------------------------------------
 
-    @overload
-    async def call(self, method: str, params: Any = None, result_type: None = None) -> Any: ...
-    @overload
-    async def call(self, method: str, params: Any, result_type: type[T]) -> T: ...
+    async def _unary(self, steps: Steps[T], /) -> T:
+        try:
+            exchange = steps.send(None)
+            while True:
+                exchange = steps.send(await self._send(exchange))
+        except StopIteration as stop:
+            value: T = stop.value
+            return value
 
-    async def call(self, method: str, params: Any = None, result_type: Any = None) -> Any:
-        """See :meth:`Client.call`."""
-        self._last_id += 1
-        id = self._last_id
-        timeout = _codec.call_timeout(self.timeout, [_codec.server_wait(method, params)])
-        line = _codec.encode_request(CODEC, id, method, params)
-        replies = await self._exchange(line, [id], timeout)
-        return _codec.decode_result(CODEC, replies[id], method, result_type)
+    async def _stream(self, steps: Stream[T], /) -> AsyncIterator[T]:
+        while True:
+            item = await self._unary(next_item(steps))
+            if isinstance(item, End):
+                return
+            yield item
 
-    async def batch(self, calls: Sequence[tuple[str, Any]]) -> list[Any]:
-        """See :meth:`Client.batch`."""
-        if not calls:
-            return []
-        ids = list(range(self._last_id + 1, self._last_id + 1 + len(calls)))
-        self._last_id = ids[-1]
-        waits = [_codec.server_wait(m, p) for m, p in calls]
-        timeout = _codec.call_timeout(self.timeout, waits)
-        requests = ((i, m, p) for i, (m, p) in zip(ids, calls, strict=True))
-        replies = await self._exchange(_codec.encode_batch(CODEC, requests), ids, timeout)
-        return [_codec.outcome(CODEC, replies[i], m) for i, (m, _) in zip(ids, calls, strict=True)]
+    # -- the bytes ----------------------------------------------------------------------
 
-    async def _exchange(
-        self, line: bytes, ids: list[int], timeout: float | None
-    ) -> dict[int, Message]:
+    async def _send(self, exchange: Exchange) -> Any:
+        """Send ``exchange``, wait for its replies; what they come to."""
+        self._number(exchange)
         conn = await self._connection()
         loop = asyncio.get_running_loop()
-        futures = {i: loop.create_future() for i in ids}
+        futures = {i: loop.create_future() for i in exchange.ids}
         # No await between the liveness check in _connection() and here: if the
         # connection dies from now on, conn.fail() reaches these futures.
         conn.pending.update(futures)
         try:
-            conn.writer.write(line)
+            conn.writer.write(exchange.line)
             try:
-                async with asyncio.timeout(timeout):
+                async with asyncio.timeout(exchange.timeout):
                     await conn.writer.drain()
-                    return {i: await fut for i, fut in futures.items()}
+                    replies = {i: await fut for i, fut in futures.items()}
             except TimeoutError:
-                raise _codec.no_reply(self.socket_path, timeout) from None
+                raise no_reply(self.socket_path, exchange.timeout) from None
         except OSError as exc:
-            conn.fail(_codec.connection_lost(self.socket_path, exc))
-            raise _codec.connection_lost(self.socket_path, exc) from None
+            conn.fail(connection_lost(self.socket_path, exc))
+            raise connection_lost(self.socket_path, exc) from None
         finally:
             for i, fut in futures.items():
                 conn.pending.pop(i, None)
@@ -242,103 +217,4 @@ class AsyncClient:
                     fut.cancel()
                 elif not fut.cancelled():
                     fut.exception()  # mark retrieved: one failure is reported, not N
-
-    # -- typed helpers ------------------------------------------------------------------
-
-    async def ping(self) -> str:
-        return await self.call("daemon.ping", None, str)
-
-    async def status(self) -> StatusResult:
-        return await self.call("daemon.status", None, StatusResult)
-
-    async def reload(self) -> ReloadResult:
-        return await self.call("daemon.reload", None, ReloadResult)
-
-    async def shutdown(self) -> ShutdownResult:
-        return await self.call("daemon.shutdown", None, ShutdownResult)
-
-    async def plugins(self) -> list[PluginInfo]:
-        return (await self.call("plugins.list", None, PluginsResult)).plugins
-
-    async def tasks(self, tag: str | None = None) -> list[TaskSummary]:
-        return (await self.call(*_codec.tasks(tag), TaskListResult)).tasks
-
-    async def task(self, name: str) -> TaskDef:
-        return await self.call(*_codec.task("tasks.get", name), TaskDef)
-
-    async def validate(self, name: str) -> ValidateResult:
-        return await self.call(*_codec.task("tasks.validate", name), ValidateResult)
-
-    async def submit(
-        self,
-        task: str,
-        input: dict[str, Any] | None = None,
-        *,
-        wait: bool = False,
-        timeout_s: float | None = None,
-        idempotency_key: str | None = None,
-        priority: int = 0,
-    ) -> Run:
-        call = _codec.submit(task, input, wait, timeout_s, idempotency_key, priority)
-        return await self.call(*call, Run)
-
-    async def get_run(self, id: str) -> Run:
-        return await self.call(*_codec.get_run(id), Run)
-
-    async def wait(self, id: str, timeout_s: float | None = None) -> Run:
-        return await self.call(*_codec.wait(id, timeout_s), Run)
-
-    async def list_runs(
-        self,
-        task: str | None = None,
-        status: RunStatus | None = None,
-        parent_id: str | None = None,
-        limit: int = 50,
-        cursor: str | None = None,
-    ) -> ListResult:
-        call = _codec.list_runs(task, status, parent_id, limit, cursor)
-        return await self.call(*call, ListResult)
-
-    async def iter_runs(
-        self,
-        task: str | None = None,
-        status: RunStatus | None = None,
-        parent_id: str | None = None,
-        limit: int = 50,
-        cursor: str | None = None,
-    ) -> AsyncIterator[Run]:
-        while True:
-            page = await self.list_runs(task, status, parent_id, limit, cursor)
-            for run in page.runs:
-                yield run
-            if not page.next_cursor or not page.runs:
-                return
-            cursor = page.next_cursor
-
-    async def cancel(self, id: str, reason: str | None = None) -> Run:
-        return await self.call(*_codec.cancel(id, reason), Run)
-
-    async def signal(self, id: str, name: str, data: Any = None) -> Run:
-        return await self.call(*_codec.signal(id, name, data), Run)
-
-    async def retry(self, id: str) -> Run:
-        return await self.call(*_codec.retry(id), Run)
-
-    async def logs(self, id: str, after: int = 0, limit: int = 1000) -> LogsResult:
-        return await self.call(*_codec.logs(id, after, limit), LogsResult)
-
-    async def steps(self, id: str, after: int = 0, limit: int = 1000) -> StepsResult:
-        return await self.call(*_codec.steps(id, after, limit), StepsResult)
-
-    async def tools(self) -> list[ToolInfo]:
-        return (await self.call("tools.list", None, ToolListResult)).tools
-
-    async def tool(self, name: str) -> ToolInfo:
-        return await self.call("tools.get", {"name": name}, ToolInfo)
-
-    async def call_tool(self, name: str, params: dict[str, Any] | None = None) -> ToolCallResult:
-        """Call a tool; ``.result`` is what it returned."""
-        return await self.call("tools.call", {"name": name, "params": params or {}}, ToolCallResult)
-
-    async def discover(self) -> dict[str, Any]:
-        return cast(dict[str, Any], await self.call("rpc.discover"))
+        return exchange.result(replies)

@@ -16,36 +16,28 @@ from __future__ import annotations
 
 import _socket
 
-from seqd.client import _codec
-from seqd.client._codec import NOTIFICATION_BACKLOG, ProtocolError, WireError
-from seqd.config.paths import client_socket
+from seqd.client._calls import End, Exchange, Session, next_item
+from seqd.client._codec import (
+    NOTIFICATION_BACKLOG,
+    ProtocolError,
+    connect_failed,
+    connection_lost,
+    no_reply,
+    parse_line,
+    responses,
+)
+from seqd.client._methods import Methods
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections import deque
-    from collections.abc import Callable, Iterator, Sequence
+    from collections.abc import Callable, Iterator
     from types import TracebackType
-    from typing import Any, TypeVar, overload
+    from typing import Any, TypeVar
 
+    from seqd.client._calls import Steps, Stream
     from seqd.client._codec import Codec, Message
     from seqd.client.notification import Notification
-    from seqd.model.runs import Run, RunStatus
-    from seqd.model.tasks import TaskDef, TaskSummary
-    from seqd.rpc.protocol import (
-        ListResult,
-        LogsResult,
-        PluginInfo,
-        PluginsResult,
-        ReloadResult,
-        ShutdownResult,
-        StatusResult,
-        StepsResult,
-        TaskListResult,
-        ToolCallResult,
-        ToolInfo,
-        ToolListResult,
-        ValidateResult,
-    )
 
     T = TypeVar("T")
 else:
@@ -58,7 +50,7 @@ READ_CHUNK = 64 * 1024
 """Bytes asked of the socket per read; a reply line may span any number of them."""
 
 
-class Client:
+class Client(Methods, Session):
     """A synchronous seqd client.
 
     ``socket`` defaults to ``--socket``-style resolution (``$SEQD_SOCKET``, the user's
@@ -73,8 +65,9 @@ class Client:
     ``seqd.rpc.strictjson``), JSON objects as :class:`~seqd.client.AttrDict` — the same
     members, read as attributes or as dict keys — and ``result_type`` is ignored;
     nothing imports msgspec then, which is what ``seqctl`` needs to start fast. The
-    helpers' declared return types are the Structs either way: attribute reads
-    type-check alike, ``isinstance`` does not.
+    methods' declared return types are the Structs either way: attribute reads
+    type-check alike, ``isinstance`` does not. The methods are ``_methods``'s, shared
+    with :class:`~seqd.client.AsyncClient`; this class only moves the bytes.
     """
 
     def __init__(
@@ -85,23 +78,17 @@ class Client:
         on_notification: Callable[[Notification], None] | None = None,
         typed: bool = True,
     ) -> None:
-        self.socket_path = client_socket(socket)
-        self.timeout = timeout
-        self.typed = typed
-        self._codec: Codec
+        codec: Codec
         if typed:
-            from seqd.client._typed import CODEC as typed_codec
-
-            self._codec = typed_codec
+            from seqd.client._typed import CODEC as codec
         else:
-            from seqd.client._plain import CODEC as plain_codec
-
-            self._codec = plain_codec
+            from seqd.client._plain import CODEC as codec
+        super().__init__(socket, timeout, codec)
+        self.typed = typed
         self.notifications: deque[Notification] = deque(maxlen=NOTIFICATION_BACKLOG)
         self._on_notification = on_notification or self.notifications.append
         self._sock: _socket.socket | None = None
         self._buffer = bytearray()  # what was received after the last complete line
-        self._last_id = 0
 
     # -- connection -------------------------------------------------------------------
 
@@ -115,7 +102,7 @@ class Client:
             sock.connect(self.socket_path)
         except OSError as exc:
             sock.close()
-            raise _codec.connect_failed(self.socket_path, exc) from None
+            raise connect_failed(self.socket_path, exc) from None
         self._sock = sock
         self._buffer.clear()
 
@@ -136,72 +123,55 @@ class Client:
     ) -> None:
         self.close()
 
-    # -- generic calls ----------------------------------------------------------------
+    # -- running a method's steps (see _calls) ------------------------------------------
 
-    if TYPE_CHECKING:
+    def _unary(self, steps: Steps[T], /) -> T:
+        try:
+            exchange = steps.send(None)
+            while True:
+                exchange = steps.send(self._send(exchange))
+        except StopIteration as stop:
+            value: T = stop.value
+            return value
 
-        @overload
-        def call(self, method: str, params: Any = None, result_type: None = None) -> Any: ...
-        @overload
-        def call(self, method: str, params: Any, result_type: type[T]) -> T: ...
+    def _stream(self, steps: Stream[T], /) -> Iterator[T]:
+        while True:
+            item = self._unary(next_item(steps))
+            if isinstance(item, End):
+                return
+            yield item
 
-    def call(self, method: str, params: Any = None, result_type: Any = None) -> Any:
-        """Call ``method`` with ``params`` (a dict or a msgspec Struct) and return the
-        result decoded as ``result_type`` (default: the method's documented type; with
-        ``typed=False``, plain JSON). Raises :class:`RpcError` when the daemon answers
-        with an error."""
-        self._last_id += 1
-        id = self._last_id
-        timeout = _codec.call_timeout(self.timeout, [_codec.server_wait(method, params)])
-        line = _codec.encode_request(self._codec, id, method, params)
-        replies = self._exchange(line, {id}, timeout)
-        return _codec.decode_result(self._codec, replies[id], method, result_type)
+    # -- the bytes ----------------------------------------------------------------------
 
-    def batch(self, calls: Sequence[tuple[str, Any]]) -> list[Any]:
-        """Send ``[(method, params), ...]`` as one JSON-RPC batch; return each result,
-        or the :class:`RpcError` for an entry the daemon refused, in the given order."""
-        if not calls:
-            return []
-        ids = list(range(self._last_id + 1, self._last_id + 1 + len(calls)))
-        self._last_id = ids[-1]
-        waits = [_codec.server_wait(m, p) for m, p in calls]
-        timeout = _codec.call_timeout(self.timeout, waits)
-        requests = ((i, m, p) for i, (m, p) in zip(ids, calls, strict=True))
-        replies = self._exchange(_codec.encode_batch(self._codec, requests), set(ids), timeout)
-        return [
-            _codec.outcome(self._codec, replies[i], m) for i, (m, _) in zip(ids, calls, strict=True)
-        ]
-
-    def _exchange(self, line: bytes, ids: set[int], timeout: float | None) -> dict[int, Message]:
+    def _send(self, exchange: Exchange) -> Any:
+        """Send ``exchange``, wait for its replies; what they come to."""
+        self._number(exchange)
         self.connect()
         assert self._sock is not None
         try:
-            self._sock.settimeout(timeout)
-            self._sock.sendall(line)
-            return self._read_replies(self._sock, ids)
+            self._sock.settimeout(exchange.timeout)
+            self._sock.sendall(exchange.line)
+            replies = self._read_replies(self._sock, exchange.ids)
         except TimeoutError:
             self.close()
-            raise _codec.no_reply(self.socket_path, timeout) from None
+            raise no_reply(self.socket_path, exchange.timeout) from None
         except OSError as exc:
             self.close()
-            raise _codec.connection_lost(self.socket_path, exc) from None
+            raise connection_lost(self.socket_path, exc) from None
         except BaseException:
             # Garbage, an id-less error or an interrupt: the stream's state is unknown.
             self.close()
             raise
+        return exchange.result(replies)
 
-    def _read_replies(self, sock: _socket.socket, ids: set[int]) -> dict[int, Message]:
+    def _read_replies(self, sock: _socket.socket, ids: tuple[int, ...]) -> dict[int, Message]:
         pending = set(ids)
         replies: dict[int, Message] = {}
         while pending:
             raw = self._readline(sock)
             if not raw.endswith(b"\n"):
-                raise _codec.connection_lost(self.socket_path)
-            messages = _codec.parse_line(self._codec, raw)
-            for msg in _codec.responses(messages, self._on_notification):
-                if msg.id is None and isinstance(msg.error, WireError):
-                    # The daemon could not tell which request this answers.
-                    raise _codec.to_rpc_error(msg.error)
+                raise connection_lost(self.socket_path)
+            for msg in responses(parse_line(self._codec, raw), self._on_notification):
                 if not isinstance(msg.id, int) or msg.id not in pending:
                     raise ProtocolError(f"reply to a request never sent (id {msg.id!r})")
                 pending.discard(msg.id)
@@ -228,131 +198,3 @@ class Client:
             if not buffer and chunk.find(b"\n") == len(chunk) - 1:
                 return chunk  # the usual reply: exactly one whole line, not copied
             buffer += chunk
-
-    # -- typed helpers (see the class docstring for typed=False) ------------------------------
-    # ``call`` without result_type decodes into the method's documented type; the
-    # annotated assignments give each helper its static type without importing it.
-
-    def ping(self) -> str:
-        answer: str = self.call("daemon.ping")
-        return answer
-
-    def status(self) -> StatusResult:
-        result: StatusResult = self.call("daemon.status")
-        return result
-
-    def reload(self) -> ReloadResult:
-        result: ReloadResult = self.call("daemon.reload")
-        return result
-
-    def shutdown(self) -> ShutdownResult:
-        result: ShutdownResult = self.call("daemon.shutdown")
-        return result
-
-    def plugins(self) -> list[PluginInfo]:
-        result: PluginsResult = self.call("plugins.list")
-        return result.plugins
-
-    def tasks(self, tag: str | None = None) -> list[TaskSummary]:
-        result: TaskListResult = self.call(*_codec.tasks(tag))
-        return result.tasks
-
-    def task(self, name: str) -> TaskDef:
-        result: TaskDef = self.call(*_codec.task("tasks.get", name))
-        return result
-
-    def validate(self, name: str) -> ValidateResult:
-        result: ValidateResult = self.call(*_codec.task("tasks.validate", name))
-        return result
-
-    def submit(
-        self,
-        task: str,
-        input: dict[str, Any] | None = None,
-        *,
-        wait: bool = False,
-        timeout_s: float | None = None,
-        idempotency_key: str | None = None,
-        priority: int = 0,
-    ) -> Run:
-        """Queue a run; with ``wait`` return once it ended (or ``timeout_s`` passed)."""
-        call = _codec.submit(task, input, wait, timeout_s, idempotency_key, priority)
-        run: Run = self.call(*call)
-        return run
-
-    def get_run(self, id: str) -> Run:
-        run: Run = self.call(*_codec.get_run(id))
-        return run
-
-    def wait(self, id: str, timeout_s: float | None = None) -> Run:
-        """The run once finished, or as it is after ``timeout_s`` (then not terminal)."""
-        run: Run = self.call(*_codec.wait(id, timeout_s))
-        return run
-
-    def list_runs(
-        self,
-        task: str | None = None,
-        status: RunStatus | None = None,
-        parent_id: str | None = None,
-        limit: int = 50,
-        cursor: str | None = None,
-    ) -> ListResult:
-        page: ListResult = self.call(*_codec.list_runs(task, status, parent_id, limit, cursor))
-        return page
-
-    def iter_runs(
-        self,
-        task: str | None = None,
-        status: RunStatus | None = None,
-        parent_id: str | None = None,
-        limit: int = 50,
-        cursor: str | None = None,
-    ) -> Iterator[Run]:
-        """Every matching run, newest first (from ``cursor`` on), ``limit`` per page."""
-        while True:
-            page = self.list_runs(task, status, parent_id, limit, cursor)
-            yield from page.runs
-            if not page.next_cursor or not page.runs:
-                return
-            cursor = page.next_cursor
-
-    def cancel(self, id: str, reason: str | None = None) -> Run:
-        run: Run = self.call(*_codec.cancel(id, reason))
-        return run
-
-    def signal(self, id: str, name: str, data: Any = None) -> Run:
-        """Send signal ``name`` with ``data`` to a run (``ctx.wait_signal`` gets it)."""
-        run: Run = self.call(*_codec.signal(id, name, data))
-        return run
-
-    def retry(self, id: str) -> Run:
-        """A new run of a failed or cancelled run, with the same task and input."""
-        run: Run = self.call(*_codec.retry(id))
-        return run
-
-    def logs(self, id: str, after: int = 0, limit: int = 1000) -> LogsResult:
-        page: LogsResult = self.call(*_codec.logs(id, after, limit))
-        return page
-
-    def steps(self, id: str, after: int = 0, limit: int = 1000) -> StepsResult:
-        """A run's journal (a flow's transitions and state outcomes) after ``after``."""
-        page: StepsResult = self.call(*_codec.steps(id, after, limit))
-        return page
-
-    def tools(self) -> list[ToolInfo]:
-        result: ToolListResult = self.call("tools.list")
-        return result.tools
-
-    def tool(self, name: str) -> ToolInfo:
-        result: ToolInfo = self.call("tools.get", {"name": name})
-        return result
-
-    def call_tool(self, name: str, params: dict[str, Any] | None = None) -> ToolCallResult:
-        """Call a tool; ``.result`` is what it returned."""
-        result: ToolCallResult = self.call("tools.call", {"name": name, "params": params or {}})
-        return result
-
-    def discover(self) -> dict[str, Any]:
-        """The API as an OpenRPC document."""
-        doc: dict[str, Any] = self.call("rpc.discover")
-        return doc

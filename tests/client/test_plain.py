@@ -25,8 +25,8 @@ from seqd.client import (
     Notification,
     ProtocolError,
     RpcError,
-    _codec,
 )
+from seqd.client._methods import Methods
 from seqd.client._plain import MissingField
 from seqd.model.runs import Run
 from seqd.rpc.protocol import METHODS, StatusResult, SubmitParams
@@ -97,19 +97,41 @@ def peer(tmp_path: Path) -> Iterator[Callable[[Callable[[Any], list[bytes]]], Pe
 # -- the helpers' params ------------------------------------------------------------------
 
 
+def first_request(method: Any, *args: Any, **kwargs: Any) -> tuple[str, Any]:
+    """The (method, params) of the first request a client method sends."""
+    request = next(method.func(None, *args, **kwargs))
+    return request.method, request.params
+
+
 HELPER_CALLS = [
-    _codec.submit("hello", {"a": 1}, True, 5.0, "key", 3),
-    _codec.submit("hello", None, False, None, None, 0),
-    _codec.tasks("tag"),
-    _codec.tasks(None),
-    _codec.task("tasks.get", "hello"),
-    _codec.task("tasks.validate", "hello"),
-    _codec.get_run(RUN_ID),
-    _codec.wait(RUN_ID, 2.5),
-    _codec.list_runs("hello", "failed", RUN_ID, 10, RUN_ID),
-    _codec.list_runs(None, None, None, 50, None),
-    _codec.cancel(RUN_ID, "why"),
-    _codec.logs(RUN_ID, 7, 100),
+    first_request(
+        Methods.submit,
+        "hello",
+        {"a": 1},
+        wait=True,
+        timeout_s=5.0,
+        idempotency_key="key",
+        priority=3,
+    ),
+    first_request(
+        Methods.submit, "hello", None, wait=False, timeout_s=None, idempotency_key=None, priority=0
+    ),
+    first_request(Methods.tasks, "tag"),
+    first_request(Methods.tasks, None),
+    first_request(Methods.task, "hello"),
+    first_request(Methods.validate, "hello"),
+    first_request(Methods.get_run, RUN_ID),
+    first_request(Methods.wait, RUN_ID, 2.5),
+    first_request(Methods.list_runs, "hello", "failed", RUN_ID, 10, RUN_ID),
+    first_request(Methods.list_runs, None, None, None, 50, None),
+    first_request(Methods.cancel, RUN_ID, "why"),
+    first_request(Methods.logs, RUN_ID, 7, 100),
+    first_request(Methods.iter_runs, "hello", "failed", RUN_ID, 10, RUN_ID),
+    first_request(Methods.signal, RUN_ID, "approved", {"by": "ada"}),
+    first_request(Methods.retry, RUN_ID),
+    first_request(Methods.steps, RUN_ID, 7, 100),
+    first_request(Methods.tool, "kv.get"),
+    first_request(Methods.call_tool, "kv.get", {"key": "k"}),
 ]
 
 

@@ -1,0 +1,86 @@
+"""seqctl's command line, read with argparse: the top-level parser here, each noun's
+commands and help in its own module (``runs``: run and runs; ``tasks``; ``tools``;
+``daemon``: status, ping, daemon and plugins), what they share in ``builder``.
+
+``--socket`` and ``--json`` are accepted before the noun and after the verb alike (see
+``builder.add_common``). Each command's handler is named by ``(module, function)``
+and imported only when that command runs; likewise only the named noun's module is
+imported and its sub-parsers built (see :func:`build_parser`). Plain ``seqctl
+status`` and ``seqctl ping`` lines are read without argparse, by ``seqd.cli.quick``;
+their help and errors still come from here.
+
+May import: ``argparse`` and the standard library, ``seqd`` (its version),
+``seqd.cli.quick`` and ``seqd.model.status``; never the handlers or the client.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from seqd import __version__
+from seqd.cli.parser.builder import EXIT_STATUSES, Builder, Formatter, add_common
+from seqd.cli.quick import load
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+MAIN_EPILOG = f"""\
+examples:
+  seqctl status                      is the daemon up, and how busy is it?
+  seqctl tasks ls                    what can I run?
+  seqctl run hello -i name=Ada       run a task, wait, print its output
+  seqctl run slow -i seconds:=5 -f   ... and stream its log lines meanwhile
+  seqctl runs ls --status failed     what went wrong lately?
+  seqctl runs show RUN_ID            everything about one run
+
+The socket is --socket, else $SEQD_SOCKET, else your own daemon's socket
+(<runtime dir>/seqd/seqd.sock), else the system daemon's (/run/seqd/seqd.sock).
+Every command takes --json for machine-readable output.
+
+{EXIT_STATUSES}"""
+
+_NOUNS: dict[str, tuple[str, str]] = {
+    "status": ("parser.daemon", "add_status"),
+    "ping": ("parser.daemon", "add_ping"),
+    "run": ("parser.runs", "add_run"),
+    "runs": ("parser.runs", "add_runs"),
+    "tasks": ("parser.tasks", "add_tasks"),
+    "tools": ("parser.tools", "add_tools"),
+    "plugins": ("parser.daemon", "add_plugins"),
+    "daemon": ("parser.daemon", "add_daemon"),
+}
+"""Each noun, in the order of ``seqctl --help``, and the function that adds it."""
+
+
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The whole command line; given ``argv``, only the part its noun needs (building
+    every sub-parser costs several milliseconds of start-up)."""
+    parser = argparse.ArgumentParser(
+        prog="seqctl",
+        description="Talk to the seqd daemon: run tasks, inspect runs, manage the daemon.",
+        epilog=MAIN_EPILOG,
+        formatter_class=Formatter,
+    )
+    add_common(parser, None)
+    parser.add_argument("--version", action="version", version=f"seqctl {__version__}")
+    nouns = parser.add_subparsers(
+        title="commands", metavar="<command>", dest="command", required=True, prog="seqctl"
+    )
+    wanted = _noun(argv)
+    b = Builder()
+    for name, adds in _NOUNS.items():
+        if wanted is None or wanted == name:
+            load(adds)(b, nouns)
+    return parser
+
+
+def _noun(argv: Sequence[str] | None) -> str | None:
+    """The command named in ``argv`` if it is a known one, else None (build all)."""
+    args = iter(argv or ())
+    for arg in args:
+        if arg == "--socket":
+            next(args, None)
+        elif not arg.startswith("-"):
+            return arg if arg in _NOUNS else None
+    return None

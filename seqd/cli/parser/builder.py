@@ -1,0 +1,154 @@
+"""What every seqctl command line shares: ``--socket`` and ``--json`` before the noun
+and after the verb alike, the help layout, the options that build a JSON object
+(``-i``/``--input``, ``-p``/``--params``), the value checks and the exit-status text.
+
+Its own module so that each noun's module (``runs``, ``tasks``, ``tools``,
+``daemon``) says only what is particular to its commands.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import TypeAlias
+
+    from seqd.cli.quick import Handler
+
+EXIT_STATUSES = """\
+exit status:
+  0  ok
+  1  the run failed, was cancelled or was still unfinished when --timeout ran out
+     (tasks validate: the task has problems)
+  2  usage error (bad option, bad -i item, unreadable --input)
+  3  the daemon is unreachable (nothing listens on the socket, connection lost)
+  4  the daemon refused the request (not found, invalid params, permission, rate limit)
+"""
+
+Subs: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
+
+
+class Formatter(argparse.RawDescriptionHelpFormatter):
+    """Keeps epilogs as written, and measures the terminal itself: argparse would
+    import ``shutil`` for that (~2 ms), even when no help is printed."""
+
+    def __init__(self, prog: str) -> None:
+        super().__init__(prog, width=_help_width())
+
+
+def _help_width() -> int:
+    columns = os.environ.get("COLUMNS", "")
+    if columns.isdigit():
+        return max(int(columns) - 2, 40)
+    try:
+        return max(os.get_terminal_size(sys.stdout.fileno()).columns - 2, 40)
+    except (OSError, ValueError):
+        return 78
+
+
+class Builder:
+    """Adds sub-parsers sharing one ``--socket``/``--json`` parent."""
+
+    def __init__(self) -> None:
+        self.common = argparse.ArgumentParser(add_help=False, formatter_class=Formatter)
+        add_common(self.common, argparse.SUPPRESS)
+
+    def sub(
+        self,
+        subs: Subs,
+        name: str,
+        help: str,
+        handler: Handler | None,
+        epilog: str | None = None,
+        aliases: tuple[str, ...] = (),
+    ) -> argparse.ArgumentParser:
+        parser = subs.add_parser(
+            name,
+            help=help,
+            description=help[0].upper() + help[1:] + ".",
+            epilog=epilog,
+            aliases=list(aliases),
+            parents=[self.common],
+            formatter_class=Formatter,
+        )
+        if handler is not None:
+            parser.set_defaults(handler=handler)
+        return parser
+
+    def verbs(self, subs: Subs, noun: str, help: str) -> Subs:
+        parser = self.sub(subs, noun, help, None)
+        return parser.add_subparsers(
+            title="commands",
+            metavar="<command>",
+            dest=f"{noun}_command",
+            required=True,
+            prog=f"seqctl {noun}",
+        )
+
+
+def add_common(parser: argparse.ArgumentParser, default: object) -> None:
+    """``--socket`` and ``--json``: with their defaults on the top-level parser, with
+    SUPPRESS on the sub-parsers, so that a value given early is not reset by a
+    sub-parser that did not see it."""
+    parser.add_argument(
+        "--socket",
+        metavar="PATH",
+        default=default,
+        help="the daemon's socket (default: $SEQD_SOCKET, then the usual places)",
+    )
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        default=default if default is argparse.SUPPRESS else False,
+        help="print machine-readable JSON instead of tables",
+    )
+
+
+def add_object_options(
+    parser: argparse.ArgumentParser, item: str, whole: str, field: str, obj: str
+) -> None:
+    """``item`` (``-i``) sets one ``field`` of the object, ``whole`` (``--input``)
+    gives all of ``obj``; ``seqd.cli.inputs.build_input`` reads the two together."""
+    parser.add_argument(
+        item,
+        dest="items",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE|KEY:=JSON",
+        help=f"set one {field}: a string with '=', a JSON value with ':=' (repeatable)",
+    )
+    parser.add_argument(
+        whole, metavar="JSON|@FILE|-", help=f"the {obj} object: inline, from a file, stdin"
+    )
+
+
+def seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not value >= 0:  # also rejects nan
+        raise argparse.ArgumentTypeError(f"seconds cannot be negative: {text!r}")
+    return value
+
+
+def json_value(text: str) -> object:
+    import json
+
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not valid JSON: {exc}") from None
+
+
+def limit(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if not 1 <= value <= 1000:
+        raise argparse.ArgumentTypeError("must be between 1 and 1000")
+    return value

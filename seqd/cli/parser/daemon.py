@@ -1,0 +1,38 @@
+"""The command lines of the daemon's own commands: ``seqctl status``, ``ping``,
+``daemon <verb>`` and ``plugins ls``.
+
+``status`` and ``ping`` are usually read by ``seqd.cli.quick`` without argparse; their
+help and errors come from here.
+"""
+
+from __future__ import annotations
+
+from seqd.cli.parser.builder import Builder, Subs
+from seqd.cli.quick import PING, STATUS
+
+
+def add_status(b: Builder, nouns: Subs) -> None:
+    b.sub(nouns, "status", "show the daemon's version, uptime, storage, runs and workers", STATUS)
+
+
+def add_ping(b: Builder, nouns: Subs) -> None:
+    b.sub(nouns, "ping", "check that the daemon answers", PING)
+
+
+def add_plugins(b: Builder, nouns: Subs) -> None:
+    verbs = b.verbs(nouns, "plugins", "list plugins and what they add")
+    b.sub(
+        verbs,
+        "ls",
+        "list plugins: version, source, kinds, contributions, errors",
+        ("commands", "plugins_ls"),
+        aliases=("list",),
+    )
+
+
+def add_daemon(b: Builder, nouns: Subs) -> None:
+    verbs = b.verbs(nouns, "daemon", "reload, shut down, status, ping")
+    b.sub(verbs, "status", "same as `seqctl status`", STATUS)
+    b.sub(verbs, "ping", "same as `seqctl ping`", PING)
+    b.sub(verbs, "reload", "re-read the task directories (as on SIGHUP)", ("commands", "reload"))
+    b.sub(verbs, "shutdown", "stop the daemon gracefully", ("commands", "shutdown"))

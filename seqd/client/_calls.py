@@ -1,0 +1,327 @@
+"""A method call as both clients run it, whatever their I/O: its *steps*, a
+generator that yields each :class:`Exchange` it needs and is sent back its result;
+the exchange (a :class:`Request` or a :class:`Batch`) gets its ids, its line and its
+timeout from the client's :class:`Session`, and makes its replies a result.
+
+Its own module because this is the request/response handling the sync and asyncio
+clients share, so that each of them only does I/O: ``Client`` runs the steps with
+blocking calls, ``AsyncClient`` with awaits, each in one small driver (``_unary``;
+``_stream`` runs :func:`next_item` with it) around its ``_send``: send ``line``,
+collect the replies to ``ids`` within ``timeout``, hand them to
+:meth:`Exchange.result`. A :func:`unary` method returns its steps' return value (a
+coroutine of it on ``AsyncClient``); a :func:`stream` method is iterated (``for`` /
+``async for``) and its steps yield its items besides exchanges. An exchange that
+fails fails the method with its error; the steps are dropped where they stand.
+
+A new method — ``subscribe`` yielding events, say — is one definition in ``_methods``;
+a new kind of step (waiting for a notification) is one branch in each driver.
+
+At run time :func:`unary` and :func:`stream` make plain functions, bound to the client
+like any method. For the type checker they are descriptors whose ``__get__`` gives
+the method's signature with a value on ``Client`` and an awaitable or an async
+iterator on ``AsyncClient``. Like ``_codec``, this module imports neither msgspec nor
+``typing``: it is on ``seqctl``'s start-up path.
+"""
+
+from __future__ import annotations
+
+from seqd.client._codec import decode_result, encode_batch, encode_request, outcome
+from seqd.config.paths import client_socket
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import (
+        AsyncIterator,
+        Callable,
+        Coroutine,
+        Generator,
+        Iterable,
+        Iterator,
+        Sequence,
+    )
+    from typing import (
+        Any,
+        Concatenate,
+        Generic,
+        ParamSpec,
+        Protocol,
+        Self,
+        TypeAlias,
+        TypeVar,
+        overload,
+    )
+
+    from seqd.client._codec import Codec, Message
+
+    P = ParamSpec("P")
+    T = TypeVar("T")
+    R = TypeVar("R")
+
+
+# -- exchanges -------------------------------------------------------------------------
+
+
+class Exchange:
+    """What a method asks its client to send. :meth:`number` makes it ready: ``ids``
+    (the replies to wait for), ``line`` (the bytes, ``\\n``-terminated) and ``timeout``
+    (the client's, plus any wait the call asks the server for)."""
+
+    __slots__ = ("codec", "ids", "line", "timeout")
+
+    codec: Codec
+    ids: tuple[int, ...]
+    line: bytes
+    timeout: float | None
+
+    def number(self, codec: Codec, first_id: int, base_timeout: float | None) -> None:
+        raise NotImplementedError
+
+    def result(self, replies: dict[int, Message]) -> Any:
+        """What the replies to ``ids`` come to for the caller."""
+        raise NotImplementedError
+
+
+class Request(Exchange):
+    """One call of ``method`` with ``params`` (a dict or a msgspec Struct); its result
+    decoded as ``result_type`` (None: the method's documented type; the plain codec
+    ignores it). :meth:`result` raises :class:`RpcError` for an error reply."""
+
+    __slots__ = ("method", "params", "result_type")
+
+    def __init__(self, method: str, params: Any = None, result_type: Any = None) -> None:
+        self.method = method
+        self.params = params
+        self.result_type = result_type
+
+    def number(self, codec: Codec, first_id: int, base_timeout: float | None) -> None:
+        self.codec = codec
+        self.ids = (first_id,)
+        self.line = encode_request(codec, first_id, self.method, self.params)
+        self.timeout = call_timeout(base_timeout, (server_wait(self.method, self.params),))
+
+    def result(self, replies: dict[int, Message]) -> Any:
+        return decode_result(self.codec, replies[self.ids[0]], self.method, self.result_type)
+
+
+class Batch(Exchange):
+    """``[(method, params), ...]`` as one JSON-RPC batch: :meth:`result` is each result,
+    or the :class:`RpcError` of an entry the daemon refused, in the given order."""
+
+    __slots__ = ("calls",)
+
+    def __init__(self, calls: Sequence[tuple[str, Any]]) -> None:
+        self.calls = calls
+
+    def number(self, codec: Codec, first_id: int, base_timeout: float | None) -> None:
+        self.codec = codec
+        self.ids = tuple(range(first_id, first_id + len(self.calls)))
+        numbered = zip(self.ids, self.calls, strict=True)
+        self.line = encode_batch(codec, ((i, m, p) for i, (m, p) in numbered))
+        self.timeout = call_timeout(base_timeout, [server_wait(m, p) for m, p in self.calls])
+
+    def result(self, replies: dict[int, Message]) -> list[Any]:
+        numbered = zip(self.ids, self.calls, strict=True)
+        return [outcome(self.codec, replies[i], m) for i, (m, _) in numbered]
+
+
+class Session:
+    """What either client keeps between calls, apart from its connection: where the
+    daemon is, the base timeout, the codec and the last request id."""
+
+    def __init__(self, socket: str | None, timeout: float | None, codec: Codec) -> None:
+        self.socket_path = client_socket(socket)
+        self.timeout = timeout
+        self._codec = codec
+        self._last_id = 0
+
+    def _number(self, exchange: Exchange) -> None:
+        """Give ``exchange`` the next ids and make it ready to send."""
+        exchange.number(self._codec, self._last_id + 1, self.timeout)
+        self._last_id = exchange.ids[-1]
+
+
+def server_wait(method: str, params: Any) -> float | None:
+    """How long the server may legitimately hold this call before replying: 0 for an
+    ordinary call, the requested wait for ``runs.wait`` / ``runs.submit`` with
+    ``wait``, None when that wait is unbounded. The socket timeout grows by it."""
+    if method not in ("runs.wait", "runs.submit"):
+        return 0.0
+    if method == "runs.submit" and not _field(params, "wait"):
+        return 0.0
+    timeout_s = _field(params, "timeout_s")
+    return float(timeout_s) if isinstance(timeout_s, int | float) else None
+
+
+def _field(params: Any, key: str) -> Any:
+    if isinstance(params, dict):
+        return params.get(key)
+    return getattr(params, key, None)
+
+
+def call_timeout(base: float | None, waits: Iterable[float | None]) -> float | None:
+    """The client-side timeout for a call: ``base`` plus the longest server wait."""
+    if base is None:
+        return None
+    total = base
+    for w in waits:
+        if w is None:
+            return None
+        total = max(total, base + w)
+    return total
+
+
+# -- steps -----------------------------------------------------------------------------
+# For the type checker, unary and stream are descriptors typed by the client they are
+# read from; at run time, decorators that make a plain function (see _method).
+
+if TYPE_CHECKING:
+    Steps: TypeAlias = Generator[Exchange, Any, T]
+    """A unary method's steps: they yield exchanges and return the method's value."""
+    Stream: TypeAlias = Generator[Exchange | T, Any, None]
+    """A stream method's steps: they yield exchanges and the items of the stream."""
+
+    class Blocking(Protocol):
+        """The sync client's drivers."""
+
+        def _unary(self, steps: Steps[T], /) -> T: ...
+        def _stream(self, steps: Stream[T], /) -> Iterator[T]: ...
+
+    class Awaiting(Protocol):
+        """The asyncio client's drivers."""
+
+        def _unary(self, steps: Steps[T], /) -> Coroutine[Any, Any, T]: ...
+        def _stream(self, steps: Stream[T], /) -> AsyncIterator[T]: ...
+
+    class unary(Generic[P, T]):
+        """A method that returns one value: ``client.name(...)`` on ``Client``,
+        ``await client.name(...)`` on ``AsyncClient``."""
+
+        func: Callable[Concatenate[Any, P], Steps[T]]
+
+        def __init__(self, func: Callable[Concatenate[Any, P], Steps[T]]) -> None: ...
+        @overload
+        def __get__(self, client: None, owner: type[Any]) -> Self: ...
+        @overload
+        def __get__(self, client: Blocking, owner: type[Any] | None = None) -> Callable[P, T]: ...
+        @overload
+        def __get__(
+            self, client: Awaiting, owner: type[Any] | None = None
+        ) -> Callable[P, Coroutine[Any, Any, T]]: ...
+        def __get__(self, client: Any, owner: Any = None) -> Any: ...
+
+    class stream(Generic[P, T]):
+        """A method that yields items: ``for x in client.name(...)`` on ``Client``,
+        ``async for x in client.name(...)`` on ``AsyncClient``."""
+
+        func: Callable[Concatenate[Any, P], Stream[T]]
+
+        def __init__(self, func: Callable[Concatenate[Any, P], Stream[T]]) -> None: ...
+        @overload
+        def __get__(self, client: None, owner: type[Any]) -> Self: ...
+        @overload
+        def __get__(
+            self, client: Blocking, owner: type[Any] | None = None
+        ) -> Callable[P, Iterator[T]]: ...
+        @overload
+        def __get__(
+            self, client: Awaiting, owner: type[Any] | None = None
+        ) -> Callable[P, AsyncIterator[T]]: ...
+        def __get__(self, client: Any, owner: Any = None) -> Any: ...
+
+    class BlockingCall(Protocol):
+        @overload
+        def __call__(self, method: str, params: Any = None, result_type: None = None) -> Any: ...
+        @overload
+        def __call__(self, method: str, params: Any, result_type: type[T]) -> T: ...
+
+    class AwaitingCall(Protocol):
+        @overload
+        def __call__(
+            self, method: str, params: Any = None, result_type: None = None
+        ) -> Coroutine[Any, Any, Any]: ...
+        @overload
+        def __call__(
+            self, method: str, params: Any, result_type: type[T]
+        ) -> Coroutine[Any, Any, T]: ...
+
+    class generic_call(unary[..., Any]):
+        """``call(method, params, result_type)``: a unary method whose value is typed
+        by the ``result_type`` it is given."""
+
+        @overload
+        def __get__(self, client: None, owner: type[Any]) -> Self: ...
+        @overload
+        def __get__(self, client: Blocking, owner: type[Any] | None = None) -> BlockingCall: ...
+        @overload
+        def __get__(self, client: Awaiting, owner: type[Any] | None = None) -> AwaitingCall: ...
+        def __get__(self, client: Any, owner: Any = None) -> Any: ...
+
+else:
+
+    def unary(func):
+        return _method(func, "_unary")
+
+    def stream(func):
+        return _method(func, "_stream")
+
+    generic_call = unary
+
+
+def _method(func: Callable[..., Any], driver: str) -> Callable[..., Any]:
+    """The method defined by the steps function ``func``: it makes the steps and hands
+    them to the client's ``driver``. ``func`` stays reachable as ``.func``."""
+
+    def method(client: Any, /, *args: Any, **kwargs: Any) -> Any:
+        return getattr(client, driver)(func(client, *args, **kwargs))
+
+    _describe(method, func)
+    method.__wrapped__ = func  # type: ignore[attr-defined]  # for inspect.signature
+    method.func = func  # type: ignore[attr-defined]
+    return method
+
+
+def params_from(
+    build: Callable[P, dict[str, Any]],
+) -> Callable[[Callable[[Any, dict[str, Any]], R]], Callable[Concatenate[Any, P], R]]:
+    """For methods that take the same parameters (``list_runs`` and ``iter_runs``):
+    the decorated steps function gets ``build(*args, **kwargs)``, the request's params,
+    and the method the parameters of ``build``, declared once there."""
+
+    def decorate(func: Callable[[Any, dict[str, Any]], R]) -> Callable[Concatenate[Any, P], R]:
+        def with_params(client: Any, /, *args: P.args, **kwargs: P.kwargs) -> R:
+            return func(client, build(*args, **kwargs))
+
+        _describe(with_params, func)
+        return with_params
+
+    return decorate
+
+
+def _describe(wrapper: Callable[..., Any], func: Callable[..., Any]) -> None:
+    """``wrapper`` named and documented as ``func`` (``functools.wraps`` without
+    importing functools)."""
+    wrapper.__name__ = func.__name__
+    wrapper.__qualname__ = func.__qualname__
+    wrapper.__doc__ = func.__doc__
+
+
+class End:
+    """What :func:`next_item` returns once its stream has ended."""
+
+    __slots__ = ()
+
+
+END = End()
+
+
+def next_item(stream: Stream[T]) -> Steps[T | End]:
+    """Steps that run ``stream`` on to its next item and return it (:data:`END` once
+    ``stream`` has returned): a client iterates a stream by running these with its
+    unary driver, again and again."""
+    try:
+        step = stream.send(None)
+        while isinstance(step, Exchange):
+            step = stream.send((yield step))
+    except StopIteration:
+        return END
+    return step
