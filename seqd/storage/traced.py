@@ -75,6 +75,8 @@ class TracedStorage:
             raise
         self.calls += 1
         if traced:
+            if isinstance(result, tuple) and isinstance(result[0], Run):
+                run = result[0]  # create_run: the run stored under its idempotency key
             self._emit(self._event(operation, started, wall, run_id, run, rows(result), None))
         return result
 
