@@ -13,7 +13,7 @@ import math
 import os
 import time
 
-from seqd.cli.output import duration, terminal_width, truncate
+from seqd.cli.output import ELLIPSIS, duration, terminal_width, truncate
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
 PIPE_WIDTH = 100
 MIN_BAR = 10
-DURATION_WIDTH = 7
+DURATION_WIDTH = 8
 INDENT = 2
 RED, RESET = "\x1b[31m", "\x1b[0m"
 
@@ -125,7 +125,8 @@ def render(result: Any, width: int, glyphs: Glyphs, color: bool = False) -> str:
         for _, span in failures:
             text = f"{glyphs.failed} {span.name} (run {span.run_id}): {span.error}"
             lines.append(truncate(" ".join(text.split()), width))
-    return "\n".join(lines)
+    text = "\n".join(lines)
+    return text if glyphs.ellipsis == ELLIPSIS else text.replace(ELLIPSIS, glyphs.ellipsis)
 
 
 def _bar(
