@@ -123,7 +123,7 @@ def render(result: Any, width: int, glyphs: Glyphs, color: bool = False) -> str:
     if failures:
         lines.append("")
         for _, span in failures:
-            text = f"{glyphs.failed} {span.name} (run {span.run_id}): {span.error}"
+            text = f"{glyphs.failed} {span.name}: {span.error} (run {span.run_id})"
             lines.append(truncate(" ".join(text.split()), width))
     text = "\n".join(lines)
     return text if glyphs.ellipsis == ELLIPSIS else text.replace(ELLIPSIS, glyphs.ellipsis)
