@@ -175,6 +175,7 @@ class Engine:
                 )
             return stored
         self.transitions.live[run.id] = run
+        self.transitions.spans.created(run.id)
         self.transitions.emit(run, None)
         self._enqueue(run)
         self._schedule()
@@ -305,6 +306,9 @@ class Engine:
             self._schedule()
 
     # -- what runs ask of the engine (``JobHost``) ---------------------------------------
+
+    def journaled(self, run_id: str) -> None:
+        self.transitions.spans.journaled(run_id)
 
     def note_pid(self, run_id: str, pid: int | None) -> None:
         # Shown by runs.get while the run lives; not written to storage: after a crash

@@ -53,6 +53,9 @@ class JobHost(RunStarter, Protocol):
 
     def note_pid(self, run_id: str, pid: int | None) -> None: ...
 
+    def journaled(self, run_id: str) -> None:
+        """Entries were appended to the run's journal (its spans must be read)."""
+
 
 class ActiveJob:
     """Implements ``seqd.plugins.tasktype.Job`` for one execution."""
@@ -121,6 +124,7 @@ class ActiveJob:
         delay = 0.1
         while True:
             try:
+                self._engine.journaled(self._run.id)
                 await self._engine.storage.append_steps(self._run.id, steps)
                 return
             except StorageUnavailable as exc:

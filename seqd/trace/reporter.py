@@ -40,12 +40,31 @@ class SpanReporter:
         self._max_pending = max_pending
         self._pending: deque[Run] = deque()
         self._task: asyncio.Task[None] | None = None
+        self._unjournaled: set[str] = set()
+        """Runs this daemon created whose journal is still empty: their end needs no
+        read (runs from before a restart are read, whatever they hold)."""
         self.dropped = 0
         """Runs whose spans were not reported: the queue was full."""
 
+    def created(self, run_id: str) -> None:
+        """A new run, with an empty journal."""
+        if self._wants(RunSpans):
+            self._unjournaled.add(run_id)
+
+    def journaled(self, run_id: str) -> None:
+        """Entries were appended to the run's journal."""
+        self._unjournaled.discard(run_id)
+
     def ended(self, run: Run) -> None:
         """``run`` has ended (stored): report its spans soon, if any tracer wants them."""
+        empty = run.id in self._unjournaled
+        self._unjournaled.discard(run.id)
         if not self._wants(RunSpans):
+            return
+        if empty:
+            spans = [run_span(run)]
+            self._emit(RunSpans(ts=timeutil.now(), run_id=run.id, trace_id=spans[0].trace_id,
+                                spans=spans))  # fmt: skip
             return
         if len(self._pending) >= self._max_pending:
             self.dropped += 1

@@ -5,7 +5,9 @@ nothing until OpenTelemetry is configured the standard way: an OTLP endpoint
 (``OTEL_EXPORTER_OTLP_ENDPOINT`` or ``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT``) or
 ``OTEL_TRACES_EXPORTER=otlp|console``; ``OTEL_SDK_DISABLED=true`` or
 ``OTEL_TRACES_EXPORTER=none`` turn it off. Everything else (service name, resource
-attributes, headers, batch sizes) is the SDK's own environment. See the README.
+attributes, headers, batch sizes) is the SDK's own environment; one variable is the
+plugin's own: ``SEQD_OTEL_STORAGE_SPANS=false`` leaves storage-call spans out. See the
+README.
 
 The SDK is imported only when the plugin is on: a daemon without a collector does not
 pay for it at start-up.
@@ -27,6 +29,8 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+STORAGE_SPANS = "SEQD_OTEL_STORAGE_SPANS"
+"""``false`` leaves storage calls out (they are most of the spans: several per run)."""
 SHUTDOWN_S = 5.0
 """How long the daemon's stop waits for the last spans to be sent."""
 
@@ -57,7 +61,8 @@ def seqd_register_tracers(register: Callable[[Tracer], None]) -> None:
         return
     from seqd_otel.tracer import OtelTracer, make_processor
 
-    tracer = OtelTracer(make_processor(name))
+    storage = os.environ.get(STORAGE_SPANS, "true").strip().lower() not in ("false", "0", "no")
+    tracer = OtelTracer(make_processor(name), storage_spans=storage)
     _tracers.append(tracer)
     register(tracer)
     logger.info("OpenTelemetry: exporting spans (%s)", name)

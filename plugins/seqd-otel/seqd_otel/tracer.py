@@ -58,14 +58,18 @@ def default_resource() -> Resource:
 
 class OtelTracer:
     name = "otel"
-    events = (RunSpans, ToolCall, StorageCall)
+    events: tuple[type[TraceEvent], ...] = (RunSpans, ToolCall, StorageCall)
 
     def __init__(
         self,
         processor: SpanProcessor,
         resource: Resource | None = None,
         max_queue: int = MAX_QUEUE,
+        storage_spans: bool = True,
     ) -> None:
+        if not storage_spans:
+            # Not asked for: the daemon then does not even build storage-call events.
+            self.events = (RunSpans, ToolCall)
         self.processor = processor
         self.resource = resource or default_resource()
         self._max_queue = max_queue

@@ -176,3 +176,11 @@ def test_the_plugin_is_off_until_opentelemetry_is_configured() -> None:
     assert exporter_name(off) is None
     assert exporter_name({"OTEL_SDK_DISABLED": "true", "OTEL_TRACES_EXPORTER": "otlp"}) is None
     assert exporter_name({"OTEL_TRACES_EXPORTER": "zipkin"}) is None
+
+
+def test_storage_spans_can_be_left_out() -> None:
+    tracer = OtelTracer(SimpleSpanProcessor(InMemorySpanExporter()), storage_spans=False)
+    try:
+        assert StorageCall not in tracer.events and RunSpans in tracer.events
+    finally:
+        tracer.close(5)
