@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from seqd.model.runs import Run, RunQuery
 from seqd.model.status import TERMINAL
+from seqd.model.traces import parse_traceparent
 from seqd.rpc.dispatch import Caller, Handler
 from seqd.rpc.protocol import (
     CancelParams,
@@ -31,6 +32,7 @@ def handlers(app: Daemon) -> dict[str, Handler]:
     engine = app.engine
 
     async def submit(params: SubmitParams, caller: Caller) -> Run:
+        trace = None if params.traceparent is None else parse_traceparent(params.traceparent)
         # Shielded: a client that hangs up mid-submit must not half-accept a run.
         run = await asyncio.shield(
             engine.submit(
@@ -39,6 +41,7 @@ def handlers(app: Daemon) -> dict[str, Handler]:
                 idempotency_key=params.idempotency_key,
                 priority=params.priority,
                 submitted_by=caller.uid,
+                trace=trace,
             )
         )
         if params.wait and run.status not in TERMINAL:

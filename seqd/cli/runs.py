@@ -57,6 +57,7 @@ def run(client: Client, args: argparse.Namespace, out: Out) -> int:
         payload,
         idempotency_key=args.idempotency_key,
         priority=args.priority,
+        traceparent=args.traceparent,
     )
     if args.detach:
         out.result(submitted, lambda run: out.line(run.id))

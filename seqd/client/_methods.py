@@ -36,6 +36,7 @@ if TYPE_CHECKING:
         ToolCallResult,
         ToolInfo,
         ToolListResult,
+        TraceResult,
         ValidateResult,
     )
 
@@ -141,8 +142,10 @@ class Methods:
         timeout_s: float | None = None,
         idempotency_key: str | None = None,
         priority: int = 0,
+        traceparent: str | None = None,
     ) -> Steps[Run]:
-        """Queue a run; with ``wait`` return once it ended (or ``timeout_s`` passed)."""
+        """Queue a run; with ``wait`` return once it ended (or ``timeout_s`` passed).
+        ``traceparent`` (W3C) makes the run part of the caller's trace."""
         params = {
             "task": task,
             "input": dict(input or {}),
@@ -150,6 +153,7 @@ class Methods:
             "timeout_s": timeout_s,
             "idempotency_key": idempotency_key,
             "priority": priority,
+            "traceparent": traceparent,
         }
         run: Run = yield Request("runs.submit", params)
         return run
@@ -210,6 +214,13 @@ class Methods:
         """A run's journal (a flow's transitions and state outcomes) after ``after``."""
         page: StepsResult = yield Request("runs.steps", {"id": id, "after": after, "limit": limit})
         return page
+
+    @unary
+    def trace(self, id: str) -> Steps[TraceResult]:
+        """The spans of the tree of runs ``id`` belongs to: runs, steps, tool calls,
+        sleeps, signals, flow states (``parent_span_id`` links them)."""
+        result: TraceResult = yield Request("runs.trace", {"id": id})
+        return result
 
     # -- tools ---------------------------------------------------------------------------
 

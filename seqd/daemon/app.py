@@ -123,6 +123,8 @@ class App:
             state_dir=self.state_dir,
             node=self.node,
         )
+        if isinstance(self.storage, TracedStorage):
+            self.storage.trace_for = self.engine.trace_for
         self.tools = ToolService(
             registry=self.host.tools,
             folders=FolderTools(self.tool_dirs, self.host.task_types),

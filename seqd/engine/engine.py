@@ -27,9 +27,9 @@ from seqd.model import timeutil
 from seqd.model.ids import IdGenerator
 from seqd.model.runs import Run, RunPage, RunQuery
 from seqd.model.status import TERMINAL
+from seqd.model.traces import TraceParent, trace_of
 from seqd.plugins.host import PluginHost
 from seqd.plugins.storage import StorageBackend
-from seqd.plugins.tools import ToolCaller
 from seqd.tools.service import ToolService
 
 from .cancellation import Cancellation
@@ -39,6 +39,7 @@ from .queue import RunQueue
 from .recovery import recover
 from .retries import Retries
 from .suspension import Suspensions
+from .traces import run_caller, trace_of_new_run
 from .transitions import Transitions
 from .validation import check_owner, check_size
 
@@ -132,12 +133,20 @@ class Engine:
         parent_id: str | None = None,
         root_id: str | None = None,
         retry_of: str | None = None,
+        trace: TraceParent | None = None,
+        parent_span_id: str | None = None,
     ) -> Run:
+        """Accept a run. ``trace``: the caller's trace context (a ``traceparent``), which
+        the run joins; a child run (``parent_id``) joins its parent's trace instead,
+        under ``parent_span_id`` (the span of the step that starts it) or the parent's
+        own span."""
         if not self.accepting:
             raise ShuttingDown("the daemon is shutting down; no new runs are accepted")
         entry = await self.catalog.runnable(task)
         data = self.catalog.check_input(entry, data)
         check_size("input", data, self.config.limits.max_input_bytes)
+        trace_id, parent_span = await trace_of_new_run(self.transitions, parent_id, trace)
+        parent_span = parent_span_id or parent_span
         run_id = self.ids.new()
         run = Run(
             id=run_id,
@@ -153,6 +162,8 @@ class Engine:
             node=self.node,
             submitted_by=submitted_by,
             retry_of=retry_of,
+            trace_id=trace_id,
+            parent_span_id=parent_span,
         )
         stored, created = await self.storage.create_run(run)
         if not created:
@@ -164,10 +175,16 @@ class Engine:
                 )
             return stored
         self.transitions.live[run.id] = run
+        self.transitions.spans.created(run.id)
         self.transitions.emit(run, None)
         self._enqueue(run)
         self._schedule()
         return run
+
+    def trace_for(self, run_id: str) -> str | None:
+        """The trace id of a queued or running run (what storage calls are made for)."""
+        run = self.transitions.live.get(run_id)
+        return trace_of(run) if run is not None else None
 
     async def retry(self, run_id: str, uid: int, admin: bool) -> Run:
         """A new run of a failed or cancelled one: same task and input, linked to it."""
@@ -290,6 +307,9 @@ class Engine:
 
     # -- what runs ask of the engine (``JobHost``) ---------------------------------------
 
+    def journaled(self, run_id: str) -> None:
+        self.transitions.spans.journaled(run_id)
+
     def note_pid(self, run_id: str, pid: int | None) -> None:
         # Shown by runs.get while the run lives; not written to storage: after a crash
         # the run's processes are found by the SEQD_RUN_ID in their environment.
@@ -299,13 +319,19 @@ class Engine:
             live[run_id] = replace(current, pid=pid)
 
     async def call_tool(
-        self, run: Run, name: str, params: dict[str, Any], log: Callable[[str, str], None]
+        self,
+        run: Run,
+        name: str,
+        params: dict[str, Any],
+        log: Callable[[str, str], None],
+        key: str | None = None,
     ) -> Any:
         """A tool called by a run (a flow state, ``ctx.tool``): the run's scopes, rate
-        limits and trace event apply; its log lines go to the run's log."""
+        limits and trace event apply; its log lines go to the run's log. The call is a
+        span of the run's trace, under the operation ``key`` (else the run)."""
         if self.tools is None:
             raise ShuttingDown("tools are not available yet")
-        caller = ToolCaller(kind="run", run_id=run.id, task=run.task, root_id=run.root_id)
+        caller = run_caller(run, key)
         return await self.tools.call(name, params, caller, log=log)
 
     async def cancel(self, run_id: str, reason: str | None, uid: int, admin: bool) -> Run:
@@ -358,3 +384,4 @@ class Engine:
                         "grace period and runs again at the next start",
                     )
                 await asyncio.wait(still, timeout=60)
+        await self.transitions.spans.stop(grace_s)

@@ -18,6 +18,7 @@ from msgspec.structs import replace
 from seqd.errors import Conflict, StorageUnavailable
 from seqd.model.runs import LogStream, NewStep, Resources, Run, Step
 from seqd.model.status import TERMINAL
+from seqd.model.traces import step_span_id
 from seqd.plugins.storage import StorageBackend
 from seqd.plugins.tasktype import TaskSource
 from seqd.plugins.tools import RunStarter
@@ -42,10 +43,18 @@ class JobHost(RunStarter, Protocol):
     async def cancel(self, run_id: str, reason: str | None, uid: int, admin: bool) -> Run: ...
 
     async def call_tool(
-        self, run: Run, name: str, params: dict[str, Any], log: Callable[[str, str], None]
+        self,
+        run: Run,
+        name: str,
+        params: dict[str, Any],
+        log: Callable[[str, str], None],
+        key: str | None = None,
     ) -> Any: ...
 
     def note_pid(self, run_id: str, pid: int | None) -> None: ...
+
+    def journaled(self, run_id: str) -> None:
+        """Entries were appended to the run's journal (its spans must be read)."""
 
 
 class ActiveJob:
@@ -115,6 +124,7 @@ class ActiveJob:
         delay = 0.1
         while True:
             try:
+                self._engine.journaled(self._run.id)
                 await self._engine.storage.append_steps(self._run.id, steps)
                 return
             except StorageUnavailable as exc:
@@ -122,7 +132,9 @@ class ActiveJob:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
 
-    async def start_child(self, task: str, data: dict[str, Any], *, key: str) -> Run:
+    async def start_child(
+        self, task: str, data: dict[str, Any], *, key: str, span_key: str | None = None
+    ) -> Run:
         run = self._run
         # The key makes the start idempotent across restarts; the attempt is part of
         # it, so a retried parent starts fresh children.
@@ -136,6 +148,7 @@ class ActiveJob:
                 submitted_by=run.submitted_by,
                 parent_id=run.id,
                 root_id=run.root_id,
+                parent_span_id=None if span_key is None else step_span_id(run.id, span_key),
             )
         except Conflict as exc:
             # Same key, other input: the task's defaults changed since the child was
@@ -154,8 +167,8 @@ class ActiveJob:
     async def cancel_run(self, run_id: str, reason: str) -> Run:
         return await self._engine.cancel(run_id, reason, uid=0, admin=True)
 
-    async def call_tool(self, name: str, params: dict[str, Any]) -> Any:
-        return await self._engine.call_tool(self._run, name, params, self._log_line)
+    async def call_tool(self, name: str, params: dict[str, Any], *, key: str | None = None) -> Any:
+        return await self._engine.call_tool(self._run, name, params, self._log_line, key)
 
     def _log_line(self, stream: str, text: str) -> None:
         self.runlog.add(_TOOL_STREAMS.get(stream, "log"), text)

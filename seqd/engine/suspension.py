@@ -147,6 +147,7 @@ class Suspensions:
                 {"id": run_id, "status": run.status},
             )
         check_size("data", data, self._limits.max_input_bytes)
+        self._transitions.spans.journaled(run_id)
         await self._storage.append_steps(
             run_id,
             [

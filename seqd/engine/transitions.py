@@ -20,9 +20,12 @@ from msgspec.structs import replace
 from seqd.errors import StorageUnavailable
 from seqd.model import timeutil
 from seqd.model.runs import Resources, Run, RunError, RunStatus
+from seqd.model.status import TERMINAL
+from seqd.model.traces import run_span_id, trace_of
 from seqd.plugins.host import PluginHost
 from seqd.plugins.storage import StorageBackend
 from seqd.plugins.tracing import RunTransition
+from seqd.trace.reporter import SpanReporter
 
 logger = logging.getLogger(__name__)
 
@@ -45,18 +48,26 @@ class Transitions:
         """Runs that are queued or running, as last stored (plus the pid while it runs)."""
         self.stopping = False
         """Set when shutdown begins: a write then gives up after a few tries."""
+        self.spans = SpanReporter(storage, host.emit, host.wants)
+        """Reports each ended run's spans to the tracers that want them."""
 
     def emit(self, run: Run, previous: str | None, reason: str | None = None) -> None:
         if not self.host.wants(RunTransition):
             return
+        ts = timeutil.now()
         self.host.emit(
             RunTransition(
-                ts=timeutil.now(),
+                ts=ts,
                 run_id=run.id,
                 task=run.task,
                 from_status=previous,
                 to_status=run.status,
                 reason=reason,
+                trace_id=trace_of(run),
+                span_id=run_span_id(run.id),
+                parent_span_id=run.parent_span_id,
+                start=run.created_at,
+                end=(run.finished_at or ts) if run.status in TERMINAL else None,
             )
         )
 
@@ -86,6 +97,7 @@ class Transitions:
         self.live.pop(run.id, None)
         self.emit(final, run.status)
         self._ended(final)
+        self.spans.ended(final)
         return final
 
     async def store(self, run: Run, expect: Sequence[RunStatus]) -> bool:

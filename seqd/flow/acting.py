@@ -22,6 +22,7 @@ from seqd.flow.fanout import FanOut, Walk
 from seqd.flow.graph import Acting, MapState, ParallelState, Retry, TaskState, ToolState
 from seqd.flow.journal import Journal, outcome_step
 from seqd.flow.outcome import Outcome, StateFailed, failed, matches, plain
+from seqd.model import timeutil
 from seqd.plugins.tasktype import Job
 
 
@@ -38,6 +39,7 @@ class Actor:
         recorded = self._journal.outcome(key)
         if recorded is not None:
             return recorded
+        started = timeutil.now()
         retry = state.retry or Retry(max_attempts=1)
         attempt = 1
         while True:
@@ -62,7 +64,9 @@ class Actor:
                 )
             except StateFailed as exc:
                 outcome = Outcome(False, error=exc.error, child_id=outcome.child_id)
-        self._journal.note(outcome_step("state", key, name, outcome, attempts=attempt))
+        self._journal.note(
+            outcome_step("state", key, name, outcome, attempts=attempt, started=started)
+        )
         if not isinstance(state, TaskState):
             await self._journal.record()  # a tool's result exists nowhere else
         return outcome
@@ -73,6 +77,7 @@ class Actor:
         recorded = self._journal.outcome(akey)
         if recorded is not None:
             return recorded
+        started = timeutil.now()
         if state.timeout_s is None:
             outcome = await self._do(name, state, akey, data, scope)
         else:
@@ -99,17 +104,21 @@ class Actor:
         if isinstance(state, (ParallelState, MapState)) or state.retry is not None:
             # Attempts of composite or retried states are outcomes of their own, so a
             # resumed flow neither repeats a finished attempt nor loses its error.
-            await self._journal.record(outcome_step("attempt", akey, name, outcome))
+            await self._journal.record(
+                outcome_step("attempt", akey, name, outcome, started=started)
+            )
         return outcome
 
     async def _do(self, name: str, state: Acting, akey: str, data: Data, scope: Scope) -> Outcome:
-        """One attempt's work, by the kind of state."""
+        """One attempt's work, by the kind of state. Its child run or tool call is a
+        span under the state's span (journaled under the key without the attempt)."""
+        key = akey.rpartition(".")[0]
         if isinstance(state, TaskState):
             payload = render_input(state.input, data, f"states.{name}.input")
-            return await run_child(self._job, state.task, payload, akey, scope)
+            return await run_child(self._job, state.task, payload, akey, scope, key)
         if isinstance(state, ToolState):
             params = render_input(state.params, data, f"states.{name}.params")
-            return await call_tool(self._job, state.tool, params)
+            return await call_tool(self._job, state.tool, params, key)
         if isinstance(state, ParallelState):
             return await self._fanout.parallel(name, state, akey, data, scope)
         assert isinstance(state, MapState)

@@ -18,18 +18,21 @@ from seqd.model.runs import Run, RunError
 from seqd.plugins.tasktype import Job
 
 
-async def run_child(job: Job, task: str, payload: Any, key: str, scope: Scope) -> Outcome:
+async def run_child(
+    job: Job, task: str, payload: Any, key: str, scope: Scope, span_key: str
+) -> Outcome:
     """Start a child run of ``task`` under ``key`` (or find the one started under it
-    before a restart) and wait for its end. Cancelled, it cancels the child with the
-    scope's reason — unless the daemon is stopping: then the child is left alone and
-    the resumed flow picks up its result."""
+    before a restart) and wait for its end; its span hangs under the span of the
+    entry ``span_key`` (the state's). Cancelled, it cancels the child with the scope's
+    reason — unless the daemon is stopping: then the child is left alone and the
+    resumed flow picks up its result."""
     if not isinstance(payload, dict):
         return failed(
             type="validation",
             message=f"the input for task {task!r} must be an object, not {type(payload).__name__}",
         )
     try:
-        child = await job.start_child(task, payload, key=key)
+        child = await job.start_child(task, payload, key=key, span_key=span_key)
     except SeqdError as exc:
         return _refused(exc)
     try:
@@ -44,12 +47,13 @@ async def run_child(job: Job, task: str, payload: Any, key: str, scope: Scope) -
     return Outcome(False, error=_error_of(done), child_id=done.id)
 
 
-async def call_tool(job: Job, name: str, params: Any) -> Outcome:
-    """Call a tool on the flow run's behalf; any failure is the state's."""
+async def call_tool(job: Job, name: str, params: Any, key: str) -> Outcome:
+    """Call a tool on the flow run's behalf for the state journaled under ``key`` (its
+    span is the call's parent); any failure is the state's."""
     if not isinstance(params, dict):
         return failed(type="validation", message=f"the params for tool {name!r} must be an object")
     try:
-        return Outcome(True, await job.call_tool(name, params))
+        return Outcome(True, await job.call_tool(name, params, key=key))
     except SeqdError as exc:
         return _refused(exc)
     except TaskFailed as exc:

@@ -21,6 +21,7 @@ from seqd.flow.join import Work, run_joined
 from seqd.flow.journal import Journal, outcome_step
 from seqd.flow.outcome import Outcome, StateFailed, failed
 from seqd.flow.paths import MISSING, lookup, parse_path
+from seqd.model import timeutil
 from seqd.plugins.tasktype import Job
 
 MAX_MAP_ITEMS = 10_000
@@ -90,15 +91,22 @@ class FanOut:
                 return await self._walk(state.iterator, local, inner)
             outcome = self._journal.outcome(done_key) or self._journal.outcome(ikey)
             if outcome is None:
+                started = timeutil.now()
                 if state.input is UNSET:
                     payload = item if isinstance(item, dict) else {"item": item}
                 else:
                     payload = render_field(state.input, local, f"states.{name}.input")
                 assert state.task is not None
-                outcome = await run_child(self._job, state.task, payload, ikey, inner)
+                span_key = akey.rpartition(".")[0]  # the map state's span
+                outcome = await run_child(self._job, state.task, payload, ikey, inner, span_key)
                 await self._journal.record(
                     outcome_step(
-                        "item", done_key if outcome.ok else ikey, name, outcome, index=index
+                        "item",
+                        done_key if outcome.ok else ikey,
+                        name,
+                        outcome,
+                        index=index,
+                        started=started,
                     )
                 )
             if not outcome.ok:

@@ -17,6 +17,7 @@ from seqd.flow.effects import run_child
 from seqd.flow.graph import Acting
 from seqd.flow.journal import Journal, step
 from seqd.flow.outcome import Outcome, StateFailed, plain
+from seqd.model import timeutil
 from seqd.plugins.tasktype import Job
 
 
@@ -51,6 +52,7 @@ class Saga:
             ckey = f"{done.key}!"
             if ckey in self._journal.recorded.compensations:
                 continue
+            started = timeutil.now()
             try:
                 payload = render_input(
                     comp.input, {**data, "result": done.output}, "compensate.input"
@@ -58,7 +60,7 @@ class Saga:
             except StateFailed as exc:
                 outcome = Outcome(False, error=exc.error)
             else:
-                outcome = await run_child(self._job, comp.task, payload, ckey, scope)
+                outcome = await run_child(self._job, comp.task, payload, ckey, scope, ckey)
             await self._journal.record(
                 step(
                     "compensate",
@@ -68,5 +70,6 @@ class Saga:
                     task=comp.task,
                     child_id=outcome.child_id,
                     error=plain(outcome.error),
+                    started=started,
                 )
             )

@@ -64,6 +64,13 @@ class Run(Model, kw_only=True):
     """A suspended run: what wakes it — ``signal:<name>`` or ``run:<id>`` (a child)."""
     retry_of: str | None = None
     """Set by ``runs.retry``: the failed run this one repeats."""
+    trace_id: str | None = None
+    """The W3C trace id (32 hex digits) the run's whole tree shares: new for a root
+    run, the caller's with a ``traceparent``, the parent's for a child run. None on
+    runs stored before traces existed (``seqd.model.traces.trace_of`` derives one)."""
+    parent_span_id: str | None = None
+    """The span the run's span hangs under: its parent run's span, or the caller's
+    span from a ``traceparent``; None for a root run without one."""
 
 
 class LogLine(Model, kw_only=True):

@@ -114,10 +114,14 @@ class Job(Protocol):
     async def record(self, steps: list[NewStep]) -> None:
         """Append to the run's journal; durable when this returns."""
 
-    async def start_child(self, task: str, data: dict[str, Any], *, key: str) -> Run:
+    async def start_child(
+        self, task: str, data: dict[str, Any], *, key: str, span_key: str | None = None
+    ) -> Run:
         """Start a child run of ``task`` (parent: this run), or return the one this
         attempt already started under ``key``: the same key after a restart finds the
-        same child, so a resumed run never starts a child twice."""
+        same child, so a resumed run never starts a child twice. ``span_key``: the
+        journal key of the operation that starts it, whose span is the child's parent
+        span (else this run's span)."""
 
     async def wait_run(self, run_id: str) -> Run:
         """Until the run has ended; returns it."""
@@ -125,8 +129,10 @@ class Job(Protocol):
     async def cancel_run(self, run_id: str, reason: str) -> Run:
         """Cancel a run (a child of this one) and wait for it to end."""
 
-    async def call_tool(self, name: str, params: dict[str, Any]) -> Any:
-        """Call a tool from the registry on this run's behalf."""
+    async def call_tool(self, name: str, params: dict[str, Any], *, key: str | None = None) -> Any:
+        """Call a tool from the registry on this run's behalf; ``key``, the journal key
+        of the operation making the call, makes the call's span a child of that
+        operation's span (else of the run's)."""
 
     @property
     def cancel_kind(self) -> str | None:

@@ -30,6 +30,11 @@ class ToolCaller(msgspec.Struct, kw_only=True, frozen=True):
     root_id: str | None = None
     admin: bool = False
     """An RPC caller that is root, the daemon's own user or a configured admin."""
+    trace_id: str | None = None
+    """A run's call: the run's trace id; the call is span ``span_id`` of that trace,
+    under ``parent_span_id`` (the run's span, or the span of the step that calls)."""
+    span_id: str | None = None
+    parent_span_id: str | None = None
 
 
 Scope = Literal["run", "task", "global"]
@@ -60,6 +65,7 @@ class RunStarter(Protocol):
         submitted_by: int | None = None,
         parent_id: str | None = None,
         root_id: str | None = None,
+        parent_span_id: str | None = None,
     ) -> Run: ...
 
     async def wait(self, run_id: str, timeout_s: float | None) -> Run: ...

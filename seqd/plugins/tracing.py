@@ -2,6 +2,12 @@
 
 Events are small tagged Structs. Fan-out is synchronous and cheap; a tracer that raises
 is logged and skipped, never stopping the others or the run.
+
+Events made for a run carry its trace: ``trace_id``, the event's own ``span_id`` and
+its ``parent_span_id``, with ``start``/``end`` (RFC 3339 UTC), so an exporter can turn
+them into spans (docs/observability.md, "Traces"). ``RunSpans`` brings, once a run has
+ended, its own span and the spans of its journaled operations, built from storage the
+same way ``runs.trace`` builds them.
 """
 
 from __future__ import annotations
@@ -9,6 +15,8 @@ from __future__ import annotations
 from typing import Any, Protocol, runtime_checkable
 
 import msgspec
+
+from seqd.model.traces import Span
 
 
 class TraceEvent(msgspec.Struct, tag_field="kind", kw_only=True):
@@ -21,6 +29,14 @@ class RunTransition(TraceEvent, tag="run.transition", kw_only=True):
     from_status: str | None
     to_status: str
     reason: str | None = None
+    trace_id: str | None = None
+    span_id: str | None = None
+    """The run's span."""
+    parent_span_id: str | None = None
+    start: str | None = None
+    """When the run's span began: the run's creation."""
+    end: str | None = None
+    """When the run's span ended: set on the transition to a final status."""
 
 
 class StorageCall(TraceEvent, tag="storage.call", kw_only=True):
@@ -30,6 +46,15 @@ class StorageCall(TraceEvent, tag="storage.call", kw_only=True):
     duration_s: float
     rows: int | None = None
     error: str | None = None
+    run_id: str | None = None
+    """The run the call was made for (writing or reading its record, log or journal),
+    when it is one that is queued or running; the span ids are then set."""
+    trace_id: str | None = None
+    span_id: str | None = None
+    parent_span_id: str | None = None
+    """The run's span."""
+    start: str | None = None
+    end: str | None = None
 
 
 class DaemonLifecycle(TraceEvent, tag="daemon.lifecycle", kw_only=True):
@@ -51,9 +76,24 @@ class ToolCall(TraceEvent, tag="tool.call", kw_only=True):
     duration_s: float
     outcome: str
     error: str | None = None
+    trace_id: str | None = None
+    """Set for a run's calls: the run's trace, the call's span and its parent (the
+    span of the journaled operation that made it, or the run's)."""
+    span_id: str | None = None
+    parent_span_id: str | None = None
+    start: str | None = None
+    end: str | None = None
 
 
-AnyEvent = RunTransition | StorageCall | DaemonLifecycle | ToolCall
+class RunSpans(TraceEvent, tag="run.spans", kw_only=True):
+    """A run has ended: its span (first) and the spans of its journaled operations."""
+
+    run_id: str
+    trace_id: str
+    spans: list[Span]
+
+
+AnyEvent = RunTransition | StorageCall | DaemonLifecycle | ToolCall | RunSpans
 
 
 @runtime_checkable

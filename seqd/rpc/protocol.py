@@ -14,6 +14,7 @@ from msgspec import UNSET, Meta, UnsetType
 
 from seqd.model.runs import LogLine, Run, RunStatus, Step
 from seqd.model.tasks import TASK_NAME_PATTERN, Problem, TaskDef, TaskSummary
+from seqd.model.traces import Span
 
 PROTOCOL_VERSION = "1"
 DEFAULT_MAX_LINE_BYTES = 16 * 1024 * 1024
@@ -168,6 +169,15 @@ class ValidateResult(msgspec.Struct, kw_only=True):
     problems: list[Problem]
 
 
+TraceParentText = Annotated[
+    str,
+    Meta(
+        max_length=128,
+        description="W3C trace context: 00-<32 hex trace id>-<16 hex parent id>-<2 hex flags>",
+    ),
+]
+
+
 class SubmitParams(Params, kw_only=True):
     task: TaskName
     input: dict[str, Any] = {}
@@ -175,6 +185,8 @@ class SubmitParams(Params, kw_only=True):
     timeout_s: TimeoutS | None = None
     idempotency_key: Annotated[str, Meta(min_length=1, max_length=256)] | None = None
     priority: Annotated[int, Meta(ge=-1000, le=1000)] = 0
+    traceparent: TraceParentText | None = None
+    """The caller's W3C trace context: the run joins that trace, under that span."""
 
 
 class RunIdParams(Params, kw_only=True):
@@ -247,6 +259,16 @@ class StepsResult(msgspec.Struct, kw_only=True):
     """Pass as ``after`` to read on; equals ``after`` when nothing new was there."""
     finished: bool
     """True once the run is terminal and every entry has been read."""
+
+
+class TraceResult(msgspec.Struct, kw_only=True):
+    trace_id: str
+    root_id: str
+    """The run the tree starts from."""
+    spans: list[Span]
+    """By start time; ``parent_span_id`` links them into a tree."""
+    truncated: bool = False
+    """The tree was larger than one answer holds: some runs or spans are left out."""
 
 
 ToolName = Annotated[
@@ -335,6 +357,9 @@ METHODS: dict[str, MethodSpec] = {
     "runs.logs": MethodSpec(LogsParams, LogsResult, "Log lines of a run after a seq."),
     "runs.steps": MethodSpec(
         StepsParams, StepsResult, "A run's journal: state transitions and outcomes, in order."
+    ),
+    "runs.trace": MethodSpec(
+        RunIdParams, TraceResult, "The spans of a run's whole tree: runs and their steps."
     ),
     "tools.list": MethodSpec(NoParams, ToolListResult, "Every tool, plugin and folder ones."),
     "tools.get": MethodSpec(ToolNameParams, ToolInfo, "One tool with its schemas."),

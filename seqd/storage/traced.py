@@ -2,7 +2,10 @@
 
 ``TracedStorage`` wraps whichever backend the config chose and emits a
 ``StorageCall`` tracer event per call (operation, duration, rows, error), so slow
-queries show up without any backend doing anything for it.
+queries show up without any backend doing anything for it. A call made for a run
+(its record, log or journal) while the run is queued or running is a span of the
+run's trace; these spans go to tracers only, never to storage (that would double the
+writes).
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from seqd.model.runs import (
     RunStatus,
     Step,
 )
+from seqd.model.traces import new_span_id, run_span_id, trace_of
 from seqd.plugins.storage import StorageBackend
 from seqd.plugins.tracing import StorageCall, TraceEvent
 
@@ -43,38 +47,73 @@ class TracedStorage:
         self.location = inner.location
         self._emit = emit
         self._wants = wants
+        self.trace_for: Callable[[str], str | None] = lambda _run_id: None
+        """The trace id of a run that is queued or running (set by the daemon, from
+        the engine): calls for other runs are not part of a trace."""
         self.calls = 0
         self.errors = 0
 
-    async def _traced(self, operation: str, call: Any, rows: Callable[[Any], int | None]) -> Any:
+    async def _traced(
+        self,
+        operation: str,
+        call: Any,
+        rows: Callable[[Any], int | None],
+        run_id: str | None = None,
+        run: Run | None = None,
+    ) -> Any:
         traced = self._wants(StorageCall)  # else only counted: no event is built
         started = time.perf_counter()
+        wall = time.time() if traced else 0.0
         try:
             result = await call
         except Exception as exc:
             self.calls += 1
             self.errors += 1
             if traced:
-                self._emit(
-                    StorageCall(
-                        ts=timeutil.now(),
-                        operation=operation,
-                        duration_s=time.perf_counter() - started,
-                        error=f"{type(exc).__name__}: {exc}",
-                    )
-                )
+                error = f"{type(exc).__name__}: {exc}"
+                self._emit(self._event(operation, started, wall, run_id, run, None, error))
             raise
         self.calls += 1
         if traced:
-            self._emit(
-                StorageCall(
-                    ts=timeutil.now(),
-                    operation=operation,
-                    duration_s=time.perf_counter() - started,
-                    rows=rows(result),
-                )
-            )
+            if isinstance(result, tuple) and isinstance(result[0], Run):
+                run = result[0]  # create_run: the run stored under its idempotency key
+            self._emit(self._event(operation, started, wall, run_id, run, rows(result), None))
         return result
+
+    def _event(
+        self,
+        operation: str,
+        started: float,
+        wall: float,
+        run_id: str | None,
+        run: Run | None,
+        rows: int | None,
+        error: str | None,
+    ) -> StorageCall:
+        duration = time.perf_counter() - started
+        end = timeutil.now()
+        trace_id: str | None = None
+        if run is not None:
+            run_id, trace_id = run.id, trace_of(run)
+        elif run_id is not None:
+            trace_id = self.trace_for(run_id)
+        if trace_id is None or run_id is None:
+            return StorageCall(
+                ts=end, operation=operation, duration_s=duration, rows=rows, error=error
+            )
+        return StorageCall(
+            ts=end,
+            operation=operation,
+            duration_s=duration,
+            rows=rows,
+            error=error,
+            run_id=run_id,
+            trace_id=trace_id,
+            span_id=new_span_id(),
+            parent_span_id=run_span_id(run_id),
+            start=timeutil.format_ts(wall),
+            end=end,
+        )
 
     async def open(self) -> None:
         await self._traced("open", self.inner.open(), _none)
@@ -84,13 +123,13 @@ class TracedStorage:
 
     async def create_run(self, run: Run) -> tuple[Run, bool]:
         result: tuple[Run, bool] = await self._traced(
-            "create_run", self.inner.create_run(run), lambda r: int(r[1])
+            "create_run", self.inner.create_run(run), lambda r: int(r[1]), run=run
         )
         return result
 
     async def update_run(self, run: Run, expect: Sequence[RunStatus] | None = None) -> bool:
         result: bool = await self._traced(
-            "update_run", self.inner.update_run(run, expect), lambda r: int(r)
+            "update_run", self.inner.update_run(run, expect), lambda r: int(r), run=run
         )
         return result
 
@@ -119,7 +158,7 @@ class TracedStorage:
     async def append_logs(self, run_id: str, lines: Sequence[NewLogLine]) -> int:
         count = len(lines)
         result: int = await self._traced(
-            "append_logs", self.inner.append_logs(run_id, lines), lambda _r: count
+            "append_logs", self.inner.append_logs(run_id, lines), lambda _r: count, run_id
         )
         return result
 
@@ -132,13 +171,13 @@ class TracedStorage:
     async def append_steps(self, run_id: str, steps: Sequence[NewStep]) -> int:
         count = len(steps)
         result: int = await self._traced(
-            "append_steps", self.inner.append_steps(run_id, steps), lambda _r: count
+            "append_steps", self.inner.append_steps(run_id, steps), lambda _r: count, run_id
         )
         return result
 
     async def read_steps(self, run_id: str, after: int, limit: int) -> list[Step]:
         result: list[Step] = await self._traced(
-            "read_steps", self.inner.read_steps(run_id, after, limit), len
+            "read_steps", self.inner.read_steps(run_id, after, limit), len, run_id
         )
         return result
 

@@ -319,7 +319,9 @@ class ToolJob:
     async def record(self, steps: list[NewStep]) -> None:
         raise self._not_durable("the journal")
 
-    async def start_child(self, task: str, data: dict[str, Any], *, key: str) -> Run:
+    async def start_child(
+        self, task: str, data: dict[str, Any], *, key: str, span_key: str | None = None
+    ) -> Run:
         raise self._not_durable("starting a child run")
 
     async def wait_run(self, run_id: str) -> Run:
@@ -328,7 +330,7 @@ class ToolJob:
     async def cancel_run(self, run_id: str, reason: str) -> Run:
         raise self._not_durable("cancelling a run")
 
-    async def call_tool(self, name: str, params: dict[str, Any]) -> Any:
+    async def call_tool(self, name: str, params: dict[str, Any], *, key: str | None = None) -> Any:
         raise self._not_durable("calling a tool")
 
     @property

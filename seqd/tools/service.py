@@ -254,6 +254,7 @@ class ToolService:
         """Validate, rate-limit, run and trace one call; the result as plain JSON
         values. ``log(stream, text)`` receives lines the tool logs (a run's log)."""
         started = time.perf_counter()
+        wall = time.time()
         outcome, error = "ok", None
         try:
             if not isinstance(params, dict):
@@ -304,9 +305,11 @@ class ToolService:
             outcome, error = "cancelled", "the call was cancelled"
             raise
         finally:
+            end = timeutil.now()
+            traced = caller.trace_id is not None
             self._emit(
                 ToolCall(
-                    ts=timeutil.now(),
+                    ts=end,
                     tool=name,
                     caller=caller.kind,
                     run_id=caller.run_id,
@@ -316,5 +319,10 @@ class ToolService:
                     duration_s=round(time.perf_counter() - started, 6),
                     outcome=outcome,
                     error=error,
+                    trace_id=caller.trace_id,
+                    span_id=caller.span_id,
+                    parent_span_id=caller.parent_span_id,
+                    start=timeutil.format_ts(wall) if traced else None,
+                    end=end if traced else None,
                 )
             )

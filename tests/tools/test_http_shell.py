@@ -15,6 +15,7 @@ import pytest
 
 from seqd.builtin.tools.http import host_allowed
 from seqd.errors import PermissionDenied, SeqdError, Timeout, ToolFailed, ValidationFailed
+from seqd.plugins.tools import ToolCaller
 from tests.tools.conftest import RPC, Env, run_caller
 
 
@@ -228,3 +229,15 @@ def test_shell_exec_output_cap_and_cwd_confinement(env: Env) -> None:
     assert where["stdout"].strip() == os.path.realpath(root / "sub")
     err = fails(env, "shell.exec", {"argv": ["pwd"], "cwd": "../.."})
     assert isinstance(err, PermissionDenied) and err.details["field"] == "params.path"
+
+
+def test_http_from_a_run_carries_its_traceparent(env: Env, server: str) -> None:
+    trace, span = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
+    run = ToolCaller(kind="run", run_id="r" * 24, task="t", trace_id=trace, span_id=span)
+    sent = call(env, "http.request", {"url": f"{server}/headers"}, caller=run)
+    assert sent["json"]["traceparent"] == f"00-{trace}-{span}-01"
+    own = call(
+        env, "http.request", {"url": f"{server}/headers", "headers": {"TraceParent": "x"}}, run
+    )
+    assert own["json"]["traceparent"] == "x"  # the caller's own header wins
+    assert "traceparent" not in call(env, "http.request", {"url": f"{server}/headers"})["json"]

@@ -26,6 +26,7 @@ from seqd.config.settings import ConfigError
 from seqd.errors import TaskFailed
 from seqd.model.runs import Resources
 from seqd.model.tasks import Problem
+from seqd.model.traces import format_traceparent, run_span_id, trace_of
 from seqd.plugins.tasktype import Job, Services, TaskSource, TaskType
 from seqd.runtime.procs import ExitStatus, SpawnerCrashed, SpawnError
 from seqd.runtime.spawner.client import Spawner
@@ -251,6 +252,8 @@ class ShellTaskType:
             "SEQD_TASK_DIR": os.path.abspath(job.task.dir),
             "SEQD_WORK_DIR": work_dir,
             "SEQD_INPUT_FILE": os.path.join(work_dir, INPUT_FILE),
+            "SEQD_TRACE_ID": trace_of(job.run),
+            "TRACEPARENT": format_traceparent(trace_of(job.run), run_span_id(job.run.id)),
         }
         values = {"SEQD_INPUT": msgspec.json.encode(job.input).decode()}
         for name, value in job.input.items():

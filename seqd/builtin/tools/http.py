@@ -7,6 +7,8 @@ again for every redirect, which is followed only when asked. The body read is ca
 (``max_bytes``, at most ``tools.http_max_response_bytes``): past it the response is cut
 and ``truncated`` is true. A status of 4xx/5xx is a response, not a failure; a refused
 connection, a DNS failure or a timeout is a ``tool_failed`` / ``timeout`` error.
+Called by a run, the request carries the call's span as a W3C ``traceparent`` header
+(unless the params set one), so the service it reaches can join the run's trace.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from msgspec import UNSET, Meta, UnsetType
 
 from seqd import hookimpl
 from seqd.errors import PermissionDenied, Timeout, ToolFailed, ValidationFailed
+from seqd.model.traces import format_traceparent
 from seqd.plugins.tools import Tool, ToolContext
 
 Method = Literal["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
@@ -187,6 +190,11 @@ class HttpRequest:
             data = msgspec.json.encode(params.json)
             if not any(k.lower() == "content-type" for k in headers):
                 headers["Content-Type"] = "application/json"
+        caller = ctx.caller
+        own = any(k.lower() == "traceparent" for k in headers)
+        if caller.trace_id is not None and caller.span_id is not None and not own:
+            # The request joins the run's trace, unless the caller set its own.
+            headers["traceparent"] = format_traceparent(caller.trace_id, caller.span_id)
         limit = min(params.max_bytes or cfg.http_max_response_bytes, cfg.http_max_response_bytes)
         try:
             return await asyncio.to_thread(_exchange, params, data, headers, allowed, limit)

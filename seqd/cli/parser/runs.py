@@ -49,6 +49,11 @@ def add_run(b: Builder, nouns: Subs) -> None:
     run.add_argument("--timeout", type=seconds, metavar="S", help="stop waiting after S seconds")
     run.add_argument("--idempotency-key", metavar="K", help="submit at most once per key")
     run.add_argument("--priority", type=int, default=0, metavar="N", help="higher runs first")
+    run.add_argument(
+        "--traceparent",
+        metavar="TP",
+        help='join the caller\'s W3C trace (in a shell task: --traceparent "$TRACEPARENT")',
+    )
 
 
 def add_runs(b: Builder, nouns: Subs) -> None:
@@ -129,6 +134,20 @@ def add_runs(b: Builder, nouns: Subs) -> None:
     )
     retry.add_argument("id", metavar="ID")
     retry.add_argument("--wait", action="store_true", help="wait for the new run to end")
+
+    trace = b.sub(
+        verbs,
+        "trace",
+        "draw a run's trace: its tree of runs and their steps, on a time line",
+        ("waterfall", "trace"),
+        "One line per span — a run, or a step, tool call, child run start, sleep,\n"
+        "signal or flow state journaled for it — indented under its parent, with its\n"
+        "duration and a bar on the trace's time line. ✗ marks a failed span (its error\n"
+        "is listed below), ░ one still open. The whole tree the run belongs to is\n"
+        "drawn, from its root. --json gives the spans (OpenTelemetry-style ids).\n\n"
+        "examples:\n  seqctl runs trace RUN_ID\n  seqctl runs trace RUN_ID --json\n",
+    )
+    trace.add_argument("id", metavar="ID")
 
     cancel = b.sub(verbs, "cancel", "cancel a queued or running run", ("runs", "cancel"))
     cancel.add_argument("id", metavar="ID")

@@ -69,6 +69,11 @@ class Context:
     - ``work_dir``: a private directory for this run's files, created on first use and
       removed after the run.
     - ``task_dir``: the task's folder; also the current directory during the run.
+    - ``trace_id``: the trace the run belongs to (32 hex digits), shared by its whole
+      tree of runs; ``traceparent``: the run's span as a W3C ``traceparent`` header,
+      to pass on to services the task calls.
+    - ``root_id``: the first run of the tree (the run itself if it has no parent);
+      ``parent_id``: the run that started this one, or None.
 
     Durable operations raise these (also reachable as ``ctx.StepFailed`` etc.):
     ``StepFailed``, ``ToolFailed``, ``ChildFailed`` (all ``DurableError``: ``type``,
@@ -78,12 +83,16 @@ class Context:
     __slots__ = (
         "_durable",
         "_link",
+        "_span_id",
         "_work_dir",
         "attempt",
         "input",
+        "parent_id",
+        "root_id",
         "run_id",
         "task",
         "task_dir",
+        "trace_id",
     )
 
     CallError = CallError
@@ -105,8 +114,16 @@ class Context:
         task_dir: str,
         link: Link,
         max_bytes: int = DEFAULT_MAX_BYTES,
+        trace_id: str = "",
+        span_id: str = "",
+        root_id: str | None = None,
+        parent_id: str | None = None,
     ) -> None:
         self.run_id = run_id
+        self.trace_id = trace_id
+        self._span_id = span_id
+        self.root_id = root_id or run_id
+        self.parent_id = parent_id
         self.task = task
         self.attempt = attempt
         self.input = input
@@ -121,6 +138,11 @@ class Context:
         # directory churn per run.
         os.makedirs(self._work_dir, exist_ok=True)
         return self._work_dir
+
+    @property
+    def traceparent(self) -> str:
+        """The run's span as a W3C ``traceparent`` (``00-<trace>-<span>-01``)."""
+        return f"00-{self.trace_id}-{self._span_id}-01"
 
     def log(self, *values: object, sep: str = " ") -> None:
         """Append to the run's log (stream ``log``), like ``print`` without a file.

@@ -175,6 +175,7 @@ class Durable:
             return _outcome(recorded, StepFailed)
         index = self._index()
         self._busy = True
+        started = time.time()
         try:
             value = fn(*args, **kwargs)
         except Exception as exc:
@@ -184,7 +185,7 @@ class Durable:
                 f"{kind.__name__}: {exc}"[: self._max_bytes],
                 {"exception": f"{kind.__module__}.{kind.__qualname__}"},
             )
-            self._link.call(ops.OP_STEP, ops.StepArgs(index, name, error=error))
+            self._link.call(ops.OP_STEP, ops.StepArgs(index, name, error=error, started=started))
             raise StepFailed(error.type, error.message, error.details) from exc
         finally:
             self._busy = False
@@ -192,14 +193,14 @@ class Durable:
             data = _encoder.encode(value)
         except ops.ENCODE_ERRORS as exc:
             message = f"the result of step {name!r} is not JSON-serialisable: {exc}"
-            return self._invalid(index, name, message)
+            return self._invalid(index, name, message, started)
         if len(data) > self._max_bytes:
             message = (
                 f"the result of step {name!r} is {len(data)} bytes as JSON; "
                 f"the limit is {self._max_bytes}"
             )
-            return self._invalid(index, name, message)
-        self._link.call(ops.OP_STEP, ops.StepArgs(index, name, result=data))
+            return self._invalid(index, name, message, started)
+        self._link.call(ops.OP_STEP, ops.StepArgs(index, name, result=data, started=started))
         # The JSON form, as a replay will return it: the code sees the same either way.
         return _decode(data)
 
@@ -330,9 +331,9 @@ class Durable:
         self.suspended = Suspend(wake_at, waiting_for)
         raise Suspend(wake_at, waiting_for)
 
-    def _invalid(self, index: int, name: str, message: str) -> NoReturn:
+    def _invalid(self, index: int, name: str, message: str, started: float) -> NoReturn:
         error = ops.OpError("invalid_output", message)
-        self._link.call(ops.OP_STEP, ops.StepArgs(index, name, error=error))
+        self._link.call(ops.OP_STEP, ops.StepArgs(index, name, error=error, started=started))
         raise StepFailed(error.type, error.message)
 
 

@@ -182,6 +182,10 @@ class Runner:
             task_dir=req.task_dir,
             link=self._channel,
             max_bytes=req.max_output_bytes,
+            trace_id=req.trace_id,
+            span_id=req.span_id,
+            root_id=req.root_id or req.run_id,
+            parent_id=req.parent_id,
         )
         self._durable = ctx._durable
         result = fn(ctx, **kwargs)

@@ -56,6 +56,12 @@ class Execute(Frame, tag="execute"):
     """True: convert the input with the struct derived from the signature; False: the
     config gave a schema and the input is passed as keyword arguments as is."""
     max_output_bytes: int
+    trace_id: str = ""
+    """The run's trace (``ctx.trace_id``), its own span (for ``ctx.traceparent``),
+    its root run and its parent run."""
+    span_id: str = ""
+    root_id: str = ""
+    parent_id: str | None = None
 
 
 class SchemaRequest(Frame, tag="schema"):

@@ -91,6 +91,8 @@ class StepArgs(Wire):
     name: str
     result: bytes | None = None
     error: OpError | None = None
+    started: float | None = None
+    """When the step's function was called (epoch seconds): the start of its span."""
 
 
 class ToolArgs(Wire):

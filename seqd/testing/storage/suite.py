@@ -1,7 +1,7 @@
 """``StorageConformance``: every group of cases in one base class.
 
 Its own module because the suite is the sum of the groups (one module each: runs,
-listing, logs, steps, kv, durability, crash safety); a backend's test subclasses this
+listing, logs, steps, kv, durability, crash safety, traces); a backend's test subclasses this
 one class and so runs them all.
 """
 
@@ -14,10 +14,11 @@ from seqd.testing.storage.listing import ListingCases
 from seqd.testing.storage.logs import LogCases
 from seqd.testing.storage.runs import RunCases
 from seqd.testing.storage.steps import StepCases
+from seqd.testing.storage.traces import TraceCases
 
 
 class StorageConformance(
-    CrashCases, RunCases, ListingCases, LogCases, StepCases, DurabilityCases, KVCases
+    CrashCases, RunCases, ListingCases, LogCases, StepCases, DurabilityCases, KVCases, TraceCases
 ):
     """Base class of the suite; a subclass provides the ``make_backend`` and
     ``store_spec`` fixtures."""

@@ -132,6 +132,11 @@ class DurableOps:
 
     @staticmethod
     async def _record(job: Job, kind: str, index: int, name: str, status: str, **data: Any) -> None:
+        """Journal one entry; a ``started`` time (epoch seconds or RFC 3339) is kept as
+        RFC 3339 text: the start of the operation's span (seqd.trace)."""
+        started = data.pop("started", None)
+        if isinstance(started, float | int) and 0 <= started <= time.time() + 86400:
+            data["started"] = timeutil.format_ts(started)
         key = journal_key(job.run.attempt, index)
         await job.record(
             [NewStep(ts=timeutil.now(), kind=kind, key=key, name=name, status=status, data=data)]
@@ -154,30 +159,46 @@ class DurableOps:
     async def step(self, job: Job, args: Any) -> None:
         a: StepArgs = _args(args, StepArgs, OP_STEP)
         _name(a.name, "name")
+        started = a.started
         if a.error is not None:
             error = self._safe(a.error)
-            await self._record(job, "step", a.index, a.name, "failed", error=_plain(error))
+            await self._record(
+                job, "step", a.index, a.name, "failed", error=_plain(error), started=started
+            )
             return
         if a.result is None:
             raise ValidationFailed("step: a result or an error is required", {"field": "args"})
         self._json(a.result, "result")
-        await self._record(job, "step", a.index, a.name, "succeeded", result=msgspec.Raw(a.result))
+        await self._record(
+            job, "step", a.index, a.name, "succeeded", result=msgspec.Raw(a.result), started=started
+        )
 
     async def tool(self, job: Job, args: Any) -> Answer:
         a: ToolArgs = _args(args, ToolArgs, OP_TOOL)
         _name(a.name, "name")
         params = self._json(a.params, "params", obj=True)
+        started = time.time()
         try:
-            result = await job.call_tool(a.name, params)
+            result = await job.call_tool(a.name, params, key=journal_key(job.run.attempt, a.index))
             value = _json.encode(result)
         except ENCODE_ERRORS as exc:
             error = OpError("invalid_output", f"tool {a.name!r} returned no JSON: {exc}")
         except Exception as exc:  # a tool is plugin code: its failure is the caller's
             error = _error(exc)
         else:
-            await self._record(job, "tool", a.index, a.name, "succeeded", result=msgspec.Raw(value))
+            await self._record(
+                job,
+                "tool",
+                a.index,
+                a.name,
+                "succeeded",
+                result=msgspec.Raw(value),
+                started=started,
+            )
             return Answer("return", value=value)
-        await self._record(job, "tool", a.index, a.name, "failed", error=_plain(error))
+        await self._record(
+            job, "tool", a.index, a.name, "failed", error=_plain(error), started=started
+        )
         return Answer("raise", error=error)
 
     async def child(self, job: Job, args: Any) -> Answer:
@@ -187,7 +208,7 @@ class DurableOps:
         key = journal_key(job.run.attempt, a.index)
         try:
             # Idempotent per key: a resumed run finds the child it started before.
-            child = await job.start_child(a.task, data, key=key)
+            child = await job.start_child(a.task, data, key=key, span_key=key)
         except SeqdError as exc:
             error = _error(exc)
             await self._record(job, "child", a.index, a.task, "failed", error=_plain(error))

@@ -23,6 +23,7 @@ from seqd.config.settings import ConfigError
 from seqd.errors import NotRunnable, Suspended, TaskFailed
 from seqd.model.runs import Resources
 from seqd.model.tasks import Problem
+from seqd.model.traces import run_span_id, trace_of
 from seqd.plugins.tasktype import Job, Services, TaskSource, TaskType
 from seqd.runtime.workerpool.calls import OpHandler
 from seqd.runtime.workerpool.messages import Execute, SchemaRequest
@@ -238,6 +239,10 @@ class PythonTaskType:
             input=msgspec.json.encode(job.input),
             from_signature=source.config.get("inputs") is None,
             max_output_bytes=self._max_output_bytes,
+            trace_id=trace_of(run),
+            span_id=run_span_id(run.id),
+            root_id=run.root_id or run.id,
+            parent_id=run.parent_id,
         )
         pool = self._pool_or_fail()
         worker = await self._acquire()
