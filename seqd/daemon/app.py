@@ -148,11 +148,11 @@ class App:
         await self._listen(self.server)
         if cfg.watch:
             self._watcher = TaskWatcher(self.task_dirs, self.reload, cfg.reload_debounce_s)
-            self._watcher.start()
+            await self._watcher.start()
             self._tool_watcher = TaskWatcher(
                 self.tool_dirs, self.reload_tools, cfg.reload_debounce_s, depth=2
             )
-            self._tool_watcher.start()
+            await self._tool_watcher.start()
         self.host.emit(DaemonLifecycle(ts=timeutil.now(), phase="ready"))
         interval = systemd.watchdog_interval()
         if interval:
