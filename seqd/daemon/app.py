@@ -114,7 +114,7 @@ class App:
                 if owner_record is not None:
                     owner_record.error = f"task type {name} failed to start: {exc}"
         self.catalog = Catalog(self.task_dirs, self.host.task_types)
-        await self.catalog.reload()
+        await self.catalog.reload(report=False)  # told below, once tools are known
         self.engine = Engine(
             storage=self.storage,
             catalog=self.catalog,
@@ -134,8 +134,7 @@ class App:
         )
         await self.tools.start()
         self.engine.tools = self.tools
-        if any(e.definition.type == "flow" for e in self.catalog.entries.values()):
-            await self.catalog.reload_checks()  # flows can check their tools now
+        await self.catalog.reload_checks()  # flows check their tools; invalid tasks logged
         await self.host.startup(self.info())
         await self.engine.recover()
         dispatcher = Dispatcher(build_handlers(self), limiter=self._rate_limit)
@@ -226,8 +225,9 @@ class App:
     async def reload(self) -> ReloadResult:
         systemd.reloading()
         try:
-            result = await self.catalog.reload()
-            if hasattr(self, "tools"):
+            has_tools = hasattr(self, "tools")
+            result = await self.catalog.reload(report=not has_tools)
+            if has_tools:
                 await self.tools.reload()
                 await self.catalog.reload_checks()  # flows see the tools as they are now
         finally:

@@ -31,7 +31,7 @@ from .job import ActiveJob, JobHost
 from .retries import Retries
 from .runlog import RunLog
 from .suspension import Suspensions
-from .transitions import Transitions
+from .transitions import Transitions, about, explain
 from .validation import check_size
 
 logger = logging.getLogger(__name__)
@@ -234,6 +234,10 @@ class Executor:
             )
             await log.flush()
             if job.cancel_reason is None or job.cancel_reason[0] != "cancelled":
+                logger.info(
+                    "%s: attempt %d failed %s; retrying in %gs",
+                    about(run), run.attempt, explain(error), delay,
+                )  # fmt: skip
                 await self._retries.again(run, delay, job)
                 return
             status, error = "cancelled", RunError(type="cancelled", message=job.cancel_reason[1])

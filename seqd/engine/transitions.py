@@ -27,6 +27,24 @@ from seqd.plugins.tracing import RunTransition
 logger = logging.getLogger(__name__)
 
 
+MAX_LOGGED_MESSAGE = 300
+"""An error message is cut to this many characters in the daemon's log (the run
+record keeps all of it)."""
+
+
+def about(run: Run) -> str:
+    """How the daemon's log names a run: its id and its task."""
+    return f"run {run.id} of task {run.task}"
+
+
+def explain(error: RunError) -> str:
+    """An error in the daemon's log: its type, then its message on one short line."""
+    message = " ".join(error.message.split())
+    if len(message) > MAX_LOGGED_MESSAGE:
+        message = message[: MAX_LOGGED_MESSAGE - 1] + "…"
+    return f"({error.type}): {message}"
+
+
 class Measured(Protocol):
     """An attempt that ran (the engine's ``ActiveJob``): what it used."""
 
@@ -84,6 +102,8 @@ class Transitions:
         if not await self.store(final, expect):
             return None
         self.live.pop(run.id, None)
+        if status == "failed" and error is not None:
+            logger.warning("%s failed %s", about(final), explain(error))
         self.emit(final, run.status)
         self._ended(final)
         return final
