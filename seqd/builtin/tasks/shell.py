@@ -12,6 +12,7 @@ inject shell code.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import re
@@ -272,8 +273,10 @@ class ShellTaskType:
         if not isinstance(opts, ShellOptions):
             raise TaskFailed("validation", "shell options were not decoded")
         argv = self._argv(opts, job.input)
-        try:
-            cwd = resolve_cwd(job.task.dir, opts.cwd, self.config.allow_cwd_outside)
+        try:  # a path walk (a stat per component): off the loop
+            cwd = await asyncio.to_thread(
+                resolve_cwd, job.task.dir, opts.cwd, self.config.allow_cwd_outside
+            )
         except ValueError as exc:
             raise TaskFailed("validation", f"cwd: {exc}", {"field": "cwd"}) from None
         grace = opts.kill_grace_s if opts.kill_grace_s is not None else self.config.kill_grace_s
