@@ -4,6 +4,7 @@ start-up / serve / shutdown split (uvicorn's shape)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import socket
@@ -280,8 +281,10 @@ class App:
         if self._watchdog is not None:
             self._watchdog.stop()
         if self._bound_path is not None:
-            try:
-                os.unlink(self._bound_path)
-            except OSError:
-                pass
+            await asyncio.to_thread(_remove, self._bound_path)
         logger.info("stopped")
+
+
+def _remove(path: str) -> None:
+    with contextlib.suppress(OSError):
+        os.unlink(path)

@@ -49,7 +49,7 @@ def _parser() -> argparse.ArgumentParser:
 
 async def _open(config: Config) -> StorageBackend:
     host = PluginHost(config.disabled_plugins)
-    host.load()
+    await asyncio.to_thread(host.load)  # reads the installed packages' metadata
     factory = host.storage.get(config.storage)
     if factory is None:
         known = ", ".join(host.storage.names()) or "none"
