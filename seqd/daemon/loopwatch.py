@@ -57,6 +57,10 @@ PSEUDO_FS = ("/proc/", "/sys/", "/dev/")
 SLOW_PREFIX = "Executing "
 """How asyncio (and uvloop) begin the slow-callback warning: ``Executing <handle> took
 N seconds``."""
+SLACK_S = 0.02
+"""The warning comes a moment after its callback ended (its handle is described first):
+file operations this much earlier count as the callback's too. One of a callback just
+before may then be named as well; the per-site report tells them apart."""
 _STDLIB = os.path.dirname(os.__file__) + os.sep
 _LINECACHE = linecache.__file__
 
@@ -139,7 +143,7 @@ class _SlowCallbacks(logging.Filter):
         ):
             return True
         now = time.monotonic()
-        ops = self.watch.during(now - args[-1], now)
+        ops = self.watch.during(now - args[-1] - SLACK_S, now)
         if ops:
             shown = "; ".join(str(op) for op in ops[:5])
             more = f" (+{len(ops) - 5} more)" if len(ops) > 5 else ""
@@ -165,9 +169,18 @@ def enable(loop: asyncio.AbstractEventLoop, threshold_ms: float) -> LoopWatch:
         sys.addaudithook(_watch.audit)
         logging.getLogger("asyncio").addFilter(_SlowCallbacks(_watch))
     _watch.thread = threading.get_ident()
+    _watch.recent.clear()
+    _watch.reported.clear()
     logger.warning(
         "loop debug on: callbacks slower than %g ms and file I/O on the loop are logged "
         "(slow_callback_ms; it slows the daemon down)",
         threshold_ms,
     )
     return _watch
+
+
+def disable() -> None:
+    """Stop recording (the audit hook stays, as hooks do, but ignores every event)."""
+    if _watch is not None:
+        _watch.thread = -1
+        _watch.armed = False
