@@ -50,6 +50,11 @@ class Measured(Protocol):
 
     resources: Resources | None
 
+    @property
+    def running_s(self) -> float:
+        """The run's time executing so far, this execution included."""
+        ...
+
 
 class Transitions:
     def __init__(
@@ -98,6 +103,7 @@ class Transitions:
             finished_at=timeutil.now(),
             pid=None,
             resources=job.resources if job is not None else run.resources,
+            running_s=job.running_s if job is not None else run.running_s,
         )
         if not await self.store(final, expect):
             return None
