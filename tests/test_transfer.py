@@ -272,14 +272,20 @@ def test_a_version_1_export_still_imports_and_a_newer_one_is_refused(tmp_path: P
     asyncio.run(main())
 
 
-def test_cli_export_import(tmp_path: Path) -> None:
-    async def seed() -> None:
-        store = open_store("sqlite", tmp_path / "a", {})
+def seed(state_dir: Path) -> None:
+    """A SQLite store in ``state_dir`` filled by ``fill``."""
+
+    async def main() -> None:
+        store = open_store("sqlite", state_dir, {})
         await store.open()
         await fill(store)
         await store.close()
 
-    asyncio.run(seed())
+    asyncio.run(main())
+
+
+def test_cli_export_import(tmp_path: Path) -> None:
+    seed(tmp_path / "a")
     env = {**os.environ, "SEQD_CONFIG": ""}
     dump_file = tmp_path / "dump.jsonl"
     out = subprocess.run(
@@ -355,13 +361,7 @@ def test_read_lines_cuts_lines_across_reads() -> None:
 
 
 def test_cli_export_to_stdout_and_import_from_stdin(tmp_path: Path) -> None:
-    async def seed() -> None:
-        store = open_store("sqlite", tmp_path / "a", {})
-        await store.open()
-        await fill(store)
-        await store.close()
-
-    asyncio.run(seed())
+    seed(tmp_path / "a")
     env = {**os.environ, "SEQD_CONFIG": ""}
     seqd = [sys.executable, "-m", "seqd"]
     exported = subprocess.run(
