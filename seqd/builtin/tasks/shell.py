@@ -181,6 +181,8 @@ class ShellTaskType:
         self.config = ShellTypeConfig()
         self._running = 0
         self._spawner = Spawner()
+        self._cwds: dict[str, tuple[tuple[str | None, str | None, bool], str]] = {}
+        """Per task: (version, cwd option, allow_outside) and the directory it resolved to."""
 
     # -- catalog side ----------------------------------------------------------------
 
@@ -231,6 +233,17 @@ class ShellTaskType:
 
     # -- running ---------------------------------------------------------------------
 
+    async def _cwd(self, source: TaskSource, opts: ShellOptions) -> str:
+        """``resolve_cwd`` — a stat per path component, so on a thread — once per task
+        version (a version is the folder's content; the catalog reloads on changes)."""
+        key = (source.version, opts.cwd, self.config.allow_cwd_outside)
+        known = self._cwds.get(source.name)
+        if known is not None and known[0] == key and source.version is not None:
+            return known[1]
+        cwd = await asyncio.to_thread(resolve_cwd, source.dir, opts.cwd, key[2])
+        self._cwds[source.name] = (key, cwd)
+        return cwd
+
     def _argv(self, opts: ShellOptions, inputs: Mapping[str, Any]) -> list[str]:
         problems = _command_problems(opts, {})
         if problems:
@@ -273,10 +286,8 @@ class ShellTaskType:
         if not isinstance(opts, ShellOptions):
             raise TaskFailed("validation", "shell options were not decoded")
         argv = self._argv(opts, job.input)
-        try:  # a path walk (a stat per component): off the loop
-            cwd = await asyncio.to_thread(
-                resolve_cwd, job.task.dir, opts.cwd, self.config.allow_cwd_outside
-            )
+        try:
+            cwd = await self._cwd(job.task, opts)
         except ValueError as exc:
             raise TaskFailed("validation", f"cwd: {exc}", {"field": "cwd"}) from None
         grace = opts.kill_grace_s if opts.kill_grace_s is not None else self.config.kill_grace_s
