@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import os
 import re
 import subprocess
 import sys
@@ -297,6 +298,29 @@ def test_every_run_error_type_is_documented() -> None:
     produced = produced_error_types()
     assert {"exception", "timeout", "cancelled", "exit_code", "crashed"} <= produced
     assert produced <= documented, f"undocumented: {sorted(produced - documented)}"
+
+
+# -- flows.md ----------------------------------------------------------------------
+
+
+def test_the_flows_md_run_example_works(daemon, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """``seqctl run etl -i csv=@rows.csv ...`` passes the file's text, as it says."""
+    m = re.search(r"`(seqctl run etl -i csv=@rows\.csv -i out=(\S+))`", doc("flows.md"))
+    assert m, "the example is gone from docs/flows.md"
+    (tmp_path / "rows.csv").write_text("name,amount\nada,10\nbob,not-a-number\ncy,5\n")
+    out = tmp_path / "out.jsonl"
+    argv = m.group(1).replace(m.group(2), str(out)).split()[1:]
+    proc = subprocess.run(
+        [sys.executable, "-m", "seqd.cli", *argv],
+        cwd=tmp_path,
+        env={**os.environ, "SEQD_SOCKET": daemon.socket},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["rows_in"] == 3
+    assert [json.loads(x)["name"] for x in out.read_text().splitlines()] == ["Ada", "Cy"]
 
 
 # -- all docs ----------------------------------------------------------------------

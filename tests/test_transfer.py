@@ -10,7 +10,7 @@ import re
 import subprocess
 import sys
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +19,7 @@ import pytest
 from seqd.model.runs import NewLogLine, NewStep, Run, RunError
 from seqd.plugins.host import PluginHost
 from seqd.plugins.storage import StorageBackend, StorageContext
-from seqd.storage.transfer import TransferError, export_store, import_store
+from seqd.storage.transfer import READ_BYTES, TransferError, export_store, import_store, read_lines
 
 DSN = os.environ.get("SEQD_TEST_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/test")
 
@@ -34,6 +34,31 @@ def _postgres_reachable() -> str | None:
             return None
     except Exception as exc:
         return f"PostgreSQL at {DSN} is unreachable: {exc}"
+
+
+class Sink:
+    """What ``export_store`` writes to, in memory: async writes, kept as bytes."""
+
+    def __init__(self) -> None:
+        self.buf = io.BytesIO()
+        self.writes = 0
+
+    async def write(self, data: bytes) -> None:
+        self.writes += 1
+        self.buf.write(data)
+
+    def getvalue(self) -> bytes:
+        return self.buf.getvalue()
+
+
+def lines_of(data: bytes) -> AsyncIterator[bytes]:
+    """``data`` as ``import_store`` reads a file: lines cut from async reads."""
+    stream = io.BytesIO(data)
+
+    async def read(size: int) -> bytes:
+        return stream.read(size)
+
+    return read_lines(read)
 
 
 SCHEMA = f"seqd_transfer_{uuid.uuid4().hex[:12]}"
@@ -134,7 +159,7 @@ JOURNALED = sum(i % 4 for i in range(30)) + 2500
 
 
 async def dump(store: StorageBackend) -> bytes:
-    out = io.BytesIO()
+    out = Sink()
     await export_store(store, out.write)
     # the header carries a timestamp and the source, an imported kv key the time of the
     # import; compare the rest
@@ -148,17 +173,18 @@ def test_round_trip_to_every_backend(backend_name: str, tmp_path: Path) -> None:
         source = open_store("sqlite", tmp_path / "src", {})
         await source.open()
         await fill(source)
-        buf = io.BytesIO()
+        buf = Sink()
         counts = await export_store(source, buf.write)
         assert counts.runs == 30 and counts.log_lines == sum(i * 3 for i in range(30))
         assert counts.steps == JOURNALED
         assert counts.kv_keys == KV_KEYS
         # 21 short journals, and run 7's 2,503 entries in three records of up to 1,000
         assert buf.getvalue().count(b'{"type":"steps",') == 21 + 3
+        assert buf.writes < 10  # gathered into few writes, not one per record
         target = open_store(backend_name, tmp_path / "dst", backend_options(backend_name, tmp_path))
         await target.open()
         try:
-            got = await import_store(target, buf.getvalue().splitlines(keepends=True))
+            got = await import_store(target, lines_of(buf.getvalue()))
             assert (got.runs, got.skipped, got.steps, got.kv_keys) == (30, 0, JOURNALED, KV_KEYS)
             assert await target.kv_namespaces() == ["global", "task/etl", "task/ü ns"]
             entry = await target.kv_get("task/etl", "key 7")
@@ -172,16 +198,16 @@ def test_round_trip_to_every_backend(backend_name: str, tmp_path: Path) -> None:
                     (w.ts, w.kind, w.key, w.name, w.status, w.data) for w in want
                 ]
             # a second import adds nothing
-            again = await import_store(target, buf.getvalue().splitlines(keepends=True))
+            again = await import_store(target, lines_of(buf.getvalue()))
             assert (again.runs, again.skipped, again.log_lines, again.steps) == (0, 30, 0, 0)
             assert again.kv_keys == 0  # existing keys are never overwritten
             assert await dump(target) == await dump(source)
             # and back again: the copy exports to the same bytes
             back = open_store("sqlite", tmp_path / "back", {})
             await back.open()
-            out = io.BytesIO()
+            out = Sink()
             await export_store(target, out.write)
-            await import_store(back, out.getvalue().splitlines())
+            await import_store(back, lines_of(out.getvalue()))
             assert await dump(back) == await dump(source)
             await back.close()
         finally:
@@ -212,7 +238,7 @@ def test_import_refuses_what_is_not_an_export(tmp_path: Path, text: bytes, needl
         await store.open()
         try:
             with pytest.raises(TransferError, match=needle):
-                await import_store(store, text.splitlines())
+                await import_store(store, lines_of(text))
         finally:
             await store.close()
 
@@ -234,11 +260,11 @@ def test_a_version_1_export_still_imports_and_a_newer_one_is_refused(tmp_path: P
         await store.open()
         try:
             v1 = header % 1 + run % (b"a" * 24) + logs % (b"a" * 24)
-            counts = await import_store(store, v1.splitlines())
+            counts = await import_store(store, lines_of(v1))
             assert (counts.runs, counts.log_lines, counts.steps) == (1, 1, 0)
             assert [g.text for g in await store.read_logs("a" * 24, 0, 10)] == ["hi"]
             with pytest.raises(TransferError, match="unsupported export seqd-export v4"):
-                await import_store(store, (header % 4 + run % (b"b" * 24)).splitlines())
+                await import_store(store, lines_of(header % 4 + run % (b"b" * 24)))
             assert await store.get_run("b" * 24) is None
         finally:
             await store.close()
@@ -246,14 +272,20 @@ def test_a_version_1_export_still_imports_and_a_newer_one_is_refused(tmp_path: P
     asyncio.run(main())
 
 
-def test_cli_export_import(tmp_path: Path) -> None:
-    async def seed() -> None:
-        store = open_store("sqlite", tmp_path / "a", {})
+def seed(state_dir: Path) -> None:
+    """A SQLite store in ``state_dir`` filled by ``fill``."""
+
+    async def main() -> None:
+        store = open_store("sqlite", state_dir, {})
         await store.open()
         await fill(store)
         await store.close()
 
-    asyncio.run(seed())
+    asyncio.run(main())
+
+
+def test_cli_export_import(tmp_path: Path) -> None:
+    seed(tmp_path / "a")
     env = {**os.environ, "SEQD_CONFIG": ""}
     dump_file = tmp_path / "dump.jsonl"
     out = subprocess.run(
@@ -316,3 +348,36 @@ def test_cli_export_import(tmp_path: Path) -> None:
         timeout=60,
     )
     assert bad.returncode == 1 and "missing.jsonl" in bad.stderr
+
+
+def test_read_lines_cuts_lines_across_reads() -> None:
+    long = b"x" * (READ_BYTES * 2 + 7)  # longer than two reads
+    data = b"a\n\nb\n" + long + b"\nlast without an end"
+
+    async def main() -> list[bytes]:
+        return [line async for line in lines_of(data)]
+
+    assert asyncio.run(main()) == [b"a", b"", b"b", long, b"last without an end"]
+
+
+def test_cli_export_to_stdout_and_import_from_stdin(tmp_path: Path) -> None:
+    seed(tmp_path / "a")
+    env = {**os.environ, "SEQD_CONFIG": ""}
+    seqd = [sys.executable, "-m", "seqd"]
+    exported = subprocess.run(
+        [*seqd, "export", "--state-dir", str(tmp_path / "a")],
+        capture_output=True,
+        env=env,
+        timeout=60,
+    )
+    assert exported.returncode == 0, exported.stderr
+    assert exported.stdout.startswith(b'{"type":"header"') and exported.stdout.count(b"\n") > 30
+    imported = subprocess.run(
+        [*seqd, "import", "--state-dir", str(tmp_path / "b"), "-"],
+        input=exported.stdout,
+        capture_output=True,
+        env=env,
+        timeout=60,
+    )
+    assert imported.returncode == 0, imported.stderr
+    assert b"imported 30 runs" in imported.stderr

@@ -33,8 +33,12 @@ class Catalog:
         self.entries: dict[str, TaskEntry] = {}
         self._reload_lock = asyncio.Lock()
         self._resolving: dict[tuple[str, str | None], asyncio.Task[None]] = {}
+        self._reported: dict[str, tuple[str | None, str]] = {}
+        """Invalid tasks already logged: (version, problems) of each."""
 
-    async def reload(self) -> ReloadResult:
+    async def reload(self, report: bool = True) -> ReloadResult:
+        """Load the task folders again. ``report=False``: do not log invalid tasks yet
+        (at start-up, before the tools that flows check are known)."""
         async with self._reload_lock:
             fresh = await asyncio.to_thread(scan, self.dirs, self.task_types)
             changed: list[str] = []
@@ -51,6 +55,8 @@ class Catalog:
             changed.extend(sorted(set(self.entries) - set(fresh)))
             self._cross_check(fresh)
             self.entries = fresh
+            if report:
+                self._report_invalid()
             for new in ask:
                 if self._needs_schema(new):
                     self._resolve_later(new)
@@ -111,6 +117,29 @@ class Catalog:
         the tool registry, became known)."""
         async with self._reload_lock:
             self._cross_check(self.entries)
+            self._report_invalid()
+
+    # -- telling operators -------------------------------------------------------------
+
+    def _report_invalid(self) -> None:
+        """A WARNING for each invalid task whose problems were not reported yet: once
+        per problem, not at every reload."""
+        for name in set(self._reported) - set(self.entries):
+            del self._reported[name]
+        for name, entry in sorted(self.entries.items()):
+            if entry.definition.valid:
+                self._reported.pop(name, None)
+            else:
+                self._warn_invalid(entry)
+
+    def _warn_invalid(self, entry: TaskEntry) -> None:
+        problems = " ".join(
+            "; ".join(f"{p.where}: {p.message}" for p in entry.definition.problems).split()
+        )
+        said = (entry.definition.version, problems)
+        if self._reported.get(entry.name) != said:
+            self._reported[entry.name] = said
+            logger.warning("task %s is invalid (not_runnable): %s", entry.name, problems[:1000])
 
     async def validate(self, name: str) -> list[Problem]:
         """Every problem of a task now, with the input schemas of the tasks it refers to
@@ -179,14 +208,14 @@ class Catalog:
             message = getattr(exc, "message", None) or str(exc)
             self._invalidate(entry, "code.py", message)
 
-    @staticmethod
-    def _invalidate(entry: TaskEntry, where: str, message: str) -> None:
+    def _invalidate(self, entry: TaskEntry, where: str, message: str) -> None:
         entry.schema_failed = True  # a reload asks again, even for the same version
         problem = Problem(where=where, message=message)
         entry.definition.problems = [*entry.definition.problems, problem]
         if entry.own_problems is not None:
             entry.own_problems = [*entry.own_problems, problem]
         entry.definition.valid = False
+        self._warn_invalid(entry)
 
     async def runnable(self, name: str) -> TaskEntry:
         entry = await self.resolved(self.get(name))

@@ -1,7 +1,7 @@
 """A small ctypes wrapper around Linux inotify.
 
-The shell task type wakes its log tailers with it, and the task-folder watcher reloads
-changed tasks with it. ctypes on libc keeps it dependency-free; the descriptor is
+The task-folder and tool-folder watchers (``seqd.catalog.watch``) reload changed
+definitions with it. ctypes on libc keeps it dependency-free; the descriptor is
 nonblocking and close-on-exec so it can sit in an event loop (``loop.add_reader``) and
 never leaks into spawned commands. Where inotify is missing (not Linux, a seccomp
 filter, ``max_user_instances`` reached) the constructor raises ``OSError`` and callers
@@ -90,7 +90,9 @@ def _oserror(what: str, path: str | None = None) -> OSError:
 
 
 class Inotify:
-    """One inotify instance. Not thread-safe; use it from one thread (the loop's)."""
+    """One inotify instance. Events are read on one thread (the loop's); ``add_watch``
+    is one system call and may run on another thread (a directory walk), as long as
+    the instance is not closed meanwhile."""
 
     def __init__(self) -> None:
         libc = _get_libc()

@@ -37,6 +37,40 @@ TASK_MASK = (
 FALLBACK_INTERVAL_S = 5.0
 
 
+def add_watches(
+    ino: inotify.Inotify, starts: list[tuple[str, int]], depth: int, strict: bool = False
+) -> list[tuple[int, str, int]]:
+    """Watch each ``(folder, level)`` of ``starts`` and, above the definitions' depth,
+    the folders below it; ``(wd, folder, level)`` of each watch. Blocking (a directory
+    walk): run it on a thread. A folder that is gone or unwatchable is skipped, except
+    a start when ``strict`` (the caller then falls back to polling)."""
+    found: list[tuple[int, str, int]] = []
+
+    def watch(folder: str, level: int, must: bool) -> None:
+        mask = ROOT_MASK if level == 0 else TASK_MASK if level >= depth else TASK_MASK | ROOT_MASK
+        try:
+            found.append((ino.add_watch(folder, mask), folder, level))
+        except OSError:
+            if must:
+                raise
+            return
+        if level >= depth:
+            return
+        try:
+            names = os.listdir(folder)
+        except OSError:
+            return
+        for name in names:
+            below = os.path.join(folder, name)
+            if not name.startswith(".") and os.path.isdir(below):
+                watch(below, level + 1, False)
+
+    for folder, level in starts:
+        if os.path.isdir(folder):
+            watch(folder, level, strict)
+    return found
+
+
 class TaskWatcher:
     def __init__(
         self,
@@ -57,48 +91,36 @@ class TaskWatcher:
         self._timer: asyncio.TimerHandle | None = None
         self._task: asyncio.Task[None] | None = None
         self._fallback: asyncio.Task[None] | None = None
+        self._adding: set[asyncio.Task[None]] = set()
+        """Watches being added on a thread, for new folders; never cancelled (the
+        thread would go on using the inotify descriptor)."""
 
-    def start(self) -> None:
+    async def start(self) -> None:
         loop = asyncio.get_running_loop()
         try:
             self._inotify = inotify.Inotify()
-            self._add_watches()
+            await self._watch([(root, 0) for root in self.dirs], strict=True)
             loop.add_reader(self._inotify.fileno(), self._on_readable)
         except OSError as exc:
             logger.warning(
                 "inotify unavailable (%s); checking tasks every %gs", exc, FALLBACK_INTERVAL_S
             )
+            if self._inotify is not None:
+                self._inotify.close()
             self._inotify = None
             self._fallback = asyncio.ensure_future(self._poll())
 
-    def _add_watches(self) -> None:
-        assert self._inotify is not None
-        for root in self.dirs:
-            if not os.path.isdir(root):
-                continue
-            self._levels[self._inotify.add_watch(root, ROOT_MASK)] = (root, 0)
-            self._watch_below(root, 1)
-
-    def _watch_below(self, parent: str, level: int) -> None:
-        """Watch the folders of ``parent`` (at ``level``) and, above the definitions'
-        depth, their folders too."""
-        assert self._inotify is not None
-        try:
-            names = os.listdir(parent)
-        except OSError:
+    async def _watch(self, starts: list[tuple[str, int]], strict: bool = False) -> None:
+        """Watch the folders ``starts`` (each with its depth below its directory) and
+        those below them, on a thread (a directory walk); the watches are then known
+        on the loop."""
+        ino = self._inotify
+        if ino is None:
             return
-        for name in names:
-            folder = os.path.join(parent, name)
-            if os.path.isdir(folder) and not name.startswith("."):
-                self._watch_folder(folder, level)
-
-    def _watch_folder(self, folder: str, level: int) -> None:
-        assert self._inotify is not None
-        mask = TASK_MASK if level >= self.depth else TASK_MASK | ROOT_MASK
-        with contextlib.suppress(OSError):
-            self._levels[self._inotify.add_watch(folder, mask)] = (folder, level)
-        if level < self.depth:
-            self._watch_below(folder, level + 1)
+        for wd, folder, level in await asyncio.to_thread(
+            add_watches, ino, starts, self.depth, strict
+        ):
+            self._levels[wd] = (folder, level)
 
     def _on_readable(self) -> None:
         assert self._inotify is not None
@@ -115,25 +137,25 @@ class TaskWatcher:
         ]
         if not relevant:
             return
+        new: list[tuple[str, int]] = []
         for event in relevant:
             if event.mask & inotify.IN_ISDIR and event.mask & (
                 inotify.IN_CREATE | inotify.IN_MOVED_TO
             ):
-                self._watch_new_folder(event.wd, event.name)
+                new.extend(self._new_folder(event.wd, event.name))
+        if new:
+            task = asyncio.ensure_future(self._watch(new))
+            self._adding.add(task)
+            task.add_done_callback(self._adding.discard)
         self._arm()
 
-    def _watch_new_folder(self, wd: int, name: str) -> None:
+    def _new_folder(self, wd: int, name: str) -> list[tuple[str, int]]:
+        """Where a folder just created in the folder of ``wd`` is to be watched."""
         known = self._levels.get(wd)
-        if known is not None and self._inotify is not None:
-            parent, level = known
-            if level < self.depth and os.path.isdir(os.path.join(parent, name)):
-                self._watch_folder(os.path.join(parent, name), level + 1)
-            return
-        for root in self.dirs:
-            folder = os.path.join(root, name)
-            if os.path.isdir(folder) and self._inotify is not None:
-                with contextlib.suppress(OSError):
-                    self._inotify.add_watch(folder, TASK_MASK)
+        if known is None:
+            return [(os.path.join(root, name), 1) for root in self.dirs]
+        parent, level = known
+        return [(os.path.join(parent, name), level + 1)] if level < self.depth else []
 
     def _arm(self) -> None:
         if self._timer is not None:
@@ -161,10 +183,12 @@ class TaskWatcher:
     async def stop(self) -> None:
         if self._timer is not None:
             self._timer.cancel()
-        if self._inotify is not None:
-            asyncio.get_running_loop().remove_reader(self._inotify.fileno())
-            self._inotify.close()
-            self._inotify = None
+        ino, self._inotify = self._inotify, None
+        if ino is not None:
+            asyncio.get_running_loop().remove_reader(ino.fileno())
+            if self._adding:  # a thread may be adding watches to it
+                await asyncio.wait(self._adding)
+            ino.close()
         for task in (self._task, self._fallback):
             if task is not None and not task.done():
                 task.cancel()

@@ -1,9 +1,11 @@
 """Turning ``seqctl run`` arguments into a run's input object.
 
 ``-i key=value`` gives a string, ``-i key:=<json>`` a JSON value (the httpie
-convention), ``--input`` a whole JSON object inline, from ``@file`` or from ``-``
-(stdin). ``--input`` is applied first, then each ``-i`` in order, so ``-i`` overrides.
-Every mistake is a :class:`UsageError` (exit status 2), never a traceback.
+convention); ``-i key=@path`` the text of a file and ``-i key:=@path`` a JSON file
+(httpie's and curl's ``@``, so a value that starts with ``@`` is spelt as JSON:
+``-i key:='"@x"'``). ``--input`` gives a whole JSON object inline, from ``@file`` or
+from ``-`` (stdin). ``--input`` is applied first, then each ``-i`` in order, so ``-i``
+overrides. Every mistake is a :class:`UsageError` (exit status 2), never a traceback.
 """
 
 from __future__ import annotations
@@ -23,17 +25,39 @@ class UsageError(Exception):
 
 
 def parse_item(item: str, flag: str = "-i") -> tuple[str, Any]:
-    """``key=value`` → (key, "value"); ``key:=json`` → (key, decoded json)."""
+    """``key=value`` → (key, "value"); ``key:=json`` → (key, decoded json); with
+    ``@path`` as the value, the file's text, or the file decoded as JSON."""
     eq = item.find("=")
     if eq <= 0 or (eq == 1 and item[0] == ":"):
-        raise UsageError(f"{flag} {item!r}: expected KEY=VALUE (a string) or KEY:=JSON")
-    if item[eq - 1] == ":":
-        key, raw = item[: eq - 1], item[eq + 1 :]
-        try:
-            return key, decode_json(raw)
-        except ValueError as exc:
-            raise UsageError(f"{flag} {item!r}: the value after ':=' is not JSON ({exc})") from None
-    return item[:eq], item[eq + 1 :]
+        raise UsageError(
+            f"{flag} {item!r}: expected KEY=VALUE (a string), KEY:=JSON, KEY=@FILE (the "
+            "file's text) or KEY:=@FILE (a JSON file)"
+        )
+    as_json = item[eq - 1] == ":"
+    key, raw = item[: eq - 1 if as_json else eq], item[eq + 1 :]
+    origin = f"the value after {':=' if as_json else '='}"
+    if raw.startswith("@"):
+        raw, origin = read_file(raw[1:], f"{flag} {key}"), raw[1:]
+    if not as_json:
+        return key, raw
+    try:
+        return key, decode_json(raw)
+    except ValueError as exc:
+        raise UsageError(f"{flag} {item!r}: {origin} is not JSON ({exc})") from None
+
+
+def read_file(path: str, what: str) -> str:
+    """The text of the file at ``path`` (UTF-8); a UsageError naming ``what`` if it
+    cannot be read."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            return f.read()
+    except (OSError, UnicodeDecodeError) as exc:
+        if isinstance(exc, UnicodeDecodeError):
+            reason = f"not UTF-8 text ({exc.reason} at byte {exc.start})"
+        else:
+            reason = exc.strerror or str(exc)
+        raise UsageError(f"{what}: cannot read {path}: {reason}") from None
 
 
 def read_input(spec: str, stdin: IO[str] | None = None, flag: str = "--input") -> dict[str, Any]:
@@ -41,14 +65,7 @@ def read_input(spec: str, stdin: IO[str] | None = None, flag: str = "--input") -
     if spec == "-":
         text, origin = (stdin or sys.stdin).read(), "stdin"
     elif spec.startswith("@"):
-        path = spec[1:]
-        try:
-            with open(path, encoding="utf-8") as f:
-                text = f.read()
-        except (OSError, UnicodeDecodeError) as exc:
-            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-            raise UsageError(f"{flag}: cannot read {path}: {reason}") from None
-        origin = path
+        text, origin = read_file(spec[1:], flag), spec[1:]
     else:
         text, origin = spec, flag
     try:

@@ -291,6 +291,7 @@ def _show_run(r: Run, out: Out) -> None:
             ("started", full_time(r.started_at) or "-"),
             ("finished", full_time(r.finished_at) or "-"),
             ("duration", duration(elapsed(r.started_at, r.finished_at)) or "-"),
+            ("running", duration(getattr(r, "running_s", None)) or "-"),  # older daemons lack it
             ("cpu", duration(res.cpu_s) if res and res.cpu_s is not None else "-"),
             ("peak rss", size(res.peak_rss_bytes) if res and res.peak_rss_bytes else "-"),
             ("input", pretty_json(r.input)),

@@ -103,6 +103,9 @@ class Config(Section, kw_only=True):
     """Watch task directories and reload changed tasks by themselves."""
     reload_debounce_s: Annotated[float, Meta(ge=0)] = 0.2
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+    slow_callback_ms: Annotated[float, Meta(ge=0)] = 0.0
+    """Debugging: log every event-loop callback slower than this, and file I/O done on
+    the loop (``seqd.daemon.loopwatch``); 0: off."""
     disabled_plugins: list[str] = []
     limits: Limits = msgspec.field(default_factory=Limits)
     access: Access = msgspec.field(default_factory=Access)
@@ -142,9 +145,10 @@ ENV_KEYS: dict[str, str] = {
     "SEQD_WORKERS": "workers",
     "SEQD_LOG_LEVEL": "log_level",
     "SEQD_SHUTDOWN_GRACE_S": "shutdown_grace_s",
+    "SEQD_SLOW_CALLBACK_MS": "slow_callback_ms",
 }
 _INT_KEYS = {"workers"}
-_FLOAT_KEYS = {"shutdown_grace_s"}
+_FLOAT_KEYS = {"shutdown_grace_s", "slow_callback_ms"}
 
 
 def _env_layer(env: Mapping[str, str]) -> dict[str, Any]:

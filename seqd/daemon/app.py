@@ -4,6 +4,7 @@ start-up / serve / shutdown split (uvicorn's shape)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import socket
@@ -114,7 +115,7 @@ class App:
                 if owner_record is not None:
                     owner_record.error = f"task type {name} failed to start: {exc}"
         self.catalog = Catalog(self.task_dirs, self.host.task_types)
-        await self.catalog.reload()
+        await self.catalog.reload(report=False)  # told below, once tools are known
         self.engine = Engine(
             storage=self.storage,
             catalog=self.catalog,
@@ -136,8 +137,7 @@ class App:
         )
         await self.tools.start()
         self.engine.tools = self.tools
-        if any(e.definition.type == "flow" for e in self.catalog.entries.values()):
-            await self.catalog.reload_checks()  # flows can check their tools now
+        await self.catalog.reload_checks()  # flows check their tools; invalid tasks logged
         await self.host.startup(self.info())
         await self.engine.recover()
         dispatcher = Dispatcher(build_handlers(self), limiter=self._rate_limit)
@@ -150,11 +150,11 @@ class App:
         await self._listen(self.server)
         if cfg.watch:
             self._watcher = TaskWatcher(self.task_dirs, self.reload, cfg.reload_debounce_s)
-            self._watcher.start()
+            await self._watcher.start()
             self._tool_watcher = TaskWatcher(
                 self.tool_dirs, self.reload_tools, cfg.reload_debounce_s, depth=2
             )
-            self._tool_watcher.start()
+            await self._tool_watcher.start()
         self.host.emit(DaemonLifecycle(ts=timeutil.now(), phase="ready"))
         interval = systemd.watchdog_interval()
         if interval:
@@ -228,8 +228,9 @@ class App:
     async def reload(self) -> ReloadResult:
         systemd.reloading()
         try:
-            result = await self.catalog.reload()
-            if hasattr(self, "tools"):
+            has_tools = hasattr(self, "tools")
+            result = await self.catalog.reload(report=not has_tools)
+            if has_tools:
                 await self.tools.reload()
                 await self.catalog.reload_checks()  # flows see the tools as they are now
         finally:
@@ -282,8 +283,10 @@ class App:
         if self._watchdog is not None:
             self._watchdog.stop()
         if self._bound_path is not None:
-            try:
-                os.unlink(self._bound_path)
-            except OSError:
-                pass
+            await asyncio.to_thread(_remove, self._bound_path)
         logger.info("stopped")
+
+
+def _remove(path: str) -> None:
+    with contextlib.suppress(OSError):
+        os.unlink(path)

@@ -13,6 +13,7 @@ from typing import Any
 
 from seqd import __version__
 from seqd.config.settings import ConfigError, load_config
+from seqd.daemon import loopwatch
 from seqd.daemon.flags import flags_of, storage_flags
 
 logger = logging.getLogger("seqd")
@@ -105,6 +106,7 @@ async def serve(flags: dict[str, Any], config_file: str | None) -> int:
     setup_logging(config.log_level)
     app = App(config)
     loop = asyncio.get_running_loop()
+    watch = loopwatch.enable(loop, config.slow_callback_ms) if config.slow_callback_ms else None
     loop.add_signal_handler(signal.SIGTERM, app.request_stop, "SIGTERM")
     loop.add_signal_handler(signal.SIGINT, app.request_stop, "SIGINT")
     loop.add_signal_handler(signal.SIGHUP, lambda: asyncio.ensure_future(app.reload()))
@@ -114,7 +116,11 @@ async def serve(flags: dict[str, Any], config_file: str | None) -> int:
         logger.error("%s", exc)
         await app.stop()
         return exc.exit_code
+    if watch is not None:
+        watch.armed = True  # from here on the daemon serves: no file I/O on the loop
     await app.wait_stopped()
+    if watch is not None:
+        watch.armed = False
     await app.stop()
     return 0
 

@@ -1,19 +1,26 @@
 """The ``seqd export`` and ``seqd import`` commands: open the configured store
-(through the plugin host, so plugin backends work too), stream, close."""
+(through the plugin host, so plugin backends work too), stream, close.
+
+The file (or stdout, stdin) is read and written through ``aiofiles``: the store's own
+calls share the event loop with it, and a slow disk or pipe must not stall them.
+"""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import sys
-from typing import BinaryIO
+from typing import Protocol
 
-from seqd.config.settings import ConfigError, load_config
+import aiofiles
+
+from seqd.config.settings import Config, ConfigError, load_config
+from seqd.daemon import loopwatch
 from seqd.daemon.flags import flags_of, storage_flags
 from seqd.errors import SeqdError
 from seqd.plugins.host import PluginHost
 from seqd.plugins.storage import StorageBackend, StorageContext
-from seqd.storage.transfer import TransferError, export_store, import_store
+from seqd.storage.transfer import TransferError, export_store, import_store, read_lines
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -40,10 +47,9 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-async def _open(args: argparse.Namespace) -> StorageBackend:
-    config = load_config(flags_of(args), config_file=args.config)
+async def _open(config: Config) -> StorageBackend:
     host = PluginHost(config.disabled_plugins)
-    host.load()
+    await asyncio.to_thread(host.load)  # reads the installed packages' metadata
     factory = host.storage.get(config.storage)
     if factory is None:
         known = ", ".join(host.storage.names()) or "none"
@@ -54,11 +60,20 @@ async def _open(args: argparse.Namespace) -> StorageBackend:
     return store
 
 
-async def _export(args: argparse.Namespace, out: BinaryIO) -> int:
-    store = await _open(args)
+class _Output(Protocol):
+    async def write(self, data: bytes, /) -> object: ...
+    async def flush(self) -> None: ...
+
+
+class _Input(Protocol):
+    async def read(self, size: int = -1, /) -> bytes: ...
+
+
+async def _export(config: Config, out: _Output) -> int:
+    store = await _open(config)
     try:
         counts = await export_store(store, out.write)
-        out.flush()
+        await out.flush()
     finally:
         await store.close()
     print(
@@ -69,10 +84,10 @@ async def _export(args: argparse.Namespace, out: BinaryIO) -> int:
     return 0
 
 
-async def _import(args: argparse.Namespace, source: BinaryIO) -> int:
-    store = await _open(args)
+async def _import(config: Config, source: _Input) -> int:
+    store = await _open(config)
     try:
-        counts = await import_store(store, source)
+        counts = await import_store(store, read_lines(source.read))
     finally:
         await store.close()
     print(
@@ -84,18 +99,25 @@ async def _import(args: argparse.Namespace, source: BinaryIO) -> int:
     return 0
 
 
+async def _transfer(args: argparse.Namespace) -> int:
+    config = load_config(flags_of(args), config_file=args.config)
+    if config.slow_callback_ms:
+        loopwatch.enable(asyncio.get_running_loop(), config.slow_callback_ms).armed = True
+    if args.command == "export":
+        if args.output in (None, "-"):
+            return await _export(config, aiofiles.stdout_bytes)
+        async with aiofiles.open(args.output, "wb") as out:
+            return await _export(config, out)
+    if args.file == "-":
+        return await _import(config, aiofiles.stdin_bytes)
+    async with aiofiles.open(args.file, "rb") as source:
+        return await _import(config, source)
+
+
 def main(argv: list[str]) -> int:
     args = _parser().parse_args(argv)
     try:
-        if args.command == "export":
-            if not args.output:
-                return asyncio.run(_export(args, sys.stdout.buffer))
-            with open(args.output, "wb") as out:
-                return asyncio.run(_export(args, out))
-        if args.file == "-":
-            return asyncio.run(_import(args, sys.stdin.buffer))
-        with open(args.file, "rb") as source:
-            return asyncio.run(_import(args, source))
+        return asyncio.run(_transfer(args))
     except (ConfigError, TransferError, SeqdError, OSError) as exc:
         print(f"seqd {args.command}: {exc}", file=sys.stderr)
         return 2 if isinstance(exc, (ConfigError, TransferError)) else 1

@@ -31,7 +31,7 @@ from .job import ActiveJob, JobHost
 from .retries import Retries
 from .runlog import RunLog
 from .suspension import Suspensions
-from .transitions import Transitions
+from .transitions import Transitions, about, explain
 from .validation import check_size
 
 logger = logging.getLogger(__name__)
@@ -102,7 +102,7 @@ class Executor:
         started = replace(
             run,
             status="running",
-            started_at=timeutil.now(),
+            started_at=run.started_at or timeutil.now(),
             task_version=source.version,
             node=self._node,
         )
@@ -196,7 +196,7 @@ class Executor:
             if kind == "shutdown":
                 log.system(message)
                 await log.flush()
-                await self._requeue_after_interrupt(run)
+                await self._requeue_after_interrupt(run, job)
                 return
             status = "cancelled" if kind == "cancelled" else "failed"
             error = RunError(type=kind, message=message)
@@ -234,6 +234,10 @@ class Executor:
             )
             await log.flush()
             if job.cancel_reason is None or job.cancel_reason[0] != "cancelled":
+                logger.info(
+                    "%s: attempt %d failed %s; retrying in %gs",
+                    about(run), run.attempt, explain(error), delay,
+                )  # fmt: skip
                 await self._retries.again(run, delay, job)
                 return
             status, error = "cancelled", RunError(type="cancelled", message=job.cancel_reason[1])
@@ -242,8 +246,8 @@ class Executor:
             run, status, output=output, error=error, expect=("running",), job=job
         )
 
-    async def _requeue_after_interrupt(self, run: Run) -> None:
-        again = replace(run, status="queued", started_at=None, pid=None)
+    async def _requeue_after_interrupt(self, run: Run, job: ActiveJob) -> None:
+        again = replace(run, status="queued", pid=None, running_s=job.running_s)
         if await self._transitions.store(again, ("running",)):
             self._transitions.live[run.id] = again
             self._transitions.emit(again, "running", "shutdown")

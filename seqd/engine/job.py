@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -76,6 +77,12 @@ class ActiveJob:
         self.resources: Resources | None = None
         self.cancel_reason: tuple[str, str] | None = None
         self.execution: asyncio.Task[Any] | None = None
+        self._began = time.monotonic()
+
+    @property
+    def running_s(self) -> float:
+        """The run's time executing: its earlier executions and this one so far."""
+        return round((self._run.running_s or 0.0) + time.monotonic() - self._began, 6)
 
     @property
     def run(self) -> Run:

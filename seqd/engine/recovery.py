@@ -52,7 +52,9 @@ async def recover(
             watch(run, True)
             continue
         if run.status == "running":
-            again = replace(run, status="queued", started_at=None, pid=None)
+            # started_at stays: the run's wall time goes on. The time this execution
+            # ran is not in running_s: its end, the crash, is unknown.
+            again = replace(run, status="queued", pid=None)
             if not await storage.update_run(again, expect=("running",)):
                 continue
             await storage.append_logs(

@@ -33,9 +33,9 @@ class Retries:
             run,
             status="queued",
             attempt=run.attempt + 1,
-            started_at=None,
             pid=None,
             resources=job.resources,
+            running_s=job.running_s,
         )
         if not await self._transitions.store(again, ("running",)):
             return

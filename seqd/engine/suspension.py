@@ -64,6 +64,7 @@ class Suspensions:
             wake_at=timeutil.format_ts(why.wake_at) if why.wake_at is not None else None,
             waiting_for=why.waiting_for,
             resources=job.resources,
+            running_s=job.running_s,
         )
         if not await self._transitions.store(suspended, ("running",)):
             return

@@ -30,10 +30,33 @@ from seqd.trace.reporter import SpanReporter
 logger = logging.getLogger(__name__)
 
 
+MAX_LOGGED_MESSAGE = 300
+"""An error message is cut to this many characters in the daemon's log (the run
+record keeps all of it)."""
+
+
+def about(run: Run) -> str:
+    """How the daemon's log names a run: its id and its task."""
+    return f"run {run.id} of task {run.task}"
+
+
+def explain(error: RunError) -> str:
+    """An error in the daemon's log: its type, then its message on one short line."""
+    message = " ".join(error.message.split())
+    if len(message) > MAX_LOGGED_MESSAGE:
+        message = message[: MAX_LOGGED_MESSAGE - 1] + "…"
+    return f"({error.type}): {message}"
+
+
 class Measured(Protocol):
     """An attempt that ran (the engine's ``ActiveJob``): what it used."""
 
     resources: Resources | None
+
+    @property
+    def running_s(self) -> float:
+        """The run's time executing so far, this execution included."""
+        ...
 
 
 class Transitions:
@@ -91,10 +114,13 @@ class Transitions:
             finished_at=timeutil.now(),
             pid=None,
             resources=job.resources if job is not None else run.resources,
+            running_s=job.running_s if job is not None else run.running_s,
         )
         if not await self.store(final, expect):
             return None
         self.live.pop(run.id, None)
+        if status == "failed" and error is not None:
+            logger.warning("%s failed %s", about(final), explain(error))
         self.emit(final, run.status)
         self._ended(final)
         self.spans.ended(final)

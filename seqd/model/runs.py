@@ -52,7 +52,13 @@ class Run(Model, kw_only=True):
     idempotency_key: str | None = None
     created_at: str
     started_at: str | None = None
+    """When the run first started; kept through suspensions, restarts and retries, so
+    ``finished_at - started_at`` is its wall time."""
     finished_at: str | None = None
+    running_s: float | None = None
+    """Seconds spent executing, over all its attempts and resumes (not counting time
+    queued, suspended or waiting to retry); an execution cut off by a daemon crash is
+    not counted, as its end is unknown."""
     node: str | None = None
     submitted_by: int | None = None
     resources: Resources | None = None

@@ -10,6 +10,11 @@ Last come ``kv`` records: the key-value state of the ``kv.*`` tools, a namespace
 time. Import writes a key only where the target has none, so re-running an import
 never overwrites newer values; an imported key's ``updated_at`` is the import's time.
 
+Both directions take the file as async calls (``seqd export``/``import`` give them
+``aiofiles``): records are gathered into writes of about ``WRITE_BYTES``, and lines are
+cut from reads of ``READ_BYTES``, so a store of any size moves in few thread hops and
+never with blocking file I/O on the event loop.
+
 Version 2 added ``steps`` records, version 3 ``kv`` records. The header says which, so
 an older seqd refuses the whole file up front instead of stopping at the first record
 it does not know after importing half of it; versions 1 and 2 still import.
@@ -17,7 +22,7 @@ it does not know after importing half of it; versions 1 and 2 still import.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
 
 import msgspec
 
@@ -34,6 +39,8 @@ KV_CHUNK = 500
 PAGE = 500
 LOG_CHUNK = 1000
 STEP_CHUNK = 1000
+WRITE_BYTES = 1 << 18
+READ_BYTES = 1 << 18
 
 
 class Header(msgspec.Struct, tag="header", kw_only=True):
@@ -83,6 +90,43 @@ class Counts(msgspec.Struct):
     kv_keys: int = 0
 
 
+class _Out:
+    """Records, encoded one a line, gathered into writes of about ``WRITE_BYTES``."""
+
+    def __init__(self, write: Callable[[bytes], Awaitable[object]]) -> None:
+        self._write = write
+        self._buf = bytearray()
+
+    async def add(self, record: Record) -> None:
+        _encoder.encode_into(record, self._buf, -1)
+        self._buf += b"\n"
+        if len(self._buf) >= WRITE_BYTES:
+            await self.flush()
+
+    async def flush(self) -> None:
+        if self._buf:
+            data = bytes(self._buf)
+            self._buf.clear()
+            await self._write(data)
+
+
+async def read_lines(read: Callable[[int], Awaitable[bytes]]) -> AsyncIterator[bytes]:
+    """The lines of a byte stream, cut from reads of ``READ_BYTES`` (``read(n)`` returns
+    ``b""`` at its end), without their line ends."""
+    buf = bytearray()
+    while chunk := await read(READ_BYTES):
+        buf += chunk
+        end = buf.rfind(b"\n")
+        if end < 0:
+            continue
+        block = bytes(buf[:end])
+        del buf[: end + 1]
+        for line in block.split(b"\n"):
+            yield line
+    if buf:
+        yield bytes(buf)
+
+
 async def _all_runs(store: StorageBackend) -> AsyncIterator[Run]:
     cursor: str | None = None
     while True:
@@ -94,40 +138,45 @@ async def _all_runs(store: StorageBackend) -> AsyncIterator[Run]:
         cursor = page.next_cursor
 
 
-async def export_store(store: StorageBackend, write: Callable[[bytes], object]) -> Counts:
+async def export_store(
+    store: StorageBackend, write: Callable[[bytes], Awaitable[object]]
+) -> Counts:
     counts = Counts()
-    header = Header(exported_at=timeutil.now(), source=f"{store.name} {store.location}")
-    write(_encoder.encode(header) + b"\n")
+    out = _Out(write)
+    await out.add(Header(exported_at=timeutil.now(), source=f"{store.name} {store.location}"))
     async for run in _all_runs(store):
-        write(_encoder.encode(RunRecord(run=run)) + b"\n")
+        await out.add(RunRecord(run=run))
         counts.runs += 1
         after = 0
         while True:
             lines = await store.read_logs(run.id, after, LOG_CHUNK)
             if not lines:
                 break
-            write(_encoder.encode(LogsRecord(run_id=run.id, lines=lines)) + b"\n")
+            await out.add(LogsRecord(run_id=run.id, lines=lines))
             counts.log_lines += len(lines)
             after = lines[-1].seq
         after = 0
         while steps := await store.read_steps(run.id, after, STEP_CHUNK):
-            write(_encoder.encode(StepsRecord(run_id=run.id, steps=steps)) + b"\n")
+            await out.add(StepsRecord(run_id=run.id, steps=steps))
             counts.steps += len(steps)
             after = steps[-1].seq
     for namespace in await store.kv_namespaces():
         last: str | None = None
         while entries := await store.kv_list(namespace, after=last, limit=KV_CHUNK):
-            write(_encoder.encode(KVRecord(namespace=namespace, entries=entries)) + b"\n")
+            await out.add(KVRecord(namespace=namespace, entries=entries))
             counts.kv_keys += len(entries)
             last = entries[-1].key
+    await out.flush()
     return counts
 
 
-async def import_store(store: StorageBackend, lines: Iterable[bytes]) -> Counts:
+async def import_store(store: StorageBackend, lines: AsyncIterable[bytes]) -> Counts:
     counts = Counts()
     skipped: set[str] = set()
     seen_header = False
-    for number, raw in enumerate(lines, 1):
+    number = 0
+    async for raw in lines:
+        number += 1
         if not raw.strip():
             continue
         try:

@@ -55,6 +55,34 @@ def test_bad_items_are_usage_errors(bad: str) -> None:
         parse_item(bad)
 
 
+def test_items_from_files(tmp_path: Path) -> None:
+    """``key=@file`` is the file's text (as httpie and curl), ``key:=@file`` its JSON."""
+    text = tmp_path / "rows.csv"
+    text.write_text("name,amount\nü,1\n")
+    data = tmp_path / "rows.json"
+    data.write_text('[{"n": 1}, null]')
+    assert parse_item(f"csv=@{text}") == ("csv", "name,amount\nü,1\n")
+    assert parse_item(f"rows:=@{data}") == ("rows", [{"n": 1}, None])
+    assert parse_item('s:="@not-a-file"') == ("s", "@not-a-file")
+    assert parse_item(f"e=@{tmp_path}/../{tmp_path.name}/rows.csv")[1].startswith("name")
+
+
+@pytest.mark.parametrize(
+    ("item", "message"),
+    [("csv=@/no/such.csv", r"-i csv: cannot read /no/such.csv: No such file or directory"),
+     ("d=@{dir}", "cannot read .*: Is a directory"),
+     ("b=@{binary}", r"cannot read .*binary: not UTF-8 text"),
+     ("j:=@{text}", r"-i 'j:=@.*text': .*text is not JSON"),
+     ("j:=@/no/such.json", "-i j: cannot read /no/such.json")],
+)  # fmt: skip
+def test_unreadable_item_files_are_usage_errors(tmp_path: Path, item: str, message: str) -> None:
+    (tmp_path / "binary").write_bytes(b"\xff\xfe")
+    (tmp_path / "text").write_text("not json")
+    item = item.format(dir=tmp_path, binary=tmp_path / "binary", text=tmp_path / "text")
+    with pytest.raises(UsageError, match=message):
+        parse_item(item)
+
+
 def test_input_inline_file_and_stdin(tmp_path: Path) -> None:
     assert read_input('{"a": 1}') == {"a": 1}
     f = tmp_path / "in.json"

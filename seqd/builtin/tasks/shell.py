@@ -12,6 +12,7 @@ inject shell code.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import re
@@ -181,6 +182,8 @@ class ShellTaskType:
         self.config = ShellTypeConfig()
         self._running = 0
         self._spawner = Spawner()
+        self._cwds: dict[str, tuple[tuple[str | None, str | None, bool], str]] = {}
+        """Per task: (version, cwd option, allow_outside) and the directory it resolved to."""
 
     # -- catalog side ----------------------------------------------------------------
 
@@ -231,6 +234,17 @@ class ShellTaskType:
 
     # -- running ---------------------------------------------------------------------
 
+    async def _cwd(self, source: TaskSource, opts: ShellOptions) -> str:
+        """``resolve_cwd`` — a stat per path component, so on a thread — once per task
+        version (a version is the folder's content; the catalog reloads on changes)."""
+        key = (source.version, opts.cwd, self.config.allow_cwd_outside)
+        known = self._cwds.get(source.name)
+        if known is not None and known[0] == key and source.version is not None:
+            return known[1]
+        cwd = await asyncio.to_thread(resolve_cwd, source.dir, opts.cwd, key[2])
+        self._cwds[source.name] = (key, cwd)
+        return cwd
+
     def _argv(self, opts: ShellOptions, inputs: Mapping[str, Any]) -> list[str]:
         problems = _command_problems(opts, {})
         if problems:
@@ -276,7 +290,7 @@ class ShellTaskType:
             raise TaskFailed("validation", "shell options were not decoded")
         argv = self._argv(opts, job.input)
         try:
-            cwd = resolve_cwd(job.task.dir, opts.cwd, self.config.allow_cwd_outside)
+            cwd = await self._cwd(job.task, opts)
         except ValueError as exc:
             raise TaskFailed("validation", f"cwd: {exc}", {"field": "cwd"}) from None
         grace = opts.kill_grace_s if opts.kill_grace_s is not None else self.config.kill_grace_s

@@ -118,7 +118,8 @@ def add_object_options(
         action="append",
         default=[],
         metavar="KEY=VALUE|KEY:=JSON",
-        help=f"set one {field}: a string with '=', a JSON value with ':=' (repeatable)",
+        help=f"set one {field}: a string with '=', a JSON value with ':='; "
+        "'=@FILE' / ':=@FILE' read it from a file (repeatable)",
     )
     parser.add_argument(
         whole, metavar="JSON|@FILE|-", help=f"the {obj} object: inline, from a file, stdin"

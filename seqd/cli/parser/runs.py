@@ -17,6 +17,9 @@ RUN_EPILOG = f"""\
 input:
   -i KEY=VALUE     sets KEY to the string VALUE          -i name=Ada
   -i KEY:=JSON     sets KEY to a JSON value              -i seconds:=5  -i tags:='["a","b"]'
+  -i KEY=@FILE     sets KEY to the text of a file        -i csv=@rows.csv
+  -i KEY:=@FILE    sets KEY to a JSON file's value       -i rows:=@rows.json
+                   (a string that starts with @: -i KEY:='"@text"')
   --input JSON     the whole input object, inline        --input '{{"name": "Ada"}}'
   --input @FILE    ... read from a JSON file             --input @input.json
   --input -        ... read from stdin                   echo '{{}}' | seqctl run t --input -

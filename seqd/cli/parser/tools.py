@@ -8,6 +8,8 @@ TOOLS_CALL_EPILOG = f"""\
 params:
   -p KEY=VALUE     sets KEY to the string VALUE          -p url=http://localhost:8080/
   -p KEY:=JSON     sets KEY to a JSON value              -p timeout_s:=5  -p argv:='["ls","-l"]'
+  -p KEY=@FILE     sets KEY to the text of a file        -p content=@notes.txt
+  -p KEY:=@FILE    sets KEY to a JSON file's value       -p value:=@value.json
   --params JSON    the whole params object, inline       --params '{{"key": "k"}}'
   --params @FILE   ... read from a JSON file             --params @params.json
   --params -       ... read from stdin

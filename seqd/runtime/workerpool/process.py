@@ -92,6 +92,9 @@ class WorkerProcess:
         self._handlers = handlers
         self._job: Job | None = None
         self._pending: asyncio.Future[ToDaemon] | None = None
+        self._abandoned = False
+        """Whether the last request was given up (cancelled, timed out): one answer to
+        it may still come, and is no protocol error."""
         self._calls: set[asyncio.Task[None]] = set()
         self._tail: deque[str] = deque(maxlen=20)
         self._channel: helpers.FrameChannel[ToDaemon] | None = None
@@ -189,14 +192,19 @@ class WorkerProcess:
         if self.exited.done():
             raise self.death()
         self._pending = pending  # answered by _on_frame, or failed by _settle_exit
+        self._abandoned = False
         self._write(frame)
-        if timeout is None:
-            return await pending
         try:
+            if timeout is None:
+                return await pending
             return await asyncio.wait_for(pending, timeout)
         except TimeoutError:
+            self._abandoned = True
             msg = f"python worker {self.pid} did not answer within {timeout}s"
             raise TimeoutError(msg) from None
+        except asyncio.CancelledError:
+            self._abandoned = True
+            raise
 
     def end_run(self) -> None:
         """Read what the run left in the pipes, then stop attributing output to it."""
@@ -279,6 +287,11 @@ class WorkerProcess:
             pending = self._pending
             if pending is not None and not pending.done():
                 pending.set_result(frame)
+            elif self._abandoned:
+                # The answer to a request we stopped waiting for: a cancelled run's
+                # worker reports how it ended (after SIGTERM), or it answered too late.
+                self._abandoned = False
+                logger.debug("python worker %d: late %s dropped", self.pid, type(frame).__name__)
             else:
                 logger.warning("python worker %d: unexpected %s", self.pid, type(frame).__name__)
 

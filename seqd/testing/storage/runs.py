@@ -40,6 +40,7 @@ class RunCases(Cases):
             idempotency_key="key-Ω",
             started_at=now(),
             finished_at=now(),
+            running_s=0.123456,
             node="node-1",
             submitted_by=1000,
             resources=Resources(cpu_s=1.25, peak_rss_bytes=123456789),

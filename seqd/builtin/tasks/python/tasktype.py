@@ -251,6 +251,10 @@ class PythonTaskType:
             result = await worker.execute(req, job)
             reuse = not result.cancelled
         except WorkerDied as died:
+            logger.warning(
+                "python worker %d died during run %s of task %s (crashed): %s",
+                died.pid, run.id, source.name, died.message,
+            )  # fmt: skip
             raise TaskFailed("crashed", died.message, died.details) from None
         except asyncio.CancelledError:
             cancelled = True
