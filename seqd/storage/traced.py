@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from seqd.model import timeutil
+from seqd.model.alerts import AlertEvent, NewAlertEvent
 from seqd.model.runs import (
     KVEntry,
     LogLine,
@@ -37,12 +38,15 @@ class TracedStorage:
         inner: StorageBackend,
         emit: Callable[[TraceEvent], None],
         wants: Callable[[type[TraceEvent]], bool] = lambda _t: True,
+        observe: Callable[[str, float, bool], None] | None = None,
     ) -> None:
+        """``observe(operation, seconds, failed)`` is told of every call (metrics)."""
         self.inner = inner
         self.name = inner.name
         self.location = inner.location
         self._emit = emit
         self._wants = wants
+        self._observe = observe
         self.calls = 0
         self.errors = 0
 
@@ -52,26 +56,29 @@ class TracedStorage:
         try:
             result = await call
         except Exception as exc:
+            elapsed = time.perf_counter() - started
             self.calls += 1
             self.errors += 1
+            if self._observe is not None:
+                self._observe(operation, elapsed, True)
             if traced:
                 self._emit(
                     StorageCall(
                         ts=timeutil.now(),
                         operation=operation,
-                        duration_s=time.perf_counter() - started,
+                        duration_s=elapsed,
                         error=f"{type(exc).__name__}: {exc}",
                     )
                 )
             raise
+        elapsed = time.perf_counter() - started
         self.calls += 1
+        if self._observe is not None:
+            self._observe(operation, elapsed, False)
         if traced:
             self._emit(
                 StorageCall(
-                    ts=timeutil.now(),
-                    operation=operation,
-                    duration_s=time.perf_counter() - started,
-                    rows=rows(result),
+                    ts=timeutil.now(), operation=operation, duration_s=elapsed, rows=rows(result)
                 )
             )
         return result
@@ -169,6 +176,20 @@ class TracedStorage:
     ) -> list[KVEntry]:
         result: list[KVEntry] = await self._traced(
             "kv_list", self.inner.kv_list(namespace, prefix, after, limit), len
+        )
+        return result
+
+    async def append_alert_event(self, event: NewAlertEvent) -> int:
+        result: int = await self._traced(
+            "append_alert_event", self.inner.append_alert_event(event), lambda _r: 1
+        )
+        return result
+
+    async def list_alert_events(
+        self, rule: str | None = None, before: int | None = None, limit: int = 100
+    ) -> list[AlertEvent]:
+        result: list[AlertEvent] = await self._traced(
+            "list_alert_events", self.inner.list_alert_events(rule, before, limit), len
         )
         return result
 
