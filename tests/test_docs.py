@@ -101,7 +101,7 @@ def test_every_config_key_is_documented() -> None:
         for f in Config.__struct_fields__
         if isinstance(getattr(defaults, f), msgspec.Struct | dict)
     }
-    assert tables == {"limits", "access", "tools", "backends", "task_types"}
+    assert tables == {"limits", "access", "tools", "backends", "task_types", "metrics", "alerts"}
     missing = []
     for key in keys:
         *parents, leaf = key.split(".")
@@ -160,6 +160,8 @@ def test_example_config_is_complete_and_valid(tmp_path: Path) -> None:
                 "tools",
                 "backends",
                 "task_types",
+                "metrics",
+                "alerts",
             }:
                 continue
             assert re.search(rf"^#? ?{leaf} = ", example, re.M), f"{key} not in the example"
@@ -315,6 +317,7 @@ OWN_DOCS = (
     "plugins.md",
     "tools.md",
     "durable.md",
+    "observability.md",
 )
 
 

@@ -18,13 +18,14 @@ from seqd.daemon import systemd
 from seqd.engine import Engine
 from seqd.errors import ValidationFailed
 from seqd.model import timeutil
+from seqd.observe.hub import Observability
 from seqd.plugins.daemoninfo import DaemonInfo
 from seqd.plugins.host import PluginHost
 from seqd.plugins.storage import StorageBackend, StorageContext
 from seqd.plugins.tasktype import Services
 from seqd.plugins.tracing import DaemonLifecycle
 from seqd.rpc.dispatch import Dispatcher
-from seqd.rpc.protocol import ReloadResult
+from seqd.rpc.protocol import METHODS, ReloadResult
 from seqd.rpc.server import Server
 from seqd.storage.traced import TracedStorage
 from seqd.tools.folder import FolderTools
@@ -59,6 +60,10 @@ class App:
         self.node = config.node or socket.gethostname()
         self.started = time.monotonic()
         self.host = PluginHost(config.disabled_plugins)
+        self.observe = Observability(config.metrics, config.alerts)
+        self.observe.record_calls(
+            METHODS, lambda name: hasattr(self, "tools") and self.tools.has(name)
+        )
         self.server = None
         self._stop = asyncio.Event()
         self._stop_reason = ""
@@ -78,6 +83,12 @@ class App:
 
     async def start(self) -> None:
         cfg = self.config
+        if cfg.alerts.rules and not cfg.metrics.enabled:
+            raise StartupError(
+                "alerts.rules need metrics: set metrics.enabled = true or remove the rules",
+                exit_code=2,
+            )
+        self.observe.registry.bind(asyncio.get_running_loop())
         os.makedirs(self.state_dir, mode=0o750, exist_ok=True)
         for d in [*self.task_dirs, *self.tool_dirs]:
             if d.startswith(self.state_dir):
@@ -122,7 +133,11 @@ class App:
             config=cfg,
             state_dir=self.state_dir,
             node=self.node,
+            metrics=self.observe.runs,
+            custom_metrics=self.observe.custom,
         )
+        self.observe.record_daemon(self.engine.stats, self.host.tracer_stats)
+        calls = self.observe.calls
         self.tools = ToolService(
             registry=self.host.tools,
             folders=FolderTools(self.tool_dirs, self.host.task_types),
@@ -131,6 +146,7 @@ class App:
             storage=self.storage,
             runs=self.engine,
             emit=self.host.emit,
+            observe=calls.tool if calls is not None else None,
         )
         await self.tools.start()
         self.engine.tools = self.tools
@@ -138,7 +154,15 @@ class App:
             await self.catalog.reload_checks()  # flows can check their tools now
         await self.host.startup(self.info())
         await self.engine.recover()
-        dispatcher = Dispatcher(build_handlers(self), limiter=self._rate_limit)
+        try:
+            await self.observe.start(self.storage, self.engine.submit, self.host.alert)
+        except OSError as exc:
+            raise StartupError(f"metrics.listen {cfg.metrics.listen}: {exc}") from exc
+        dispatcher = Dispatcher(
+            build_handlers(self),
+            limiter=self._rate_limit,
+            observe=calls.rpc if calls is not None else None,
+        )
         self.server = Server(
             dispatcher,
             max_line_bytes=cfg.limits.max_line_bytes,
@@ -171,10 +195,12 @@ class App:
             )
         context = StorageContext(state_dir=self.state_dir, durability=self.config.durability)
         try:
+            calls = self.observe.calls
             backend = TracedStorage(
                 factory.create(dict(self.config.backends.get(name, {})), context),
                 self.host.emit,
                 self.host.wants,
+                calls.storage if calls is not None else None,
             )
             await backend.open()
         except ValidationFailed as exc:
@@ -219,6 +245,7 @@ class App:
             state_dir=self.state_dir,
             storage=self.config.storage,
             config=self.config,
+            metrics=self.observe.registry if self.observe.enabled else None,
         )
 
     # -- while serving ---------------------------------------------------------------
@@ -255,6 +282,7 @@ class App:
         grace = self.config.shutdown_grace_s
         if self.server is not None:
             await self.server.stop_accepting()
+        await self.observe.stop()
         for watcher in (self._watcher, self._tool_watcher):
             if watcher is not None:
                 await watcher.stop()
@@ -277,6 +305,7 @@ class App:
                 await self.storage.close()
             except Exception:
                 logger.exception("closing storage failed")
+        await asyncio.to_thread(self.host.close_tracers, 5.0)
         if self._watchdog is not None:
             self._watchdog.stop()
         if self._bound_path is not None:

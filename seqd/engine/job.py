@@ -25,6 +25,8 @@ from seqd.plugins.tools import RunStarter
 from .runlog import RunLog
 
 JOURNAL_PAGE = 10_000
+MAX_METRIC_NOTES = 10
+"""Dropped task metrics one run's log tells of; later drops are only counted."""
 _TOOL_STREAMS: dict[str, LogStream] = {"stdout": "stdout", "stderr": "stderr"}
 
 logger = logging.getLogger(__name__)
@@ -47,6 +49,10 @@ class JobHost(RunStarter, Protocol):
 
     def note_pid(self, run_id: str, pid: int | None) -> None: ...
 
+    def record_metric(
+        self, run: Run, name: Any, value: Any, kind: Any, labels: Any
+    ) -> str | None: ...
+
 
 class ActiveJob:
     """Implements ``seqd.plugins.tasktype.Job`` for one execution."""
@@ -67,6 +73,7 @@ class ActiveJob:
         self.resources: Resources | None = None
         self.cancel_reason: tuple[str, str] | None = None
         self.execution: asyncio.Task[Any] | None = None
+        self._metric_notes: set[str] = set()
 
     @property
     def run(self) -> Run:
@@ -98,6 +105,13 @@ class ActiveJob:
 
     async def set_pid(self, pid: int | None) -> None:
         self._engine.note_pid(self._run.id, pid)
+
+    def metric(self, name: str, value: float, kind: str, labels: dict[str, str]) -> None:
+        why = self._engine.record_metric(self._run, name, value, kind, labels)
+        notes = self._metric_notes
+        if why is not None and why not in notes and len(notes) < MAX_METRIC_NOTES:
+            notes.add(why)
+            self.runlog.add("system", f"metric dropped: {why}")
 
     # -- durable work: the journal and child runs ----------------------------------------
 

@@ -43,7 +43,6 @@ from seqd.plugins.storage import check_kv_name
 from seqd.plugins.storage_kit import sql
 from seqd.plugins.storage_kit.alerts import (
     AlertStatements,
-    check_alert_query,
     event_data,
     events_of,
 )
@@ -308,8 +307,5 @@ class PostgresBackend:
     async def list_alert_events(
         self, rule: str | None = None, before: int | None = None, limit: int = 100
     ) -> list[AlertEvent]:
-        check_alert_query(rule, before, limit)
-        if limit == 0:
-            return []
         query, params = _ALERTS.select(rule, before, limit)
         return events_of(await self._fetch_all(query, params))

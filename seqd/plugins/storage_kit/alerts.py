@@ -68,6 +68,8 @@ class AlertStatements:
         self.insert = f"INSERT INTO alert_events (rule, data) VALUES ({p}, {p})"
 
     def select(self, rule: str | None, before: int | None, limit: int) -> tuple[str, list[Any]]:
+        """The query of ``list_alert_events`` (its arguments checked), rows ``(seq, data)``."""
+        check_alert_query(rule, before, limit)
         p = self.placeholder
         where: list[str] = []
         params: list[Any] = []

@@ -278,6 +278,16 @@ class Durable:
         )
         return self._settle(self._ask(ops.OP_WAIT, args), DurableError)
 
+    def replaying(self) -> bool:
+        """Whether the code is re-running what an earlier execution of this attempt
+        already ran (before a suspension or a restart): what it does there that is
+        not journaled — metrics — was done then and must not be done twice. Reads
+        the journal if no durable operation has yet."""
+        replay = self._replay
+        if replay is None:
+            replay = self._replay = Replay(self.attempt, ops.decode_entries(self._journal()))
+        return replay.replaying()
+
     # -- plumbing ---------------------------------------------------------------------
 
     def _check(self) -> None:

@@ -44,7 +44,6 @@ from seqd.model.status import UNFINISHED
 from seqd.plugins.storage import StorageContext, StorageFactory, check_kv_name
 from seqd.plugins.storage_kit.alerts import (
     AlertStatements,
-    check_alert_query,
     event_data,
     events_of,
 )
@@ -328,9 +327,6 @@ class SQLiteBackend:
     async def list_alert_events(
         self, rule: str | None = None, before: int | None = None, limit: int = 100
     ) -> list[AlertEvent]:
-        check_alert_query(rule, before, limit)
-        if limit == 0:
-            return []
         text, params = _ALERTS.select(rule, before, limit)
 
         def fn(conn: sqlite3.Connection) -> list[AlertEvent]:
