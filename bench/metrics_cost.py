@@ -79,6 +79,10 @@ def run(settings: Settings) -> Outcome:
     rate_off = stats.median([load.rate for load in loads["off"]])
     ratio = rate_on / rate_off
     per_change = transition_cost_ns()
+    cpu = {
+        name: stats.median([load.daemon_cpu_s / load.runs * 1e6 for load in group])
+        for name, group in loads.items()
+    }
     mids = {k: sorted(v, key=lambda load: load.rate)[len(v) // 2] for k, v in loads.items()}
     rows = [
         Row(
@@ -101,6 +105,9 @@ def run(settings: Settings) -> Outcome:
             for name, group in loads.items()
         )
         + ".",
+        f"Daemon CPU per run (median of the repetitions): on {cpu['on']:.0f} µs, off "
+        f"{cpu['off']:.0f} µs ({cpu['on'] / cpu['off']:.2f}x): the daemon's own share of "
+        "the cost, less exposed than throughput to what else the machine runs.",
         f"One recorded status change (counters, a histogram, the counts) costs "
         f"{per_change:.0f} ns in the bench process; a run makes three, so counting adds "
         f"about {3 * per_change / 1000:.1f} µs to a run's daemon-side work. RPC, storage "

@@ -15,6 +15,8 @@ from typing import Any, Literal
 import msgspec
 
 AlertState = Literal["inactive", "pending", "firing", "resolved"]
+LiveState = Literal["inactive", "pending", "firing"]
+"""Where an alert stands between changes (``resolved`` is a change, to inactive)."""
 
 
 class NewAlertEvent(msgspec.Struct, kw_only=True):

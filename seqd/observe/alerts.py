@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from seqd.config.observe import AlertRule, AlertsSettings
 from seqd.errors import StorageUnavailable
 from seqd.model import timeutil
-from seqd.model.alerts import AlertEvent, AlertState, NewAlertEvent
+from seqd.model.alerts import AlertEvent, AlertState, LiveState, NewAlertEvent
 from seqd.model.metrics import Family, Series
 from seqd.model.runs import RunQuery
 from seqd.observe.conditions import Condition, Reading, condition_of
@@ -46,7 +46,7 @@ class Alert:
 
     rule: AlertRule
     condition: Condition
-    state: AlertState = "inactive"
+    state: LiveState = "inactive"
     since: float | None = None
     """Monotonic time the condition started holding (pending and firing)."""
     changed_at: str | None = None
@@ -201,7 +201,7 @@ class AlertEngine:
                     name=name,
                     kind=a.rule.kind,
                     severity=a.rule.severity,
-                    state="firing" if a.state == "firing" else a.state,  # type: ignore[arg-type]
+                    state=a.state,
                     since=a.changed_at if a.state != "inactive" else None,
                     value=reading.value if reading else None,
                     message=(a.rule.message or reading.message) if reading else "",

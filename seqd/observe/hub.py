@@ -15,20 +15,22 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING
 
 from seqd.config.observe import AlertsSettings, MetricsSettings
 from seqd.model.metrics import Family
 from seqd.observe.alerts import AlertEngine
 from seqd.observe.calls import CallMetrics
 from seqd.observe.custom import CustomMetrics
-from seqd.observe.exporter import HttpExporter
-from seqd.observe.exposition import render
 from seqd.observe.gauges import DaemonGauges, EngineStats, TracerStats
 from seqd.observe.notify import Hook, Notifier, Submit
 from seqd.observe.registry import Registry
 from seqd.observe.runs import RunMetrics
 from seqd.observe.schedules import ScheduleMetrics
 from seqd.plugins.storage import StorageBackend
+
+if TYPE_CHECKING:
+    from seqd.observe.exporter import HttpExporter
 
 
 class Observability:
@@ -47,7 +49,7 @@ class Observability:
         self.exporter: HttpExporter | None = None
         if not self.enabled:
             # ``seqd_runs`` stays readable: the counts are kept in any case.
-            self.registry.collector(self.runs._count_families)
+            self.registry.collector(self.runs.count_families)
 
     def record_calls(self, methods: Iterable[str], tool_exists: Callable[[str], bool]) -> None:
         """Create the RPC, tool and storage recorders (``calls``), when enabled."""
@@ -66,6 +68,10 @@ class Observability:
         address cannot be bound."""
         self.registry.bind(asyncio.get_running_loop())
         if self.enabled and self.settings.listen is not None:
+            # prometheus_client (and the ssl and http modules it loads) is imported
+            # only when used: ~40 ms of every daemon start otherwise.
+            from seqd.observe.exporter import HttpExporter
+
             exporter = HttpExporter(self.registry, self.settings.listen, self.settings.allow_remote)
             await asyncio.to_thread(exporter.start)
             self.exporter = exporter
@@ -94,4 +100,6 @@ class Observability:
         return found if prefix is None else [f for f in found if f.name.startswith(prefix)]
 
     def render(self, prefix: str | None = None) -> bytes:
+        from seqd.observe.exposition import render  # imported when first used (see start)
+
         return render(self.families(prefix))

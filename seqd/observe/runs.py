@@ -67,7 +67,7 @@ class RunMetrics:
             "How long a run waited in the queue (and retry back-off) before it started, by task.",
             ("task",),
         )
-        registry.collector(self._count_families)
+        registry.collector(self.count_families)
 
     def load(self, counts: dict[str, int]) -> None:
         """The stored counts per status, read once at start before any change."""
@@ -124,7 +124,8 @@ class RunMetrics:
             if task is None or of == task:
                 yield run_id, now - began
 
-    def _count_families(self) -> list[Family]:
+    def count_families(self) -> list[Family]:
+        """``seqd_runs``: the counts per status, as a gauge."""
         series = [Series(labels={"status": s}, value=n) for s, n in self.counts.items()]
         return [
             Family(

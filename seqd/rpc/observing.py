@@ -12,7 +12,7 @@ from typing import Annotated, Literal
 import msgspec
 from msgspec import Meta
 
-from seqd.model.alerts import AlertEvent
+from seqd.model.alerts import AlertEvent, LiveState
 from seqd.model.metrics import Family
 from seqd.rpc.params import Limit, Params
 
@@ -45,7 +45,7 @@ class AlertInfo(msgspec.Struct, kw_only=True):
     name: str
     kind: str
     severity: str
-    state: Literal["inactive", "pending", "firing"]
+    state: LiveState
     since: str | None = None
     """When it became pending or firing."""
     value: float | None = None
