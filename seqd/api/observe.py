@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING
 
 from seqd.model.alerts import MAX_ALERT_EVENTS_PAGE
@@ -20,12 +21,13 @@ if TYPE_CHECKING:
 
 
 def handlers(app: Daemon) -> dict[str, Handler]:
-    def metrics_get(params: MetricsGetParams, caller: Caller) -> MetricsResult:
+    async def metrics_get(params: MetricsGetParams, caller: Caller) -> MetricsResult:
         observe = app.observe
+        families = observe.families(params.prefix)  # a copy, taken on the loop
         if params.format == "prometheus":
-            text = observe.render(params.prefix).decode()
-            return MetricsResult(enabled=observe.enabled, text=text)
-        return MetricsResult(enabled=observe.enabled, families=observe.families(params.prefix))
+            text = await asyncio.to_thread(observe.exposition, families)
+            return MetricsResult(enabled=observe.enabled, text=text.decode())
+        return MetricsResult(enabled=observe.enabled, families=families)
 
     def alerts_list(params: NoParams, caller: Caller) -> AlertsResult:
         engine = app.observe.alerts

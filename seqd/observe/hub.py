@@ -3,7 +3,7 @@
 The daemon builds one at start and hands its parts to the parts that record: the
 engine gets ``runs`` (and ``custom`` for task metrics), the dispatcher, the tool
 service and the storage get the ``calls`` recorders, the scheduler ``schedules``.
-Reading is ``families()`` / ``render()``; ``start`` binds the registry to the loop
+Reading is ``families()`` / ``exposition()``; ``start`` binds the registry to the loop
 and starts the HTTP exporter and the alert engine, which need what only the
 assembled daemon has (storage, a way to submit runs, the plugins' hook).
 
@@ -99,7 +99,10 @@ class Observability:
         found = self.registry.families()
         return found if prefix is None else [f for f in found if f.name.startswith(prefix)]
 
-    def render(self, prefix: str | None = None) -> bytes:
+    @staticmethod
+    def exposition(families: list[Family]) -> bytes:
+        """``families`` in the Prometheus text format. CPU work that grows with the
+        series: call it in a thread with a reading taken on the loop."""
         from seqd.observe.exposition import render  # imported when first used (see start)
 
-        return render(self.families(prefix))
+        return render(families)

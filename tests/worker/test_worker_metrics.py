@@ -8,7 +8,7 @@ from typing import Any
 import msgspec
 import pytest
 
-from seqd.runtime.worker.context import Context
+from seqd.runtime.worker.context import CallError, Context
 from seqd.runtime.workerpool.messages import Metric, pack
 from seqd.runtime.workerpool.ops import Answer, Entry, encode_entries
 
@@ -100,3 +100,17 @@ def test_a_first_execution_counts_everything() -> None:
     ctx.step("s", lambda: 1)
     ctx.metric("after")
     assert [m[0] for m in daemon.metrics] == ["before", "after"]
+
+
+def test_without_a_journal_metrics_are_still_sent() -> None:
+    class NoJournal(Daemon):
+        def call(self, op: str, args: Any) -> Any:
+            self.ops.append(op)
+            raise CallError("not_durable", "a folder tool has no journal")
+
+    daemon = NoJournal()
+    ctx = ctx_for(daemon)
+    ctx.metric("a")
+    ctx.metric("b")
+    assert [m[0] for m in daemon.metrics] == ["a", "b"]
+    assert daemon.ops == ["journal"]  # asked once, not for every metric
