@@ -25,6 +25,7 @@ from bench import (
     flows,
     history,
     latency,
+    metrics_cost,
     ping,
     recovery,
     report,
@@ -52,6 +53,7 @@ BENCHMARKS: dict[str, tuple[str, Benchmark]] = {
     "11": ("recovery after a crash", recovery.run),
     "12": ("journaled ctx.step overhead", durable.run),
     "13": ("10,000 suspended runs", suspended.run),
+    "17": ("the cost of counting (metrics on vs off)", metrics_cost.run),
 }
 DEFAULT_OUTPUT = report.ROOT / "docs" / "benchmarks.md"
 

@@ -102,7 +102,7 @@ def test_every_config_key_is_documented() -> None:
         for f in Config.__struct_fields__
         if isinstance(getattr(defaults, f), msgspec.Struct | dict)
     }
-    assert tables == {"limits", "access", "tools", "backends", "task_types"}
+    assert tables == {"limits", "access", "tools", "backends", "task_types", "metrics", "alerts"}
     missing = []
     for key in keys:
         *parents, leaf = key.split(".")
@@ -161,6 +161,8 @@ def test_example_config_is_complete_and_valid(tmp_path: Path) -> None:
                 "tools",
                 "backends",
                 "task_types",
+                "metrics",
+                "alerts",
             }:
                 continue
             assert re.search(rf"^#? ?{leaf} = ", example, re.M), f"{key} not in the example"
@@ -339,6 +341,7 @@ OWN_DOCS = (
     "plugins.md",
     "tools.md",
     "durable.md",
+    "observability.md",
 )
 
 

@@ -8,6 +8,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -76,6 +77,10 @@ def test_installed_plugin_is_discovered_and_used(
         assert failed.error.type == "echo_failed"
         echoed = c.call_tool("test.echo", {"x": [1, "two"]})
         assert echoed.result == {"params": {"x": [1, "two"]}, "caller": "rpc"}
+    # Tracers get their events on a thread of their own: give it a moment.
+    deadline = time.monotonic() + 10
+    while "RunTransition succeeded" not in trace.read_text() and time.monotonic() < deadline:
+        time.sleep(0.02)
     text = trace.read_text()
     assert "startup" in text and "RunTransition succeeded" in text
     out = d.seqctl("plugins", "ls")

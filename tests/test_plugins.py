@@ -153,7 +153,9 @@ def test_failing_tracer_does_not_stop_others() -> None:
 
     host = host_with(("t", Tracers()))
     host.emit(DaemonLifecycle(ts="x", phase="ready"))
+    assert host.flush_tracers()
     assert got == ["ready"]
+    assert host.tracer_stats()["bad"]["failed"] == 1
 
 
 def test_a_tracer_gets_only_the_events_it_asked_for() -> None:
@@ -190,6 +192,7 @@ def test_a_tracer_gets_only_the_events_it_asked_for() -> None:
     )
     host.emit(DaemonLifecycle(ts="x", phase="ready"))
     host.emit(transition)
+    assert host.flush_tracers()
     assert picky == ["DaemonLifecycle"]
     assert every == ["DaemonLifecycle", "RunTransition"]
     assert host.wants(StorageCall)

@@ -12,6 +12,7 @@ from typing import Protocol
 from seqd.catalog.catalog import Catalog
 from seqd.config.settings import Config
 from seqd.engine import Engine
+from seqd.observe.hub import Observability
 from seqd.plugins.host import PluginHost
 from seqd.plugins.storage import StorageBackend
 from seqd.rpc.protocol import ReloadResult
@@ -29,6 +30,7 @@ class Daemon(Protocol):
     catalog: Catalog
     engine: Engine
     tools: ToolService
+    observe: Observability
     server: Server | None
     rpc_limits: KeyedBuckets | None
     node: str

@@ -12,6 +12,7 @@ import psutil
 from seqd import __version__
 from seqd.model.status import RUN_STATUSES
 from seqd.rpc.dispatch import Caller, Handler
+from seqd.rpc.observing import TracerInfo
 from seqd.rpc.protocol import (
     PROTOCOL_VERSION,
     BucketInfo,
@@ -35,8 +36,10 @@ def handlers(app: Daemon) -> dict[str, Handler]:
     def ping(params: NoParams, caller: Caller) -> str:
         return "pong"
 
-    async def status(params: NoParams, caller: Caller) -> StatusResult:
-        counts = await app.storage.count_by_status()
+    def status(params: NoParams, caller: Caller) -> StatusResult:
+        # Counted as runs change (seqd.observe.runs), not over the stored runs: the
+        # answer costs the same whatever the size of the history.
+        counts = app.engine.metrics.counts
         limits = app.config.limits
         pools = {
             name: tt.stats()
@@ -79,6 +82,7 @@ def handlers(app: Daemon) -> dict[str, Handler]:
                 ),
                 tools=app.tools.rate_states(),
             ),
+            tracers={name: TracerInfo(**stats) for name, stats in app.host.tracer_stats().items()},
         )
 
     async def reload(params: NoParams, caller: Caller) -> ReloadResult:

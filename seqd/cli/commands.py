@@ -49,7 +49,20 @@ def _status_rows(st: StatusResult) -> list[tuple[str, object]]:
         ("rate limits", _rate_limits(st.rate_limits)),
         ("connections", st.connections),
         ("rss", size(st.rss_bytes)),
+        ("tracers", _tracers(getattr(st, "tracers", None) or {})),
     ]
+
+
+def _tracers(tracers: dict[str, Any]) -> str:
+    """Each tracer's delivery: events it got, and those lost (it was behind) or that
+    it raised on."""
+    lines = []
+    for name, t in tracers.items():
+        line = f"{name}: {t.delivered} delivered"
+        if t.dropped or t.failed or t.queued:
+            line += f", {t.queued} queued, {t.dropped} dropped, {t.failed} failed"
+        lines.append(line)
+    return "\n".join(lines) or "-"
 
 
 def _rate_limits(info: Any) -> str:

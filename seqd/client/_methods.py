@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from seqd.client._calls import Steps, Stream
     from seqd.model.runs import Run, RunStatus
     from seqd.model.tasks import TaskDef, TaskSummary
+    from seqd.rpc.observing import AlertHistoryResult, AlertInfo, AlertsResult, MetricsResult
     from seqd.rpc.protocol import (
         ListResult,
         LogsResult,
@@ -238,4 +239,29 @@ class Methods:
     def call_tool(self, name: str, params: dict[str, Any] | None = None) -> Steps[ToolCallResult]:
         """Call a tool; ``.result`` is what it returned."""
         result: ToolCallResult = yield Request("tools.call", {"name": name, "params": params or {}})
+        return result
+
+    # -- metrics and alerts --------------------------------------------------------------
+
+    @unary
+    def metrics(self, format: str = "json", prefix: str | None = None) -> Steps[MetricsResult]:
+        """Every metric (``format="json"``: ``families``) or the Prometheus text
+        (``format="prometheus"``: ``text``); only names starting with ``prefix``."""
+        result: MetricsResult = yield Request("metrics.get", {"format": format, "prefix": prefix})
+        return result
+
+    @unary
+    def alerts(self) -> Steps[list[AlertInfo]]:
+        """Every alert rule and its state now."""
+        result: AlertsResult = yield Request("alerts.list")
+        return result.alerts
+
+    @unary
+    def alert_history(
+        self, rule: str | None = None, before: int | None = None, limit: int = 50
+    ) -> Steps[AlertHistoryResult]:
+        """Alert state changes, newest first; ``next_before`` pages on."""
+        result: AlertHistoryResult = yield Request(
+            "alerts.history", {"rule": rule, "before": before, "limit": limit}
+        )
         return result

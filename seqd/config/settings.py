@@ -15,6 +15,7 @@ import msgspec
 from msgspec import Meta
 
 from seqd.config import paths
+from seqd.config.observe import AlertsSettings, MetricsSettings
 from seqd.rpc.protocol import DEFAULT_MAX_LINE_BYTES
 
 
@@ -110,6 +111,8 @@ class Config(Section, kw_only=True):
     limits: Limits = msgspec.field(default_factory=Limits)
     access: Access = msgspec.field(default_factory=Access)
     tools: Tools = msgspec.field(default_factory=Tools)
+    metrics: MetricsSettings = msgspec.field(default_factory=MetricsSettings)
+    alerts: AlertsSettings = msgspec.field(default_factory=AlertsSettings)
     backends: dict[str, dict[str, Any]] = {}
     """Options per storage backend, ``[backends.<name>]``."""
     task_types: dict[str, dict[str, Any]] = {}

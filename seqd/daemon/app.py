@@ -19,13 +19,14 @@ from seqd.daemon import systemd
 from seqd.engine import Engine
 from seqd.errors import ValidationFailed
 from seqd.model import timeutil
+from seqd.observe.hub import Observability
 from seqd.plugins.daemoninfo import DaemonInfo
 from seqd.plugins.host import PluginHost
 from seqd.plugins.storage import StorageBackend, StorageContext
 from seqd.plugins.tasktype import Services
 from seqd.plugins.tracing import DaemonLifecycle
 from seqd.rpc.dispatch import Dispatcher
-from seqd.rpc.protocol import ReloadResult
+from seqd.rpc.protocol import METHODS, ReloadResult
 from seqd.rpc.server import Server
 from seqd.storage.traced import TracedStorage
 from seqd.tools.folder import FolderTools
@@ -60,6 +61,10 @@ class App:
         self.node = config.node or socket.gethostname()
         self.started = time.monotonic()
         self.host = PluginHost(config.disabled_plugins)
+        self.observe = Observability(config.metrics, config.alerts)
+        self.observe.record_calls(
+            METHODS, lambda name: hasattr(self, "tools") and self.tools.has(name)
+        )
         self.server = None
         self._stop = asyncio.Event()
         self._stop_reason = ""
@@ -79,6 +84,12 @@ class App:
 
     async def start(self) -> None:
         cfg = self.config
+        if cfg.alerts.rules and not cfg.metrics.enabled:
+            raise StartupError(
+                "alerts.rules need metrics: set metrics.enabled = true or remove the rules",
+                exit_code=2,
+            )
+        self.observe.registry.bind(asyncio.get_running_loop())
         os.makedirs(self.state_dir, mode=0o750, exist_ok=True)
         for d in [*self.task_dirs, *self.tool_dirs]:
             if d.startswith(self.state_dir):
@@ -123,9 +134,13 @@ class App:
             config=cfg,
             state_dir=self.state_dir,
             node=self.node,
+            metrics=self.observe.runs,
+            custom_metrics=self.observe.custom,
         )
         if isinstance(self.storage, TracedStorage):
             self.storage.trace_for = self.engine.trace_for
+        self.observe.record_daemon(self.engine.stats, self.host.tracer_stats)
+        calls = self.observe.calls
         self.tools = ToolService(
             registry=self.host.tools,
             folders=FolderTools(self.tool_dirs, self.host.task_types),
@@ -134,13 +149,22 @@ class App:
             storage=self.storage,
             runs=self.engine,
             emit=self.host.emit,
+            observe=calls.tool if calls is not None else None,
         )
         await self.tools.start()
         self.engine.tools = self.tools
         await self.catalog.reload_checks()  # flows check their tools; invalid tasks logged
         await self.host.startup(self.info())
         await self.engine.recover()
-        dispatcher = Dispatcher(build_handlers(self), limiter=self._rate_limit)
+        try:
+            await self.observe.start(self.storage, self.engine.submit, self.host.alert)
+        except OSError as exc:
+            raise StartupError(f"metrics.listen {cfg.metrics.listen}: {exc}") from exc
+        dispatcher = Dispatcher(
+            build_handlers(self),
+            limiter=self._rate_limit,
+            observe=calls.rpc if calls is not None else None,
+        )
         self.server = Server(
             dispatcher,
             max_line_bytes=cfg.limits.max_line_bytes,
@@ -173,10 +197,12 @@ class App:
             )
         context = StorageContext(state_dir=self.state_dir, durability=self.config.durability)
         try:
+            calls = self.observe.calls
             backend = TracedStorage(
                 factory.create(dict(self.config.backends.get(name, {})), context),
                 self.host.emit,
                 self.host.wants,
+                calls.storage if calls is not None else None,
             )
             await backend.open()
         except ValidationFailed as exc:
@@ -221,6 +247,7 @@ class App:
             state_dir=self.state_dir,
             storage=self.config.storage,
             config=self.config,
+            metrics=self.observe.registry if self.observe.enabled else None,
         )
 
     # -- while serving ---------------------------------------------------------------
@@ -258,6 +285,7 @@ class App:
         grace = self.config.shutdown_grace_s
         if self.server is not None:
             await self.server.stop_accepting()
+        await self.observe.stop()
         for watcher in (self._watcher, self._tool_watcher):
             if watcher is not None:
                 await watcher.stop()
@@ -280,6 +308,7 @@ class App:
                 await self.storage.close()
             except Exception:
                 logger.exception("closing storage failed")
+        await asyncio.to_thread(self.host.close_tracers, 5.0)
         if self._watchdog is not None:
             self._watchdog.stop()
         if self._bound_path is not None:

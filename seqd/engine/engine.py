@@ -28,6 +28,8 @@ from seqd.model.ids import IdGenerator
 from seqd.model.runs import Run, RunPage, RunQuery
 from seqd.model.status import TERMINAL
 from seqd.model.traces import TraceParent, trace_of
+from seqd.observe.custom import CustomMetrics
+from seqd.observe.runs import RunMetrics
 from seqd.plugins.host import PluginHost
 from seqd.plugins.storage import StorageBackend
 from seqd.tools.service import ToolService
@@ -56,6 +58,8 @@ class Engine:
         config: Config,
         state_dir: str,
         node: str,
+        metrics: RunMetrics | None = None,
+        custom_metrics: CustomMetrics | None = None,
     ) -> None:
         self.storage = storage
         self.catalog = catalog
@@ -80,7 +84,9 @@ class Engine:
         self._executions: set[asyncio.Task[None]] = set()
         self.tools: ToolService | None = None
         """Set by the app once the tool service is up."""
-        self.transitions = Transitions(storage, host, self._ended)
+        self.transitions = Transitions(storage, host, self._ended, metrics)
+        self.metrics = self.transitions.metrics
+        self.custom_metrics = custom_metrics
         self.retries = Retries(self.transitions, self._hand_off)
         self.suspensions = Suspensions(
             storage=storage,
@@ -334,6 +340,13 @@ class Engine:
         caller = run_caller(run, key)
         return await self.tools.call(name, params, caller, log=log)
 
+    def record_metric(self, run: Run, name: Any, value: Any, kind: Any, labels: Any) -> str | None:
+        """A task metric of ``run`` (``ctx.metric``, ``::metric``); why it was dropped,
+        or None. Not journaled: a metric is not part of what a replay reproduces."""
+        if self.custom_metrics is None:
+            return "metrics are off (metrics.enabled = false)"
+        return self.custom_metrics.record(run.task, name, value, kind, labels)
+
     async def cancel(self, run_id: str, reason: str | None, uid: int, admin: bool) -> Run:
         return await self.cancellation.cancel(run_id, reason, uid, admin)
 
@@ -343,7 +356,10 @@ class Engine:
     # -- start and stop ---------------------------------------------------------------
 
     async def recover(self) -> int:
-        """Put back in line every run an earlier daemon accepted and did not finish."""
+        """Put back in line every run an earlier daemon accepted and did not finish.
+        First the stored runs are counted by status, once: from then on every change
+        moves the counts (``metrics.counts``), whatever the size of the history."""
+        self.metrics.load(await self.storage.count_by_status())
         grace = float(self.config.task_types.get("shell", {}).get("kill_grace_s", 5.0))
         await recover(
             storage=self.storage,

@@ -27,6 +27,8 @@ from seqd.plugins.tools import RunStarter
 from .runlog import RunLog
 
 JOURNAL_PAGE = 10_000
+MAX_METRIC_NOTES = 10
+"""Dropped task metrics one run's log tells of; later drops are only counted."""
 _TOOL_STREAMS: dict[str, LogStream] = {"stdout": "stdout", "stderr": "stderr"}
 
 logger = logging.getLogger(__name__)
@@ -57,6 +59,10 @@ class JobHost(RunStarter, Protocol):
     def journaled(self, run_id: str) -> None:
         """Entries were appended to the run's journal (its spans must be read)."""
 
+    def record_metric(
+        self, run: Run, name: Any, value: Any, kind: Any, labels: Any
+    ) -> str | None: ...
+
 
 class ActiveJob:
     """Implements ``seqd.plugins.tasktype.Job`` for one execution."""
@@ -78,6 +84,7 @@ class ActiveJob:
         self.cancel_reason: tuple[str, str] | None = None
         self.execution: asyncio.Task[Any] | None = None
         self._began = time.monotonic()
+        self._metric_notes: set[str] = set()
 
     @property
     def running_s(self) -> float:
@@ -114,6 +121,13 @@ class ActiveJob:
 
     async def set_pid(self, pid: int | None) -> None:
         self._engine.note_pid(self._run.id, pid)
+
+    def metric(self, name: str, value: float, kind: str, labels: dict[str, str]) -> None:
+        why = self._engine.record_metric(self._run, name, value, kind, labels)
+        notes = self._metric_notes
+        if why is not None and why not in notes and len(notes) < MAX_METRIC_NOTES:
+            notes.add(why)
+            self.runlog.add("system", f"metric dropped: {why}")
 
     # -- durable work: the journal and child runs ----------------------------------------
 

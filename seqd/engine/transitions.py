@@ -1,6 +1,6 @@
 """The one way a run's status changes: written to storage first (compare-and-set on the
 previous status, riding out an outage), then to the in-memory table of live runs, then
-reported as a ``RunTransition`` trace event.
+counted (``seqd.observe.runs``) and reported as a ``RunTransition`` trace event.
 
 Its own module because every part of the engine (execution, retries, suspension,
 cancellation, recovery) changes status, and the durability rule must hold the same
@@ -22,6 +22,7 @@ from seqd.model import timeutil
 from seqd.model.runs import Resources, Run, RunError, RunStatus
 from seqd.model.status import TERMINAL
 from seqd.model.traces import run_span_id, trace_of
+from seqd.observe.runs import RunMetrics
 from seqd.plugins.host import PluginHost
 from seqd.plugins.storage import StorageBackend
 from seqd.plugins.tracing import RunTransition
@@ -61,10 +62,16 @@ class Measured(Protocol):
 
 class Transitions:
     def __init__(
-        self, storage: StorageBackend, host: PluginHost, ended: Callable[[Run], None]
+        self,
+        storage: StorageBackend,
+        host: PluginHost,
+        ended: Callable[[Run], None],
+        metrics: RunMetrics | None = None,
     ) -> None:
         self.storage = storage
         self.host = host
+        self.metrics = metrics if metrics is not None else RunMetrics()
+        """Counts and times every stored change (``emit`` tells it)."""
         self._ended = ended
         """Called with the final record once a run has ended (its waiters wake)."""
         self.live: dict[str, Run] = {}
@@ -75,6 +82,8 @@ class Transitions:
         """Reports each ended run's spans to the tracers that want them."""
 
     def emit(self, run: Run, previous: str | None, reason: str | None = None) -> None:
+        """Report a change that is stored: to the run metrics, then to tracers."""
+        self.metrics.transition(run, previous)
         if not self.host.wants(RunTransition):
             return
         ts = timeutil.now()

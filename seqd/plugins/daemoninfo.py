@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from seqd.config.settings import Config
+    from seqd.plugins.metrics import MetricsReader
 
 
 @dataclass(frozen=True)
@@ -18,3 +19,6 @@ class DaemonInfo:
     state_dir: str
     storage: str
     config: Config
+    metrics: MetricsReader | None = None
+    """The daemon's metrics, for exporter plugins (``seqd.plugins.metrics``); None
+    when ``metrics.enabled`` is false."""

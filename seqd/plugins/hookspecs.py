@@ -22,6 +22,7 @@ import pluggy
 from seqd import PROJECT
 
 if TYPE_CHECKING:
+    from seqd.model.alerts import AlertEvent
     from seqd.plugins.daemoninfo import DaemonInfo
     from seqd.plugins.storage import StorageFactory
     from seqd.plugins.tasktype import TaskType
@@ -91,4 +92,19 @@ def seqd_shutdown(daemon: DaemonInfo) -> None:
     May be ``async def``; exceptions are logged and ignored.
 
     :param daemon: as for ``seqd_startup``.
+    """
+
+
+# -- alerts --------------------------------------------------------------------------
+
+
+@hookspec
+def seqd_alert(alert: AlertEvent) -> None:
+    """Called when an alert fires or resolves (docs/observability.md#alerts), after the
+    event is stored. May be ``async def`` (the host awaits it for up to 30 s, apart
+    from the daemon's other work); a sync one runs on the event loop and must be quick.
+    Exceptions are logged with the plugin's name and ignored.
+
+    :param alert: the stored event: ``rule``, ``state`` (``firing`` or ``resolved``),
+        ``previous``, ``severity``, ``value``, ``message``, ``details``, ``ts``, ``seq``.
     """

@@ -8,6 +8,7 @@ of taking the daemon down.
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import inspect
 import logging
@@ -21,8 +22,10 @@ import pluggy
 
 from seqd import PROJECT
 from seqd.errors import PluginError
+from seqd.model.alerts import AlertEvent
 from seqd.plugins import hookspecs
 from seqd.plugins.daemoninfo import DaemonInfo
+from seqd.plugins.lanes import TracerLane
 from seqd.plugins.storage import StorageFactory
 from seqd.plugins.tasktype import TaskType
 from seqd.plugins.tools import Tool
@@ -118,7 +121,8 @@ class PluginHost:
         )
         self.tools: Registry[Tool] = Registry("tool", lambda o: isinstance(o, Tool))
         self.tracers: Registry[Tracer] = Registry("tracer", lambda o: isinstance(o, Tracer))
-        self._by_event: dict[type[TraceEvent], list[Tracer]] = {}
+        self._by_event: dict[type[TraceEvent], list[TracerLane]] = {}
+        self._lanes: dict[str, TracerLane] = {}
 
     # -- loading -------------------------------------------------------------------
 
@@ -191,6 +195,7 @@ class PluginHost:
                 if added and record is not None:
                     record.contributes.setdefault(kind, []).extend(added)
         self._by_event = {}
+        self._lanes = {t.name: TracerLane(t) for t in self.tracers.items()}
 
     # -- lifecycle -----------------------------------------------------------------
 
@@ -214,23 +219,58 @@ class PluginHost:
 
     # -- tracing -------------------------------------------------------------------
 
-    def _tracers_for(self, event_type: type[TraceEvent]) -> list[Tracer]:
+    def _lanes_for(self, event_type: type[TraceEvent]) -> list[TracerLane]:
         found = self._by_event.get(event_type)
         if found is None:
-            found = [t for t in self.tracers.items() if wanted(t, event_type)]
+            found = [
+                self._lanes.get(t.name) or self._lane(t)
+                for t in self.tracers.items()
+                if wanted(t, event_type)
+            ]
             self._by_event[event_type] = found
         return found
 
+    def _lane(self, tracer: Tracer) -> TracerLane:
+        lane = self._lanes[tracer.name] = TracerLane(tracer)
+        return lane
+
     def wants(self, event_type: type[TraceEvent]) -> bool:
         """Whether any tracer wants ``event_type``: callers skip building it if not."""
-        return bool(self._tracers_for(event_type))
+        return bool(self._lanes_for(event_type))
 
     def emit(self, event: TraceEvent) -> None:
-        for tracer in self._tracers_for(type(event)):
+        """Queue ``event`` for every tracer that wants it. Each tracer receives its
+        events in order on a thread of its own (``seqd.plugins.lanes``); one that is
+        behind loses new events (counted) instead of slowing the daemon."""
+        for lane in self._lanes_for(type(event)):
+            lane.put(event)
+
+    def tracer_stats(self) -> dict[str, dict[str, int]]:
+        """Per tracer: events ``queued``, ``delivered``, ``dropped``, ``failed``."""
+        return {name: lane.stats() for name, lane in sorted(self._lanes.items())}
+
+    def flush_tracers(self, timeout: float = 5.0) -> bool:
+        """Wait until every tracer has received what was emitted so far (blocking:
+        from a thread or a test, not the event loop)."""
+        return all([lane.flush(timeout) for lane in self._lanes.values()])
+
+    def close_tracers(self, timeout: float = 5.0) -> None:
+        """Deliver what is queued, then stop the tracers' threads (blocking)."""
+        for lane in self._lanes.values():
+            lane.close(timeout)
+
+    # -- alerts --------------------------------------------------------------------
+
+    async def alert(self, event: AlertEvent, timeout_s: float = 30.0) -> None:
+        """Tell every ``seqd_alert`` implementation that an alert fired or resolved.
+        A failing plugin is logged; an ``async`` one gets ``timeout_s``."""
+        for impl in self.pm.hook.seqd_alert.get_hookimpls():
             try:
-                tracer.on_event(event)
+                result = _call(impl, alert=event)
+                if inspect.isawaitable(result):
+                    await asyncio.wait_for(result, timeout_s)
             except Exception:
-                logger.exception("tracer %s failed on %s", tracer.name, type(event).__name__)
+                logger.exception("plugin %s: seqd_alert failed on %s", impl.plugin_name, event.rule)
 
 
 def _call(impl: Any, **kwargs: Any) -> Any:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 from seqd.errors import ValidationFailed
+from seqd.model.alerts import AlertEvent, NewAlertEvent
 from seqd.model.runs import (
     KVEntry,
     LogLine,
@@ -106,6 +107,17 @@ class StorageBackend(Protocol):
     ) -> list[KVEntry]:
         """Entries of ``namespace`` whose key starts with ``prefix``, by key (compared
         as UTF-8 bytes / code points), only keys ``> after`` when given, at most ``limit``."""
+
+    async def append_alert_event(self, event: NewAlertEvent) -> int:
+        """Store one change of an alert's state; durable when this returns. Returns
+        its seq: larger than every seq stored before, across all rules."""
+
+    async def list_alert_events(
+        self, rule: str | None = None, before: int | None = None, limit: int = 100
+    ) -> list[AlertEvent]:
+        """Alert events newest first (by seq): only ``rule``'s when given, only seqs
+        below ``before`` when given (the last seq of the previous page), at most
+        ``limit``."""
 
 
 @runtime_checkable

@@ -101,6 +101,13 @@ class Job(Protocol):
 
     def set_resources(self, resources: Resources) -> None: ...
 
+    def metric(self, name: str, value: float, kind: str, labels: dict[str, str]) -> None:
+        """Record a sample of one of the task's own metrics (``ctx.metric``, a shell
+        task's ``::metric`` line): ``kind`` is ``counter`` (add ``value``), ``gauge``
+        (set it) or ``histogram`` (observe it). Not journaled, not replayed. A sample
+        the daemon refuses (a bad name, too many label combinations) is dropped,
+        counted, and noted in the run's log."""
+
     async def wait_logged(self, backlog_bytes: int = 1 << 20) -> None:
         """Backpressure: return at once unless more than ``backlog_bytes`` of log lines
         wait for storage, else once they are stored. A producer that reads output

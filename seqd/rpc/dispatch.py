@@ -12,6 +12,7 @@ from __future__ import annotations
 import inspect
 import logging
 import re
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -47,6 +48,9 @@ class Caller:
 
 Handler = Callable[[Any, Caller], Any]
 """``handler(params, caller)`` returning the result, or an awaitable of it."""
+Observer = Callable[[str, str, float], None]
+"""``observe(method, outcome, seconds)``: told of every request answered (metrics);
+``outcome`` is ``ok`` or the error's type."""
 
 _request_decoder = msgspec.json.Decoder(Request)
 _batch_decoder = msgspec.json.Decoder(list[msgspec.Raw])
@@ -92,9 +96,11 @@ class Dispatcher:
         handlers: Mapping[str, Handler],
         methods: Mapping[str, MethodSpec] = METHODS,
         limiter: Callable[[int], None] | None = None,
+        observe: Observer | None = None,
     ) -> None:
         """``limiter(uid)`` is charged once per request (each of a batch too) before
-        its params are decoded; it raises ``RateLimited`` to refuse one."""
+        its params are decoded; it raises ``RateLimited`` to refuse one. ``observe``
+        is told of each request's method, outcome and duration."""
         missing = set(methods) - set(handlers)
         if missing:
             raise ValueError(f"no handler for {sorted(missing)}")
@@ -105,6 +111,7 @@ class Dispatcher:
         }
         self._sync = {name: not inspect.iscoroutinefunction(h) for name, h in handlers.items()}
         self._limiter = limiter
+        self._observe = observe
 
     def is_slow(self, line: bytes) -> bool:
         """Cheap look at the raw line: may it wait long? Then it is served concurrently
@@ -131,10 +138,11 @@ class Dispatcher:
     # -- one request ---------------------------------------------------------------
 
     def _single(self, raw: bytes, caller: Caller) -> Response | Awaitable[Response | None] | None:
+        started = time.perf_counter()
         try:
             request = _request_decoder.decode(raw)
         except (msgspec.DecodeError, RecursionError):
-            return self._bad_envelope(raw)
+            return self._observed("", started, self._bad_envelope(raw))
         rid = None if request.id is UNSET else request.id
         notification = request.id is UNSET
         try:
@@ -169,25 +177,42 @@ class Dispatcher:
             handler = self.handlers[request.method]
             if self._sync[request.method]:
                 result = handler(params, caller)
+                self._record(request.method, "ok", started)
                 return None if notification else Response(id=rid, result=result)
-            return self._await(handler(params, caller), rid, notification, request.method)
+            return self._await(handler(params, caller), rid, notification, request.method, started)
         except SeqdError as exc:
+            self._record(request.method, exc.type, started)
             return None if notification else error_response(rid, exc)
         except Exception:
             logger.exception("handler for %r failed", request.method)
+            self._record(request.method, "internal", started)
             return None if notification else _internal(rid)
 
     async def _await(
-        self, awaitable: Awaitable[Any], rid: Any, notification: bool, method: str
+        self, awaitable: Awaitable[Any], rid: Any, notification: bool, method: str, started: float
     ) -> Response | None:
         try:
             result = await awaitable
         except SeqdError as exc:
+            self._record(method, exc.type, started)
             return None if notification else error_response(rid, exc)
         except Exception:
             logger.exception("handler for %r failed", method)
+            self._record(method, "internal", started)
             return None if notification else _internal(rid)
+        self._record(method, "ok", started)
         return None if notification else Response(id=rid, result=result)
+
+    def _record(self, method: str, outcome: str, started: float) -> None:
+        if self._observe is not None:
+            self._observe(method, outcome, time.perf_counter() - started)
+
+    def _observed(self, method: str, started: float, response: Response) -> Response:
+        """``response`` (an error), recorded."""
+        if self._observe is not None and response.error is not UNSET:
+            kind = response.error.data.get("type", "error") if response.error.data else "error"
+            self._record(method, str(kind), started)
+        return response
 
     def _bad_envelope(self, raw: bytes) -> Response:
         try:

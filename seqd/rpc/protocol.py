@@ -15,6 +15,15 @@ from msgspec import UNSET, Meta, UnsetType
 from seqd.model.runs import LogLine, Run, RunStatus, Step
 from seqd.model.tasks import TASK_NAME_PATTERN, Problem, TaskDef, TaskSummary
 from seqd.model.traces import Span
+from seqd.rpc.observing import (
+    AlertHistoryParams,
+    AlertHistoryResult,
+    AlertsResult,
+    MetricsGetParams,
+    MetricsResult,
+    TracerInfo,
+)
+from seqd.rpc.params import Limit, Params
 
 PROTOCOL_VERSION = "1"
 DEFAULT_MAX_LINE_BYTES = 16 * 1024 * 1024
@@ -55,13 +64,8 @@ class Notification(msgspec.Struct):
 # -- params and results -------------------------------------------------------------
 
 
-class Params(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    """Base of every method's params: strict, so a misspelt field is an error."""
-
-
 TaskName = Annotated[str, Meta(pattern=TASK_NAME_PATTERN, description="a task name")]
 RunId = Annotated[str, Meta(pattern=r"^[0-9a-f]{8,64}$", description="a run id")]
-Limit = Annotated[int, Meta(ge=1, le=1000)]
 TimeoutS = Annotated[float, Meta(ge=0, le=86400 * 7)]
 
 
@@ -140,6 +144,8 @@ class StatusResult(msgspec.Struct, kw_only=True):
     limits: LimitsInfo
     tools: int = 0
     rate_limits: RateLimitsInfo | None = None
+    tracers: dict[str, TracerInfo] = {}
+    """Per tracer: events queued, delivered, dropped (it was behind), failed."""
 
 
 class ReloadResult(msgspec.Struct, kw_only=True):
@@ -367,4 +373,11 @@ METHODS: dict[str, MethodSpec] = {
         ToolCallParams, ToolCallResult, "Call a tool with params; answers its result.", slow=True
     ),
     "rpc.discover": MethodSpec(NoParams, dict[str, Any], "This API as an OpenRPC document."),
+    "metrics.get": MethodSpec(
+        MetricsGetParams, MetricsResult, "Every metric, as JSON families or Prometheus text."
+    ),
+    "alerts.list": MethodSpec(NoParams, AlertsResult, "Every alert rule and its state now."),
+    "alerts.history": MethodSpec(
+        AlertHistoryParams, AlertHistoryResult, "Alert state changes, newest first, paged."
+    ),
 }

@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from seqd.model import timeutil
+from seqd.model.alerts import AlertEvent, NewAlertEvent
 from seqd.model.runs import (
     KVEntry,
     LogLine,
@@ -41,12 +42,15 @@ class TracedStorage:
         inner: StorageBackend,
         emit: Callable[[TraceEvent], None],
         wants: Callable[[type[TraceEvent]], bool] = lambda _t: True,
+        observe: Callable[[str, float, bool], None] | None = None,
     ) -> None:
+        """``observe(operation, seconds, failed)`` is told of every call (metrics)."""
         self.inner = inner
         self.name = inner.name
         self.location = inner.location
         self._emit = emit
         self._wants = wants
+        self._observe = observe
         self.trace_for: Callable[[str], str | None] = lambda _run_id: None
         """The trace id of a run that is queued or running (set by the daemon, from
         the engine): calls for other runs are not part of a trace."""
@@ -67,13 +71,19 @@ class TracedStorage:
         try:
             result = await call
         except Exception as exc:
+            elapsed = time.perf_counter() - started
             self.calls += 1
             self.errors += 1
+            if self._observe is not None:
+                self._observe(operation, elapsed, True)
             if traced:
                 error = f"{type(exc).__name__}: {exc}"
                 self._emit(self._event(operation, started, wall, run_id, run, None, error))
             raise
+        elapsed = time.perf_counter() - started
         self.calls += 1
+        if self._observe is not None:
+            self._observe(operation, elapsed, False)
         if traced:
             if isinstance(result, tuple) and isinstance(result[0], Run):
                 run = result[0]  # create_run: the run stored under its idempotency key
@@ -208,6 +218,20 @@ class TracedStorage:
     ) -> list[KVEntry]:
         result: list[KVEntry] = await self._traced(
             "kv_list", self.inner.kv_list(namespace, prefix, after, limit), len
+        )
+        return result
+
+    async def append_alert_event(self, event: NewAlertEvent) -> int:
+        result: int = await self._traced(
+            "append_alert_event", self.inner.append_alert_event(event), lambda _r: 1
+        )
+        return result
+
+    async def list_alert_events(
+        self, rule: str | None = None, before: int | None = None, limit: int = 100
+    ) -> list[AlertEvent]:
+        result: list[AlertEvent] = await self._traced(
+            "list_alert_events", self.inner.list_alert_events(rule, before, limit), len
         )
         return result
 

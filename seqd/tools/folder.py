@@ -263,6 +263,7 @@ class ToolJob:
         self._own_dir = scratch is None
         self._work = scratch or os.path.join(ctx.state_dir, "work", f"tool-{run_id}")
         self._logged = 0
+        self._metric_noted = False
         self.resources: Resources | None = None
 
     @property
@@ -298,6 +299,11 @@ class ToolJob:
 
     async def set_pid(self, pid: int | None) -> None:
         return None
+
+    def metric(self, name: str, value: float, kind: str, labels: dict[str, str]) -> None:
+        if not self._metric_noted:
+            self._metric_noted = True
+            self.log("system", "metrics are not recorded from folder tools; this one is dropped")
 
     def set_resources(self, resources: Resources) -> None:
         self.resources = resources

@@ -73,7 +73,9 @@ class ToolService:
         storage: StorageBackend,
         runs: RunStarter,
         emit: Callable[[TraceEvent], None],
+        observe: Callable[[str, str, float], None] | None = None,
     ) -> None:
+        """``observe(tool, outcome, seconds)`` is told of every call (metrics)."""
         self.registry = registry
         self.folders = folders
         self.config = config
@@ -81,6 +83,7 @@ class ToolService:
         self.runs = runs
         self.kv = KVCache(storage, config.tools.kv_cache_entries)
         self._emit = emit
+        self._observe = observe
         tools_cfg = config.tools
         files = tools_cfg.files_dir or "tool-files"
         files = os.path.join(state_dir, os.path.expanduser(files))
@@ -305,6 +308,9 @@ class ToolService:
             outcome, error = "cancelled", "the call was cancelled"
             raise
         finally:
+            elapsed = time.perf_counter() - started
+            if self._observe is not None:
+                self._observe(name, outcome, elapsed)
             end = timeutil.now()
             traced = caller.trace_id is not None
             self._emit(
@@ -316,7 +322,7 @@ class ToolService:
                     task=caller.task,
                     uid=caller.uid,
                     params=summarize(params),
-                    duration_s=round(time.perf_counter() - started, 6),
+                    duration_s=round(elapsed, 6),
                     outcome=outcome,
                     error=error,
                     trace_id=caller.trace_id,

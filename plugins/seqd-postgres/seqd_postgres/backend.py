@@ -26,6 +26,7 @@ import psycopg
 from psycopg import errors as pgerrors
 
 from seqd.errors import Conflict, StorageUnavailable
+from seqd.model.alerts import AlertEvent, NewAlertEvent
 from seqd.model.runs import (
     KVEntry,
     LogLine,
@@ -40,6 +41,11 @@ from seqd.model.runs import (
 from seqd.model.status import UNFINISHED
 from seqd.plugins.storage import check_kv_name
 from seqd.plugins.storage_kit import sql
+from seqd.plugins.storage_kit.alerts import (
+    AlertStatements,
+    event_data,
+    events_of,
+)
 from seqd.plugins.storage_kit.errors import key_taken, not_open, run_exists
 from seqd.plugins.storage_kit.options import check_durability
 from seqd.plugins.storage_kit.records import new_kv_entry, page_of
@@ -55,6 +61,7 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 _CLIENT_SLACK_S = 5.0
+_ALERTS = AlertStatements("%s")
 
 
 class PostgresBackend:
@@ -290,3 +297,15 @@ class PostgresBackend:
             return []
         query, params = q.SQL.kv_list(namespace, prefix, after, limit)
         return sql.kv_listed(namespace, prefix, await self._fetch_all(query, params))
+
+    # -- alert history ---------------------------------------------------------------
+
+    async def append_alert_event(self, event: NewAlertEvent) -> int:
+        query = _ALERTS.insert + " RETURNING seq"
+        return int(await self._write(query, (event.rule, event_data(event)), value=True))
+
+    async def list_alert_events(
+        self, rule: str | None = None, before: int | None = None, limit: int = 100
+    ) -> list[AlertEvent]:
+        query, params = _ALERTS.select(rule, before, limit)
+        return events_of(await self._fetch_all(query, params))

@@ -113,10 +113,24 @@ _V3_KV = (
     """,
 )
 
+# Alert history: one row per state change, numbered by an identity column (a seq is
+# never handed out twice). ``data`` is the whole event as JSON text, without its seq.
+_V4_ALERTS = (
+    """
+    CREATE TABLE alert_events (
+        seq bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        rule text COLLATE "C" NOT NULL,
+        data text NOT NULL
+    )
+    """,
+    "CREATE INDEX alert_events_rule_seq ON alert_events (rule, seq)",
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "runs and logs", _V1),
     Migration(2, "run journal (steps)", _V2_STEPS),
     Migration(3, "key-value state", _V3_KV),
+    Migration(4, "alert history", _V4_ALERTS),
 )
 LATEST = MIGRATIONS[-1].version
 

@@ -315,6 +315,7 @@ def test_schema_is_created_and_put_on_the_search_path(
             "SELECT tablename FROM pg_tables WHERE schemaname = %s ORDER BY 1", (pg_schema,)
         ).fetchall()
     assert [t[0] for t in tables] == [
+        "alert_events",
         "kv",
         "log_seqs",
         "logs",

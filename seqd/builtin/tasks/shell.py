@@ -4,7 +4,8 @@ Commands are started, read and reaped by the spawner process (``seqd.runtime.spa
 daemon sends what to run and gets lines, the exit status and the resource use back.
 Output is paced by the run log (it waits in the command's pipe while storage catches
 up, so it never piles up in the daemon) and, past the log cap, read and dropped.
-Inputs reach the command through the environment (``$SEQD_INPUT_<NAME>``,
+Stdout lines ``::metric ...`` record task metrics (``metric_lines``). Inputs reach the
+command through the environment (``$SEQD_INPUT_<NAME>``,
 ``$SEQD_INPUT``) and, for argv commands only, through ``{name}`` placeholders: a
 ``"shell": true`` string is never substituted into, since that would let an input
 inject shell code.
@@ -23,6 +24,7 @@ import msgspec
 from msgspec import Meta
 
 from seqd import hookimpl
+from seqd.builtin.tasks.metric_lines import MetricSink
 from seqd.config.settings import ConfigError
 from seqd.errors import TaskFailed
 from seqd.model.runs import Resources
@@ -316,7 +318,12 @@ class ShellTaskType:
         counted: list[RunningCommand] = []
         try:
             status = await run_command(
-                self._spawner, spec, job, grace_s=grace, on_start=on_start, on_end=on_end
+                self._spawner,
+                spec,
+                MetricSink(job),
+                grace_s=grace,
+                on_start=on_start,
+                on_end=on_end,
             )
         except SpawnError as exc:
             raise TaskFailed(

@@ -1,6 +1,7 @@
 """seqctl's command line, read with argparse: the top-level parser here, each noun's
 commands and help in its own module (``runs``: run and runs; ``tasks``; ``tools``;
-``daemon``: status, ping, daemon and plugins), what they share in ``builder``.
+``daemon``: status, ping, daemon and plugins; ``observe``: metrics and alerts), what
+they share in ``builder``.
 
 ``--socket`` and ``--json`` are accepted before the noun and after the verb alike (see
 ``builder.add_common``). Each command's handler is named by ``(module, function)``
@@ -48,6 +49,8 @@ _NOUNS: dict[str, tuple[str, str]] = {
     "tasks": ("parser.tasks", "add_tasks"),
     "tools": ("parser.tools", "add_tools"),
     "plugins": ("parser.daemon", "add_plugins"),
+    "metrics": ("parser.observe", "add_metrics"),
+    "alerts": ("parser.observe", "add_alerts"),
     "daemon": ("parser.daemon", "add_daemon"),
 }
 """Each noun, in the order of ``seqctl --help``, and the function that adds it."""

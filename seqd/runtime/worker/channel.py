@@ -20,6 +20,7 @@ from seqd.runtime.workerpool.messages import (
     Call,
     Frame,
     Log,
+    Metric,
     Reply,
     ToWorker,
     decode_to_worker,
@@ -114,6 +115,9 @@ class Channel:
 
     def log(self, stream: str, text: str) -> None:
         self.send(Log(stream=stream, text=text))
+
+    def metric(self, name: str, value: float, kind: str, labels: dict[str, str]) -> None:
+        self.send(Metric(name=name, value=value, kind=kind, labels=labels))
 
     def call(self, op: str, args: Any) -> Any:
         with self._call_lock:

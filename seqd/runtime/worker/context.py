@@ -1,9 +1,10 @@
 """``ctx``: what a python task's ``run(ctx, **inputs)`` receives.
 
 Everything a task does that the daemon must know about goes through ``ctx``: logging,
-and the durable operations (``step``, ``tool``, ``run_task``/``start_task``,
-``sleep``/``sleep_until``, ``wait_signal``) that are journaled and replayed
-(``seqd.runtime.worker.durable``, docs/durable.md). ``call`` is the request/response primitive
+metrics (``metric``: sent without waiting, never journaled), and the durable
+operations (``step``, ``tool``, ``run_task``/``start_task``, ``sleep``/``sleep_until``,
+``wait_signal``) that are journaled and replayed (``seqd.runtime.worker.durable``,
+docs/durable.md). ``call`` is the request/response primitive
 they are built on: each is at most one round trip to the daemon. Its own module
 because ``Context`` is the public face task code sees; the work is done elsewhere.
 """
@@ -15,6 +16,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
+from seqd.model.metrics import metric_problem
 from seqd.runtime.worker.durable import (
     ChildFailed,
     Durable,
@@ -52,6 +54,8 @@ class Link(Protocol):
     """The worker's side of the control channel, as ``Context`` needs it."""
 
     def log(self, stream: str, text: str) -> None: ...
+
+    def metric(self, name: str, value: float, kind: str, labels: dict[str, str]) -> None: ...
 
     def call(self, op: str, args: Any) -> Any: ...
 
@@ -154,6 +158,23 @@ class Context:
             text = text[:-1]
         for line in text.split("\n"):
             self._link.log("log", line)
+
+    def metric(self, name: str, value: float = 1, kind: str = "counter", **labels: str) -> None:
+        """Record a sample of one of the task's own metrics (docs/observability.md):
+        ``counter`` adds ``value`` (default 1), ``gauge`` sets it, ``histogram``
+        observes it. ``labels`` are strings; the daemon adds ``task``.
+
+        Raises ``ValueError`` for a bad name, value or label at once. Metrics are not
+        durable: they are not journaled, and a resumed run does not count again what
+        it counted before its suspension or restart. The daemon may still drop a
+        sample (too many label combinations); the run's log then says so.
+        """
+        problem = metric_problem(name, value, kind, labels)
+        if problem is not None:
+            raise ValueError(problem)
+        if self._durable.replaying():
+            return
+        self._link.metric(name, float(value), kind, labels)
 
     def call(self, op: str, args: Any = None) -> Any:
         """Ask the daemon to perform ``op`` with ``args`` and wait for its answer.

@@ -151,13 +151,23 @@ def _object(value: Any, what: str) -> bytes:
 class Durable:
     """The durable operations of one execution of a run (one ``Context``)."""
 
-    __slots__ = ("_busy", "_link", "_max_bytes", "_replay", "attempt", "broken", "suspended")
+    __slots__ = (
+        "_busy",
+        "_link",
+        "_max_bytes",
+        "_no_journal",
+        "_replay",
+        "attempt",
+        "broken",
+        "suspended",
+    )
 
     def __init__(self, link: Link, attempt: int, max_bytes: int) -> None:
         self._link = link
         self.attempt = attempt
         self._max_bytes = max_bytes
         self._replay: Replay | None = None
+        self._no_journal = False
         self._busy = False
         self.suspended: Suspend | None = None
         """Set once an operation suspended the run: the execution is over."""
@@ -278,6 +288,26 @@ class Durable:
             known=recorded is not None,
         )
         return self._settle(self._ask(ops.OP_WAIT, args), DurableError)
+
+    def replaying(self) -> bool:
+        """Whether the code is re-running what an earlier execution of this attempt
+        already ran (before a suspension or a restart): what it does there that is
+        not journaled — metrics — was done then and must not be done twice. Reads
+        the journal if no durable operation has yet."""
+        replay = self._replay
+        if replay is None:
+            if self._no_journal:
+                return False
+            try:
+                entries = ops.decode_entries(self._journal())
+            except Exception:
+                # No journal to read (a folder tool's code) or the daemon cannot read it
+                # now: count, rather than fail the code over a metric. The durable
+                # operations still read the journal themselves.
+                self._no_journal = True
+                return False
+            replay = self._replay = Replay(self.attempt, entries)
+        return replay.replaying()
 
     # -- plumbing ---------------------------------------------------------------------
 

@@ -61,6 +61,7 @@ class Replay:
         self.index = 0
         """The number of the last operation the code made."""
         self._ops: dict[int, Entry] = {}
+        self._last = max((e.index for e in entries), default=0)
         self._waits: Counter[str] = Counter()
         for entry in entries:
             known = self._ops.get(entry.index)
@@ -85,6 +86,11 @@ class Replay:
 
     def get(self, index: int) -> Entry | None:
         return self._ops.get(index)
+
+    def replaying(self) -> bool:
+        """Whether the code is where an earlier execution of this attempt has been:
+        the journal records operations after the code's last one."""
+        return self.index < self._last
 
     def note(self, entry: Entry) -> None:
         """Remember what an operation recorded in this execution (a child's start), so

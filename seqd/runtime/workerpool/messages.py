@@ -94,6 +94,16 @@ class Log(Frame, tag="log"):
     text: str
 
 
+class Metric(Frame, tag="metric"):
+    """``ctx.metric``: one sample of a task metric. Not answered (a metric never waits
+    for the daemon); the daemon checks it again and may drop it."""
+
+    name: str
+    value: float
+    kind: str
+    labels: dict[str, str] = {}
+
+
 class Call(Frame, tag="call"):
     """``ctx.call(op, args)`` from task code; the daemon answers with a ``Reply``."""
 
@@ -125,7 +135,7 @@ class SchemaResult(Frame, tag="schema_result"):
 
 
 ToWorker = Execute | SchemaRequest | Reply
-ToDaemon = Hello | Log | Call | Result | SchemaResult
+ToDaemon = Hello | Log | Metric | Call | Result | SchemaResult
 
 
 __all__ = ["HEADER", "MAX_FRAME_BYTES", "Frame", "Hello", "ProtocolError"]

@@ -32,6 +32,7 @@ from seqd.runtime.workerpool.messages import (
     Frame,
     Hello,
     Log,
+    Metric,
     ProtocolError,
     Result,
     SchemaRequest,
@@ -275,6 +276,8 @@ class WorkerProcess:
     def _on_frame(self, frame: ToDaemon) -> None:
         if isinstance(frame, Log):
             self._emit(frame.stream, frame.text)
+        elif isinstance(frame, Metric):
+            self._metric(frame)
         elif isinstance(frame, Call):
             task = self._loop.create_task(self._serve_call(frame))
             self._calls.add(task)
@@ -307,6 +310,15 @@ class WorkerProcess:
                 job.log(STREAMS.get(stream, "log"), text)
         except Exception:
             logger.exception("python worker %d: logging a line failed", self.pid)
+
+    def _metric(self, frame: Metric) -> None:
+        job = self._job
+        if job is None:
+            return  # between runs: nobody to attribute it to
+        try:
+            job.metric(frame.name, frame.value, frame.kind, frame.labels)
+        except Exception:
+            logger.exception("python worker %d: recording a metric failed", self.pid)
 
     async def _serve_call(self, frame: Call) -> None:
         self._send(await answer(frame, self._job, self._handlers))

@@ -1,12 +1,13 @@
 """``StorageConformance``: every group of cases in one base class.
 
 Its own module because the suite is the sum of the groups (one module each: runs,
-listing, logs, steps, kv, durability, crash safety, traces); a backend's test subclasses this
-one class and so runs them all.
+listing, logs, steps, kv, alert history, durability, crash safety, traces); a backend's
+test subclasses this one class and so runs them all.
 """
 
 from __future__ import annotations
 
+from seqd.testing.storage.alerts import AlertCases
 from seqd.testing.storage.crash import CrashCases
 from seqd.testing.storage.durability import DurabilityCases
 from seqd.testing.storage.kv import KVCases
@@ -18,7 +19,15 @@ from seqd.testing.storage.traces import TraceCases
 
 
 class StorageConformance(
-    CrashCases, RunCases, ListingCases, LogCases, StepCases, DurabilityCases, KVCases, TraceCases
+    CrashCases,
+    RunCases,
+    ListingCases,
+    LogCases,
+    StepCases,
+    DurabilityCases,
+    KVCases,
+    AlertCases,
+    TraceCases,
 ):
     """Base class of the suite; a subclass provides the ``make_backend`` and
     ``store_spec`` fixtures."""

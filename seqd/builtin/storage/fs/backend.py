@@ -15,7 +15,8 @@ index apart (``store``). A lock file makes one process the writer: another proce
 opens the store (``seqd export`` beside the daemon) only reads until it can take over.
 
 This module is the ``StorageBackend`` itself, the plugin's entry point: it hands runs
-to ``runs``, logs and journals to ``seqs``, and key-value state to ``kv``.
+to ``runs``, logs and journals to ``seqs``, key-value state to ``kv`` and the alert
+history to ``alerts``.
 
 Options, ``[backends.fs]``: ``root`` (default ``<state_dir>/files``; a relative path is
 taken from the state dir).
@@ -32,9 +33,11 @@ from msgspec import Meta
 
 from seqd import hookimpl
 from seqd.builtin.storage.fs import kv, seqs
+from seqd.builtin.storage.fs.alerts import AlertHistory
 from seqd.builtin.storage.fs.logs import JOURNALS, LOGS
 from seqd.builtin.storage.fs.runs import RunFiles
 from seqd.builtin.storage.fs.store import FileStore
+from seqd.model.alerts import AlertEvent, NewAlertEvent
 from seqd.model.runs import (
     KVEntry,
     LogLine,
@@ -64,6 +67,7 @@ class FSBackend:
         self.location = root
         self.store = FileStore(root, check_durability(durability) == "full", read_threads)
         self.runs = RunFiles(self.store)
+        self.alerts = AlertHistory(self.store)
 
     async def open(self) -> None:
         await self.store.open()
@@ -141,6 +145,16 @@ class FSBackend:
             return []
         entries = await self.store.read(partial(kv.read_namespace, self.location, namespace))
         return kv_select(entries, prefix, after, limit)
+
+    # -- alert history ---------------------------------------------------------------
+
+    async def append_alert_event(self, event: NewAlertEvent) -> int:
+        return await self.alerts.append(event)
+
+    async def list_alert_events(
+        self, rule: str | None = None, before: int | None = None, limit: int = 100
+    ) -> list[AlertEvent]:
+        return await self.alerts.list(rule, before, limit)
 
 
 class FSStorageFactory:

@@ -28,6 +28,7 @@ from seqd import hookimpl
 from seqd.builtin.storage.sqlite.connections import ReaderConnections, connect, prepare
 from seqd.builtin.storage.sqlite.faults import LABEL
 from seqd.builtin.storage.sqlite.writer import Writer
+from seqd.model.alerts import AlertEvent, NewAlertEvent
 from seqd.model.runs import (
     KVEntry,
     LogLine,
@@ -41,6 +42,11 @@ from seqd.model.runs import (
 )
 from seqd.model.status import UNFINISHED
 from seqd.plugins.storage import StorageContext, StorageFactory, check_kv_name
+from seqd.plugins.storage_kit.alerts import (
+    AlertStatements,
+    event_data,
+    events_of,
+)
 from seqd.plugins.storage_kit.errors import key_taken, not_open, run_exists
 from seqd.plugins.storage_kit.options import check_durability, convert_options, path_in_state_dir
 from seqd.plugins.storage_kit.reader_pool import ReaderPool
@@ -68,6 +74,7 @@ _STEP_DECODER = msgspec.json.Decoder(Step)
 _SYNCHRONOUS = {"normal": "NORMAL", "full": "FULL"}
 
 _SQL = Statements("?")
+_ALERTS = AlertStatements("?")
 _LAST_SEQ = "SELECT MAX(seq) FROM logs WHERE run_id = ?"
 _INSERT_LOG = "INSERT INTO logs (run_id, seq, ts, stream, text) VALUES (?, ?, ?, ?, ?)"
 _LAST_STEP = "SELECT MAX(seq) FROM steps WHERE run_id = ?"
@@ -304,6 +311,26 @@ class SQLiteBackend:
 
         def fn(conn: sqlite3.Connection) -> list[KVEntry]:
             return kv_listed(namespace, prefix, conn.execute(text, params).fetchall())
+
+        return await self._read(fn)
+
+    # -- alert history ---------------------------------------------------------------
+
+    async def append_alert_event(self, event: NewAlertEvent) -> int:
+        row = (event.rule, event_data(event))
+
+        def op(conn: sqlite3.Connection) -> int:
+            return int(conn.execute(_ALERTS.insert, row).lastrowid or 0)
+
+        return await self._write(op)
+
+    async def list_alert_events(
+        self, rule: str | None = None, before: int | None = None, limit: int = 100
+    ) -> list[AlertEvent]:
+        text, params = _ALERTS.select(rule, before, limit)
+
+        def fn(conn: sqlite3.Connection) -> list[AlertEvent]:
+            return events_of(conn.execute(text, params).fetchall())
 
         return await self._read(fn)
 

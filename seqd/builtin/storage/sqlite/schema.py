@@ -106,10 +106,27 @@ def _v3_kv(db: Any) -> None:
     )
 
 
+def _v4_alert_events(db: Any) -> None:
+    # Alert history: one row per state change. AUTOINCREMENT so that a seq is never
+    # handed out twice, even after the newest rows were deleted. ``data`` is the whole
+    # event as JSON (without its seq); ``rule`` is a copy for the per-rule index.
+    db.execute(
+        """
+        CREATE TABLE alert_events (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            rule TEXT NOT NULL,
+            data TEXT NOT NULL
+        )
+        """
+    )
+    db.execute("CREATE INDEX alert_events_rule_seq ON alert_events (rule, seq)")
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "runs and logs", _v1_runs_and_logs),
     Migration(2, "run journal (steps)", _v2_steps),
     Migration(3, "key-value state", _v3_kv),
+    Migration(4, "alert history", _v4_alert_events),
 )
 LATEST = MIGRATIONS[-1].version
 

@@ -1,0 +1,2 @@
+def run(ctx, alert: dict):
+    return {"rule": alert["rule"], "state": alert["state"]}
