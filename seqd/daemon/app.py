@@ -15,12 +15,13 @@ from seqd.catalog.catalog import Catalog
 from seqd.catalog.watch import TaskWatcher
 from seqd.config.settings import Config, ConfigError
 from seqd.daemon import systemd
+from seqd.daemon.instance import SocketTaken, claim_socket
 from seqd.engine import Engine
 from seqd.errors import ValidationFailed
 from seqd.model import timeutil
 from seqd.plugins.daemoninfo import DaemonInfo
 from seqd.plugins.host import PluginHost
-from seqd.plugins.storage import StorageBackend, StorageContext
+from seqd.plugins.storage import StorageBackend, StorageContext, StoreHeld
 from seqd.plugins.tasktype import Services
 from seqd.plugins.tracing import DaemonLifecycle
 from seqd.rpc.dispatch import Dispatcher
@@ -73,15 +74,15 @@ class App:
         )
         self._watchdog: systemd.Watchdog | None = None
         self._started_types: list[str] = []
+        self._inherited: socket.socket | None = None
+        self._socket_lock: int | None = None
 
     # -- start-up --------------------------------------------------------------------
 
     async def start(self) -> None:
         cfg = self.config
+        await self._claim_socket()  # first: a second daemon stops before touching anything
         os.makedirs(self.state_dir, mode=0o750, exist_ok=True)
-        for d in [*self.task_dirs, *self.tool_dirs]:
-            if d.startswith(self.state_dir):
-                os.makedirs(d, exist_ok=True)
         logger.info("seqd %s (pid %d, node %s)", __version__, os.getpid(), self.node)
         logger.info("config file: %s", cfg.config_file or "none (defaults)")
         logger.info("state dir:   %s", self.state_dir)
@@ -93,6 +94,9 @@ class App:
                 logger.error("plugin %s: %s", record.name, record.error)
         self.storage = await self._open_storage()
         logger.info("storage:     %s at %s", self.storage.name, self.storage.location)
+        for d in [*self.task_dirs, *self.tool_dirs]:
+            if d.startswith(self.state_dir):
+                os.makedirs(d, exist_ok=True)
         services = Services(
             config=cfg,
             state_dir=self.state_dir,
@@ -161,6 +165,22 @@ class App:
         systemd.ready(f"serving on {self.socket_path}")
         logger.info("ready: listening on %s", self.socket_path)
 
+    async def _claim_socket(self) -> None:
+        """Make sure no other daemon serves our socket, and hold it (``instance``).
+        A socket passed by systemd is ours by construction."""
+        try:
+            self._inherited = systemd.activation_socket()
+        except systemd.UnsupportedSocket as exc:
+            raise StartupError(str(exc)) from exc
+        if self._inherited is not None:
+            return
+        try:
+            self._socket_lock = await asyncio.to_thread(claim_socket, self.socket_path)
+        except SocketTaken as exc:
+            raise StartupError(str(exc), exit_code=2) from None
+        except OSError as exc:
+            raise StartupError(f"cannot use the socket {self.socket_path}: {exc}") from exc
+
     async def _open_storage(self) -> StorageBackend:
         name = self.config.storage
         factory = self.host.storage.get(name)
@@ -176,7 +196,11 @@ class App:
                 self.host.emit,
                 self.host.wants,
             )
+            # The claim comes before open: a refused daemon has migrated nothing.
+            await backend.claim()
             await backend.open()
+        except StoreHeld as exc:
+            raise StartupError(str(exc), exit_code=2) from None
         except ValidationFailed as exc:
             raise StartupError(f"storage {name!r}: {exc}", exit_code=2) from exc
         except Exception as exc:
@@ -184,10 +208,7 @@ class App:
         return backend
 
     async def _listen(self, server: Server) -> None:
-        try:
-            inherited = systemd.activation_socket()
-        except systemd.UnsupportedSocket as exc:
-            raise StartupError(str(exc)) from exc
+        inherited, self._inherited = self._inherited, None
         if inherited is not None:
             await server.listen_socket(inherited)
             name = inherited.getsockname()
@@ -284,4 +305,9 @@ class App:
                 os.unlink(self._bound_path)
             except OSError:
                 pass
+        if self._inherited is not None:
+            self._inherited.close()
+        if self._socket_lock is not None:
+            os.close(self._socket_lock)  # last: the next daemon may start now
+            self._socket_lock = None
         logger.info("stopped")

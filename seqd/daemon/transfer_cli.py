@@ -32,15 +32,17 @@ def _parser() -> argparse.ArgumentParser:
         "import",
         help="load an export into the configured store",
         description="Load an export into the configured store. Runs already there are "
-        "skipped, so it can be repeated. Import into a store no daemon is using; "
-        "unfinished runs resume when a daemon next starts on it.",
+        "skipped, so it can be repeated. The store must not be in use by a daemon (it is "
+        "refused if it is); unfinished runs resume when a daemon next starts on it.",
     )
     storage_flags(imp)
     imp.add_argument("file", help="an export file, or - for stdin")
     return parser
 
 
-async def _open(args: argparse.Namespace) -> StorageBackend:
+async def _open(args: argparse.Namespace, claim: bool = False) -> StorageBackend:
+    """The configured store, opened; with ``claim``, held by this process alone (an
+    import refuses a store a daemon is using)."""
     config = load_config(flags_of(args), config_file=args.config)
     host = PluginHost(config.disabled_plugins)
     host.load()
@@ -50,6 +52,8 @@ async def _open(args: argparse.Namespace) -> StorageBackend:
         raise ConfigError(f"unknown storage backend {config.storage!r} (available: {known})")
     context = StorageContext(state_dir=config.resolved_state_dir(), durability=config.durability)
     store = factory.create(dict(config.backends.get(config.storage, {})), context)
+    if claim:
+        await store.claim()
     await store.open()
     return store
 
@@ -70,7 +74,7 @@ async def _export(args: argparse.Namespace, out: BinaryIO) -> int:
 
 
 async def _import(args: argparse.Namespace, source: BinaryIO) -> int:
-    store = await _open(args)
+    store = await _open(args, claim=True)
     try:
         counts = await import_store(store, source)
     finally:

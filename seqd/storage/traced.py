@@ -76,6 +76,9 @@ class TracedStorage:
             )
         return result
 
+    async def claim(self) -> None:
+        await self._traced("claim", self.inner.claim(), _none)
+
     async def open(self) -> None:
         await self._traced("open", self.inner.open(), _none)
 

@@ -44,6 +44,7 @@ from seqd.plugins.storage_kit.errors import key_taken, not_open, run_exists
 from seqd.plugins.storage_kit.options import check_durability
 from seqd.plugins.storage_kit.records import new_kv_entry, page_of
 from seqd_postgres import queries as q
+from seqd_postgres.claim import StoreClaim
 from seqd_postgres.connections import Conn, Connections
 from seqd_postgres.faults import LABEL, connection_lost, translate
 from seqd_postgres.options import PostgresOptions, redact_dsn
@@ -68,6 +69,7 @@ class PostgresBackend:
         self.schema = options.schema
         self.options = options
         self.connections = Connections(dsn, self.location, options, durability)
+        self.claimed: StoreClaim | None = None
         self.writer: Writer | None = None
         self._call_timeout = options.pool_timeout_s + options.statement_timeout_s + _CLIENT_SLACK_S
         self._open = False
@@ -81,6 +83,21 @@ class PostgresBackend:
         return self.connections.last_error
 
     # -- lifecycle -------------------------------------------------------------------
+
+    async def claim(self) -> None:
+        """Hold the schema's claim (``claim``) until closed."""
+        if self.claimed is not None:
+            return
+        claim = StoreClaim(self.connections, self.schema, f"{self.location} (schema {self.schema})")
+        try:
+            async with asyncio.timeout(self.options.connect_timeout + self._call_timeout):
+                await claim.take()
+        except (psycopg.Error, TimeoutError) as exc:
+            error = translate(exc, self.location, self.last_error, opening=True)
+            if error is None:
+                raise
+            raise error from exc
+        self.claimed = claim
 
     async def open(self) -> None:
         """Connect, create or migrate the schema (under the advisory lock), then open
@@ -124,6 +141,9 @@ class PostgresBackend:
         if self.writer is not None:
             await self.writer.stop(self._closed_error())
         await self.connections.close()
+        claim, self.claimed = self.claimed, None
+        if claim is not None:
+            await claim.release()  # last: the store is ours until nothing else runs
 
     def _closed_error(self) -> StorageUnavailable:
         return not_open(LABEL, self.location, self._closing, {"location": self.location})
@@ -135,6 +155,8 @@ class PostgresBackend:
         """Count the call in flight, bound it, and turn failures into SeqdErrors."""
         if not self._open or self._closing:
             raise self._closed_error()
+        if self.claimed is not None:
+            self.claimed.check()
         assert self._drained is not None
         self._inflight += 1
         self._drained.clear()

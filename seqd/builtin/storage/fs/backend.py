@@ -11,8 +11,9 @@ All file I/O runs off the loop: writes on one writer thread that batches them
 (``scan``) and updated on the loop after each write. Writes to one run hold that run's
 asyncio lock from the check to the index update, so a compare-and-set is atomic; each
 write runs as its own task, so a caller that is cancelled never leaves the disk and the
-index apart (``store``). A lock file makes one process the writer: another process that
-opens the store (``seqd export`` beside the daemon) only reads until it can take over.
+index apart (``store``). A lock file makes one process the writer: the daemon claims
+it before anything else; another process that opens the store (``seqd export`` beside
+the daemon) only reads until it can take over.
 
 This module is the ``StorageBackend`` itself, the plugin's entry point: it hands runs
 to ``runs``, logs and journals to ``seqs``, and key-value state to ``kv``.
@@ -64,6 +65,9 @@ class FSBackend:
         self.location = root
         self.store = FileStore(root, check_durability(durability) == "full", read_threads)
         self.runs = RunFiles(self.store)
+
+    async def claim(self) -> None:
+        await self.store.claim()
 
     async def open(self) -> None:
         await self.store.open()
