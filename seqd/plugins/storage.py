@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 from seqd.errors import StorageUnavailable, ValidationFailed
+from seqd.model.retention import PruneBatch, PruneQuery
 from seqd.model.runs import (
     KVEntry,
     LogLine,
@@ -102,6 +103,15 @@ class StorageBackend(Protocol):
 
     async def unfinished_runs(self) -> list[Run]:
         """Every run whose status is queued, running or suspended, oldest first."""
+
+    async def prune_runs(self, query: PruneQuery) -> PruneBatch:
+        """One batch of retention (``seqd.model.retention``): examine at most
+        ``query.limit`` runs of ``query.status`` by id after ``query.after``; of those
+        that root a tree (no parent, or one that is gone) and match the query, remove
+        each tree whose runs are all finished — its runs, their logs and journals, and
+        free their idempotency keys — atomically per tree: a tree is checked and
+        removed in one step, so a run that starts or changes meanwhile keeps its tree.
+        With ``dry_run`` count the same and remove nothing."""
 
     async def append_logs(self, run_id: str, lines: Sequence[NewLogLine]) -> int:
         """Append lines in order, numbering them after the run's last ``seq``

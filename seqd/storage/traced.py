@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from seqd.model import timeutil
+from seqd.model.retention import PruneBatch, PruneQuery
 from seqd.model.runs import (
     KVEntry,
     LogLine,
@@ -117,6 +118,12 @@ class TracedStorage:
 
     async def unfinished_runs(self) -> list[Run]:
         result: list[Run] = await self._traced("unfinished_runs", self.inner.unfinished_runs(), len)
+        return result
+
+    async def prune_runs(self, query: PruneQuery) -> PruneBatch:
+        result: PruneBatch = await self._traced(
+            "prune_runs", self.inner.prune_runs(query), lambda r: len(r.removed)
+        )
         return result
 
     async def append_logs(self, run_id: str, lines: Sequence[NewLogLine]) -> int:

@@ -6,7 +6,9 @@ is a single statement: a create is ``INSERT ... ON CONFLICT DO NOTHING``, a
 compare-and-set is ``UPDATE ... WHERE status = ANY(...)``, and a log (or journal)
 append bumps the run's counter and inserts all its lines (entries) in one statement.
 The statements on the tables every SQL store has, and the reading of their rows, are
-``seqd.plugins.storage_kit.sql``'s; ``queries`` holds what only PostgreSQL does.
+``seqd.plugins.storage_kit.sql``'s; ``queries`` holds what only PostgreSQL does, and
+``pruning`` the transactions of retention. The store is held by one daemon at a time
+(``claim``: a session advisory lock on the schema).
 
 A call never waits forever. It waits for a connection at most ``pool_timeout_s``, the
 server bounds each statement with ``statement_timeout_s``, and the client gives up a
@@ -20,12 +22,14 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
+from functools import partial
 from typing import Any, TypeVar
 
 import psycopg
 from psycopg import errors as pgerrors
 
 from seqd.errors import Conflict, StorageUnavailable
+from seqd.model.retention import PruneBatch, PruneQuery
 from seqd.model.runs import (
     KVEntry,
     LogLine,
@@ -42,7 +46,9 @@ from seqd.plugins.storage import check_kv_name
 from seqd.plugins.storage_kit import sql
 from seqd.plugins.storage_kit.errors import key_taken, not_open, run_exists
 from seqd.plugins.storage_kit.options import check_durability
+from seqd.plugins.storage_kit.pruning import check_prune_query
 from seqd.plugins.storage_kit.records import new_kv_entry, page_of
+from seqd_postgres import pruning
 from seqd_postgres import queries as q
 from seqd_postgres.claim import StoreClaim
 from seqd_postgres.connections import Conn, Connections
@@ -252,6 +258,18 @@ class PostgresBackend:
 
     async def unfinished_runs(self) -> list[Run]:
         return sql.runs_of(await self._fetch_all(q.UNFINISHED, (list(UNFINISHED),)))
+
+    async def prune_runs(self, query: PruneQuery) -> PruneBatch:
+        check_prune_query(query)
+        roots, cursor = await self._read(partial(pruning.roots, query=query))
+        if not roots:
+            return PruneBatch(cursor=cursor)
+        # A removal is one transaction, so it may be repeated like a read: if the
+        # connection died before the commit, nothing happened.
+        act = pruning.measure if query.dry_run else pruning.remove
+        batch = await self._read(partial(act, roots=roots))
+        batch.cursor = cursor
+        return batch
 
     # -- logs ------------------------------------------------------------------------
 

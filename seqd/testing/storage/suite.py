@@ -1,7 +1,7 @@
 """``StorageConformance``: every group of cases in one base class.
 
 Its own module because the suite is the sum of the groups (one module each: claims,
-runs, listing, logs, steps, kv, durability, crash safety); a backend's test subclasses
+runs, listing, logs, steps, kv, durability, crash safety, pruning); a backend's test subclasses
 this one class and so runs them all.
 """
 
@@ -13,12 +13,21 @@ from seqd.testing.storage.durability import DurabilityCases
 from seqd.testing.storage.kv import KVCases
 from seqd.testing.storage.listing import ListingCases
 from seqd.testing.storage.logs import LogCases
+from seqd.testing.storage.pruning import PruneCases
 from seqd.testing.storage.runs import RunCases
 from seqd.testing.storage.steps import StepCases
 
 
 class StorageConformance(
-    ClaimCases, CrashCases, RunCases, ListingCases, LogCases, StepCases, DurabilityCases, KVCases
+    ClaimCases,
+    CrashCases,
+    RunCases,
+    ListingCases,
+    LogCases,
+    StepCases,
+    DurabilityCases,
+    KVCases,
+    PruneCases,
 ):
     """Base class of the suite; a subclass provides the ``make_backend`` and
     ``store_spec`` fixtures."""

@@ -16,7 +16,8 @@ it before anything else; another process that opens the store (``seqd export`` b
 the daemon) only reads until it can take over.
 
 This module is the ``StorageBackend`` itself, the plugin's entry point: it hands runs
-to ``runs``, logs and journals to ``seqs``, and key-value state to ``kv``.
+to ``runs``, logs and journals to ``seqs``, key-value state to ``kv``, and retention to
+``pruning``.
 
 Options, ``[backends.fs]``: ``root`` (default ``<state_dir>/files``; a relative path is
 taken from the state dir).
@@ -32,10 +33,11 @@ import msgspec
 from msgspec import Meta
 
 from seqd import hookimpl
-from seqd.builtin.storage.fs import kv, seqs
+from seqd.builtin.storage.fs import kv, pruning, seqs
 from seqd.builtin.storage.fs.logs import JOURNALS, LOGS
 from seqd.builtin.storage.fs.runs import RunFiles
 from seqd.builtin.storage.fs.store import FileStore
+from seqd.model.retention import PruneBatch, PruneQuery
 from seqd.model.runs import (
     KVEntry,
     LogLine,
@@ -98,6 +100,9 @@ class FSBackend:
 
     async def unfinished_runs(self) -> list[Run]:
         return await self.runs.unfinished()
+
+    async def prune_runs(self, query: PruneQuery) -> PruneBatch:
+        return await pruning.prune(self.store, query)
 
     # -- logs and journals -----------------------------------------------------------
 

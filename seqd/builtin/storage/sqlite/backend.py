@@ -26,9 +26,11 @@ import msgspec
 from msgspec import Meta
 
 from seqd import hookimpl
+from seqd.builtin.storage.sqlite import pruning
 from seqd.builtin.storage.sqlite.connections import ReaderConnections, connect, prepare
 from seqd.builtin.storage.sqlite.faults import LABEL, unavailable
 from seqd.builtin.storage.sqlite.writer import Writer
+from seqd.model.retention import PruneBatch, PruneQuery
 from seqd.model.runs import (
     KVEntry,
     LogLine,
@@ -45,6 +47,7 @@ from seqd.plugins.storage import StorageContext, StorageFactory, check_kv_name
 from seqd.plugins.storage_kit import lockfile
 from seqd.plugins.storage_kit.errors import key_taken, not_open, run_exists
 from seqd.plugins.storage_kit.options import check_durability, convert_options, path_in_state_dir
+from seqd.plugins.storage_kit.pruning import check_prune_query
 from seqd.plugins.storage_kit.reader_pool import ReaderPool
 from seqd.plugins.storage_kit.records import new_kv_entry, number_steps, page_of
 from seqd.plugins.storage_kit.sql import (
@@ -231,6 +234,25 @@ class SQLiteBackend:
             return runs_of(conn.execute(_UNFINISHED, UNFINISHED).fetchall())
 
         return await self._read(fn)
+
+    async def prune_runs(self, query: PruneQuery) -> PruneBatch:
+        check_prune_query(query)
+        roots, cursor = await self._read(functools.partial(pruning.roots, query=query))
+        if not roots:
+            return PruneBatch(cursor=cursor)
+        if query.dry_run:
+            batch = await self._read(functools.partial(pruning.measure, roots=roots))
+        else:
+
+            def op(conn: sqlite3.Connection) -> PruneBatch:
+                removed = pruning.remove(conn, roots)
+                if removed.removed and self.writer is not None:
+                    self.writer.reclaim()
+                return removed
+
+            batch = await self._write(op, small=False)
+        batch.cursor = cursor
+        return batch
 
     # -- logs ------------------------------------------------------------------------
 
