@@ -16,6 +16,7 @@ from seqd.plugins.host import PluginHost
 from seqd.plugins.storage import StorageBackend
 from seqd.rpc.protocol import ReloadResult
 from seqd.rpc.server import Server
+from seqd.storage.retention import Pruner
 from seqd.tools.ratelimit import KeyedBuckets
 from seqd.tools.service import ToolService
 
@@ -28,6 +29,7 @@ class Daemon(Protocol):
     storage: StorageBackend
     catalog: Catalog
     engine: Engine
+    pruner: Pruner
     tools: ToolService
     server: Server | None
     rpc_limits: KeyedBuckets | None

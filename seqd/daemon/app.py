@@ -27,6 +27,7 @@ from seqd.plugins.tracing import DaemonLifecycle
 from seqd.rpc.dispatch import Dispatcher
 from seqd.rpc.protocol import ReloadResult
 from seqd.rpc.server import Server
+from seqd.storage.retention import Pruner, RetentionSchedule
 from seqd.storage.traced import TracedStorage
 from seqd.tools.folder import FolderTools
 from seqd.tools.ratelimit import KeyedBuckets
@@ -48,6 +49,7 @@ class App:
     storage: StorageBackend
     catalog: Catalog
     engine: Engine
+    pruner: Pruner
     tools: ToolService
     server: Server | None
 
@@ -76,6 +78,7 @@ class App:
         self._started_types: list[str] = []
         self._inherited: socket.socket | None = None
         self._socket_lock: int | None = None
+        self._retention: RetentionSchedule | None = None
 
     # -- start-up --------------------------------------------------------------------
 
@@ -142,6 +145,7 @@ class App:
             await self.catalog.reload_checks()  # flows can check their tools now
         await self.host.startup(self.info())
         await self.engine.recover()
+        self.pruner = Pruner(self.storage, self.engine.work_root, cfg.retention.batch)
         dispatcher = Dispatcher(build_handlers(self), limiter=self._rate_limit)
         self.server = Server(
             dispatcher,
@@ -157,6 +161,8 @@ class App:
                 self.tool_dirs, self.reload_tools, cfg.reload_debounce_s, depth=2
             )
             self._tool_watcher.start()
+        self._retention = RetentionSchedule(self.pruner, cfg.retention)
+        self._retention.start()
         self.host.emit(DaemonLifecycle(ts=timeutil.now(), phase="ready"))
         interval = systemd.watchdog_interval()
         if interval:
@@ -279,6 +285,8 @@ class App:
         for watcher in (self._watcher, self._tool_watcher):
             if watcher is not None:
                 await watcher.stop()
+        if self._retention is not None:
+            await self._retention.stop()
         if hasattr(self, "engine"):
             await self.engine.shutdown(grace)
         if self.server is not None:

@@ -60,6 +60,8 @@ def parse_duration(text: str, field: str) -> float:
 def format_duration(seconds: float) -> str:
     """``seconds`` in the same syntax, whole units only (``604800`` → ``"7d"``,
     ``5400`` → ``"1h30m"``); under a second, in ``ms``."""
+    if seconds == 0:
+        return "0s"
     if seconds < 1:
         return f"{round(seconds * 1000)}ms"
     rest = round(seconds)

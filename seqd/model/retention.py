@@ -48,3 +48,19 @@ class PruneBatch(Model, kw_only=True):
     journal entries): the space that comes back, about."""
     cursor: str | None = None
     """The last run examined, to pass as ``after``; None once no run is left to examine."""
+
+
+class PruneTotals(Model, kw_only=True):
+    """★ What a prune removed, over all its batches (``runs.prune``'s result): runs,
+    log lines, journal entries, and about how many bytes came back."""
+
+    runs: int = 0
+    log_lines: int = 0
+    steps: int = 0
+    bytes_freed: int = 0
+
+    def add(self, batch: PruneBatch) -> None:
+        self.runs += len(batch.removed)
+        self.log_lines += batch.log_lines
+        self.steps += batch.steps
+        self.bytes_freed += batch.bytes_freed

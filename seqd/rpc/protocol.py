@@ -1,17 +1,19 @@
 """★ The wire contract: JSON-RPC 2.0 envelopes and one Params/Result type per method.
 
 Imported by the daemon and by ``seqd.client``'s typed mode (seqctl uses the plain
-mode and never imports it); it depends on msgspec and ``seqd.model.runs`` only. ``rpc.discover``
+mode and never imports it); it depends on msgspec and ``seqd.model`` only. ``rpc.discover``
 builds its OpenRPC document from ``METHODS`` below, so the reference cannot drift.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import msgspec
 from msgspec import UNSET, Meta, UnsetType
 
+from seqd.model.durations import MAX_SECONDS
+from seqd.model.retention import PruneTotals
 from seqd.model.runs import LogLine, Run, RunStatus, Step
 from seqd.model.tasks import TASK_NAME_PATTERN, Problem, TaskDef, TaskSummary
 
@@ -249,6 +251,20 @@ class StepsResult(msgspec.Struct, kw_only=True):
     """True once the run is terminal and every entry has been read."""
 
 
+FinishedStatus = Literal["succeeded", "failed", "cancelled"]
+
+
+class PruneParams(Params, kw_only=True):
+    older_than_s: Annotated[float, Meta(ge=0, le=MAX_SECONDS)]
+    """Trees whose root finished more than this many seconds ago."""
+    status: Annotated[list[FinishedStatus], Meta(min_length=1)] | None = None
+    """Only trees whose root ended so; default every finished status."""
+    task: TaskName | None = None
+    """Only trees whose root is a run of this task."""
+    dry_run: bool = False
+    """Count what would go; remove nothing."""
+
+
 ToolName = Annotated[
     str,
     Meta(
@@ -335,6 +351,13 @@ METHODS: dict[str, MethodSpec] = {
     "runs.logs": MethodSpec(LogsParams, LogsResult, "Log lines of a run after a seq."),
     "runs.steps": MethodSpec(
         StepsParams, StepsResult, "A run's journal: state transitions and outcomes, in order."
+    ),
+    "runs.prune": MethodSpec(
+        PruneParams,
+        PruneTotals,
+        "Remove finished run trees older than older_than_s, with their logs and journals.",
+        admin=True,
+        slow=True,
     ),
     "tools.list": MethodSpec(NoParams, ToolListResult, "Every tool, plugin and folder ones."),
     "tools.get": MethodSpec(ToolNameParams, ToolInfo, "One tool with its schemas."),
