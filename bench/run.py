@@ -26,6 +26,7 @@ from bench import (
     history,
     latency,
     ping,
+    prune,
     recovery,
     report,
     startup,
@@ -52,6 +53,7 @@ BENCHMARKS: dict[str, tuple[str, Benchmark]] = {
     "11": ("recovery after a crash", recovery.run),
     "12": ("journaled ctx.step overhead", durable.run),
     "13": ("10,000 suspended runs", suspended.run),
+    "15": ("prune of 100,000 runs", prune.run),
 }
 DEFAULT_OUTPUT = report.ROOT / "docs" / "benchmarks.md"
 

@@ -48,7 +48,9 @@ _DELETE = tuple(
 
 async def roots(conn: Conn, query: PruneQuery) -> tuple[list[str], str | None]:
     """The batch's candidate roots and its cursor."""
-    text, params = batch_statement(query, "%s")
+    # Timestamps compare bytewise, as text in SQLite: the same order in any locale.
+    finished_at = """((r.data::json ->> 'finished_at') COLLATE "C")"""
+    text, params = batch_statement(query, "%s", finished_at)
     return roots_of(await (await conn.execute(text, params)).fetchall(), query)
 
 

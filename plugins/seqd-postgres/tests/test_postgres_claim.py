@@ -99,29 +99,42 @@ def test_second_daemon_on_the_schema_is_refused_and_the_run_executes_once(
             first.proc.wait()
 
 
-def test_a_claim_lost_with_its_session_is_taken_again(
-    pg_make: PgMaker,
-    pg_schema: str,
-    pg_admin: Callable[[], psycopg.Connection[Any]],
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+@pytest.fixture
+def checked_often(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The claim's connection checked (and a lost claim tried again) many times a second."""
     monkeypatch.setattr(claim, "CHECK_EVERY_S", 0.1)
     monkeypatch.setattr(claim, "RETAKE_EVERY_S", 0.05)
 
+
+async def claimed(pg_make: PgMaker) -> PostgresBackend:
+    backend = pg_make()
+    await backend.claim()
+    await backend.open()
+    return backend
+
+
+def end_claim_session(conn: psycopg.Connection[Any], schema: str) -> int:
+    """End the session holding ``schema``'s claim (ours); its server pid."""
+    (held,) = claim_sessions(conn, schema)
+    assert held[1] == claim.application_name()
+    conn.execute("SELECT pg_terminate_backend(%s)", (held[0],))
+    return held[0]
+
+
+@pytest.mark.usefixtures("checked_often")
+def test_a_claim_lost_with_its_session_is_taken_again(
+    pg_make: PgMaker, pg_schema: str, pg_admin: Callable[[], psycopg.Connection[Any]]
+) -> None:
     async def main() -> None:
-        backend = pg_make()
-        await backend.claim()
-        await backend.open()
+        backend = await claimed(pg_make)
         try:
             with pg_admin() as conn:
-                (held,) = claim_sessions(conn, pg_schema)
-                assert held[1] == claim.application_name()
-                conn.execute("SELECT pg_terminate_backend(%s)", (held[0],))
+                ended = end_claim_session(conn, pg_schema)
             deadline = time.monotonic() + 20
             while True:
                 with pg_admin() as conn:
                     sessions = claim_sessions(conn, pg_schema)
-                if sessions and sessions[0][0] != held[0]:
+                if sessions and sessions[0][0] != ended:
                     break
                 assert time.monotonic() < deadline, "the claim was not taken again"
                 await asyncio.sleep(0.05)
@@ -135,23 +148,15 @@ def test_a_claim_lost_with_its_session_is_taken_again(
     run_async(main(), timeout_s=60)
 
 
+@pytest.mark.usefixtures("checked_often")
 def test_a_store_taken_by_another_daemon_is_refused_from_then_on(
-    pg_make: PgMaker,
-    pg_schema: str,
-    pg_admin: Callable[[], psycopg.Connection[Any]],
-    monkeypatch: pytest.MonkeyPatch,
+    pg_make: PgMaker, pg_schema: str, pg_admin: Callable[[], psycopg.Connection[Any]]
 ) -> None:
-    monkeypatch.setattr(claim, "CHECK_EVERY_S", 0.2)
-    monkeypatch.setattr(claim, "RETAKE_EVERY_S", 0.05)
-
     async def main() -> None:
-        backend = pg_make()
-        await backend.claim()
-        await backend.open()
+        backend = await claimed(pg_make)
         with pg_admin() as intruder:
             try:
-                (held,) = claim_sessions(intruder, pg_schema)
-                intruder.execute("SELECT pg_terminate_backend(%s)", (held[0],))
+                end_claim_session(intruder, pg_schema)
                 # Another "daemon" (named as one, on another host) takes the store at once.
                 intruder.execute("SET application_name = 'seqd pid=4242 host=elsewhere'")
                 deadline = time.monotonic() + 10

@@ -42,7 +42,7 @@ _DELETE = (
 
 def roots(conn: sqlite3.Connection, query: PruneQuery) -> tuple[list[str], str | None]:
     """The batch's candidate roots and its cursor (on a reader's connection)."""
-    text, params = batch_statement(query, "?")
+    text, params = batch_statement(query, "?", "json_extract(r.data, '$.finished_at')")
     return roots_of(conn.execute(text, params).fetchall(), query)
 
 
