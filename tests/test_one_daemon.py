@@ -139,3 +139,28 @@ def test_a_killed_daemon_leaves_nothing_that_stops_the_next(make_daemon) -> None
     with d.client() as c:
         assert c.get_run(run.id).status == "succeeded"
     assert d.stop() == 0
+
+
+def test_a_refused_daemon_migrates_nothing(make_daemon) -> None:  # type: ignore[no-untyped-def]
+    import fcntl
+    import sqlite3
+
+    from seqd.builtin.storage.sqlite.schema import MIGRATIONS, migrate
+
+    d: Daemon = make_daemon(start=False)
+    d.state_dir.mkdir(parents=True)
+    db = d.state_dir / "seqd.db"
+    with sqlite3.connect(db, isolation_level=None) as conn:  # a store of an older seqd
+        migrate(conn, MIGRATIONS[:2])
+    lock = os.open(f"{db}.lock", os.O_RDONLY | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # held here, as by a daemon of that version
+        Path(f"{db}.lock").write_text(f"{os.getpid()}\n")
+        out, _ = second_seqd("--socket", d.socket, "--state-dir", str(d.state_dir), cwd=d.base)
+    finally:
+        os.close(lock)
+    assert out.returncode == 2, out.stderr
+    assert f"another seqd (pid {os.getpid()}) holds the store at {db}" in out.stderr
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == 2  # not migrated
+    assert not os.path.exists(d.socket)

@@ -134,3 +134,35 @@ def test_a_bad_retention_config_stops_the_daemon_naming_the_key(tmp_path: Path) 
     assert out.returncode == 2
     assert "retention.failed: '30 days' is not a duration" in out.stderr
     assert "'forever'" in out.stderr
+
+
+def test_a_flow_in_progress_keeps_its_finished_states(make_daemon: Any, tmp_path: Path) -> None:
+    flow = tmp_path / "flows" / "greet-then-hold"
+    flow.mkdir(parents=True)
+    (flow / "config.json").write_text(json.dumps({"type": "flow", "description": "test"}))
+    graph = {
+        "start": "greet",
+        "states": {
+            "greet": {"type": "task", "task": "hello", "input": {"name": "$.input.name"},
+                      "next": "hold"},
+            "hold": {"type": "task", "task": "count-once",
+                     "input": {"counter": "$.input.counter", "gate": "$.input.gate"},
+                     "end": True},
+        },
+    }  # fmt: skip
+    (flow / "graph.json").write_text(json.dumps(graph))
+    d: Daemon = make_daemon(tasks=[flow.parent])
+    counter, gate = tmp_path / "counter", tmp_path / "gate"
+    with d.client() as c:
+        run = c.submit("greet-then-hold", {"name": "x", "counter": str(counter), "gate": str(gate)})
+        deadline = time.monotonic() + 60
+        while not counter.exists():  # the second state runs: the first has finished
+            assert time.monotonic() < deadline, c.get_run(run.id)
+            time.sleep(0.02)
+        states = {r.task: r for r in c.iter_runs(parent_id=run.id)}
+        assert states["hello"].status == "succeeded"
+        assert c.prune_runs(0).runs == 0  # the tree is not finished: all of it stays
+        assert c.get_run(states["hello"].id).status == "succeeded"
+        gate.touch()
+        assert c.wait(run.id, timeout_s=60).status == "succeeded"
+        assert c.prune_runs(0).runs == 3
