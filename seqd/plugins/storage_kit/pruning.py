@@ -62,9 +62,9 @@ def whole_trees(rows: Iterable[tuple[str, str, str]], within: set[str] | None = 
 
 
 def cursor_of(examined: list[str], query: PruneQuery) -> str | None:
-    """The batch's ``cursor``: its last examined id, or None when it examined fewer
-    runs than it could (none is left)."""
-    return examined[-1] if len(examined) >= query.limit else None
+    """The batch's ``cursor``: its last (largest) examined id, or None when it examined
+    fewer runs than it could (none is left)."""
+    return max(examined) if len(examined) >= query.limit else None
 
 
 def batch_statement(query: PruneQuery, p: str, finished_at: str) -> tuple[str, list[Any]]:
@@ -85,7 +85,8 @@ def batch_statement(query: PruneQuery, p: str, finished_at: str) -> tuple[str, l
             params.append(value)
     params.append(query.limit)
     text = (
-        f"SELECT r.id, ((r.parent_id IS NULL OR p.id IS NULL) AND {finished_at} < {p})"
+        "SELECT r.id AS id,"
+        f" ((r.parent_id IS NULL OR p.id IS NULL) AND {finished_at} < {p}) AS is_root"
         " FROM runs r LEFT JOIN runs p ON p.id = r.parent_id"
         f" WHERE {' AND '.join(where)} ORDER BY r.id LIMIT {p}"
     )
