@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
 from bench import stats
@@ -22,7 +22,7 @@ from seqd.builtin.storage.sqlite.backend import SQLiteStorageFactory
 from seqd.client import Client
 from seqd.model.ids import IdGenerator
 from seqd.model.runs import Resources, Run, RunError, RunStatus
-from seqd.plugins.storage import StorageContext
+from seqd.plugins.storage import StorageBackend, StorageContext
 
 logger = logging.getLogger(__name__)
 
@@ -65,8 +65,13 @@ def _old_run(ids: IdGenerator, i: int, t: datetime) -> Run:
     )
 
 
-async def prepopulate(state_dir: str, n: int) -> float:
-    """Write ``n`` finished runs into the store at ``state_dir``; returns seconds."""
+async def prepopulate(
+    state_dir: str,
+    n: int,
+    each: Callable[[StorageBackend, Run], Awaitable[None]] | None = None,
+) -> float:
+    """Write ``n`` finished runs into the store at ``state_dir`` (then ``each(store,
+    run)`` for every one of them, if given: logs, journals...); returns seconds."""
     t0 = time.perf_counter()
     factory = SQLiteStorageFactory()
     backend = factory.create({}, StorageContext(state_dir=state_dir, durability="normal"))
@@ -80,6 +85,8 @@ async def prepopulate(state_dir: str, n: int) -> float:
                 for i in range(first, min(first + BATCH, n))
             ]
             await asyncio.gather(*(backend.create_run(run) for run in runs))
+            if each is not None:
+                await asyncio.gather(*(each(backend, run) for run in runs))
     finally:
         await backend.close()
     return time.perf_counter() - t0

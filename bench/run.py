@@ -27,6 +27,7 @@ from bench import (
     latency,
     metrics_cost,
     ping,
+    prune,
     recovery,
     report,
     startup,
@@ -53,6 +54,7 @@ BENCHMARKS: dict[str, tuple[str, Benchmark]] = {
     "11": ("recovery after a crash", recovery.run),
     "12": ("journaled ctx.step overhead", durable.run),
     "13": ("10,000 suspended runs", suspended.run),
+    "15": ("prune of 100,000 runs", prune.run),
     "17": ("the cost of counting (metrics on vs off)", metrics_cost.run),
 }
 DEFAULT_OUTPUT = report.ROOT / "docs" / "benchmarks.md"

@@ -74,9 +74,10 @@ def test_second_user_may_submit_but_not_administer(make_daemon: Any) -> None:
                 "method": "runs.submit",
                 "params": {"task": "slow", "input": {"seconds": 60}},
             },
+            {"id": 7, "method": "runs.prune", "params": {"older_than_s": 0}},
         )
         assert answers[1]["result"] == "pong"
-        for i in (2, 3, 4):
+        for i in (2, 3, 4, 7):
             assert answers[i]["error"]["data"]["type"] == "permission_denied", answers[i]
         theirs = answers[5]["result"]
         assert theirs["submitted_by"] == NOBODY

@@ -102,7 +102,9 @@ def test_every_config_key_is_documented() -> None:
         for f in Config.__struct_fields__
         if isinstance(getattr(defaults, f), msgspec.Struct | dict)
     }
-    assert tables == {"limits", "access", "tools", "backends", "task_types", "metrics", "alerts"}
+    assert tables == {
+        "limits", "access", "tools", "retention", "backends", "task_types", "metrics", "alerts",
+    }  # fmt: skip
     missing = []
     for key in keys:
         *parents, leaf = key.split(".")
@@ -159,6 +161,7 @@ def test_example_config_is_complete_and_valid(tmp_path: Path) -> None:
                 "limits",
                 "access",
                 "tools",
+                "retention",
                 "backends",
                 "task_types",
                 "metrics",
@@ -169,6 +172,7 @@ def test_example_config_is_complete_and_valid(tmp_path: Path) -> None:
     # The values the example claims to be defaults are the defaults.
     parsed = tomllib.loads(example)
     assert parsed["limits"] == msgspec.to_builtins(Config().limits)
+    assert parsed["retention"] == msgspec.to_builtins(Config().retention)
     assert parsed["task_types"]["shell"] == msgspec.to_builtins(ShellTypeConfig())
 
 

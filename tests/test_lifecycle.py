@@ -170,8 +170,8 @@ def test_second_daemon_on_same_socket_refuses(make_daemon, daemon: Daemon) -> No
         text=True,
         timeout=60,
     )
-    assert out.returncode == 1
-    assert "already listening" in out.stderr
+    assert out.returncode == 2
+    assert "is already running on" in out.stderr  # more in test_one_daemon.py
 
 
 def test_bad_config_is_usage_error(tmp_path: Path) -> None:

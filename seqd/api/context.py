@@ -17,6 +17,7 @@ from seqd.plugins.host import PluginHost
 from seqd.plugins.storage import StorageBackend
 from seqd.rpc.protocol import ReloadResult
 from seqd.rpc.server import Server
+from seqd.storage.retention import Pruner
 from seqd.tools.ratelimit import KeyedBuckets
 from seqd.tools.service import ToolService
 
@@ -29,6 +30,7 @@ class Daemon(Protocol):
     storage: StorageBackend
     catalog: Catalog
     engine: Engine
+    pruner: Pruner
     tools: ToolService
     observe: Observability
     server: Server | None

@@ -143,7 +143,10 @@ class Session:
 def server_wait(method: str, params: Any) -> float | None:
     """How long the server may legitimately hold this call before replying: 0 for an
     ordinary call, the requested wait for ``runs.wait`` / ``runs.submit`` with
-    ``wait``, None when that wait is unbounded. The socket timeout grows by it."""
+    ``wait``, None when that wait is unbounded (and ``runs.prune``, which takes as long
+    as the store is big). The socket timeout grows by it."""
+    if method == "runs.prune":
+        return None
     if method not in ("runs.wait", "runs.submit"):
         return 0.0
     if method == "runs.submit" and not _field(params, "wait"):

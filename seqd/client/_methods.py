@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from typing import Any
 
     from seqd.client._calls import Steps, Stream
+    from seqd.model.retention import PruneTotals
     from seqd.model.runs import Run, RunStatus
     from seqd.model.tasks import TaskDef, TaskSummary
     from seqd.rpc.observing import AlertHistoryResult, AlertInfo, AlertsResult, MetricsResult
@@ -222,6 +223,27 @@ class Methods:
         sleeps, signals, flow states (``parent_span_id`` links them)."""
         result: TraceResult = yield Request("runs.trace", {"id": id})
         return result
+
+    @unary
+    def prune_runs(
+        self,
+        older_than_s: float,
+        status: Sequence[RunStatus] | None = None,
+        task: str | None = None,
+        *,
+        dry_run: bool = False,
+    ) -> Steps[PruneTotals]:
+        """Remove the finished run trees whose root ended more than ``older_than_s``
+        seconds ago (in ``status``, of ``task``), with their logs and journals; with
+        ``dry_run`` only count them. Admins only. Waits for the whole prune."""
+        params = {
+            "older_than_s": older_than_s,
+            "status": list(status) if status is not None else None,
+            "task": task,
+            "dry_run": dry_run,
+        }
+        totals: PruneTotals = yield Request("runs.prune", params)
+        return totals
 
     # -- tools ---------------------------------------------------------------------------
 

@@ -89,7 +89,7 @@ class AlertRule(_Section, kw_only=True):
     labels: dict[Annotated[str, Meta(pattern=LABEL_NAME_PATTERN)], str] = {}
     """threshold: only series with these label values (summed)."""
     function: Function = "value"
-    window: str | float = "5m"
+    window: str = "5m"
     """threshold with ``rate``/``increase``: how far back to look."""
     op: Comparison = ">"
     threshold: float | None = None
@@ -98,9 +98,10 @@ class AlertRule(_Section, kw_only=True):
     runs (default any task)."""
     count: Annotated[int, Meta(ge=1, le=10_000)] | None = None
     """consecutive_failures: failures in a row that make the condition true."""
-    above: str | float | None = None
-    """run_duration, queue_wait: a duration; rss: a size (``"512MiB"``)."""
-    for_: str | float = msgspec.field(name="for", default=0)
+    above: str | int | None = None
+    """run_duration, queue_wait: a duration (``"30m"``); rss: a size (``"512MiB"``, or
+    a number of bytes)."""
+    for_: str = msgspec.field(name="for", default="0s")
     """How long the condition must hold before the alert fires."""
     severity: Annotated[str, Meta(min_length=1, max_length=32)] = "warning"
     message: Annotated[str, Meta(max_length=1000)] | None = None
@@ -130,7 +131,7 @@ class AlertRule(_Section, kw_only=True):
             if self.function != "value" and window <= 0:
                 raise ValidationFailed(f"{where}.window must be more than 0")
         elif self.kind in ("run_duration", "queue_wait"):
-            parse_duration(self.above or 0, f"{where}.above")
+            parse_duration(self.above, f"{where}.above")
         elif self.kind == "rss":
             _size(self.above, f"{where}.above")
         if for_s > 86400 * 30:
@@ -146,7 +147,7 @@ class AlertRule(_Section, kw_only=True):
 
     @property
     def above_s(self) -> float:
-        return parse_duration(self.above or 0, "above")
+        return parse_duration(self.above, "above")
 
     @property
     def above_bytes(self) -> int:
@@ -166,8 +167,8 @@ class AlertsSettings(_Section, kw_only=True):
             seen.add(rule.name)
 
 
-def _size(value: str | float | None, field: str) -> int:
-    return parse_size(value if isinstance(value, str) else int(value or 0), field)
+def _size(value: str | int | None, field: str) -> int:
+    return parse_size(value if value is not None else 0, field)
 
 
 def _as_value_error(check: Callable[[], object]) -> None:

@@ -16,6 +16,8 @@ from msgspec import Meta
 
 from seqd.config import paths
 from seqd.config.observe import AlertsSettings, MetricsSettings
+from seqd.errors import ValidationFailed
+from seqd.model.durations import parse_duration
 from seqd.rpc.protocol import DEFAULT_MAX_LINE_BYTES
 
 
@@ -87,6 +89,51 @@ class Tools(Section, kw_only=True):
     tasks: dict[str, TaskToolPolicy] = {}
 
 
+KEEP_FOREVER = "forever"
+
+
+class Retention(Section, kw_only=True):
+    """``[retention]``: how long finished runs are kept, by the status their tree's root
+    ended in (a run another run started goes with it), and how the daemon prunes."""
+
+    succeeded: str = "30d"
+    """A duration (``"7d"``, ``"12h"``: ``seqd.model.durations``), or ``"forever"``;
+    ``"0s"`` prunes runs as soon as they (and their whole tree) finished."""
+    failed: str = "30d"
+    cancelled: str = "30d"
+    every: str = "1h"
+    """How often the daemon prunes (the first pass a minute after it starts)."""
+    batch: Annotated[int, Meta(ge=1, le=10_000)] = 200
+    """Runs examined per storage call: each call is short, and others go between them."""
+
+    def __post_init__(self) -> None:
+        for status in ("succeeded", "failed", "cancelled"):
+            self.keep_s(status)
+        if self.every_s() < 1:
+            raise ValueError("retention.every: at least 1s")
+
+    def keep_s(self, status: str) -> float | None:
+        """Seconds runs ending in ``status`` are kept; None: forever."""
+        value = getattr(self, status)
+        if value == KEEP_FOREVER:
+            return None
+        try:
+            return _seconds(value, f"retention.{status}")
+        except ValueError as exc:
+            raise ValueError(f"{exc}; or {KEEP_FOREVER!r} to keep them") from None
+
+    def every_s(self) -> float:
+        return _seconds(self.every, "retention.every")
+
+
+def _seconds(text: str, field: str) -> float:
+    """``parse_duration``, failing as msgspec wants a Struct's own check to fail."""
+    try:
+        return parse_duration(text, field)
+    except ValidationFailed as exc:
+        raise ValueError(exc.message) from None
+
+
 class Config(Section, kw_only=True):
     socket: str | None = None
     state_dir: str | None = None
@@ -113,6 +160,7 @@ class Config(Section, kw_only=True):
     tools: Tools = msgspec.field(default_factory=Tools)
     metrics: MetricsSettings = msgspec.field(default_factory=MetricsSettings)
     alerts: AlertsSettings = msgspec.field(default_factory=AlertsSettings)
+    retention: Retention = msgspec.field(default_factory=Retention)
     backends: dict[str, dict[str, Any]] = {}
     """Options per storage backend, ``[backends.<name>]``."""
     task_types: dict[str, dict[str, Any]] = {}

@@ -16,18 +16,20 @@ from seqd.catalog.catalog import Catalog
 from seqd.catalog.watch import TaskWatcher
 from seqd.config.settings import Config, ConfigError
 from seqd.daemon import systemd
+from seqd.daemon.instance import SocketTaken, claim_socket
 from seqd.engine import Engine
 from seqd.errors import ValidationFailed
 from seqd.model import timeutil
 from seqd.observe.hub import Observability
 from seqd.plugins.daemoninfo import DaemonInfo
 from seqd.plugins.host import PluginHost
-from seqd.plugins.storage import StorageBackend, StorageContext
+from seqd.plugins.storage import StorageBackend, StorageContext, StoreHeld
 from seqd.plugins.tasktype import Services
 from seqd.plugins.tracing import DaemonLifecycle
 from seqd.rpc.dispatch import Dispatcher
 from seqd.rpc.protocol import METHODS, ReloadResult
 from seqd.rpc.server import Server
+from seqd.storage.retention import Pruner, RetentionSchedule
 from seqd.storage.traced import TracedStorage
 from seqd.tools.folder import FolderTools
 from seqd.tools.ratelimit import KeyedBuckets
@@ -49,6 +51,7 @@ class App:
     storage: StorageBackend
     catalog: Catalog
     engine: Engine
+    pruner: Pruner
     tools: ToolService
     server: Server | None
 
@@ -79,11 +82,15 @@ class App:
         )
         self._watchdog: systemd.Watchdog | None = None
         self._started_types: list[str] = []
+        self._inherited: socket.socket | None = None
+        self._socket_lock: int | None = None
+        self._retention: RetentionSchedule | None = None
 
     # -- start-up --------------------------------------------------------------------
 
     async def start(self) -> None:
         cfg = self.config
+        await self._claim_socket()  # first: a second daemon stops before touching anything
         if cfg.alerts.rules and not cfg.metrics.enabled:
             raise StartupError(
                 "alerts.rules need metrics: set metrics.enabled = true or remove the rules",
@@ -91,9 +98,6 @@ class App:
             )
         self.observe.registry.bind(asyncio.get_running_loop())
         os.makedirs(self.state_dir, mode=0o750, exist_ok=True)
-        for d in [*self.task_dirs, *self.tool_dirs]:
-            if d.startswith(self.state_dir):
-                os.makedirs(d, exist_ok=True)
         logger.info("seqd %s (pid %d, node %s)", __version__, os.getpid(), self.node)
         logger.info("config file: %s", cfg.config_file or "none (defaults)")
         logger.info("state dir:   %s", self.state_dir)
@@ -105,6 +109,9 @@ class App:
                 logger.error("plugin %s: %s", record.name, record.error)
         self.storage = await self._open_storage()
         logger.info("storage:     %s at %s", self.storage.name, self.storage.location)
+        for d in [*self.task_dirs, *self.tool_dirs]:
+            if d.startswith(self.state_dir):
+                os.makedirs(d, exist_ok=True)
         services = Services(
             config=cfg,
             state_dir=self.state_dir,
@@ -160,6 +167,7 @@ class App:
             await self.observe.start(self.storage, self.engine.submit, self.host.alert)
         except OSError as exc:
             raise StartupError(f"metrics.listen {cfg.metrics.listen}: {exc}") from exc
+        self.pruner = Pruner(self.storage, self.engine.work_root, cfg.retention.batch)
         dispatcher = Dispatcher(
             build_handlers(self),
             limiter=self._rate_limit,
@@ -179,6 +187,8 @@ class App:
                 self.tool_dirs, self.reload_tools, cfg.reload_debounce_s, depth=2
             )
             await self._tool_watcher.start()
+        self._retention = RetentionSchedule(self.pruner, cfg.retention)
+        self._retention.start()
         self.host.emit(DaemonLifecycle(ts=timeutil.now(), phase="ready"))
         interval = systemd.watchdog_interval()
         if interval:
@@ -186,6 +196,22 @@ class App:
             self._watchdog.start(asyncio.get_running_loop())
         systemd.ready(f"serving on {self.socket_path}")
         logger.info("ready: listening on %s", self.socket_path)
+
+    async def _claim_socket(self) -> None:
+        """Make sure no other daemon serves our socket, and hold it (``instance``).
+        A socket passed by systemd is ours by construction."""
+        try:
+            self._inherited = systemd.activation_socket()
+        except systemd.UnsupportedSocket as exc:
+            raise StartupError(str(exc)) from exc
+        if self._inherited is not None:
+            return
+        try:
+            self._socket_lock = await asyncio.to_thread(claim_socket, self.socket_path)
+        except SocketTaken as exc:
+            raise StartupError(str(exc), exit_code=2) from None
+        except OSError as exc:
+            raise StartupError(f"cannot use the socket {self.socket_path}: {exc}") from exc
 
     async def _open_storage(self) -> StorageBackend:
         name = self.config.storage
@@ -204,7 +230,11 @@ class App:
                 self.host.wants,
                 calls.storage if calls is not None else None,
             )
+            # The claim comes before open: a refused daemon has migrated nothing.
+            await backend.claim()
             await backend.open()
+        except StoreHeld as exc:
+            raise StartupError(str(exc), exit_code=2) from None
         except ValidationFailed as exc:
             raise StartupError(f"storage {name!r}: {exc}", exit_code=2) from exc
         except Exception as exc:
@@ -212,10 +242,7 @@ class App:
         return backend
 
     async def _listen(self, server: Server) -> None:
-        try:
-            inherited = systemd.activation_socket()
-        except systemd.UnsupportedSocket as exc:
-            raise StartupError(str(exc)) from exc
+        inherited, self._inherited = self._inherited, None
         if inherited is not None:
             await server.listen_socket(inherited)
             name = inherited.getsockname()
@@ -289,6 +316,8 @@ class App:
         for watcher in (self._watcher, self._tool_watcher):
             if watcher is not None:
                 await watcher.stop()
+        if self._retention is not None:
+            await self._retention.stop()
         if hasattr(self, "engine"):
             await self.engine.shutdown(grace)
         if self.server is not None:
@@ -313,6 +342,11 @@ class App:
             self._watchdog.stop()
         if self._bound_path is not None:
             await asyncio.to_thread(_remove, self._bound_path)
+        if self._inherited is not None:
+            self._inherited.close()
+        if self._socket_lock is not None:
+            os.close(self._socket_lock)  # last: the next daemon may start now
+            self._socket_lock = None
         logger.info("stopped")
 
 

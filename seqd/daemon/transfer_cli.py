@@ -39,15 +39,17 @@ def _parser() -> argparse.ArgumentParser:
         "import",
         help="load an export into the configured store",
         description="Load an export into the configured store. Runs already there are "
-        "skipped, so it can be repeated. Import into a store no daemon is using; "
-        "unfinished runs resume when a daemon next starts on it.",
+        "skipped, so it can be repeated. The store must not be in use by a daemon (it is "
+        "refused if it is); unfinished runs resume when a daemon next starts on it.",
     )
     storage_flags(imp)
     imp.add_argument("file", help="an export file, or - for stdin")
     return parser
 
 
-async def _open(config: Config) -> StorageBackend:
+async def _open(config: Config, claim: bool = False) -> StorageBackend:
+    """The configured store, opened; with ``claim``, held by this process alone (an
+    import refuses a store a daemon is using)."""
     host = PluginHost(config.disabled_plugins)
     await asyncio.to_thread(host.load)  # reads the installed packages' metadata
     factory = host.storage.get(config.storage)
@@ -56,6 +58,8 @@ async def _open(config: Config) -> StorageBackend:
         raise ConfigError(f"unknown storage backend {config.storage!r} (available: {known})")
     context = StorageContext(state_dir=config.resolved_state_dir(), durability=config.durability)
     store = factory.create(dict(config.backends.get(config.storage, {})), context)
+    if claim:
+        await store.claim()
     await store.open()
     return store
 
@@ -85,7 +89,7 @@ async def _export(config: Config, out: _Output) -> int:
 
 
 async def _import(config: Config, source: _Input) -> int:
-    store = await _open(config)
+    store = await _open(config, claim=True)
     try:
         counts = await import_store(store, read_lines(source.read))
     finally:

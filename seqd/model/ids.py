@@ -37,3 +37,9 @@ class IdGenerator:
             counter = self._counter
             tail = self._random.getrandbits(32)
         return f"{ms:012x}{counter:04x}{tail:08x}"
+
+
+def first_id_at(epoch_s: float) -> str:
+    """A bound below every id made from ``epoch_s``'s millisecond on, and above every
+    id made before it: "created before" on ids alone."""
+    return f"{max(0, int(epoch_s * 1000)):012x}"

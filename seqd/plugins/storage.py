@@ -14,8 +14,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
-from seqd.errors import ValidationFailed
+from seqd.errors import StorageUnavailable, ValidationFailed
 from seqd.model.alerts import AlertEvent, NewAlertEvent
+from seqd.model.retention import PruneBatch, PruneQuery
 from seqd.model.runs import (
     KVEntry,
     LogLine,
@@ -38,14 +39,45 @@ class StorageContext:
     """``normal`` (survives a process crash) or ``full`` (also survives power loss)."""
 
 
+class StoreHeld(StorageUnavailable):
+    """``claim``: another live process holds the store. ``pid`` (and ``host`` when the
+    store is reached over a network) say who, as far as the store can tell."""
+
+    def __init__(self, location: str, pid: int | None, host: str | None = None) -> None:
+        super().__init__(
+            f"another seqd ({holder_text(pid, host)}) holds the store at {location}",
+            {"location": location, "pid": pid, "host": host},
+        )
+        self.location = location
+        self.pid = pid
+        self.host = host
+
+
+def holder_text(pid: int | None, host: str | None = None) -> str:
+    """How messages name the process holding a store or a socket: ``pid 1234``,
+    ``pid 1234 on db-host``, ``pid unknown``."""
+    who = f"pid {pid}" if pid is not None else "pid unknown"
+    return f"{who} on {host}" if host else who
+
+
 @runtime_checkable
 class StorageBackend(Protocol):
     name: str
     location: str
     """Where the data lives, for humans (a path, or a DSN without its password)."""
 
+    async def claim(self) -> None:
+        """Take the store for this process alone, before ``open``: the daemon (and
+        ``seqd import``) call it first, so that a second daemon is refused before it
+        migrates or recovers anything. Raise ``StoreHeld`` when another live process
+        holds it. The claim lasts until ``close`` or the end of the process, however
+        it ends: it must be something the OS or the server drops with the process (a
+        ``flock``ed file, a database session lock), never a lease a crash leaves
+        behind. A process that opens without claiming (``seqd export``) only reads."""
+
     async def open(self) -> None:
-        """Create or migrate the schema and get ready; called once before any other."""
+        """Create or migrate the schema and get ready; called once before any other
+        (but ``claim``)."""
 
     async def close(self) -> None:
         """Flush pending writes and release resources; no call follows."""
@@ -72,6 +104,15 @@ class StorageBackend(Protocol):
 
     async def unfinished_runs(self) -> list[Run]:
         """Every run whose status is queued, running or suspended, oldest first."""
+
+    async def prune_runs(self, query: PruneQuery) -> PruneBatch:
+        """One batch of retention (``seqd.model.retention``): examine at most
+        ``query.limit`` runs of ``query.status`` by id after ``query.after``; of those
+        that root a tree (no parent, or one that is gone) and match the query, remove
+        each tree whose runs are all finished — its runs, their logs and journals, and
+        free their idempotency keys — atomically per tree: a tree is checked and
+        removed in one step, so a run that starts or changes meanwhile keeps its tree.
+        With ``dry_run`` count the same and remove nothing."""
 
     async def append_logs(self, run_id: str, lines: Sequence[NewLogLine]) -> int:
         """Append lines in order, numbering them after the run's last ``seq``

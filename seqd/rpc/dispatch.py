@@ -57,7 +57,9 @@ _batch_decoder = msgspec.json.Decoder(list[msgspec.Raw])
 _any_decoder = msgspec.json.Decoder()
 _encoder = msgspec.json.Encoder()
 _EMPTY = b"{}"
-_SLOW = re.compile(rb'"method"\s*:\s*"(?:runs\.(?:wait|cancel)|tools\.call)"|"wait"\s*:\s*true')
+_SLOW = re.compile(
+    rb'"method"\s*:\s*"(?:runs\.(?:wait|cancel|prune)|tools\.call)"|"wait"\s*:\s*true'
+)
 _FIELD_AT = re.compile(r" - at `\$(?P<path>[^`]*)`$")
 _FIELD_NAMED = re.compile(r"field `(?P<name>[^`]+)`")
 

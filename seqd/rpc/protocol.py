@@ -1,7 +1,7 @@
 """★ The wire contract: JSON-RPC 2.0 envelopes and one Params/Result type per method.
 
 Imported by the daemon and by ``seqd.client``'s typed mode (seqctl uses the plain
-mode and never imports it); it depends on msgspec and ``seqd.model.runs`` only. ``rpc.discover``
+mode and never imports it); it depends on msgspec and ``seqd.model`` only. ``rpc.discover``
 builds its OpenRPC document from ``METHODS`` below, so the reference cannot drift.
 """
 
@@ -12,8 +12,9 @@ from typing import Annotated, Any
 import msgspec
 from msgspec import UNSET, Meta, UnsetType
 
+from seqd.model.retention import PruneTotals
 from seqd.model.runs import LogLine, Run, RunStatus, Step
-from seqd.model.tasks import TASK_NAME_PATTERN, Problem, TaskDef, TaskSummary
+from seqd.model.tasks import Problem, TaskDef, TaskSummary
 from seqd.model.traces import Span
 from seqd.rpc.observing import (
     AlertHistoryParams,
@@ -23,7 +24,8 @@ from seqd.rpc.observing import (
     MetricsResult,
     TracerInfo,
 )
-from seqd.rpc.params import Limit, Params
+from seqd.rpc.params import Limit, Params, RunId, TaskName
+from seqd.rpc.retention import PruneParams
 
 PROTOCOL_VERSION = "1"
 DEFAULT_MAX_LINE_BYTES = 16 * 1024 * 1024
@@ -64,8 +66,6 @@ class Notification(msgspec.Struct):
 # -- params and results -------------------------------------------------------------
 
 
-TaskName = Annotated[str, Meta(pattern=TASK_NAME_PATTERN, description="a task name")]
-RunId = Annotated[str, Meta(pattern=r"^[0-9a-f]{8,64}$", description="a run id")]
 TimeoutS = Annotated[float, Meta(ge=0, le=86400 * 7)]
 
 
@@ -366,6 +366,13 @@ METHODS: dict[str, MethodSpec] = {
     ),
     "runs.trace": MethodSpec(
         RunIdParams, TraceResult, "The spans of a run's whole tree: runs and their steps."
+    ),
+    "runs.prune": MethodSpec(
+        PruneParams,
+        PruneTotals,
+        "Remove finished run trees older than older_than_s, with their logs and journals.",
+        admin=True,
+        slow=True,
     ),
     "tools.list": MethodSpec(NoParams, ToolListResult, "Every tool, plugin and folder ones."),
     "tools.get": MethodSpec(ToolNameParams, ToolInfo, "One tool with its schemas."),

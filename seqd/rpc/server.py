@@ -315,18 +315,22 @@ def _clear_stale_socket(path: str) -> None:
     """Make way for our socket: remove a dead one, refuse to steal a live one."""
     os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
     if os.path.exists(path) or os.path.islink(path):
-        if _socket_alive(path):
-            raise RuntimeError(f"another seqd is already listening on {path}")
+        pid = socket_listener(path)
+        if pid is not None:
+            raise RuntimeError(f"another seqd (pid {pid}) is already listening on {path}")
         os.unlink(path)
 
 
-def _socket_alive(path: str) -> bool:
+def socket_listener(path: str) -> int | None:
+    """The pid of the process listening on the Unix socket ``path`` (as the kernel
+    recorded it when it called ``listen``; 0 if it cannot tell), or None when nothing
+    answers there (no file, or a stale one). Blocking: at most a second."""
     probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     probe.settimeout(1.0)
     try:
         probe.connect(path)
+        return peer_credentials(probe)[0]
     except OSError:
-        return False
+        return None
     finally:
         probe.close()
-    return True

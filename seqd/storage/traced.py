@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 
 from seqd.model import timeutil
 from seqd.model.alerts import AlertEvent, NewAlertEvent
+from seqd.model.retention import PruneBatch, PruneQuery
 from seqd.model.runs import (
     KVEntry,
     LogLine,
@@ -125,6 +126,9 @@ class TracedStorage:
             end=end,
         )
 
+    async def claim(self) -> None:
+        await self._traced("claim", self.inner.claim(), _none)
+
     async def open(self) -> None:
         await self._traced("open", self.inner.open(), _none)
 
@@ -163,6 +167,12 @@ class TracedStorage:
 
     async def unfinished_runs(self) -> list[Run]:
         result: list[Run] = await self._traced("unfinished_runs", self.inner.unfinished_runs(), len)
+        return result
+
+    async def prune_runs(self, query: PruneQuery) -> PruneBatch:
+        result: PruneBatch = await self._traced(
+            "prune_runs", self.inner.prune_runs(query), lambda r: len(r.removed)
+        )
         return result
 
     async def append_logs(self, run_id: str, lines: Sequence[NewLogLine]) -> int:

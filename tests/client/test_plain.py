@@ -130,6 +130,8 @@ HELPER_CALLS = [
     first_request(Methods.signal, RUN_ID, "approved", {"by": "ada"}),
     first_request(Methods.retry, RUN_ID),
     first_request(Methods.steps, RUN_ID, 7, 100),
+    first_request(Methods.prune_runs, 86400.0, ["failed"], "hello", dry_run=True),
+    first_request(Methods.prune_runs, 0.0),
     first_request(Methods.tool, "kv.get"),
     first_request(Methods.call_tool, "kv.get", {"key": "k"}),
 ]

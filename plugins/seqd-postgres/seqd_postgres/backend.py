@@ -6,7 +6,9 @@ is a single statement: a create is ``INSERT ... ON CONFLICT DO NOTHING``, a
 compare-and-set is ``UPDATE ... WHERE status = ANY(...)``, and a log (or journal)
 append bumps the run's counter and inserts all its lines (entries) in one statement.
 The statements on the tables every SQL store has, and the reading of their rows, are
-``seqd.plugins.storage_kit.sql``'s; ``queries`` holds what only PostgreSQL does.
+``seqd.plugins.storage_kit.sql``'s; ``queries`` holds what only PostgreSQL does, and
+``pruning`` the transactions of retention. The store is held by one daemon at a time
+(``claim``: a session advisory lock on the schema).
 
 A call never waits forever. It waits for a connection at most ``pool_timeout_s``, the
 server bounds each statement with ``statement_timeout_s``, and the client gives up a
@@ -20,6 +22,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
+from functools import partial
 from typing import Any, TypeVar
 
 import psycopg
@@ -27,6 +30,7 @@ from psycopg import errors as pgerrors
 
 from seqd.errors import Conflict, StorageUnavailable
 from seqd.model.alerts import AlertEvent, NewAlertEvent
+from seqd.model.retention import PruneBatch, PruneQuery
 from seqd.model.runs import (
     KVEntry,
     LogLine,
@@ -48,8 +52,11 @@ from seqd.plugins.storage_kit.alerts import (
 )
 from seqd.plugins.storage_kit.errors import key_taken, not_open, run_exists
 from seqd.plugins.storage_kit.options import check_durability
+from seqd.plugins.storage_kit.pruning import check_prune_query
 from seqd.plugins.storage_kit.records import new_kv_entry, page_of
+from seqd_postgres import pruning
 from seqd_postgres import queries as q
+from seqd_postgres.claim import StoreClaim
 from seqd_postgres.connections import Conn, Connections
 from seqd_postgres.faults import LABEL, connection_lost, translate
 from seqd_postgres.options import PostgresOptions, redact_dsn
@@ -75,6 +82,7 @@ class PostgresBackend:
         self.schema = options.schema
         self.options = options
         self.connections = Connections(dsn, self.location, options, durability)
+        self.claimed: StoreClaim | None = None
         self.writer: Writer | None = None
         self._call_timeout = options.pool_timeout_s + options.statement_timeout_s + _CLIENT_SLACK_S
         self._open = False
@@ -88,6 +96,21 @@ class PostgresBackend:
         return self.connections.last_error
 
     # -- lifecycle -------------------------------------------------------------------
+
+    async def claim(self) -> None:
+        """Hold the schema's claim (``claim``) until closed."""
+        if self.claimed is not None:
+            return
+        claim = StoreClaim(self.connections, self.schema, f"{self.location} (schema {self.schema})")
+        try:
+            async with asyncio.timeout(self.options.connect_timeout + self._call_timeout):
+                await claim.take()
+        except (psycopg.Error, TimeoutError) as exc:
+            error = translate(exc, self.location, self.last_error, opening=True)
+            if error is None:
+                raise
+            raise error from exc
+        self.claimed = claim
 
     async def open(self) -> None:
         """Connect, create or migrate the schema (under the advisory lock), then open
@@ -131,6 +154,9 @@ class PostgresBackend:
         if self.writer is not None:
             await self.writer.stop(self._closed_error())
         await self.connections.close()
+        claim, self.claimed = self.claimed, None
+        if claim is not None:
+            await claim.release()  # last: the store is ours until nothing else runs
 
     def _closed_error(self) -> StorageUnavailable:
         return not_open(LABEL, self.location, self._closing, {"location": self.location})
@@ -142,6 +168,8 @@ class PostgresBackend:
         """Count the call in flight, bound it, and turn failures into SeqdErrors."""
         if not self._open or self._closing:
             raise self._closed_error()
+        if self.claimed is not None:
+            self.claimed.check()
         assert self._drained is not None
         self._inflight += 1
         self._drained.clear()
@@ -237,6 +265,18 @@ class PostgresBackend:
 
     async def unfinished_runs(self) -> list[Run]:
         return sql.runs_of(await self._fetch_all(q.UNFINISHED, (list(UNFINISHED),)))
+
+    async def prune_runs(self, query: PruneQuery) -> PruneBatch:
+        check_prune_query(query)
+        roots, cursor = await self._read(partial(pruning.roots, query=query))
+        if not roots:
+            return PruneBatch(cursor=cursor)
+        # A removal is one transaction, so it may be repeated like a read: if the
+        # connection died before the commit, nothing happened.
+        act = pruning.measure if query.dry_run else pruning.remove
+        batch = await self._read(partial(act, roots=roots))
+        batch.cursor = cursor
+        return batch
 
     # -- logs ------------------------------------------------------------------------
 

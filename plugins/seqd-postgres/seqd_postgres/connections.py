@@ -104,9 +104,13 @@ class Connections:
         )
         await conn.execute(query, [part for pair in settings for part in pair])
 
-    async def connect(self) -> Conn:
-        """One configured connection outside the pool (for migrations at open)."""
-        conn = await self._class.connect(self._dsn, **self._kwargs)
+    async def connect(self, application_name: str | None = None) -> Conn:
+        """One configured connection outside the pool (for migrations at open, and the
+        store's claim, which names its session ``application_name``)."""
+        kwargs = self._kwargs
+        if application_name is not None:
+            kwargs = {**kwargs, "application_name": application_name}
+        conn = await self._class.connect(self._dsn, **kwargs)
         try:
             await self._configure(conn)
         except BaseException:

@@ -34,10 +34,12 @@ class Daemon:
     base: Path
     config: Path
     proc: subprocess.Popen[bytes] | None = None
+    tasks: tuple[Path, ...] = (EXAMPLES,)
+    socket_name: str = "s.sock"
 
     @property
     def socket(self) -> str:
-        return str(self.base / "s.sock")
+        return str(self.base / self.socket_name)
 
     @property
     def log(self) -> Path:
@@ -48,7 +50,8 @@ class Daemon:
         env.pop("NOTIFY_SOCKET", None)
         command = [sys.executable, "-m", "seqd", "--config", str(self.config)]
         command += ["--storage", "postgres", "--socket", self.socket, "--no-watch"]
-        command += ["--state-dir", str(self.base / "state"), "--tasks", str(EXAMPLES)]
+        command += ["--state-dir", str(self.base / "state")]
+        command += [arg for task_dir in self.tasks for arg in ("--tasks", str(task_dir))]
         with open(self.log, "ab") as log:
             self.proc = subprocess.Popen(
                 command, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=self.base

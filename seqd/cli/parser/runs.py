@@ -11,7 +11,7 @@ from seqd.cli.parser.builder import (
     limit,
     seconds,
 )
-from seqd.model.status import RUN_STATUSES
+from seqd.model.status import RUN_STATUSES, TERMINAL
 
 RUN_EPILOG = f"""\
 input:
@@ -60,7 +60,7 @@ def add_run(b: Builder, nouns: Subs) -> None:
 
 
 def add_runs(b: Builder, nouns: Subs) -> None:
-    verbs = b.verbs(nouns, "runs", "list, inspect, follow, wait for and cancel runs")
+    verbs = b.verbs(nouns, "runs", "list, inspect, follow, wait for, cancel and prune runs")
     ls = b.sub(
         verbs,
         "ls",
@@ -155,6 +155,34 @@ def add_runs(b: Builder, nouns: Subs) -> None:
     cancel = b.sub(verbs, "cancel", "cancel a queued or running run", ("runs", "cancel"))
     cancel.add_argument("id", metavar="ID")
     cancel.add_argument("--reason", metavar="R", help="recorded with the cancellation")
+
+    prune = b.sub(
+        verbs,
+        "prune",
+        "remove finished runs older than a duration, with their logs and journals",
+        ("prune", "prune"),
+        "A run another run started (a flow's states, ctx.run_task) goes with the run\n"
+        "that started it, once every run of that tree has finished; --status and\n"
+        "--task are that first run's. The daemon also prunes by itself, as its\n"
+        "[retention] config says (default: 30 days). Admins only.\n\n"
+        "examples:\n  seqctl runs prune --older-than 7d --dry-run\n"
+        "  seqctl runs prune --older-than 30d --status failed --status cancelled\n"
+        "  seqctl runs prune --older-than 12h --task nightly-report\n",
+    )
+    prune.add_argument(
+        "--older-than",
+        required=True,
+        metavar="AGE",
+        help="finished more than AGE ago: 90s, 12h, 7d, 1h30m",
+    )
+    prune.add_argument(
+        "--status",
+        action="append",
+        choices=[s for s in RUN_STATUSES if s in TERMINAL],
+        help="only runs that ended so (repeatable; default all three)",
+    )
+    prune.add_argument("--task", metavar="T", help="only runs of this task")
+    prune.add_argument("--dry-run", action="store_true", help="count, remove nothing")
 
     wait = b.sub(
         verbs,

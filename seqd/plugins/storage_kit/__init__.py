@@ -6,6 +6,7 @@ One module per concern:
 
 - ``options``: a backend's ``[backends.<name>]`` table, its durability, its paths.
 - ``errors``: the conflicts and outages every backend reports, worded once.
+- ``lockfile``: a ``flock``ed file that says "held by a live process" (a store's claim).
 - ``records``: the runs, journal entries and key-value entries a backend hands back
   (numbering, paging, prefix listing).
 - ``sql``: what SQL backends share: the statements (for any placeholder style) and

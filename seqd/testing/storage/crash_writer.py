@@ -2,10 +2,11 @@
 until it is killed, printing each write after it was acknowledged. Its own module
 because it runs as its own process (``crash`` starts and kills it).
 
-``python -m seqd.testing.storage.crash_writer '<json StoreSpec>'``; the backend is
-opened through the plugin host, so any installed backend can be tested. Output lines:
-``open`` once, then ``c ID`` (created), ``u ID`` (updated to succeeded), ``l ID SEQ``
-(log lines up to SEQ).
+``python -m seqd.testing.storage.crash_writer '<json StoreSpec>' [--hold]``; the
+backend is claimed and opened through the plugin host, as the daemon does, so any
+installed backend can be tested. Output lines: ``open`` once, then ``c ID`` (created),
+``u ID`` (updated to succeeded), ``l ID SEQ`` (log lines up to SEQ). With ``--hold`` it
+writes nothing: it holds the store until it is killed.
 """
 
 from __future__ import annotations
@@ -53,8 +54,11 @@ async def write_until_killed(spec: StoreSpec) -> None:
     if factory is None:
         raise SystemExit(f"no storage backend {spec.name!r}")
     store = factory.create(dict(spec.options), StorageContext(spec.state_dir, spec.durability))
+    await store.claim()  # as the daemon does: the store is this process's until it dies
     await store.open()
     _say("open")
+    if "--hold" in sys.argv:  # only hold the claim (the claim cases)
+        await asyncio.Event().wait()
     await asyncio.gather(
         *(_runs(store, w) for w in range(RUN_WRITERS)),
         *(_logs(store, w) for w in range(LOG_WRITERS)),

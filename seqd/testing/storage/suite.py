@@ -1,24 +1,27 @@
 """``StorageConformance``: every group of cases in one base class.
 
-Its own module because the suite is the sum of the groups (one module each: runs,
-listing, logs, steps, kv, alert history, durability, crash safety, traces); a backend's
-test subclasses this one class and so runs them all.
+Its own module because the suite is the sum of the groups (one module each: claims,
+runs, listing, logs, steps, kv, alert history, durability, crash safety, pruning,
+traces); a backend's test subclasses this one class and so runs them all.
 """
 
 from __future__ import annotations
 
 from seqd.testing.storage.alerts import AlertCases
+from seqd.testing.storage.claims import ClaimCases
 from seqd.testing.storage.crash import CrashCases
 from seqd.testing.storage.durability import DurabilityCases
 from seqd.testing.storage.kv import KVCases
 from seqd.testing.storage.listing import ListingCases
 from seqd.testing.storage.logs import LogCases
+from seqd.testing.storage.pruning import PruneCases
 from seqd.testing.storage.runs import RunCases
 from seqd.testing.storage.steps import StepCases
 from seqd.testing.storage.traces import TraceCases
 
 
 class StorageConformance(
+    ClaimCases,
     CrashCases,
     RunCases,
     ListingCases,
@@ -28,6 +31,7 @@ class StorageConformance(
     KVCases,
     AlertCases,
     TraceCases,
+    PruneCases,
 ):
     """Base class of the suite; a subclass provides the ``make_backend`` and
     ``store_spec`` fixtures."""

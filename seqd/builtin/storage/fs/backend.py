@@ -11,12 +11,13 @@ All file I/O runs off the loop: writes on one writer thread that batches them
 (``scan``) and updated on the loop after each write. Writes to one run hold that run's
 asyncio lock from the check to the index update, so a compare-and-set is atomic; each
 write runs as its own task, so a caller that is cancelled never leaves the disk and the
-index apart (``store``). A lock file makes one process the writer: another process that
-opens the store (``seqd export`` beside the daemon) only reads until it can take over.
+index apart (``store``). A lock file makes one process the writer: the daemon claims
+it before anything else; another process that opens the store (``seqd export`` beside
+the daemon) only reads until it can take over.
 
 This module is the ``StorageBackend`` itself, the plugin's entry point: it hands runs
-to ``runs``, logs and journals to ``seqs``, key-value state to ``kv`` and the alert
-history to ``alerts``.
+to ``runs``, logs and journals to ``seqs``, key-value state to ``kv``, the alert history
+to ``alerts``, and retention to ``pruning``.
 
 Options, ``[backends.fs]``: ``root`` (default ``<state_dir>/files``; a relative path is
 taken from the state dir).
@@ -32,12 +33,13 @@ import msgspec
 from msgspec import Meta
 
 from seqd import hookimpl
-from seqd.builtin.storage.fs import kv, seqs
+from seqd.builtin.storage.fs import kv, pruning, seqs
 from seqd.builtin.storage.fs.alerts import AlertHistory
 from seqd.builtin.storage.fs.logs import JOURNALS, LOGS
 from seqd.builtin.storage.fs.runs import RunFiles
 from seqd.builtin.storage.fs.store import FileStore
 from seqd.model.alerts import AlertEvent, NewAlertEvent
+from seqd.model.retention import PruneBatch, PruneQuery
 from seqd.model.runs import (
     KVEntry,
     LogLine,
@@ -69,6 +71,9 @@ class FSBackend:
         self.runs = RunFiles(self.store)
         self.alerts = AlertHistory(self.store)
 
+    async def claim(self) -> None:
+        await self.store.claim()
+
     async def open(self) -> None:
         await self.store.open()
 
@@ -98,6 +103,9 @@ class FSBackend:
 
     async def unfinished_runs(self) -> list[Run]:
         return await self.runs.unfinished()
+
+    async def prune_runs(self, query: PruneQuery) -> PruneBatch:
+        return await pruning.prune(self.store, query)
 
     # -- logs and journals -----------------------------------------------------------
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import heapq
 import logging
-from bisect import bisect_left, insort
+from bisect import bisect_left, bisect_right, insort
 from collections.abc import Iterable
 
 import msgspec
@@ -151,6 +151,50 @@ class RunIndex:
                     return found, found[-1].id
                 found.append(m)
         return found, None
+
+    def span(self, status: str, after: str | None, below: str | None, limit: int) -> list[RunMeta]:
+        """Up to ``limit`` runs in ``status`` by id, after ``after`` and below ``below``."""
+        ids = self._status.get(status, [])
+        start = 0 if after is None else bisect_right(ids, after)
+        end = len(ids) if below is None else bisect_left(ids, below)
+        return [self.meta[run_id] for run_id in ids[start : min(end, start + limit)]]
+
+    def tree(self, root: str) -> list[RunMeta]:
+        """``root`` and every run below it (``parent_id`` links), parents first."""
+        found = [self.meta[root]]
+        seen = {root}
+        for meta in found:  # grows while it is walked: breadth first
+            for child in self._parent.get(meta.id, ()):
+                if child not in seen:
+                    seen.add(child)
+                    found.append(self.meta[child])
+        return found
+
+    def remove(self, metas: list[RunMeta]) -> None:
+        """Forget ``metas`` (a batch of pruned runs). Each list loses a contiguous span
+        of ids at once: a batch's ids are close together, so this is one splice per
+        list rather than one shift of the whole list per run."""
+        gone = {m.id for m in metas}
+        spans: dict[tuple[int, str], list[str]] = {}  # (which index, name) -> doomed ids
+        for m in metas:
+            del self.meta[m.id]
+            if m.key is not None and self.keys.get(m.key) == m.id:
+                del self.keys[m.key]
+            spans.setdefault((0, ""), []).append(m.id)
+            spans.setdefault((1, m.task), []).append(m.id)
+            spans.setdefault((2, m.status), []).append(m.id)
+            if m.parent_id is not None:
+                spans.setdefault((3, m.parent_id), []).append(m.id)
+        lists = (None, self._task, self._status, self._parent)
+        for (which, name), doomed in spans.items():
+            named = lists[which]
+            ids = self._all if named is None else named.get(name)
+            if ids is None:
+                continue
+            lo, hi = bisect_left(ids, min(doomed)), bisect_right(ids, max(doomed))
+            ids[lo:hi] = [run_id for run_id in ids[lo:hi] if run_id not in gone]
+            if not ids and named is not None:
+                del named[name]
 
     def counts(self) -> dict[str, int]:
         return {status: len(ids) for status, ids in self._status.items() if ids}

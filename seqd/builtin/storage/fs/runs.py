@@ -28,7 +28,7 @@ from seqd.plugins.storage_kit.records import check_run_query
 logger = logging.getLogger(__name__)
 
 _ENCODER = msgspec.json.Encoder()
-_KEY = "key:"  # lock names of idempotency keys (run ids are hex: they never clash)
+KEY_LOCK = "key:"  # lock names of idempotency keys (run ids are hex: they never clash)
 
 Moves = list[tuple[str, str]]
 """(source, target) renames of a run's log and journal files."""
@@ -57,7 +57,7 @@ class RunFiles:
             if key is None:
                 await self._insert(run)
                 return run, True
-            async with store.locks.hold(_KEY + key):
+            async with store.locks.hold(KEY_LOCK + key):
                 owner = store.index.keys.get(key)
                 if owner is None:
                     await self._insert(run)
@@ -137,7 +137,7 @@ class RunFiles:
             if key is None or key == old.key:
                 await self._replace(run, old)
                 return True
-            async with store.locks.hold(_KEY + key):
+            async with store.locks.hold(KEY_LOCK + key):
                 owner = store.index.keys.get(key)
                 if owner is not None and owner != run.id:
                     raise key_taken(run.id, key)

@@ -19,11 +19,13 @@ from typing import Any, TypeVar
 
 from seqd.builtin.storage.fs.files import LABEL, Batch, Layout, unavailable
 from seqd.builtin.storage.fs.index import RunIndex
-from seqd.builtin.storage.fs.locks import KeyedLocks, lock_holder, lock_store
+from seqd.builtin.storage.fs.locks import KeyedLocks
 from seqd.builtin.storage.fs.logs import FORMATS, JOURNALS, LOGS
 from seqd.builtin.storage.fs.scan import Inventory, SeqFiles, scan
 from seqd.builtin.storage.fs.writer import FileWriter, NotDurable
 from seqd.errors import StorageUnavailable
+from seqd.plugins.storage import holder_text
+from seqd.plugins.storage_kit import lockfile
 from seqd.plugins.storage_kit.errors import not_open
 from seqd.plugins.storage_kit.reader_pool import ReaderPool
 
@@ -52,6 +54,20 @@ class FileStore:
 
     # -- lifecycle -------------------------------------------------------------------
 
+    async def claim(self) -> None:
+        """Take the store's lock for this process before ``open`` (``StoreHeld`` if
+        another process has it), so that the scan at open repairs."""
+        if self.owns_store():
+            return
+        try:
+            self._lock_fd = await asyncio.to_thread(self._claim)
+        except OSError as exc:
+            raise unavailable(exc, self.location) from exc
+
+    def _claim(self) -> int:
+        os.makedirs(self.location, exist_ok=True)
+        return lockfile.claim(self.layout.lock, self.location)
+
     async def open(self) -> None:
         try:
             inventory = await asyncio.to_thread(self._lock_and_scan, False)
@@ -72,25 +88,28 @@ class FileStore:
         """Take the store's lock and scan the store, repairing it (in a thread). If
         another process holds the lock: refuse when ``must_write``, else scan without
         touching anything."""
-        os.makedirs(self.location, exist_ok=True)
-        fd = lock_store(self.layout.lock)
+        claimed = self._lock_fd
+        if claimed is None:
+            os.makedirs(self.location, exist_ok=True)
+        fd = claimed if claimed is not None else lockfile.take(self.layout.lock)
         if fd is None:
-            holder = lock_holder(self.layout.lock)
+            holder = lockfile.holder(self.layout.lock)
             if must_write:
                 raise StorageUnavailable(
-                    f"file storage at {self.location} is in use by another process (pid "
-                    f"{holder}); it is open here for reading only",
+                    f"file storage at {self.location} is in use by another process "
+                    f"({holder_text(holder)}); it is open here for reading only",
                     {"location": self.location, "holder": holder},
                 )
             logger.warning(
-                "file storage at %s is in use by process %s: open for reading only "
-                "until that process lets go", self.location, holder,
+                "file storage at %s is in use by another process (%s): open for reading "
+                "only until that process lets go", self.location, holder_text(holder),
             )  # fmt: skip
             return scan(self.layout, self.durable, repair=False)
         try:
             inventory = scan(self.layout, self.durable)
         except BaseException:
-            os.close(fd)
+            if claimed is None:
+                os.close(fd)
             raise
         self._lock_fd = fd
         return inventory

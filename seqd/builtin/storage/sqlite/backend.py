@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import os
 import sqlite3
 from collections.abc import Callable, Sequence
 from typing import Annotated, Any, TypeVar
@@ -25,10 +26,12 @@ import msgspec
 from msgspec import Meta
 
 from seqd import hookimpl
+from seqd.builtin.storage.sqlite import pruning
 from seqd.builtin.storage.sqlite.connections import ReaderConnections, connect, prepare
-from seqd.builtin.storage.sqlite.faults import LABEL
+from seqd.builtin.storage.sqlite.faults import LABEL, unavailable
 from seqd.builtin.storage.sqlite.writer import Writer
 from seqd.model.alerts import AlertEvent, NewAlertEvent
+from seqd.model.retention import PruneBatch, PruneQuery
 from seqd.model.runs import (
     KVEntry,
     LogLine,
@@ -42,6 +45,7 @@ from seqd.model.runs import (
 )
 from seqd.model.status import UNFINISHED
 from seqd.plugins.storage import StorageContext, StorageFactory, check_kv_name
+from seqd.plugins.storage_kit import lockfile
 from seqd.plugins.storage_kit.alerts import (
     AlertStatements,
     event_data,
@@ -49,6 +53,7 @@ from seqd.plugins.storage_kit.alerts import (
 )
 from seqd.plugins.storage_kit.errors import key_taken, not_open, run_exists
 from seqd.plugins.storage_kit.options import check_durability, convert_options, path_in_state_dir
+from seqd.plugins.storage_kit.pruning import check_prune_query
 from seqd.plugins.storage_kit.reader_pool import ReaderPool
 from seqd.plugins.storage_kit.records import new_kv_entry, number_steps, page_of
 from seqd.plugins.storage_kit.sql import (
@@ -114,8 +119,22 @@ class SQLiteBackend:
         self.writer: Writer | None = None
         self._readers = ReaderPool(read_connections, "seqd-sqlite-read", LABEL, path)
         self._reader_conns = ReaderConnections(self._connect, path)
+        self._claim_fd: int | None = None
 
     # -- lifecycle -------------------------------------------------------------------
+
+    async def claim(self) -> None:
+        """Hold ``<path>.lock`` (a ``flock``) until closed: SQLite's own locks last a
+        transaction, and cannot say that a daemon lives on the file."""
+        if self._claim_fd is None:
+            try:
+                self._claim_fd = await asyncio.to_thread(self._take_claim)
+            except OSError as exc:
+                raise unavailable(exc, self.location) from exc
+
+    def _take_claim(self) -> int:
+        os.makedirs(os.path.dirname(self.location) or ".", exist_ok=True)
+        return lockfile.claim(self.location + ".lock", self.location)
 
     async def open(self) -> None:
         await asyncio.to_thread(prepare, self._connect, self.location)
@@ -139,6 +158,9 @@ class SQLiteBackend:
             await self.writer.close()
         await self._readers.close()
         self._reader_conns.close()
+        fd, self._claim_fd = self._claim_fd, None
+        if fd is not None:
+            os.close(fd)  # last: nothing of ours touches the file any more
 
     # -- plumbing --------------------------------------------------------------------
 
@@ -219,6 +241,25 @@ class SQLiteBackend:
             return runs_of(conn.execute(_UNFINISHED, UNFINISHED).fetchall())
 
         return await self._read(fn)
+
+    async def prune_runs(self, query: PruneQuery) -> PruneBatch:
+        check_prune_query(query)
+        roots, cursor = await self._read(functools.partial(pruning.roots, query=query))
+        if not roots:
+            return PruneBatch(cursor=cursor)
+        if query.dry_run:
+            batch = await self._read(functools.partial(pruning.measure, roots=roots))
+        else:
+
+            def op(conn: sqlite3.Connection) -> PruneBatch:
+                removed = pruning.remove(conn, roots)
+                if removed.removed and self.writer is not None:
+                    self.writer.reclaim()
+                return removed
+
+            batch = await self._write(op, small=False)
+        batch.cursor = cursor
+        return batch
 
     # -- logs ------------------------------------------------------------------------
 

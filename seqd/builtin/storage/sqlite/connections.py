@@ -9,6 +9,7 @@ closed with the store) has nothing to do with what the backend's calls ask of it
 
 from __future__ import annotations
 
+import logging
 import os
 import sqlite3
 import threading
@@ -20,6 +21,13 @@ from seqd.builtin.storage.sqlite.schema import migrate
 from seqd.errors import StorageUnavailable
 
 T = TypeVar("T")
+logger = logging.getLogger(__name__)
+
+INCREMENTAL = 2
+"""``PRAGMA auto_vacuum``'s value for incremental auto-vacuum."""
+VACUUM_AT_OPEN_BYTES = 64 * 1024 * 1024
+"""Largest existing file switched to incremental auto-vacuum at open (a ``VACUUM``
+rewrites it: about a second for this size on a small VM)."""
 
 
 class Connect(Protocol):
@@ -48,13 +56,16 @@ def connect(
 
 
 def prepare(connect: Connect, location: str) -> None:
-    """Create the directory and file, switch to WAL, migrate (blocking: in a thread)."""
+    """Create the directory and file, switch to WAL and incremental auto-vacuum,
+    migrate (blocking: in a thread)."""
     try:
         os.makedirs(os.path.dirname(location) or ".", exist_ok=True)
         conn = connect()
     except (OSError, sqlite3.Error) as exc:
         raise unavailable(exc, location) from exc
     try:
+        # Before WAL and the first table: only a new file takes it this way.
+        conn.execute("PRAGMA auto_vacuum = INCREMENTAL")
         mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
         if str(mode).lower() != "wal":
             raise StorageUnavailable(
@@ -63,12 +74,37 @@ def prepare(connect: Connect, location: str) -> None:
                 {"location": location},
             )
         migrate(conn, where=location)
+        _incremental_vacuum(conn, location)
     except sqlite3.Error as exc:
         if is_unavailable(exc):
             raise unavailable(exc, location) from exc
         raise
     finally:
         conn.close()
+
+
+def _incremental_vacuum(conn: sqlite3.Connection, location: str) -> None:
+    """Turn a file made before seqd used incremental auto-vacuum to it, so that pruned
+    runs give their space back. That takes a ``VACUUM`` (a rewrite of the file): done at
+    open for a file of up to ``VACUUM_AT_OPEN_BYTES``; a larger one is left as it is
+    (its free pages are reused, the file does not shrink) and the log says how."""
+    if int(conn.execute("PRAGMA auto_vacuum").fetchone()[0]) == INCREMENTAL:
+        return
+    size = os.path.getsize(location)
+    if size > VACUUM_AT_OPEN_BYTES:
+        logger.warning(
+            "SQLite storage at %s (%d MiB) was made without incremental auto-vacuum: pruned "
+            "runs leave free pages that are reused, but the file does not shrink. To "
+            "change it once, stop seqd and run: sqlite3 %s 'PRAGMA auto_vacuum = "
+            "INCREMENTAL; VACUUM;'", location, size >> 20, location,
+        )  # fmt: skip
+        return
+    logger.info("SQLite storage at %s: turning on incremental auto-vacuum (VACUUM)", location)
+    try:
+        conn.execute("PRAGMA auto_vacuum = INCREMENTAL")
+        conn.execute("VACUUM")
+    except sqlite3.Error as exc:  # busy (a reader), read-only...: next time, then
+        logger.warning("SQLite storage at %s: VACUUM failed: %s", location, exc)
 
 
 class ReaderConnections:

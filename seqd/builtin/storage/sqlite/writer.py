@@ -102,6 +102,7 @@ class Writer(BatchWriter[sqlite3.Connection]):
         self._loop_seen = self._loop_turns = 0
         self.loop_commits = 0
         """Transactions the loop committed (``inlined`` / this = writes per commit)."""
+        self._reclaim = False
 
     def _open(self) -> sqlite3.Connection:
         conn = self._connect()
@@ -109,7 +110,20 @@ class Writer(BatchWriter[sqlite3.Connection]):
         conn.execute("PRAGMA busy_timeout = 0")  # the loop never waits; the thread sets it
         return conn
 
+    def reclaim(self) -> None:
+        """Release the free pages (shrink the file) after the batch in progress: an op
+        that deleted much calls it (from the writer thread)."""
+        self._reclaim = True
+
     def _after_batch(self, conn: sqlite3.Connection) -> None:
+        if self._reclaim:
+            self._reclaim = False
+            try:
+                # executescript steps the pragma to the end (execute frees one page),
+                # outside the batch's transaction: its own, short one.
+                conn.executescript("PRAGMA incremental_vacuum;")
+            except sqlite3.Error as exc:
+                logger.warning("SQLite incremental vacuum of %s failed: %s", self.location, exc)
         self._commits += 1
         if self._commits >= CHECKPOINT_EVERY:
             self._commits = 0
