@@ -4,23 +4,17 @@ The server comes from ``$SEQD_TEST_POSTGRES_DSN`` (default: the local ``test``
 database). When it cannot be reached the tests are skipped, except under ``CI=true``,
 where a missing server is a failure: CI must not go green by testing nothing.
 
-One test stops and restarts the shared server. Every test module here therefore marks
-itself ``xdist_group("postgres")`` so that ``--dist loadgroup`` runs them all on one
-worker, and every test that touches the server also holds a file lock: shared for
-ordinary tests, exclusive for tests marked ``pg_exclusive``. The lock also keeps apart
-test runs of other processes (another worker without loadgroup, another checkout).
-Fixture names start with ``pg_`` so as not to shadow the repository's root fixtures.
+The shared server is never stopped or reconfigured: every test works in a schema of
+its own, and the fault tests that must stop a server start a private one
+(``throwaway.py``). Fixture names start with ``pg_`` so as not to shadow the
+repository's root fixtures.
 """
 
 from __future__ import annotations
 
-import fcntl
 import os
 import secrets
-import tempfile
-import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import psycopg
@@ -32,35 +26,7 @@ from seqd_postgres.options import redact_dsn
 from seqd.plugins.storage import StorageContext
 
 DEFAULT_DSN = "postgresql://postgres@127.0.0.1:5432/test"
-LOCK_WAIT_S = 90.0
 PgMaker = Callable[..., PostgresBackend]
-
-
-def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line(
-        "markers", "pg_exclusive: the test stops the PostgreSQL server; run it alone"
-    )
-
-
-@contextmanager
-def server_lock(exclusive: bool) -> Iterator[None]:
-    """Hold the machine-wide lock on the test server (shared or exclusive)."""
-    path = os.path.join(tempfile.gettempdir(), "seqd-postgres-tests.lock")
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
-    try:
-        deadline = time.monotonic() + LOCK_WAIT_S
-        mode = fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH
-        while True:
-            try:
-                fcntl.flock(fd, mode | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() > deadline:
-                    pytest.fail(f"another test run held {path} for {LOCK_WAIT_S:g}s")
-                time.sleep(0.05)
-        yield
-    finally:
-        os.close(fd)
 
 
 def admin_connect(dsn: str) -> psycopg.Connection[Any]:
@@ -73,8 +39,7 @@ def pg_dsn() -> str:
     """The test server's DSN, once it answered; skip (fail under CI) otherwise."""
     dsn = os.environ.get("SEQD_TEST_POSTGRES_DSN") or DEFAULT_DSN
     try:
-        with server_lock(exclusive=False):  # not while another run has it stopped
-            admin_connect(dsn).close()
+        admin_connect(dsn).close()
     except psycopg.Error as exc:
         reason = (
             f"PostgreSQL is not reachable at {redact_dsn(dsn)} ({' '.join(str(exc).split())});"
@@ -87,14 +52,7 @@ def pg_dsn() -> str:
 
 
 @pytest.fixture
-def pg_lock(request: pytest.FixtureRequest) -> Iterator[None]:
-    """The server lock for this test: exclusive if it is marked ``pg_exclusive``."""
-    with server_lock(request.node.get_closest_marker("pg_exclusive") is not None):
-        yield
-
-
-@pytest.fixture
-def pg_schema(pg_dsn: str, pg_lock: None) -> Iterator[str]:
+def pg_schema(pg_dsn: str) -> Iterator[str]:
     """A fresh schema name, dropped with everything in it after the test."""
     name = f"seqd_test_{secrets.token_hex(6)}"
     yield name
@@ -106,7 +64,7 @@ def pg_schema(pg_dsn: str, pg_lock: None) -> Iterator[str]:
 
 
 @pytest.fixture
-def pg_admin(pg_dsn: str, pg_lock: None) -> Callable[[], psycopg.Connection[Any]]:
+def pg_admin(pg_dsn: str) -> Callable[[], psycopg.Connection[Any]]:
     """``pg_admin()``: a new autocommit connection to the test server (close it)."""
     return lambda: admin_connect(pg_dsn)
 
