@@ -64,6 +64,10 @@ class Run(Model, kw_only=True):
     """A suspended run: what wakes it — ``signal:<name>`` or ``run:<id>`` (a child)."""
     retry_of: str | None = None
     """Set by ``runs.retry``: the failed run this one repeats."""
+    schedule: str | None = None
+    """The schedule that started this run (a fire, or ``schedules.trigger``)."""
+    scheduled_for: str | None = None
+    """The nominal fire time it was started for; a triggered run: when it was asked for."""
 
 
 class LogLine(Model, kw_only=True):
@@ -112,6 +116,7 @@ class RunQuery(Model, kw_only=True):
     task: str | None = None
     status: RunStatus | None = None
     parent_id: str | None = None
+    schedule: str | None = None
     limit: int = 50
     cursor: str | None = None
 
