@@ -8,6 +8,7 @@ other filters, whatever the store keeps underneath.
 
 from __future__ import annotations
 
+import msgspec
 import pytest
 
 from seqd.errors import ValidationFailed
@@ -56,7 +57,9 @@ class ScheduleCases(Cases):
                 assert await b.get_schedule("nightly") is None
                 await b.save_schedule(full)
                 assert await b.get_schedule("nightly") == full
-                moved = changed(full, cursor="2030-01-03T02:00:00.000000Z", queued=[])
+                moved = msgspec.structs.replace(
+                    full, cursor="2030-01-03T02:00:00.000000Z", queued=[]
+                )
                 await b.save_schedule(moved)
                 assert await b.get_schedule("nightly") == moved
                 assert await b.list_schedules() == [moved]
