@@ -16,6 +16,7 @@ from seqd.plugins.host import PluginHost
 from seqd.plugins.storage import StorageBackend
 from seqd.rpc.protocol import ReloadResult
 from seqd.rpc.server import Server
+from seqd.scheduler.operations import Operations
 from seqd.tools.ratelimit import KeyedBuckets
 from seqd.tools.service import ToolService
 
@@ -29,6 +30,7 @@ class Daemon(Protocol):
     catalog: Catalog
     engine: Engine
     tools: ToolService
+    schedules: Operations
     server: Server | None
     rpc_limits: KeyedBuckets | None
     node: str

@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING
 
+from seqd.errors import ValidationFailed
 from seqd.model.runs import Run, RunQuery
+from seqd.model.schedules import SCHEDULE_KEY_PREFIX
 from seqd.model.status import TERMINAL
 from seqd.rpc.dispatch import Caller, Handler
 from seqd.rpc.protocol import (
@@ -31,6 +33,13 @@ def handlers(app: Daemon) -> dict[str, Handler]:
     engine = app.engine
 
     async def submit(params: SubmitParams, caller: Caller) -> Run:
+        key = params.idempotency_key
+        if key is not None and key.startswith(SCHEDULE_KEY_PREFIX):
+            raise ValidationFailed(
+                f"idempotency keys starting with {SCHEDULE_KEY_PREFIX!r} are reserved for "
+                "the fires of schedules",
+                {"field": "idempotency_key"},
+            )
         # Shielded: a client that hangs up mid-submit must not half-accept a run.
         run = await asyncio.shield(
             engine.submit(
@@ -57,6 +66,7 @@ def handlers(app: Daemon) -> dict[str, Handler]:
                 task=params.task,
                 status=params.status,
                 parent_id=params.parent_id,
+                schedule=params.schedule,
                 limit=params.limit,
                 cursor=params.cursor,
             )

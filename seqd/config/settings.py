@@ -86,6 +86,17 @@ class Tools(Section, kw_only=True):
     tasks: dict[str, TaskToolPolicy] = {}
 
 
+class SchedulerSettings(Section, kw_only=True):
+    """``[scheduler]``: how schedules are read and what counts as a missed fire."""
+
+    timezone: str | None = None
+    """IANA zone of schedules without ``tz`` (default: the machine's, ``$TZ`` or
+    ``/etc/localtime``)."""
+    misfire_grace_s: Annotated[float, Meta(ge=0, le=86400)] = 60.0
+    """A fire handled later than this after its time (the daemon was down or stalled)
+    is missed: its schedule's misfire policy decides whether it runs."""
+
+
 class Config(Section, kw_only=True):
     socket: str | None = None
     state_dir: str | None = None
@@ -107,6 +118,7 @@ class Config(Section, kw_only=True):
     limits: Limits = msgspec.field(default_factory=Limits)
     access: Access = msgspec.field(default_factory=Access)
     tools: Tools = msgspec.field(default_factory=Tools)
+    scheduler: SchedulerSettings = msgspec.field(default_factory=SchedulerSettings)
     backends: dict[str, dict[str, Any]] = {}
     """Options per storage backend, ``[backends.<name>]``."""
     task_types: dict[str, dict[str, Any]] = {}

@@ -26,6 +26,9 @@ from seqd.plugins.tracing import DaemonLifecycle
 from seqd.rpc.dispatch import Dispatcher
 from seqd.rpc.protocol import ReloadResult
 from seqd.rpc.server import Server
+from seqd.scheduler import Scheduler, configured
+from seqd.scheduler.events import ScheduleEvent
+from seqd.scheduler.operations import Operations
 from seqd.storage.traced import TracedStorage
 from seqd.tools.folder import FolderTools
 from seqd.tools.ratelimit import KeyedBuckets
@@ -48,6 +51,8 @@ class App:
     catalog: Catalog
     engine: Engine
     tools: ToolService
+    scheduler: Scheduler
+    schedules: Operations
     server: Server | None
 
     def __init__(self, config: Config) -> None:
@@ -113,7 +118,11 @@ class App:
                 owner_record = self.host.records.get(owner or "")
                 if owner_record is not None:
                     owner_record.error = f"task type {name} failed to start: {exc}"
-        self.catalog = Catalog(self.task_dirs, self.host.task_types)
+        self.catalog = Catalog(
+            self.task_dirs,
+            self.host.task_types,
+            sections={configured.SECTION: configured.config_problems},
+        )
         await self.catalog.reload()
         self.engine = Engine(
             storage=self.storage,
@@ -138,6 +147,7 @@ class App:
             await self.catalog.reload_checks()  # flows can check their tools now
         await self.host.startup(self.info())
         await self.engine.recover()
+        await self._start_scheduler()
         dispatcher = Dispatcher(build_handlers(self), limiter=self._rate_limit)
         self.server = Server(
             dispatcher,
@@ -160,6 +170,28 @@ class App:
             self._watchdog.start(asyncio.get_running_loop())
         systemd.ready(f"serving on {self.socket_path}")
         logger.info("ready: listening on %s", self.socket_path)
+
+    async def _start_scheduler(self) -> None:
+        settings = self.config.scheduler
+        self.scheduler = Scheduler(
+            storage=self.storage,
+            engine=self.engine,
+            catalog=self.catalog,
+            zone=settings.timezone,
+            misfire_grace_s=settings.misfire_grace_s,
+            on_event=self.on_schedule_event,
+        )
+        try:
+            await self.scheduler.start()
+        except ValueError as exc:  # zones.UnknownZone
+            raise StartupError(f"scheduler.timezone: {exc}", exit_code=2) from exc
+        await configured.sync(self.scheduler, self.catalog)
+        self.scheduler.kick_all()
+        self.schedules = Operations(self.scheduler, self.config.limits.max_input_bytes)
+
+    def on_schedule_event(self, event: ScheduleEvent) -> None:
+        """What the scheduler did (fired, skipped, queued, misfired, failed): already
+        logged; the one place to hand it on (events, metrics)."""
 
     async def _open_storage(self) -> StorageBackend:
         name = self.config.storage
@@ -227,6 +259,8 @@ class App:
         systemd.reloading()
         try:
             result = await self.catalog.reload()
+            if hasattr(self, "scheduler"):
+                await configured.sync(self.scheduler, self.catalog)
             if hasattr(self, "tools"):
                 await self.tools.reload()
                 await self.catalog.reload_checks()  # flows see the tools as they are now
@@ -258,6 +292,8 @@ class App:
         for watcher in (self._watcher, self._tool_watcher):
             if watcher is not None:
                 await watcher.stop()
+        if hasattr(self, "scheduler"):
+            await self.scheduler.stop(grace)
         if hasattr(self, "engine"):
             await self.engine.shutdown(grace)
         if self.server is not None:

@@ -132,6 +132,8 @@ class Engine:
         parent_id: str | None = None,
         root_id: str | None = None,
         retry_of: str | None = None,
+        schedule: str | None = None,
+        scheduled_for: str | None = None,
     ) -> Run:
         if not self.accepting:
             raise ShuttingDown("the daemon is shutting down; no new runs are accepted")
@@ -153,6 +155,8 @@ class Engine:
             node=self.node,
             submitted_by=submitted_by,
             retry_of=retry_of,
+            schedule=schedule,
+            scheduled_for=scheduled_for,
         )
         stored, created = await self.storage.create_run(run)
         if not created:

@@ -82,3 +82,23 @@ SPEC_FIELDS: tuple[str, ...] = ScheduleSpec.__struct_fields__
 
 TIMING_FIELDS: tuple[str, ...] = ("at", "every", "anchor", "cron", "tz", "start", "end")
 """The fields that say when it fires: changing one restarts the cursor from now."""
+
+
+def definition(spec: ScheduleSpec) -> ScheduleSpec:
+    """The definition part of ``spec`` (of a ``Schedule`` too), as a plain spec."""
+    return ScheduleSpec(**{f: getattr(spec, f) for f in SPEC_FIELDS})
+
+
+def new_schedule(
+    spec: ScheduleSpec, *, name: str, origin: Origin, created_by: int | None, now: str
+) -> Schedule:
+    """The record of a schedule defined ``now``: its first fire is the first after now."""
+    return Schedule(
+        **{f: getattr(spec, f) for f in SPEC_FIELDS},
+        name=name,
+        origin=origin,
+        created_at=now,
+        updated_at=now,
+        created_by=created_by,
+        cursor=now,
+    )
