@@ -239,6 +239,8 @@ class Scheduler:
         decision = on_overlap(record.overlap, previous, nominal, bool(record.queued))
         if decision == "fire":
             await self.submit(entry, nominal)
+        elif decision == "done":
+            _had_run(record.name, nominal, previous)
         elif decision == "skip":
             assert previous is not None
             reason = f"the previous run {previous.id} is still {previous.status}"
@@ -278,7 +280,7 @@ class Scheduler:
             if exc.details.get("field") != "idempotency_key":
                 raise
             # The run of this fire exists, with the input of before a change.
-            logger.info("schedule %s: the fire for %s had its run already", record.name, nominal)
+            _had_run(record.name, nominal, None)
             return None
         except (NotFound, NotRunnable, ValidationFailed) as exc:
             if trigger_by is not None:
@@ -288,6 +290,8 @@ class Scheduler:
         if run.created_at >= asked:
             kind: EventKind = "fired" if trigger_by is None else "triggered"
             self.reporter.report(kind, record.name, nominal=nominal, run_id=run.id)
+        else:
+            _had_run(record.name, nominal, run)
         return run
 
     async def save(self, entry: Entry, **changes: Any) -> None:
@@ -366,3 +370,10 @@ class Scheduler:
             return []
         after = seconds_of(entry.record.cursor)
         return [text_of(t) for t in times.upcoming(entry.plan.timing, after, n)]
+
+
+def _had_run(name: str, nominal: str, run: Run | None) -> None:
+    """A fire found its run made already: the daemon stopped after making it and
+    before moving the cursor past it. The key kept it from being made twice."""
+    which = f"run {run.id}" if run is not None else "a run"
+    logger.info("schedule %s: the fire for %s had its run already (%s)", name, nominal, which)
