@@ -61,14 +61,14 @@ def run(client: Client, args: argparse.Namespace, out: Out) -> int:
     if args.detach:
         out.result(submitted, lambda run: out.line(run.id))
         return 0
-    return _wait_and_report(client, submitted.id, submitted, args.timeout, args.follow, out)
+    return wait_and_report(client, submitted.id, submitted, args.timeout, args.follow, out)
 
 
 def wait(client: Client, args: argparse.Namespace, out: Out) -> int:
-    return _wait_and_report(client, args.id, None, args.timeout, False, out)
+    return wait_and_report(client, args.id, None, args.timeout, False, out)
 
 
-def _wait_and_report(
+def wait_and_report(
     client: Client,
     run_id: str,
     current: Run | None,
@@ -218,9 +218,9 @@ def ls(client: Client, args: argparse.Namespace, out: Out) -> int:
     filters = (args.task, args.status, args.parent, args.limit, args.cursor)
     next_cursor: str | None = None
     if args.all:
-        runs = list(client.iter_runs(*filters))
+        runs = list(client.iter_runs(*filters, schedule=args.schedule))
     else:
-        page = client.list_runs(*filters)
+        page = client.list_runs(*filters, schedule=args.schedule)
         runs, next_cursor = page.runs, page.next_cursor
     listed = {"runs": runs, "next_cursor": next_cursor}  # a ListResult
     out.result(listed, lambda _: _print_runs(runs, next_cursor, args, out))
@@ -253,7 +253,7 @@ def _print_runs(
 def _filters(args: argparse.Namespace) -> str:
     parts = []
     for flag, value in (("--task", args.task), ("--status", args.status),
-                        ("--parent", args.parent)):  # fmt: skip
+                        ("--parent", args.parent), ("--schedule", args.schedule)):  # fmt: skip
         if value:
             parts.append(f"{flag} {value} ")
     if args.limit != 50:
@@ -330,7 +330,7 @@ def retry(client: Client, args: argparse.Namespace, out: Out) -> int:
     if not args.wait:
         out.result(r, lambda run: out.line(run.id))
         return 0
-    return _wait_and_report(client, r.id, r, None, False, out)
+    return wait_and_report(client, r.id, r, None, False, out)
 
 
 def cancel(client: Client, args: argparse.Namespace, out: Out) -> int:

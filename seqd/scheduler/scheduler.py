@@ -365,10 +365,13 @@ class Scheduler:
             entry.drain.cancel()
 
     def upcoming(self, entry: Entry, n: int) -> list[str]:
-        """The next ``n`` nominal fire times of ``entry`` (RFC 3339 UTC)."""
+        """The next ``n`` nominal fire times of ``entry`` (RFC 3339 UTC); for a paused
+        one, those after now (where a resume starts)."""
         if entry.plan is None:
             return []
         after = seconds_of(entry.record.cursor)
+        if entry.record.paused:
+            after = max(after, math.floor(time.time()))
         return [text_of(t) for t in times.upcoming(entry.plan.timing, after, n)]
 
 

@@ -6,44 +6,14 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import pytest
-
-from seqd.client import RpcError
+from schedule_helpers import refused, runs_of, seconds, wait_for
 
 if TYPE_CHECKING:
     from conftest import Daemon
-
-
-def wait_for(predicate: Callable[[], Any], timeout: float = 20.0, what: str = "") -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)
-
-
-def seconds(text: str) -> float:
-    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC).timestamp()
-
-
-def runs_of(client: Any, schedule: str) -> list[Any]:
-    return list(client.iter_runs(schedule=schedule, limit=100))
-
-
-def refused(call: Callable[[], Any], kind: str, field: str | None = None) -> RpcError:
-    with pytest.raises(RpcError) as caught:
-        call()
-    assert caught.value.type == kind, caught.value
-    if field is not None:
-        assert caught.value.details.get("field") == field, caught.value
-    return caught.value
 
 
 def test_every_fires_each_interval_exactly_once(daemon: Daemon) -> None:
