@@ -28,6 +28,7 @@ from bench import (
     ping,
     recovery,
     report,
+    schedules,
     startup,
     suspended,
     throughput,
@@ -52,6 +53,7 @@ BENCHMARKS: dict[str, tuple[str, Benchmark]] = {
     "11": ("recovery after a crash", recovery.run),
     "12": ("journaled ctx.step overhead", durable.run),
     "13": ("10,000 suspended runs", suspended.run),
+    "16": ("schedules: fire latency and idle cost", schedules.run),
 }
 DEFAULT_OUTPUT = report.ROOT / "docs" / "benchmarks.md"
 
