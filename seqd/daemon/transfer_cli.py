@@ -63,7 +63,8 @@ async def _export(args: argparse.Namespace, out: BinaryIO) -> int:
         await store.close()
     print(
         f"exported {counts.runs} runs, {counts.log_lines} log lines, "
-        f"{counts.steps} journal entries, {counts.kv_keys} kv keys",
+        f"{counts.steps} journal entries, {counts.kv_keys} kv keys, "
+        f"{counts.schedules} schedules",
         file=sys.stderr,
     )
     return 0
@@ -77,8 +78,8 @@ async def _import(args: argparse.Namespace, source: BinaryIO) -> int:
         await store.close()
     print(
         f"imported {counts.runs} runs, {counts.log_lines} log lines, "
-        f"{counts.steps} journal entries, {counts.kv_keys} kv keys "
-        f"({counts.skipped} runs already there, skipped)",
+        f"{counts.steps} journal entries, {counts.kv_keys} kv keys, "
+        f"{counts.schedules} schedules ({counts.skipped} runs already there, skipped)",
         file=sys.stderr,
     )
     return 0

@@ -28,7 +28,7 @@ class ScheduleEvent(msgspec.Struct, kw_only=True):
     started by ``schedules.trigger`` (``nominal`` is when); ``skipped``: the fire
     was dropped (``reason``: the previous run is unfinished, or the queue is full);
     ``queued``: it waits for the previous run (``overlap: queue``); ``misfired``:
-    ``missed`` fires fell while the daemon was down, the last at ``nominal``, and the
+    ``missed`` fires (or more) fell while the daemon was down, the last at ``nominal``; the
     misfire policy ran ``ran`` of them; ``failed``: no run could be started for
     ``nominal`` (``reason``: the task is gone, its input is refused...).
     """
@@ -40,6 +40,9 @@ class ScheduleEvent(msgspec.Struct, kw_only=True):
     run_id: str | None = None
     reason: str = ""
     missed: int = 0
+    more: bool = False
+    """``missed`` is a lower bound: fires were counted only as far back as the policy
+    may reach (one for ``skip`` and ``run_once``, ``catch_up`` for ``catch_up``)."""
     ran: int = 0
 
 
@@ -59,6 +62,7 @@ class Reporter:
         run_id: str | None = None,
         reason: str = "",
         missed: int = 0,
+        more: bool = False,
         ran: int = 0,
     ) -> ScheduleEvent:
         event = ScheduleEvent(
@@ -69,6 +73,7 @@ class Reporter:
             run_id=run_id,
             reason=reason,
             missed=missed,
+            more=more,
             ran=ran,
         )
         _log(event)
@@ -92,7 +97,7 @@ def _log(e: ScheduleEvent) -> None:
     elif e.kind == "misfired":
         logger.warning(
             "schedule %s missed %s fire(s) while the daemon was down (the last for %s); %s",
-            e.schedule, e.missed if e.missed <= 1000 else "over 1000", e.nominal, e.reason,
+            e.schedule, f"more than {e.missed - 1}" if e.more else e.missed, e.nominal, e.reason,
         )  # fmt: skip
     else:
         logger.warning(

@@ -37,6 +37,8 @@ class Operations:
     def __init__(self, scheduler: Scheduler, max_input_bytes: int) -> None:
         self.scheduler = scheduler
         self.max_input_bytes = max_input_bytes
+        self._creating: set[str] = set()
+        """Names being created: a second create of one waits for no check to pass."""
 
     # -- reading ----------------------------------------------------------------------
 
@@ -97,15 +99,18 @@ class Operations:
 
     async def create(self, name: str, spec: ScheduleSpec, uid: int) -> ScheduleInfo:
         check_name(name)
-        if name in self.scheduler.entries:
+        if name in self.scheduler.entries or name in self._creating:
             raise Conflict(f"a schedule named {name!r} exists", {"name": name})
-        now = timeutil.now()
-        plan = await self._plan(spec, seconds_of(now))
-        record = new_schedule(spec, name=name, origin="api", created_by=uid, now=now)
-        if name in self.scheduler.entries:  # created meanwhile
-            raise Conflict(f"a schedule named {name!r} exists", {"name": name})
-        await self.scheduler.storage.save_schedule(record)
-        return await self.info(self.scheduler.put(record, plan))
+        self._creating.add(name)
+        try:
+            now = timeutil.now()
+            plan = await self._plan(spec, seconds_of(now))
+            record = new_schedule(spec, name=name, origin="api", created_by=uid, now=now)
+            await self.scheduler.storage.save_schedule(record)
+            entry = self.scheduler.put(record, plan)
+        finally:
+            self._creating.discard(name)
+        return await self.info(entry)
 
     async def update(self, name: str, spec: ScheduleSpec, uid: int, admin: bool) -> ScheduleInfo:
         entry = self._changeable(name, uid, admin, "change")

@@ -44,8 +44,6 @@ logger = logging.getLogger("seqd.scheduler")
 
 MAX_QUEUED = 100
 """Fires an ``overlap: queue`` schedule keeps waiting at most; later ones are skipped."""
-MISSED_COUNTED = 1001
-"""Missed fires counted at most (the log says "over 1000")."""
 CONCURRENT_FIRES = 32
 RETRY_MAX_S = 60.0
 
@@ -199,11 +197,11 @@ class Scheduler:
         cursor = seconds_of(entry.record.cursor)
         missed_up_to = math.floor(time.time() - self.grace_s - plan.jitter_s)
         if missed_up_to > cursor:
-            missed = timing.latest(missed_up_to, cursor, MISSED_COUNTED)
-        else:
-            missed = []
-        if missed:
-            await self._misfired(entry, missed)
+            # Only as far back as the policy may reach, and one more to tell "more".
+            reach = entry.record.catch_up if entry.record.misfire == "catch_up" else 1
+            missed = timing.latest(missed_up_to, cursor, reach + 1)
+            if missed:
+                await self._misfired(entry, missed, reach)
         while not self.stopping:
             nominal = timing.after(seconds_of(entry.record.cursor))
             if nominal is None:
@@ -214,14 +212,17 @@ class Scheduler:
                 return
             await self.fire(entry, nominal)
 
-    async def _misfired(self, entry: Entry, missed: list[int]) -> None:
+    async def _misfired(self, entry: Entry, missed: list[int], reach: int) -> None:
+        """``missed``: the latest missed fires, oldest first; ``reach + 1`` of them
+        when there were more than ``reach`` (how far back the policy may go)."""
         record = entry.record
-        chosen = to_run_after_misfire(record.misfire, missed, record.catch_up)
+        chosen = to_run_after_misfire(record.misfire, missed[-reach:], record.catch_up)
         self.reporter.report(
             "misfired",
             record.name,
             nominal=text_of(missed[-1]),
             missed=len(missed),
+            more=len(missed) > reach,
             ran=len(chosen),
             reason=f"misfire policy {record.misfire}: {len(chosen)} of them run now",
         )

@@ -10,7 +10,12 @@ Last come ``kv`` records: the key-value state of the ``kv.*`` tools, a namespace
 time. Import writes a key only where the target has none, so re-running an import
 never overwrites newer values; an imported key's ``updated_at`` is the import's time.
 
-Version 2 added ``steps`` records, version 3 ``kv`` records. The header says which, so
+Then ``schedule`` records: each schedule with its cursor, so a store moved to another
+backend fires on where it left off. Import writes a schedule only where the target has
+none of that name.
+
+Version 2 added ``steps`` records, version 3 ``kv`` records, version 4 ``schedule``
+records. The header says which, so
 an older seqd refuses the whole file up front instead of stopping at the first record
 it does not know after importing half of it; versions 1 and 2 still import.
 """
@@ -25,11 +30,12 @@ from seqd import __version__
 from seqd.errors import Conflict
 from seqd.model import timeutil
 from seqd.model.runs import KVEntry, LogLine, NewLogLine, Run, RunQuery, Step
+from seqd.model.schedules import Schedule
 from seqd.plugins.storage import StorageBackend
 
 FORMAT = "seqd-export"
-FORMAT_VERSION = 3
-READABLE_VERSIONS = (1, 2, 3)
+FORMAT_VERSION = 4
+READABLE_VERSIONS = (1, 2, 3, 4)
 KV_CHUNK = 500
 PAGE = 500
 LOG_CHUNK = 1000
@@ -66,7 +72,11 @@ class KVRecord(msgspec.Struct, tag="kv", kw_only=True):
     entries: list[KVEntry]
 
 
-Record = Header | RunRecord | LogsRecord | StepsRecord | KVRecord
+class ScheduleRecord(msgspec.Struct, tag="schedule", kw_only=True):
+    schedule: Schedule
+
+
+Record = Header | RunRecord | LogsRecord | StepsRecord | KVRecord | ScheduleRecord
 _encoder = msgspec.json.Encoder()
 _decoder = msgspec.json.Decoder(Record)
 
@@ -81,6 +91,7 @@ class Counts(msgspec.Struct):
     steps: int = 0
     skipped: int = 0
     kv_keys: int = 0
+    schedules: int = 0
 
 
 async def _all_runs(store: StorageBackend) -> AsyncIterator[Run]:
@@ -120,6 +131,9 @@ async def export_store(store: StorageBackend, write: Callable[[bytes], object]) 
             write(_encoder.encode(KVRecord(namespace=namespace, entries=entries)) + b"\n")
             counts.kv_keys += len(entries)
             last = entries[-1].key
+    for schedule in await store.list_schedules():
+        write(_encoder.encode(ScheduleRecord(schedule=schedule)) + b"\n")
+        counts.schedules += 1
     return counts
 
 
@@ -157,6 +171,10 @@ async def import_store(store: StorageBackend, lines: Iterable[bytes]) -> Counts:
                 if await store.kv_get(record.namespace, entry.key) is None:
                     await store.kv_set(record.namespace, entry.key, entry.value)
                     counts.kv_keys += 1
+        elif isinstance(record, ScheduleRecord):
+            if await store.get_schedule(record.schedule.name) is None:
+                await store.save_schedule(record.schedule)
+                counts.schedules += 1
         elif record.run_id in skipped:
             continue
         elif isinstance(record, StepsRecord):
