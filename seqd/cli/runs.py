@@ -61,14 +61,14 @@ def run(client: Client, args: argparse.Namespace, out: Out) -> int:
     if args.detach:
         out.result(submitted, lambda run: out.line(run.id))
         return 0
-    return wait_and_report(client, submitted.id, submitted, args.timeout, args.follow, out)
+    return _wait_and_report(client, submitted.id, submitted, args.timeout, args.follow, out)
 
 
 def wait(client: Client, args: argparse.Namespace, out: Out) -> int:
-    return wait_and_report(client, args.id, None, args.timeout, False, out)
+    return _wait_and_report(client, args.id, None, args.timeout, False, out)
 
 
-def wait_and_report(
+def _wait_and_report(
     client: Client,
     run_id: str,
     current: Run | None,
@@ -326,11 +326,16 @@ def signal(client: Client, args: argparse.Namespace, out: Out) -> int:
 
 
 def retry(client: Client, args: argparse.Namespace, out: Out) -> int:
-    r = client.retry(args.id)
-    if not args.wait:
+    return new_run(client, client.retry(args.id), args.wait, out)
+
+
+def new_run(client: Client, r: Run, wait: bool, out: Out) -> int:
+    """A run a command just started: print its id, or ``wait`` for it and report it as
+    ``seqctl run`` does (``runs retry``, ``schedules trigger``)."""
+    if not wait:
         out.result(r, lambda run: out.line(run.id))
         return 0
-    return wait_and_report(client, r.id, r, None, False, out)
+    return _wait_and_report(client, r.id, r, None, False, out)
 
 
 def cancel(client: Client, args: argparse.Namespace, out: Out) -> int:

@@ -129,10 +129,6 @@ def resume(client: Client, args: argparse.Namespace, out: Out) -> int:
 
 
 def trigger(client: Client, args: argparse.Namespace, out: Out) -> int:
-    run = client.trigger_schedule(args.name)
-    if not args.wait:
-        out.result(run, lambda r: out.line(r.id))
-        return 0
-    from seqd.cli.runs import wait_and_report
+    from seqd.cli.runs import new_run
 
-    return wait_and_report(client, run.id, run, None, False, out)
+    return new_run(client, client.trigger_schedule(args.name), args.wait, out)

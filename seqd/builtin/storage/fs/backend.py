@@ -32,7 +32,7 @@ import msgspec
 from msgspec import Meta
 
 from seqd import hookimpl
-from seqd.builtin.storage.fs import kv, schedules, seqs
+from seqd.builtin.storage.fs import kv, records, schedules, seqs
 from seqd.builtin.storage.fs.logs import JOURNALS, LOGS
 from seqd.builtin.storage.fs.runs import RunFiles
 from seqd.builtin.storage.fs.store import FileStore
@@ -155,7 +155,7 @@ class FSBackend:
 
     async def save_schedule(self, schedule: Schedule) -> None:
         path = schedules.schedule_file(self.location, schedule.name)
-        write = partial(schedules.write, path, schedule_text(schedule))
+        write = partial(records.write, path, schedule_text(schedule).encode())
         await self.store.guard(self._file_write(write, True))
 
     async def get_schedule(self, name: str) -> Schedule | None:
@@ -168,7 +168,7 @@ class FSBackend:
     async def delete_schedule(self, name: str) -> bool:
         check_schedule_name(name)
         path = schedules.schedule_file(self.location, name)
-        return await self.store.guard(self._file_write(partial(schedules.delete, path), None))
+        return await self.store.guard(self._file_write(partial(records.delete, path), None))
 
 
 class FSStorageFactory:
