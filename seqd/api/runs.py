@@ -5,9 +5,8 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING
 
-from seqd.errors import ValidationFailed
 from seqd.model.runs import Run, RunQuery
-from seqd.model.schedules import SCHEDULE_KEY_PREFIX
+from seqd.model.schedules import check_caller_key
 from seqd.model.status import TERMINAL
 from seqd.rpc.dispatch import Caller, Handler
 from seqd.rpc.protocol import (
@@ -33,13 +32,7 @@ def handlers(app: Daemon) -> dict[str, Handler]:
     engine = app.engine
 
     async def submit(params: SubmitParams, caller: Caller) -> Run:
-        key = params.idempotency_key
-        if key is not None and key.startswith(SCHEDULE_KEY_PREFIX):
-            raise ValidationFailed(
-                f"idempotency keys starting with {SCHEDULE_KEY_PREFIX!r} are reserved for "
-                "the fires of schedules",
-                {"field": "idempotency_key"},
-            )
+        check_caller_key(params.idempotency_key)
         # Shielded: a client that hangs up mid-submit must not half-accept a run.
         run = await asyncio.shield(
             engine.submit(

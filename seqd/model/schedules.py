@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
+from seqd.errors import ValidationFailed
 from seqd.model.runs import Model
 
 Overlap = Literal["skip", "queue", "allow"]
@@ -28,7 +29,18 @@ Origin = Literal["api", "config"]
 
 SCHEDULE_KEY_PREFIX = "schedule:"
 """Idempotency keys of scheduled fires, ``schedule:<name>@<nominal time>``: reserved,
-``runs.submit`` refuses them, so no caller can take (or forge) a fire."""
+``runs.submit`` and ``task.run`` refuse them (``check_caller_key``), so no caller can
+take (or forge) a fire."""
+
+
+def check_caller_key(key: str | None) -> None:
+    """Refuse an idempotency key a caller (not the scheduler) may not use."""
+    if key is not None and key.startswith(SCHEDULE_KEY_PREFIX):
+        raise ValidationFailed(
+            f"idempotency keys starting with {SCHEDULE_KEY_PREFIX!r} are reserved for the "
+            "fires of schedules",
+            {"field": "idempotency_key"},
+        )
 
 
 class ScheduleSpec(Model, kw_only=True):

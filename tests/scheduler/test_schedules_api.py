@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import pytest
 from schedule_helpers import refused, runs_of, seconds, wait_for
 
 if TYPE_CHECKING:
@@ -102,6 +103,8 @@ def test_bad_requests_are_refused_naming_the_field(daemon: Daemon) -> None:
         # Fires' keys are the scheduler's alone.
         refused(lambda: c.submit("noop", idempotency_key="schedule:x@2030-01-01T00:00:00Z"),
                 "validation", "idempotency_key")  # fmt: skip
+        forged = {"task": "noop", "idempotency_key": "schedule:x@2030-01-01T00:00:00Z"}
+        refused(lambda: c.call_tool("task.run", forged), "validation", "idempotency_key")
         refused(lambda: c.list_runs(schedule="Not A Name"), "validation")
         page = c.schedules()
         assert [s.name for s in page.schedules] == ["x"] and page.next_cursor is None
@@ -151,3 +154,12 @@ def test_schedules_from_task_configs_follow_the_file(make_daemon, tmp_path: Path
         refused(lambda: c.schedule("ticker/fast"), "not_found")
         assert [s.name for s in c.schedules(task="ticker").schedules] == []
         assert runs_of(c, "ticker/fast")  # the runs stay
+
+
+def test_an_unknown_daemon_zone_stops_the_start(make_daemon, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    config = tmp_path / "seqd.toml"
+    config.write_text('[scheduler]\ntimezone = "Mars/Olympus_Mons"\n')
+    d: Daemon = make_daemon(args=["--config", str(config)], start=False)
+    with pytest.raises(RuntimeError, match="exited with 2"):
+        d.start()
+    assert "scheduler.timezone: 'Mars/Olympus_Mons' is not an IANA time zone" in d.log_text()
