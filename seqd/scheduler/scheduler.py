@@ -62,6 +62,15 @@ def text_of(seconds: float) -> str:
     return timeutil.format_ts(seconds)
 
 
+def next_fire(record: Schedule, plan: Plan) -> tuple[int, float] | None:
+    """The nominal time of the first fire after ``record``'s cursor, and when it is due
+    (with its jitter); None when it fires no more."""
+    nominal = plan.timing.after(seconds_of(record.cursor))
+    if nominal is None:
+        return None
+    return nominal, nominal + times.jitter(record.name, nominal, plan.jitter_s)
+
+
 @dataclass(eq=False)
 class Entry:
     """A schedule as the scheduler holds it: its stored record and compiled plan."""
@@ -120,10 +129,28 @@ class Scheduler:
         logger.info("scheduler: %d schedule(s), zone %s", len(records), self.zone)
 
     def kick_all(self) -> None:
-        for name in list(self.entries):
-            self.kick(name)
-            if self.entries[name].record.queued:
-                self.start_drain(self.entries[name])
+        """Bring every schedule up to date. One with nothing due or missed before its
+        next fire (the usual case at start-up) only has its timer armed, here; the
+        others are handled in tasks (``kick``)."""
+        now = time.time()
+        for name, entry in list(self.entries.items()):
+            if entry.record.queued:
+                self.start_drain(entry)
+            due = self._quiet_until(entry, now)
+            if due is None:
+                self.kick(name)
+            elif due != math.inf:
+                self.alarm.set(name, due)
+
+    def _quiet_until(self, entry: Entry, now: float) -> float | None:
+        """When ``entry`` next needs the scheduler (``inf``: never) if nothing of it is
+        due or missed now, else None."""
+        if entry.plan is None or entry.record.paused:
+            return math.inf
+        following = next_fire(entry.record, entry.plan)
+        if following is None:
+            return math.inf
+        return following[1] if following[1] > now else None
 
     def compile(self, record: Schedule) -> tuple[Plan | None, str | None]:
         """The plan of a stored record, or why there is none (may read zone files)."""
@@ -203,10 +230,10 @@ class Scheduler:
             if missed:
                 await self._misfired(entry, missed, reach)
         while not self.stopping:
-            nominal = timing.after(seconds_of(entry.record.cursor))
-            if nominal is None:
+            following = next_fire(entry.record, plan)
+            if following is None:
                 return  # no more fires: ``at`` passed, or ``end``
-            due = nominal + times.jitter(name, nominal, plan.jitter_s)
+            nominal, due = following
             if due > time.time():
                 self.alarm.set(name, due)
                 return
