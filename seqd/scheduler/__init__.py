@@ -4,7 +4,7 @@ a cron expression — each fire exactly once, through restarts and crashes.
 One module per job: the definition's rules and its compiled plan (``spec``), fire
 times in zones with DST and jitter (``times``, ``zones``), the one loop timer
 (``timer``), what a fire does and the cursor that makes it happen once
-(``scheduler``), the overlap and misfire policies (``policies``), what callers do to
+(``scheduler``; a held schedule and its next fire: ``entries``), the overlap and misfire policies (``policies``), what callers do to
 schedules (``operations``), schedules from task configs (``configured``), and what
 happened, said in one place (``events``). docs/schedules.md is the user's guide.
 

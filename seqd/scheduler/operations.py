@@ -27,7 +27,8 @@ from seqd.model.schedules import (
     new_schedule,
 )
 from seqd.rpc.schedules import ScheduleInfo, ScheduleState
-from seqd.scheduler.scheduler import Entry, Scheduler, seconds_of
+from seqd.scheduler.entries import Entry, seconds_of
+from seqd.scheduler.scheduler import Scheduler
 from seqd.scheduler.spec import Plan, check_name, compile_plan
 
 NEXT_FIRES = 3

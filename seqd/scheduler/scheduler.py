@@ -21,7 +21,6 @@ import asyncio
 import logging
 import math
 import time
-from dataclasses import dataclass, field
 from typing import Any
 
 from msgspec.structs import replace
@@ -31,10 +30,11 @@ from seqd.engine import Engine
 from seqd.errors import Conflict, NotFound, NotRunnable, SeqdError, ValidationFailed
 from seqd.model import timeutil
 from seqd.model.runs import Run, RunQuery
-from seqd.model.schedules import SCHEDULE_KEY_PREFIX, Schedule
+from seqd.model.schedules import Schedule
 from seqd.model.status import UNFINISHED
 from seqd.plugins.storage import StorageBackend
 from seqd.scheduler import times, zones
+from seqd.scheduler.entries import Entry, fire_key, had_run, next_fire, seconds_of, text_of
 from seqd.scheduler.events import EventKind, Listener, Reporter
 from seqd.scheduler.policies import on_overlap, to_run_after_misfire
 from seqd.scheduler.spec import Plan, compile_plan
@@ -46,42 +46,6 @@ MAX_QUEUED = 100
 """Fires an ``overlap: queue`` schedule keeps waiting at most; later ones are skipped."""
 CONCURRENT_FIRES = 32
 RETRY_MAX_S = 60.0
-
-
-def fire_key(name: str, nominal: str) -> str:
-    """The idempotency key of the fire of schedule ``name`` for ``nominal``."""
-    return f"{SCHEDULE_KEY_PREFIX}{name}@{nominal}"
-
-
-def seconds_of(text: str) -> int:
-    """A stored time (RFC 3339 UTC) as whole epoch seconds, rounded down."""
-    return math.floor(timeutil.parse_ts(text))
-
-
-def text_of(seconds: float) -> str:
-    return timeutil.format_ts(seconds)
-
-
-def next_fire(record: Schedule, plan: Plan) -> tuple[int, float] | None:
-    """The nominal time of the first fire after ``record``'s cursor, and when it is due
-    (with its jitter); None when it fires no more."""
-    nominal = plan.timing.after(seconds_of(record.cursor))
-    if nominal is None:
-        return None
-    return nominal, nominal + times.jitter(record.name, nominal, plan.jitter_s)
-
-
-@dataclass(eq=False)
-class Entry:
-    """A schedule as the scheduler holds it: its stored record and compiled plan."""
-
-    record: Schedule
-    plan: Plan | None
-    problem: str | None = None
-    """Why it has no plan (its definition no longer compiles, say its zone is gone)."""
-    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-    drain: asyncio.Task[None] | None = None
-    retry_s: float = 0.0
 
 
 class Scheduler:
@@ -268,7 +232,7 @@ class Scheduler:
         if decision == "fire":
             await self.submit(entry, nominal)
         elif decision == "done":
-            _had_run(record.name, nominal, previous)
+            had_run(record.name, nominal, previous)
         elif decision == "skip":
             assert previous is not None
             reason = f"the previous run {previous.id} is still {previous.status}"
@@ -308,7 +272,7 @@ class Scheduler:
             if exc.details.get("field") != "idempotency_key":
                 raise
             # The run of this fire exists, with the input of before a change.
-            _had_run(record.name, nominal, None)
+            had_run(record.name, nominal, None)
             return None
         except (NotFound, NotRunnable, ValidationFailed) as exc:
             if trigger_by is not None:
@@ -319,7 +283,7 @@ class Scheduler:
             kind: EventKind = "fired" if trigger_by is None else "triggered"
             self.reporter.report(kind, record.name, nominal=nominal, run_id=run.id)
         else:
-            _had_run(record.name, nominal, run)
+            had_run(record.name, nominal, run)
         return run
 
     async def save(self, entry: Entry, **changes: Any) -> None:
@@ -401,10 +365,3 @@ class Scheduler:
         if entry.record.paused:
             after = max(after, math.floor(time.time()))
         return [text_of(t) for t in times.upcoming(entry.plan.timing, after, n)]
-
-
-def _had_run(name: str, nominal: str, run: Run | None) -> None:
-    """A fire found its run made already: the daemon stopped after making it and
-    before moving the cursor past it. The key kept it from being made twice."""
-    which = f"run {run.id}" if run is not None else "a run"
-    logger.info("schedule %s: the fire for %s had its run already (%s)", name, nominal, which)
