@@ -30,6 +30,7 @@ from bench import (
     prune,
     recovery,
     report,
+    schedules,
     startup,
     suspended,
     throughput,
@@ -55,6 +56,7 @@ BENCHMARKS: dict[str, tuple[str, Benchmark]] = {
     "12": ("journaled ctx.step overhead", durable.run),
     "13": ("10,000 suspended runs", suspended.run),
     "15": ("prune of 100,000 runs", prune.run),
+    "16": ("schedules: fire latency and idle cost", schedules.run),
     "17": ("the cost of counting (metrics on vs off)", metrics_cost.run),
 }
 DEFAULT_OUTPUT = report.ROOT / "docs" / "benchmarks.md"

@@ -103,7 +103,8 @@ def test_every_config_key_is_documented() -> None:
         if isinstance(getattr(defaults, f), msgspec.Struct | dict)
     }
     assert tables == {
-        "limits", "access", "tools", "retention", "backends", "task_types", "metrics", "alerts",
+        "limits", "access", "tools", "retention", "scheduler", "backends", "task_types",
+        "metrics", "alerts",
     }  # fmt: skip
     missing = []
     for key in keys:
@@ -162,6 +163,7 @@ def test_example_config_is_complete_and_valid(tmp_path: Path) -> None:
                 "access",
                 "tools",
                 "retention",
+                "scheduler",
                 "backends",
                 "task_types",
                 "metrics",

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from seqd.model.runs import NewLogLine, NewStep, Run, RunError
+from seqd.model.schedules import Schedule
 from seqd.plugins.host import PluginHost
 from seqd.plugins.storage import StorageBackend, StorageContext
 from seqd.storage.transfer import READ_BYTES, TransferError, export_store, import_store, read_lines
@@ -132,7 +133,20 @@ async def fill(store: StorageBackend) -> list[Run]:
     for namespace, n in (("global", 3), ("task/etl", 1200), ("task/ü ns", 1)):
         for k in range(n):
             await store.kv_set(namespace, f"key {k}", {"k": k, "nul": "a\x00b"} if k % 2 else k)
+    for name, fields in SCHEDULES.items():
+        stamp = "2026-01-01T00:00:00.000000Z"
+        await store.save_schedule(
+            Schedule(
+                name=name, task="t", created_at=stamp, updated_at=stamp, cursor=stamp, **fields
+            )  # fmt: skip
+        )
     return runs
+
+
+SCHEDULES: dict[str, dict[str, Any]] = {
+    "nightly": {"cron": "0 3 * * *", "tz": "Europe/Berlin", "input": {"nul": "a\x00b"}},
+    "t/ü every": {"every": "90s", "origin": "config", "queued": ["2026-01-01T00:00:00Z"]},
+}
 
 
 KV_KEYS = 3 + 1200 + 1
@@ -186,6 +200,8 @@ def test_round_trip_to_every_backend(backend_name: str, tmp_path: Path) -> None:
         try:
             got = await import_store(target, lines_of(buf.getvalue()))
             assert (got.runs, got.skipped, got.steps, got.kv_keys) == (30, 0, JOURNALED, KV_KEYS)
+            assert got.schedules == counts.schedules == len(SCHEDULES)
+            assert await target.list_schedules() == await source.list_schedules()
             assert await target.kv_namespaces() == ["global", "task/etl", "task/ü ns"]
             entry = await target.kv_get("task/etl", "key 7")
             assert entry is not None and entry.value == {"k": 7, "nul": "a\x00b"}
@@ -201,6 +217,7 @@ def test_round_trip_to_every_backend(backend_name: str, tmp_path: Path) -> None:
             again = await import_store(target, lines_of(buf.getvalue()))
             assert (again.runs, again.skipped, again.log_lines, again.steps) == (0, 30, 0, 0)
             assert again.kv_keys == 0  # existing keys are never overwritten
+            assert again.schedules == 0  # nor existing schedules
             assert await dump(target) == await dump(source)
             # and back again: the copy exports to the same bytes
             back = open_store("sqlite", tmp_path / "back", {})
@@ -263,8 +280,8 @@ def test_a_version_1_export_still_imports_and_a_newer_one_is_refused(tmp_path: P
             counts = await import_store(store, lines_of(v1))
             assert (counts.runs, counts.log_lines, counts.steps) == (1, 1, 0)
             assert [g.text for g in await store.read_logs("a" * 24, 0, 10)] == ["hi"]
-            with pytest.raises(TransferError, match="unsupported export seqd-export v4"):
-                await import_store(store, lines_of(header % 4 + run % (b"b" * 24)))
+            with pytest.raises(TransferError, match="unsupported export seqd-export v5"):
+                await import_store(store, lines_of(header % 5 + run % (b"b" * 24)))
             assert await store.get_run("b" * 24) is None
         finally:
             await store.close()

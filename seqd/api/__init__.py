@@ -9,7 +9,18 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from seqd.api import daemon, observe, plugins, retention, rpc, runs, tasks, tools, traces
+from seqd.api import (
+    daemon,
+    observe,
+    plugins,
+    retention,
+    rpc,
+    runs,
+    schedules,
+    tasks,
+    tools,
+    traces,
+)
 from seqd.rpc.dispatch import Handler
 
 if TYPE_CHECKING:
@@ -18,6 +29,6 @@ if TYPE_CHECKING:
 
 def build(app: Daemon) -> dict[str, Handler]:
     table: dict[str, Handler] = {}
-    for module in (daemon, plugins, tasks, runs, retention, traces, tools, observe, rpc):
+    for module in (daemon, plugins, tasks, runs, retention, traces, tools, schedules, observe, rpc):
         table.update(module.handlers(app))
     return table

@@ -17,6 +17,7 @@ from seqd.plugins.host import PluginHost
 from seqd.plugins.storage import StorageBackend
 from seqd.rpc.protocol import ReloadResult
 from seqd.rpc.server import Server
+from seqd.scheduler.operations import Operations
 from seqd.storage.retention import Pruner
 from seqd.tools.ratelimit import KeyedBuckets
 from seqd.tools.service import ToolService
@@ -33,6 +34,7 @@ class Daemon(Protocol):
     pruner: Pruner
     tools: ToolService
     observe: Observability
+    schedules: Operations
     server: Server | None
     rpc_limits: KeyedBuckets | None
     node: str

@@ -6,6 +6,7 @@ import asyncio
 from typing import TYPE_CHECKING
 
 from seqd.model.runs import Run, RunQuery
+from seqd.model.schedules import check_caller_key
 from seqd.model.status import TERMINAL
 from seqd.model.traces import parse_traceparent
 from seqd.rpc.dispatch import Caller, Handler
@@ -33,6 +34,7 @@ def handlers(app: Daemon) -> dict[str, Handler]:
 
     async def submit(params: SubmitParams, caller: Caller) -> Run:
         trace = None if params.traceparent is None else parse_traceparent(params.traceparent)
+        check_caller_key(params.idempotency_key)
         # Shielded: a client that hangs up mid-submit must not half-accept a run.
         run = await asyncio.shield(
             engine.submit(
@@ -60,6 +62,7 @@ def handlers(app: Daemon) -> dict[str, Handler]:
                 task=params.task,
                 status=params.status,
                 parent_id=params.parent_id,
+                schedule=params.schedule,
                 limit=params.limit,
                 cursor=params.cursor,
             )

@@ -16,7 +16,7 @@ from typing import Any
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError, best_match
 
-from seqd.catalog.load import TaskEntry, scan
+from seqd.catalog.load import Sections, TaskEntry, scan
 from seqd.errors import NotFound, NotRunnable, ValidationFailed
 from seqd.model.tasks import Problem, TaskSummary
 from seqd.plugins.host import Registry
@@ -27,9 +27,16 @@ logger = logging.getLogger(__name__)
 
 
 class Catalog:
-    def __init__(self, dirs: Sequence[str], task_types: Registry[TaskType]) -> None:
+    def __init__(
+        self,
+        dirs: Sequence[str],
+        task_types: Registry[TaskType],
+        sections: Sections | None = None,
+    ) -> None:
         self.dirs = list(dirs)
         self.task_types = task_types
+        self.sections = dict(sections or {})
+        """config.json keys other parts of the daemon read, with their checks."""
         self.entries: dict[str, TaskEntry] = {}
         self._reload_lock = asyncio.Lock()
         self._resolving: dict[tuple[str, str | None], asyncio.Task[None]] = {}
@@ -40,7 +47,7 @@ class Catalog:
         """Load the task folders again. ``report=False``: do not log invalid tasks yet
         (at start-up, before the tools that flows check are known)."""
         async with self._reload_lock:
-            fresh = await asyncio.to_thread(scan, self.dirs, self.task_types)
+            fresh = await asyncio.to_thread(scan, self.dirs, self.task_types, self.sections)
             changed: list[str] = []
             ask: list[TaskEntry] = []
             for name, entry in fresh.items():

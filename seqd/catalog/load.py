@@ -13,7 +13,7 @@ import hashlib
 import logging
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -52,6 +52,11 @@ class CoreConfig(msgspec.Struct, kw_only=True):
 
 
 CORE_KEYS = frozenset(CoreConfig.__struct_fields__)
+
+Sections = Mapping[str, Callable[[Any], list[Problem]]]
+"""Keys of config.json that belong to other parts of the daemon (``schedules``: the
+scheduler's), each with its check: the task type never sees them, and their problems
+(``where`` relative to config.json, like ``schedules[0].cron``) are the task's."""
 
 
 @dataclass
@@ -141,7 +146,9 @@ def read_text(path: str, limit: int) -> str:
     return data.decode("utf-8")
 
 
-def load_task(folder: str, name: str, task_types: Registry[TaskType]) -> TaskEntry:
+def load_task(
+    folder: str, name: str, task_types: Registry[TaskType], sections: Sections | None = None
+) -> TaskEntry:
     """Load one task folder into an entry; problems are collected, never raised."""
     problems: list[Problem] = []
     definition = TaskDef(name=name, type=None, path=folder, valid=False)
@@ -207,6 +214,10 @@ def load_task(folder: str, name: str, task_types: Registry[TaskType]) -> TaskEnt
         definition.problems = problems
         return TaskEntry(definition, None)
     rest = {k: v for k, v in raw.items() if k not in CORE_KEYS}
+    for key, check in (sections or {}).items():
+        if key in rest:
+            for problem in check(rest.pop(key)):
+                problems.append(_problem(f"{CONFIG_FILE}: {problem.where}", problem.message))
     options: msgspec.Struct | None = None
     if task_type.options_type is not None:
         try:
@@ -289,7 +300,9 @@ def subfolders(path: str) -> list[tuple[str, str]]:
     return found
 
 
-def scan(dirs: Iterable[str], task_types: Registry[TaskType]) -> dict[str, TaskEntry]:
+def scan(
+    dirs: Iterable[str], task_types: Registry[TaskType], sections: Sections | None = None
+) -> dict[str, TaskEntry]:
     """Load every task folder of every directory; the first directory wins a name."""
     entries: dict[str, TaskEntry] = {}
     for root in dirs:
@@ -307,7 +320,7 @@ def scan(dirs: Iterable[str], task_types: Registry[TaskType]) -> dict[str, TaskE
                 )
                 continue
             try:
-                entries[name] = load_task(folder, name, task_types)
+                entries[name] = load_task(folder, name, task_types, sections)
             except Exception:
                 logger.exception("loading task %s failed", folder)
     return entries

@@ -219,9 +219,9 @@ def ls(client: Client, args: argparse.Namespace, out: Out) -> int:
     filters = (args.task, args.status, args.parent, args.limit, args.cursor)
     next_cursor: str | None = None
     if args.all:
-        runs = list(client.iter_runs(*filters))
+        runs = list(client.iter_runs(*filters, schedule=args.schedule))
     else:
-        page = client.list_runs(*filters)
+        page = client.list_runs(*filters, schedule=args.schedule)
         runs, next_cursor = page.runs, page.next_cursor
     listed = {"runs": runs, "next_cursor": next_cursor}  # a ListResult
     out.result(listed, lambda _: _print_runs(runs, next_cursor, args, out))
@@ -254,7 +254,7 @@ def _print_runs(
 def _filters(args: argparse.Namespace) -> str:
     parts = []
     for flag, value in (("--task", args.task), ("--status", args.status),
-                        ("--parent", args.parent)):  # fmt: skip
+                        ("--parent", args.parent), ("--schedule", args.schedule)):  # fmt: skip
         if value:
             parts.append(f"{flag} {value} ")
     if args.limit != 50:
@@ -328,8 +328,13 @@ def signal(client: Client, args: argparse.Namespace, out: Out) -> int:
 
 
 def retry(client: Client, args: argparse.Namespace, out: Out) -> int:
-    r = client.retry(args.id)
-    if not args.wait:
+    return new_run(client, client.retry(args.id), args.wait, out)
+
+
+def new_run(client: Client, r: Run, wait: bool, out: Out) -> int:
+    """A run a command just started: print its id, or ``wait`` for it and report it as
+    ``seqctl run`` does (``runs retry``, ``schedules trigger``)."""
+    if not wait:
         out.result(r, lambda run: out.line(run.id))
         return 0
     return _wait_and_report(client, r.id, r, None, False, out)

@@ -134,6 +134,17 @@ def _seconds(text: str, field: str) -> float:
         raise ValueError(exc.message) from None
 
 
+class SchedulerSettings(Section, kw_only=True):
+    """``[scheduler]``: how schedules are read and what counts as a missed fire."""
+
+    timezone: str | None = None
+    """IANA zone of schedules without ``tz`` (default: the machine's, ``$TZ`` or
+    ``/etc/localtime``)."""
+    misfire_grace_s: Annotated[float, Meta(ge=0, le=86400)] = 60.0
+    """A fire handled later than this after its time (the daemon was down or stalled)
+    is missed: its schedule's misfire policy decides whether it runs."""
+
+
 class Config(Section, kw_only=True):
     socket: str | None = None
     state_dir: str | None = None
@@ -161,6 +172,7 @@ class Config(Section, kw_only=True):
     metrics: MetricsSettings = msgspec.field(default_factory=MetricsSettings)
     alerts: AlertsSettings = msgspec.field(default_factory=AlertsSettings)
     retention: Retention = msgspec.field(default_factory=Retention)
+    scheduler: SchedulerSettings = msgspec.field(default_factory=SchedulerSettings)
     backends: dict[str, dict[str, Any]] = {}
     """Options per storage backend, ``[backends.<name>]``."""
     task_types: dict[str, dict[str, Any]] = {}

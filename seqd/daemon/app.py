@@ -29,6 +29,9 @@ from seqd.plugins.tracing import DaemonLifecycle
 from seqd.rpc.dispatch import Dispatcher
 from seqd.rpc.protocol import METHODS, ReloadResult
 from seqd.rpc.server import Server
+from seqd.scheduler import Scheduler, configured
+from seqd.scheduler.events import ScheduleEvent
+from seqd.scheduler.operations import Operations
 from seqd.storage.retention import Pruner, RetentionSchedule
 from seqd.storage.traced import TracedStorage
 from seqd.tools.folder import FolderTools
@@ -53,6 +56,8 @@ class App:
     engine: Engine
     pruner: Pruner
     tools: ToolService
+    scheduler: Scheduler
+    schedules: Operations
     server: Server | None
 
     def __init__(self, config: Config) -> None:
@@ -132,7 +137,11 @@ class App:
                 owner_record = self.host.records.get(owner or "")
                 if owner_record is not None:
                     owner_record.error = f"task type {name} failed to start: {exc}"
-        self.catalog = Catalog(self.task_dirs, self.host.task_types)
+        self.catalog = Catalog(
+            self.task_dirs,
+            self.host.task_types,
+            sections={configured.SECTION: configured.config_problems},
+        )
         await self.catalog.reload(report=False)  # told below, once tools are known
         self.engine = Engine(
             storage=self.storage,
@@ -168,6 +177,7 @@ class App:
         except OSError as exc:
             raise StartupError(f"metrics.listen {cfg.metrics.listen}: {exc}") from exc
         self.pruner = Pruner(self.storage, self.engine.work_root, cfg.retention.batch)
+        await self._start_scheduler()
         dispatcher = Dispatcher(
             build_handlers(self),
             limiter=self._rate_limit,
@@ -212,6 +222,37 @@ class App:
             raise StartupError(str(exc), exit_code=2) from None
         except OSError as exc:
             raise StartupError(f"cannot use the socket {self.socket_path}: {exc}") from exc
+
+    async def _start_scheduler(self) -> None:
+        settings = self.config.scheduler
+        self.scheduler = Scheduler(
+            storage=self.storage,
+            engine=self.engine,
+            catalog=self.catalog,
+            zone=settings.timezone,
+            misfire_grace_s=settings.misfire_grace_s,
+            on_event=self.on_schedule_event,
+        )
+        try:
+            await self.scheduler.start()
+        except ValueError as exc:  # zones.UnknownZone
+            raise StartupError(f"scheduler.timezone: {exc}", exit_code=2) from exc
+        await configured.sync(self.scheduler, self.catalog)
+        self.scheduler.kick_all()
+        self.schedules = Operations(self.scheduler, self.config.limits.max_input_bytes)
+
+    def on_schedule_event(self, event: ScheduleEvent) -> None:
+        """What the scheduler did (fired, skipped, queued, misfired, failed): already
+        logged; the one place to hand it on (events, metrics)."""
+        metrics = self.observe.schedules
+        if metrics is None:
+            return
+        if event.kind in ("fired", "triggered"):
+            metrics.fired(event.schedule)
+        elif event.kind == "skipped":
+            metrics.missed(event.schedule, "overlap")
+        elif event.kind == "misfired" and event.missed > event.ran:
+            metrics.missed(event.schedule, "misfire", event.missed - event.ran)
 
     async def _open_storage(self) -> StorageBackend:
         name = self.config.storage
@@ -284,6 +325,8 @@ class App:
         try:
             has_tools = hasattr(self, "tools")
             result = await self.catalog.reload(report=not has_tools)
+            if hasattr(self, "scheduler"):
+                await configured.sync(self.scheduler, self.catalog)
             if has_tools:
                 await self.tools.reload()
                 await self.catalog.reload_checks()  # flows see the tools as they are now
@@ -316,6 +359,8 @@ class App:
         for watcher in (self._watcher, self._tool_watcher):
             if watcher is not None:
                 await watcher.stop()
+        if hasattr(self, "scheduler"):
+            await self.scheduler.stop(grace)
         if self._retention is not None:
             await self._retention.stop()
         if hasattr(self, "engine"):

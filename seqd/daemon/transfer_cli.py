@@ -82,7 +82,8 @@ async def _export(config: Config, out: _Output) -> int:
         await store.close()
     print(
         f"exported {counts.runs} runs, {counts.log_lines} log lines, "
-        f"{counts.steps} journal entries, {counts.kv_keys} kv keys",
+        f"{counts.steps} journal entries, {counts.kv_keys} kv keys, "
+        f"{counts.schedules} schedules",
         file=sys.stderr,
     )
     return 0
@@ -96,8 +97,8 @@ async def _import(config: Config, source: _Input) -> int:
         await store.close()
     print(
         f"imported {counts.runs} runs, {counts.log_lines} log lines, "
-        f"{counts.steps} journal entries, {counts.kv_keys} kv keys "
-        f"({counts.skipped} runs already there, skipped)",
+        f"{counts.steps} journal entries, {counts.kv_keys} kv keys, "
+        f"{counts.schedules} schedules ({counts.skipped} runs already there, skipped)",
         file=sys.stderr,
     )
     return 0

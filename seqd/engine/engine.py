@@ -141,6 +141,8 @@ class Engine:
         retry_of: str | None = None,
         trace: TraceParent | None = None,
         parent_span_id: str | None = None,
+        schedule: str | None = None,
+        scheduled_for: str | None = None,
     ) -> Run:
         """Accept a run. ``trace``: the caller's trace context (a ``traceparent``), which
         the run joins; a child run (``parent_id``) joins its parent's trace instead,
@@ -170,6 +172,8 @@ class Engine:
             retry_of=retry_of,
             trace_id=trace_id,
             parent_span_id=parent_span,
+            schedule=schedule,
+            scheduled_for=scheduled_for,
         )
         stored, created = await self.storage.create_run(run)
         if not created:

@@ -31,9 +31,9 @@ from seqd.flow.graph import (
     WaitState,
 )
 from seqd.flow.references import TaskInfo, check_references
-from seqd.flow.rfc3339 import parse_rfc3339
 from seqd.flow.scopes import Scope, StateRef, collect, is_final, task_references, transitions
 from seqd.flow.template import child_location
+from seqd.model.rfc3339 import parse_rfc3339
 from seqd.model.tasks import Problem
 
 __all__ = [

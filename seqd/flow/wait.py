@@ -16,7 +16,7 @@ from seqd.flow.data import Data
 from seqd.flow.graph import WaitState
 from seqd.flow.outcome import StateFailed
 from seqd.flow.paths import lookup, parse_path
-from seqd.flow.rfc3339 import parse_rfc3339
+from seqd.model.rfc3339 import parse_rfc3339
 from seqd.model.runs import RunError
 
 

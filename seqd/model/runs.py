@@ -77,6 +77,10 @@ class Run(Model, kw_only=True):
     parent_span_id: str | None = None
     """The span the run's span hangs under: its parent run's span, or the caller's
     span from a ``traceparent``; None for a root run without one."""
+    schedule: str | None = None
+    """The schedule that started this run (a fire, or ``schedules.trigger``)."""
+    scheduled_for: str | None = None
+    """The nominal fire time it was started for; a triggered run: when it was asked for."""
 
 
 class LogLine(Model, kw_only=True):
@@ -125,6 +129,7 @@ class RunQuery(Model, kw_only=True):
     task: str | None = None
     status: RunStatus | None = None
     parent_id: str | None = None
+    schedule: str | None = None
     limit: int = 50
     cursor: str | None = None
 

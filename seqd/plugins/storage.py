@@ -28,6 +28,7 @@ from seqd.model.runs import (
     RunStatus,
     Step,
 )
+from seqd.model.schedules import Schedule
 
 
 @dataclass(frozen=True)
@@ -97,7 +98,9 @@ class StorageBackend(Protocol):
     async def get_run(self, run_id: str) -> Run | None: ...
 
     async def list_runs(self, query: RunQuery) -> RunPage:
-        """Newest first (by id). ``cursor`` is the last id of the previous page."""
+        """Newest first (by id), only those matching every filter set (``task``,
+        ``status``, ``parent_id``, ``schedule``). ``cursor`` is the last id of the
+        previous page."""
 
     async def count_by_status(self) -> dict[str, int]:
         """Number of runs per status; statuses with no runs may be left out."""
@@ -160,6 +163,19 @@ class StorageBackend(Protocol):
         below ``before`` when given (the last seq of the previous page), at most
         ``limit``."""
 
+    async def save_schedule(self, schedule: Schedule) -> None:
+        """Insert ``schedule``, or replace the stored one of the same ``name``; durable
+        when this returns (the scheduler moves a schedule's cursor with it)."""
+
+    async def get_schedule(self, name: str) -> Schedule | None:
+        """The schedule named ``name``, or None."""
+
+    async def list_schedules(self) -> list[Schedule]:
+        """Every schedule, by name (compared as UTF-8 bytes / code points)."""
+
+    async def delete_schedule(self, name: str) -> bool:
+        """Remove the schedule (its runs stay); whether it existed."""
+
 
 @runtime_checkable
 class StorageFactory(Protocol):
@@ -181,18 +197,25 @@ MAX_KV_KEY = 512
 def check_kv_name(namespace: str, key: str | None = None) -> None:
     """What every backend accepts as a namespace and key: non-empty UTF-8 text without
     NUL, of bounded length (the file store hashes them into file names)."""
-    checks = (("namespace", namespace, MAX_KV_NAMESPACE), ("key", key, MAX_KV_KEY))
-    for field, value, limit in checks:
-        if value is None:
-            continue
-        ok = isinstance(value, str) and 0 < len(value) <= limit and "\x00" not in value
-        if ok:
-            try:
-                value.encode("utf-8")
-            except UnicodeEncodeError:
-                ok = False
-        if not ok:
-            raise ValidationFailed(
-                f"{field} must be 1 to {limit} characters of UTF-8 text without NUL",
-                {"field": field},
-            )
+    check_name("namespace", namespace, MAX_KV_NAMESPACE)
+    if key is not None:
+        check_name("key", key, MAX_KV_KEY)
+
+
+MAX_SCHEDULE_NAME = 300
+
+
+def check_name(field: str, value: object, limit: int) -> None:
+    """What every backend accepts as a name (a kv namespace or key, a schedule's name):
+    non-empty UTF-8 text without NUL, of at most ``limit`` characters."""
+    ok = isinstance(value, str) and 0 < len(value) <= limit and "\x00" not in value
+    if ok:
+        try:
+            str(value).encode("utf-8")
+        except UnicodeEncodeError:
+            ok = False
+    if not ok:
+        raise ValidationFailed(
+            f"{field} must be 1 to {limit} characters of UTF-8 text without NUL",
+            {"field": field},
+        )

@@ -26,6 +26,15 @@ from seqd.rpc.observing import (
 )
 from seqd.rpc.params import Limit, Params, RunId, TaskName
 from seqd.rpc.retention import PruneParams
+from seqd.rpc.schedules import (
+    ScheduleDeleted,
+    ScheduleInfo,
+    ScheduleListParams,
+    ScheduleListResult,
+    ScheduleName,
+    ScheduleNameParams,
+    ScheduleParams,
+)
 
 PROTOCOL_VERSION = "1"
 DEFAULT_MAX_LINE_BYTES = 16 * 1024 * 1024
@@ -208,6 +217,7 @@ class ListParams(Params, kw_only=True):
     task: TaskName | None = None
     status: RunStatus | None = None
     parent_id: RunId | None = None
+    schedule: ScheduleName | None = None
     limit: Limit = 50
     cursor: RunId | None = None
 
@@ -379,6 +389,24 @@ METHODS: dict[str, MethodSpec] = {
     "tools.call": MethodSpec(
         ToolCallParams, ToolCallResult, "Call a tool with params; answers its result.", slow=True
     ),
+    "schedules.create": MethodSpec(
+        ScheduleParams, ScheduleInfo, "Define a schedule: a task run at, every or by cron."
+    ),
+    "schedules.list": MethodSpec(
+        ScheduleListParams, ScheduleListResult, "Schedules by name, with next fires, last run."
+    ),
+    "schedules.get": MethodSpec(ScheduleNameParams, ScheduleInfo, "One schedule."),
+    "schedules.update": MethodSpec(
+        ScheduleParams, ScheduleInfo, "Replace a schedule's definition; its history stays."
+    ),
+    "schedules.pause": MethodSpec(ScheduleNameParams, ScheduleInfo, "Stop a schedule firing."),
+    "schedules.resume": MethodSpec(
+        ScheduleNameParams, ScheduleInfo, "Fire again, from now on (no catch-up)."
+    ),
+    "schedules.delete": MethodSpec(
+        ScheduleNameParams, ScheduleDeleted, "Remove a schedule; its runs stay."
+    ),
+    "schedules.trigger": MethodSpec(ScheduleNameParams, Run, "Run a schedule's task now."),
     "rpc.discover": MethodSpec(NoParams, dict[str, Any], "This API as an OpenRPC document."),
     "metrics.get": MethodSpec(
         MetricsGetParams, MetricsResult, "Every metric, as JSON families or Prometheus text."

@@ -28,6 +28,7 @@ from seqd.model.runs import (
     RunStatus,
     Step,
 )
+from seqd.model.schedules import Schedule
 from seqd.model.traces import new_span_id, run_span_id, trace_of
 from seqd.plugins.storage import StorageBackend
 from seqd.plugins.tracing import StorageCall, TraceEvent
@@ -242,6 +243,27 @@ class TracedStorage:
     ) -> list[AlertEvent]:
         result: list[AlertEvent] = await self._traced(
             "list_alert_events", self.inner.list_alert_events(rule, before, limit), len
+        )
+        return result
+
+    async def save_schedule(self, schedule: Schedule) -> None:
+        await self._traced("save_schedule", self.inner.save_schedule(schedule), lambda _r: 1)
+
+    async def get_schedule(self, name: str) -> Schedule | None:
+        result: Schedule | None = await self._traced(
+            "get_schedule", self.inner.get_schedule(name), lambda r: int(r is not None)
+        )
+        return result
+
+    async def list_schedules(self) -> list[Schedule]:
+        result: list[Schedule] = await self._traced(
+            "list_schedules", self.inner.list_schedules(), len
+        )
+        return result
+
+    async def delete_schedule(self, name: str) -> bool:
+        result: bool = await self._traced(
+            "delete_schedule", self.inner.delete_schedule(name), lambda r: int(r)
         )
         return result
 

@@ -6,18 +6,22 @@ run a ``run`` record followed by its log lines in ``logs`` records and its journ
 idempotency key) are skipped with their logs and journals, so an interrupted import
 can simply be run again.
 
-Last come ``kv`` records: the key-value state of the ``kv.*`` tools, a namespace at a
+Then come ``kv`` records: the key-value state of the ``kv.*`` tools, a namespace at a
 time. Import writes a key only where the target has none, so re-running an import
 never overwrites newer values; an imported key's ``updated_at`` is the import's time.
+Last come ``schedule`` records: each schedule with its cursor, so a store moved to
+another backend fires on where it left off. Import writes a schedule only where the
+target has none of that name.
 
 Both directions take the file as async calls (``seqd export``/``import`` give them
 ``aiofiles``): records are gathered into writes of about ``WRITE_BYTES``, and lines are
 cut from reads of ``READ_BYTES``, so a store of any size moves in few thread hops and
 never with blocking file I/O on the event loop.
 
-Version 2 added ``steps`` records, version 3 ``kv`` records. The header says which, so
-an older seqd refuses the whole file up front instead of stopping at the first record
-it does not know after importing half of it; versions 1 and 2 still import.
+Version 2 added ``steps`` records, version 3 ``kv`` records, version 4 ``schedule``
+records. The header says which, so an older seqd refuses the whole file up front
+instead of stopping at the first record it does not know after importing half of it;
+versions 1 to 3 still import.
 """
 
 from __future__ import annotations
@@ -30,11 +34,12 @@ from seqd import __version__
 from seqd.errors import Conflict
 from seqd.model import timeutil
 from seqd.model.runs import KVEntry, LogLine, NewLogLine, Run, RunQuery, Step
+from seqd.model.schedules import Schedule
 from seqd.plugins.storage import StorageBackend
 
 FORMAT = "seqd-export"
-FORMAT_VERSION = 3
-READABLE_VERSIONS = (1, 2, 3)
+FORMAT_VERSION = 4
+READABLE_VERSIONS = (1, 2, 3, 4)
 KV_CHUNK = 500
 PAGE = 500
 LOG_CHUNK = 1000
@@ -73,7 +78,11 @@ class KVRecord(msgspec.Struct, tag="kv", kw_only=True):
     entries: list[KVEntry]
 
 
-Record = Header | RunRecord | LogsRecord | StepsRecord | KVRecord
+class ScheduleRecord(msgspec.Struct, tag="schedule", kw_only=True):
+    schedule: Schedule
+
+
+Record = Header | RunRecord | LogsRecord | StepsRecord | KVRecord | ScheduleRecord
 _encoder = msgspec.json.Encoder()
 _decoder = msgspec.json.Decoder(Record)
 
@@ -88,6 +97,7 @@ class Counts(msgspec.Struct):
     steps: int = 0
     skipped: int = 0
     kv_keys: int = 0
+    schedules: int = 0
 
 
 class _Out:
@@ -166,6 +176,9 @@ async def export_store(
             await out.add(KVRecord(namespace=namespace, entries=entries))
             counts.kv_keys += len(entries)
             last = entries[-1].key
+    for schedule in await store.list_schedules():
+        await out.add(ScheduleRecord(schedule=schedule))
+        counts.schedules += 1
     await out.flush()
     return counts
 
@@ -206,6 +219,10 @@ async def import_store(store: StorageBackend, lines: AsyncIterable[bytes]) -> Co
                 if await store.kv_get(record.namespace, entry.key) is None:
                     await store.kv_set(record.namespace, entry.key, entry.value)
                     counts.kv_keys += 1
+        elif isinstance(record, ScheduleRecord):
+            if await store.get_schedule(record.schedule.name) is None:
+                await store.save_schedule(record.schedule)
+                counts.schedules += 1
         elif record.run_id in skipped:
             continue
         elif isinstance(record, StepsRecord):

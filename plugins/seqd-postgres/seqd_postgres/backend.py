@@ -42,6 +42,7 @@ from seqd.model.runs import (
     RunStatus,
     Step,
 )
+from seqd.model.schedules import Schedule
 from seqd.model.status import UNFINISHED
 from seqd.plugins.storage import check_kv_name
 from seqd.plugins.storage_kit import sql
@@ -53,7 +54,13 @@ from seqd.plugins.storage_kit.alerts import (
 from seqd.plugins.storage_kit.errors import key_taken, not_open, run_exists
 from seqd.plugins.storage_kit.options import check_durability
 from seqd.plugins.storage_kit.pruning import check_prune_query
-from seqd.plugins.storage_kit.records import new_kv_entry, page_of
+from seqd.plugins.storage_kit.records import (
+    SCHEDULE_DECODER,
+    check_schedule_name,
+    new_kv_entry,
+    page_of,
+    schedule_text,
+)
 from seqd_postgres import pruning
 from seqd_postgres import queries as q
 from seqd_postgres.claim import StoreClaim
@@ -349,3 +356,21 @@ class PostgresBackend:
     ) -> list[AlertEvent]:
         query, params = _ALERTS.select(rule, before, limit)
         return events_of(await self._fetch_all(query, params))
+
+    # -- schedules -------------------------------------------------------------------
+
+    async def save_schedule(self, schedule: Schedule) -> None:
+        await self._write(q.SQL.save_schedule, (schedule.name, schedule_text(schedule)))
+
+    async def get_schedule(self, name: str) -> Schedule | None:
+        check_schedule_name(name)
+        data = await self._fetch_one(q.SQL.get_schedule, (name,))
+        return None if data is None else SCHEDULE_DECODER.decode(data)
+
+    async def list_schedules(self) -> list[Schedule]:
+        rows = await self._fetch_all(q.SQL.list_schedules, ())
+        return [SCHEDULE_DECODER.decode(row[0]) for row in rows]
+
+    async def delete_schedule(self, name: str) -> bool:
+        check_schedule_name(name)
+        return bool(await self._write(q.SQL.delete_schedule, (name,)) == 1)

@@ -126,11 +126,27 @@ _V4_ALERTS = (
     "CREATE INDEX alert_events_rule_seq ON alert_events (rule, seq)",
 )
 
+# Runs say which schedule started them (a schedule's history is one index range, like
+# the other list filters); schedules are one row each, ``data`` the whole record as
+# JSON text (definition and cursor). Several nodes may share them: a fire's run is
+# made with an idempotency key, so two nodes cannot both fire it.
+_V5_SCHEDULES = (
+    'ALTER TABLE runs ADD COLUMN schedule text COLLATE "C"',
+    "CREATE INDEX runs_schedule_id ON runs (schedule, id) WHERE schedule IS NOT NULL",
+    """
+    CREATE TABLE schedules (
+        name text COLLATE "C" PRIMARY KEY,
+        data text NOT NULL
+    )
+    """,
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "runs and logs", _V1),
     Migration(2, "run journal (steps)", _V2_STEPS),
     Migration(3, "key-value state", _V3_KV),
     Migration(4, "alert history", _V4_ALERTS),
+    Migration(5, "schedules, and the schedule of each run", _V5_SCHEDULES),
 )
 LATEST = MIGRATIONS[-1].version
 

@@ -4,6 +4,7 @@ and through seqctl), then a restart that still has the run and its log."""
 
 from __future__ import annotations
 
+import calendar
 import json
 import os
 import signal
@@ -140,3 +141,37 @@ def test_daemon_on_postgres_keeps_history_across_a_restart(
         assert c.status().runs.get("succeeded") == 2
     assert pg_daemon.stop() == 0
     assert "PostgreSQL storage open at" in pg_daemon.logs()
+
+
+def test_schedules_fire_on_postgres_and_go_on_after_a_sigkill(pg_daemon: Daemon) -> None:
+    """A schedule stored in PostgreSQL fires each second; after a SIGKILL the new daemon
+    goes on from its cursor: every second has exactly one run."""
+    pg_daemon.start()
+
+    def fired(c: Client) -> list[str]:
+        return [r.scheduled_for or "" for r in c.iter_runs(schedule="tick")]
+
+    with Client(pg_daemon.socket, timeout=90) as c:
+        c.create_schedule("tick", "hello", every="1s", input={"name": "pg"}, overlap="allow")
+        deadline = time.monotonic() + 30
+        while len(fired(c)) < 2:
+            assert time.monotonic() < deadline, pg_daemon.logs()
+            time.sleep(0.1)
+    assert pg_daemon.proc is not None
+    pg_daemon.proc.send_signal(signal.SIGKILL)
+    pg_daemon.proc.wait()
+    pg_daemon.start()
+    with Client(pg_daemon.socket, timeout=90) as c:
+        assert c.schedule("tick").origin == "api"
+        first = min(fired(c))
+        deadline = time.monotonic() + 30
+        target = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(time.time() + 2))
+        while max(fired(c)) < target:
+            assert time.monotonic() < deadline, pg_daemon.logs()
+            time.sleep(0.1)
+        times = sorted(fired(c))
+        assert len(times) == len(set(times)), "a fire was doubled"
+        seconds = [calendar.timegm(time.strptime(t[:19], "%Y-%m-%dT%H:%M:%S")) for t in times]
+        assert seconds == [seconds[0] + i for i in range(len(seconds))], "a fire was lost"
+        assert times[0] == first
+    assert pg_daemon.stop() == 0

@@ -16,6 +16,7 @@ from msgspec import Meta
 
 from seqd import hookimpl
 from seqd.model.runs import RunError
+from seqd.model.schedules import check_caller_key
 from seqd.model.status import TERMINAL
 from seqd.model.tasks import TASK_NAME_PATTERN
 from seqd.plugins.tools import Tool, ToolContext
@@ -48,6 +49,7 @@ class TaskRun:
 
     async def call(self, params: RunParams, ctx: ToolContext) -> RunResult:
         caller = ctx.caller
+        check_caller_key(params.idempotency_key)
         run = await ctx.runs.submit(
             params.task,
             params.input,

@@ -1,7 +1,7 @@
 """seqctl's command line, read with argparse: the top-level parser here, each noun's
 commands and help in its own module (``runs``: run and runs; ``tasks``; ``tools``;
-``daemon``: status, ping, daemon and plugins; ``observe``: metrics and alerts), what
-they share in ``builder``.
+``schedules``; ``daemon``: status, ping, daemon and plugins; ``observe``: metrics and
+alerts), what they share in ``builder``.
 
 ``--socket`` and ``--json`` are accepted before the noun and after the verb alike (see
 ``builder.add_common``). Each command's handler is named by ``(module, function)``
@@ -34,6 +34,7 @@ examples:
   seqctl run slow -i seconds:=5 -f   ... and stream its log lines meanwhile
   seqctl runs ls --status failed     what went wrong lately?
   seqctl runs show RUN_ID            everything about one run
+  seqctl schedules ls                what runs by itself, and when next?
 
 The socket is --socket, else $SEQD_SOCKET, else your own daemon's socket
 (<runtime dir>/seqd/seqd.sock), else the system daemon's (/run/seqd/seqd.sock).
@@ -48,6 +49,7 @@ _NOUNS: dict[str, tuple[str, str]] = {
     "runs": ("parser.runs", "add_runs"),
     "tasks": ("parser.tasks", "add_tasks"),
     "tools": ("parser.tools", "add_tools"),
+    "schedules": ("parser.schedules", "add_schedules"),
     "plugins": ("parser.daemon", "add_plugins"),
     "metrics": ("parser.observe", "add_metrics"),
     "alerts": ("parser.observe", "add_alerts"),

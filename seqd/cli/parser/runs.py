@@ -72,6 +72,7 @@ def add_runs(b: Builder, nouns: Subs) -> None:
     ls.add_argument("--task", metavar="T", help="only runs of this task")
     ls.add_argument("--status", choices=RUN_STATUSES, help="only runs in this status")
     ls.add_argument("--parent", metavar="ID", help="only the child runs of this run")
+    ls.add_argument("--schedule", metavar="NAME", help="only the runs of this schedule")
     ls.add_argument("--limit", type=limit, default=50, metavar="N", help="runs per page (50)")
     ls.add_argument("--cursor", metavar="C", help="continue from a previous page")
     ls.add_argument("--all", action="store_true", help="every page, not just the first")

@@ -16,8 +16,9 @@ import msgspec
 
 from seqd.errors import ValidationFailed
 from seqd.model.runs import KVEntry, NewStep, Run, RunPage, RunQuery, Step
+from seqd.model.schedules import Schedule
 from seqd.model.timeutil import now
-from seqd.plugins.storage import check_kv_name
+from seqd.plugins.storage import MAX_SCHEDULE_NAME, check_kv_name, check_name
 
 _ENCODER = msgspec.json.Encoder()
 _NEW_STEP_FIELDS = NewStep.__struct_fields__
@@ -101,3 +102,19 @@ def kv_select(entries: list[KVEntry], prefix: str, after: str | None, limit: int
     start, inclusive = kv_start(prefix, after)
     kept = [e for e in entries if e.key > start or (inclusive and e.key == start)]
     return kv_page(kept[:limit], prefix)
+
+
+# -- schedules ----------------------------------------------------------------------------
+
+SCHEDULE_DECODER = msgspec.json.Decoder(Schedule)
+
+
+def schedule_text(schedule: Schedule) -> str:
+    """What ``save_schedule`` stores: the whole record as JSON text, once its name is
+    checked (the file store hashes it into a file name; SQL stores cannot hold NUL)."""
+    check_schedule_name(schedule.name)
+    return _ENCODER.encode(schedule).decode()
+
+
+def check_schedule_name(name: str) -> None:
+    check_name("name", name, MAX_SCHEDULE_NAME)

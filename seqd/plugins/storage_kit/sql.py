@@ -2,11 +2,12 @@
 style, and how their rows become records.
 
 Its own module because the SQLite and PostgreSQL stores have the same ``runs``,
-``logs`` and ``kv`` tables (columns, meaning and order: ids, tasks and keys compare as
-bytes in both), so the statements on them and the reading of their rows are one piece
-of code; what differs (how a journal or a log is numbered, arrays against ``IN``
-lists) stays in each backend. ``data`` in ``runs`` is the whole ``Run`` as msgspec JSON,
-the source of truth; the other columns are copies that exist to be indexed.
+``logs``, ``kv`` and ``schedules`` tables (columns, meaning and order: ids, tasks and
+keys compare as bytes in both), so the statements on them and the reading of their
+rows are one piece of code; what differs (how a journal or a log is numbered, arrays
+against ``IN`` lists) stays in each backend. ``data`` in ``runs`` is the whole ``Run``
+as msgspec JSON, the source of truth; the other columns are copies that exist to be
+indexed.
 """
 
 # ruff: noqa: S608 -- statements are built from constants and a placeholder, never values
@@ -24,7 +25,9 @@ from seqd.plugins.storage_kit.records import check_run_query, kv_page, kv_start
 _ENCODER = msgspec.json.Encoder()
 RUN_DECODER = msgspec.json.Decoder(Run)
 
-RUN_COLUMNS = ("task", "status", "parent_id", "root_id", "idempotency_key", "created_at", "data")
+RUN_COLUMNS = (
+    "task", "status", "parent_id", "root_id", "idempotency_key", "created_at", "data", "schedule",
+)  # fmt: skip
 """The columns of ``runs`` besides ``id``, in the order of ``run_row``."""
 
 Row = Any  # a sequence of column values, as the driver returns it
@@ -34,7 +37,7 @@ def run_row(run: Run) -> tuple[Any, ...]:
     """Parameters of ``insert_run`` and ``update_run``: ``RUN_COLUMNS``, then the id."""
     return (
         run.task, run.status, run.parent_id, run.root_id, run.idempotency_key,
-        run.created_at, _ENCODER.encode(run).decode(), run.id,
+        run.created_at, _ENCODER.encode(run).decode(), run.schedule, run.id,
     )  # fmt: skip
 
 
@@ -63,6 +66,13 @@ class Statements:
         )
         self.kv_delete = f"DELETE FROM kv WHERE namespace = {p} AND key = {p}"
         self.kv_namespaces = "SELECT DISTINCT namespace FROM kv ORDER BY namespace"
+        self.save_schedule = (
+            f"INSERT INTO schedules (name, data) VALUES ({p}, {p})"
+            " ON CONFLICT (name) DO UPDATE SET data = excluded.data"
+        )
+        self.get_schedule = f"SELECT data FROM schedules WHERE name = {p}"
+        self.list_schedules = "SELECT data FROM schedules ORDER BY name"
+        self.delete_schedule = f"DELETE FROM schedules WHERE name = {p}"
         kv_scan = "SELECT key, value, updated_at FROM kv WHERE namespace = {p} AND key {op} {p}"
         kv_scan += " ORDER BY key LIMIT {p}"
         self._kv_from = kv_scan.format(p=p, op=">=")
@@ -79,6 +89,7 @@ class Statements:
             ("task", query.task),
             ("status", query.status),
             ("parent_id", query.parent_id),
+            ("schedule", query.schedule),
         ):
             if value is not None:
                 where.append(f"{column} = {p}")

@@ -1,8 +1,8 @@
 """``StorageConformance``: every group of cases in one base class.
 
 Its own module because the suite is the sum of the groups (one module each: claims,
-runs, listing, logs, steps, kv, alert history, durability, crash safety, pruning,
-traces); a backend's test subclasses this one class and so runs them all.
+runs, listing, logs, steps, kv, alert history, schedules, durability, crash safety,
+pruning, traces); a backend's test subclasses this one class and so runs them all.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from seqd.testing.storage.listing import ListingCases
 from seqd.testing.storage.logs import LogCases
 from seqd.testing.storage.pruning import PruneCases
 from seqd.testing.storage.runs import RunCases
+from seqd.testing.storage.schedules import ScheduleCases
 from seqd.testing.storage.steps import StepCases
 from seqd.testing.storage.traces import TraceCases
 
@@ -32,6 +33,7 @@ class StorageConformance(
     AlertCases,
     TraceCases,
     PruneCases,
+    ScheduleCases,
 ):
     """Base class of the suite; a subclass provides the ``make_backend`` and
     ``store_spec`` fixtures."""

@@ -17,7 +17,7 @@ the daemon) only reads until it can take over.
 
 This module is the ``StorageBackend`` itself, the plugin's entry point: it hands runs
 to ``runs``, logs and journals to ``seqs``, key-value state to ``kv``, the alert history
-to ``alerts``, and retention to ``pruning``.
+to ``alerts``, schedules to ``schedules``, and retention to ``pruning``.
 
 Options, ``[backends.fs]``: ``root`` (default ``<state_dir>/files``; a relative path is
 taken from the state dir).
@@ -33,7 +33,7 @@ import msgspec
 from msgspec import Meta
 
 from seqd import hookimpl
-from seqd.builtin.storage.fs import kv, pruning, seqs
+from seqd.builtin.storage.fs import kv, pruning, records, schedules, seqs
 from seqd.builtin.storage.fs.alerts import AlertHistory
 from seqd.builtin.storage.fs.logs import JOURNALS, LOGS
 from seqd.builtin.storage.fs.runs import RunFiles
@@ -51,9 +51,15 @@ from seqd.model.runs import (
     RunStatus,
     Step,
 )
+from seqd.model.schedules import Schedule
 from seqd.plugins.storage import StorageContext, StorageFactory, check_kv_name
 from seqd.plugins.storage_kit.options import check_durability, convert_options, path_in_state_dir
-from seqd.plugins.storage_kit.records import kv_select, new_kv_entry
+from seqd.plugins.storage_kit.records import (
+    check_schedule_name,
+    kv_select,
+    new_kv_entry,
+    schedule_text,
+)
 
 
 class FSOptions(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -130,14 +136,16 @@ class FSBackend:
     async def kv_set(self, namespace: str, key: str, value: Any) -> KVEntry:
         entry, _ = new_kv_entry(namespace, key, value)
         path = kv.key_file(self.location, namespace, key)
-        return await self.store.guard(self._kv_write(partial(kv.write, path, entry), entry))
+        return await self.store.guard(self._file_write(partial(kv.write, path, entry), entry))
 
     async def kv_delete(self, namespace: str, key: str) -> bool:
         check_kv_name(namespace, key)
         path = kv.key_file(self.location, namespace, key)
-        return await self.store.guard(self._kv_write(partial(kv.delete, path), None))
+        return await self.store.guard(self._file_write(partial(kv.delete, path), None))
 
-    async def _kv_write(self, op: Callable[[Any], Any], result: Any) -> Any:
+    async def _file_write(self, op: Callable[[Any], Any], result: Any) -> Any:
+        """A write beside the run index (a key-value entry, a schedule): ``result``,
+        or what ``op`` returned when ``result`` is None."""
         await self.store.writable()
         value = await self.store.commit(op, lambda _v: None)
         return value if result is None else result
@@ -163,6 +171,25 @@ class FSBackend:
         self, rule: str | None = None, before: int | None = None, limit: int = 100
     ) -> list[AlertEvent]:
         return await self.alerts.list(rule, before, limit)
+
+    # -- schedules -------------------------------------------------------------------
+
+    async def save_schedule(self, schedule: Schedule) -> None:
+        path = schedules.schedule_file(self.location, schedule.name)
+        write = partial(records.write, path, schedule_text(schedule).encode())
+        await self.store.guard(self._file_write(write, True))
+
+    async def get_schedule(self, name: str) -> Schedule | None:
+        check_schedule_name(name)
+        return await self.store.read(partial(schedules.read, self.location, name))
+
+    async def list_schedules(self) -> list[Schedule]:
+        return await self.store.read(partial(schedules.read_all, self.location))
+
+    async def delete_schedule(self, name: str) -> bool:
+        check_schedule_name(name)
+        path = schedules.schedule_file(self.location, name)
+        return await self.store.guard(self._file_write(partial(records.delete, path), None))
 
 
 class FSStorageFactory:

@@ -1,9 +1,9 @@
 """The file store's in-memory run index: what SQLite's indexes do, kept in lists.
 
 Built at open from a scan of every run file and updated on every write (only ever from
-the event loop, so it needs no lock). Each filter (task, status, parent) keeps a list of
-run ids sorted ascending; ids sort by creation time, so "newest first after a cursor" is
-a bisect and a walk backwards. A query with several filters walks the shortest list and
+the event loop, so it needs no lock). Each filter (task, status, parent, schedule) keeps
+a list of run ids sorted ascending; ids sort by creation time, so "newest first after a
+cursor" is a bisect and a walk backwards. A query with several filters walks the shortest list and
 checks the others against the run's ``RunMeta``. New ids are nearly always the largest,
 so an insert is usually an append; a status change moves one id between two lists.
 
@@ -36,6 +36,7 @@ class RunMeta(msgspec.Struct, frozen=True, gc=False):
     status: str
     parent_id: str | None = None
     key: str | None = None
+    schedule: str | None = None
 
 
 def _insert(ids: list[str], run_id: str) -> None:
@@ -60,6 +61,7 @@ class RunIndex:
         self._task: dict[str, list[str]] = {}
         self._status: dict[str, list[str]] = {}
         self._parent: dict[str, list[str]] = {}
+        self._schedule: dict[str, list[str]] = {}
         self._names: dict[str, str] = {}
 
     def __len__(self) -> int:
@@ -69,14 +71,22 @@ class RunIndex:
         return self.meta.get(run_id)
 
     def make(
-        self, run_id: str, task: str, status: str, parent_id: str | None, key: str | None
+        self,
+        run_id: str,
+        task: str,
+        status: str,
+        parent_id: str | None,
+        key: str | None,
+        schedule: str | None = None,
     ) -> RunMeta:
         """A ``RunMeta`` sharing string objects with the index where it can."""
         task = self._names.setdefault(task, task)
         if parent_id is not None:
             parent = self.meta.get(parent_id)
             parent_id = parent.id if parent is not None else parent_id
-        return RunMeta(run_id, task, _STATUS.get(status, status), parent_id, key)
+        if schedule is not None:
+            schedule = self._names.setdefault(schedule, schedule)
+        return RunMeta(run_id, task, _STATUS.get(status, status), parent_id, key, schedule)
 
     def load(self, metas: Iterable[RunMeta]) -> None:
         """Bulk insert (the scan at open): append everything, sort each list once."""
@@ -87,11 +97,13 @@ class RunIndex:
             self._status.setdefault(m.status, []).append(m.id)
             if m.parent_id is not None:
                 self._parent.setdefault(m.parent_id, []).append(m.id)
+            if m.schedule is not None:
+                self._schedule.setdefault(m.schedule, []).append(m.id)
             if m.key is not None:
                 self.keys.setdefault(m.key, m.id)
         for ids in (self._all, *self._task.values(), *self._status.values()):
             ids.sort()
-        for ids in self._parent.values():
+        for ids in (*self._parent.values(), *self._schedule.values()):
             ids.sort()
 
     def put(self, new: RunMeta) -> None:
@@ -114,6 +126,11 @@ class RunIndex:
                 self._drop(self._parent, old.parent_id, run_id)
             if new.parent_id is not None:
                 _insert(self._parent.setdefault(new.parent_id, []), run_id)
+        if old is None or old.schedule != new.schedule:
+            if old is not None and old.schedule is not None:
+                self._drop(self._schedule, old.schedule, run_id)
+            if new.schedule is not None:
+                _insert(self._schedule.setdefault(new.schedule, []), run_id)
         old_key = old.key if old is not None else None
         if old_key is not None and old_key != new.key and self.keys.get(old_key) == run_id:
             del self.keys[old_key]
@@ -137,6 +154,8 @@ class RunIndex:
             sources.append(self._status.get(query.status, []))
         if query.parent_id is not None:
             sources.append(self._parent.get(query.parent_id, []))
+        if query.schedule is not None:
+            sources.append(self._schedule.get(query.schedule, []))
         ids = min(sources, key=len) if sources else self._all
         end = len(ids) if query.cursor is None else bisect_left(ids, query.cursor)
         found: list[RunMeta] = []
@@ -146,6 +165,7 @@ class RunIndex:
                 (query.task is None or m.task == query.task)
                 and (query.status is None or m.status == query.status)
                 and (query.parent_id is None or m.parent_id == query.parent_id)
+                and (query.schedule is None or m.schedule == query.schedule)
             ):
                 if len(found) == query.limit:
                     return found, found[-1].id

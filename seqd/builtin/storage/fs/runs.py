@@ -74,7 +74,7 @@ class RunFiles:
 
     async def _insert(self, run: Run) -> None:
         store, key = self.store, run.idempotency_key
-        meta = store.index.make(run.id, run.task, run.status, run.parent_id, key)
+        meta = store.index.make(run.id, run.task, run.status, run.parent_id, key, run.schedule)
         # Log lines and journal entries written before the run existed wait in orphans/.
         moves, states = self._seq_moves(run.id, None, run.task)
         op = partial(
@@ -147,7 +147,7 @@ class RunFiles:
     async def _replace(self, run: Run, old: RunMeta) -> None:
         store, key = self.store, run.idempotency_key
         layout = store.layout
-        meta = store.index.make(run.id, run.task, run.status, run.parent_id, key)
+        meta = store.index.make(run.id, run.task, run.status, run.parent_id, key, run.schedule)
         moves: Moves = []
         states: dict[str, LogState] = {}
         old_path: str | None = None

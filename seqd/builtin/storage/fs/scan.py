@@ -51,6 +51,7 @@ class _Head(msgspec.Struct):
     status: RunStatus
     parent_id: str | None = None
     idempotency_key: str | None = None
+    schedule: str | None = None
 
 
 _HEAD = msgspec.json.Decoder(_Head)
@@ -150,7 +151,9 @@ class _Scan:
             return
         if head.task != task:
             logger.warning("file storage: %s says task %r; using its folder", path, head.task)
-        meta = self.index.make(run_id, task, head.status, head.parent_id, head.idempotency_key)
+        meta = self.index.make(
+            run_id, task, head.status, head.parent_id, head.idempotency_key, head.schedule
+        )
         seen = self.runs.get(run_id)
         if seen is not None:
             # A crash while a run moved to another task: the newer file wins.

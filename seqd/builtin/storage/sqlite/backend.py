@@ -43,6 +43,7 @@ from seqd.model.runs import (
     RunStatus,
     Step,
 )
+from seqd.model.schedules import Schedule
 from seqd.model.status import UNFINISHED
 from seqd.plugins.storage import StorageContext, StorageFactory, check_kv_name
 from seqd.plugins.storage_kit import lockfile
@@ -55,7 +56,14 @@ from seqd.plugins.storage_kit.errors import key_taken, not_open, run_exists
 from seqd.plugins.storage_kit.options import check_durability, convert_options, path_in_state_dir
 from seqd.plugins.storage_kit.pruning import check_prune_query
 from seqd.plugins.storage_kit.reader_pool import ReaderPool
-from seqd.plugins.storage_kit.records import new_kv_entry, number_steps, page_of
+from seqd.plugins.storage_kit.records import (
+    SCHEDULE_DECODER,
+    check_schedule_name,
+    new_kv_entry,
+    number_steps,
+    page_of,
+    schedule_text,
+)
 from seqd.plugins.storage_kit.sql import (
     RUN_DECODER,
     Statements,
@@ -374,6 +382,40 @@ class SQLiteBackend:
             return events_of(conn.execute(text, params).fetchall())
 
         return await self._read(fn)
+
+    # -- schedules -------------------------------------------------------------------
+
+    async def save_schedule(self, schedule: Schedule) -> None:
+        params = (schedule.name, schedule_text(schedule))
+
+        def op(conn: sqlite3.Connection) -> None:
+            conn.execute(_SQL.save_schedule, params)
+
+        await self._write(op, small=len(params[1]) <= SMALL_BYTES)
+
+    async def get_schedule(self, name: str) -> Schedule | None:
+        check_schedule_name(name)
+
+        def fn(conn: sqlite3.Connection) -> Schedule | None:
+            rows = conn.execute(_SQL.get_schedule, (name,)).fetchall()
+            return SCHEDULE_DECODER.decode(rows[0][0]) if rows else None
+
+        return await self._read(fn)
+
+    async def list_schedules(self) -> list[Schedule]:
+        def fn(conn: sqlite3.Connection) -> list[Schedule]:
+            rows = conn.execute(_SQL.list_schedules).fetchall()
+            return [SCHEDULE_DECODER.decode(row[0]) for row in rows]
+
+        return await self._read(fn)
+
+    async def delete_schedule(self, name: str) -> bool:
+        check_schedule_name(name)
+
+        def op(conn: sqlite3.Connection) -> bool:
+            return conn.execute(_SQL.delete_schedule, (name,)).rowcount == 1
+
+        return await self._write(op)
 
 
 class SQLiteStorageFactory:

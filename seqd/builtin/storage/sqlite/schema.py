@@ -122,11 +122,28 @@ def _v4_alert_events(db: Any) -> None:
     db.execute("CREATE INDEX alert_events_rule_seq ON alert_events (rule, seq)")
 
 
+def _v5_schedules(db: Any) -> None:
+    # Runs say which schedule started them; a schedule's history is "runs of schedule S,
+    # newest first", one index range like the other list filters. Older runs have none.
+    db.execute("ALTER TABLE runs ADD COLUMN schedule TEXT")
+    db.execute("CREATE INDEX runs_schedule_id ON runs (schedule, id) WHERE schedule IS NOT NULL")
+    # ``data`` is the whole Schedule as msgspec JSON (definition and cursor).
+    db.execute(
+        """
+        CREATE TABLE schedules (
+            name TEXT PRIMARY KEY NOT NULL,
+            data TEXT NOT NULL
+        ) WITHOUT ROWID
+        """
+    )
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "runs and logs", _v1_runs_and_logs),
     Migration(2, "run journal (steps)", _v2_steps),
     Migration(3, "key-value state", _v3_kv),
     Migration(4, "alert history", _v4_alert_events),
+    Migration(5, "schedules, and the schedule of each run", _v5_schedules),
 )
 LATEST = MIGRATIONS[-1].version
 

@@ -1,4 +1,5 @@
-"""RFC 3339 times for wait states (``"until": "2030-01-01T09:00:00Z"``).
+"""RFC 3339 times as people write them: a flow's wait state (``"until":
+"2030-01-01T09:00:00Z"``), a schedule's ``at``, ``start``, ``end`` and ``anchor``.
 
 ``datetime.fromisoformat`` alone accepts far more than RFC 3339 (dates without a time,
 times without an offset, which would silently mean the daemon's local zone), so the
