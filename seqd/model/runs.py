@@ -112,6 +112,8 @@ class RunQuery(Model, kw_only=True):
     task: str | None = None
     status: RunStatus | None = None
     parent_id: str | None = None
+    roots_only: bool = False
+    """Only runs without a parent (what users submitted, not the states of flows)."""
     limit: int = 50
     cursor: str | None = None
 

@@ -113,10 +113,15 @@ _V3_KV = (
     """,
 )
 
+# ``runs.list`` shows runs without a parent by default: their own index, so that a page
+# of roots never walks past the children of big flows.
+_V4_ROOTS = ("CREATE INDEX runs_roots ON runs (id) WHERE parent_id IS NULL",)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "runs and logs", _V1),
     Migration(2, "run journal (steps)", _V2_STEPS),
     Migration(3, "key-value state", _V3_KV),
+    Migration(4, "index of root runs", _V4_ROOTS),
 )
 LATEST = MIGRATIONS[-1].version
 

@@ -1,14 +1,16 @@
 """``StorageConformance``: every group of cases in one base class.
 
 Its own module because the suite is the sum of the groups (one module each: runs,
-listing, logs, steps, kv, durability, crash safety); a backend's test subclasses this
-one class and so runs them all.
+batches, listing, finding, logs, steps, kv, durability, crash safety); a backend's
+test subclasses this one class and so runs them all.
 """
 
 from __future__ import annotations
 
+from seqd.testing.storage.batches import BatchCases
 from seqd.testing.storage.crash import CrashCases
 from seqd.testing.storage.durability import DurabilityCases
+from seqd.testing.storage.finding import FindingCases
 from seqd.testing.storage.kv import KVCases
 from seqd.testing.storage.listing import ListingCases
 from seqd.testing.storage.logs import LogCases
@@ -17,7 +19,15 @@ from seqd.testing.storage.steps import StepCases
 
 
 class StorageConformance(
-    CrashCases, RunCases, ListingCases, LogCases, StepCases, DurabilityCases, KVCases
+    CrashCases,
+    RunCases,
+    BatchCases,
+    ListingCases,
+    FindingCases,
+    LogCases,
+    StepCases,
+    DurabilityCases,
+    KVCases,
 ):
     """Base class of the suite; a subclass provides the ``make_backend`` and
     ``store_spec`` fixtures."""

@@ -8,7 +8,8 @@ checks the others against the run's ``RunMeta``. New ids are nearly always the l
 so an insert is usually an append; a status change moves one id between two lists.
 
 Cost: about 200 bytes per run (the id string, one ``RunMeta``, a dict slot and three
-list slots; idempotency keys add their text). See docs/storage-fs.md for the limits.
+list slots — four for a run without a parent, which is also in the list of roots;
+idempotency keys add their text). See docs/storage-fs.md for the limits.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import msgspec
 
 from seqd.model.runs import RunQuery
 from seqd.model.status import RUN_STATUSES, UNFINISHED
+from seqd.plugins.storage_kit.records import prefix_bounds
 
 logger = logging.getLogger(__name__)
 
@@ -57,6 +59,8 @@ class RunIndex:
         self.keys: dict[str, str] = {}
         """Idempotency key → the id of the run holding it."""
         self._all: list[str] = []
+        self._roots: list[str] = []
+        """The runs without a parent."""
         self._task: dict[str, list[str]] = {}
         self._status: dict[str, list[str]] = {}
         self._parent: dict[str, list[str]] = {}
@@ -87,9 +91,11 @@ class RunIndex:
             self._status.setdefault(m.status, []).append(m.id)
             if m.parent_id is not None:
                 self._parent.setdefault(m.parent_id, []).append(m.id)
+            else:
+                self._roots.append(m.id)
             if m.key is not None:
                 self.keys.setdefault(m.key, m.id)
-        for ids in (self._all, *self._task.values(), *self._status.values()):
+        for ids in (self._all, self._roots, *self._task.values(), *self._status.values()):
             ids.sort()
         for ids in self._parent.values():
             ids.sort()
@@ -112,8 +118,12 @@ class RunIndex:
         if old is None or old.parent_id != new.parent_id:
             if old is not None and old.parent_id is not None:
                 self._drop(self._parent, old.parent_id, run_id)
+            elif old is not None:
+                _remove(self._roots, run_id)
             if new.parent_id is not None:
                 _insert(self._parent.setdefault(new.parent_id, []), run_id)
+            else:
+                _insert(self._roots, run_id)
         old_key = old.key if old is not None else None
         if old_key is not None and old_key != new.key and self.keys.get(old_key) == run_id:
             del self.keys[old_key]
@@ -137,6 +147,8 @@ class RunIndex:
             sources.append(self._status.get(query.status, []))
         if query.parent_id is not None:
             sources.append(self._parent.get(query.parent_id, []))
+        if query.roots_only:
+            sources.append(self._roots)
         ids = min(sources, key=len) if sources else self._all
         end = len(ids) if query.cursor is None else bisect_left(ids, query.cursor)
         found: list[RunMeta] = []
@@ -146,11 +158,23 @@ class RunIndex:
                 (query.task is None or m.task == query.task)
                 and (query.status is None or m.status == query.status)
                 and (query.parent_id is None or m.parent_id == query.parent_id)
+                and (not query.roots_only or m.parent_id is None)
             ):
                 if len(found) == query.limit:
                     return found, found[-1].id
                 found.append(m)
         return found, None
+
+    def by_prefix(self, prefix: str, limit: int) -> list[RunMeta]:
+        """The runs whose id starts with ``prefix``, newest first, at most ``limit``."""
+        low, high = prefix_bounds(prefix)
+        ids = self._all
+        start, end = bisect_left(ids, low), bisect_left(ids, high)
+        return [self.meta[ids[i]] for i in range(end - 1, max(start, end - limit) - 1, -1)]
+
+    def children(self, run_ids: Iterable[str]) -> dict[str, int]:
+        """How many runs each of ``run_ids`` is the parent of (those with any)."""
+        return {i: len(self._parent[i]) for i in run_ids if self._parent.get(i)}
 
     def counts(self) -> dict[str, int]:
         return {status: len(ids) for status, ids in self._status.items() if ids}
