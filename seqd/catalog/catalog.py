@@ -17,7 +17,8 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError, best_match
 
 from seqd.catalog.load import TaskEntry, scan
-from seqd.errors import NotFound, NotRunnable, ValidationFailed
+from seqd.errors import NotRunnable, ValidationFailed
+from seqd.model.suggest import unknown
 from seqd.model.tasks import Problem, TaskSummary
 from seqd.plugins.host import Registry
 from seqd.plugins.tasktype import TaskRef, TaskType
@@ -126,7 +127,7 @@ class Catalog:
     def get(self, name: str) -> TaskEntry:
         entry = self.entries.get(name)
         if entry is None:
-            raise NotFound(f"no task named {name!r}", {"task": name})
+            raise unknown(f"no task named {name!r}", name, self.entries, {"task": name})
         return entry
 
     def summaries(self, tag: str | None = None) -> list[TaskSummary]:

@@ -23,7 +23,6 @@ from msgspec.structs import replace
 from seqd.catalog.catalog import Catalog
 from seqd.config.settings import Config
 from seqd.errors import Conflict, NotFound, ShuttingDown
-from seqd.model import timeutil
 from seqd.model.ids import IdGenerator
 from seqd.model.runs import Run, RunPage, RunQuery
 from seqd.model.status import TERMINAL
@@ -32,6 +31,7 @@ from seqd.plugins.storage import StorageBackend
 from seqd.plugins.tools import ToolCaller
 from seqd.tools.service import ToolService
 
+from .accepting import new_run
 from .cancellation import Cancellation
 from .execution import Executor
 from .job import ActiveJob
@@ -133,25 +133,20 @@ class Engine:
         root_id: str | None = None,
         retry_of: str | None = None,
     ) -> Run:
-        if not self.accepting:
-            raise ShuttingDown("the daemon is shutting down; no new runs are accepted")
+        self.check_accepting()
         entry = await self.catalog.runnable(task)
         data = self.catalog.check_input(entry, data)
         check_size("input", data, self.config.limits.max_input_bytes)
-        run_id = self.ids.new()
-        run = Run(
-            id=run_id,
-            task=task,
-            status="queued",
-            input=data,
-            parent_id=parent_id,
-            root_id=root_id or run_id,
-            task_version=entry.definition.version,
-            priority=priority,
+        run = new_run(
+            self.ids,
+            self.node,
+            entry,
+            data,
             idempotency_key=idempotency_key,
-            created_at=timeutil.now(),
-            node=self.node,
+            priority=priority,
             submitted_by=submitted_by,
+            parent_id=parent_id,
+            root_id=root_id,
             retry_of=retry_of,
         )
         stored, created = await self.storage.create_run(run)
@@ -163,11 +158,20 @@ class Engine:
                     {"id": stored.id, "task": stored.task, "field": "idempotency_key"},
                 )
             return stored
-        self.transitions.live[run.id] = run
-        self.transitions.emit(run, None)
-        self._enqueue(run)
-        self._schedule()
+        self.accepted([run])
         return run
+
+    def check_accepting(self) -> None:
+        if not self.accepting:
+            raise ShuttingDown("the daemon is shutting down; no new runs are accepted")
+
+    def accepted(self, runs: list[Run]) -> None:
+        """Runs just stored as queued: they go in line, and what can start starts."""
+        for run in runs:
+            self.transitions.live[run.id] = run
+            self.transitions.emit(run, None)
+            self._enqueue(run)
+        self._schedule()
 
     async def retry(self, run_id: str, uid: int, admin: bool) -> Run:
         """A new run of a failed or cancelled one: same task and input, linked to it."""

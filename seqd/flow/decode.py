@@ -10,7 +10,6 @@ for a misspelt key). All problems are collected, not just the first.
 
 from __future__ import annotations
 
-import difflib
 import json
 import re
 from typing import Any, Final, TypeVar
@@ -20,6 +19,7 @@ from msgspec import inspect as mi
 
 from seqd.flow.graph import STATE_TYPES, Graph, MapState, ParallelState, StateBase, SubGraph
 from seqd.flow.template import child_location
+from seqd.model.suggest import did_you_mean as suggest
 from seqd.model.tasks import Problem
 
 GRAPH_FILE: Final = "graph.json"
@@ -42,16 +42,6 @@ T = TypeVar("T", bound=msgspec.Struct)
 def where(location: str) -> str:
     """``states.fetch.next`` → ``graph.json: states.fetch.next``."""
     return f"{GRAPH_FILE}: {location}" if location else GRAPH_FILE
-
-
-def suggest(word: str, candidates: Any) -> str:
-    """``"; did you mean 'store'?"`` when a candidate is close to ``word``, else ``""``."""
-    names = [c for c in candidates if isinstance(c, str)]
-    if len(names) > 500:
-        # Keep a typo in a 10,000-state graph cheap: only names of about the same length.
-        names = [c for c in names if abs(len(c) - len(word)) <= 2]
-    close = difflib.get_close_matches(word, names, n=1, cutoff=0.6)
-    return f"; did you mean {close[0]!r}?" if close else ""
 
 
 def load_graph(text: str) -> tuple[Graph | None, list[Problem]]:

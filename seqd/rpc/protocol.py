@@ -60,6 +60,21 @@ class Params(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 
 TaskName = Annotated[str, Meta(pattern=TASK_NAME_PATTERN, description="a task name")]
 RunId = Annotated[str, Meta(pattern=r"^[0-9a-f]{8,64}$", description="a run id")]
+RUN_REF_PATTERN = "^(?:[0-9a-f]{4,64}|last(?::" + TASK_NAME_PATTERN[1:-1] + ")?)$"
+RunRef = Annotated[
+    str,
+    Meta(
+        pattern=RUN_REF_PATTERN,
+        description="a run: its id, a unique prefix of it (4 or more hex digits), `last` "
+        "(the newest run without a parent) or `last:TASK` (the newest run of TASK)",
+    ),
+]
+"""★ How a caller names a run: resolved by the daemon (``seqd.api.refs``); results
+always carry the full id. A full id is always taken as exactly that run."""
+IdempotencyKey = Annotated[str, Meta(min_length=1, max_length=256)]
+Priority = Annotated[int, Meta(ge=-1000, le=1000)]
+MAX_BATCH_RUNS = 10_000
+"""Most inputs in one ``runs.submit_many`` (the line limit applies too)."""
 Limit = Annotated[int, Meta(ge=1, le=1000)]
 TimeoutS = Annotated[float, Meta(ge=0, le=86400 * 7)]
 
@@ -173,23 +188,45 @@ class SubmitParams(Params, kw_only=True):
     input: dict[str, Any] = {}
     wait: bool = False
     timeout_s: TimeoutS | None = None
-    idempotency_key: Annotated[str, Meta(min_length=1, max_length=256)] | None = None
-    priority: Annotated[int, Meta(ge=-1000, le=1000)] = 0
+    idempotency_key: IdempotencyKey | None = None
+    priority: Priority = 0
+
+
+class SubmitManyParams(Params, kw_only=True):
+    task: TaskName
+    inputs: Annotated[list[dict[str, Any]], Meta(min_length=1, max_length=MAX_BATCH_RUNS)]
+    """One run per input, accepted all together or not at all."""
+    idempotency_keys: (
+        Annotated[list[IdempotencyKey | None], Meta(max_length=MAX_BATCH_RUNS)] | None
+    ) = None
+    """One per input (null for none), as ``runs.submit``'s ``idempotency_key``."""
+    priority: Priority = 0
+
+
+class SubmitManyResult(msgspec.Struct, kw_only=True):
+    ids: list[str]
+    """The run of each input, in order (an idempotency key may answer with an older run)."""
+    created: int
+    """How many of them are new runs."""
 
 
 class RunIdParams(Params, kw_only=True):
-    id: RunId
+    id: RunRef
 
 
 class WaitParams(Params, kw_only=True):
-    id: RunId
+    id: RunRef
     timeout_s: TimeoutS | None = None
 
 
 class ListParams(Params, kw_only=True):
     task: TaskName | None = None
     status: RunStatus | None = None
-    parent_id: RunId | None = None
+    parent_id: RunRef | None = None
+    roots_only: bool = False
+    """Only runs without a parent (what users submitted, not the states of flows)."""
+    count_children: bool = False
+    """Also answer how many children each listed run has (``children``)."""
     limit: Limit = 50
     cursor: RunId | None = None
 
@@ -197,10 +234,12 @@ class ListParams(Params, kw_only=True):
 class ListResult(msgspec.Struct, kw_only=True):
     runs: list[Run]
     next_cursor: str | None = None
+    children: dict[str, int] = {}
+    """With ``count_children``: listed run id → its number of child runs (none: absent)."""
 
 
 class CancelParams(Params, kw_only=True):
-    id: RunId
+    id: RunRef
     reason: Annotated[str, Meta(max_length=1000)] | None = None
 
 
@@ -211,18 +250,18 @@ SignalName = Annotated[
 
 
 class SignalParams(Params, kw_only=True):
-    id: RunId
+    id: RunRef
     name: SignalName
     data: Any = None
     """The payload ``ctx.wait_signal`` returns (any JSON value)."""
 
 
 class RetryParams(Params, kw_only=True):
-    id: RunId
+    id: RunRef
 
 
 class LogsParams(Params, kw_only=True):
-    id: RunId
+    id: RunRef
     after: Annotated[int, Meta(ge=0)] = 0
     limit: Limit = 1000
 
@@ -236,7 +275,7 @@ class LogsResult(msgspec.Struct, kw_only=True):
 
 
 class StepsParams(Params, kw_only=True):
-    id: RunId
+    id: RunRef
     after: Annotated[int, Meta(ge=0)] = 0
     limit: Limit = 1000
 
@@ -320,6 +359,11 @@ METHODS: dict[str, MethodSpec] = {
     "tasks.get": MethodSpec(TaskNameParams, TaskDef, "One task with its input schema."),
     "tasks.validate": MethodSpec(TaskNameParams, ValidateResult, "Problems of one task."),
     "runs.submit": MethodSpec(SubmitParams, Run, "Queue a run; optionally wait.", slow=True),
+    "runs.submit_many": MethodSpec(
+        SubmitManyParams,
+        SubmitManyResult,
+        f"Queue one run per input (up to {MAX_BATCH_RUNS:,}), all or none, in one transaction.",
+    ),
     "runs.get": MethodSpec(RunIdParams, Run, "One run."),
     "runs.wait": MethodSpec(WaitParams, Run, "Wait until a run ends or timeout_s.", slow=True),
     "runs.list": MethodSpec(ListParams, ListResult, "Runs, newest first, filtered, paged."),
