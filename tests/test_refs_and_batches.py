@@ -121,9 +121,7 @@ def test_submit_many_is_all_or_nothing(daemon) -> None:
 
         c.submit("pyecho", {"value": "held"}, idempotency_key="taken")
         with pytest.raises(RpcError) as caught:
-            c.submit_many(
-                "pyecho", [{"value": 1}, {"value": 2}], idempotency_keys=[None, "taken"]
-            )
+            c.submit_many("pyecho", [{"value": 1}, {"value": 2}], idempotency_keys=[None, "taken"])
         assert caught.value.type == "conflict" and caught.value.details["index"] == 1
         with pytest.raises(RpcError) as caught:
             c.submit_many("pyecho", [{"value": 1}], idempotency_keys=["a", "b"])
