@@ -40,7 +40,6 @@ IDLE_WAIT_S = 0.5
 FAILURES_SHOWN = 20
 
 
-
 def run_each(client: Client, args: argparse.Namespace, out: Out) -> int:
     if args.detach or args.follow or args.timeout is not None:
         raise UsageError("--each goes with --wait, not with --detach, --follow or --timeout")
