@@ -7,7 +7,8 @@ every other command line (one module per noun) and the help; ``commands.py``,
 ``journal.py``, ``tools.py`` and ``completion.py`` (``completion``, ``__complete``)
 hold the handlers, ``inputs.py`` the parsing of ``-i``/``--input``, ``output.py``
 tables, formatting and the ``--json`` switch, ``progress.py`` the spinner and the
-progress bar shown on a terminal.
+progress bar shown on a terminal, ``reconnect.py`` the riding out of a daemon restart
+while waiting.
 
 May import: ``seqd.client`` (``Client(typed=False)``), ``seqd.rpc.strictjson``,
 ``seqd.model.status``, ``seqd.model.suggest`` (on error paths only), ``seqd`` (its

@@ -17,7 +17,7 @@ from seqd.cli.inputs import UsageError, build_input, decode_json
 from seqd.cli.output import text_of
 from seqd.cli.parser.runs import EACH_BATCH
 from seqd.cli.progress import Bar, on_terminal
-from seqd.cli.runs import INTERRUPTED, patient
+from seqd.cli.reconnect import INTERRUPTED, patient
 from seqd.client import RpcError
 from seqd.model.status import TERMINAL
 

@@ -24,7 +24,7 @@ from seqd.cli.output import (
     size,
 )
 from seqd.cli.progress import Spinner, on_terminal
-from seqd.client import DaemonUnreachable
+from seqd.cli.reconnect import INTERRUPTED, patient
 from seqd.model.status import TERMINAL
 
 TYPE_CHECKING = False
@@ -47,10 +47,6 @@ SPINNER_CHUNK_S = 1.0
 FOLLOW_POLL_S = 1.0
 """How long to wait for the run to end between two reads of its log when following."""
 LOG_PAGE = 1000
-RECONNECT_S = 30.0
-"""How long a waiting command keeps trying to reach a daemon that went away."""
-RECONNECT_PAUSE_S = 0.5
-INTERRUPTED = 130
 
 
 def run(client: Client, args: argparse.Namespace, out: Out) -> int:
@@ -128,23 +124,6 @@ def await_run(
         chunk = longest if remaining is None else min(longest, remaining)
         current = patient(out, client.wait, run_id, chunk)
     return current
-
-
-def patient(out: Out, call: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
-    """Retry a read-only call while the daemon is away for a moment (a restart), so
-    waiting on a run survives ``systemctl restart seqd``; give up after RECONNECT_S."""
-    give_up: float | None = None
-    while True:
-        try:
-            return call(*args, **kwargs)
-        except DaemonUnreachable as exc:
-            now = time.monotonic()
-            if give_up is None:
-                give_up = now + RECONNECT_S
-                out.error(f"lost the daemon ({exc.reason}); retrying for {RECONNECT_S:g}s")
-            if now >= give_up:
-                raise
-            time.sleep(RECONNECT_PAUSE_S)
 
 
 def follow_logs(
