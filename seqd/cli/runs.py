@@ -31,14 +31,10 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     import argparse
     from collections.abc import Callable
-    from typing import ParamSpec, TypeVar
 
     from seqd.cli.output import Out
     from seqd.client import Client
     from seqd.model.runs import LogLine, Run
-
-    T = TypeVar("T")
-    P = ParamSpec("P")
 
 WAIT_CHUNK_S = 60.0
 """Longest single ``runs.wait`` while waiting for a run to end."""
