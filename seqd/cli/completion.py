@@ -37,9 +37,29 @@ def completion(client: Client, args: argparse.Namespace, out: Out) -> int:
     for action in _actions(parser):
         kind = getattr(action, COMPLETES, None)
         if kind is not None:
-            action.complete = shtab.cmd(f"seqctl __complete {kind}")  # type: ignore[attr-defined]
+            action.complete = from_daemon(kind)  # type: ignore[attr-defined]
     out.stdout.write(shtab.complete(parser, args.shell))
     return 0
+
+
+def from_daemon(kind: str) -> dict[str, Any]:
+    """shtab's completion of an argument by ``seqctl __complete KIND``, asked at each
+    press of Tab: a shell function for bash and zsh (shtab's own ``cmd`` would run the
+    command once, when zsh reads the script), a command substitution for fish."""
+    function = f"_seqctl_complete_{kind}"
+    ask = f"seqctl __complete {kind} 2>/dev/null"
+    return {
+        "bash": function,
+        "zsh": function,
+        "fish": f"({ask})",
+        "preamble": {
+            "bash": f'{function}() {{\n  compgen -W "$({ask})" -- "$1"\n}}\n',
+            "zsh": (
+                f"{function}() {{\n  local -a names\n"
+                f'  names=(${{(f)"$({ask})"}})\n  compadd -a names\n}}\n'
+            ),
+        },
+    }
 
 
 def _actions(parser: argparse.ArgumentParser) -> Iterator[argparse.Action]:
@@ -58,12 +78,18 @@ def _actions(parser: argparse.ArgumentParser) -> Iterator[argparse.Action]:
 
 
 def candidates(words: Sequence[str]) -> int:
-    """``seqctl __complete KIND``: the names of KIND, one per line (exit 0 always)."""
-    lister = _LISTERS.get(words[0] if words else "")
+    """``seqctl [--socket PATH] __complete KIND``: the names of KIND, one per line
+    (exit 0 always)."""
+    at = list(words).index("__complete")
+    before, after = list(words[:at]), list(words[at + 1 :])
+    socket = before[1] if before[:1] == ["--socket"] and len(before) == 2 else None
+    if len(before) == 1 and before[0].startswith("--socket="):
+        socket = before[0].removeprefix("--socket=")
+    lister = _LISTERS.get(after[0] if after else "")
     if lister is None:
         return 0
     try:
-        with Client(None, timeout=ANSWER_WITHIN_S, typed=False) as client:
+        with Client(socket, timeout=ANSWER_WITHIN_S, typed=False) as client:
             names = list(lister(client))
     except (ClientError, OSError, ValueError, KeyError, TypeError, AttributeError):
         return 0  # no daemon, a slow one, or one without that method: complete nothing

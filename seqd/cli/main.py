@@ -49,9 +49,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _command(argv: Sequence[str] | None) -> int:
     words = sys.argv[1:] if argv is None else argv
-    if words[:1] == [COMPLETE]:  # the shell asking for names as the user types
+    if COMPLETE in words[:3]:  # the shell asking for names as the user types
         candidates: Callable[[Sequence[str]], int] = quick.load(("completion", "candidates"))
-        return candidates(words[1:])
+        return candidates(words)
     try:
         args = quick.parse(words) or _parse(words)
     except _command_line_error() as exc:

@@ -7,10 +7,12 @@ same notion of "close" (``difflib``'s ratio, as Python's own error messages use)
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import Any
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # seqctl suggests commands without importing typing
+    from collections.abc import Iterable
+    from typing import Any
 
-from seqd.errors import NotFound, SeqdError
+    from seqd.errors import SeqdError
 
 CUTOFF = 0.6
 """How alike two names must be (``difflib.SequenceMatcher.ratio``) to be suggested."""
@@ -40,12 +42,15 @@ def unknown(
     word: str,
     candidates: Iterable[object],
     details: dict[str, Any],
-    error: type[SeqdError] = NotFound,
+    error: type[SeqdError] | None = None,
 ) -> SeqdError:
     """The error for a name that does not exist (``message``: "no task named 'helo'"),
-    with the close ones in the message and in ``details.did_you_mean``."""
+    with the close ones in the message and in ``details.did_you_mean``; a
+    ``NotFound`` unless ``error`` says another kind."""
+    from seqd.errors import NotFound
+
     close = close_matches(word, candidates)
     if close:
         message += f"; did you mean {close[0]!r}?"
         details = {**details, "did_you_mean": close}
-    return error(message, details)
+    return (error or NotFound)(message, details)
