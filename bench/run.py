@@ -18,6 +18,7 @@ from pathlib import Path
 
 from bench import (
     backends,
+    batches,
     bigoutput,
     calibrate,
     cli_cold,
@@ -52,6 +53,7 @@ BENCHMARKS: dict[str, tuple[str, Benchmark]] = {
     "11": ("recovery after a crash", recovery.run),
     "12": ("journaled ctx.step overhead", durable.run),
     "13": ("10,000 suspended runs", suspended.run),
+    "19": ("batches: runs.submit_many throughput", batches.run),
 }
 DEFAULT_OUTPUT = report.ROOT / "docs" / "benchmarks.md"
 

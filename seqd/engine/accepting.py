@@ -13,6 +13,8 @@ import asyncio
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+import msgspec
+
 from seqd.catalog.load import TaskEntry
 from seqd.errors import ValidationFailed
 from seqd.model import timeutil
@@ -24,6 +26,7 @@ from .validation import check_size
 if TYPE_CHECKING:
     from .engine import Engine
 
+_ENCODER = msgspec.json.Encoder()
 CHECKS_PER_TURN = 250
 """Inputs checked between two yields to the event loop: a batch of 10,000 never holds
 the loop for long (checking one is some tens of microseconds)."""
@@ -82,14 +85,20 @@ async def submit_many(
     entry = await engine.catalog.runnable(task)
     limit = engine.config.limits.max_input_bytes
     runs: list[Run] = []
+    checked_by_json: dict[bytes, dict[str, Any]] = {}
     for index, data in enumerate(inputs):
         if index and index % CHECKS_PER_TURN == 0:
             await asyncio.sleep(0)
-        try:
-            checked = engine.catalog.check_input(entry, data)
-            check_size("input", checked, limit)
-        except ValidationFailed as exc:
-            raise _at_index(exc, index) from None
+        # Inputs that are the same JSON are checked once (runs never change their input).
+        text = _ENCODER.encode(data)
+        checked = checked_by_json.get(text)
+        if checked is None:
+            try:
+                checked = engine.catalog.check_input(entry, data)
+                check_size("input", checked, limit)
+            except ValidationFailed as exc:
+                raise _at_index(exc, index) from None
+            checked_by_json[text] = checked
         key = idempotency_keys[index] if idempotency_keys is not None else None
         runs.append(
             new_run(
