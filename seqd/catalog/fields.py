@@ -36,14 +36,16 @@ def decode_fields(
     others: Iterable[str] = (),
     check_unknown: bool = True,
 ) -> tuple[S | None, list[Problem], dict[str, Any]]:
-    """``raw`` as ``cls``, every problem found on the way (the Struct is None when
-    there is any), and the fields that are right, decoded (to go on with what is known).
+    """``raw`` as ``cls``, every problem found on the way (the Struct is None when any
+    is more than an unknown field), and the fields that are right, decoded (to go on
+    with what is known).
     ``others`` are the names read elsewhere (suggested for a misspelt key, never
     reported as unknown); ``check_unknown`` is False when the caller sorts out the keys
     ``cls`` does not know."""
     fields = {f.encode_name: f for f in msgspec.structs.fields(cls)}
     forbid = bool(cls.__struct_config__.forbid_unknown_fields)
     others = set(others)
+    unknown: list[Problem] = []
     problems: list[Problem] = []
     good: dict[str, Any] = {}
     for key, value in raw.items():
@@ -51,7 +53,7 @@ def decode_fields(
         if field is None:
             if check_unknown and forbid and key not in others:
                 hint = did_you_mean(key, [*fields, *others])
-                problems.append(problem(f"{CONFIG_FILE}: {key}", f"unknown field{hint}"))
+                unknown.append(problem(f"{CONFIG_FILE}: {key}", f"unknown field{hint}"))
             continue
         try:
             good[key] = msgspec.convert(value, field.type)
@@ -61,11 +63,13 @@ def decode_fields(
         if field.required and name not in raw:
             problems.append(problem(f"{CONFIG_FILE}: {name}", "missing (required)"))
     if problems:
-        return None, problems, good
+        return None, unknown + problems, good
     try:
-        return msgspec.convert(good, cls), [], good
+        # Only unknown fields are wrong: the known ones still make a whole object,
+        # so that what checks it (the task type) can say what else is wrong.
+        return msgspec.convert(good, cls), unknown, good
     except msgspec.ValidationError as exc:  # a check across fields (__post_init__)
-        return None, [problem(f"{CONFIG_FILE}: {path_of(exc)}", reason_of(exc))], good
+        return None, [*unknown, problem(f"{CONFIG_FILE}: {path_of(exc)}", reason_of(exc))], good
 
 
 def _problem_at(key: str, exc: msgspec.ValidationError) -> Problem:

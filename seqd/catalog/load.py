@@ -239,7 +239,7 @@ def load_task(folder: str, name: str, task_types: Registry[TaskType]) -> TaskEnt
         options=options,
         files=files,
     )
-    if not option_problems and not file_problems:
+    if (options is not None or task_type.options_type is None) and not file_problems:
         # The task type checks what it decoded, even beside problems of the core fields.
         try:
             problems.extend(task_type.check(source))
