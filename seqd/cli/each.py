@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import sys
 
-from seqd.cli.inputs import UsageError, build_input, decode_json
+from seqd.cli.inputs import UsageError, build_input, json_object
 from seqd.cli.output import text_of
 from seqd.cli.parser.runs import EACH_BATCH
 from seqd.cli.progress import Bar, on_terminal
@@ -76,12 +76,7 @@ def read_lines(source: Iterable[str], name: str, base: dict[str, Any]) -> list[L
     for number, text in enumerate(source, 1):
         if not text.strip():
             continue
-        try:
-            value = decode_json(text)
-        except ValueError as exc:
-            raise UsageError(f"--each: {name} line {number} is not valid JSON ({exc})") from None
-        if not isinstance(value, dict):
-            raise UsageError(f"--each: {name} line {number} must be a JSON object")
+        value = json_object(text, f"{name} line {number}", "--each")
         lines.append((number, {**base, **value}))
     return lines
 
