@@ -1,6 +1,6 @@
 """``seqctl runs ls``: the runs people started, newest first, each with how many child
-runs it has; ``--children`` lists child runs too (with their parent), ``--all`` every
-run on every page.
+runs it has; ``--children`` lists child runs too (with their parent), as do ``--task``
+and ``--parent``; ``--all`` lists every run on every page.
 
 Its own module because a listing is its own kind of output — a table cut to the
 terminal, a cursor for the next page, JSON as ``runs.list`` answers it — and the one
@@ -21,7 +21,8 @@ if TYPE_CHECKING:
 
 
 def ls(client: Client, args: argparse.Namespace, out: Out) -> int:
-    nested = bool(args.all or args.children or args.parent)
+    # Runs of a named task are listed at any depth: its runs may all be states of flows.
+    nested = bool(args.all or args.children or args.parent or args.task)
     cursor: str | None = args.cursor
     runs: list[Run] = []
     children: dict[str, int] = {}

@@ -49,7 +49,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _command(argv: Sequence[str] | None) -> int:
     words = sys.argv[1:] if argv is None else argv
-    if COMPLETE in words[:3]:  # the shell asking for names as the user types
+    if _completing(words):  # the shell asking for names as the user types
         candidates: Callable[[Sequence[str]], int] = quick.load(("completion", "candidates"))
         return candidates(words)
     try:
@@ -95,6 +95,15 @@ def _command(argv: Sequence[str] | None) -> int:
     finally:
         if client is not None:
             client.close()
+
+
+def _completing(words: Sequence[str]) -> bool:
+    """``__complete``, alone or after ``--socket PATH`` / ``--socket=PATH``."""
+    if words[:1] == [COMPLETE]:
+        return True
+    if words[:1] == ["--socket"]:
+        return words[2:3] == [COMPLETE]
+    return words[:1] != [] and words[0].startswith("--socket=") and words[1:2] == [COMPLETE]
 
 
 def _command_line_error() -> type[CommandLineError]:

@@ -37,7 +37,8 @@ examples:
   seqctl completion bash > ~/.local/share/bash-completion/completions/seqctl
 
 Where a command takes a run ID, a unique prefix of it works too (4+ digits), and
-`last` (your newest run) or `last:TASK` (the newest run of TASK).
+`last` (the newest run started, not a state of a flow) or `last:TASK` (the
+newest run of TASK).
 
 The socket is --socket, else $SEQD_SOCKET, else your own daemon's socket
 (<runtime dir>/seqd/seqd.sock), else the system daemon's (/run/seqd/seqd.sock).

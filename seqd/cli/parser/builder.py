@@ -195,7 +195,7 @@ def run_ref(text: str) -> str:
     if re.fullmatch(r"[0-9a-f]{4,64}|last(:[a-z0-9][a-z0-9_.-]{0,127})?", text) is None:
         raise argparse.ArgumentTypeError(
             f"{text!r} is not a run: give its id, a unique prefix of it (4 or more of "
-            "its hex digits), last (your newest run) or last:TASK"
+            "its hex digits), last (the newest run started) or last:TASK"
         )
     return text
 

@@ -87,7 +87,7 @@ def add_runs(b: Builder, nouns: Subs) -> None:
         ("listing", "ls"),
         "Lists the runs you (or anyone) started — not the states of flows, which are\n"
         "child runs: CHILDREN counts them. --children lists them too, with their\n"
-        "PARENT; --all lists every run, every page.\n\n"
+        "PARENT, and so do --task and --parent; --all lists every run, every page.\n\n"
         "examples:\n  seqctl runs ls --task hello --status failed\n"
         "  seqctl runs ls --parent last          the states of your last flow\n"
         "  seqctl runs ls --all --json\n",
