@@ -207,7 +207,8 @@ def test_progress_only_on_a_terminal(daemon, tmp_path: Path) -> None:
     code, screen = on_pty(daemon.socket, "run", "slow", "-i", "seconds:=1.5")
     assert code == 0, screen
     assert "slow" in screen and "running" in screen and "\r\x1b[K" in screen
-    assert screen.rstrip().endswith('"slept_s": 1.5\r\n}'), screen  # the line was cleared
+    after = screen.rsplit("\x1b[K", 1)[1]  # what follows the spinner's last clear
+    assert after.startswith('{\r\n  "slept_s": 1.5') and "running" not in after, screen
     piped = daemon.seqctl("run", "slow", "-i", "seconds:=1")
     assert piped.returncode == 0 and piped.stderr == ""
     code, screen = on_pty(daemon.socket, "--json", "run", "slow", "-i", "seconds:=1")
