@@ -30,6 +30,8 @@ _ENCODER = msgspec.json.Encoder()
 CHECKS_PER_TURN = 250
 """Inputs checked between two yields to the event loop: a batch of 10,000 never holds
 the loop for long (checking one is some tens of microseconds)."""
+QUEUED_PER_TURN = 1000
+"""Stored runs put in line between two yields to the event loop."""
 
 
 def new_run(
@@ -113,7 +115,10 @@ async def submit_many(
         )
     answer = await engine.storage.create_runs(runs)
     fresh = [run for run, created in answer if created]
-    engine.accepted(fresh)
+    for start in range(0, len(fresh), QUEUED_PER_TURN):
+        if start:
+            await asyncio.sleep(0)  # stored already: a crash now only delays them
+        engine.accepted(fresh[start : start + QUEUED_PER_TURN])
     return [run for run, _ in answer], len(fresh)
 
 
