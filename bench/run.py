@@ -18,6 +18,7 @@ from pathlib import Path
 
 from bench import (
     backends,
+    batches,
     bigoutput,
     calibrate,
     cli_cold,
@@ -58,6 +59,7 @@ BENCHMARKS: dict[str, tuple[str, Benchmark]] = {
     "15": ("prune of 100,000 runs", prune.run),
     "16": ("schedules: fire latency and idle cost", schedules.run),
     "17": ("the cost of counting (metrics on vs off)", metrics_cost.run),
+    "19": ("batches: runs.submit_many throughput", batches.run),
 }
 DEFAULT_OUTPUT = report.ROOT / "docs" / "benchmarks.md"
 

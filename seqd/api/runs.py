@@ -1,10 +1,13 @@
-"""``runs.*``: submit, get, list, wait, cancel, signal, retry, logs, steps."""
+"""``runs.*``: submit (one run or a batch), get, list, wait, cancel, signal, retry, logs,
+steps. Every method that takes a run takes a reference to it (``refs``)."""
 
 from __future__ import annotations
 
 import asyncio
 from typing import TYPE_CHECKING
 
+from seqd.api.refs import resolve, resolve_id
+from seqd.engine.accepting import submit_many
 from seqd.model.runs import Run, RunQuery
 from seqd.model.schedules import check_caller_key
 from seqd.model.status import TERMINAL
@@ -21,6 +24,8 @@ from seqd.rpc.protocol import (
     SignalParams,
     StepsParams,
     StepsResult,
+    SubmitManyParams,
+    SubmitManyResult,
     SubmitParams,
     WaitParams,
 )
@@ -50,44 +55,65 @@ def handlers(app: Daemon) -> dict[str, Handler]:
             return await engine.wait(run.id, params.timeout_s)
         return run
 
+    async def submit_batch(params: SubmitManyParams, caller: Caller) -> SubmitManyResult:
+        # Shielded like submit: a batch is accepted whole or not at all.
+        runs, created = await asyncio.shield(
+            submit_many(
+                engine,
+                params.task,
+                params.inputs,
+                idempotency_keys=params.idempotency_keys,
+                priority=params.priority,
+                submitted_by=caller.uid,
+            )
+        )
+        return SubmitManyResult(ids=[run.id for run in runs], created=created)
+
     async def get(params: RunIdParams, caller: Caller) -> Run:
-        return await engine.get(params.id)
+        return await resolve(engine, params.id)
 
     async def wait(params: WaitParams, caller: Caller) -> Run:
-        return await engine.wait(params.id, params.timeout_s)
+        return await engine.wait(await resolve_id(engine, params.id), params.timeout_s)
 
     async def list_runs(params: ListParams, caller: Caller) -> ListResult:
+        parent = await resolve_id(engine, params.parent_id) if params.parent_id else None
         page = await engine.list(
             RunQuery(
                 task=params.task,
                 status=params.status,
-                parent_id=params.parent_id,
+                parent_id=parent,
                 schedule=params.schedule,
+                roots_only=params.roots_only,
                 limit=params.limit,
                 cursor=params.cursor,
             )
         )
-        return ListResult(runs=page.runs, next_cursor=page.next_cursor)
+        children: dict[str, int] = {}
+        if params.count_children and page.runs:
+            children = await app.storage.count_children([run.id for run in page.runs])
+        return ListResult(runs=page.runs, next_cursor=page.next_cursor, children=children)
 
     async def cancel(params: CancelParams, caller: Caller) -> Run:
-        return await engine.cancel(params.id, params.reason, caller.uid, caller.admin)
+        run_id = await resolve_id(engine, params.id)
+        return await engine.cancel(run_id, params.reason, caller.uid, caller.admin)
 
     async def signal(params: SignalParams, caller: Caller) -> Run:
-        return await engine.signal(params.id, params.name, params.data, caller.uid, caller.admin)
+        run_id = await resolve_id(engine, params.id)
+        return await engine.signal(run_id, params.name, params.data, caller.uid, caller.admin)
 
     async def retry(params: RetryParams, caller: Caller) -> Run:
-        return await engine.retry(params.id, caller.uid, caller.admin)
+        return await engine.retry(await resolve_id(engine, params.id), caller.uid, caller.admin)
 
     async def logs(params: LogsParams, caller: Caller) -> LogsResult:
-        run = await engine.get(params.id)
-        lines = await app.storage.read_logs(params.id, params.after, params.limit)
+        run = await resolve(engine, params.id)
+        lines = await app.storage.read_logs(run.id, params.after, params.limit)
         last = lines[-1].seq if lines else params.after
         finished = run.status in TERMINAL and len(lines) < params.limit
         return LogsResult(lines=lines, next=last, finished=finished)
 
     async def steps(params: StepsParams, caller: Caller) -> StepsResult:
-        run = await engine.get(params.id)
-        found = await app.storage.read_steps(params.id, params.after, params.limit)
+        run = await resolve(engine, params.id)
+        found = await app.storage.read_steps(run.id, params.after, params.limit)
         last = found[-1].seq if found else params.after
         finished = run.status in TERMINAL and len(found) < params.limit
         return StepsResult(steps=found, next=last, finished=finished)
@@ -97,6 +123,7 @@ def handlers(app: Daemon) -> dict[str, Handler]:
         "runs.signal": signal,
         "runs.retry": retry,
         "runs.submit": submit,
+        "runs.submit_many": submit_batch,
         "runs.get": get,
         "runs.wait": wait,
         "runs.list": list_runs,

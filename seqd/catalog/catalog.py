@@ -9,15 +9,17 @@ the code in a worker, never in the daemon) and cached per version.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import Sequence
 from typing import Any
 
 from jsonschema import Draft202012Validator
-from jsonschema.exceptions import SchemaError, best_match
+from jsonschema.exceptions import SchemaError, ValidationError, best_match
 
 from seqd.catalog.load import Sections, TaskEntry, scan
-from seqd.errors import NotFound, NotRunnable, ValidationFailed
+from seqd.errors import NotRunnable, ValidationFailed
+from seqd.model.suggest import unknown
 from seqd.model.tasks import Problem, TaskSummary
 from seqd.plugins.host import Registry
 from seqd.plugins.tasktype import TaskRef, TaskType
@@ -115,7 +117,9 @@ class Catalog:
         if entry.own_problems is None:
             entry.own_problems = list(entry.definition.problems)
         own = entry.own_problems
-        cross = self._check_with(entries, entry) if not own else []
+        # Checked against the other tasks even when it has problems of its own, so that
+        # one validation tells everything (a check may repeat one of its own: once).
+        cross = [p for p in self._check_with(entries, entry) if p not in own]
         entry.definition.problems = own + cross
         entry.definition.valid = not entry.definition.problems
 
@@ -152,7 +156,7 @@ class Catalog:
         """Every problem of a task now, with the input schemas of the tasks it refers to
         resolved first (signature-derived schemas are known only once asked)."""
         entry = await self.resolved(self.get(name))
-        if entry.source is not None and entry.own_problems == []:
+        if entry.source is not None:
             for other in list(self.entries.values()):
                 if other is not entry and other.definition.inputs_from != "config":
                     await self.resolved(other)
@@ -162,7 +166,7 @@ class Catalog:
     def get(self, name: str) -> TaskEntry:
         entry = self.entries.get(name)
         if entry is None:
-            raise NotFound(f"no task named {name!r}", {"task": name})
+            raise unknown(f"no task named {name!r}", name, self.entries, {"task": name})
         return entry
 
     def summaries(self, tag: str | None = None) -> list[TaskSummary]:
@@ -252,8 +256,41 @@ class Catalog:
             if error is not None:
                 path = ".".join(str(p) for p in error.absolute_path)
                 field = f"input.{path}" if path else "input"
-                raise ValidationFailed(
-                    f"{field}: {error.message}",
-                    {"field": field, "reason": error.message, "task": entry.name},
-                )
+                details = {"field": field, "reason": error.message, "task": entry.name}
+                hint = json_hint(error)
+                if hint:
+                    details["hint"] = hint
+                message = f"{field}: {error.message}" + (f" ({hint})" if hint else "")
+                raise ValidationFailed(message, details)
         return data
+
+
+_JSON_KINDS = {
+    "number": (int, float),
+    "integer": (int,),
+    "boolean": (bool,),
+    "null": (type(None),),
+    "array": (list,),
+    "object": (dict,),
+}
+
+
+def json_hint(error: ValidationError) -> str | None:
+    """For a top-level input given as a string where the schema wants a number (or a
+    boolean, null, a list, an object) and the string is that value written as JSON —
+    ``-i n=5`` instead of ``-i n:=5`` — how to give it as JSON."""
+    path = list(error.absolute_path)
+    if error.validator != "type" or len(path) != 1 or not isinstance(error.instance, str):
+        return None
+    wanted = error.validator_value
+    kinds = [wanted] if isinstance(wanted, str) else wanted if isinstance(wanted, list) else []
+    try:
+        value = json.loads(error.instance)
+    except ValueError:
+        return None
+    if any(isinstance(value, _JSON_KINDS.get(k, ())) for k in kinds if k != "string"):
+        if isinstance(value, bool) and "boolean" not in kinds:
+            return None
+        name, text = path[0], error.instance.strip()
+        return f"use -i {name}:={text} to pass it as JSON; -i {name}={text} passes a string"
+    return None

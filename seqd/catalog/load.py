@@ -21,13 +21,16 @@ import msgspec
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 
+from seqd.catalog.fields import CONFIG_FILE as CONFIG_FILE
+from seqd.catalog.fields import decode_fields
+from seqd.catalog.fields import problem as _problem
+from seqd.model.suggest import did_you_mean
 from seqd.model.tasks import TASK_NAME_PATTERN, Problem, RetryPolicy, TaskDef, TaskSummary
 from seqd.plugins.host import Registry
 from seqd.plugins.tasktype import TaskSource, TaskType
 
 logger = logging.getLogger(__name__)
 
-CONFIG_FILE = "config.json"
 MAX_CONFIG_BYTES = 1024 * 1024
 MAX_DEFINING_BYTES = 4 * 1024 * 1024
 MAX_HASHED_BYTES = 8 * 1024 * 1024
@@ -95,10 +98,6 @@ class TaskEntry:
 def inside(path: str, root: str) -> bool:
     """Whether ``path`` is ``root`` or below it (both already resolved)."""
     return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
-
-
-def _problem(where: str, message: str) -> Problem:
-    return Problem(where=where, message=message)
 
 
 def folder_version(folder: str) -> tuple[str, list[Problem]]:
@@ -179,12 +178,15 @@ def load_task(
         problems.append(_problem(CONFIG_FILE, "must be a JSON object"))
         definition.problems = problems
         return TaskEntry(definition, None)
-    try:
-        core = msgspec.convert({k: v for k, v in raw.items() if k in CORE_KEYS}, CoreConfig)
-    except msgspec.ValidationError as exc:
-        problems.append(_problem(f"{CONFIG_FILE}: {_path_of(exc)}", _reason_of(exc)))
-        definition.problems = problems
-        return TaskEntry(definition, None)
+    core, core_problems, good = decode_fields(
+        {k: v for k, v in raw.items() if k in CORE_KEYS}, CoreConfig, check_unknown=False
+    )
+    problems.extend(core_problems)
+    if core is None:
+        if "type" not in good:  # nothing more can be known without the type
+            definition.problems = problems
+            return TaskEntry(definition, None)
+        core = CoreConfig(**good)  # the fields that are right; the others as by default
     definition.type = core.type
     definition.description = core.description
     definition.timeout_s = core.timeout_s
@@ -207,40 +209,39 @@ def load_task(
             )
     task_type = task_types.get(core.type)
     if task_type is None:
-        known = ", ".join(task_types.names()) or "none"
+        names = task_types.names()
+        known = ", ".join(names) or "none"
         problems.append(
-            _problem(f"{CONFIG_FILE}: type", f"unknown task type {core.type!r} (known: {known})")
+            _problem(
+                f"{CONFIG_FILE}: type",
+                f"unknown task type {core.type!r}{did_you_mean(core.type, names)} (known: {known})",
+            )
         )
         definition.problems = problems
         return TaskEntry(definition, None)
-    rest = {k: v for k, v in raw.items() if k not in CORE_KEYS}
     for key, check in (sections or {}).items():
-        if key in rest:
-            for problem in check(rest.pop(key)):
+        if key in raw:
+            for problem in check(raw[key]):
                 problems.append(_problem(f"{CONFIG_FILE}: {problem.where}", problem.message))
-    options: msgspec.Struct | None = None
-    if task_type.options_type is not None:
-        try:
-            options = msgspec.convert(rest, task_type.options_type)
-            definition.options = msgspec.to_builtins(options)
-        except msgspec.ValidationError as exc:
-            problems.append(_problem(f"{CONFIG_FILE}: {_path_of(exc)}", _reason_of(exc)))
-    elif rest:
-        problems.append(
-            _problem(f"{CONFIG_FILE}", f"unknown field(s) for type {core.type}: {sorted(rest)}")
-        )
+    own = {k: v for k, v in raw.items() if k not in (sections or {})}
+    options, option_problems, _ = _options(own, task_type, core.type)
+    problems.extend(option_problems)
+    if options is not None:
+        definition.options = msgspec.to_builtins(options)
     files: dict[str, str] = {}
+    file_problems: list[Problem] = []
     for fname in task_type.defining_files:
         fpath = os.path.join(folder, fname)
         if not os.path.isfile(fpath):
             continue
         if not inside(os.path.realpath(fpath), real_folder):
-            problems.append(_problem(fname, "is a symlink leading outside the task folder"))
+            file_problems.append(_problem(fname, "is a symlink leading outside the task folder"))
             continue
         try:
             files[fname] = read_text(fpath, MAX_DEFINING_BYTES)
         except (OSError, ValueError) as exc:
-            problems.append(_problem(fname, f"unreadable: {exc}"))
+            file_problems.append(_problem(fname, f"unreadable: {exc}"))
+    problems.extend(file_problems)
     source = TaskSource(
         name=name,
         dir=folder,
@@ -250,7 +251,8 @@ def load_task(
         options=options,
         files=files,
     )
-    if not problems:
+    if (options is not None or task_type.options_type is None) and not file_problems:
+        # The task type checks what it decoded, even beside problems of the core fields.
         try:
             problems.extend(task_type.check(source))
         except Exception as exc:
@@ -277,16 +279,25 @@ def _core_problems(core: CoreConfig) -> list[Problem]:
     return problems
 
 
-def _path_of(exc: msgspec.ValidationError) -> str:
-    text = str(exc)
-    if " - at `$" in text:
-        return text.rsplit(" - at `$", 1)[1].rstrip("`").lstrip(".")
-    match = re.search(r"field `([^`]+)`", text)
-    return match.group(1) if match else "config"
-
-
-def _reason_of(exc: msgspec.ValidationError) -> str:
-    return str(exc).rsplit(" - at `$", 1)[0]
+def _options(
+    raw: dict[str, Any], task_type: TaskType, type_name: str
+) -> tuple[msgspec.Struct | None, list[Problem], dict[str, Any]]:
+    """The task type's own fields (all but the core ones), decoded into its
+    ``options_type``, with every problem; a type without options takes no other field."""
+    rest = {k: v for k, v in raw.items() if k not in CORE_KEYS}
+    if task_type.options_type is not None:
+        return decode_fields(rest, task_type.options_type, others=CORE_KEYS)
+    return (
+        None,
+        [
+            _problem(
+                f"{CONFIG_FILE}: {key}",
+                f"unknown field for type {type_name}{did_you_mean(key, CORE_KEYS)}",
+            )
+            for key in rest
+        ],
+        {},
+    )
 
 
 def subfolders(path: str) -> list[tuple[str, str]]:

@@ -68,6 +68,12 @@ def read_input(spec: str, stdin: IO[str] | None = None, flag: str = "--input") -
         text, origin = read_file(spec[1:], flag), spec[1:]
     else:
         text, origin = spec, flag
+    return json_object(text, origin, flag)
+
+
+def json_object(text: str, origin: str, flag: str) -> dict[str, Any]:
+    """``text`` (from ``origin``, given with ``flag``) as a JSON object, or a usage error
+    saying which it is not."""
     try:
         value = decode_json(text)
     except ValueError as exc:

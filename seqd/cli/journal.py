@@ -23,8 +23,9 @@ _SUFFIX = re.compile(r"#(\d+)\.(\d+)")
 def steps(client: Client, args: argparse.Namespace, out: Out) -> int:
     after = args.after
     found: list[Step] = []
+    run_id = client.get_run(args.id).id  # resolves a prefix or `last` once, for every page
     while True:
-        page = client.steps(args.id, after, STEP_PAGE)
+        page = client.steps(run_id, after, STEP_PAGE)
         found.extend(page.steps)
         after = page.next
         if len(page.steps) < STEP_PAGE:

@@ -1,7 +1,8 @@
 """seqctl's entry point: parse, run one command, map the outcome to an exit status.
 
 Exit statuses (★): 0 ok; 1 the run failed or was cancelled; 2 usage error;
-3 daemon unreachable; 4 the daemon refused the request. Kept light on imports — no
+3 daemon unreachable; 4 the daemon refused the request. With ``--json`` an error is
+also printed to stdout as ``{"error": {"type", "message", "details"}}``. Kept light on imports — no
 asyncio, pluggy, jsonschema, logging, msgspec or ``typing`` (the client decodes with
 the standard library: ``Client(typed=False)``), and for ``seqctl status`` not even
 ``json``, ``argparse`` or ``re`` (``quick.py``, ``seqd.rpc.strictjson``) — so it starts
@@ -17,7 +18,7 @@ import sys
 
 from seqd.cli import quick
 from seqd.cli.inputs import UsageError
-from seqd.cli.output import Out, text_of
+from seqd.cli.output import Out, detail_lines
 from seqd.client import Client, DaemonUnreachable, ProtocolError, RpcError
 
 TYPE_CHECKING = False
@@ -26,9 +27,13 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
     from typing import NoReturn
 
+    from seqd.cli.parser.builder import CommandLineError
+
     Handler = Callable[[Client, argparse.Namespace, Out], int]
 
 OK, FAILED, USAGE, UNREACHABLE, REFUSED = 0, 1, 2, 3, 4
+COMPLETE = "__complete"
+"""The hidden command completion scripts call (``seqd.cli.completion.candidates``)."""
 INTERRUPTED = 130
 BROKEN_PIPE = 141
 
@@ -44,7 +49,17 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _command(argv: Sequence[str] | None) -> int:
     words = sys.argv[1:] if argv is None else argv
-    args = quick.parse(words) or _parse(words)
+    if _completing(words):  # the shell asking for names as the user types
+        candidates: Callable[[Sequence[str]], int] = quick.load(("completion", "candidates"))
+        return candidates(words)
+    try:
+        args = quick.parse(words) or _parse(words)
+    except _command_line_error() as exc:
+        out = Out(json="--json" in words)
+        out.error(exc.usage.rstrip("\n"))
+        out.error(f"{exc.prog}: error: {exc.message}")
+        out.json_error("usage", f"{exc.prog}: {exc.message}")
+        return USAGE
     out = Out(json=args.json)
     handler: Handler = quick.load(args.handler)
     client: Client | None = None
@@ -53,18 +68,22 @@ def _command(argv: Sequence[str] | None) -> int:
         return handler(client, args, out)
     except UsageError as exc:
         out.error(f"seqctl: error: {exc}")
+        out.json_error("usage", str(exc))
         return USAGE
     except RpcError as exc:
         out.error(f"error: {exc.message} ({exc.type})")
-        for key, value in exc.details.items():
-            out.error(f"  {key}: {text_of(value)}")
+        for line in detail_lines(exc.details):
+            out.error(line)
+        out.json_error(exc.type, exc.message, exc.details)
         return REFUSED
     except DaemonUnreachable as exc:
         out.error(f"error: {exc}")
+        out.json_error("unreachable", str(exc), {"socket": exc.socket_path})
         return UNREACHABLE
     except ProtocolError as exc:
         path = client.socket_path if client is not None else "the socket"
         out.error(f"error: {path} did not answer like seqd: {exc}")
+        out.json_error("protocol", f"{path} did not answer like seqd: {exc}", {"socket": path})
         return UNREACHABLE
     except KeyboardInterrupt:
         out.error("")
@@ -76,6 +95,22 @@ def _command(argv: Sequence[str] | None) -> int:
     finally:
         if client is not None:
             client.close()
+
+
+def _completing(words: Sequence[str]) -> bool:
+    """``__complete``, alone or after ``--socket PATH`` / ``--socket=PATH``."""
+    if words[:1] == [COMPLETE]:
+        return True
+    if words[:1] == ["--socket"]:
+        return words[2:3] == [COMPLETE]
+    return words[:1] != [] and words[0].startswith("--socket=") and words[1:2] == [COMPLETE]
+
+
+def _command_line_error() -> type[CommandLineError]:
+    """The error class of the argparse path, imported only when that path runs."""
+    from seqd.cli.parser.builder import CommandLineError
+
+    return CommandLineError
 
 
 def _parse(argv: Sequence[str]) -> argparse.Namespace:

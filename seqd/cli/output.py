@@ -188,6 +188,23 @@ def text_of(value: object, as_json: Callable[[Any], str] = compact_json) -> str:
     return value if isinstance(value, str) else as_json(value)
 
 
+def detail_lines(details: dict[str, Any], indent: str = "  ") -> list[str]:
+    """An error's details for people, one ``key: value`` per line: a list of strings is
+    a block of lines below its key (a command's last stderr lines), a list of objects
+    one line each (the candidates of an ambiguous run id), anything else as JSON."""
+    lines: list[str] = []
+    for label, value in details.items():
+        if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
+            lines.append(f"{indent}{label}:")
+            lines.extend(f"{indent}  {v}" for v in value)
+        elif isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+            lines.append(f"{indent}{label}:")
+            lines.extend(f"{indent}  " + "  ".join(text_of(x) for x in v.values()) for v in value)
+        else:
+            lines.append(f"{indent}{label}: {text_of(value)}")
+    return lines
+
+
 # -- timestamps (RFC 3339 UTC on the wire, local time on screen) --------------------------
 
 
@@ -274,6 +291,12 @@ class Out:
 
     def json(self, value: Any) -> None:
         self.line(pretty_json(value))
+
+    def json_error(self, type: str, message: str, details: dict[str, Any] | None = None) -> None:
+        """With ``--json``, an error on stdout too, as a script reads it:
+        ``{"error": {"type", "message", "details"}}`` (the exit status says the kind)."""
+        if self.json_mode:
+            self.json({"error": {"type": type, "message": message, "details": details or {}}})
 
     def result(self, value: T, as_text: Callable[[T], object]) -> None:
         """A command's result: as JSON with ``--json``, else ``as_text(value)`` prints

@@ -3,54 +3,55 @@
 Waiting is done in bounded ``runs.wait`` calls (so no single request is unbounded and
 a lost daemon is noticed), and following logs alternates ``runs.logs`` with a short
 ``runs.wait``, which returns early when the run ends: no busy loop. Ctrl-C stops the
-waiting, never the run. As in ``commands``, results are ``AttrDict``s read through the
-Structs' field names.
+waiting, never the run. A run given as a reference (a prefix, ``last``) is resolved
+once, by the daemon, before a command that makes several calls about it. As in
+``commands``, results are ``AttrDict``s read through the Structs' field names.
 """
 
 from __future__ import annotations
 
 import time
 
-from seqd.cli.inputs import build_input
+from seqd.cli.inputs import UsageError, build_input
 from seqd.cli.output import (
     clock,
     compact_json,
+    detail_lines,
     duration,
     elapsed,
     full_time,
     pretty_json,
-    short_time,
     size,
-    text_of,
 )
-from seqd.client import DaemonUnreachable
+from seqd.cli.progress import Spinner, on_terminal
+from seqd.cli.reconnect import INTERRUPTED, patient
 from seqd.model.status import TERMINAL
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import argparse
     from collections.abc import Callable
-    from typing import ParamSpec, TypeVar
 
     from seqd.cli.output import Out
     from seqd.client import Client
     from seqd.model.runs import LogLine, Run
 
-    T = TypeVar("T")
-    P = ParamSpec("P")
-
 WAIT_CHUNK_S = 60.0
 """Longest single ``runs.wait`` while waiting for a run to end."""
+SPINNER_CHUNK_S = 1.0
+"""...and with a spinner, whose status line shows each change within this."""
 FOLLOW_POLL_S = 1.0
 """How long to wait for the run to end between two reads of its log when following."""
 LOG_PAGE = 1000
-RECONNECT_S = 30.0
-"""How long a waiting command keeps trying to reach a daemon that went away."""
-RECONNECT_PAUSE_S = 0.5
-INTERRUPTED = 130
 
 
 def run(client: Client, args: argparse.Namespace, out: Out) -> int:
+    if args.each is not None:
+        from seqd.cli.each import run_each
+
+        return run_each(client, args, out)
+    if args.wait:
+        raise UsageError("--wait goes with --each (a single run is waited for anyway)")
     payload = build_input(args.input, args.items)
     submitted = client.submit(
         args.task,
@@ -66,7 +67,8 @@ def run(client: Client, args: argparse.Namespace, out: Out) -> int:
 
 
 def wait(client: Client, args: argparse.Namespace, out: Out) -> int:
-    return _wait_and_report(client, args.id, None, args.timeout, False, out)
+    current = client.get_run(args.id)  # resolves a prefix or `last` once
+    return _wait_and_report(client, current.id, current, args.timeout, False, out)
 
 
 def _wait_and_report(
@@ -78,48 +80,47 @@ def _wait_and_report(
     out: Out,
 ) -> int:
     deadline = None if timeout is None else time.monotonic() + timeout
+    spinner = None
+    if not follow and on_terminal(out) and (current is None or current.status not in TERMINAL):
+        spinner = Spinner(out.stderr, f"{current.task if current else 'run'} {run_id}").start()
     try:
         if follow:
             emit = _log_printer(out, to_stderr=True, live=True)
             current = follow_logs(client, run_id, 0, deadline, emit, out)
-        final = await_run(client, run_id, current, deadline, out)
+        final = await_run(client, run_id, current, deadline, out, spinner)
     except KeyboardInterrupt:
+        if spinner is not None:
+            spinner.stop()
         out.error(
             f"\nrun {run_id} continues in the background; "
             f"cancel it with: seqctl runs cancel {run_id}"
         )
         return INTERRUPTED
+    finally:
+        if spinner is not None:
+            spinner.stop()
     return report(final, out)
 
 
 def await_run(
-    client: Client, run_id: str, current: Run | None, deadline: float | None, out: Out
+    client: Client,
+    run_id: str,
+    current: Run | None,
+    deadline: float | None,
+    out: Out,
+    spinner: Spinner | None = None,
 ) -> Run:
     """The run once finished, or as it is when ``deadline`` (monotonic) passes."""
+    longest = WAIT_CHUNK_S if spinner is None else SPINNER_CHUNK_S
     while current is None or current.status not in TERMINAL:
+        if spinner is not None and current is not None:
+            spinner.status(current.status)
         remaining = None if deadline is None else deadline - time.monotonic()
         if remaining is not None and remaining <= 0:
             return current if current is not None else client.get_run(run_id)
-        chunk = WAIT_CHUNK_S if remaining is None else min(WAIT_CHUNK_S, remaining)
+        chunk = longest if remaining is None else min(longest, remaining)
         current = patient(out, client.wait, run_id, chunk)
     return current
-
-
-def patient(out: Out, call: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
-    """Retry a read-only call while the daemon is away for a moment (a restart), so
-    waiting on a run survives ``systemctl restart seqd``; give up after RECONNECT_S."""
-    give_up: float | None = None
-    while True:
-        try:
-            return call(*args, **kwargs)
-        except DaemonUnreachable as exc:
-            now = time.monotonic()
-            if give_up is None:
-                give_up = now + RECONNECT_S
-                out.error(f"lost the daemon ({exc.reason}); retrying for {RECONNECT_S:g}s")
-            if now >= give_up:
-                raise
-            time.sleep(RECONNECT_PAUSE_S)
 
 
 def follow_logs(
@@ -184,12 +185,9 @@ def _failure(run: Run) -> str:
         return f"run {run.id} {run.status}"
     kind = "" if err.type == run.status else f"{err.type}: "
     lines = [f"run {run.id} {run.status}: {kind}{err.message}"]
-    traceback = None
-    for key, value in err.details.items():
-        if key == "traceback":
-            traceback = value
-        else:
-            lines.append(f"  {key}: {text_of(value)}")
+    details = dict(err.details)
+    traceback = details.pop("traceback", None)
+    lines.extend(detail_lines(details))
     if isinstance(traceback, list):
         traceback = "".join(str(t) for t in traceback)
     if traceback:
@@ -213,53 +211,6 @@ def _log_printer(
             stream.flush()
 
     return emit
-
-
-def ls(client: Client, args: argparse.Namespace, out: Out) -> int:
-    filters = (args.task, args.status, args.parent, args.limit, args.cursor)
-    next_cursor: str | None = None
-    if args.all:
-        runs = list(client.iter_runs(*filters, schedule=args.schedule))
-    else:
-        page = client.list_runs(*filters, schedule=args.schedule)
-        runs, next_cursor = page.runs, page.next_cursor
-    listed = {"runs": runs, "next_cursor": next_cursor}  # a ListResult
-    out.result(listed, lambda _: _print_runs(runs, next_cursor, args, out))
-    return 0
-
-
-def _print_runs(
-    runs: list[Run], next_cursor: str | None, args: argparse.Namespace, out: Out
-) -> None:
-    if not runs:
-        out.line("no runs")
-    else:
-        rows = [
-            (
-                r.id,
-                r.task,
-                r.status,
-                r.attempt,
-                short_time(r.created_at),
-                duration(elapsed(r.started_at, r.finished_at)),
-                r.error.type if r.error else "",
-            )
-            for r in runs
-        ]
-        out.table(["id", "task", "status", "attempt", "created", "duration", "error"], rows)
-    if next_cursor:
-        out.error(f"more runs: seqctl runs ls {_filters(args)}--cursor {next_cursor}")
-
-
-def _filters(args: argparse.Namespace) -> str:
-    parts = []
-    for flag, value in (("--task", args.task), ("--status", args.status),
-                        ("--parent", args.parent), ("--schedule", args.schedule)):  # fmt: skip
-        if value:
-            parts.append(f"{flag} {value} ")
-    if args.limit != 50:
-        parts.append(f"--limit {args.limit} ")
-    return "".join(parts)
 
 
 def show(client: Client, args: argparse.Namespace, out: Out) -> int:
@@ -306,12 +257,13 @@ def _show_run(r: Run, out: Out) -> None:
 
 def logs(client: Client, args: argparse.Namespace, out: Out) -> int:
     emit = _log_printer(out, live=args.follow)
+    run_id = client.get_run(args.id).id  # resolves a prefix or `last` once
     if args.follow:
-        follow_logs(client, args.id, args.after, None, emit, out)
+        follow_logs(client, run_id, args.after, None, emit, out)
         return 0
     after = args.after
     while True:
-        page = client.logs(args.id, after, LOG_PAGE)
+        page = client.logs(run_id, after, LOG_PAGE)
         for line in page.lines:
             emit(line)
         after = page.next

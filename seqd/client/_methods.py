@@ -34,6 +34,7 @@ if TYPE_CHECKING:
         ShutdownResult,
         StatusResult,
         StepsResult,
+        SubmitManyResult,
         TaskListResult,
         ToolCallResult,
         ToolInfo,
@@ -51,13 +52,18 @@ def _run_filter(
     limit: int = 50,
     cursor: str | None = None,
     schedule: str | None = None,
+    roots_only: bool = False,
+    count_children: bool = False,
 ) -> dict[str, Any]:
-    """``runs.list``'s params: the parameters of ``list_runs`` and ``iter_runs``."""
+    """``runs.list``'s params: the parameters of ``list_runs`` and ``iter_runs``.
+    ``parent_id`` may be any run reference (see ``get_run``)."""
     return {
         "task": task,
         "status": status,
         "parent_id": parent_id,
         "schedule": schedule,
+        "roots_only": roots_only,
+        "count_children": count_children,
         "limit": limit,
         "cursor": cursor,
     }
@@ -164,7 +170,30 @@ class Methods:
         return run
 
     @unary
+    def submit_many(
+        self,
+        task: str,
+        inputs: Sequence[dict[str, Any]],
+        *,
+        idempotency_keys: Sequence[str | None] | None = None,
+        priority: int = 0,
+    ) -> Steps[SubmitManyResult]:
+        """Queue one run of ``task`` per input, all or none (at most 10,000 inputs);
+        ``.ids`` are the runs in input order. An error names the input (``index``)."""
+        params = {
+            "task": task,
+            "inputs": [dict(i) for i in inputs],
+            "idempotency_keys": None if idempotency_keys is None else list(idempotency_keys),
+            "priority": priority,
+        }
+        result: SubmitManyResult = yield Request("runs.submit_many", params)
+        return result
+
+    @unary
     def get_run(self, id: str) -> Steps[Run]:
+        """One run. ``id`` (here and wherever a method takes a run) may also be a unique
+        prefix of the id (4+ hex digits), ``"last"`` (the newest run without a parent)
+        or ``"last:TASK"`` (the newest run of TASK)."""
         run: Run = yield Request("runs.get", {"id": id})
         return run
 

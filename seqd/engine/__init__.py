@@ -3,7 +3,8 @@ its parts are every status change (``transitions``), executing a run (``executio
 the job a task type sees (``job``) and its log (``runlog``), retry back-off
 (``retries``), suspension and signals (``suspension``, ``wakeups``), cancellation
 (``cancellation``), recovery at start-up (``recovery``, ``orphans``), the run queue
-(``queue``) and the checks on what callers send (``validation``).
+(``queue``), the checks on what callers send (``validation``) and the records of new
+runs, one or a batch of them (``accepting``).
 
 May import: ``seqd.tools``, ``seqd.catalog``, ``seqd.storage``, ``seqd.flow``,
 ``seqd.runtime``, ``seqd.plugins``, ``seqd.config``, ``seqd.rpc``, ``seqd.model``,

@@ -23,7 +23,6 @@ from msgspec.structs import replace
 from seqd.catalog.catalog import Catalog
 from seqd.config.settings import Config
 from seqd.errors import Conflict, NotFound, ShuttingDown
-from seqd.model import timeutil
 from seqd.model.ids import IdGenerator
 from seqd.model.runs import Run, RunPage, RunQuery
 from seqd.model.status import TERMINAL
@@ -34,6 +33,7 @@ from seqd.plugins.host import PluginHost
 from seqd.plugins.storage import StorageBackend
 from seqd.tools.service import ToolService
 
+from .accepting import new_run
 from .cancellation import Cancellation
 from .execution import Executor
 from .job import ActiveJob
@@ -148,30 +148,24 @@ class Engine:
         the run joins; a child run (``parent_id``) joins its parent's trace instead,
         under ``parent_span_id`` (the span of the step that starts it) or the parent's
         own span."""
-        if not self.accepting:
-            raise ShuttingDown("the daemon is shutting down; no new runs are accepted")
+        self.check_accepting()
         entry = await self.catalog.runnable(task)
         data = self.catalog.check_input(entry, data)
         check_size("input", data, self.config.limits.max_input_bytes)
         trace_id, parent_span = await trace_of_new_run(self.transitions, parent_id, trace)
-        parent_span = parent_span_id or parent_span
-        run_id = self.ids.new()
-        run = Run(
-            id=run_id,
-            task=task,
-            status="queued",
-            input=data,
-            parent_id=parent_id,
-            root_id=root_id or run_id,
-            task_version=entry.definition.version,
-            priority=priority,
+        run = new_run(
+            self.ids,
+            self.node,
+            entry,
+            data,
             idempotency_key=idempotency_key,
-            created_at=timeutil.now(),
-            node=self.node,
+            priority=priority,
             submitted_by=submitted_by,
+            parent_id=parent_id,
+            root_id=root_id,
             retry_of=retry_of,
             trace_id=trace_id,
-            parent_span_id=parent_span,
+            parent_span_id=parent_span_id or parent_span,
             schedule=schedule,
             scheduled_for=scheduled_for,
         )
@@ -184,12 +178,21 @@ class Engine:
                     {"id": stored.id, "task": stored.task, "field": "idempotency_key"},
                 )
             return stored
-        self.transitions.live[run.id] = run
-        self.transitions.spans.created(run.id)
-        self.transitions.emit(run, None)
-        self._enqueue(run)
-        self._schedule()
+        self.accepted([run])
         return run
+
+    def check_accepting(self) -> None:
+        if not self.accepting:
+            raise ShuttingDown("the daemon is shutting down; no new runs are accepted")
+
+    def accepted(self, runs: list[Run]) -> None:
+        """Runs just stored as queued: they go in line, and what can start starts."""
+        for run in runs:
+            self.transitions.live[run.id] = run
+            self.transitions.spans.created(run.id)
+            self.transitions.emit(run, None)
+            self._enqueue(run)
+        self._schedule()
 
     def trace_for(self, run_id: str) -> str | None:
         """The trace id of a queued or running run (what storage calls are made for)."""

@@ -19,7 +19,7 @@ from typing import Final
 from msgspec import UNSET
 
 from seqd.flow.conditions import condition_problems
-from seqd.flow.decode import GRAPH_FILE, load_graph, suggest, where
+from seqd.flow.decode import GRAPH_FILE, load_graph, where
 from seqd.flow.graph import (
     Acting,
     ChoiceState,
@@ -34,6 +34,7 @@ from seqd.flow.references import TaskInfo, check_references
 from seqd.flow.scopes import Scope, StateRef, collect, is_final, task_references, transitions
 from seqd.flow.template import child_location
 from seqd.model.rfc3339 import parse_rfc3339
+from seqd.model.suggest import did_you_mean as suggest
 from seqd.model.tasks import Problem
 
 __all__ = [

@@ -10,7 +10,6 @@ for a misspelt key). All problems are collected, not just the first.
 
 from __future__ import annotations
 
-import difflib
 import json
 import re
 from typing import Any, Final, TypeVar
@@ -18,8 +17,17 @@ from typing import Any, Final, TypeVar
 import msgspec
 from msgspec import inspect as mi
 
-from seqd.flow.graph import STATE_TYPES, Graph, MapState, ParallelState, StateBase, SubGraph
+from seqd.flow.graph import (
+    STATE_TYPES,
+    Graph,
+    MapState,
+    ParallelState,
+    StateBase,
+    SubGraph,
+    Undecoded,
+)
 from seqd.flow.template import child_location
+from seqd.model.suggest import did_you_mean as suggest
 from seqd.model.tasks import Problem
 
 GRAPH_FILE: Final = "graph.json"
@@ -44,18 +52,11 @@ def where(location: str) -> str:
     return f"{GRAPH_FILE}: {location}" if location else GRAPH_FILE
 
 
-def suggest(word: str, candidates: Any) -> str:
-    """``"; did you mean 'store'?"`` when a candidate is close to ``word``, else ``""``."""
-    names = [c for c in candidates if isinstance(c, str)]
-    if len(names) > 500:
-        # Keep a typo in a 10,000-state graph cheap: only names of about the same length.
-        names = [c for c in names if abs(len(c) - len(word)) <= 2]
-    close = difflib.get_close_matches(word, names, n=1, cutoff=0.6)
-    return f"; did you mean {close[0]!r}?" if close else ""
-
-
-def load_graph(text: str) -> tuple[Graph | None, list[Problem]]:
-    """Decode ``graph.json`` text; the graph is None when any part does not decode."""
+def load_graph(text: str, *, partial: bool = False) -> tuple[Graph | None, list[Problem]]:
+    """Decode ``graph.json`` text; the graph is None when any part does not decode.
+    With ``partial``, a state that does not decode is an ``Undecoded`` stand-in instead,
+    so the analyzer can still check the rest in the same pass (the graph is then None
+    only when its top level does not decode); such a graph must never run."""
     problems: list[Problem] = []
     duplicates: list[str] = []
 
@@ -87,11 +88,13 @@ def load_graph(text: str) -> tuple[Graph | None, list[Problem]]:
     if not isinstance(raw, dict):
         problems.append(Problem(where=GRAPH_FILE, message="must be a JSON object"))
         return None, problems
-    graph = _subgraph(raw, Graph, "", problems)
-    return (graph if not problems else None), problems
+    graph = _subgraph(raw, Graph, "", problems, partial)
+    return (graph if partial or not problems else None), problems
 
 
-def _subgraph(raw: dict[str, Any], cls: type[T], at: str, problems: list[Problem]) -> T | None:
+def _subgraph(
+    raw: dict[str, Any], cls: type[T], at: str, problems: list[Problem], partial: bool = False
+) -> T | None:
     """Decode a graph or a branch: its own fields first, then each state by name."""
     states_raw = raw.get("states")
     shallow = dict(raw)
@@ -105,6 +108,8 @@ def _subgraph(raw: dict[str, Any], cls: type[T], at: str, problems: list[Problem
     states_at = child_location(at, "states")
     for name, state_raw in states_raw.items():
         state = _state(state_raw, child_location(states_at, name), problems)
+        if state is None and partial:
+            state = _stand_in(state_raw)
         if state is None:
             ok = False
         else:
@@ -161,6 +166,21 @@ def _state(raw: Any, at: str, problems: list[Problem]) -> StateBase | None:
     return state
 
 
+def _stand_in(raw: Any) -> Undecoded:
+    """What can be read of an undecodable state: where its transitions go."""
+    targets: list[tuple[str, str]] = []
+    if isinstance(raw, dict):
+        for field in ("next", "on_timeout", "default"):
+            if isinstance(raw.get(field), str):
+                targets.append((field, raw[field]))
+        for listed in ("catch", "choices"):
+            items = raw.get(listed)
+            for i, item in enumerate(items if isinstance(items, list) else []):
+                if isinstance(item, dict) and isinstance(item.get("next"), str):
+                    targets.append((f"{listed}[{i}].next", item["next"]))
+    return Undecoded(targets=targets)
+
+
 def _emptied(body: Any, at: str, nested: list[tuple[str, dict[str, Any]]]) -> Any:
     """A branch with its states taken out (decoded on their own, at ``at``)."""
     if isinstance(body, dict) and isinstance(body.get("states"), dict):
@@ -173,11 +193,39 @@ def _convert(obj: dict[str, Any], cls: type[T], at: str, problems: list[Problem]
     try:
         return msgspec.convert(obj, cls)
     except msgspec.ValidationError as exc:
-        text, _, rest = str(exc).partition(" - at `$")
-        path = rest.rstrip("`")
-        location = at + path if at else path.lstrip(".")
-        problems.append(Problem(where=where(location), message=_friendly(text, cls, path)))
+        # msgspec stops at the first wrong field: look at each field to tell them all.
+        problems.extend(_each_field(obj, cls, at) or [_problem(str(exc), cls, at, "")])
         return None
+
+
+def _problem(error: str, cls: type[msgspec.Struct], at: str, prefix: str) -> Problem:
+    """msgspec's ``error`` about the value at ``prefix`` inside ``cls`` (at ``at``)."""
+    text, _, rest = error.partition(" - at `$")
+    path = prefix + rest.rstrip("`")
+    location = at + path if at else path.lstrip(".")
+    return Problem(where=where(location), message=_friendly(text, cls, path))
+
+
+def _each_field(obj: dict[str, Any], cls: type[msgspec.Struct], at: str) -> list[Problem]:
+    """Every field's own problem: unknown keys, values of the wrong kind, missing
+    required fields (none: the object is wrong only as a whole)."""
+    fields = {f.encode_name: f for f in msgspec.structs.fields(cls)}
+    tag = cls.__struct_config__.tag_field
+    found: list[Problem] = []
+    for key, value in obj.items():
+        field = fields.get(key)
+        if field is None:
+            if key != tag:
+                found.append(_problem(f"Object contains unknown field `{key}`", cls, at, ""))
+            continue
+        try:
+            msgspec.convert(value, field.type)
+        except msgspec.ValidationError as exc:
+            found.append(_problem(str(exc), cls, at, f".{key}"))
+    for name, field in fields.items():
+        if field.required and name not in obj:
+            found.append(_problem(f"Object missing required field `{name}`", cls, at, ""))
+    return found
 
 
 def _friendly(text: str, cls: type[msgspec.Struct], path: str) -> str:

@@ -228,6 +228,16 @@ STATE_TYPES: tuple[type[StateBase], ...] = (
 )
 
 
+class Undecoded(StateBase, tag="undecoded", kw_only=True):
+    """Stands for a state whose JSON did not decode, so that the rest of the graph can
+    still be analysed (``load_graph(partial=True)``): it keeps where the state said it
+    goes, and counts as a way to finish (so nothing is blamed on what is unknown). Never
+    part of a graph that runs, and never decoded from JSON (not in ``State``)."""
+
+    targets: list[tuple[str, str]] = []
+    """``(field, state)`` of every transition the raw state spelt out."""
+
+
 class Graph(SubGraph, kw_only=True):
     """The whole ``graph.json``."""
 

@@ -16,7 +16,7 @@ from typing import Any, Final
 from msgspec import UNSET
 
 from seqd.flow.conditions import condition_paths, is_json_type
-from seqd.flow.decode import suggest, where
+from seqd.flow.decode import where
 from seqd.flow.graph import (
     Acting,
     ChoiceState,
@@ -37,6 +37,7 @@ from seqd.flow.template import (
     is_path_text,
     template_paths,
 )
+from seqd.model.suggest import did_you_mean as suggest
 from seqd.model.tasks import TASK_NAME_PATTERN, Problem
 
 BASE_ROOTS: Final = ("input", "steps", "flow")

@@ -24,6 +24,7 @@ from seqd.flow.graph import (
     SubGraph,
     SucceedState,
     TaskState,
+    Undecoded,
 )
 from seqd.flow.template import child_location
 
@@ -106,6 +107,8 @@ def _inner_scopes(scope: Scope, name: str, state: StateBase, at: str) -> Iterato
 def transitions(state: StateBase) -> list[tuple[str, str]]:
     """``(field, target)`` for every state ``state`` may go to next."""
     out: list[tuple[str, str]] = []
+    if isinstance(state, Undecoded):
+        return list(state.targets)
     if isinstance(state, Flowing) and state.next is not None:
         out.append(("next", state.next))
     if isinstance(state, Acting):
@@ -120,8 +123,11 @@ def transitions(state: StateBase) -> list[tuple[str, str]]:
 
 
 def is_final(state: StateBase) -> bool:
-    """Whether the scope can finish in ``state`` (``end``, succeed or fail)."""
-    return isinstance(state, SucceedState | FailState) or (isinstance(state, Flowing) and state.end)
+    """Whether the scope can finish in ``state`` (``end``, succeed or fail; maybe, for a
+    state that did not decode)."""
+    if isinstance(state, SucceedState | FailState | Undecoded):
+        return True
+    return isinstance(state, Flowing) and state.end
 
 
 def task_references(state: StateBase) -> list[tuple[str, str]]:

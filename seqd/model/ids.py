@@ -7,6 +7,9 @@ import random
 import threading
 import time
 
+ID_LENGTH = 24
+"""Hex digits in the ids made here (ids from elsewhere, imported, may differ)."""
+
 
 class IdGenerator:
     """Ids of 24 hex digits: 48-bit milliseconds, a 16-bit counter, 32 random bits.

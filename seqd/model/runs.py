@@ -130,6 +130,8 @@ class RunQuery(Model, kw_only=True):
     status: RunStatus | None = None
     parent_id: str | None = None
     schedule: str | None = None
+    roots_only: bool = False
+    """Only runs without a parent (what users submitted, not the states of flows)."""
     limit: int = 50
     cursor: str | None = None
 

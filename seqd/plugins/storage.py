@@ -87,6 +87,16 @@ class StorageBackend(Protocol):
         """Insert ``run``. If its ``idempotency_key`` is already taken, insert nothing
         and return the existing run with ``False``; otherwise ``(run, True)``."""
 
+    async def create_runs(self, runs: Sequence[Run]) -> list[tuple[Run, bool]]:
+        """Insert ``runs`` in one transaction: all of them or none, also across a crash.
+
+        A run whose ``idempotency_key`` is taken by a stored run of the same task and
+        input is not inserted: its place in the answer holds the stored run with
+        ``False``, as ``create_run`` would answer. A key taken by a run of another task
+        or input, a key given twice in ``runs``, or an id that is already stored fails
+        the whole call with ``Conflict`` (``details.index`` says which run) and inserts
+        nothing (``seqd.plugins.storage_kit.batches`` has these checks)."""
+
     async def update_run(self, run: Run, expect: Sequence[RunStatus] | None = None) -> bool:
         """Replace the stored record of ``run.id`` with ``run``.
 
@@ -99,8 +109,16 @@ class StorageBackend(Protocol):
 
     async def list_runs(self, query: RunQuery) -> RunPage:
         """Newest first (by id), only those matching every filter set (``task``,
-        ``status``, ``parent_id``, ``schedule``). ``cursor`` is the last id of the
-        previous page."""
+        ``status``, ``parent_id``, ``schedule``); ``roots_only`` leaves out every run that
+        has a parent. ``cursor`` is the last id of the previous page."""
+
+    async def runs_by_prefix(self, prefix: str, limit: int) -> list[Run]:
+        """Runs whose id starts with ``prefix``, newest first, at most ``limit``: a range
+        scan on the id (``storage_kit.records.prefix_bounds``), whatever the history."""
+
+    async def count_children(self, run_ids: Sequence[str]) -> dict[str, int]:
+        """How many runs have each of ``run_ids`` as their ``parent_id``, in one query
+        (not one per id); ids without children may be left out."""
 
     async def count_by_status(self) -> dict[str, int]:
         """Number of runs per status; statuses with no runs may be left out."""

@@ -29,6 +29,7 @@ from seqd.errors import (
     PermissionDenied,
     SeqdError,
 )
+from seqd.model.suggest import unknown
 from seqd.rpc.protocol import METHODS, ErrorObject, MethodSpec, Request, Response
 
 logger = logging.getLogger(__name__)
@@ -152,8 +153,12 @@ class Dispatcher:
                 raise InvalidRequest('"jsonrpc" must be "2.0"', {"field": "jsonrpc"})
             spec = self.methods.get(request.method)
             if spec is None:
-                raise MethodNotFound(
-                    f"no such method: {request.method!r}", {"method": request.method}
+                raise unknown(
+                    f"no such method: {request.method!r}",
+                    request.method,
+                    self.methods,
+                    {"method": request.method},
+                    MethodNotFound,
                 )
             if self._limiter is not None:
                 self._limiter(caller.uid)

@@ -21,3 +21,18 @@ class Params(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 Limit = Annotated[int, Meta(ge=1, le=1000)]
 TaskName = Annotated[str, Meta(pattern=TASK_NAME_PATTERN, description="a task name")]
 RunId = Annotated[str, Meta(pattern=r"^[0-9a-f]{8,64}$", description="a run id")]
+RUN_REF_PATTERN = "^(?:[0-9a-f]{4,64}|last(?::" + TASK_NAME_PATTERN[1:-1] + ")?)$"
+RunRef = Annotated[
+    str,
+    Meta(
+        pattern=RUN_REF_PATTERN,
+        description="a run: its id, a unique prefix of it (4 or more hex digits), `last` "
+        "(the newest run without a parent) or `last:TASK` (the newest run of TASK)",
+    ),
+]
+"""★ How a caller names a run: resolved by the daemon (``seqd.api.refs``); results
+always carry the full id. A full id is always taken as exactly that run."""
+IdempotencyKey = Annotated[str, Meta(min_length=1, max_length=256)]
+Priority = Annotated[int, Meta(ge=-1000, le=1000)]
+MAX_BATCH_RUNS = 10_000
+"""Most inputs in one ``runs.submit_many`` (the line limit applies too)."""

@@ -24,7 +24,16 @@ from seqd.rpc.observing import (
     MetricsResult,
     TracerInfo,
 )
-from seqd.rpc.params import Limit, Params, RunId, TaskName
+from seqd.rpc.params import (
+    MAX_BATCH_RUNS,
+    IdempotencyKey,
+    Limit,
+    Params,
+    Priority,
+    RunId,
+    RunRef,
+    TaskName,
+)
 from seqd.rpc.retention import PruneParams
 from seqd.rpc.schedules import (
     ScheduleDeleted,
@@ -198,26 +207,48 @@ class SubmitParams(Params, kw_only=True):
     input: dict[str, Any] = {}
     wait: bool = False
     timeout_s: TimeoutS | None = None
-    idempotency_key: Annotated[str, Meta(min_length=1, max_length=256)] | None = None
-    priority: Annotated[int, Meta(ge=-1000, le=1000)] = 0
+    idempotency_key: IdempotencyKey | None = None
+    priority: Priority = 0
     traceparent: TraceParentText | None = None
     """The caller's W3C trace context: the run joins that trace, under that span."""
 
 
+class SubmitManyParams(Params, kw_only=True):
+    task: TaskName
+    inputs: Annotated[list[dict[str, Any]], Meta(min_length=1, max_length=MAX_BATCH_RUNS)]
+    """One run per input, accepted all together or not at all."""
+    idempotency_keys: (
+        Annotated[list[IdempotencyKey | None], Meta(max_length=MAX_BATCH_RUNS)] | None
+    ) = None
+    """One per input (null for none), as ``runs.submit``'s ``idempotency_key``."""
+    priority: Priority = 0
+
+
+class SubmitManyResult(msgspec.Struct, kw_only=True):
+    ids: list[str]
+    """The run of each input, in order (an idempotency key may answer with an older run)."""
+    created: int
+    """How many of them are new runs."""
+
+
 class RunIdParams(Params, kw_only=True):
-    id: RunId
+    id: RunRef
 
 
 class WaitParams(Params, kw_only=True):
-    id: RunId
+    id: RunRef
     timeout_s: TimeoutS | None = None
 
 
 class ListParams(Params, kw_only=True):
     task: TaskName | None = None
     status: RunStatus | None = None
-    parent_id: RunId | None = None
+    parent_id: RunRef | None = None
     schedule: ScheduleName | None = None
+    roots_only: bool = False
+    """Only runs without a parent (what users submitted, not the states of flows)."""
+    count_children: bool = False
+    """Also answer how many children each listed run has (``children``)."""
     limit: Limit = 50
     cursor: RunId | None = None
 
@@ -225,10 +256,12 @@ class ListParams(Params, kw_only=True):
 class ListResult(msgspec.Struct, kw_only=True):
     runs: list[Run]
     next_cursor: str | None = None
+    children: dict[str, int] = {}
+    """With ``count_children``: listed run id → its number of child runs (none: absent)."""
 
 
 class CancelParams(Params, kw_only=True):
-    id: RunId
+    id: RunRef
     reason: Annotated[str, Meta(max_length=1000)] | None = None
 
 
@@ -239,18 +272,18 @@ SignalName = Annotated[
 
 
 class SignalParams(Params, kw_only=True):
-    id: RunId
+    id: RunRef
     name: SignalName
     data: Any = None
     """The payload ``ctx.wait_signal`` returns (any JSON value)."""
 
 
 class RetryParams(Params, kw_only=True):
-    id: RunId
+    id: RunRef
 
 
 class LogsParams(Params, kw_only=True):
-    id: RunId
+    id: RunRef
     after: Annotated[int, Meta(ge=0)] = 0
     limit: Limit = 1000
 
@@ -264,7 +297,7 @@ class LogsResult(msgspec.Struct, kw_only=True):
 
 
 class StepsParams(Params, kw_only=True):
-    id: RunId
+    id: RunRef
     after: Annotated[int, Meta(ge=0)] = 0
     limit: Limit = 1000
 
@@ -358,6 +391,11 @@ METHODS: dict[str, MethodSpec] = {
     "tasks.get": MethodSpec(TaskNameParams, TaskDef, "One task with its input schema."),
     "tasks.validate": MethodSpec(TaskNameParams, ValidateResult, "Problems of one task."),
     "runs.submit": MethodSpec(SubmitParams, Run, "Queue a run; optionally wait.", slow=True),
+    "runs.submit_many": MethodSpec(
+        SubmitManyParams,
+        SubmitManyResult,
+        f"Queue one run per input (up to {MAX_BATCH_RUNS:,}), all or none, in one transaction.",
+    ),
     "runs.get": MethodSpec(RunIdParams, Run, "One run."),
     "runs.wait": MethodSpec(WaitParams, Run, "Wait until a run ends or timeout_s.", slow=True),
     "runs.list": MethodSpec(ListParams, ListResult, "Runs, newest first, filtered, paged."),

@@ -142,6 +142,12 @@ class TracedStorage:
         )
         return result
 
+    async def create_runs(self, runs: Sequence[Run]) -> list[tuple[Run, bool]]:
+        result: list[tuple[Run, bool]] = await self._traced(
+            "create_runs", self.inner.create_runs(runs), lambda r: sum(c for _, c in r)
+        )
+        return result
+
     async def update_run(self, run: Run, expect: Sequence[RunStatus] | None = None) -> bool:
         result: bool = await self._traced(
             "update_run", self.inner.update_run(run, expect), lambda r: int(r), run=run
@@ -157,6 +163,18 @@ class TracedStorage:
     async def list_runs(self, query: RunQuery) -> RunPage:
         result: RunPage = await self._traced(
             "list_runs", self.inner.list_runs(query), lambda r: len(r.runs)
+        )
+        return result
+
+    async def runs_by_prefix(self, prefix: str, limit: int) -> list[Run]:
+        result: list[Run] = await self._traced(
+            "runs_by_prefix", self.inner.runs_by_prefix(prefix, limit), len
+        )
+        return result
+
+    async def count_children(self, run_ids: Sequence[str]) -> dict[str, int]:
+        result: dict[str, int] = await self._traced(
+            "count_children", self.inner.count_children(run_ids), len
         )
         return result
 

@@ -25,7 +25,6 @@ import msgspec
 
 from seqd.config.settings import Config
 from seqd.errors import (
-    NotFound,
     PermissionDenied,
     RateLimited,
     SeqdError,
@@ -33,6 +32,7 @@ from seqd.errors import (
     ValidationFailed,
 )
 from seqd.model import timeutil
+from seqd.model.suggest import unknown
 from seqd.model.tasks import Problem
 from seqd.plugins.host import Registry
 from seqd.plugins.storage import StorageBackend
@@ -119,7 +119,7 @@ class ToolService:
             return compiled
         folder = self.folders.get(name)
         if folder is None:
-            raise NotFound(f"no tool named {name!r}", {"tool": name})
+            raise self._unknown(name)
         if folder.problems or folder.tool is None:
             problems = [f"{p.where}: {p.message}" for p in folder.problems]
             raise ToolFailed(
@@ -148,6 +148,10 @@ class ToolService:
             return None
         return msgspec.convert(msgspec.to_builtins(bucket.state()), BucketInfo)
 
+    def _unknown(self, name: str) -> SeqdError:
+        names = [*self._compiled, *self.folders.names()]
+        return unknown(f"no tool named {name!r}", name, names, {"tool": name})
+
     def has(self, name: str) -> bool:
         """Whether a tool of that name exists (plugin or folder)."""
         return name in self._compiled or self.folders.get(name) is not None
@@ -165,7 +169,7 @@ class ToolService:
         if name in self._compiled:
             return self._plugin_info(name, self._compiled[name])
         if self.folders.get(name) is None:
-            raise NotFound(f"no tool named {name!r}", {"tool": name})
+            raise self._unknown(name)
         return await self._folder_info(name)
 
     def _plugin_info(self, name: str, c: CompiledTool) -> ToolInfo:

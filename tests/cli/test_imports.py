@@ -143,3 +143,23 @@ def test_failures_import_nothing_heavy(tmp_path) -> None:
     assert proc.returncode == 3 and missing in proc.stderr and found == []
     proc, found = seqctl(missing, "run", "hello", "-i", "novalue")
     assert proc.returncode == 2 and found == []
+
+
+def test_new_habits_import_nothing_heavy(daemon, tmp_path) -> None:
+    """Run references, listings with children, --each, JSON errors, did-you-mean and
+    the completion helper stay light too."""
+    lines = tmp_path / "in.jsonl"
+    lines.write_text('{"name": "A"}\n{"name": "B"}\n')
+    for args in (
+        ["run", "hello", "--each", str(lines), "--wait"],
+        ["runs", "show", "last"],
+        ["runs", "ls", "--children"],
+        ["runs", "ls", "--parent", "last"],
+        ["__complete", "tasks"],
+    ):
+        proc, found = seqctl(daemon.socket, *args)
+        assert proc.returncode == 0, (args, proc.stdout, proc.stderr[-2000:])
+        assert found == [], args
+    for args, status in ((["--json", "runs", "show", "0" * 24], 4), (["runs", "lss"], 2)):
+        proc, found = seqctl(daemon.socket, *args)
+        assert proc.returncode == status and found == [], (args, found, proc.stderr[-2000:])

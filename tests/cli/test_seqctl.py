@@ -120,7 +120,7 @@ def test_items_override_input(tmp_path: Path) -> None:
         ["tasks", "list", "--tag", "x"],
         ["daemon", "reload"],
         ["plugins", "ls"],
-        ["runs", "logs", "abc", "-f", "--after", "3"],
+        ["runs", "logs", "abcd", "-f", "--after", "3"],
     ],
 )
 def test_global_flags_anywhere_and_lazy_parser_agrees_with_full(argv: list[str]) -> None:

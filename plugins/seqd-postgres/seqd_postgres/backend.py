@@ -51,6 +51,7 @@ from seqd.plugins.storage_kit.alerts import (
     event_data,
     events_of,
 )
+from seqd.plugins.storage_kit.batches import check_keys, id_taken, plan
 from seqd.plugins.storage_kit.errors import key_taken, not_open, run_exists
 from seqd.plugins.storage_kit.options import check_durability
 from seqd.plugins.storage_kit.pruning import check_prune_query
@@ -76,6 +77,10 @@ T = TypeVar("T")
 
 _CLIENT_SLACK_S = 5.0
 _ALERTS = AlertStatements("%s")
+
+
+class _RolledBack(Exception):
+    """Leaves a batch's transaction, rolling it back: a key or an id was taken meanwhile."""
 
 
 class PostgresBackend:
@@ -249,6 +254,43 @@ class PostgresBackend:
             {"idempotency_key": run.idempotency_key},
         )
 
+    async def create_runs(self, runs: Sequence[Run]) -> list[tuple[Run, bool]]:
+        """One transaction apart from the writer (it reads before it writes): the
+        holders of the batch's keys, then one INSERT of every new run. A key or an id
+        taken meanwhile rolls it back; then the ids are looked up, and it is tried again."""
+        if not runs:
+            return []
+        keys = check_keys(runs)
+        for _ in range(3):
+            async with self._guarded(2 * self._call_timeout), self.connections.borrow() as conn:
+                answer = await self._insert_batch(conn, runs, keys)
+            if answer is not None:
+                return answer
+            taken = await self._fetch_all(q.EXISTING_IDS, ([run.id for run in runs],))
+            if taken:
+                raise id_taken(runs, {row[0] for row in taken})
+        raise Conflict("the batch's idempotency keys keep changing hands", {})
+
+    async def _insert_batch(
+        self, conn: Conn, runs: Sequence[Run], keys: list[str]
+    ) -> list[tuple[Run, bool]] | None:
+        """The batch's transaction: its answer, or None when it was rolled back."""
+        try:
+            async with conn.transaction():
+                holders: dict[str, Run] = {}
+                if keys:
+                    rows = await (await conn.execute(q.KEY_HOLDERS, (keys,))).fetchall()
+                    holders = {key: sql.RUN_DECODER.decode(data) for key, data in rows}
+                answer, fresh = plan(runs, holders)
+                if fresh:
+                    columns = q.columns_of([sql.run_row(run) for run in fresh])
+                    cur = await conn.execute(q.INSERT_RUNS, columns)
+                    if cur.rowcount != len(fresh):
+                        raise _RolledBack
+                return answer
+        except _RolledBack:
+            return None
+
     async def update_run(self, run: Run, expect: Sequence[RunStatus] | None = None) -> bool:
         if expect is None:
             query, params = q.SQL.update_run, sql.run_row(run)
@@ -267,8 +309,18 @@ class PostgresBackend:
         text, params = q.SQL.list_runs(query)
         return page_of(sql.runs_of(await self._fetch_all(text, params)), query.limit)
 
+    async def runs_by_prefix(self, prefix: str, limit: int) -> list[Run]:
+        if limit < 1:
+            return []
+        text, params = q.SQL.runs_by_prefix(prefix, limit)
+        return sql.runs_of(await self._fetch_all(text, params))
+
+    async def count_children(self, run_ids: Sequence[str]) -> dict[str, int]:
+        ids = list(run_ids)
+        return sql.counts_of(await self._fetch_all(q.CHILDREN_OF, (ids,))) if ids else {}
+
     async def count_by_status(self) -> dict[str, int]:
-        return sql.status_counts(await self._fetch_all(q.SQL.count_by_status, ()))
+        return sql.counts_of(await self._fetch_all(q.SQL.count_by_status, ()))
 
     async def unfinished_runs(self) -> list[Run]:
         return sql.runs_of(await self._fetch_all(q.UNFINISHED, (list(UNFINISHED),)))

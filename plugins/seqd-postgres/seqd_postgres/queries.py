@@ -11,12 +11,13 @@ in one transaction and a lone one in autocommit mode alike.
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import msgspec
 
 from seqd.model.runs import NewStep, Step
 from seqd.plugins.storage_kit.records import unnumbered
-from seqd.plugins.storage_kit.sql import Statements
+from seqd.plugins.storage_kit.sql import RUN_COLUMNS, Statements
 
 logger = logging.getLogger(__name__)
 
@@ -30,6 +31,18 @@ SQL = Statements("%s")
 INSERT_RUN = SQL.insert_run + " ON CONFLICT DO NOTHING"
 UPDATE_RUN_CAS = SQL.update_run + " AND status = ANY(%s::text[])"
 RUN_EXISTS = "SELECT 1 FROM runs WHERE id = %s"
+# A batch (``create_runs``): the holders of its keys, then every new run in one
+# statement, from one array per column. ON CONFLICT as for one run: a key or an id
+# taken meanwhile inserts nothing, and the row count tells.
+KEY_HOLDERS = "SELECT idempotency_key, data FROM runs WHERE idempotency_key = ANY(%s::text[])"
+_BATCH_COLUMNS = ", ".join((*RUN_COLUMNS, "id"))
+INSERT_RUNS = (
+    f"INSERT INTO runs ({_BATCH_COLUMNS}) SELECT * FROM unnest("
+    + ", ".join(["%s::text[]"] * (len(RUN_COLUMNS) + 1))
+    + ") ON CONFLICT DO NOTHING"
+)
+EXISTING_IDS = "SELECT id FROM runs WHERE id = ANY(%s::text[])"
+CHILDREN_OF = SQL.children_of.format(among="= ANY(%s::text[])")
 UNFINISHED = "SELECT data FROM runs WHERE status = ANY(%s::text[]) ORDER BY id"
 
 
@@ -65,6 +78,11 @@ LAST_SEQ = "SELECT last_seq FROM log_seqs WHERE run_id = %s"
 APPEND_STEPS = _numbered_append("step_seqs", "steps", ("data",), "%(data)s::text[]")
 LAST_STEP = "SELECT last_seq FROM step_seqs WHERE run_id = %s"
 READ_STEPS = "SELECT seq, data FROM steps WHERE run_id = %s AND seq > %s ORDER BY seq LIMIT %s"
+
+
+def columns_of(rows: list[tuple[Any, ...]]) -> list[list[Any]]:
+    """``INSERT_RUNS``'s parameters: one array per column of ``run_row``'s rows."""
+    return [list(column) for column in zip(*rows, strict=True)]
 
 
 def log_text(value: str) -> str:

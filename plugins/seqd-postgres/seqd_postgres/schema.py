@@ -141,12 +141,17 @@ _V5_SCHEDULES = (
     """,
 )
 
+# ``runs.list`` shows runs without a parent by default: their own index, so that a page
+# of roots never walks past the children of big flows.
+_V6_ROOTS = ("CREATE INDEX runs_roots ON runs (id) WHERE parent_id IS NULL",)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "runs and logs", _V1),
     Migration(2, "run journal (steps)", _V2_STEPS),
     Migration(3, "key-value state", _V3_KV),
     Migration(4, "alert history", _V4_ALERTS),
     Migration(5, "schedules, and the schedule of each run", _V5_SCHEDULES),
+    Migration(6, "index of root runs", _V6_ROOTS),
 )
 LATEST = MIGRATIONS[-1].version
 

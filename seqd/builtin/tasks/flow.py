@@ -48,18 +48,26 @@ class FlowTaskType:
         return graph, problems
 
     def check(self, source: TaskSource) -> list[Problem]:
-        graph, problems = self._graph(source)
-        if graph is None or problems:
+        graph, problems = self._analysable(source)
+        if graph is None:
             return problems
-        return analyze(graph, flow_name=source.name)
+        return problems + analyze(graph, flow_name=source.name)
+
+    def _analysable(self, source: TaskSource) -> tuple[Graph | None, list[Problem]]:
+        """The graph to analyse even when some states do not decode (they stand in as
+        ``Undecoded``), so that one check tells every problem; never the one to run."""
+        graph, problems = self._graph(source)
+        if graph is not None or GRAPH_FILE not in source.files:
+            return graph, problems
+        return load_graph(source.files[GRAPH_FILE], partial=True)
 
     def check_with(
         self, source: TaskSource, lookup: Callable[[str], TaskRef | None]
     ) -> list[Problem]:
-        graph, problems = self._graph(source)
-        if graph is None or problems:
+        graph, problems = self._analysable(source)
+        if graph is None:
             return problems
-        return analyze(
+        return problems + analyze(
             graph,
             flow_name=source.name,
             lookup_task=lambda name: self._info(lookup, name),

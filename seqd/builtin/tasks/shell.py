@@ -25,6 +25,7 @@ from msgspec import Meta
 
 from seqd import hookimpl
 from seqd.builtin.tasks.metric_lines import MetricSink
+from seqd.builtin.tasks.stderr_tail import StderrTail
 from seqd.config.settings import ConfigError
 from seqd.errors import TaskFailed
 from seqd.model.runs import Resources
@@ -316,14 +317,10 @@ class ShellTaskType:
             job.set_resources(Resources(cpu_s=status.cpu_s, peak_rss_bytes=status.peak_rss_bytes))
 
         counted: list[RunningCommand] = []
+        tail = StderrTail(MetricSink(job))
         try:
             status = await run_command(
-                self._spawner,
-                spec,
-                MetricSink(job),
-                grace_s=grace,
-                on_start=on_start,
-                on_end=on_end,
+                self._spawner, spec, tail, grace_s=grace, on_start=on_start, on_end=on_end
             )
         except SpawnError as exc:
             raise TaskFailed(
@@ -340,7 +337,11 @@ class ShellTaskType:
                     await job.set_pid(None)
                 except Exception:
                     logger.exception("could not record the end of process %d", counted[0].pid)
-        return _outcome(status)
+        try:
+            return _outcome(status)
+        except TaskFailed as failed:
+            failed.details.update(tail.details())
+            raise
 
 
 def _outcome(status: ExitStatus) -> dict[str, Any]:

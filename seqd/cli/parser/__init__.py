@@ -19,7 +19,7 @@ from __future__ import annotations
 import argparse
 
 from seqd import __version__
-from seqd.cli.parser.builder import EXIT_STATUSES, Builder, Formatter, add_common
+from seqd.cli.parser.builder import EXIT_STATUSES, Builder, Formatter, Parser, add_common
 from seqd.cli.quick import load
 
 TYPE_CHECKING = False
@@ -33,8 +33,14 @@ examples:
   seqctl run hello -i name=Ada       run a task, wait, print its output
   seqctl run slow -i seconds:=5 -f   ... and stream its log lines meanwhile
   seqctl runs ls --status failed     what went wrong lately?
-  seqctl runs show RUN_ID            everything about one run
+  seqctl runs show last              everything about the run you started last
   seqctl schedules ls                what runs by itself, and when next?
+  seqctl run t --each in.jsonl --wait   one run per line of in.jsonl, with progress
+  seqctl completion bash > ~/.local/share/bash-completion/completions/seqctl
+
+Where a command takes a run ID, a unique prefix of it works too (4+ digits), and
+`last` (the newest run started, not a state of a flow) or `last:TASK` (the
+newest run of TASK).
 
 The socket is --socket, else $SEQD_SOCKET, else your own daemon's socket
 (<runtime dir>/seqd/seqd.sock), else the system daemon's (/run/seqd/seqd.sock).
@@ -54,6 +60,7 @@ _NOUNS: dict[str, tuple[str, str]] = {
     "metrics": ("parser.observe", "add_metrics"),
     "alerts": ("parser.observe", "add_alerts"),
     "daemon": ("parser.daemon", "add_daemon"),
+    "completion": ("parser.daemon", "add_completion"),
 }
 """Each noun, in the order of ``seqctl --help``, and the function that adds it."""
 
@@ -61,7 +68,7 @@ _NOUNS: dict[str, tuple[str, str]] = {
 def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     """The whole command line; given ``argv``, only the part its noun needs (building
     every sub-parser costs several milliseconds of start-up)."""
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="seqctl",
         description="Talk to the seqd daemon: run tasks, inspect runs, manage the daemon.",
         epilog=MAIN_EPILOG,

@@ -14,7 +14,7 @@ import sys
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import TypeAlias
+    from typing import Any, NoReturn, TypeAlias
 
     from seqd.cli.quick import Handler
 
@@ -29,6 +29,49 @@ exit status:
 """
 
 Subs: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
+
+
+class CommandLineError(Exception):
+    """argparse's error, raised instead of printed (and exit 2) so that ``seqd.cli.main``
+    reports it like every other usage error, as JSON too with ``--json``."""
+
+    def __init__(self, usage: str, prog: str, message: str) -> None:
+        super().__init__(message)
+        self.usage = usage
+        self.prog = prog
+        self.message = message
+
+
+class Parser(argparse.ArgumentParser):
+    """seqctl's parsers: errors are raised (``CommandLineError``), and a mistyped
+    command or choice gets "did you mean"."""
+
+    def error(self, message: str) -> NoReturn:
+        raise CommandLineError(self.format_usage(), self.prog, message)
+
+    def _check_value(self, action: argparse.Action, value: Any) -> None:
+        choices = action.choices
+        if choices is not None and value not in choices:
+            from seqd.model.suggest import did_you_mean  # only on this error path
+
+            listed = ", ".join(map(repr, choices))
+            hint = did_you_mean(value, choices) if isinstance(value, str) else ""
+            raise argparse.ArgumentError(
+                action, f"invalid choice: {value!r}{hint} (choose from {listed})"
+            )
+        super()._check_value(action, value)
+
+
+COMPLETES = "seqctl_complete"
+"""Attribute of an argument whose values seqctl can list from the daemon (its kind,
+for ``seqctl __complete KIND``): turned into shell code by ``seqd.cli.completion``."""
+
+
+def completes(action: argparse.Action, kind: str) -> argparse.Action:
+    """Mark ``action``'s values as completed from the daemon: ``tasks``, ``runs``,
+    ``tools`` or ``schedules``."""
+    setattr(action, COMPLETES, kind)
+    return action
 
 
 class Formatter(argparse.RawDescriptionHelpFormatter):
@@ -143,6 +186,19 @@ def json_value(text: str) -> object:
         return json.loads(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(f"not valid JSON: {exc}") from None
+
+
+def run_ref(text: str) -> str:
+    """A run as the daemon takes it (``seqd.rpc.params.RUN_REF_PATTERN``), checked
+    here so that a typo is a usage error that says what a run reference is."""
+    import re
+
+    if re.fullmatch(r"[0-9a-f]{4,64}|last(:[a-z0-9][a-z0-9_.-]{0,127})?", text) is None:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a run: give its id, a unique prefix of it (4 or more of "
+            "its hex digits), last (the newest run started) or last:TASK"
+        )
+    return text
 
 
 def limit(text: str) -> int:

@@ -1,5 +1,5 @@
 """The command lines of the daemon's own commands: ``seqctl status``, ``ping``,
-``daemon <verb>`` and ``plugins ls``.
+``daemon <verb>`` and ``plugins ls`` — and ``completion SHELL``.
 
 ``status`` and ``ping`` are usually read by ``seqd.cli.quick`` without argparse; their
 help and errors come from here.
@@ -9,6 +9,20 @@ from __future__ import annotations
 
 from seqd.cli.parser.builder import Builder, Subs
 from seqd.cli.quick import PING, STATUS
+
+SHELLS = ("bash", "zsh", "fish")
+COMPLETION_EPILOG = """\
+Prints a completion script for your shell: commands, options, and the names of
+tasks, runs, tools and schedules, asked of the daemon as you type (nothing when it
+does not answer). Install it once:
+
+  bash  seqctl completion bash > ~/.local/share/bash-completion/completions/seqctl
+  zsh   seqctl completion zsh > ~/.zfunc/_seqctl     (with fpath+=(~/.zfunc) before
+                                                      compinit in ~/.zshrc)
+  fish  seqctl completion fish > ~/.config/fish/completions/seqctl.fish
+
+then open a new shell.
+"""
 
 
 def add_status(b: Builder, nouns: Subs) -> None:
@@ -36,3 +50,14 @@ def add_daemon(b: Builder, nouns: Subs) -> None:
     b.sub(verbs, "ping", "same as `seqctl ping`", PING)
     b.sub(verbs, "reload", "re-read the task directories (as on SIGHUP)", ("commands", "reload"))
     b.sub(verbs, "shutdown", "stop the daemon gracefully", ("commands", "shutdown"))
+
+
+def add_completion(b: Builder, nouns: Subs) -> None:
+    completion = b.sub(
+        nouns,
+        "completion",
+        "print a shell completion script (bash, zsh or fish)",
+        ("completion", "completion"),
+        COMPLETION_EPILOG,
+    )
+    completion.add_argument("shell", choices=SHELLS, help="the shell: " + ", ".join(SHELLS))

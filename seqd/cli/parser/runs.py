@@ -7,8 +7,10 @@ from seqd.cli.parser.builder import (
     Builder,
     Subs,
     add_object_options,
+    completes,
     json_value,
     limit,
+    run_ref,
     seconds,
 )
 from seqd.model.status import RUN_STATUSES, TERMINAL
@@ -27,23 +29,42 @@ input:
 
 waiting:
   Without --detach, seqctl waits for the run to end, prints its output (a string as
-  is, anything else as JSON) and exits 0 if it succeeded, 1 otherwise (the error and
-  any traceback go to stderr). --timeout S stops waiting after S seconds: the run
-  keeps going, seqctl says how to wait for it again and exits 1. Ctrl-C stops
-  waiting too (exit 130) but never cancels the run.
+  is, anything else as JSON) and exits 0 if it succeeded, 1 otherwise (the error —
+  a traceback, or the last lines a command wrote to stderr — goes to stderr). On a
+  terminal a spinner shows the run's status and time meanwhile. --timeout S stops
+  waiting after S seconds: the run keeps going, seqctl says how to wait for it again
+  and exits 1. Ctrl-C stops waiting too (exit 130) but never cancels the run.
+
+many runs:
+  --each FILE runs the task once per line of FILE (JSON Lines: one input object per
+  line; - reads stdin), submitted in batches of {{each_batch}} (each batch all or none).
+  Each line's -i/--input is the line itself, on top of --input and -i. Prints the
+  run ids; with --wait, waits for all with a progress bar on a terminal and exits 1
+  if any failed. With --idempotency-key K, line N gets the key K:N, so that running
+  the same command again submits only the lines that were not accepted yet.
 
 examples:
   seqctl run hello -i name=Ada
   seqctl run slow -i seconds:=30 --detach          prints the run id only
   seqctl run disk-usage --follow                   stream log lines while it runs
   seqctl --json run hello --input @in.json         the whole Run as JSON
+  seqctl run hello --each names.jsonl --wait       one run per line, then a summary
 
 {EXIT_STATUSES}"""
 
 
+RUN_REF = "the run: its id, a unique prefix of it, last or last:TASK"
+EACH_BATCH = 1000
+"""Lines of ``run --each`` per ``runs.submit_many``."""
+
+
 def add_run(b: Builder, nouns: Subs) -> None:
-    run = b.sub(nouns, "run", "run a task and wait for its result", ("runs", "run"), RUN_EPILOG)
-    run.add_argument("task", metavar="TASK", help="the task's name (see `seqctl tasks ls`)")
+    epilog = RUN_EPILOG.replace("{each_batch}", f"{EACH_BATCH:,}")
+    run = b.sub(nouns, "run", "run a task and wait for its result", ("runs", "run"), epilog)
+    completes(
+        run.add_argument("task", metavar="TASK", help="the task's name (see `seqctl tasks ls`)"),
+        "tasks",
+    )
     add_object_options(run, "-i", "--input", "input field", "input")
     run.add_argument(
         "-d", "--detach", action="store_true", help="print the run id and return at once"
@@ -57,6 +78,12 @@ def add_run(b: Builder, nouns: Subs) -> None:
         metavar="TP",
         help='join the caller\'s W3C trace (in a shell task: --traceparent "$TRACEPARENT")',
     )
+    run.add_argument(
+        "--each", metavar="FILE|-", help="one run per line of a JSON Lines file (- is stdin)"
+    )
+    run.add_argument(
+        "-w", "--wait", action="store_true", help="with --each: wait for every run to end"
+    )
 
 
 def add_runs(b: Builder, nouns: Subs) -> None:
@@ -65,17 +92,35 @@ def add_runs(b: Builder, nouns: Subs) -> None:
         verbs,
         "ls",
         "list runs, newest first",
-        ("runs", "ls"),
-        "examples:\n  seqctl runs ls --task hello --status failed\n  seqctl runs ls --all --json\n",
+        ("listing", "ls"),
+        "Lists the runs you (or anyone) started — not the states of flows, which are\n"
+        "child runs: CHILDREN counts them. --children lists them too, with their\n"
+        "PARENT, and so do --task and --parent; --all lists every run, every page.\n\n"
+        "examples:\n  seqctl runs ls --task hello --status failed\n"
+        "  seqctl runs ls --parent last          the states of your last flow\n"
+        "  seqctl runs ls --all --json\n",
         aliases=("list",),
     )
-    ls.add_argument("--task", metavar="T", help="only runs of this task")
+    completes(ls.add_argument("--task", metavar="T", help="only runs of this task"), "tasks")
     ls.add_argument("--status", choices=RUN_STATUSES, help="only runs in this status")
-    ls.add_argument("--parent", metavar="ID", help="only the child runs of this run")
-    ls.add_argument("--schedule", metavar="NAME", help="only the runs of this schedule")
+    completes(
+        ls.add_argument(
+            "--parent", metavar="ID", type=run_ref, help="only the child runs of this run"
+        ),
+        "runs",
+    )
+    completes(
+        ls.add_argument("--schedule", metavar="NAME", help="only the runs of this schedule"),
+        "schedules",
+    )
     ls.add_argument("--limit", type=limit, default=50, metavar="N", help="runs per page (50)")
     ls.add_argument("--cursor", metavar="C", help="continue from a previous page")
-    ls.add_argument("--all", action="store_true", help="every page, not just the first")
+    ls.add_argument(
+        "-c", "--children", action="store_true", help="child runs too (the states of flows)"
+    )
+    ls.add_argument(
+        "-a", "--all", action="store_true", help="every run: child runs too, every page"
+    )
 
     show = b.sub(
         verbs,
@@ -86,7 +131,7 @@ def add_runs(b: Builder, nouns: Subs) -> None:
         "execution, nested flows included) with status and timing.\n\n"
         "examples:\n  seqctl runs show RUN_ID\n  seqctl runs show RUN_ID --tree\n",
     )
-    show.add_argument("id", metavar="ID")
+    completes(show.add_argument("id", metavar="ID", type=run_ref, help=RUN_REF), "runs")
     show.add_argument("--tree", action="store_true", help="show the run and all its descendants")
 
     steps = b.sub(
@@ -98,7 +143,7 @@ def add_runs(b: Builder, nouns: Subs) -> None:
         "compensate), the state, its status and what happened.\n\n"
         "examples:\n  seqctl runs steps RUN_ID\n  seqctl runs steps RUN_ID --json\n",
     )
-    steps.add_argument("id", metavar="ID")
+    completes(steps.add_argument("id", metavar="ID", type=run_ref, help=RUN_REF), "runs")
     steps.add_argument("--after", type=int, default=0, metavar="N", help="start after seq N")
 
     logs = b.sub(
@@ -110,7 +155,7 @@ def add_runs(b: Builder, nouns: Subs) -> None:
         "object per line.\n\nexamples:\n  seqctl runs logs RUN_ID\n"
         "  seqctl runs logs RUN_ID --follow      until the run ends\n",
     )
-    logs.add_argument("id", metavar="ID")
+    completes(logs.add_argument("id", metavar="ID", type=run_ref, help=RUN_REF), "runs")
     logs.add_argument("-f", "--follow", action="store_true", help="keep reading until it ends")
     logs.add_argument("--after", type=int, default=0, metavar="N", help="start after line seq N")
 
@@ -123,7 +168,7 @@ def add_runs(b: Builder, nouns: Subs) -> None:
         "it wakes up.\n\nexamples:\n  seqctl runs signal RUN_ID approved\n"
         '  seqctl runs signal RUN_ID approved --data \'{"by": "ada"}\'\n',
     )
-    signal.add_argument("id", metavar="ID")
+    completes(signal.add_argument("id", metavar="ID", type=run_ref, help=RUN_REF), "runs")
     signal.add_argument("name", metavar="NAME")
     signal.add_argument(
         "--data", type=json_value, default=None, metavar="JSON", help="the payload (JSON)"
@@ -136,7 +181,7 @@ def add_runs(b: Builder, nouns: Subs) -> None:
         ("runs", "retry"),
         "Prints the new run's id; with --wait, waits and reports like `seqctl run`.\n",
     )
-    retry.add_argument("id", metavar="ID")
+    completes(retry.add_argument("id", metavar="ID", type=run_ref, help=RUN_REF), "runs")
     retry.add_argument("--wait", action="store_true", help="wait for the new run to end")
 
     trace = b.sub(
@@ -154,7 +199,7 @@ def add_runs(b: Builder, nouns: Subs) -> None:
     trace.add_argument("id", metavar="ID")
 
     cancel = b.sub(verbs, "cancel", "cancel a queued or running run", ("runs", "cancel"))
-    cancel.add_argument("id", metavar="ID")
+    completes(cancel.add_argument("id", metavar="ID", type=run_ref, help=RUN_REF), "runs")
     cancel.add_argument("--reason", metavar="R", help="recorded with the cancellation")
 
     prune = b.sub(
@@ -193,5 +238,5 @@ def add_runs(b: Builder, nouns: Subs) -> None:
         "Exit status as for `seqctl run`: 0 succeeded, 1 failed, cancelled or still\n"
         "unfinished after --timeout.\n",
     )
-    wait.add_argument("id", metavar="ID")
+    completes(wait.add_argument("id", metavar="ID", type=run_ref, help=RUN_REF), "runs")
     wait.add_argument("--timeout", type=seconds, metavar="S", help="stop waiting after S seconds")

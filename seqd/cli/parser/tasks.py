@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from seqd.cli.parser.builder import Builder, Subs
+from seqd.cli.parser.builder import Builder, Subs, completes
 
 
 def add_tasks(b: Builder, nouns: Subs) -> None:
@@ -12,11 +12,11 @@ def add_tasks(b: Builder, nouns: Subs) -> None:
     )
     ls.add_argument("--tag", metavar="T", help="only tasks with this tag")
     show = b.sub(verbs, "show", "one task's definition and input schema", ("commands", "task_show"))
-    show.add_argument("name", metavar="NAME")
+    completes(show.add_argument("name", metavar="NAME"), "tasks")
     validate = b.sub(
         verbs,
         "validate",
-        "check one task's definition (exit 1 when it has problems)",
+        "check one task's definition: every problem at once (exit 1 when it has any)",
         ("commands", "task_validate"),
     )
-    validate.add_argument("name", metavar="NAME")
+    completes(validate.add_argument("name", metavar="NAME"), "tasks")

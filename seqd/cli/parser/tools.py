@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from seqd.cli.parser.builder import EXIT_STATUSES, Builder, Subs, add_object_options
+from seqd.cli.parser.builder import EXIT_STATUSES, Builder, Subs, add_object_options, completes
 
 TOOLS_CALL_EPILOG = f"""\
 params:
@@ -45,8 +45,14 @@ def add_tools(b: Builder, nouns: Subs) -> None:
     show = b.sub(
         verbs, "show", "one tool: description, params and result schemas", ("tools", "tool_show")
     )
-    show.add_argument("name", metavar="NAME", help="a dotted tool name, e.g. file.read")
+    completes(
+        show.add_argument("name", metavar="NAME", help="a dotted tool name, e.g. file.read"),
+        "tools",
+    )
     call = b.sub(verbs, "call", "call a tool and print its result", ("tools", "tool_call"),
                  TOOLS_CALL_EPILOG)  # fmt: skip
-    call.add_argument("name", metavar="NAME", help="a dotted tool name, e.g. kv.get")
+    completes(
+        call.add_argument("name", metavar="NAME", help="a dotted tool name, e.g. kv.get"),
+        "tools",
+    )
     add_object_options(call, "-p", "--params", "param", "params")

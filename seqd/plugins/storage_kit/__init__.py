@@ -8,7 +8,9 @@ One module per concern:
 - ``errors``: the conflicts and outages every backend reports, worded once.
 - ``lockfile``: a ``flock``ed file that says "held by a live process" (a store's claim).
 - ``records``: the runs, journal entries and key-value entries a backend hands back
-  (numbering, paging, prefix listing).
+  (numbering, paging, prefix listing, id prefix ranges).
+- ``batches``: the checks of ``create_runs`` (keys, holders, ids), before a store
+  inserts a batch.
 - ``sql``: what SQL backends share: the statements (for any placeholder style) and
   how their rows become records.
 - ``schema``: versioned schemas: migration order, refusing a store from a newer seqd.

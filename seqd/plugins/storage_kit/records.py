@@ -41,6 +41,14 @@ def page_of(runs: list[Run], limit: int) -> RunPage:
     return RunPage(runs=runs, next_cursor=None)
 
 
+def prefix_bounds(prefix: str) -> tuple[str, str]:
+    """The ids starting with ``prefix`` are those ``>= low`` and ``< high``: a range
+    scan on the primary key (ids compare as bytes / code points in every store)."""
+    if not prefix:
+        raise ValidationFailed("an id prefix cannot be empty", {"field": "prefix"})
+    return prefix, prefix[:-1] + chr(ord(prefix[-1]) + 1)
+
+
 # -- journal entries ----------------------------------------------------------------------
 
 

@@ -20,7 +20,7 @@ from typing import Any
 import msgspec
 
 from seqd.model.runs import KVEntry, LogLine, Run, RunQuery
-from seqd.plugins.storage_kit.records import check_run_query, kv_page, kv_start
+from seqd.plugins.storage_kit.records import check_run_query, kv_page, kv_start, prefix_bounds
 
 _ENCODER = msgspec.json.Encoder()
 RUN_DECODER = msgspec.json.Decoder(Run)
@@ -54,6 +54,11 @@ class Statements:
         self.run_by_key = f"SELECT data FROM runs WHERE idempotency_key = {p}"
         self.get_run = f"SELECT data FROM runs WHERE id = {p}"
         self.count_by_status = "SELECT status, count(*) FROM runs GROUP BY status"
+        self._runs_by_prefix = (
+            f"SELECT data FROM runs WHERE id >= {p} AND id < {p} ORDER BY id DESC LIMIT {p}"
+        )
+        self.children_of = "SELECT parent_id, count(*) FROM runs WHERE parent_id {among}"
+        self.children_of += " GROUP BY parent_id"
         self.read_logs = (
             f"SELECT seq, ts, stream, text FROM logs WHERE run_id = {p} AND seq > {p}"
             f" ORDER BY seq LIMIT {p}"
@@ -94,6 +99,8 @@ class Statements:
             if value is not None:
                 where.append(f"{column} = {p}")
                 params.append(value)
+        if query.roots_only:
+            where.append("parent_id IS NULL")
         if query.cursor is not None:
             where.append(f"id < {p}")
             params.append(query.cursor)
@@ -103,6 +110,11 @@ class Statements:
         sql += f" ORDER BY id DESC LIMIT {p}"
         params.append(query.limit + 1)  # one more tells whether another page exists
         return sql, params
+
+    def runs_by_prefix(self, prefix: str, limit: int) -> tuple[str, tuple[Any, ...]]:
+        """The range scan of ``runs_by_prefix``, newest first; rows go to ``runs_of``."""
+        low, high = prefix_bounds(prefix)
+        return self._runs_by_prefix, (low, high, limit)
 
     def kv_list(
         self, namespace: str, prefix: str, after: str | None, limit: int
@@ -121,8 +133,9 @@ def runs_of(rows: Iterable[Row]) -> list[Run]:
     return [RUN_DECODER.decode(row[0]) for row in rows]
 
 
-def status_counts(rows: Iterable[Row]) -> dict[str, int]:
-    """``count_by_status``'s answer from its rows."""
+def counts_of(rows: Iterable[Row]) -> dict[str, int]:
+    """``{key: count}`` from ``(key, count)`` rows: ``count_by_status``'s answer, and
+    ``count_children``'s."""
     return {str(status): int(count) for status, count in rows}
 
 

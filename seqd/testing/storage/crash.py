@@ -31,7 +31,8 @@ class CrashCases(Cases):
         self, make_backend: BackendMaker, store_spec: StoreSpec
     ) -> None:
         """A process SIGKILLed in the middle of heavy, concurrent writing leaves a store
-        that opens and holds every write it had been told was done."""
+        that opens and holds every write it had been told was done, and every batch of
+        runs whole or not at all."""
         child = subprocess.Popen(
             [
                 sys.executable,
@@ -67,6 +68,8 @@ class CrashCases(Cases):
         for f in acked:
             if f[0] == "l":
                 logged[f[1]] = max(logged.get(f[1], 0), int(f[2]))
+        batches = [f[1].split(",") for f in acked if f[0] == "b"]
+        batches_done = {f[1] for f in acked if f[0] == "B"}
         assert done, "the writer acknowledged nothing before it was killed"
 
         async def check() -> None:
@@ -76,6 +79,11 @@ class CrashCases(Cases):
                     assert run is not None, f"acknowledged create of {run_id} was lost"
                     if run_id in done:
                         assert run.status == "succeeded", run
+                for ids in batches:  # all or none, and all once acknowledged
+                    found = [await backend.get_run(run_id) is not None for run_id in ids]
+                    assert all(found) or not any(found), f"a batch was cut: {found}"
+                    if ids[0] in batches_done:
+                        assert all(found), f"acknowledged batch {ids[0]} was lost"
                 for run_id, last in logged.items():
                     got = await backend.read_logs(run_id, 0, last + 100)
                     assert [x.seq for x in got[:last]] == list(range(1, last + 1))

@@ -5,8 +5,9 @@ because it runs as its own process (``crash`` starts and kills it).
 ``python -m seqd.testing.storage.crash_writer '<json StoreSpec>' [--hold]``; the
 backend is claimed and opened through the plugin host, as the daemon does, so any
 installed backend can be tested. Output lines: ``open`` once, then ``c ID`` (created),
-``u ID`` (updated to succeeded), ``l ID SEQ`` (log lines up to SEQ). With ``--hold`` it
-writes nothing: it holds the store until it is killed.
+``u ID`` (updated to succeeded), ``l ID SEQ`` (log lines up to SEQ), ``b ID,ID,...`` (a
+batch about to be created) and ``B ID`` (the batch of that first id was created). With
+``--hold`` it writes nothing: it holds the store until it is killed.
 """
 
 from __future__ import annotations
@@ -39,6 +40,15 @@ async def _runs(store: StorageBackend, writer: int) -> None:
         _say(f"u {run.id}")
 
 
+async def _batches(store: StorageBackend) -> None:
+    while True:
+        runs = [new_run(task="crashbatch", input={"i": i, "pad": "y" * 200}) for i in range(10)]
+        _say("b " + ",".join(run.id for run in runs))
+        await store.create_runs(runs)
+        _say(f"B {runs[0].id}")
+        await asyncio.sleep(0.005)  # one writer of eleven: leave the store to the others
+
+
 async def _logs(store: StorageBackend, writer: int) -> None:
     run = new_run(task="crashlogs")
     await store.create_run(run)
@@ -62,6 +72,7 @@ async def write_until_killed(spec: StoreSpec) -> None:
     await asyncio.gather(
         *(_runs(store, w) for w in range(RUN_WRITERS)),
         *(_logs(store, w) for w in range(LOG_WRITERS)),
+        _batches(store),
     )
 
 

@@ -1,16 +1,19 @@
 """``StorageConformance``: every group of cases in one base class.
 
 Its own module because the suite is the sum of the groups (one module each: claims,
-runs, listing, logs, steps, kv, alert history, schedules, durability, crash safety,
-pruning, traces); a backend's test subclasses this one class and so runs them all.
+runs, batches, listing, finding, logs, steps, kv, alert history, schedules, durability,
+crash safety, pruning, traces); a backend's test subclasses this one class and so runs
+them all.
 """
 
 from __future__ import annotations
 
 from seqd.testing.storage.alerts import AlertCases
+from seqd.testing.storage.batches import BatchCases
 from seqd.testing.storage.claims import ClaimCases
 from seqd.testing.storage.crash import CrashCases
 from seqd.testing.storage.durability import DurabilityCases
+from seqd.testing.storage.finding import FindingCases
 from seqd.testing.storage.kv import KVCases
 from seqd.testing.storage.listing import ListingCases
 from seqd.testing.storage.logs import LogCases
@@ -25,7 +28,9 @@ class StorageConformance(
     ClaimCases,
     CrashCases,
     RunCases,
+    BatchCases,
     ListingCases,
+    FindingCases,
     LogCases,
     StepCases,
     DurabilityCases,

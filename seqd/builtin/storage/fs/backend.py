@@ -95,6 +95,9 @@ class FSBackend:
     async def create_run(self, run: Run) -> tuple[Run, bool]:
         return await self.runs.create(run)
 
+    async def create_runs(self, runs: Sequence[Run]) -> list[tuple[Run, bool]]:
+        return await self.runs.create_many(runs)
+
     async def update_run(self, run: Run, expect: Sequence[RunStatus] | None = None) -> bool:
         return await self.runs.update(run, expect)
 
@@ -103,6 +106,12 @@ class FSBackend:
 
     async def list_runs(self, query: RunQuery) -> RunPage:
         return await self.runs.page(query)
+
+    async def runs_by_prefix(self, prefix: str, limit: int) -> list[Run]:
+        return await self.runs.by_prefix(prefix, limit)
+
+    async def count_children(self, run_ids: Sequence[str]) -> dict[str, int]:
+        return await self.runs.children(run_ids)
 
     async def count_by_status(self) -> dict[str, int]:
         return await self.runs.counts()

@@ -33,6 +33,7 @@ TMP_SUFFIX = ".tmp"
 RUN_SUFFIX = ".json"
 LOG_SUFFIX = ".log.jsonl"
 JOURNAL_SUFFIX = ".journal.jsonl"
+BATCH_SUFFIX = ".jsonl"
 
 _counter = itertools.count()
 
@@ -87,6 +88,9 @@ class Layout:
         self.idempotency = os.path.join(root, "idempotency")
         self.orphans = os.path.join(root, "orphans")
         """Logs and journals of run ids that have no run record (yet)."""
+        self.run_batches = os.path.join(root, "batches")
+        """Batches of runs being created (``create_runs``): each file is the commit
+        point of its batch, finished by the scan if a crash interrupted it."""
         self.lock = os.path.join(root, "lock")
 
     def runs_dir(self, task: str) -> str:
@@ -104,6 +108,9 @@ class Layout:
         if task is None:
             return os.path.join(self.orphans, check_run_id(run_id) + suffix)
         return self.sibling(task, run_id, suffix)
+
+    def run_batch_file(self, first_id: str) -> str:
+        return os.path.join(self.run_batches, check_run_id(first_id) + BATCH_SUFFIX)
 
     def key_file(self, key: str) -> str:
         digest = hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()

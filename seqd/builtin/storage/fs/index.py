@@ -3,12 +3,14 @@
 Built at open from a scan of every run file and updated on every write (only ever from
 the event loop, so it needs no lock). Each filter (task, status, parent, schedule) keeps
 a list of run ids sorted ascending; ids sort by creation time, so "newest first after a
-cursor" is a bisect and a walk backwards. A query with several filters walks the shortest list and
-checks the others against the run's ``RunMeta``. New ids are nearly always the largest,
-so an insert is usually an append; a status change moves one id between two lists.
+cursor" is a bisect and a walk backwards. A query with several filters walks the
+shortest list and checks the others against the run's ``RunMeta``. New ids are nearly
+always the largest, so an insert is usually an append; a status change moves one id
+between two lists.
 
 Cost: about 200 bytes per run (the id string, one ``RunMeta``, a dict slot and three
-list slots; idempotency keys add their text). See docs/storage-fs.md for the limits.
+list slots — four for a run without a parent, which is also in the list of roots;
+idempotency keys add their text). See docs/storage-fs.md for the limits.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import msgspec
 
 from seqd.model.runs import RunQuery
 from seqd.model.status import RUN_STATUSES, UNFINISHED
+from seqd.plugins.storage_kit.records import prefix_bounds
 
 logger = logging.getLogger(__name__)
 
@@ -58,6 +61,8 @@ class RunIndex:
         self.keys: dict[str, str] = {}
         """Idempotency key → the id of the run holding it."""
         self._all: list[str] = []
+        self._roots: list[str] = []
+        """The runs without a parent."""
         self._task: dict[str, list[str]] = {}
         self._status: dict[str, list[str]] = {}
         self._parent: dict[str, list[str]] = {}
@@ -97,11 +102,13 @@ class RunIndex:
             self._status.setdefault(m.status, []).append(m.id)
             if m.parent_id is not None:
                 self._parent.setdefault(m.parent_id, []).append(m.id)
+            else:
+                self._roots.append(m.id)
             if m.schedule is not None:
                 self._schedule.setdefault(m.schedule, []).append(m.id)
             if m.key is not None:
                 self.keys.setdefault(m.key, m.id)
-        for ids in (self._all, *self._task.values(), *self._status.values()):
+        for ids in (self._all, self._roots, *self._task.values(), *self._status.values()):
             ids.sort()
         for ids in (*self._parent.values(), *self._schedule.values()):
             ids.sort()
@@ -124,8 +131,12 @@ class RunIndex:
         if old is None or old.parent_id != new.parent_id:
             if old is not None and old.parent_id is not None:
                 self._drop(self._parent, old.parent_id, run_id)
+            elif old is not None:
+                _remove(self._roots, run_id)
             if new.parent_id is not None:
                 _insert(self._parent.setdefault(new.parent_id, []), run_id)
+            else:
+                _insert(self._roots, run_id)
         if old is None or old.schedule != new.schedule:
             if old is not None and old.schedule is not None:
                 self._drop(self._schedule, old.schedule, run_id)
@@ -156,6 +167,8 @@ class RunIndex:
             sources.append(self._parent.get(query.parent_id, []))
         if query.schedule is not None:
             sources.append(self._schedule.get(query.schedule, []))
+        if query.roots_only:
+            sources.append(self._roots)
         ids = min(sources, key=len) if sources else self._all
         end = len(ids) if query.cursor is None else bisect_left(ids, query.cursor)
         found: list[RunMeta] = []
@@ -166,6 +179,7 @@ class RunIndex:
                 and (query.status is None or m.status == query.status)
                 and (query.parent_id is None or m.parent_id == query.parent_id)
                 and (query.schedule is None or m.schedule == query.schedule)
+                and (not query.roots_only or m.parent_id is None)
             ):
                 if len(found) == query.limit:
                     return found, found[-1].id
@@ -195,26 +209,42 @@ class RunIndex:
         of ids at once: a batch's ids are close together, so this is one splice per
         list rather than one shift of the whole list per run."""
         gone = {m.id for m in metas}
-        spans: dict[tuple[int, str], list[str]] = {}  # (which index, name) -> doomed ids
+        unnamed = (self._all, self._roots)
+        named = (self._task, self._status, self._parent, self._schedule)
+        spans: dict[tuple[int, str], list[str]] = {}  # (which list, name) -> doomed ids
         for m in metas:
             del self.meta[m.id]
             if m.key is not None and self.keys.get(m.key) == m.id:
                 del self.keys[m.key]
             spans.setdefault((0, ""), []).append(m.id)
-            spans.setdefault((1, m.task), []).append(m.id)
-            spans.setdefault((2, m.status), []).append(m.id)
+            spans.setdefault((2, m.task), []).append(m.id)
+            spans.setdefault((3, m.status), []).append(m.id)
             if m.parent_id is not None:
-                spans.setdefault((3, m.parent_id), []).append(m.id)
-        lists = (None, self._task, self._status, self._parent)
+                spans.setdefault((4, m.parent_id), []).append(m.id)
+            else:
+                spans.setdefault((1, ""), []).append(m.id)
+            if m.schedule is not None:
+                spans.setdefault((5, m.schedule), []).append(m.id)
         for (which, name), doomed in spans.items():
-            named = lists[which]
-            ids = self._all if named is None else named.get(name)
+            lists = named[which - 2] if which >= 2 else None
+            ids = unnamed[which] if lists is None else lists.get(name)
             if ids is None:
                 continue
             lo, hi = bisect_left(ids, min(doomed)), bisect_right(ids, max(doomed))
             ids[lo:hi] = [run_id for run_id in ids[lo:hi] if run_id not in gone]
-            if not ids and named is not None:
-                del named[name]
+            if not ids and lists is not None:
+                del lists[name]
+
+    def by_prefix(self, prefix: str, limit: int) -> list[RunMeta]:
+        """The runs whose id starts with ``prefix``, newest first, at most ``limit``."""
+        low, high = prefix_bounds(prefix)
+        ids = self._all
+        start, end = bisect_left(ids, low), bisect_left(ids, high)
+        return [self.meta[ids[i]] for i in range(end - 1, max(start, end - limit) - 1, -1)]
+
+    def children(self, run_ids: Iterable[str]) -> dict[str, int]:
+        """How many runs each of ``run_ids`` is the parent of (those with any)."""
+        return {i: len(self._parent[i]) for i in run_ids if self._parent.get(i)}
 
     def counts(self) -> dict[str, int]:
         return {status: len(ids) for status, ids in self._status.items() if ids}

@@ -10,11 +10,20 @@ write still stands, the failure is logged, and the scan at the next open finishe
 from __future__ import annotations
 
 import logging
+import os
 from contextlib import suppress
 
 import msgspec
 
-from seqd.builtin.storage.fs.files import Batch, atomic_write, claim, move, read_file, remove
+from seqd.builtin.storage.fs.files import (
+    Batch,
+    atomic_write,
+    claim,
+    fsync_dir,
+    move,
+    read_file,
+    remove,
+)
 from seqd.errors import StorageUnavailable
 from seqd.model.runs import Run
 
@@ -57,6 +66,42 @@ def create(
     Returns the targets that were moved."""
     _write_claimed(path, data, key_path, owner, batch)
     return [target for source, target in moves if _move_quietly(source, target, batch)]
+
+
+NewRun = tuple[str, bytes, str | None, str, list[tuple[str, str]]]
+"""A run of a batch: (run file, its content, key claim or None, run id, moves)."""
+
+
+def create_batch(batch_path: str, lines: bytes, runs: list[NewRun], batch: Batch) -> list[str]:
+    """Write a batch of new runs, all or none, also across a crash. The batch file (every
+    run, one JSON line each) is the commit point, placed whole by a rename; then each
+    run file (with its key claim), then the batch file goes. The scan at the next open
+    finishes a batch a crash interrupted (``scan``); a failure here undoes what was
+    written, the batch file included. Returns the targets of the moves that happened."""
+    atomic_write(batch_path, lines, batch)
+    if batch.durable:
+        fsync_dir(os.path.dirname(batch_path))  # committed before any run file appears
+    written: list[tuple[str, str | None]] = []
+    try:
+        for path, data, key_path, owner, _ in runs:
+            _write_claimed(path, data, key_path, owner, batch)
+            written.append((path, key_path))
+        if batch.durable:
+            for directory in sorted({os.path.dirname(p) for w in written for p in w if p}):
+                fsync_dir(directory)  # every run is in place before the batch file goes
+    except BaseException:
+        for path, key_path in written:
+            for stale in (path, key_path):
+                if stale is not None:
+                    with suppress(OSError):
+                        remove(stale, batch)
+        try:
+            remove(batch_path, batch)
+        except OSError as exc:
+            logger.error("file storage: could not undo the batch %s: %s", batch_path, exc)
+        raise
+    remove(batch_path, batch)
+    return [t for *_, moves in runs for s, t in moves if _move_quietly(s, t, batch)]
 
 
 def replace(

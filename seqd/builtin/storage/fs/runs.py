@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from contextlib import AsyncExitStack
 from functools import partial
 
 import msgspec
@@ -22,6 +23,7 @@ from seqd.builtin.storage.fs.logs import FORMATS, LogState
 from seqd.builtin.storage.fs.store import FileStore
 from seqd.errors import StorageUnavailable
 from seqd.model.runs import Run, RunPage, RunQuery, RunStatus
+from seqd.plugins.storage_kit.batches import check_keys, id_taken, plan
 from seqd.plugins.storage_kit.errors import key_taken, run_exists
 from seqd.plugins.storage_kit.records import check_run_query
 
@@ -62,15 +64,18 @@ class RunFiles:
                 if owner is None:
                     await self._insert(run)
                     return run, True
-                meta = store.index.get(owner)
-                existing = await self._read_one(meta) if meta is not None else None
-                if existing is None:
-                    raise StorageUnavailable(
-                        f"file storage: run {owner} holds idempotency key {key!r} but its "
-                        "file is missing",
-                        {"id": owner},
-                    )
-                return existing, False
+                return await self._holder(owner, key), False
+
+    async def _holder(self, owner: str, key: str) -> Run:
+        """The run ``owner`` that the index says holds idempotency key ``key``."""
+        meta = self.store.index.get(owner)
+        existing = await self._read_one(meta) if meta is not None else None
+        if existing is None:
+            raise StorageUnavailable(
+                f"file storage: run {owner} holds idempotency key {key!r} but its file is missing",
+                {"id": owner},
+            )
+        return existing
 
     async def _insert(self, run: Run) -> None:
         store, key = self.store, run.idempotency_key
@@ -87,6 +92,57 @@ class RunFiles:
         )
 
         await store.commit(op, partial(self._placed, meta, states))
+
+    async def create_many(self, runs: Sequence[Run]) -> list[tuple[Run, bool]]:
+        for run in runs:
+            check_run_id(run.id)
+            check_task(run.task)
+        keys = check_keys(runs)
+        return await self.store.guard(self._create_many(runs, keys)) if runs else []
+
+    async def _create_many(self, runs: Sequence[Run], keys: list[str]) -> list[tuple[Run, bool]]:
+        """Under the lock of every run and key of the batch (ids first, then keys, each
+        in order: as ``_create`` takes them, so no two writers wait on each other)."""
+        store = self.store
+        await store.writable()
+        async with AsyncExitStack() as held:
+            names = [*sorted({run.id for run in runs}), *sorted(KEY_LOCK + key for key in keys)]
+            for name in names:
+                await held.enter_async_context(store.locks.hold(name))
+            taken = {run.id for run in runs if store.index.get(run.id) is not None}
+            if taken:
+                raise id_taken(runs, taken)
+            holders: dict[str, Run] = {}
+            for key in keys:
+                owner = store.index.keys.get(key)
+                if owner is not None:
+                    holders[key] = await self._holder(owner, key)
+            answer, fresh = plan(runs, holders)
+            if fresh:
+                await self._insert_many(fresh)
+            return answer
+
+    async def _insert_many(self, runs: list[Run]) -> None:
+        store, layout = self.store, self.store.layout
+        encoded = [_ENCODER.encode(run) + b"\n" for run in runs]
+        placing: list[tuple[RunMeta, dict[str, LogState]]] = []
+        new_runs: list[ops.NewRun] = []
+        for run, data in zip(runs, encoded, strict=True):
+            key = run.idempotency_key
+            meta = store.index.make(run.id, run.task, run.status, run.parent_id, key)
+            moves, states = self._seq_moves(run.id, None, run.task)
+            placing.append((meta, states))
+            key_path = layout.key_file(key) if key is not None else None
+            new_runs.append((layout.run_file(run.task, run.id), data, key_path, run.id, moves))
+        op = partial(
+            ops.create_batch, layout.run_batch_file(runs[0].id), b"".join(encoded), new_runs
+        )
+
+        def placed(moved: list[str]) -> None:
+            for meta, states in placing:
+                self._placed(meta, states, moved)
+
+        await store.commit(op, placed)
 
     def _placed(self, meta: RunMeta, states: dict[str, LogState], moved: list[str]) -> None:
         """After a run file was written: index it, and note where its moved log and
@@ -212,6 +268,15 @@ class RunFiles:
         check_run_query(query)
         metas, cursor = self.store.index.page(query)
         return RunPage(runs=await self._load(metas), next_cursor=cursor)
+
+    async def by_prefix(self, prefix: str, limit: int) -> list[Run]:
+        if limit < 1:
+            return []
+        return await self._load(self.store.index.by_prefix(prefix, limit))
+
+    async def children(self, run_ids: Sequence[str]) -> dict[str, int]:
+        self.store.readers.check()
+        return self.store.index.children(run_ids)
 
     async def counts(self) -> dict[str, int]:
         self.store.readers.check()

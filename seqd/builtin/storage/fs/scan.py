@@ -4,9 +4,10 @@ Runs in a thread before the store accepts calls. It reads every run file (only t
 fields the index needs are decoded; the reads overlap on a few threads), and with
 ``repair`` — only the process holding the store's lock may — it removes temp files a
 crash left behind, puts each log and journal file next to its run (or under
-``orphans/`` when no run has its id), cuts torn tails off them, and makes
-``idempotency/`` agree with the runs: a claim whose run was never written is removed,
-a run whose claim is missing gets it back. Without ``repair`` (another process owns
+``orphans/`` when no run has its id), cuts torn tails off them, finishes the batches
+of runs a crash interrupted (``batches/``), and makes ``idempotency/`` agree with the
+runs: a claim whose run was never written is removed, a run whose claim is missing
+gets it back. Without ``repair`` (another process owns
 the store) it only reads, taking a torn tail or a temp file as what they may be: a
 write in progress. Anything it cannot read is logged and skipped, never fatal; only
 I/O errors on the store abort it.
@@ -38,6 +39,7 @@ from seqd.builtin.storage.fs.files import (
 )
 from seqd.builtin.storage.fs.index import RunIndex, RunMeta
 from seqd.builtin.storage.fs.logs import FORMATS, LogState, recover
+from seqd.errors import ValidationFailed
 from seqd.model.runs import RunStatus
 
 logger = logging.getLogger(__name__)
@@ -108,6 +110,8 @@ class _Scan:
         self.seq_paths: dict[tuple[str, str], list[tuple[str | None, str]]] = {}
         self.temps = 0
         self.claims_fixed = 0
+        self.batched = 0
+        """Runs of interrupted batches written by ``run_batches``."""
 
     def drop_temp(self, path: str) -> None:
         if not self.repair:
@@ -115,6 +119,30 @@ class _Scan:
         os.unlink(path)
         self.temps += 1
         self.batch.touched(os.path.dirname(path))
+
+    def run_batches(self) -> None:
+        """Finish the batches of runs a crash interrupted (``ops.create_batch``). A batch
+        file is whole (renamed into place) and is the batch's commit point: each run it
+        lists whose file is missing is written, then the batch file goes. Without
+        ``repair`` they are left to the store's owner (which may be writing them now)."""
+        for entry in _entries(self.layout.run_batches):
+            if is_temp(entry.name):
+                self.drop_temp(entry.path)
+                continue
+            if not self.repair:
+                continue
+            for line in read_file(entry.path).splitlines():
+                try:
+                    head = _HEAD.decode(line)
+                    path = self.layout.run_file(head.task, head.id)
+                except (msgspec.DecodeError, ValidationFailed) as exc:
+                    logger.error("file storage: skipping a run of batch %s: %s", entry.path, exc)
+                    continue
+                if not os.path.exists(path):
+                    atomic_write(path, line + b"\n", self.batch)
+                    self.batched += 1
+            os.unlink(entry.path)
+            self.batch.touched(self.layout.run_batches)
 
     def tasks(self) -> None:
         found: list[tuple[str, str, str]] = []  # (task, run id, path)
@@ -234,6 +262,7 @@ def scan(layout: Layout, durable: bool, repair: bool = True) -> Inventory:
             make_dirs(path, batch)
     with ThreadPoolExecutor(_READERS, thread_name_prefix="seqd-fs-scan") as pool:
         found = _Scan(layout, batch, pool, repair)
+        found.run_batches()  # first: the runs they write are then scanned as any other
         found.tasks()
         # Oldest first, so if two runs claim one idempotency key the first one keeps it.
         found.index.load(meta for _, (meta, _) in sorted(found.runs.items()))
@@ -243,4 +272,6 @@ def scan(layout: Layout, durable: bool, repair: bool = True) -> Inventory:
             found.claims()
     for directory in sorted(batch.dirs):
         fsync_dir(directory)
+    if found.batched:
+        logger.warning("file storage: finished %d runs of interrupted batches", found.batched)
     return Inventory(found.index, files, found.temps, found.claims_fixed)

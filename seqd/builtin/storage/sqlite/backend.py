@@ -26,7 +26,7 @@ import msgspec
 from msgspec import Meta
 
 from seqd import hookimpl
-from seqd.builtin.storage.sqlite import pruning
+from seqd.builtin.storage.sqlite import batches, pruning
 from seqd.builtin.storage.sqlite.connections import ReaderConnections, connect, prepare
 from seqd.builtin.storage.sqlite.faults import LABEL, unavailable
 from seqd.builtin.storage.sqlite.writer import Writer
@@ -67,12 +67,12 @@ from seqd.plugins.storage_kit.records import (
 from seqd.plugins.storage_kit.sql import (
     RUN_DECODER,
     Statements,
+    counts_of,
     kv_entry,
     kv_listed,
     log_lines,
     run_row,
     runs_of,
-    status_counts,
 )
 
 logger = logging.getLogger(__name__)
@@ -208,6 +208,11 @@ class SQLiteBackend:
             return run, True
         return RUN_DECODER.decode(existing), False
 
+    async def create_runs(self, runs: Sequence[Run]) -> list[tuple[Run, bool]]:
+        if not runs:
+            return []
+        return await self._write(batches.create_runs_op(runs), small=False)
+
     async def update_run(self, run: Run, expect: Sequence[RunStatus] | None = None) -> bool:
         query = _SQL.update_run
         params = run_row(run)
@@ -238,9 +243,21 @@ class SQLiteBackend:
 
         return page_of(await self._read(fn), query.limit)
 
+    async def runs_by_prefix(self, prefix: str, limit: int) -> list[Run]:
+        text, params = _SQL.runs_by_prefix(prefix, limit)
+
+        def fn(conn: sqlite3.Connection) -> list[Run]:
+            return runs_of(conn.execute(text, params).fetchall())
+
+        return await self._read(fn) if limit > 0 else []
+
+    async def count_children(self, run_ids: Sequence[str]) -> dict[str, int]:
+        ids = list(run_ids)
+        return await self._read(lambda conn: batches.count_children(conn, ids)) if ids else {}
+
     async def count_by_status(self) -> dict[str, int]:
         def fn(conn: sqlite3.Connection) -> dict[str, int]:
-            return status_counts(conn.execute(_SQL.count_by_status).fetchall())
+            return counts_of(conn.execute(_SQL.count_by_status).fetchall())
 
         return await self._read(fn)
 
