@@ -58,7 +58,7 @@ def test_second_user_may_submit_but_not_administer(make_daemon: Any) -> None:
         d: Daemon = make_daemon(start=False)
         d.socket_path = str(shared / "s.sock")
         cfg = d.base / "seqd.toml"
-        cfg.write_text("[access]\nsocket_mode = 0o666\n")
+        cfg.write_text('[access]\nsocket_mode = 0o666\ndefault_role = "operator"\n')
         d.args += ["--config", str(cfg)]
         d.start()
         with d.client() as c:

@@ -216,7 +216,7 @@ def test_per_uid_rpc_limit(make_daemon, tmp_path: Path) -> None:  # type: ignore
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root to act as another uid")
 def test_admin_only_tools_refused_to_other_users(make_daemon, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     config = tmp_path / "open.toml"
-    config.write_text("[access]\nsocket_mode = 0o666\n")
+    config.write_text('[access]\nsocket_mode = 0o666\ndefault_role = "operator"\n')
     public = Path(tempfile.mkdtemp(prefix="seqd-test-"))
     os.chmod(public, 0o755)
     try:

@@ -44,7 +44,7 @@ def handlers(app: Daemon) -> dict[str, Handler]:
                 app.host.task_types.names(), app.host.task_types.items(), strict=True
             )
         }
-        return StatusResult(
+        status = StatusResult(
             version=__version__,
             protocol=PROTOCOL_VERSION,
             pid=os.getpid(),
@@ -80,6 +80,7 @@ def handlers(app: Daemon) -> dict[str, Handler]:
                 tools=app.tools.rate_states(),
             ),
         )
+        return app.access.status_view(caller, status)
 
     async def reload(params: NoParams, caller: Caller) -> ReloadResult:
         return await app.reload()

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 
 def handlers(app: Daemon) -> dict[str, Handler]:
     engine = app.engine
+    access = app.access
 
     async def submit(params: SubmitParams, caller: Caller) -> Run:
         # Shielded: a client that hangs up mid-submit must not half-accept a run.
@@ -42,14 +43,14 @@ def handlers(app: Daemon) -> dict[str, Handler]:
             )
         )
         if params.wait and run.status not in TERMINAL:
-            return await engine.wait(run.id, params.timeout_s)
-        return run
+            run = await engine.wait(run.id, params.timeout_s)
+        return access.run_view(caller, run)
 
     async def get(params: RunIdParams, caller: Caller) -> Run:
-        return await engine.get(params.id)
+        return access.run_view(caller, await engine.get(params.id))
 
     async def wait(params: WaitParams, caller: Caller) -> Run:
-        return await engine.wait(params.id, params.timeout_s)
+        return access.run_view(caller, await engine.wait(params.id, params.timeout_s))
 
     async def list_runs(params: ListParams, caller: Caller) -> ListResult:
         page = await engine.list(
@@ -61,19 +62,22 @@ def handlers(app: Daemon) -> dict[str, Handler]:
                 cursor=params.cursor,
             )
         )
-        return ListResult(runs=page.runs, next_cursor=page.next_cursor)
+        runs = [access.run_view(caller, run) for run in page.runs]
+        return ListResult(runs=runs, next_cursor=page.next_cursor)
 
     async def cancel(params: CancelParams, caller: Caller) -> Run:
-        return await engine.cancel(params.id, params.reason, caller.uid, caller.admin)
+        return access.run_view(caller, await engine.cancel(params.id, params.reason, caller))
 
     async def signal(params: SignalParams, caller: Caller) -> Run:
-        return await engine.signal(params.id, params.name, params.data, caller.uid, caller.admin)
+        run = await engine.signal(params.id, params.name, params.data, caller)
+        return access.run_view(caller, run)
 
     async def retry(params: RetryParams, caller: Caller) -> Run:
-        return await engine.retry(params.id, caller.uid, caller.admin)
+        return access.run_view(caller, await engine.retry(params.id, caller))
 
     async def logs(params: LogsParams, caller: Caller) -> LogsResult:
         run = await engine.get(params.id)
+        access.check_data(caller, run, "logs")
         lines = await app.storage.read_logs(params.id, params.after, params.limit)
         last = lines[-1].seq if lines else params.after
         finished = run.status in TERMINAL and len(lines) < params.limit
@@ -81,6 +85,7 @@ def handlers(app: Daemon) -> dict[str, Handler]:
 
     async def steps(params: StepsParams, caller: Caller) -> StepsResult:
         run = await engine.get(params.id)
+        access.check_data(caller, run, "journal entries")
         found = await app.storage.read_steps(params.id, params.after, params.limit)
         last = found[-1].seq if found else params.after
         finished = run.status in TERMINAL and len(found) < params.limit

@@ -10,6 +10,8 @@ import socket
 import time
 
 from seqd import __version__
+from seqd.access.policy import Policy
+from seqd.access.roles import Roles
 from seqd.api import build as build_handlers
 from seqd.catalog.catalog import Catalog
 from seqd.catalog.watch import TaskWatcher
@@ -48,6 +50,7 @@ class App:
     catalog: Catalog
     engine: Engine
     tools: ToolService
+    access: Policy
     server: Server | None
 
     def __init__(self, config: Config) -> None:
@@ -87,6 +90,10 @@ class App:
         logger.info("state dir:   %s", self.state_dir)
         logger.info("task dirs:   %s", ", ".join(self.task_dirs))
         logger.info("tool dirs:   %s", ", ".join(self.tool_dirs))
+        try:
+            self.access = Policy(cfg, Roles(cfg.access))
+        except ConfigError as exc:
+            raise StartupError(str(exc), exit_code=2) from exc
         self.host.load()
         for record in self.host.records.values():
             if record.error:
@@ -122,6 +129,7 @@ class App:
             config=cfg,
             state_dir=self.state_dir,
             node=self.node,
+            access=self.access,
         )
         self.tools = ToolService(
             registry=self.host.tools,
@@ -131,6 +139,7 @@ class App:
             storage=self.storage,
             runs=self.engine,
             emit=self.host.emit,
+            access=self.access,
         )
         await self.tools.start()
         self.engine.tools = self.tools
@@ -143,7 +152,7 @@ class App:
             dispatcher,
             max_line_bytes=cfg.limits.max_line_bytes,
             max_connections=cfg.limits.max_connections,
-            is_admin=self._is_admin,
+            role_of=self.access.roles.of_peer,
         )
         await self._listen(self.server)
         if cfg.watch:
@@ -207,9 +216,6 @@ class App:
         if self.rpc_limits is not None:
             self.rpc_limits.check(uid, f"requests from uid {uid}")
 
-    def _is_admin(self, uid: int) -> bool:
-        return uid in (0, os.geteuid()) or uid in self.config.access.admin_uids
-
     def info(self) -> DaemonInfo:
         return DaemonInfo(
             version=__version__,
@@ -226,6 +232,8 @@ class App:
     async def reload(self) -> ReloadResult:
         systemd.reloading()
         try:
+            if hasattr(self, "access"):
+                self.access.roles.forget()  # group memberships may have changed
             result = await self.catalog.reload()
             if hasattr(self, "tools"):
                 await self.tools.reload()

@@ -20,12 +20,14 @@ from typing import Any
 
 from msgspec.structs import replace
 
+from seqd.access.policy import Policy, Principal
 from seqd.catalog.catalog import Catalog
 from seqd.config.settings import Config
 from seqd.errors import Conflict, NotFound, ShuttingDown
 from seqd.model import timeutil
 from seqd.model.ids import IdGenerator
 from seqd.model.runs import Run, RunPage, RunQuery
+from seqd.model.scopes import submitter_scope
 from seqd.model.status import TERMINAL
 from seqd.plugins.host import PluginHost
 from seqd.plugins.storage import StorageBackend
@@ -40,7 +42,7 @@ from .recovery import recover
 from .retries import Retries
 from .suspension import Suspensions
 from .transitions import Transitions
-from .validation import check_owner, check_size
+from .validation import check_size
 
 logger = logging.getLogger(__name__)
 
@@ -55,8 +57,10 @@ class Engine:
         config: Config,
         state_dir: str,
         node: str,
+        access: Policy,
     ) -> None:
         self.storage = storage
+        self.access = access
         self.catalog = catalog
         self.host = host
         self.config = config
@@ -88,6 +92,7 @@ class Engine:
             get=self.get,
             ids=self.ids,
             limits=config.limits,
+            access=access,
         )
         self.executor = Executor(
             storage=storage,
@@ -109,6 +114,7 @@ class Engine:
             take_back=self._take_back,
             get=self.get,
             wait=self.wait,
+            access=access,
         )
 
     def stats(self) -> dict[str, int]:
@@ -127,12 +133,16 @@ class Engine:
         data: dict[str, Any],
         *,
         idempotency_key: str | None = None,
+        idempotency_scope: str | None = None,
         priority: int = 0,
         submitted_by: int | None = None,
         parent_id: str | None = None,
         root_id: str | None = None,
         retry_of: str | None = None,
     ) -> Run:
+        """Accept a run. An ``idempotency_key`` is unique within ``idempotency_scope``,
+        by default the submitter's (``seqd.model.scopes``): the same key again gives the
+        run it made, the same key with another task or input a ``Conflict``."""
         if not self.accepting:
             raise ShuttingDown("the daemon is shutting down; no new runs are accepted")
         entry = await self.catalog.runnable(task)
@@ -149,6 +159,11 @@ class Engine:
             task_version=entry.definition.version,
             priority=priority,
             idempotency_key=idempotency_key,
+            idempotency_scope=(
+                None
+                if idempotency_key is None
+                else idempotency_scope or submitter_scope(submitted_by)
+            ),
             created_at=timeutil.now(),
             node=self.node,
             submitted_by=submitted_by,
@@ -169,17 +184,18 @@ class Engine:
         self._schedule()
         return run
 
-    async def retry(self, run_id: str, uid: int, admin: bool) -> Run:
-        """A new run of a failed or cancelled one: same task and input, linked to it."""
+    async def retry(self, run_id: str, who: Principal) -> Run:
+        """A new run of a failed or cancelled one: same task and input, linked to it,
+        submitted by ``who``."""
         old = await self.get(run_id)
-        check_owner(old, uid, admin, "retry")
+        self.access.check_manage(who, old, "retry")
         if old.status not in ("failed", "cancelled"):
             raise Conflict(
                 f"run {run_id} is {old.status}; only failed or cancelled runs can be retried",
                 {"id": run_id, "status": old.status},
             )
         return await self.submit(
-            old.task, old.input, priority=old.priority, submitted_by=uid, retry_of=old.id
+            old.task, old.input, priority=old.priority, submitted_by=who.uid, retry_of=old.id
         )
 
     # -- reading and waiting ---------------------------------------------------------
@@ -305,14 +321,21 @@ class Engine:
         limits and trace event apply; its log lines go to the run's log."""
         if self.tools is None:
             raise ShuttingDown("tools are not available yet")
-        caller = ToolCaller(kind="run", run_id=run.id, task=run.task, root_id=run.root_id)
+        caller = ToolCaller(
+            kind="run",
+            run_id=run.id,
+            task=run.task,
+            root_id=run.root_id,
+            uid=run.submitted_by,
+            role=await self.access.roles.of_submitter(run.submitted_by),
+        )
         return await self.tools.call(name, params, caller, log=log)
 
-    async def cancel(self, run_id: str, reason: str | None, uid: int, admin: bool) -> Run:
-        return await self.cancellation.cancel(run_id, reason, uid, admin)
+    async def cancel(self, run_id: str, reason: str | None, who: Principal) -> Run:
+        return await self.cancellation.cancel(run_id, reason, who)
 
-    async def signal(self, run_id: str, name: str, data: Any, uid: int, admin: bool) -> Run:
-        return await self.suspensions.signal(run_id, name, data, uid, admin)
+    async def signal(self, run_id: str, name: str, data: Any, who: Principal) -> Run:
+        return await self.suspensions.signal(run_id, name, data, who)
 
     # -- start and stop ---------------------------------------------------------------
 

@@ -50,6 +50,9 @@ class Run(Model, kw_only=True):
     task_version: str | None = None
     priority: int = 0
     idempotency_key: str | None = None
+    idempotency_scope: str | None = None
+    """Whose key space ``idempotency_key`` is in (``seqd.model.scopes``): set by the
+    daemon from who submitted the run, never by a caller."""
     created_at: str
     started_at: str | None = None
     finished_at: str | None = None
@@ -64,6 +67,9 @@ class Run(Model, kw_only=True):
     """A suspended run: what wakes it — ``signal:<name>`` or ``run:<id>`` (a child)."""
     retry_of: str | None = None
     """Set by ``runs.retry``: the failed run this one repeats."""
+    redacted: bool = False
+    """Only in answers: the caller may not see this run's data, so ``input``,
+    ``output``, the error's message and details and ``idempotency_key`` are hidden."""
 
 
 class LogLine(Model, kw_only=True):

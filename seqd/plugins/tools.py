@@ -15,21 +15,28 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
 import msgspec
 
+from seqd.model.roles import Role
+
 if TYPE_CHECKING:
     from seqd.config.settings import Config
     from seqd.model.runs import KVEntry, Run
 
 
 class ToolCaller(msgspec.Struct, kw_only=True, frozen=True):
-    """Who calls: an RPC client (``uid``) or a run (``run_id``, ``task``, ``root_id``)."""
+    """Who calls: an RPC client (``uid``) or a run (``run_id``, ``task``, ``root_id``)
+    acting for its submitter (``uid``; None: a run the daemon started itself)."""
 
     kind: Literal["rpc", "run"]
     uid: int | None = None
     run_id: str | None = None
     task: str | None = None
     root_id: str | None = None
-    admin: bool = False
-    """An RPC caller that is root, the daemon's own user or a configured admin."""
+    role: Role = "none"
+    """The caller's role (a run's is its submitter's): decides which tools it may call."""
+
+    @property
+    def admin(self) -> bool:
+        return self.role == "admin"
 
 
 Scope = Literal["run", "task", "global"]
@@ -56,6 +63,7 @@ class RunStarter(Protocol):
         data: dict[str, Any],
         *,
         idempotency_key: str | None = None,
+        idempotency_scope: str | None = None,
         priority: int = 0,
         submitted_by: int | None = None,
         parent_id: str | None = None,

@@ -2,7 +2,8 @@
 flow states). Everything that makes a call safe and visible happens here, once:
 
 1. the tool is looked up (plugin tools, then folder tools) — unknown: ``not_found``;
-2. an RPC caller that is not an admin may not call ``tools.admin_only`` tools;
+2. the caller's role must be at least the tool's (``tools.roles``; a run acts with
+   its submitter's role);
 3. the params are validated against the tool's schema — errors name ``params.<field>``;
 4. the tool's token bucket (``[tools.rates]``) is charged — empty: ``rate_limited``
    with ``details.retry_after``;
@@ -23,10 +24,10 @@ from typing import Any
 
 import msgspec
 
+from seqd.access.policy import Policy
 from seqd.config.settings import Config
 from seqd.errors import (
     NotFound,
-    PermissionDenied,
     RateLimited,
     SeqdError,
     ToolFailed,
@@ -73,8 +74,10 @@ class ToolService:
         storage: StorageBackend,
         runs: RunStarter,
         emit: Callable[[TraceEvent], None],
+        access: Policy,
     ) -> None:
         self.registry = registry
+        self.access = access
         self.folders = folders
         self.config = config
         self.state_dir = state_dir
@@ -176,8 +179,12 @@ class ToolService:
             params_schema=c.params_schema,
             result_schema=c.result_schema,
             rate=self._bucket_info(name),
-            admin_only=name in self.config.tools.admin_only,
+            **self._role_info(name),
         )
+
+    def _role_info(self, name: str) -> dict[str, Any]:
+        role = self.access.tool_role(name)
+        return {"role": role, "admin_only": role == "admin"}
 
     async def _folder_info(self, name: str) -> ToolInfo:
         folder = self.folders.get(name)
@@ -201,7 +208,7 @@ class ToolService:
             params_schema=compiled.params_schema if compiled else None,
             result_schema=compiled.result_schema if compiled else None,
             rate=self._bucket_info(name),
-            admin_only=name in self.config.tools.admin_only,
+            **self._role_info(name),
         )
 
     def rate_states(self) -> dict[str, BucketInfo]:
@@ -265,11 +272,7 @@ class ToolService:
                     f"tool {name!r} is not usable: " + "; ".join(problems),
                     {"tool": name, "reason": "not_usable", "problems": problems},
                 )
-            if caller.kind == "rpc" and not caller.admin and name in self.config.tools.admin_only:
-                raise PermissionDenied(
-                    f"tool {name!r} is reserved to admins when called over RPC (tools.admin_only)",
-                    {"tool": name, "uid": caller.uid},
-                )
+            self.access.check_tool(caller, name)
             value = validate_params(compiled, params)
             bucket = self.buckets.get(name)
             if bucket is not None:

@@ -42,7 +42,7 @@ from seqd.plugins.storage import check_kv_name
 from seqd.plugins.storage_kit import sql
 from seqd.plugins.storage_kit.errors import key_taken, not_open, run_exists
 from seqd.plugins.storage_kit.options import check_durability
-from seqd.plugins.storage_kit.records import new_kv_entry, page_of
+from seqd.plugins.storage_kit.records import check_run_key, new_kv_entry, page_of
 from seqd_postgres import queries as q
 from seqd_postgres.connections import Conn, Connections
 from seqd_postgres.faults import LABEL, connection_lost, translate
@@ -191,12 +191,15 @@ class PostgresBackend:
     # -- runs ------------------------------------------------------------------------
 
     async def create_run(self, run: Run) -> tuple[Run, bool]:
+        check_run_key(run)
         params = sql.run_row(run)
         for _ in range(3):
             if await self._write(q.INSERT_RUN, params) == 1:
                 return run, True
             if run.idempotency_key is not None:
-                existing = await self._fetch_one(q.SQL.run_by_key, (run.idempotency_key,))
+                existing = await self._fetch_one(
+                    q.SQL.run_by_key, (run.idempotency_scope, run.idempotency_key)
+                )
                 if existing is not None:
                     return sql.RUN_DECODER.decode(existing), False
             if await self._fetch_one(q.RUN_EXISTS, (run.id,)) is not None:
@@ -208,6 +211,7 @@ class PostgresBackend:
         )
 
     async def update_run(self, run: Run, expect: Sequence[RunStatus] | None = None) -> bool:
+        check_run_key(run)
         if expect is None:
             query, params = q.SQL.update_run, sql.run_row(run)
         else:

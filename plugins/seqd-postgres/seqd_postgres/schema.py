@@ -20,6 +20,7 @@ from typing import Any
 from psycopg import AsyncConnection, sql
 
 from seqd.plugins.storage_kit.schema import checked_version, latest_version
+from seqd.plugins.storage_kit.sql import scope_migration
 
 logger = logging.getLogger(__name__)
 
@@ -113,10 +114,15 @@ _V3_KV = (
     """,
 )
 
+# Idempotency keys unique per scope (seqd.model.scopes). ``data`` is read as ``json``
+# (not jsonb, which would refuse a \u0000 elsewhere in the run) for the submitter.
+_V4_SCOPES = tuple(scope_migration("(data::json ->> 'submitted_by')"))
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "runs and logs", _V1),
     Migration(2, "run journal (steps)", _V2_STEPS),
     Migration(3, "key-value state", _V3_KV),
+    Migration(4, "idempotency keys per scope", _V4_SCOPES),
 )
 LATEST = MIGRATIONS[-1].version
 

@@ -23,7 +23,7 @@ calls it twice to check that data survives a close and a reopen)::
 Tests are plain functions that drive coroutines on a fresh uvloop loop, each bounded by
 ``timeout_s`` so a hang fails instead of stalling the run.
 
-One module per concern: ``runs``, ``listing``, ``logs``, ``steps``, ``kv``,
+One module per concern: ``runs``, ``scopes``, ``listing``, ``logs``, ``steps``, ``kv``,
 ``durability`` and ``crash`` (with its child process, ``crash_writer``) hold the cases,
 ``suite`` gathers them, and ``support`` has the helpers they share, which a backend's
 own tests may use too.

@@ -1,8 +1,8 @@
 """``StorageConformance``: every group of cases in one base class.
 
 Its own module because the suite is the sum of the groups (one module each: runs,
-listing, logs, steps, kv, durability, crash safety); a backend's test subclasses this
-one class and so runs them all.
+idempotency scopes, listing, logs, steps, kv, durability, crash safety); a backend's
+test subclasses this one class and so runs them all.
 """
 
 from __future__ import annotations
@@ -13,11 +13,19 @@ from seqd.testing.storage.kv import KVCases
 from seqd.testing.storage.listing import ListingCases
 from seqd.testing.storage.logs import LogCases
 from seqd.testing.storage.runs import RunCases
+from seqd.testing.storage.scopes import ScopeCases
 from seqd.testing.storage.steps import StepCases
 
 
 class StorageConformance(
-    CrashCases, RunCases, ListingCases, LogCases, StepCases, DurabilityCases, KVCases
+    CrashCases,
+    RunCases,
+    ScopeCases,
+    ListingCases,
+    LogCases,
+    StepCases,
+    DurabilityCases,
+    KVCases,
 ):
     """Base class of the suite; a subclass provides the ``make_backend`` and
     ``store_spec`` fixtures."""

@@ -16,14 +16,14 @@ from functools import partial
 import msgspec
 
 from seqd.builtin.storage.fs import ops
-from seqd.builtin.storage.fs.files import check_run_id, check_task, is_run_id
+from seqd.builtin.storage.fs.files import check_run_id, check_task, claim_name, is_run_id
 from seqd.builtin.storage.fs.index import RunMeta
 from seqd.builtin.storage.fs.logs import FORMATS, LogState
 from seqd.builtin.storage.fs.store import FileStore
 from seqd.errors import StorageUnavailable
 from seqd.model.runs import Run, RunPage, RunQuery, RunStatus
 from seqd.plugins.storage_kit.errors import key_taken, run_exists
-from seqd.plugins.storage_kit.records import check_run_query
+from seqd.plugins.storage_kit.records import check_run_key, check_run_query
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +45,7 @@ class RunFiles:
     async def create(self, run: Run) -> tuple[Run, bool]:
         check_run_id(run.id)
         check_task(run.task)
+        check_run_key(run)
         return await self.store.guard(self._create(run))
 
     async def _create(self, run: Run) -> tuple[Run, bool]:
@@ -53,7 +54,7 @@ class RunFiles:
         async with store.locks.hold(run.id):
             if store.index.get(run.id) is not None:
                 raise run_exists(run.id)
-            key = run.idempotency_key
+            key = claim_name(run.idempotency_scope, run.idempotency_key)
             if key is None:
                 await self._insert(run)
                 return run, True
@@ -66,14 +67,14 @@ class RunFiles:
                 existing = await self._read_one(meta) if meta is not None else None
                 if existing is None:
                     raise StorageUnavailable(
-                        f"file storage: run {owner} holds idempotency key {key!r} but its "
-                        "file is missing",
+                        f"file storage: run {owner} holds idempotency key "
+                        f"{run.idempotency_key!r} but its file is missing",
                         {"id": owner},
                     )
                 return existing, False
 
     async def _insert(self, run: Run) -> None:
-        store, key = self.store, run.idempotency_key
+        store, key = self.store, claim_name(run.idempotency_scope, run.idempotency_key)
         meta = store.index.make(run.id, run.task, run.status, run.parent_id, key)
         # Log lines and journal entries written before the run existed wait in orphans/.
         moves, states = self._seq_moves(run.id, None, run.task)
@@ -121,6 +122,7 @@ class RunFiles:
 
     async def update(self, run: Run, expect: Sequence[RunStatus] | None) -> bool:
         check_task(run.task)
+        check_run_key(run)
         if not is_run_id(run.id):
             return False
         expected = None if expect is None else tuple(expect)
@@ -133,19 +135,19 @@ class RunFiles:
             old = store.index.get(run.id)
             if old is None or (expect is not None and old.status not in expect):
                 return False
-            key = run.idempotency_key
+            key = claim_name(run.idempotency_scope, run.idempotency_key)
             if key is None or key == old.key:
                 await self._replace(run, old)
                 return True
             async with store.locks.hold(_KEY + key):
                 owner = store.index.keys.get(key)
                 if owner is not None and owner != run.id:
-                    raise key_taken(run.id, key)
+                    raise key_taken(run.id, run.idempotency_key)
                 await self._replace(run, old)
                 return True
 
     async def _replace(self, run: Run, old: RunMeta) -> None:
-        store, key = self.store, run.idempotency_key
+        store, key = self.store, claim_name(run.idempotency_scope, run.idempotency_key)
         layout = store.layout
         meta = store.index.make(run.id, run.task, run.status, run.parent_id, key)
         moves: Moves = []

@@ -44,7 +44,7 @@ from seqd.plugins.storage import StorageContext, StorageFactory, check_kv_name
 from seqd.plugins.storage_kit.errors import key_taken, not_open, run_exists
 from seqd.plugins.storage_kit.options import check_durability, convert_options, path_in_state_dir
 from seqd.plugins.storage_kit.reader_pool import ReaderPool
-from seqd.plugins.storage_kit.records import new_kv_entry, number_steps, page_of
+from seqd.plugins.storage_kit.records import check_run_key, new_kv_entry, number_steps, page_of
 from seqd.plugins.storage_kit.sql import (
     RUN_DECODER,
     Statements,
@@ -152,12 +152,13 @@ class SQLiteBackend:
     # -- runs ------------------------------------------------------------------------
 
     async def create_run(self, run: Run) -> tuple[Run, bool]:
+        check_run_key(run)
         row = run_row(run)
         key = run.idempotency_key
 
         def op(conn: sqlite3.Connection) -> str | None:
             if key is not None:
-                found = conn.execute(_SQL.run_by_key, (key,)).fetchall()
+                found = conn.execute(_SQL.run_by_key, (run.idempotency_scope, key)).fetchall()
                 if found:
                     return str(found[0][0])
             try:
@@ -172,6 +173,7 @@ class SQLiteBackend:
         return RUN_DECODER.decode(existing), False
 
     async def update_run(self, run: Run, expect: Sequence[RunStatus] | None = None) -> bool:
+        check_run_key(run)
         query = _SQL.update_run
         params = run_row(run)
         if expect is not None:

@@ -21,6 +21,7 @@ from typing import Any
 import sqlite_utils
 
 from seqd.plugins.storage_kit.schema import checked_version, latest_version
+from seqd.plugins.storage_kit.sql import scope_migration
 
 logger = logging.getLogger(__name__)
 
@@ -106,10 +107,16 @@ def _v3_kv(db: Any) -> None:
     )
 
 
+def _v4_idempotency_scopes(db: Any) -> None:
+    for statement in scope_migration("json_extract(data, '$.submitted_by')"):
+        db.execute(statement)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "runs and logs", _v1_runs_and_logs),
     Migration(2, "run journal (steps)", _v2_steps),
     Migration(3, "key-value state", _v3_kv),
+    Migration(4, "idempotency keys per scope", _v4_idempotency_scopes),
 )
 LATEST = MIGRATIONS[-1].version
 
