@@ -101,7 +101,7 @@ def test_every_config_key_is_documented() -> None:
         for f in Config.__struct_fields__
         if isinstance(getattr(defaults, f), msgspec.Struct | dict)
     }
-    assert tables == {"limits", "access", "tools", "backends", "task_types"}
+    assert tables == {"limits", "access", "tools", "task_env", "secrets", "backends", "task_types"}
     missing = []
     for key in keys:
         *parents, leaf = key.split(".")
@@ -158,6 +158,8 @@ def test_example_config_is_complete_and_valid(tmp_path: Path) -> None:
                 "limits",
                 "access",
                 "tools",
+                "task_env",
+                "secrets",
                 "backends",
                 "task_types",
             }:
@@ -166,7 +168,9 @@ def test_example_config_is_complete_and_valid(tmp_path: Path) -> None:
     # The values the example claims to be defaults are the defaults.
     parsed = tomllib.loads(example)
     assert parsed["limits"] == msgspec.to_builtins(Config().limits)
-    assert parsed["task_types"]["shell"] == msgspec.to_builtins(ShellTypeConfig())
+    shell = msgspec.to_builtins(ShellTypeConfig())
+    assert parsed["task_types"]["shell"] == {k: v for k, v in shell.items() if v is not None}
+    assert parsed["task_env"] == msgspec.to_builtins(Config().task_env)
 
 
 # -- plugins.md --------------------------------------------------------------------

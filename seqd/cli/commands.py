@@ -159,10 +159,12 @@ def task_validate(client: Client, args: argparse.Namespace, out: Out) -> int:
     def as_text(result: ValidateResult) -> None:
         if result.ok:
             out.line(f"{args.name}: ok")
-            return
-        out.line(f"{args.name}: {len(result.problems)} problem(s)")
-        for p in result.problems:
-            out.line("  " + _problem(p))
+        else:
+            out.line(f"{args.name}: {len(result.problems)} problem(s)")
+            for p in result.problems:
+                out.line("  " + _problem(p))
+        for w in getattr(result, "warnings", []):  # (none from a daemon before warnings)
+            out.line("  warning: " + _problem(w))
 
     result = client.validate(args.name)
     out.result(result, as_text)

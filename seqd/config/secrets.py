@@ -144,6 +144,27 @@ class Secrets:
         return value
 
 
+class RedactingFilter(logging.Filter):
+    """A log filter that masks secret values in every record it passes (installed on
+    the daemon's log handler): a message, its arguments or a traceback that holds a
+    secret's value shows ``***`` instead."""
+
+    def __init__(self, secrets: Secrets) -> None:
+        super().__init__()
+        self.secrets = secrets
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if self.secrets.active:
+            record.msg = self.secrets.redact(record.getMessage())
+            record.args = None
+            if record.exc_info and record.exc_info[0] is not None and not record.exc_text:
+                record.exc_text = logging.Formatter().formatException(record.exc_info)
+            if record.exc_text:
+                record.exc_text = self.secrets.redact(record.exc_text)
+            record.exc_info = None
+        return True
+
+
 # -- loading ---------------------------------------------------------------------------
 
 

@@ -15,6 +15,8 @@ from seqd.access.roles import Roles
 from seqd.api import build as build_handlers
 from seqd.catalog.catalog import Catalog
 from seqd.catalog.watch import TaskWatcher
+from seqd.config import paths
+from seqd.config.secrets import Secrets, SecretsError, load_secrets
 from seqd.config.settings import Config, ConfigError
 from seqd.daemon import systemd
 from seqd.engine import Engine
@@ -90,9 +92,10 @@ class App:
         logger.info("state dir:   %s", self.state_dir)
         logger.info("task dirs:   %s", ", ".join(self.task_dirs))
         logger.info("tool dirs:   %s", ", ".join(self.tool_dirs))
-        try:
-            self.access = Policy(cfg, Roles(cfg.access))
-        except ConfigError as exc:
+        try:  # names and files are looked up off the loop (NSS may ask a server)
+            self.access = Policy(cfg, await asyncio.to_thread(Roles, cfg.access))
+            await self.load_secrets()
+        except (ConfigError, SecretsError) as exc:
             raise StartupError(str(exc), exit_code=2) from exc
         self.host.load()
         for record in self.host.records.values():
@@ -105,6 +108,7 @@ class App:
             state_dir=self.state_dir,
             node=self.node,
             has_tool=lambda name: hasattr(self, "tools") and self.tools.has(name),
+            secrets=self.secrets,
         )
         for name, task_type in zip(
             self.host.task_types.names(), self.host.task_types.items(), strict=True
@@ -140,6 +144,7 @@ class App:
             runs=self.engine,
             emit=self.host.emit,
             access=self.access,
+            secrets=self.host.secrets,
         )
         await self.tools.start()
         self.engine.tools = self.tools
@@ -204,12 +209,34 @@ class App:
             logger.info("socket:      %s (from systemd socket activation)", self.socket_path)
             return
         access = self.config.access
+        if self.config.socket is None and self.socket_path == paths.user_socket():
+            try:  # the folders may have been made by another user, to catch our clients
+                self.socket_path = await asyncio.to_thread(paths.prepare_user_socket)
+            except (paths.UnsafeDirectory, OSError) as exc:
+                raise StartupError(
+                    f"refusing the socket folder: {exc} (or give --socket PATH)"
+                ) from exc
         try:
             await server.listen_path(self.socket_path, access.socket_mode, access.socket_group)
         except (OSError, RuntimeError, KeyError) as exc:
             raise StartupError(f"cannot listen on {self.socket_path}: {exc}") from exc
         self._bound_path = self.socket_path
         logger.info("socket:      %s", self.socket_path)
+
+    @property
+    def secrets(self) -> Secrets:
+        """The daemon's secrets: one object, shared by everything that uses or masks
+        them (the plugin host holds it for its tracers)."""
+        return self.host.secrets
+
+    async def load_secrets(self) -> None:
+        """Read the secrets (at start, and again on reload; in a thread): ``SecretsError``
+        says why they cannot be read."""
+        cfg = self.config.secrets
+        directory = os.environ.get("CREDENTIALS_DIRECTORY") if cfg.credentials else None
+        self.secrets.replace(await asyncio.to_thread(load_secrets, cfg.file, directory))
+        if self.secrets.names():
+            logger.info("secrets:     %s", ", ".join(self.secrets.names()))
 
     def _rate_limit(self, uid: int) -> None:
         """The per-client request limit (``limits.rpc_rate_per_s``), by peer uid."""
@@ -234,6 +261,10 @@ class App:
         try:
             if hasattr(self, "access"):
                 self.access.roles.forget()  # group memberships may have changed
+                try:
+                    await self.load_secrets()
+                except SecretsError as exc:
+                    logger.error("secrets not reloaded (the old ones stay): %s", exc)
             result = await self.catalog.reload()
             if hasattr(self, "tools"):
                 await self.tools.reload()

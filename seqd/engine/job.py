@@ -16,6 +16,7 @@ from typing import Any, Protocol
 from msgspec.structs import replace
 
 from seqd.access.policy import DAEMON, Principal
+from seqd.config.secrets import Secrets
 from seqd.errors import Conflict, StorageUnavailable
 from seqd.model.runs import LogStream, NewStep, Resources, Run, Step
 from seqd.model.scopes import child_scope
@@ -60,8 +61,11 @@ class ActiveJob:
         work_dir: str,
         log: RunLog,
         engine: JobHost,
+        secrets: Secrets | None = None,
     ) -> None:
         self._run = run
+        self._secrets = secrets if secrets is not None and secrets.active else None
+        """Masks secret values in journal entries before they are stored."""
         self._source = source
         self._work_path = work_dir
         self.runlog = log
@@ -113,6 +117,8 @@ class ActiveJob:
                 return steps
 
     async def record(self, steps: list[NewStep]) -> None:
+        if self._secrets is not None:
+            steps = [self._secrets.redact_value(step) for step in steps]
         # An outage delays the journal, as it delays logs: wait for storage to return.
         delay = 0.1
         while True:

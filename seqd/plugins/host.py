@@ -20,6 +20,7 @@ from typing import Any, Generic, TypeVar
 import pluggy
 
 from seqd import PROJECT
+from seqd.config.secrets import Secrets
 from seqd.errors import PluginError
 from seqd.plugins import hookspecs
 from seqd.plugins.daemoninfo import DaemonInfo
@@ -109,6 +110,8 @@ class PluginHost:
         self.pm = pluggy.PluginManager(PROJECT)
         self.pm.add_hookspecs(hookspecs)
         self.disabled = set(disabled)
+        self.secrets = Secrets()
+        """The daemon's secrets (set by the app): their values are masked in events."""
         self.records: dict[str, PluginRecord] = {}
         self.storage: Registry[StorageFactory] = Registry(
             "storage backend", lambda o: isinstance(o, StorageFactory)
@@ -226,7 +229,10 @@ class PluginHost:
         return bool(self._tracers_for(event_type))
 
     def emit(self, event: TraceEvent) -> None:
-        for tracer in self._tracers_for(type(event)):
+        tracers = self._tracers_for(type(event))
+        if tracers and self.secrets.active:
+            event = self.secrets.redact_value(event)  # no secret value reaches a tracer
+        for tracer in tracers:
             try:
                 tracer.on_event(event)
             except Exception:

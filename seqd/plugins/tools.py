@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
 import msgspec
 
+from seqd.config.secrets import Secrets
 from seqd.model.roles import Role
 
 if TYPE_CHECKING:
@@ -95,11 +96,17 @@ class ToolContext:
     state_dir: str
     config: Config
     """The daemon's config (``config.tools`` holds the tools' limits)."""
+    http_allow_networks: list[str] = field(default_factory=list)
+    """Networks (CIDR) ``http.request`` may reach although they are not global
+    (loopback, private...); every global address is allowed (if its host is)."""
     log: Callable[[str, str], None] = field(default=_log_nowhere)
     """``log(stream, text)``: a line for the caller's log (a run's log, or nowhere)."""
     task_type: Callable[[str], Any] = field(default=lambda _name: None)
     """The daemon's task types by name, or None (``shell.exec`` runs its commands
     through the ``shell`` task type's spawner)."""
+    secrets: Secrets = field(default_factory=Secrets)
+    """The daemon's secrets: for values a tool's config takes from one
+    (``{secret = "<name>"}``). Never put one in a result: results are masked."""
     extra: dict[str, Any] = field(default_factory=dict)
     """Room for what later callers add (flows, the step journal) without a new field."""
 

@@ -25,6 +25,7 @@ from typing import Any
 import msgspec
 
 from seqd.access.policy import Policy
+from seqd.config.secrets import Secrets
 from seqd.config.settings import Config
 from seqd.errors import (
     NotFound,
@@ -75,9 +76,13 @@ class ToolService:
         runs: RunStarter,
         emit: Callable[[TraceEvent], None],
         access: Policy,
+        secrets: Secrets | None = None,
     ) -> None:
         self.registry = registry
         self.access = access
+        self.secrets = Secrets() if secrets is None else secrets
+        """Values tools may be configured with (``[tools.http_headers]``), and that no
+        result shows."""
         self.folders = folders
         self.config = config
         self.state_dir = state_dir
@@ -231,13 +236,17 @@ class ToolService:
             default = "run" if "run" in roots else "global"
             policy = tools_cfg.tasks.get(caller.task or "")
             hosts = tools_cfg.http_allow_hosts
+            networks = tools_cfg.http_allow_networks
             if policy is not None and policy.http_allow_hosts is not None:
                 hosts = policy.http_allow_hosts
+            if policy is not None and policy.http_allow_networks is not None:
+                networks = policy.http_allow_networks
         else:
             if tools_cfg.rpc_file_access == "global":
                 roots["global"] = os.path.join(self.files_root, "global")
             default = "global"
             hosts = tools_cfg.http_allow_hosts
+            networks = tools_cfg.http_allow_networks
         return ToolContext(
             caller=caller,
             roots=roots,
@@ -249,6 +258,8 @@ class ToolService:
             config=self.config,
             log=log if log is not None else _log_to_daemon(caller),
             task_type=self.folders.task_types.get,
+            secrets=self.secrets,
+            http_allow_networks=list(networks),
         )
 
     async def call(
@@ -286,7 +297,7 @@ class ToolService:
             self.calls += 1
             result = await compiled.tool.call(value, self.context(caller, log))
             try:
-                return msgspec.to_builtins(result)
+                return self.secrets.redact_value(msgspec.to_builtins(result))
             except TypeError as exc:
                 raise ToolFailed(
                     f"tool {name!r} returned something that is not JSON: {exc}",
@@ -315,7 +326,7 @@ class ToolService:
                     run_id=caller.run_id,
                     task=caller.task,
                     uid=caller.uid,
-                    params=summarize(params),
+                    params=summarize(params, self.secrets.redact),
                     duration_s=round(time.perf_counter() - started, 6),
                     outcome=outcome,
                     error=error,

@@ -39,7 +39,7 @@ from seqd.testing.storage import (
     opened,
     run_async,
 )
-from seqd.testing.storage.legacy import legacy_json, legacy_runs
+from seqd.testing.storage.legacy import check_migrated, legacy_json, legacy_runs
 from seqd.testing.storage.support import DEFAULT_SCOPE
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -306,27 +306,17 @@ def test_runs_from_before_scopes_get_theirs_at_open(tmp_path: Path) -> None:
     for run, _ in old:
         (runs / f"{run.id}.json").write_text(legacy_json(run) + "\n")
 
-    other = new_run(idempotency_key="nightly", idempotency_scope="uid:1001")
-
-    async def main(first: bool) -> None:
+    async def main() -> None:
         async with opened(lambda: make(tmp_path)) as b:
-            for run, scope in old:
-                assert await b.get_run(run.id) == changed(run, idempotency_scope=scope)
-            parent, child = old[0][0], old[1][0]
-            again = new_run(
-                idempotency_key=child.idempotency_key, idempotency_scope=f"run:{parent.id}"
-            )
-            assert (await b.create_run(again))[0].id == child.id
-            if first:
-                assert await b.create_run(other) == (other, True)
+            await check_migrated(b, old)
 
-    run_async(main(True))
+    run_async(main())
     for run, scope in old:
         stored = json.loads((runs / f"{run.id}.json").read_text())
         assert stored.get("idempotency_scope") == scope
         if scope is not None:
             assert (root / "idempotency" / claim_digest(run.idempotency_key or "", scope)).exists()
-    run_async(main(False))  # nothing left to migrate: the same answers
+    run_async(main())  # nothing left to migrate: the same answers
 
 
 def test_leftovers_of_a_crash_are_cleaned_at_open(tmp_path: Path) -> None:

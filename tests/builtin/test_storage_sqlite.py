@@ -30,7 +30,7 @@ from seqd.testing.storage import (
     opened,
     run_async,
 )
-from seqd.testing.storage.legacy import legacy_json, legacy_runs
+from seqd.testing.storage.legacy import check_migrated, legacy_json, legacy_runs
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -200,15 +200,7 @@ def test_version_3_runs_get_their_idempotency_scopes(tmp_path: Path) -> None:
 
     async def main() -> None:
         async with opened(lambda: make(tmp_path)) as b:
-            for run, scope in old:
-                assert await b.get_run(run.id) == changed(run, idempotency_scope=scope)
-            parent, child = old[0][0], old[1][0]
-            again = new_run(
-                idempotency_key=child.idempotency_key, idempotency_scope=f"run:{parent.id}"
-            )
-            assert (await b.create_run(again))[0].id == child.id
-            other = new_run(idempotency_key="nightly", idempotency_scope="uid:1001")
-            assert await b.create_run(other) == (other, True)
+            await check_migrated(b, old)
 
     run_async(main())
     with sqlite3.connect(path) as conn:

@@ -75,6 +75,10 @@ def server() -> Iterator[str]:
 
 
 def call(env: Env, name: str, params: dict, caller=RPC, **config) -> dict:  # type: ignore[no-untyped-def]
+    """One call on a fresh service; the local test server's loopback network is allowed
+    (tests/security/test_http_addresses.py shows it is refused by default)."""
+    config.setdefault("http_allow_networks", ["127.0.0.0/8"])
+
     async def main() -> dict:  # type: ignore[type-arg]
         async with env.service(**config) as svc:
             return await svc.call(name, params, caller)  # type: ignore[no-any-return]

@@ -42,7 +42,7 @@ from seqd.testing.storage import (
     opened,
     run_async,
 )
-from seqd.testing.storage.legacy import legacy_json, legacy_runs
+from seqd.testing.storage.legacy import check_migrated, legacy_json, legacy_runs
 
 pytestmark = pytest.mark.xdist_group("postgres")
 
@@ -470,15 +470,7 @@ def test_version_3_runs_get_their_idempotency_scopes(
         finally:
             await conn.close()
         async with opened(pg_make) as b:
-            for run, scope in old:
-                assert await b.get_run(run.id) == changed(run, idempotency_scope=scope)
-            parent, child = old[0][0], old[1][0]
-            again = new_run(
-                idempotency_key=child.idempotency_key, idempotency_scope=f"run:{parent.id}"
-            )
-            assert (await b.create_run(again))[0].id == child.id
-            other = new_run(idempotency_key="nightly", idempotency_scope="uid:1001")
-            assert await b.create_run(other) == (other, True)
+            await check_migrated(b, old)
 
     run_async(main())
 

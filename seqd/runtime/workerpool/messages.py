@@ -56,6 +56,9 @@ class Execute(Frame, tag="execute"):
     """True: convert the input with the struct derived from the signature; False: the
     config gave a schema and the input is passed as keyword arguments as is."""
     max_output_bytes: int
+    env: dict[str, str] = {}
+    """The task's own variables (its config's ``env``, secrets resolved), on top of the
+    worker's environment for this run only."""
 
 
 class SchemaRequest(Frame, tag="schema"):

@@ -12,7 +12,8 @@ from typing import Any
 import msgspec
 
 from seqd.model.runs import Run
-from seqd.testing.storage.support import new_run
+from seqd.plugins.storage import StorageBackend
+from seqd.testing.storage.support import changed, new_run
 
 _NEW_FIELDS = ("idempotency_scope", "redacted")
 
@@ -53,6 +54,21 @@ def legacy_runs() -> list[tuple[Run, str | None]]:
         (_unscoped(system), "system"),
         (plain, None),
     ]
+
+
+async def check_migrated(store: StorageBackend, old: list[tuple[Run, str | None]]) -> None:
+    """``store``, opened on the records of ``old`` (from ``legacy_runs``), gives each run
+    its scope; the child's key then finds the child in its parent's scope, and the
+    parent's key in another user's scope makes another run (taken once: a second check
+    on the same store finds it)."""
+    for run, scope in old:
+        assert await store.get_run(run.id) == changed(run, idempotency_scope=scope)
+    parent, child = old[0][0], old[1][0]
+    again = new_run(idempotency_key=child.idempotency_key, idempotency_scope=f"run:{parent.id}")
+    assert (await store.create_run(again))[0].id == child.id
+    other = new_run(idempotency_key=parent.idempotency_key, idempotency_scope="uid:1001")
+    stored, _ = await store.create_run(other)
+    assert stored.id not in {run.id for run, _ in old}
 
 
 def _unscoped(run: Run) -> Run:
