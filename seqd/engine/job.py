@@ -64,7 +64,7 @@ class ActiveJob:
         secrets: Secrets | None = None,
     ) -> None:
         self._run = run
-        self._secrets = secrets if secrets is not None and secrets.active else None
+        self._secrets = secrets if secrets is not None else Secrets()
         """Masks secret values in journal entries before they are stored."""
         self._source = source
         self._work_path = work_dir
@@ -117,7 +117,7 @@ class ActiveJob:
                 return steps
 
     async def record(self, steps: list[NewStep]) -> None:
-        if self._secrets is not None:
+        if self._secrets.active:
             steps = [self._secrets.redact_value(step) for step in steps]
         # An outage delays the journal, as it delays logs: wait for storage to return.
         delay = 0.1

@@ -27,8 +27,8 @@ class RunLog:
         self, storage: StorageBackend, run_id: str, cap_bytes: int, secrets: Secrets | None = None
     ) -> None:
         self.storage = storage
-        self._redact = secrets.redact if secrets is not None and secrets.active else None
-        """Masks secret values in each line before it is stored (None: no secrets)."""
+        self._secrets = secrets if secrets is not None else Secrets()
+        """Masks secret values in each line before it is stored (a reload may add some)."""
         self.run_id = run_id
         self.cap_bytes = cap_bytes
         self.written_bytes = 0
@@ -42,8 +42,8 @@ class RunLog:
         if self.full:
             self.dropped += 1
             return
-        if self._redact is not None:
-            text = self._redact(text)
+        if self._secrets.active:
+            text = self._secrets.redact(text)
         size = len(text.encode("utf-8", "replace")) + 1
         if self.written_bytes + size > self.cap_bytes:
             self.full = True
@@ -58,8 +58,8 @@ class RunLog:
 
     def system(self, text: str) -> None:
         """A line from the daemon itself; not counted against the cap."""
-        if self._redact is not None:
-            text = self._redact(text)
+        if self._secrets.active:
+            text = self._secrets.redact(text)
         self._buffer.append(NewLogLine(ts=timeutil.now(), stream="system", text=text))
         self.pending_bytes += len(text) + 1
         if self._flushing is None:
