@@ -50,8 +50,11 @@ class StorageBackend(Protocol):
         """Flush pending writes and release resources; no call follows."""
 
     async def create_run(self, run: Run) -> tuple[Run, bool]:
-        """Insert ``run``. If its ``idempotency_key`` is already taken, insert nothing
-        and return the existing run with ``False``; otherwise ``(run, True)``."""
+        """Insert ``run``. If its ``idempotency_key`` is already taken in its
+        ``idempotency_scope`` (a key is unique per scope, not across scopes), insert
+        nothing and return the existing run with ``False``; otherwise ``(run, True)``.
+        A key without a scope is refused (``ValidationFailed``), here and in
+        ``update_run``."""
 
     async def update_run(self, run: Run, expect: Sequence[RunStatus] | None = None) -> bool:
         """Replace the stored record of ``run.id`` with ``run``.

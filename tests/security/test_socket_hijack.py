@@ -157,32 +157,50 @@ def test_a_folder_only_its_owner_could_fill_is_trusted(other: User) -> None:
             fake.wait()
 
 
-def start_seqd(tmp: Path, state: Path) -> subprocess.Popen[str]:
+def start_seqd(tmp: Path, state: Path, runtime: Path | None = None) -> subprocess.Popen[str]:
+    """``seqd`` on its default socket (no ``--socket``): in ``$XDG_RUNTIME_DIR`` when
+    ``runtime`` is given, else by the ``$TMPDIR/runtime-UID`` fallback."""
+    env = victim_env(tmp) | ({"XDG_RUNTIME_DIR": str(runtime)} if runtime else {})
     return subprocess.Popen(
         [sys.executable, "-m", "seqd", "--state-dir", str(state), "--tasks", str(EXAMPLES),
          "--no-watch"],
-        env=victim_env(tmp), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
+
+
+def refused(daemon: subprocess.Popen[str], needle: str) -> None:
+    out, _ = daemon.communicate(timeout=60)
+    assert daemon.returncode != 0 and needle in out and "refusing the socket folder" in out, out
+
+
+def test_the_daemon_checks_its_xdg_runtime_folder(
+    other: User, sticky_tmp: Path, tmp_path: Path
+) -> None:
+    """The same checks on ``$XDG_RUNTIME_DIR`` (the first choice), wherever the test
+    runs: another mode than 0700 is refused, and so is a ``seqd/`` folder in it that
+    another user owns."""
+    with temp_folder(0o755) as runtime:
+        refused(start_seqd(sticky_tmp, tmp_path / "state", runtime), "mode 0755")
+        runtime.chmod(0o700)
+        (runtime / "seqd").mkdir()
+        os.chown(runtime / "seqd", other.uid, other.gid)
+        refused(start_seqd(sticky_tmp, tmp_path / "state", runtime), f"uid {other.uid}")
 
 
 def test_the_daemon_refuses_a_runtime_folder_it_does_not_own(
     other: User, sticky_tmp: Path, tmp_path: Path
 ) -> None:
-    if own_runtime_dir_exists():
-        need(f"/run/user/{os.getuid()} exists, so the $TMPDIR fallback is not used here")
+    if own_runtime_dir_exists():  # not a missing capability: the fallback is not used here
+        pytest.skip(f"/run/user/{os.getuid()} exists, so the $TMPDIR fallback is not used")
     runtime = sticky_tmp / f"runtime-{os.getuid()}"
     attacker_folder(other, sticky_tmp)
-    daemon = start_seqd(sticky_tmp, tmp_path / "state")
-    out, _ = daemon.communicate(timeout=60)
-    assert daemon.returncode != 0 and f"belongs to uid {other.uid}" in out, out
+    refused(start_seqd(sticky_tmp, tmp_path / "state"), f"belongs to uid {other.uid}")
     assert not (runtime / "seqd" / "seqd.sock").exists()
 
     shutil.rmtree(runtime)
     runtime.mkdir(mode=0o755)
     runtime.chmod(0o755)  # ours, but others may look in
-    daemon = start_seqd(sticky_tmp, tmp_path / "state")
-    out, _ = daemon.communicate(timeout=60)
-    assert daemon.returncode != 0 and "mode 0755" in out, out
+    refused(start_seqd(sticky_tmp, tmp_path / "state"), "mode 0755")
 
     runtime.rmdir()  # missing: the daemon makes it, ours and 0700, and serves
     daemon = start_seqd(sticky_tmp, tmp_path / "state")
