@@ -20,7 +20,7 @@ from pathlib import Path
 
 import psutil
 
-from seqd.runtime.helpers import DAEMON_ONLY_ENV
+from seqd.runtime.taskenv import DAEMON_ONLY
 
 logger = logging.getLogger(__name__)
 
@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 BENCH_TASKS = Path(__file__).resolve().parent / "tasks"
 PYTHON = sys.executable
 PING = b'{"jsonrpc":"2.0","id":0,"method":"daemon.ping"}\n'
-UNWANTED_ENV = (*DAEMON_ONLY_ENV, "PYTHONDONTWRITEBYTECODE")
+UNWANTED_ENV = (*sorted(DAEMON_ONLY), "PYTHONDONTWRITEBYTECODE")
 
 
 def child_env(extra: dict[str, str] | None = None) -> dict[str, str]:

@@ -86,3 +86,32 @@ def test_user_socket_follows_xdg(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     monkeypatch.setenv("SEQD_SOCKET", "/x.sock")
     assert paths.client_socket() == "/x.sock"
     assert paths.client_socket("/y.sock") == "/y.sock"
+
+
+def test_access_and_secrets_settings_are_checked(tmp_path: Path) -> None:
+    """A role that is not one, a network that does not parse: stopped at load, naming
+    the key; the secrets file is taken from the config file's folder."""
+    with pytest.raises(ConfigError, match="access.users"):
+        load_config({}, env={}, config_file=write(tmp_path, '[access.users]\nbob = "boss"\n'))
+    with pytest.raises(ConfigError, match="tools.http_allow_networks"):
+        text = '[tools]\nhttp_allow_networks = ["10.0.0.0/33"]\n'
+        load_config({}, env={}, config_file=write(tmp_path, text))
+    with pytest.raises(ConfigError, match="tools.tasks.etl.http_allow_networks"):
+        text = '[tools.tasks.etl]\nhttp_allow_networks = ["nope"]\n'
+        load_config({}, env={}, config_file=write(tmp_path, text))
+    c = load_config({}, env={}, config_file=write(tmp_path, '[secrets]\nfile = "s.toml"\n'))
+    assert c.secrets.file == str(tmp_path / "s.toml")
+    assert c.task_env.passthrough[:2] == ["PATH", "HOME"] and "LC_*" in c.task_env.passthrough
+
+
+def test_unknown_user_names_and_the_old_env_list_stop_the_daemon(make_daemon) -> None:  # type: ignore[no-untyped-def]
+    for text, needle in (
+        ('[access.users]\nno-such-user-xyz = "operator"\n', "no user named 'no-such-user-xyz'"),
+        ('[task_types.shell]\nenv_passthrough = ["PATH"]\n', "[task_env] passthrough"),
+    ):
+        d = make_daemon(start=False, name=f"d{len(needle)}")
+        (d.base / "seqd.toml").write_text(text)
+        d.args += ["--config", str(d.base / "seqd.toml")]
+        with pytest.raises(RuntimeError, match="exited with 2"):
+            d.start()
+        assert needle in d.log_text()

@@ -12,8 +12,9 @@ from seqd.errors import Conflict
 from seqd.rpc.dispatch import Caller, Dispatcher
 from seqd.rpc.protocol import METHODS
 
-USER = Caller(pid=1, uid=1000, gid=1000, admin=False)
-ADMIN = Caller(pid=1, uid=0, gid=0, admin=True)
+USER = Caller(pid=1, uid=1000, gid=1000, role="reader")
+OPERATOR = Caller(pid=1, uid=1001, gid=1001, role="operator")
+ADMIN = Caller(pid=1, uid=0, gid=0, role="admin")
 
 
 def make() -> Dispatcher:
@@ -105,7 +106,7 @@ def test_invalid_params_name_the_field() -> None:
 
 
 def test_application_error_carries_type_and_details() -> None:
-    out = call(req("runs.cancel", {"id": "abcdef0123"}))
+    out = call(req("runs.cancel", {"id": "abcdef0123"}), OPERATOR)
     assert out["error"] == {
         "code": -32002,
         "message": "already finished",
@@ -120,9 +121,28 @@ def test_unexpected_exception_is_generic() -> None:
 
 
 def test_admin_methods_need_admin() -> None:
-    out = call(req("daemon.shutdown"), USER)
-    assert out["error"]["data"]["type"] == "permission_denied"
+    for who in (USER, OPERATOR):
+        out = call(req("daemon.shutdown"), who)
+        assert out["error"]["data"]["type"] == "permission_denied"
+        assert out["error"]["data"]["details"]["needed"] == "admin"
     assert call(req("daemon.shutdown"), ADMIN)["result"] == "pong"
+
+
+def test_each_method_needs_its_role() -> None:
+    """A reader may read; submitting and managing runs and calling tools need an
+    operator; the role is checked before the handler runs."""
+    submit = req("runs.submit", {"task": "hello"})
+    out = call(submit, USER)
+    assert out["error"]["data"]["details"] == {
+        "method": "runs.submit",
+        "uid": 1000,
+        "role": "reader",
+        "needed": "operator",
+    }
+    nobody = Caller(pid=1, uid=1002, gid=1002, role="none")
+    assert call(req("daemon.ping"), nobody)["error"]["data"]["type"] == "permission_denied"
+    assert call(req("daemon.ping"), USER)["result"] == "pong"
+    assert call(submit, OPERATOR)["result"] == "pong"
 
 
 def test_notification_gets_no_answer() -> None:

@@ -103,8 +103,8 @@ def test_every_config_key_is_documented() -> None:
         if isinstance(getattr(defaults, f), msgspec.Struct | dict)
     }
     assert tables == {
-        "limits", "access", "tools", "retention", "scheduler", "backends", "task_types",
-        "metrics", "alerts",
+        "limits", "access", "tools", "retention", "scheduler", "task_env", "secrets",
+        "backends", "task_types", "metrics", "alerts",
     }  # fmt: skip
     missing = []
     for key in keys:
@@ -164,6 +164,8 @@ def test_example_config_is_complete_and_valid(tmp_path: Path) -> None:
                 "tools",
                 "retention",
                 "scheduler",
+                "task_env",
+                "secrets",
                 "backends",
                 "task_types",
                 "metrics",
@@ -175,7 +177,9 @@ def test_example_config_is_complete_and_valid(tmp_path: Path) -> None:
     parsed = tomllib.loads(example)
     assert parsed["limits"] == msgspec.to_builtins(Config().limits)
     assert parsed["retention"] == msgspec.to_builtins(Config().retention)
-    assert parsed["task_types"]["shell"] == msgspec.to_builtins(ShellTypeConfig())
+    shell = msgspec.to_builtins(ShellTypeConfig())
+    assert parsed["task_types"]["shell"] == {k: v for k, v in shell.items() if v is not None}
+    assert parsed["task_env"] == msgspec.to_builtins(Config().task_env)
 
 
 # -- plugins.md --------------------------------------------------------------------

@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 
 from seqd.model.runs import NewLogLine, NewStep, Run, RunError
@@ -21,6 +22,7 @@ from seqd.model.schedules import Schedule
 from seqd.plugins.host import PluginHost
 from seqd.plugins.storage import StorageBackend, StorageContext
 from seqd.storage.transfer import READ_BYTES, TransferError, export_store, import_store, read_lines
+from seqd.testing.storage.legacy import legacy_record, legacy_runs
 
 DSN = os.environ.get("SEQD_TEST_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/test")
 
@@ -122,6 +124,7 @@ async def fill(store: StorageBackend) -> list[Run]:
             output={"big": "x" * 1000} if i % 3 == 0 else None,
             error=RunError(type="exception", message="boom") if i % 4 == 1 else None,
             idempotency_key=f"key-{i}" if i % 5 == 0 else None,
+            idempotency_scope=f"uid:{i}" if i % 5 == 0 else None,
             created_at=f"2026-01-01T00:00:{i:02d}.000000Z",
         )
         await store.create_run(run)
@@ -283,6 +286,31 @@ def test_a_version_1_export_still_imports_and_a_newer_one_is_refused(tmp_path: P
             with pytest.raises(TransferError, match="unsupported export seqd-export v5"):
                 await import_store(store, lines_of(header % 5 + run % (b"b" * 24)))
             assert await store.get_run("b" * 24) is None
+        finally:
+            await store.close()
+
+    asyncio.run(main())
+
+
+def test_an_export_from_before_scopes_gets_them_on_import(tmp_path: Path) -> None:
+    """Keyed runs exported before idempotency scopes get the scope the stores'
+    migrations give them, and importing twice skips every run the second time."""
+    old = legacy_runs()
+    header = b'{"type":"header","format":"seqd-export","version":3,"exported_at":"x","source":"y"}'
+    records = [header] + [
+        msgspec.json.encode({"type": "run", "run": legacy_record(run)}) for run, _ in old
+    ]
+
+    async def main() -> None:
+        store = open_store("sqlite", tmp_path, {})
+        await store.open()
+        try:
+            assert (await import_store(store, lines_of(b"\n".join(records)))).runs == len(old)
+            for run, scope in old:
+                stored = await store.get_run(run.id)
+                assert stored is not None and stored.idempotency_scope == scope
+            again = await import_store(store, lines_of(b"\n".join(records)))
+            assert (again.runs, again.skipped) == (0, len(old))
         finally:
             await store.close()
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from seqd.access.policy import Policy
 from seqd.catalog.catalog import Catalog
 from seqd.config.settings import Config
 from seqd.engine import Engine
@@ -27,6 +28,8 @@ class Daemon(Protocol):
     """The parts of a running daemon that handlers use."""
 
     config: Config
+    access: Policy
+    """Who may do what, and what each caller sees."""
     host: PluginHost
     storage: StorageBackend
     catalog: Catalog

@@ -47,7 +47,7 @@ def handlers(app: Daemon) -> dict[str, Handler]:
                 app.host.task_types.names(), app.host.task_types.items(), strict=True
             )
         }
-        return StatusResult(
+        status = StatusResult(
             version=__version__,
             protocol=PROTOCOL_VERSION,
             pid=os.getpid(),
@@ -84,6 +84,7 @@ def handlers(app: Daemon) -> dict[str, Handler]:
             ),
             tracers={name: TracerInfo(**stats) for name, stats in app.host.tracer_stats().items()},
         )
+        return app.access.status_view(caller, status)
 
     async def reload(params: NoParams, caller: Caller) -> ReloadResult:
         return await app.reload()

@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 
 def handlers(app: Daemon) -> dict[str, Handler]:
     engine = app.engine
+    access = app.access
 
     async def submit(params: SubmitParams, caller: Caller) -> Run:
         trace = None if params.traceparent is None else parse_traceparent(params.traceparent)
@@ -52,8 +53,8 @@ def handlers(app: Daemon) -> dict[str, Handler]:
             )
         )
         if params.wait and run.status not in TERMINAL:
-            return await engine.wait(run.id, params.timeout_s)
-        return run
+            run = await engine.wait(run.id, params.timeout_s)
+        return access.run_view(caller, run)
 
     async def submit_batch(params: SubmitManyParams, caller: Caller) -> SubmitManyResult:
         # Shielded like submit: a batch is accepted whole or not at all.
@@ -70,10 +71,11 @@ def handlers(app: Daemon) -> dict[str, Handler]:
         return SubmitManyResult(ids=[run.id for run in runs], created=created)
 
     async def get(params: RunIdParams, caller: Caller) -> Run:
-        return await resolve(engine, params.id)
+        return access.run_view(caller, await resolve(engine, params.id))
 
     async def wait(params: WaitParams, caller: Caller) -> Run:
-        return await engine.wait(await resolve_id(engine, params.id), params.timeout_s)
+        run_id = await resolve_id(engine, params.id)
+        return access.run_view(caller, await engine.wait(run_id, params.timeout_s))
 
     async def list_runs(params: ListParams, caller: Caller) -> ListResult:
         parent = await resolve_id(engine, params.parent_id) if params.parent_id else None
@@ -91,21 +93,25 @@ def handlers(app: Daemon) -> dict[str, Handler]:
         children: dict[str, int] = {}
         if params.count_children and page.runs:
             children = await app.storage.count_children([run.id for run in page.runs])
-        return ListResult(runs=page.runs, next_cursor=page.next_cursor, children=children)
+        runs = [access.run_view(caller, run) for run in page.runs]
+        return ListResult(runs=runs, next_cursor=page.next_cursor, children=children)
 
     async def cancel(params: CancelParams, caller: Caller) -> Run:
         run_id = await resolve_id(engine, params.id)
-        return await engine.cancel(run_id, params.reason, caller.uid, caller.admin)
+        return access.run_view(caller, await engine.cancel(run_id, params.reason, caller))
 
     async def signal(params: SignalParams, caller: Caller) -> Run:
         run_id = await resolve_id(engine, params.id)
-        return await engine.signal(run_id, params.name, params.data, caller.uid, caller.admin)
+        run = await engine.signal(run_id, params.name, params.data, caller)
+        return access.run_view(caller, run)
 
     async def retry(params: RetryParams, caller: Caller) -> Run:
-        return await engine.retry(await resolve_id(engine, params.id), caller.uid, caller.admin)
+        run_id = await resolve_id(engine, params.id)
+        return access.run_view(caller, await engine.retry(run_id, caller))
 
     async def logs(params: LogsParams, caller: Caller) -> LogsResult:
         run = await resolve(engine, params.id)
+        access.check_data(caller, run, "logs")
         lines = await app.storage.read_logs(run.id, params.after, params.limit)
         last = lines[-1].seq if lines else params.after
         finished = run.status in TERMINAL and len(lines) < params.limit
@@ -113,6 +119,7 @@ def handlers(app: Daemon) -> dict[str, Handler]:
 
     async def steps(params: StepsParams, caller: Caller) -> StepsResult:
         run = await resolve(engine, params.id)
+        access.check_data(caller, run, "journal entries")
         found = await app.storage.read_steps(run.id, params.after, params.limit)
         last = found[-1].seq if found else params.after
         finished = run.status in TERMINAL and len(found) < params.limit

@@ -25,6 +25,10 @@ def handlers(app: Daemon) -> dict[str, Handler]:
     async def validate(params: TaskNameParams, caller: Caller) -> ValidateResult:
         problems = await catalog.validate(params.name)
         entry = catalog.get(params.name)
-        return ValidateResult(ok=entry.runnable and not problems, problems=problems)
+        return ValidateResult(
+            ok=entry.runnable and not problems,
+            problems=problems,
+            warnings=catalog.warnings(params.name),
+        )
 
     return {"tasks.list": list_tasks, "tasks.get": get, "tasks.validate": validate}

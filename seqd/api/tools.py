@@ -29,7 +29,7 @@ def handlers(app: Daemon) -> dict[str, Handler]:
         return await app.tools.get(params.name)
 
     async def call(params: ToolCallParams, caller: Caller) -> ToolCallResult:
-        who = ToolCaller(kind="rpc", uid=caller.uid, admin=caller.admin)
+        who = ToolCaller(kind="rpc", uid=caller.uid, role=caller.role)
         started = time.perf_counter()
         # Shielded: a client that hangs up must not cut a write or a command in half;
         # the call finishes (within its own timeout) and its answer is dropped.

@@ -70,6 +70,10 @@ class Catalog:
                 if self._needs_schema(new):
                     self._resolve_later(new)
             invalid = sorted(n for n, e in fresh.items() if not e.definition.valid)
+            for name in changed:
+                if name in fresh:
+                    for warning in self.warnings(name):
+                        logger.warning("task %s: %s: %s", name, warning.where, warning.message)
             if changed:
                 logger.info(
                     "tasks loaded: %d (%d changed, %d invalid)",
@@ -162,6 +166,22 @@ class Catalog:
                     await self.resolved(other)
             self._recheck(self.entries, entry)
         return entry.definition.problems
+
+    def warnings(self, name: str) -> list[Problem]:
+        """What is legal but risky in a task (its task type's optional
+        ``warnings(source)``, e.g. an input put into a ``sh -c`` script)."""
+        entry = self.get(name)
+        source = entry.source
+        task_type = self.task_types.get(source.type) if source is not None else None
+        check = getattr(task_type, "warnings", None)
+        if source is None or check is None:
+            return []
+        try:
+            found: list[Problem] = check(source)
+        except Exception:
+            logger.exception("task type %s failed to look for warnings in %s", source.type, name)
+            return []
+        return found
 
     def get(self, name: str) -> TaskEntry:
         entry = self.entries.get(name)

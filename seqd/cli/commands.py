@@ -27,6 +27,10 @@ def status(client: Client, args: argparse.Namespace, out: Out) -> int:
     return 0
 
 
+ADMINS_ONLY = "(shown to admins only)"
+"""What ``seqctl status`` says where the daemon hides a path from a non-admin."""
+
+
 def _status_rows(st: StatusResult) -> list[tuple[str, object]]:
     runs = ", ".join(f"{st.runs[s]} {s}" for s in RUN_STATUSES if st.runs.get(s))
     others = ", ".join(f"{n} {s}" for s, n in st.runs.items() if s not in RUN_STATUSES and n)
@@ -36,10 +40,10 @@ def _status_rows(st: StatusResult) -> list[tuple[str, object]]:
         ("pid", st.pid),
         ("uptime", duration(st.uptime_s)),
         ("node", st.node),
-        ("storage", f"{st.storage.name} ({st.storage.location})"),
-        ("socket", st.socket),
-        ("state dir", st.state_dir),
-        ("task dirs", "\n".join(st.task_dirs) or "-"),
+        ("storage", f"{st.storage.name} ({st.storage.location or ADMINS_ONLY})"),
+        ("socket", st.socket or ADMINS_ONLY),
+        ("state dir", st.state_dir or ADMINS_ONLY),
+        ("task dirs", ADMINS_ONLY if st.task_dirs is None else "\n".join(st.task_dirs) or "-"),
         ("plugins", ", ".join(st.plugins) or "-"),
         ("runs", ", ".join(filter(None, [runs, others])) or "none"),
         ("workers", f"{w.busy} busy of {w.max}, {w.queued} queued"),
@@ -168,10 +172,12 @@ def task_validate(client: Client, args: argparse.Namespace, out: Out) -> int:
     def as_text(result: ValidateResult) -> None:
         if result.ok:
             out.line(f"{args.name}: ok")
-            return
-        out.line(f"{args.name}: {len(result.problems)} problem(s)")
-        for p in result.problems:
-            out.line("  " + _problem(p))
+        else:
+            out.line(f"{args.name}: {len(result.problems)} problem(s)")
+            for p in result.problems:
+                out.line("  " + _problem(p))
+        for w in getattr(result, "warnings", []):  # (none from a daemon before warnings)
+            out.line("  warning: " + _problem(w))
 
     result = client.validate(args.name)
     out.result(result, as_text)

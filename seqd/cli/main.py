@@ -1,8 +1,10 @@
 """seqctl's entry point: parse, run one command, map the outcome to an exit status.
 
 Exit statuses (★): 0 ok; 1 the run failed or was cancelled; 2 usage error;
-3 daemon unreachable; 4 the daemon refused the request. With ``--json`` an error is
-also printed to stdout as ``{"error": {"type", "message", "details"}}``. Kept light on imports — no
+3 daemon unreachable (no socket, nothing listening, an untrusted uid listening, or a
+reply seqctl cannot use); 4 the daemon refused the request. With ``--json`` an error is
+also printed to stdout as ``{"error": {"type", "message", "details"}}``. Kept light on
+imports — no
 asyncio, pluggy, jsonschema, logging, msgspec or ``typing`` (the client decodes with
 the standard library: ``Client(typed=False)``), and for ``seqctl status`` not even
 ``json``, ``argparse`` or ``re`` (``quick.py``, ``seqd.rpc.strictjson``) — so it starts
@@ -19,7 +21,7 @@ import sys
 from seqd.cli import quick
 from seqd.cli.inputs import UsageError
 from seqd.cli.output import Out, detail_lines
-from seqd.client import Client, DaemonUnreachable, ProtocolError, RpcError
+from seqd.client import Client, ClientError, DaemonUnreachable, ProtocolError, RpcError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -84,6 +86,19 @@ def _command(argv: Sequence[str] | None) -> int:
         path = client.socket_path if client is not None else "the socket"
         out.error(f"error: {path} did not answer like seqd: {exc}")
         out.json_error("protocol", f"{path} did not answer like seqd: {exc}", {"socket": path})
+        return UNREACHABLE
+    except ClientError as exc:  # e.g. a $SEQD_TRUSTED_UIDS that is not a list of uids
+        out.error(f"seqctl: error: {exc}")
+        return USAGE
+    except (AttributeError, TypeError, KeyError, IndexError, ValueError) as exc:
+        if client is None or not client.replies:
+            raise
+        # A reply of the wrong shape (a daemon of another version, or not seqd at all):
+        # a clear error, never a traceback.
+        out.error(
+            f"error: {client.socket_path} sent a reply seqctl cannot use "
+            f"({type(exc).__name__}: {exc}); is the daemon the same version as seqctl?"
+        )
         return UNREACHABLE
     except KeyboardInterrupt:
         out.error("")

@@ -3,10 +3,11 @@
 ``Client`` is blocking and imports no asyncio (it is what ``seqctl`` uses, with
 ``typed=False``: no msgspec either); ``AsyncClient`` pipelines many calls on one
 connection. Both raise ``RpcError`` when the daemon refuses a request,
-``DaemonUnreachable`` when it cannot be reached, and ``ProtocolError`` when the peer
-does not speak JSON-RPC. ``AsyncClient``, ``Notification`` (a msgspec Struct) and
-``AttrDict`` are imported on first use, so that ``from seqd.client import Client``
-stays free of asyncio, msgspec and ``typing``.
+``DaemonUnreachable`` when it cannot be reached (``UntrustedDaemon`` when whoever
+listens on the socket is not a uid it may talk to: see ``_peer``), and
+``ProtocolError`` when the peer does not speak JSON-RPC. ``AsyncClient``,
+``Notification`` (a msgspec Struct) and ``AttrDict`` are imported on first use, so
+that ``from seqd.client import Client`` stays free of asyncio, msgspec and ``typing``.
 
 The methods are defined once, in ``_methods``, as steps that both clients run;
 ``sync`` and ``aio`` only move bytes. ``_calls`` is how a method call runs whatever
@@ -20,6 +21,7 @@ May import: ``seqd.rpc`` (``protocol``, ``strictjson``), ``seqd.model``,
 from __future__ import annotations
 
 from seqd.client._codec import ClientError, DaemonUnreachable, ProtocolError, RpcError
+from seqd.client._peer import UntrustedDaemon
 from seqd.client.sync import Client
 
 TYPE_CHECKING = False
@@ -39,6 +41,7 @@ __all__ = [
     "Notification",
     "ProtocolError",
     "RpcError",
+    "UntrustedDaemon",
 ]
 
 

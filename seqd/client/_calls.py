@@ -126,13 +126,26 @@ class Batch(Exchange):
 
 class Session:
     """What either client keeps between calls, apart from its connection: where the
-    daemon is, the base timeout, the codec and the last request id."""
+    daemon is, whom it may be (``_peer``), the base timeout, the codec and the last
+    request id."""
 
-    def __init__(self, socket: str | None, timeout: float | None, codec: Codec) -> None:
+    def __init__(
+        self,
+        socket: str | None,
+        timeout: float | None,
+        codec: Codec,
+        trusted_uids: Iterable[int] = (),
+    ) -> None:
         self.socket_path = client_socket(socket)
         self.timeout = timeout
+        self.trusted_uids = frozenset(trusted_uids)
+        """Besides the caller's own uid, root and ``$SEQD_TRUSTED_UIDS``: uids the
+        daemon may run as (a system service's user, say)."""
         self._codec = codec
         self._last_id = 0
+        self.replies = 0
+        """Replies received so far (seqctl tells a malformed reply from its own
+        mistakes by it)."""
 
     def _number(self, exchange: Exchange) -> None:
         """Give ``exchange`` the next ids and make it ready to send."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterable
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -30,6 +30,7 @@ from seqd.client._codec import (
     responses,
 )
 from seqd.client._methods import Methods
+from seqd.client._peer import check_peer
 from seqd.client._typed import CODEC
 from seqd.client.notification import Notification
 
@@ -69,8 +70,9 @@ class AsyncClient(Methods, Session):
     (``iter_runs`` as an async iterator).
 
     Safe to share between tasks of one event loop: concurrent calls are pipelined on a
-    single connection. ``timeout`` bounds each call (None: no bound), plus any wait the
-    call asks the server for.
+    single connection. It checks who listens before sending anything, as
+    :class:`Client` does (``trusted_uids``). ``timeout`` bounds each call (None: no
+    bound), plus any wait the call asks the server for.
     """
 
     def __init__(
@@ -79,8 +81,9 @@ class AsyncClient(Methods, Session):
         timeout: float | None = 30.0,
         *,
         on_notification: Callable[[Notification], None] | None = None,
+        trusted_uids: Iterable[int] = (),
     ) -> None:
-        super().__init__(socket, timeout, CODEC)
+        super().__init__(socket, timeout, CODEC, trusted_uids)
         self.notifications: asyncio.Queue[Notification] = asyncio.Queue(NOTIFICATION_BACKLOG)
         self._on_notification = on_notification
         self._conn: _Connection | None = None
@@ -103,6 +106,11 @@ class AsyncClient(Methods, Session):
                     )
             except OSError as exc:  # TimeoutError included
                 raise connect_failed(self.socket_path, exc) from None
+            try:
+                check_peer(writer.get_extra_info("socket"), self.socket_path, self.trusted_uids)
+            except BaseException:
+                writer.close()
+                raise
             conn = _Connection(writer)
             conn.reader_task = asyncio.create_task(self._read_loop(conn, reader))
             self._conn = conn
@@ -205,6 +213,7 @@ class AsyncClient(Methods, Session):
                 async with asyncio.timeout(exchange.timeout):
                     await conn.writer.drain()
                     replies = {i: await fut for i, fut in futures.items()}
+                    self.replies += len(replies)
             except TimeoutError:
                 raise no_reply(self.socket_path, exchange.timeout) from None
         except OSError as exc:

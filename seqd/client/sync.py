@@ -27,11 +27,12 @@ from seqd.client._codec import (
     responses,
 )
 from seqd.client._methods import Methods
+from seqd.client._peer import check_peer
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections import deque
-    from collections.abc import Callable, Iterator
+    from collections.abc import Callable, Iterable, Iterator
     from types import TracebackType
     from typing import Any, TypeVar
 
@@ -59,6 +60,11 @@ class Client(Methods, Session):
     Notifications the server sends go to ``on_notification`` if given, else they are
     kept in :attr:`notifications` (the newest ``NOTIFICATION_BACKLOG``).
 
+    Right after connecting, before sending anything, it checks who listens on the
+    socket (``SO_PEERCRED``): only the caller's own uid, root, ``trusted_uids``,
+    ``$SEQD_TRUSTED_UIDS`` or the owner of a folder nobody else can write to; anyone
+    else is an :class:`~seqd.client.UntrustedDaemon` (a :class:`DaemonUnreachable`).
+
     ``typed`` (the default) decodes each result with msgspec into the method's Struct
     from ``seqd.rpc.protocol`` / ``seqd.model.runs`` (or the ``result_type`` asked for). With
     ``typed=False`` results are decoded by the standard library (its C JSON scanner,
@@ -77,13 +83,14 @@ class Client(Methods, Session):
         *,
         on_notification: Callable[[Notification], None] | None = None,
         typed: bool = True,
+        trusted_uids: Iterable[int] = (),
     ) -> None:
         codec: Codec
         if typed:
             from seqd.client._typed import CODEC as codec
         else:
             from seqd.client._plain import CODEC as codec
-        super().__init__(socket, timeout, codec)
+        super().__init__(socket, timeout, codec, trusted_uids)
         self.typed = typed
         self.notifications: deque[Notification] = deque(maxlen=NOTIFICATION_BACKLOG)
         self._on_notification = on_notification or self.notifications.append
@@ -100,9 +107,13 @@ class Client(Methods, Session):
         sock.settimeout(self.timeout)
         try:
             sock.connect(self.socket_path)
+            check_peer(sock, self.socket_path, self.trusted_uids)
         except OSError as exc:
             sock.close()
             raise connect_failed(self.socket_path, exc) from None
+        except BaseException:
+            sock.close()
+            raise
         self._sock = sock
         self._buffer.clear()
 
@@ -152,6 +163,7 @@ class Client(Methods, Session):
             self._sock.settimeout(exchange.timeout)
             self._sock.sendall(exchange.line)
             replies = self._read_replies(self._sock, exchange.ids)
+            self.replies += len(replies)
         except TimeoutError:
             self.close()
             raise no_reply(self.socket_path, exchange.timeout) from None

@@ -2,12 +2,14 @@
 
 Order: explicit value, else the systemd-provided directory (``$RUNTIME_DIRECTORY``,
 ``$STATE_DIRECTORY``, ``$CONFIGURATION_DIRECTORY``), else system paths when run as a
-system service (root under systemd), else the user's platformdirs locations.
+system service (root under systemd), else the user's platformdirs locations. A daemon
+on the user socket first makes sure its folders are its own (``prepare_user_socket``).
 """
 
 from __future__ import annotations
 
 import os
+import stat
 
 APP = "seqd"
 SOCKET_NAME = "seqd.sock"
@@ -56,6 +58,44 @@ def user_runtime_dir() -> str:
 
 def user_socket() -> str:
     return os.path.join(user_runtime_dir(), APP, SOCKET_NAME)
+
+
+class UnsafeDirectory(Exception):
+    """A folder the daemon would put its socket in could be another user's."""
+
+
+def private_dir(path: str, create: bool) -> None:
+    """Make sure ``path`` is a real folder (no symlink) of this user with mode 0700,
+    creating it so when ``create`` and it is missing; else ``UnsafeDirectory``."""
+    uid = os.geteuid()
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        if not create:
+            raise UnsafeDirectory(f"{path} does not exist") from None
+        os.mkdir(path, 0o700)
+        st = os.lstat(path)
+    if not stat.S_ISDIR(st.st_mode):
+        raise UnsafeDirectory(f"{path} is not a folder (a symlink or a file in its place)")
+    if st.st_uid != uid:
+        raise UnsafeDirectory(
+            f"{path} belongs to uid {st.st_uid}, not to uid {uid}: another user may have "
+            "made it to catch this daemon's clients"
+        )
+    mode = stat.S_IMODE(st.st_mode)
+    if mode != 0o700:
+        raise UnsafeDirectory(f"{path} has mode {mode:04o}; it must be 0700 (chmod 700 {path})")
+
+
+def prepare_user_socket() -> str:
+    """The user socket's path, once its folders are safe: the runtime folder (made
+    for the ``$TMPDIR/runtime-UID`` fallback when missing) and ``seqd/`` in it must
+    be this user's own, mode 0700. ``UnsafeDirectory`` says what is wrong."""
+    runtime = user_runtime_dir()
+    private_dir(runtime, create=runtime.endswith(f"/runtime-{os.getuid()}"))
+    folder = os.path.join(runtime, APP)
+    private_dir(folder, create=True)
+    return os.path.join(folder, SOCKET_NAME)
 
 
 def default_state_dir() -> str:

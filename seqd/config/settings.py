@@ -6,6 +6,7 @@ them is a clear error naming the key, before the daemon touches anything.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import tomllib
 from collections.abc import Mapping
@@ -16,8 +17,10 @@ from msgspec import Meta
 
 from seqd.config import paths
 from seqd.config.observe import AlertsSettings, MetricsSettings
+from seqd.config.secrets import HeaderValue
 from seqd.errors import ValidationFailed
 from seqd.model.durations import parse_duration
+from seqd.model.roles import Role
 from seqd.rpc.protocol import DEFAULT_MAX_LINE_BYTES
 
 
@@ -45,8 +48,17 @@ class Limits(Section, kw_only=True):
 
 class Access(Section, kw_only=True):
     admin_uids: list[int] = []
-    """Besides root and the daemon's own user, who may reload, shut down and cancel
-    other users' runs."""
+    """Besides root and the daemon's own user, who are admins (role ``admin``)."""
+    users: dict[str, Role] = {}
+    """A user name or uid → its role."""
+    groups: dict[str, Role] = {}
+    """A group name or gid → the role of its members (the peer's primary and
+    supplementary groups)."""
+    default_role: Role = "reader"
+    """The role of a peer no ``users``/``groups`` entry names."""
+    share_run_data: bool = False
+    """Whether non-admins see other users' runs' inputs, outputs, errors, logs and
+    journals (else only their own)."""
     socket_mode: Annotated[int, Meta(ge=0, le=0o777)] = 0o660
     socket_group: str | None = None
 
@@ -63,6 +75,17 @@ class TaskToolPolicy(Section, kw_only=True):
 
     http_allow_hosts: list[str] | None = None
     """Overrides ``tools.http_allow_hosts`` for this task's runs."""
+    http_allow_networks: list[str] | None = None
+    """Overrides ``tools.http_allow_networks`` for this task's runs."""
+
+
+DEFAULT_TOOL_ROLES: dict[str, Role] = {
+    "shell.exec": "admin",
+    "http.request": "admin",
+    "file.*": "admin",
+}
+"""Tools that run commands, reach the network or touch files: admins only, unless
+``[tools.roles]`` says otherwise."""
 
 
 class Tools(Section, kw_only=True):
@@ -80,9 +103,20 @@ class Tools(Section, kw_only=True):
     shell_max_output_bytes: Annotated[int, Meta(ge=1)] = 1024 * 1024
     """Output ``shell.exec`` returns per stream; the rest is cut (``*_truncated``)."""
     shell_max_timeout_s: Annotated[float, Meta(gt=0)] = 3600.0
-    admin_only: list[str] = msgspec.field(default_factory=lambda: ["shell.exec"])
-    """Tools that RPC callers may call only if they are admins (root, the daemon's
-    user, ``access.admin_uids``); runs may call them all."""
+    roles: dict[str, Role] = {}
+    """Tool name (or ``<category>.*``) → the least role that may call it, over RPC and
+    from runs (a run acts with its submitter's role); on top of ``DEFAULT_TOOL_ROLES``.
+    Other tools: ``operator``."""
+    admin_only: list[str] = []
+    """Deprecated: the same as ``roles = {"<tool>" = "admin"}``."""
+    http_allow_private: bool = False
+    """Let ``http.request`` reach loopback, private, link-local, unique-local,
+    multicast and other non-global addresses."""
+    http_allow_networks: list[str] = []
+    """Networks (CIDR) ``http.request`` may reach even though they are not global."""
+    http_headers: dict[str, dict[str, HeaderValue]] = {}
+    """Host (``*.example.com`` for subdomains) → headers ``http.request`` adds to
+    requests to it; a value may be ``{secret = "name"}``."""
     kv_cache_entries: Annotated[int, Meta(ge=0)] = 4096
     """Entries of the LRU cache in front of the key-value store; 0 turns it off."""
     rates: dict[str, ToolRate] = {}
@@ -145,6 +179,24 @@ class SchedulerSettings(Section, kw_only=True):
     is missed: its schedule's misfire policy decides whether it runs."""
 
 
+DEFAULT_PASSTHROUGH = ("PATH", "HOME", "LANG", "LC_*", "TZ", "TMPDIR", "USER", "LOGNAME")
+
+
+class TaskEnv(Section, kw_only=True):
+    passthrough: list[str] = msgspec.field(default_factory=lambda: list(DEFAULT_PASSTHROUGH))
+    """Variables of the daemon's environment that tasks, tools and helper processes
+    get (``LC_*``: every variable starting ``LC_``); nothing else of it reaches them."""
+
+
+class SecretsConfig(Section, kw_only=True):
+    file: str | None = None
+    """A TOML file of ``name = "value"`` secrets, mode 0600 (or 0400), owned by the
+    daemon's user or root."""
+    credentials: bool = True
+    """Read ``$CREDENTIALS_DIRECTORY`` (systemd ``LoadCredential=``): one secret per
+    file, named as the file."""
+
+
 class Config(Section, kw_only=True):
     socket: str | None = None
     state_dir: str | None = None
@@ -173,6 +225,8 @@ class Config(Section, kw_only=True):
     alerts: AlertsSettings = msgspec.field(default_factory=AlertsSettings)
     retention: Retention = msgspec.field(default_factory=Retention)
     scheduler: SchedulerSettings = msgspec.field(default_factory=SchedulerSettings)
+    task_env: TaskEnv = msgspec.field(default_factory=TaskEnv)
+    secrets: SecretsConfig = msgspec.field(default_factory=SecretsConfig)
     backends: dict[str, dict[str, Any]] = {}
     """Options per storage backend, ``[backends.<name>]``."""
     task_types: dict[str, dict[str, Any]] = {}
@@ -246,9 +300,24 @@ def _merge(base: dict[str, Any], top: Mapping[str, Any]) -> dict[str, Any]:
 
 def _validate(data: Mapping[str, Any], origin: str) -> Config:
     try:
-        return msgspec.convert(data, Config)
+        config = msgspec.convert(data, Config)
     except msgspec.ValidationError as exc:
         raise ConfigError(f"{origin}: {exc}") from None
+    _check_networks(config, origin)
+    return config
+
+
+def _check_networks(config: Config, origin: str) -> None:
+    """Networks are CIDR text; a typo must stop the daemon, not open or close a range."""
+    lists = [("tools.http_allow_networks", config.tools.http_allow_networks)]
+    for task, policy in config.tools.tasks.items():
+        lists.append((f"tools.tasks.{task}.http_allow_networks", policy.http_allow_networks or []))
+    for key, networks in lists:
+        for text in networks:
+            try:
+                ipaddress.ip_network(text, strict=False)
+            except ValueError as exc:
+                raise ConfigError(f"{origin}: {key}: {exc}") from None
 
 
 def load_config(
@@ -283,6 +352,9 @@ def load_config(
         for key in ("socket", "state_dir"):
             if isinstance(file_layer.get(key), str):
                 file_layer[key] = os.path.join(base, os.path.expanduser(file_layer[key]))
+        secrets = file_layer.get("secrets")
+        if isinstance(secrets, dict) and isinstance(secrets.get("file"), str):
+            secrets["file"] = os.path.join(base, os.path.expanduser(secrets["file"]))
         used_file = path
     elif explicit:
         raise ConfigError(f"config file {path} does not exist")

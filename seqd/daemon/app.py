@@ -11,9 +11,13 @@ import socket
 import time
 
 from seqd import __version__
+from seqd.access.policy import Policy
+from seqd.access.roles import Roles
 from seqd.api import build as build_handlers
 from seqd.catalog.catalog import Catalog
 from seqd.catalog.watch import TaskWatcher
+from seqd.config import paths
+from seqd.config.secrets import Secrets, SecretsError, load_secrets
 from seqd.config.settings import Config, ConfigError
 from seqd.daemon import systemd
 from seqd.daemon.instance import SocketTaken, claim_socket
@@ -58,6 +62,7 @@ class App:
     tools: ToolService
     scheduler: Scheduler
     schedules: Operations
+    access: Policy
     server: Server | None
 
     def __init__(self, config: Config) -> None:
@@ -108,6 +113,11 @@ class App:
         logger.info("state dir:   %s", self.state_dir)
         logger.info("task dirs:   %s", ", ".join(self.task_dirs))
         logger.info("tool dirs:   %s", ", ".join(self.tool_dirs))
+        try:  # names and files are looked up off the loop (NSS may ask a server)
+            self.access = Policy(cfg, await asyncio.to_thread(Roles, cfg.access))
+            await self.load_secrets()
+        except (ConfigError, SecretsError) as exc:
+            raise StartupError(str(exc), exit_code=2) from exc
         self.host.load()
         for record in self.host.records.values():
             if record.error:
@@ -122,6 +132,7 @@ class App:
             state_dir=self.state_dir,
             node=self.node,
             has_tool=lambda name: hasattr(self, "tools") and self.tools.has(name),
+            secrets=self.secrets,
         )
         for name, task_type in zip(
             self.host.task_types.names(), self.host.task_types.items(), strict=True
@@ -152,6 +163,7 @@ class App:
             node=self.node,
             metrics=self.observe.runs,
             custom_metrics=self.observe.custom,
+            access=self.access,
         )
         if isinstance(self.storage, TracedStorage):
             self.storage.trace_for = self.engine.trace_for
@@ -166,6 +178,8 @@ class App:
             runs=self.engine,
             emit=self.host.emit,
             observe=calls.tool if calls is not None else None,
+            access=self.access,
+            secrets=self.host.secrets,
         )
         await self.tools.start()
         self.engine.tools = self.tools
@@ -187,7 +201,7 @@ class App:
             dispatcher,
             max_line_bytes=cfg.limits.max_line_bytes,
             max_connections=cfg.limits.max_connections,
-            is_admin=self._is_admin,
+            role_of=self.access.roles.of_peer,
         )
         await self._listen(self.server)
         if cfg.watch:
@@ -208,14 +222,22 @@ class App:
         logger.info("ready: listening on %s", self.socket_path)
 
     async def _claim_socket(self) -> None:
-        """Make sure no other daemon serves our socket, and hold it (``instance``).
-        A socket passed by systemd is ours by construction."""
+        """Make sure the socket's folder is ours alone and no other daemon serves the
+        socket, and hold it (``instance``). A socket passed by systemd is ours by
+        construction."""
         try:
             self._inherited = systemd.activation_socket()
         except systemd.UnsupportedSocket as exc:
             raise StartupError(str(exc)) from exc
         if self._inherited is not None:
             return
+        if self.config.socket is None and self.socket_path == paths.user_socket():
+            try:  # the folders may have been made by another user, to catch our clients
+                self.socket_path = await asyncio.to_thread(paths.prepare_user_socket)
+            except (paths.UnsafeDirectory, OSError) as exc:
+                raise StartupError(
+                    f"refusing the socket folder: {exc} (or give --socket PATH)"
+                ) from exc
         try:
             self._socket_lock = await asyncio.to_thread(claim_socket, self.socket_path)
         except SocketTaken as exc:
@@ -298,13 +320,25 @@ class App:
         self._bound_path = self.socket_path
         logger.info("socket:      %s", self.socket_path)
 
+    @property
+    def secrets(self) -> Secrets:
+        """The daemon's secrets: one object, shared by everything that uses or masks
+        them (the plugin host holds it for its tracers)."""
+        return self.host.secrets
+
+    async def load_secrets(self) -> None:
+        """Read the secrets (at start, and again on reload; in a thread): ``SecretsError``
+        says why they cannot be read."""
+        cfg = self.config.secrets
+        directory = os.environ.get("CREDENTIALS_DIRECTORY") if cfg.credentials else None
+        self.secrets.replace(await asyncio.to_thread(load_secrets, cfg.file, directory))
+        if self.secrets.names():
+            logger.info("secrets:     %s", ", ".join(self.secrets.names()))
+
     def _rate_limit(self, uid: int) -> None:
         """The per-client request limit (``limits.rpc_rate_per_s``), by peer uid."""
         if self.rpc_limits is not None:
             self.rpc_limits.check(uid, f"requests from uid {uid}")
-
-    def _is_admin(self, uid: int) -> bool:
-        return uid in (0, os.geteuid()) or uid in self.config.access.admin_uids
 
     def info(self) -> DaemonInfo:
         return DaemonInfo(
@@ -323,6 +357,12 @@ class App:
     async def reload(self) -> ReloadResult:
         systemd.reloading()
         try:
+            if hasattr(self, "access"):
+                self.access.roles.forget()  # group memberships may have changed
+                try:
+                    await self.load_secrets()
+                except SecretsError as exc:
+                    logger.error("secrets not reloaded (the old ones stay): %s", exc)
             has_tools = hasattr(self, "tools")
             result = await self.catalog.reload(report=not has_tools)
             if hasattr(self, "scheduler"):

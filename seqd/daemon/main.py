@@ -12,9 +12,11 @@ import sys
 from typing import Any
 
 from seqd import __version__
+from seqd.config.secrets import RedactingFilter
 from seqd.config.settings import ConfigError, load_config
 from seqd.daemon import loopwatch
 from seqd.daemon.flags import flags_of, storage_flags
+from seqd.runtime.lifeline import not_dumpable
 
 logger = logging.getLogger("seqd")
 
@@ -105,6 +107,8 @@ async def serve(flags: dict[str, Any], config_file: str | None) -> int:
     config = load_config(flags, config_file=config_file)
     setup_logging(config.log_level)
     app = App(config)
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(RedactingFilter(app.secrets))  # no secret value in the log
     loop = asyncio.get_running_loop()
     watch = loopwatch.enable(loop, config.slow_callback_ms) if config.slow_callback_ms else None
     loop.add_signal_handler(signal.SIGTERM, app.request_stop, "SIGTERM")
@@ -143,6 +147,7 @@ def main(argv: list[str] | None = None) -> None:
         print(f"seqd: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
     raise_fd_limit()
+    not_dumpable()  # tasks run as our user: keep them out of our memory and environment
     import uvloop
 
     code = uvloop.run(serve(flags, args.config))

@@ -20,6 +20,7 @@ from seqd.errors import ValidationFailed
 from seqd.model import timeutil
 from seqd.model.ids import IdGenerator
 from seqd.model.runs import Run
+from seqd.model.scopes import submitter_scope
 
 from .validation import check_size
 
@@ -41,6 +42,7 @@ def new_run(
     data: dict[str, Any],
     *,
     idempotency_key: str | None = None,
+    idempotency_scope: str | None = None,
     priority: int = 0,
     submitted_by: int | None = None,
     parent_id: str | None = None,
@@ -63,6 +65,7 @@ def new_run(
         task_version=entry.definition.version,
         priority=priority,
         idempotency_key=idempotency_key,
+        idempotency_scope=idempotency_scope,
         created_at=timeutil.now(),
         node=node,
         submitted_by=submitted_by,
@@ -94,6 +97,7 @@ async def submit_many(
         )
     entry = await engine.catalog.runnable(task)
     limit = engine.config.limits.max_input_bytes
+    scope = submitter_scope(submitted_by)
     runs: list[Run] = []
     checked_by_json: dict[bytes, dict[str, Any]] = {}
     for index, data in enumerate(inputs):
@@ -117,6 +121,7 @@ async def submit_many(
                 entry,
                 checked,
                 idempotency_key=key,
+                idempotency_scope=None if key is None else scope,
                 priority=priority,
                 submitted_by=submitted_by,
             )

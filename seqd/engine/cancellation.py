@@ -12,12 +12,12 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 
+from seqd.access.policy import DAEMON, Policy, Principal
 from seqd.model.runs import Run, RunError, RunQuery
 from seqd.model.status import TERMINAL
 from seqd.plugins.storage import StorageBackend
 
 from .transitions import Transitions
-from .validation import check_owner
 
 
 class Cancellation:
@@ -30,8 +30,10 @@ class Cancellation:
         take_back: Callable[[str], None],
         get: Callable[[str], Awaitable[Run]],
         wait: Callable[[str, float | None], Awaitable[Run]],
+        access: Policy,
     ) -> None:
         self._storage = storage
+        self._access = access
         self._transitions = transitions
         self._interrupt = interrupt
         """``interrupt(run_id, kind, message)``: cancels the run's execution."""
@@ -40,12 +42,12 @@ class Cancellation:
         self._get = get
         self._wait = wait
 
-    async def cancel(self, run_id: str, reason: str | None, uid: int, admin: bool) -> Run:
+    async def cancel(self, run_id: str, reason: str | None, who: Principal) -> Run:
         run = await self._get(run_id)
         if run.status in TERMINAL:
             return run
-        check_owner(run, uid, admin, "cancel")
-        message = reason or f"cancelled by uid {uid}"
+        self._access.check_manage(who, run, "cancel")
+        message = reason or (f"cancelled by uid {who.uid}" if who.uid is not None else "cancelled")
         # A run may move between queued and running while we act (a retry, a start);
         # go round until it has ended or a minute has passed.
         deadline = asyncio.get_running_loop().time() + 60.0
@@ -81,7 +83,7 @@ class Cancellation:
             )
             for child in page.runs:
                 if child.status not in TERMINAL:
-                    await self.cancel(child.id, f"its parent was cancelled: {message}", 0, True)
+                    await self.cancel(child.id, f"its parent was cancelled: {message}", DAEMON)
             if page.next_cursor is None:
                 return
             cursor = page.next_cursor

@@ -20,11 +20,13 @@ from typing import Any
 
 from msgspec.structs import replace
 
+from seqd.access.policy import Policy, Principal
 from seqd.catalog.catalog import Catalog
 from seqd.config.settings import Config
 from seqd.errors import Conflict, NotFound, ShuttingDown
 from seqd.model.ids import IdGenerator
 from seqd.model.runs import Run, RunPage, RunQuery
+from seqd.model.scopes import submitter_scope
 from seqd.model.status import TERMINAL
 from seqd.model.traces import TraceParent, trace_of
 from seqd.observe.custom import CustomMetrics
@@ -43,7 +45,7 @@ from .retries import Retries
 from .suspension import Suspensions
 from .traces import run_caller, trace_of_new_run
 from .transitions import Transitions
-from .validation import check_owner, check_size
+from .validation import check_size
 
 logger = logging.getLogger(__name__)
 
@@ -60,8 +62,10 @@ class Engine:
         node: str,
         metrics: RunMetrics | None = None,
         custom_metrics: CustomMetrics | None = None,
+        access: Policy,
     ) -> None:
         self.storage = storage
+        self.access = access
         self.catalog = catalog
         self.host = host
         self.config = config
@@ -95,6 +99,7 @@ class Engine:
             get=self.get,
             ids=self.ids,
             limits=config.limits,
+            access=access,
         )
         self.executor = Executor(
             storage=storage,
@@ -116,6 +121,7 @@ class Engine:
             take_back=self._take_back,
             get=self.get,
             wait=self.wait,
+            access=access,
         )
 
     def stats(self) -> dict[str, int]:
@@ -134,6 +140,7 @@ class Engine:
         data: dict[str, Any],
         *,
         idempotency_key: str | None = None,
+        idempotency_scope: str | None = None,
         priority: int = 0,
         submitted_by: int | None = None,
         parent_id: str | None = None,
@@ -144,10 +151,12 @@ class Engine:
         schedule: str | None = None,
         scheduled_for: str | None = None,
     ) -> Run:
-        """Accept a run. ``trace``: the caller's trace context (a ``traceparent``), which
-        the run joins; a child run (``parent_id``) joins its parent's trace instead,
-        under ``parent_span_id`` (the span of the step that starts it) or the parent's
-        own span."""
+        """Accept a run. An ``idempotency_key`` is unique within ``idempotency_scope``,
+        by default the submitter's (``seqd.model.scopes``): the same key again gives the
+        run it made, the same key with another task or input a ``Conflict``. ``trace``:
+        the caller's trace context (a ``traceparent``), which the run joins; a child run
+        (``parent_id``) joins its parent's trace instead, under ``parent_span_id`` (the
+        span of the step that starts it) or the parent's own span."""
         self.check_accepting()
         entry = await self.catalog.runnable(task)
         data = self.catalog.check_input(entry, data)
@@ -159,6 +168,11 @@ class Engine:
             entry,
             data,
             idempotency_key=idempotency_key,
+            idempotency_scope=(
+                None
+                if idempotency_key is None
+                else idempotency_scope or submitter_scope(submitted_by)
+            ),
             priority=priority,
             submitted_by=submitted_by,
             parent_id=parent_id,
@@ -199,17 +213,18 @@ class Engine:
         run = self.transitions.live.get(run_id)
         return trace_of(run) if run is not None else None
 
-    async def retry(self, run_id: str, uid: int, admin: bool) -> Run:
-        """A new run of a failed or cancelled one: same task and input, linked to it."""
+    async def retry(self, run_id: str, who: Principal) -> Run:
+        """A new run of a failed or cancelled one: same task and input, linked to it,
+        submitted by ``who``."""
         old = await self.get(run_id)
-        check_owner(old, uid, admin, "retry")
+        self.access.check_manage(who, old, "retry")
         if old.status not in ("failed", "cancelled"):
             raise Conflict(
                 f"run {run_id} is {old.status}; only failed or cancelled runs can be retried",
                 {"id": run_id, "status": old.status},
             )
         return await self.submit(
-            old.task, old.input, priority=old.priority, submitted_by=uid, retry_of=old.id
+            old.task, old.input, priority=old.priority, submitted_by=who.uid, retry_of=old.id
         )
 
     # -- reading and waiting ---------------------------------------------------------
@@ -344,7 +359,8 @@ class Engine:
         span of the run's trace, under the operation ``key`` (else the run)."""
         if self.tools is None:
             raise ShuttingDown("tools are not available yet")
-        caller = run_caller(run, key)
+        role = await self.access.roles.of_submitter(run.submitted_by)
+        caller = run_caller(run, key, role)
         return await self.tools.call(name, params, caller, log=log)
 
     def record_metric(self, run: Run, name: Any, value: Any, kind: Any, labels: Any) -> str | None:
@@ -354,11 +370,11 @@ class Engine:
             return "metrics are off (metrics.enabled = false)"
         return self.custom_metrics.record(run.task, name, value, kind, labels)
 
-    async def cancel(self, run_id: str, reason: str | None, uid: int, admin: bool) -> Run:
-        return await self.cancellation.cancel(run_id, reason, uid, admin)
+    async def cancel(self, run_id: str, reason: str | None, who: Principal) -> Run:
+        return await self.cancellation.cancel(run_id, reason, who)
 
-    async def signal(self, run_id: str, name: str, data: Any, uid: int, admin: bool) -> Run:
-        return await self.suspensions.signal(run_id, name, data, uid, admin)
+    async def signal(self, run_id: str, name: str, data: Any, who: Principal) -> Run:
+        return await self.suspensions.signal(run_id, name, data, who)
 
     # -- start and stop ---------------------------------------------------------------
 

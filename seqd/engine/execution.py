@@ -124,8 +124,15 @@ class Executor:
             return
         self._transitions.live[run.id] = started
         self._transitions.emit(started, "queued")
-        log = RunLog(self._storage, run.id, self._limits.log_cap_bytes)
-        job = ActiveJob(started, source, os.path.join(self._work_root, run.id), log, self._jobs)
+        log = RunLog(self._storage, run.id, self._limits.log_cap_bytes, self._host.secrets)
+        job = ActiveJob(
+            started,
+            source,
+            os.path.join(self._work_root, run.id),
+            log,
+            self._jobs,
+            self._host.secrets,
+        )
         self.active[run.id] = job
         timeout = entry.definition.timeout_s
         if timeout is not None:

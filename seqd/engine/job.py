@@ -16,8 +16,11 @@ from typing import Any, Protocol
 
 from msgspec.structs import replace
 
+from seqd.access.policy import DAEMON, Principal
+from seqd.config.secrets import Secrets
 from seqd.errors import Conflict, StorageUnavailable
 from seqd.model.runs import LogStream, NewStep, Resources, Run, Step
+from seqd.model.scopes import child_scope
 from seqd.model.status import TERMINAL
 from seqd.model.traces import step_span_id
 from seqd.plugins.storage import StorageBackend
@@ -43,7 +46,7 @@ class JobHost(RunStarter, Protocol):
 
     async def get(self, run_id: str) -> Run: ...
 
-    async def cancel(self, run_id: str, reason: str | None, uid: int, admin: bool) -> Run: ...
+    async def cancel(self, run_id: str, reason: str | None, who: Principal) -> Run: ...
 
     async def call_tool(
         self,
@@ -74,8 +77,11 @@ class ActiveJob:
         work_dir: str,
         log: RunLog,
         engine: JobHost,
+        secrets: Secrets | None = None,
     ) -> None:
         self._run = run
+        self._secrets = secrets if secrets is not None else Secrets()
+        """Masks secret values in journal entries before they are stored."""
         self._source = source
         self._work_path = work_dir
         self.runlog = log
@@ -141,6 +147,8 @@ class ActiveJob:
                 return steps
 
     async def record(self, steps: list[NewStep]) -> None:
+        if self._secrets.active:
+            steps = [self._secrets.redact_value(step) for step in steps]
         # An outage delays the journal, as it delays logs: wait for storage to return.
         delay = 0.1
         while True:
@@ -158,13 +166,15 @@ class ActiveJob:
     ) -> Run:
         run = self._run
         # The key makes the start idempotent across restarts; the attempt is part of
-        # it, so a retried parent starts fresh children.
+        # it, so a retried parent starts fresh children. It lives in this run's own
+        # scope, which no caller can write to.
         idempotency_key = f"{run.id}.{run.attempt}:{key}"
         try:
-            return await self._engine.submit(
+            child = await self._engine.submit(
                 task,
                 data,
                 idempotency_key=idempotency_key,
+                idempotency_scope=child_scope(run.id),
                 priority=run.priority,
                 submitted_by=run.submitted_by,
                 parent_id=run.id,
@@ -175,9 +185,16 @@ class ActiveJob:
             # Same key, other input: the task's defaults changed since the child was
             # started (the parent is resuming). The child that exists is the one.
             child_id = exc.details.get("id")
-            if isinstance(child_id, str):
-                return await self._engine.get(child_id)
-            raise
+            if not isinstance(child_id, str):
+                raise
+            child = await self._engine.get(child_id)
+        if child.parent_id != run.id:
+            # Never adopt a run that is not ours, whoever made it hold the key.
+            raise Conflict(
+                f"run {child.id} holds the key of a child of run {run.id} but is not its child",
+                {"id": child.id, "parent_id": child.parent_id, "field": "idempotency_key"},
+            )
+        return child
 
     async def wait_run(self, run_id: str) -> Run:
         while True:
@@ -186,7 +203,7 @@ class ActiveJob:
                 return run
 
     async def cancel_run(self, run_id: str, reason: str) -> Run:
-        return await self._engine.cancel(run_id, reason, uid=0, admin=True)
+        return await self._engine.cancel(run_id, reason, DAEMON)
 
     async def call_tool(self, name: str, params: dict[str, Any], *, key: str | None = None) -> Any:
         return await self._engine.call_tool(self._run, name, params, self._log_line, key)

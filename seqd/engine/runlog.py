@@ -1,6 +1,6 @@
 """The log of a run being executed: lines batched per event-loop turn and appended to
-storage in order, one write in flight per run; the per-run byte cap is enforced here,
-once for every task type.
+storage in order, one write in flight per run; the per-run byte cap and the masking of
+secret values are applied here, once for every task type.
 
 Its own module because it is the one part of an execution that runs beside it (a
 background flush), with its own outage handling, and a job only feeds it lines.
@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from seqd.config.secrets import Secrets
 from seqd.errors import StorageUnavailable
 from seqd.model import timeutil
 from seqd.model.runs import LogStream, NewLogLine
@@ -22,8 +23,12 @@ logger = logging.getLogger(__name__)
 class RunLog:
     """Ordered, capped, batched log writer for one run."""
 
-    def __init__(self, storage: StorageBackend, run_id: str, cap_bytes: int) -> None:
+    def __init__(
+        self, storage: StorageBackend, run_id: str, cap_bytes: int, secrets: Secrets | None = None
+    ) -> None:
         self.storage = storage
+        self._secrets = secrets if secrets is not None else Secrets()
+        """Masks secret values in each line before it is stored (a reload may add some)."""
         self.run_id = run_id
         self.cap_bytes = cap_bytes
         self.written_bytes = 0
@@ -37,6 +42,8 @@ class RunLog:
         if self.full:
             self.dropped += 1
             return
+        if self._secrets.active:
+            text = self._secrets.redact(text)
         size = len(text.encode("utf-8", "replace")) + 1
         if self.written_bytes + size > self.cap_bytes:
             self.full = True
@@ -51,6 +58,8 @@ class RunLog:
 
     def system(self, text: str) -> None:
         """A line from the daemon itself; not counted against the cap."""
+        if self._secrets.active:
+            text = self._secrets.redact(text)
         self._buffer.append(NewLogLine(ts=timeutil.now(), stream="system", text=text))
         self.pending_bytes += len(text) + 1
         if self._flushing is None:

@@ -16,6 +16,7 @@ from typing import Any
 
 from msgspec.structs import replace
 
+from seqd.access.policy import Policy, Principal
 from seqd.config.settings import Limits
 from seqd.errors import Conflict, Suspended
 from seqd.model import timeutil
@@ -25,7 +26,7 @@ from seqd.model.status import TERMINAL
 from seqd.plugins.storage import StorageBackend
 
 from .transitions import Measured, Transitions
-from .validation import check_owner, check_size
+from .validation import check_size
 from .wakeups import Wakeups
 
 logger = logging.getLogger(__name__)
@@ -41,8 +42,10 @@ class Suspensions:
         get: Callable[[str], Awaitable[Run]],
         ids: IdGenerator,
         limits: Limits,
+        access: Policy,
     ) -> None:
         self._storage = storage
+        self._access = access
         self._transitions = transitions
         self._hand_off = hand_off
         """``hand_off(run)``: puts a queued run in line and starts what can start."""
@@ -137,11 +140,11 @@ class Suspensions:
         self._transitions.emit(again, "suspended", f"woken: {why}")
         self._hand_off(again)
 
-    async def signal(self, run_id: str, name: str, data: Any, uid: int, admin: bool) -> Run:
+    async def signal(self, run_id: str, name: str, data: Any, who: Principal) -> Run:
         """Deliver a signal: durable in the run's journal first, then wake the run if it
         waits for it."""
         run = await self._get(run_id)
-        check_owner(run, uid, admin, "signal")
+        self._access.check_manage(who, run, "signal")
         if run.status in TERMINAL:
             raise Conflict(
                 f"run {run_id} has ended ({run.status}); it takes no signals",
@@ -158,7 +161,7 @@ class Suspensions:
                     key=f"signal_in:{name}:{self._ids.new()}",
                     name=name,
                     status="received",
-                    data={"payload": data, "uid": uid},
+                    data={"payload": data, "uid": who.uid},
                 )
             ],
         )

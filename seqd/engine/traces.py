@@ -9,6 +9,7 @@ themselves are ``seqd.model.traces``.
 
 from __future__ import annotations
 
+from seqd.model.roles import Role
 from seqd.model.runs import Run
 from seqd.model.traces import (
     TraceParent,
@@ -36,13 +37,16 @@ async def trace_of_new_run(
     return new_trace_id(), None
 
 
-def run_caller(run: Run, key: str | None) -> ToolCaller:
-    """The caller of a tool called by ``run`` for its operation ``key`` (or itself)."""
+def run_caller(run: Run, key: str | None, role: Role) -> ToolCaller:
+    """The caller of a tool called by ``run`` for its operation ``key`` (or itself),
+    acting for its submitter with ``role``."""
     return ToolCaller(
         kind="run",
         run_id=run.id,
         task=run.task,
         root_id=run.root_id,
+        uid=run.submitted_by,
+        role=role,
         trace_id=trace_of(run),
         span_id=new_span_id(),
         parent_span_id=run_span_id(run.id) if key is None else step_span_id(run.id, key),

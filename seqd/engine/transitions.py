@@ -114,7 +114,11 @@ class Transitions:
         job: Measured | None = None,
     ) -> Run | None:
         """End ``run`` with ``status``; None if it was no longer in an ``expect`` status.
-        The record carries what ``job`` used, if an attempt ran."""
+        The record carries what ``job`` used, if an attempt ran; no secret value is in
+        its output or error (``Secrets.redact_value``)."""
+        secrets = self.host.secrets
+        if secrets.active:
+            output, error = secrets.redact_value(output), secrets.redact_value(error)
         final = replace(
             run,
             status=status,

@@ -1,8 +1,8 @@
 """Refusals made before anything is stored: values nested too deep or too big (a run's
-input and output, a signal's data), and callers acting on another user's run.
+input and output, a signal's data). (Who may act on a run is ``seqd.access``'s.)
 
-Its own module because accepting, signalling, concluding and cancelling all apply the
-same rules, and they hold no state.
+Its own module because accepting, signalling and concluding all apply the same rules,
+and they hold no state.
 """
 
 from __future__ import annotations
@@ -11,8 +11,7 @@ from typing import Any
 
 import msgspec
 
-from seqd.errors import PermissionDenied, ValidationFailed
-from seqd.model.runs import Run
+from seqd.errors import ValidationFailed
 
 _encoder = msgspec.json.Encoder()
 MAX_NESTING = 64
@@ -57,12 +56,3 @@ def check_size(what: str, value: Any, limit: int) -> int:
             {"field": what, "size": size, "limit": limit},
         )
     return size
-
-
-def check_owner(run: Run, uid: int, admin: bool, verb: str) -> None:
-    """Only the user who submitted a run, or an admin, may ``verb`` it."""
-    if not admin and run.submitted_by is not None and run.submitted_by != uid:
-        raise PermissionDenied(
-            f"only the user who submitted a run, or an admin, may {verb} it",
-            {"id": run.id, "submitted_by": run.submitted_by},
-        )

@@ -50,6 +50,9 @@ class Run(Model, kw_only=True):
     task_version: str | None = None
     priority: int = 0
     idempotency_key: str | None = None
+    idempotency_scope: str | None = None
+    """Whose key space ``idempotency_key`` is in (``seqd.model.scopes``): set by the
+    daemon from who submitted the run, never by a caller."""
     created_at: str
     started_at: str | None = None
     """When the run first started; kept through suspensions, restarts and retries, so
@@ -81,6 +84,9 @@ class Run(Model, kw_only=True):
     """The schedule that started this run (a fire, or ``schedules.trigger``)."""
     scheduled_for: str | None = None
     """The nominal fire time it was started for; a triggered run: when it was asked for."""
+    redacted: bool = False
+    """Only in answers: the caller may not see this run's data, so ``input``,
+    ``output``, the error's message and details and ``idempotency_key`` are hidden."""
 
 
 class LogLine(Model, kw_only=True):

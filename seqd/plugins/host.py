@@ -21,6 +21,7 @@ from typing import Any, Generic, TypeVar
 import pluggy
 
 from seqd import PROJECT
+from seqd.config.secrets import Secrets
 from seqd.errors import PluginError
 from seqd.model.alerts import AlertEvent
 from seqd.plugins import hookspecs
@@ -112,6 +113,8 @@ class PluginHost:
         self.pm = pluggy.PluginManager(PROJECT)
         self.pm.add_hookspecs(hookspecs)
         self.disabled = set(disabled)
+        self.secrets = Secrets()
+        """The daemon's secrets (set by the app): their values are masked in events."""
         self.records: dict[str, PluginRecord] = {}
         self.storage: Registry[StorageFactory] = Registry(
             "storage backend", lambda o: isinstance(o, StorageFactory)
@@ -242,7 +245,10 @@ class PluginHost:
         """Queue ``event`` for every tracer that wants it. Each tracer receives its
         events in order on a thread of its own (``seqd.plugins.lanes``); one that is
         behind loses new events (counted) instead of slowing the daemon."""
-        for lane in self._lanes_for(type(event)):
+        lanes = self._lanes_for(type(event))
+        if lanes and self.secrets.active:
+            event = self.secrets.redact_value(event)  # no secret value reaches a tracer
+        for lane in lanes:
             lane.put(event)
 
     def tracer_stats(self) -> dict[str, dict[str, int]]:

@@ -84,8 +84,11 @@ class StorageBackend(Protocol):
         """Flush pending writes and release resources; no call follows."""
 
     async def create_run(self, run: Run) -> tuple[Run, bool]:
-        """Insert ``run``. If its ``idempotency_key`` is already taken, insert nothing
-        and return the existing run with ``False``; otherwise ``(run, True)``."""
+        """Insert ``run``. If its ``idempotency_key`` is already taken in its
+        ``idempotency_scope`` (a key is unique per scope, not across scopes), insert
+        nothing and return the existing run with ``False``; otherwise ``(run, True)``.
+        A key without a scope is refused (``ValidationFailed``), here and in
+        ``update_run``."""
 
     async def create_runs(self, runs: Sequence[Run]) -> list[tuple[Run, bool]]:
         """Insert ``runs`` in one transaction: all of them or none, also across a crash.

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import msgspec
 
+from seqd.config.secrets import Secrets
 from seqd.model.runs import LogStream, NewStep, Resources, Run, Step
 from seqd.model.tasks import Problem
 
@@ -61,6 +62,9 @@ class Services:
     node: str
     has_tool: Callable[[str], bool] | None = None
     """Whether a tool of that name exists (for checks of tasks that call tools)."""
+    secrets: Secrets = field(default_factory=Secrets)
+    """The daemon's named secrets, for a task config's ``{"secret": "<name>"}``
+    values (and their redaction)."""
 
 
 class Job(Protocol):

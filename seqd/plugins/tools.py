@@ -15,26 +15,34 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
 import msgspec
 
+from seqd.config.secrets import Secrets
+from seqd.model.roles import Role
+
 if TYPE_CHECKING:
     from seqd.config.settings import Config
     from seqd.model.runs import KVEntry, Run
 
 
 class ToolCaller(msgspec.Struct, kw_only=True, frozen=True):
-    """Who calls: an RPC client (``uid``) or a run (``run_id``, ``task``, ``root_id``)."""
+    """Who calls: an RPC client (``uid``) or a run (``run_id``, ``task``, ``root_id``)
+    acting for its submitter (``uid``; None: a run the daemon started itself)."""
 
     kind: Literal["rpc", "run"]
     uid: int | None = None
     run_id: str | None = None
     task: str | None = None
     root_id: str | None = None
-    admin: bool = False
-    """An RPC caller that is root, the daemon's own user or a configured admin."""
+    role: Role = "none"
+    """The caller's role (a run's is its submitter's): decides which tools it may call."""
     trace_id: str | None = None
     """A run's call: the run's trace id; the call is span ``span_id`` of that trace,
     under ``parent_span_id`` (the run's span, or the span of the step that calls)."""
     span_id: str | None = None
     parent_span_id: str | None = None
+
+    @property
+    def admin(self) -> bool:
+        return self.role == "admin"
 
 
 Scope = Literal["run", "task", "global"]
@@ -61,6 +69,7 @@ class RunStarter(Protocol):
         data: dict[str, Any],
         *,
         idempotency_key: str | None = None,
+        idempotency_scope: str | None = None,
         priority: int = 0,
         submitted_by: int | None = None,
         parent_id: str | None = None,
@@ -93,11 +102,17 @@ class ToolContext:
     state_dir: str
     config: Config
     """The daemon's config (``config.tools`` holds the tools' limits)."""
+    http_allow_networks: list[str] = field(default_factory=list)
+    """Networks (CIDR) ``http.request`` may reach although they are not global
+    (loopback, private...); every global address is allowed (if its host is)."""
     log: Callable[[str, str], None] = field(default=_log_nowhere)
     """``log(stream, text)``: a line for the caller's log (a run's log, or nowhere)."""
     task_type: Callable[[str], Any] = field(default=lambda _name: None)
     """The daemon's task types by name, or None (``shell.exec`` runs its commands
     through the ``shell`` task type's spawner)."""
+    secrets: Secrets = field(default_factory=Secrets)
+    """The daemon's secrets: for values a tool's config takes from one
+    (``{secret = "<name>"}``). Never put one in a result: results are masked."""
     extra: dict[str, Any] = field(default_factory=dict)
     """Room for what later callers add (flows, the step journal) without a new field."""
 

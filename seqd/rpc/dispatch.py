@@ -29,6 +29,7 @@ from seqd.errors import (
     PermissionDenied,
     SeqdError,
 )
+from seqd.model.roles import Role, at_least
 from seqd.model.suggest import unknown
 from seqd.rpc.protocol import METHODS, ErrorObject, MethodSpec, Request, Response
 
@@ -39,12 +40,17 @@ MAX_BATCH = 1000
 
 @dataclass(frozen=True)
 class Caller:
-    """Who sent a request, from the socket's peer credentials."""
+    """Who sent a request, from the socket's peer credentials, and the role they give
+    it (``seqd.access``)."""
 
     pid: int
     uid: int
     gid: int
-    admin: bool
+    role: Role
+
+    @property
+    def admin(self) -> bool:
+        return self.role == "admin"
 
 
 Handler = Callable[[Any, Caller], Any]
@@ -176,10 +182,16 @@ class Dispatcher:
                 raise InvalidParams(
                     "invalid params: nested too deeply", {"field": None, "reason": "depth"}
                 ) from None
-            if spec.admin and not caller.admin:
+            if not at_least(caller.role, spec.role):
                 raise PermissionDenied(
-                    f"{request.method} is reserved to the daemon's owner and admins",
-                    {"method": request.method, "uid": caller.uid},
+                    f"{request.method} needs the role {spec.role!r}; uid {caller.uid} has "
+                    f"{caller.role!r} (see [access] in the daemon's config)",
+                    {
+                        "method": request.method,
+                        "uid": caller.uid,
+                        "role": caller.role,
+                        "needed": spec.role,
+                    },
                 )
             handler = self.handlers[request.method]
             if self._sync[request.method]:

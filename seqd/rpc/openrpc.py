@@ -40,7 +40,7 @@ def document() -> dict[str, Any]:
                 "paramStructure": "by-name",
                 "params": params,
                 "result": {"name": "result", "schema": schemas[2 * index + 1]},
-                **({"x-admin": True} if spec.admin else {}),
+                "x-role": spec.role,
             }
         )
     errors = {
@@ -66,7 +66,10 @@ def document() -> dict[str, Any]:
 
 def markdown(doc: dict[str, Any]) -> str:
     """The method reference of docs/protocol.md."""
-    lines = ["| method | params | result | summary |", "| --- | --- | --- | --- |"]
+    lines = [
+        "| method | role | params | result | summary |",
+        "| --- | --- | --- | --- | --- |",
+    ]
     for method in doc["methods"]:
         params = (
             ", ".join(f"`{p['name']}`" + ("" if p["required"] else "?") for p in method["params"])
@@ -75,8 +78,8 @@ def markdown(doc: dict[str, Any]) -> str:
         result = method["result"]["schema"]
         ref = result.get("$ref", "")
         shown = ref.rsplit("/", 1)[-1] if ref else result.get("type", "any")
-        admin = " (admin)" if method.get("x-admin") else ""
-        lines.append(f"| `{method['name']}`{admin} | {params} | {shown} | {method['summary']} |")
+        role = method["x-role"]
+        lines.append(f"| `{method['name']}` | {role} | {params} | {shown} | {method['summary']} |")
     lines.append("")
     lines.append("Errors (`error.code`, `error.data.type`):")
     lines.append("")

@@ -13,6 +13,7 @@ import msgspec
 from msgspec import UNSET, Meta, UnsetType
 
 from seqd.model.retention import PruneTotals
+from seqd.model.roles import Role
 from seqd.model.runs import LogLine, Run, RunStatus, Step
 from seqd.model.tasks import Problem, TaskDef, TaskSummary
 from seqd.model.traces import Span
@@ -107,7 +108,8 @@ class PluginsResult(msgspec.Struct, kw_only=True):
 
 class StorageInfo(msgspec.Struct, kw_only=True):
     name: str
-    location: str
+    location: str | None
+    """None for callers that are not admins."""
 
 
 class WorkerInfo(msgspec.Struct, kw_only=True):
@@ -150,9 +152,10 @@ class StatusResult(msgspec.Struct, kw_only=True):
     uptime_s: float
     node: str
     storage: StorageInfo
-    socket: str
-    state_dir: str
-    task_dirs: list[str]
+    socket: str | None
+    """None (like ``state_dir`` and ``task_dirs``) for callers that are not admins."""
+    state_dir: str | None
+    task_dirs: list[str] | None
     plugins: list[str]
     runs: dict[str, int]
     workers: WorkerInfo
@@ -191,6 +194,9 @@ class TaskNameParams(Params, kw_only=True):
 class ValidateResult(msgspec.Struct, kw_only=True):
     ok: bool
     problems: list[Problem]
+    warnings: list[Problem] = []
+    """Legal but risky (a ``{name}`` placeholder inside a ``sh -c`` script): the task
+    still runs."""
 
 
 TraceParentText = Annotated[
@@ -345,7 +351,9 @@ class ToolInfo(msgspec.Struct, kw_only=True):
     result_schema: dict[str, Any] | None = None
     rate: BucketInfo | None = None
     admin_only: bool = False
-    """Over RPC, only admins may call it."""
+    """Only admins may call it (``role`` is ``admin``)."""
+    role: Role = "operator"
+    """The least role that may call it, over RPC and from runs (``tools.roles``)."""
 
 
 class ToolListResult(msgspec.Struct, kw_only=True):
@@ -371,8 +379,8 @@ class MethodSpec(msgspec.Struct, frozen=True):
     params: type[msgspec.Struct]
     result: Any
     summary: str
-    admin: bool = False
-    """Only the daemon's own user, root and configured admins may call it."""
+    role: Role = "reader"
+    """The least role that may call it (``seqd.model.roles``)."""
     slow: bool = False
     """May wait a long time: served concurrently, not in line with other requests."""
 
@@ -381,32 +389,45 @@ METHODS: dict[str, MethodSpec] = {
     "daemon.ping": MethodSpec(NoParams, str, 'Liveness check; answers "pong".'),
     "daemon.status": MethodSpec(NoParams, StatusResult, "Version, pid, storage, runs, workers."),
     "daemon.reload": MethodSpec(
-        NoParams, ReloadResult, "Re-read task directories (also on SIGHUP).", admin=True
+        NoParams, ReloadResult, "Re-read task directories (also on SIGHUP).", role="admin"
     ),
     "daemon.shutdown": MethodSpec(
-        NoParams, ShutdownResult, "Stop gracefully, as on SIGTERM.", admin=True
+        NoParams, ShutdownResult, "Stop gracefully, as on SIGTERM.", role="admin"
     ),
     "plugins.list": MethodSpec(NoParams, PluginsResult, "Every plugin, what it adds, errors."),
     "tasks.list": MethodSpec(TaskListParams, TaskListResult, "Task summaries, invalid ones too."),
     "tasks.get": MethodSpec(TaskNameParams, TaskDef, "One task with its input schema."),
     "tasks.validate": MethodSpec(TaskNameParams, ValidateResult, "Problems of one task."),
-    "runs.submit": MethodSpec(SubmitParams, Run, "Queue a run; optionally wait.", slow=True),
+    "runs.submit": MethodSpec(
+        SubmitParams, Run, "Queue a run; optionally wait.", role="operator", slow=True
+    ),
     "runs.submit_many": MethodSpec(
         SubmitManyParams,
         SubmitManyResult,
         f"Queue one run per input (up to {MAX_BATCH_RUNS:,}), all or none, in one transaction.",
+        role="operator",
     ),
     "runs.get": MethodSpec(RunIdParams, Run, "One run."),
     "runs.wait": MethodSpec(WaitParams, Run, "Wait until a run ends or timeout_s.", slow=True),
     "runs.list": MethodSpec(ListParams, ListResult, "Runs, newest first, filtered, paged."),
     "runs.cancel": MethodSpec(
-        CancelParams, Run, "Cancel a queued or running run; answers once it ended.", slow=True
+        CancelParams,
+        Run,
+        "Cancel a queued or running run; answers once it ended.",
+        role="operator",
+        slow=True,
     ),
     "runs.signal": MethodSpec(
-        SignalParams, Run, "Send a signal (name, data) to a run; wakes it if it waits for it."
+        SignalParams,
+        Run,
+        "Send a signal (name, data) to a run; wakes it if it waits for it.",
+        role="operator",
     ),
     "runs.retry": MethodSpec(
-        RetryParams, Run, "A new run of a failed or cancelled run: same task and input."
+        RetryParams,
+        Run,
+        "A new run of a failed or cancelled run: same task and input.",
+        role="operator",
     ),
     "runs.logs": MethodSpec(LogsParams, LogsResult, "Log lines of a run after a seq."),
     "runs.steps": MethodSpec(
@@ -419,32 +440,49 @@ METHODS: dict[str, MethodSpec] = {
         PruneParams,
         PruneTotals,
         "Remove finished run trees older than older_than_s, with their logs and journals.",
-        admin=True,
+        role="admin",
         slow=True,
     ),
     "tools.list": MethodSpec(NoParams, ToolListResult, "Every tool, plugin and folder ones."),
     "tools.get": MethodSpec(ToolNameParams, ToolInfo, "One tool with its schemas."),
     "tools.call": MethodSpec(
-        ToolCallParams, ToolCallResult, "Call a tool with params; answers its result.", slow=True
+        ToolCallParams,
+        ToolCallResult,
+        "Call a tool with params; answers its result.",
+        role="operator",
+        slow=True,
     ),
     "schedules.create": MethodSpec(
-        ScheduleParams, ScheduleInfo, "Define a schedule: a task run at, every or by cron."
+        ScheduleParams,
+        ScheduleInfo,
+        "Define a schedule: a task run at, every or by cron.",
+        role="operator",
     ),
     "schedules.list": MethodSpec(
         ScheduleListParams, ScheduleListResult, "Schedules by name, with next fires, last run."
     ),
     "schedules.get": MethodSpec(ScheduleNameParams, ScheduleInfo, "One schedule."),
     "schedules.update": MethodSpec(
-        ScheduleParams, ScheduleInfo, "Replace a schedule's definition; its history stays."
+        ScheduleParams,
+        ScheduleInfo,
+        "Replace a schedule's definition; its history stays.",
+        role="operator",
     ),
-    "schedules.pause": MethodSpec(ScheduleNameParams, ScheduleInfo, "Stop a schedule firing."),
+    "schedules.pause": MethodSpec(
+        ScheduleNameParams, ScheduleInfo, "Stop a schedule firing.", role="operator"
+    ),
     "schedules.resume": MethodSpec(
-        ScheduleNameParams, ScheduleInfo, "Fire again, from now on (no catch-up)."
+        ScheduleNameParams,
+        ScheduleInfo,
+        "Fire again, from now on (no catch-up).",
+        role="operator",
     ),
     "schedules.delete": MethodSpec(
-        ScheduleNameParams, ScheduleDeleted, "Remove a schedule; its runs stay."
+        ScheduleNameParams, ScheduleDeleted, "Remove a schedule; its runs stay.", role="operator"
     ),
-    "schedules.trigger": MethodSpec(ScheduleNameParams, Run, "Run a schedule's task now."),
+    "schedules.trigger": MethodSpec(
+        ScheduleNameParams, Run, "Run a schedule's task now.", role="operator"
+    ),
     "rpc.discover": MethodSpec(NoParams, dict[str, Any], "This API as an OpenRPC document."),
     "metrics.get": MethodSpec(
         MetricsGetParams, MetricsResult, "Every metric, as JSON families or Prometheus text."

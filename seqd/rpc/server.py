@@ -11,16 +11,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import logging
 import os
 import socket
 import struct
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 
 import msgspec
 
 from seqd.errors import InternalError, InvalidRequest, ShuttingDown
+from seqd.model.roles import Role
 from seqd.rpc.dispatch import Caller, Dispatcher, error_response
 
 logger = logging.getLogger(__name__)
@@ -30,6 +32,13 @@ PENDING_PAUSE = 1000
 """Lines queued behind a waiting request before the connection stops being read."""
 PENDING_RESUME = 100
 _PEERCRED = struct.Struct("3i")
+SO_PEERGROUPS = getattr(socket, "SO_PEERGROUPS", 59)
+"""Linux ≥ 4.13: the supplementary groups of the peer, as they were when it connected."""
+MAX_GROUPS = 65536
+
+RoleOf = Callable[[int, int, Callable[[], Iterable[int]]], Role]
+"""``role_of(uid, gid, groups)``: a peer's role; ``groups()`` gives its supplementary
+groups, asked for only when needed."""
 
 
 async def _answer(outcome: bytes | Awaitable[bytes | None] | None) -> bytes | None:
@@ -56,11 +65,30 @@ def peer_credentials(sock: socket.socket | None) -> tuple[int, int, int]:
     return pid, uid, gid
 
 
+def peer_groups(sock: socket.socket | None) -> list[int]:
+    """The supplementary groups of the process at the other end of a Unix socket, as
+    the kernel recorded them at connect time (not the group database); empty where
+    the kernel cannot tell."""
+    if sock is None:
+        return []
+    size = 64 * 4
+    while size <= MAX_GROUPS * 4:
+        try:
+            raw = sock.getsockopt(socket.SOL_SOCKET, SO_PEERGROUPS, size)
+        except OSError as exc:
+            if exc.errno == errno.ERANGE:
+                size *= 4
+                continue
+            return []
+        return list(struct.unpack(f"{len(raw) // 4}I", raw[: len(raw) // 4 * 4]))
+    return []
+
+
 class Connection(asyncio.Protocol):
     def __init__(self, server: Server) -> None:
         self.server = server
         self.transport: asyncio.Transport | None = None
-        self.caller = Caller(0, -1, -1, False)
+        self.caller = Caller(0, -1, -1, "none")
         self._buffer = bytearray()
         self._pending: deque[bytes] = deque()
         self._worker: asyncio.Task[None] | None = None
@@ -74,8 +102,10 @@ class Connection(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # uvloop's transports implement the interface without subclassing it.
         self.transport = transport  # type: ignore[assignment]
-        pid, uid, gid = peer_credentials(transport.get_extra_info("socket"))
-        self.caller = Caller(pid, uid, gid, self.server.is_admin(uid))
+        sock = transport.get_extra_info("socket")
+        pid, uid, gid = peer_credentials(sock)
+        role = self.server.role_of(uid, gid, lambda: peer_groups(sock))
+        self.caller = Caller(pid, uid, gid, role)
         if not self.server.admit(self):
             self._send(
                 error_response(
@@ -248,12 +278,12 @@ class Server:
         *,
         max_line_bytes: int,
         max_connections: int,
-        is_admin: Callable[[int], bool],
+        role_of: RoleOf,
     ) -> None:
         self.dispatcher = dispatcher
         self.max_line_bytes = max_line_bytes
         self.max_connections = max_connections
-        self.is_admin = is_admin
+        self.role_of = role_of
         self.connections: set[Connection] = set()
         self._servers: list[asyncio.AbstractServer] = []
         self._tasks: set[asyncio.Task[None]] = set()

@@ -12,35 +12,26 @@ import asyncio
 import os
 import socket
 import subprocess
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import IO, Generic, TypeVar, cast
 
 from seqd.runtime.frames import FrameBuffer, ProtocolError
 
 F = TypeVar("F")
 
-DAEMON_ONLY_ENV = (
-    "NOTIFY_SOCKET",
-    "WATCHDOG_USEC",
-    "WATCHDOG_PID",
-    "LISTEN_FDS",
-    "LISTEN_PID",
-    "LISTEN_FDNAMES",
-)
-"""systemd's hand-overs to the daemon; helpers (and the code they run) must not act on
-them."""
-
 
 def spawn_helper(
     python: str,
     module: str,
     *,
+    env: Mapping[str, str],
     stdout: int | IO[bytes] = subprocess.DEVNULL,
     stderr: int | IO[bytes] | None = None,
 ) -> tuple[subprocess.Popen[bytes], socket.socket]:
     """Start ``python -P -m MODULE FD PARENT_PID`` in a process group of its own, with
-    the daemon's environment less ``DAEMON_ONLY_ENV``; the process and the daemon's end
-    of its control channel (a Unix stream socket).
+    exactly ``env`` (``seqd.runtime.taskenv.helper_env``: never the daemon's whole
+    environment); the process and the daemon's end of its control channel (a Unix
+    stream socket).
 
     ``Popen`` from the loop thread on purpose: vfork (no ``preexec_fn``) takes about a
     millisecond, and the helper's parent-death signal is bound to this thread."""
@@ -55,7 +46,7 @@ def spawn_helper(
             stderr=stderr,
             pass_fds=(child_fd,),
             process_group=0,
-            env={k: v for k, v in os.environ.items() if k not in DAEMON_ONLY_ENV},
+            env=dict(env),
         )
     except BaseException:
         parent_sock.close()

@@ -15,21 +15,33 @@ from collections.abc import Callable
 from typing import NoReturn
 
 PR_SET_PDEATHSIG = 1
+PR_SET_DUMPABLE = 4
 EXIT_USAGE = 2
 EXIT_SOFTWARE = 70
 """``EX_SOFTWARE``: the helper failed unexpectedly (its traceback is on its stderr)."""
 
 
-def die_with_parent(parent: int) -> None:
-    """Ask the kernel for SIGKILL when the parent (the daemon's spawning thread) goes;
-    exit at once if it already went."""
+def _prctl(option: int, value: int) -> None:
     if sys.platform.startswith("linux"):
         import ctypes
 
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        ctypes.CDLL(None, use_errno=True).prctl(option, value, 0, 0, 0)
+
+
+def die_with_parent(parent: int) -> None:
+    """Ask the kernel for SIGKILL when the parent (the daemon's spawning thread) goes;
+    exit at once if it already went."""
+    _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     if os.getppid() != parent:
         os._exit(1)
+
+
+def not_dumpable() -> None:
+    """Keep other processes of this user — the tasks — out of this one: with the
+    process not dumpable, its ``/proc/<pid>/environ`` and memory are root's to read
+    (and it leaves no core dump). The daemon holds secrets and its own environment;
+    the helpers see the secrets of the commands and runs they serve."""
+    _prctl(PR_SET_DUMPABLE, 0)
 
 
 def run_helper(
@@ -48,6 +60,7 @@ def run_helper(
         os._exit(EXIT_USAGE)
     fd, parent = int(args[0]), int(args[1])
     die_with_parent(parent)
+    not_dumpable()
     code = 0
     try:
         code = serve(fd)

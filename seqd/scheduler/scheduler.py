@@ -31,6 +31,7 @@ from seqd.errors import Conflict, NotFound, NotRunnable, SeqdError, ValidationFa
 from seqd.model import timeutil
 from seqd.model.runs import Run, RunQuery
 from seqd.model.schedules import Schedule
+from seqd.model.scopes import SYSTEM_SCOPE
 from seqd.model.status import UNFINISHED
 from seqd.plugins.storage import StorageBackend
 from seqd.scheduler import times, zones
@@ -263,6 +264,7 @@ class Scheduler:
                     record.task,
                     record.input,
                     idempotency_key=key,
+                    idempotency_scope=SYSTEM_SCOPE,  # fires are the daemon's, whoever owns it
                     submitted_by=record.created_by if trigger_by is None else trigger_by,
                     schedule=record.name,
                     scheduled_for=nominal,

@@ -21,7 +21,9 @@ never with blocking file I/O on the event loop.
 Version 2 added ``steps`` records, version 3 ``kv`` records, version 4 ``schedule``
 records. The header says which, so an older seqd refuses the whole file up front
 instead of stopping at the first record it does not know after importing half of it;
-versions 1 to 3 still import.
+versions 1 to 3 still import. A run keeps its idempotency scope; a keyed run exported
+before scopes existed gets the one the stores' migrations give it
+(``seqd.model.scopes.legacy_scope``).
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from seqd.errors import Conflict
 from seqd.model import timeutil
 from seqd.model.runs import KVEntry, LogLine, NewLogLine, Run, RunQuery, Step
 from seqd.model.schedules import Schedule
+from seqd.model.scopes import legacy_scope
 from seqd.plugins.storage import StorageBackend
 
 FORMAT = "seqd-export"
@@ -183,6 +186,13 @@ async def export_store(
     return counts
 
 
+def _scoped(run: Run) -> Run:
+    if run.idempotency_key is None or run.idempotency_scope is not None:
+        return run
+    scope = legacy_scope(run.idempotency_key, run.parent_id, run.submitted_by)
+    return msgspec.structs.replace(run, idempotency_scope=scope)
+
+
 async def import_store(store: StorageBackend, lines: AsyncIterable[bytes]) -> Counts:
     counts = Counts()
     skipped: set[str] = set()
@@ -206,7 +216,7 @@ async def import_store(store: StorageBackend, lines: AsyncIterable[bytes]) -> Co
             raise TransferError("not a seqd export: the first line is not its header")
         elif isinstance(record, RunRecord):
             try:
-                _, created = await store.create_run(record.run)
+                _, created = await store.create_run(_scoped(record.run))
             except Conflict:
                 created = False
             if created:

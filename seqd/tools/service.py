@@ -2,7 +2,8 @@
 flow states). Everything that makes a call safe and visible happens here, once:
 
 1. the tool is looked up (plugin tools, then folder tools) — unknown: ``not_found``;
-2. an RPC caller that is not an admin may not call ``tools.admin_only`` tools;
+2. the caller's role must be at least the tool's (``tools.roles``; a run acts with
+   its submitter's role);
 3. the params are validated against the tool's schema — errors name ``params.<field>``;
 4. the tool's token bucket (``[tools.rates]``) is charged — empty: ``rate_limited``
    with ``details.retry_after``;
@@ -23,9 +24,10 @@ from typing import Any
 
 import msgspec
 
+from seqd.access.policy import Policy
+from seqd.config.secrets import Secrets
 from seqd.config.settings import Config
 from seqd.errors import (
-    PermissionDenied,
     RateLimited,
     SeqdError,
     ToolFailed,
@@ -74,9 +76,15 @@ class ToolService:
         runs: RunStarter,
         emit: Callable[[TraceEvent], None],
         observe: Callable[[str, str, float], None] | None = None,
+        access: Policy,
+        secrets: Secrets | None = None,
     ) -> None:
         """``observe(tool, outcome, seconds)`` is told of every call (metrics)."""
         self.registry = registry
+        self.access = access
+        self.secrets = Secrets() if secrets is None else secrets
+        """Values tools may be configured with (``[tools.http_headers]``), and that no
+        result shows."""
         self.folders = folders
         self.config = config
         self.state_dir = state_dir
@@ -183,8 +191,12 @@ class ToolService:
             params_schema=c.params_schema,
             result_schema=c.result_schema,
             rate=self._bucket_info(name),
-            admin_only=name in self.config.tools.admin_only,
+            **self._role_info(name),
         )
+
+    def _role_info(self, name: str) -> dict[str, Any]:
+        role = self.access.tool_role(name)
+        return {"role": role, "admin_only": role == "admin"}
 
     async def _folder_info(self, name: str) -> ToolInfo:
         folder = self.folders.get(name)
@@ -208,7 +220,7 @@ class ToolService:
             params_schema=compiled.params_schema if compiled else None,
             result_schema=compiled.result_schema if compiled else None,
             rate=self._bucket_info(name),
-            admin_only=name in self.config.tools.admin_only,
+            **self._role_info(name),
         )
 
     def rate_states(self) -> dict[str, BucketInfo]:
@@ -231,13 +243,17 @@ class ToolService:
             default = "run" if "run" in roots else "global"
             policy = tools_cfg.tasks.get(caller.task or "")
             hosts = tools_cfg.http_allow_hosts
+            networks = tools_cfg.http_allow_networks
             if policy is not None and policy.http_allow_hosts is not None:
                 hosts = policy.http_allow_hosts
+            if policy is not None and policy.http_allow_networks is not None:
+                networks = policy.http_allow_networks
         else:
             if tools_cfg.rpc_file_access == "global":
                 roots["global"] = os.path.join(self.files_root, "global")
             default = "global"
             hosts = tools_cfg.http_allow_hosts
+            networks = tools_cfg.http_allow_networks
         return ToolContext(
             caller=caller,
             roots=roots,
@@ -249,6 +265,8 @@ class ToolService:
             config=self.config,
             log=log if log is not None else _log_to_daemon(caller),
             task_type=self.folders.task_types.get,
+            secrets=self.secrets,
+            http_allow_networks=list(networks),
         )
 
     async def call(
@@ -273,11 +291,7 @@ class ToolService:
                     f"tool {name!r} is not usable: " + "; ".join(problems),
                     {"tool": name, "reason": "not_usable", "problems": problems},
                 )
-            if caller.kind == "rpc" and not caller.admin and name in self.config.tools.admin_only:
-                raise PermissionDenied(
-                    f"tool {name!r} is reserved to admins when called over RPC (tools.admin_only)",
-                    {"tool": name, "uid": caller.uid},
-                )
+            self.access.check_tool(caller, name)
             value = validate_params(compiled, params)
             bucket = self.buckets.get(name)
             if bucket is not None:
@@ -291,7 +305,7 @@ class ToolService:
             self.calls += 1
             result = await compiled.tool.call(value, self.context(caller, log))
             try:
-                return msgspec.to_builtins(result)
+                return self.secrets.redact_value(msgspec.to_builtins(result))
             except TypeError as exc:
                 raise ToolFailed(
                     f"tool {name!r} returned something that is not JSON: {exc}",
@@ -325,7 +339,7 @@ class ToolService:
                     run_id=caller.run_id,
                     task=caller.task,
                     uid=caller.uid,
-                    params=summarize(params),
+                    params=summarize(params, self.secrets.redact),
                     duration_s=round(elapsed, 6),
                     outcome=outcome,
                     error=error,

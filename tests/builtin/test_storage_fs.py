@@ -39,8 +39,15 @@ from seqd.testing.storage import (
     opened,
     run_async,
 )
+from seqd.testing.storage.legacy import check_migrated, legacy_json, legacy_runs
+from seqd.testing.storage.support import DEFAULT_SCOPE
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
+def claim_digest(key: str, scope: str = DEFAULT_SCOPE) -> str:
+    """The file name of the claim of ``key`` in ``scope`` under ``idempotency/``."""
+    return hashlib.sha256(f"{scope}\x00{key}".encode()).hexdigest()
 
 
 def make(state_dir: Path, durability: str = "normal", **options: Any) -> FSBackend:
@@ -199,7 +206,7 @@ def test_layout_is_plain_greppable_json(tmp_path: Path) -> None:
         "fetch",
     )
     assert (root / "tasks" / "late.task" / "runs" / f"{later.id}.journal.jsonl").is_file()
-    claim = root / "idempotency" / hashlib.sha256(b"k1").hexdigest()
+    claim = root / "idempotency" / claim_digest("k1")
     assert claim.read_text() == run.id
     moved = root / "tasks" / "late.task" / "runs" / f"{early.id}.log.jsonl"
     assert len(moved.read_text().splitlines()) == 2
@@ -289,6 +296,29 @@ def test_a_run_moving_to_another_task_takes_its_files(tmp_path: Path) -> None:
 # -- crash leftovers --------------------------------------------------------------------
 
 
+def test_runs_from_before_scopes_get_theirs_at_open(tmp_path: Path) -> None:
+    """Run files written before idempotency scopes are given their scope by the scan
+    (the file store's migration), and claims follow: keys are unique per scope."""
+    root = tmp_path / "files"
+    old = legacy_runs()
+    runs = root / "tasks" / "t" / "runs"
+    runs.mkdir(parents=True)
+    for run, _ in old:
+        (runs / f"{run.id}.json").write_text(legacy_json(run) + "\n")
+
+    async def main() -> None:
+        async with opened(lambda: make(tmp_path)) as b:
+            await check_migrated(b, old)
+
+    run_async(main())
+    for run, scope in old:
+        stored = json.loads((runs / f"{run.id}.json").read_text())
+        assert stored.get("idempotency_scope") == scope
+        if scope is not None:
+            assert (root / "idempotency" / claim_digest(run.idempotency_key or "", scope)).exists()
+    run_async(main())  # nothing left to migrate: the same answers
+
+
 def test_leftovers_of_a_crash_are_cleaned_at_open(tmp_path: Path) -> None:
     root = tmp_path / "files"
     keyed = new_run(task="t", idempotency_key="kept")
@@ -310,9 +340,9 @@ def test_leftovers_of_a_crash_are_cleaned_at_open(tmp_path: Path) -> None:
     ]
     for temp in temps:
         temp.write_bytes(b'{"id": "half a rec')
-    ghost = claims / hashlib.sha256(b"ghost").hexdigest()
+    ghost = claims / claim_digest("ghost")
     ghost.write_text(new_run().id)  # claimed, then the run file was never written
-    (claims / hashlib.sha256(b"kept").hexdigest()).unlink()
+    (claims / claim_digest("kept")).unlink()
     broken = new_run(task="t")
     (runs / f"{broken.id}.json").write_bytes(b"\x00" * 64)  # a torn write (power loss)
     (runs / "notes.txt").write_text("a human's file is left alone")
@@ -330,7 +360,7 @@ def test_leftovers_of_a_crash_are_cleaned_at_open(tmp_path: Path) -> None:
 
     run_async(reopen())
     assert not any(t.exists() for t in temps)
-    assert (claims / hashlib.sha256(b"kept").hexdigest()).read_text() == keyed.id
+    assert (claims / claim_digest("kept")).read_text() == keyed.id
     assert (runs / "notes.txt").exists()
 
 

@@ -30,6 +30,7 @@ from seqd.testing.storage import (
     opened,
     run_async,
 )
+from seqd.testing.storage.legacy import check_migrated, legacy_json, legacy_runs
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -176,6 +177,36 @@ def test_a_new_migration_applies_once_and_a_failed_one_changes_nothing(tmp_path:
             migrate(conn, (*MIGRATIONS, Migration(LATEST + 2, "gap", add_kv)))
     finally:
         conn.close()
+
+
+def test_version_3_runs_get_their_idempotency_scopes(tmp_path: Path) -> None:
+    """A store from before scopes (schema version 3) is migrated at open: every keyed
+    run gets the scope its submitter or parent gives it, in the column and in its
+    record; keys are then unique per scope."""
+    path = tmp_path / "seqd.db"
+    old = legacy_runs()
+    conn = sqlite3.connect(path, isolation_level=None)
+    try:
+        assert migrate(conn, MIGRATIONS[:3]) == 3
+        for run, _ in old:
+            conn.execute(
+                "INSERT INTO runs (id, task, status, parent_id, root_id, idempotency_key,"
+                " created_at, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (run.id, run.task, run.status, run.parent_id, run.root_id,
+                 run.idempotency_key, run.created_at, legacy_json(run)),
+            )  # fmt: skip
+    finally:
+        conn.close()
+
+    async def main() -> None:
+        async with opened(lambda: make(tmp_path)) as b:
+            await check_migrated(b, old)
+
+    run_async(main())
+    with sqlite3.connect(path) as conn:
+        rows = dict(conn.execute("SELECT id, idempotency_scope FROM runs").fetchall())
+    conn.close()
+    assert all(rows[run.id] == scope for run, scope in old)
 
 
 def test_a_newer_schema_is_refused(tmp_path: Path) -> None:
@@ -354,7 +385,9 @@ def test_a_failing_op_fails_only_itself(tmp_path: Path) -> None:
             release, parked = await hold_writer(b)
             first, last = new_run(), new_run()
             duplicate = changed(taken, input={"again": True})
-            steals_key = changed(taken, idempotency_key="k")
+            steals_key = changed(
+                taken, idempotency_key="k", idempotency_scope=keyed.idempotency_scope
+            )
 
             def half_done(conn: sqlite3.Connection) -> None:
                 conn.execute("DELETE FROM runs WHERE id = ?", (keyed.id,))

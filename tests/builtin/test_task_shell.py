@@ -107,9 +107,13 @@ def make_job(
     return FakeJob(run=run, task=source, input=dict(inputs or {}), work_dir=str(work), **kw)
 
 
-async def started(type_config: dict[str, Any] | None = None) -> ShellTaskType:
+async def started(
+    type_config: dict[str, Any] | None = None, passthrough: list[str] | None = None
+) -> ShellTaskType:
     tt = ShellTaskType()
     cfg = Config(task_types={"shell": type_config} if type_config is not None else {})
+    if passthrough is not None:
+        cfg.task_env.passthrough = passthrough
     await tt.start(Services(config=cfg, state_dir="/nonexistent", node="test"))
     return tt
 
@@ -127,13 +131,14 @@ def execute(
     inputs: dict[str, Any] | None = None,
     type_config: dict[str, Any] | None = None,
     loop: str = "asyncio",
+    passthrough: list[str] | None = None,
     **job_kw: Any,
 ) -> tuple[FakeJob, Any]:
     """Run one job; returns it and the output, or the TaskFailed raised."""
     job = make_job(tmp_path, source, inputs, **job_kw)
 
     async def main() -> Any:
-        tt = await started(type_config)
+        tt = await started(type_config, passthrough)
         try:
             return await tt.execute(job)
         except TaskFailed as exc:
@@ -312,9 +317,11 @@ def test_environment_is_clean_unless_inherited(
     inherit = make_source(tmp_path, command=["env"], inherit_env=True)
     job, _ = execute(tmp_path, inherit)
     assert "SEQD_TEST_SECRET=s3cret" in job.out()
-    job, _ = execute(tmp_path, clean, type_config={"env_passthrough": ["SEQD_TEST_SECRET"]})
+    job, _ = execute(tmp_path, clean, passthrough=["SEQD_TEST_SECRET"])
     env = dict(line.split("=", 1) for line in job.out())
     assert env.get("SEQD_TEST_SECRET") == "s3cret" and "PATH" not in env
+    with pytest.raises(ConfigError, match=r"\[task_env\] passthrough"):
+        arun(started({"env_passthrough": ["PATH"]}))
 
 
 def test_huge_input_stays_out_of_the_environment(tmp_path: Path) -> None:

@@ -13,9 +13,12 @@ from typing import Any, TypeVar
 import msgspec
 import pytest
 
+from seqd.access.policy import Policy
+from seqd.access.roles import Roles
 from seqd.builtin.storage.sqlite.backend import SQLiteBackend
 from seqd.config.settings import Config
 from seqd.errors import NotRunnable
+from seqd.model.roles import Role
 from seqd.model.runs import Run
 from seqd.plugins.host import PluginHost
 from seqd.plugins.tools import ToolCaller
@@ -67,6 +70,7 @@ class Env:
                 storage=storage,
                 runs=NoRuns(),
                 emit=self.events.append,
+                access=Policy(config, Roles(config.access)),
             )
             await service.start()
             yield service
@@ -77,12 +81,15 @@ class Env:
         return run_async(coro, 60)
 
 
-RPC = ToolCaller(kind="rpc", uid=0, admin=True)
-USER = ToolCaller(kind="rpc", uid=12345, admin=False)
+RPC = ToolCaller(kind="rpc", uid=0, role="admin")
+USER = ToolCaller(kind="rpc", uid=12345, role="operator")
 
 
-def run_caller(run_id: str = "0123456789abcdef01234567", task: str = "job") -> ToolCaller:
-    return ToolCaller(kind="run", run_id=run_id, task=task, root_id=run_id)
+def run_caller(
+    run_id: str = "0123456789abcdef01234567", task: str = "job", role: Role = "admin"
+) -> ToolCaller:
+    """A run acting for its submitter; by default the daemon's own user (an admin)."""
+    return ToolCaller(kind="run", run_id=run_id, task=task, root_id=run_id, role=role)
 
 
 @pytest.fixture

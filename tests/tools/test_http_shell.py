@@ -76,6 +76,10 @@ def server() -> Iterator[str]:
 
 
 def call(env: Env, name: str, params: dict, caller=RPC, **config) -> dict:  # type: ignore[no-untyped-def]
+    """One call on a fresh service; the local test server's loopback network is allowed
+    (tests/security/test_http_addresses.py shows it is refused by default)."""
+    config.setdefault("http_allow_networks", ["127.0.0.0/8"])
+
     async def main() -> dict:  # type: ignore[type-arg]
         async with env.service(**config) as svc:
             return await svc.call(name, params, caller)  # type: ignore[no-any-return]
@@ -233,7 +237,9 @@ def test_shell_exec_output_cap_and_cwd_confinement(env: Env) -> None:
 
 def test_http_from_a_run_carries_its_traceparent(env: Env, server: str) -> None:
     trace, span = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
-    run = ToolCaller(kind="run", run_id="r" * 24, task="t", trace_id=trace, span_id=span)
+    run = ToolCaller(
+        kind="run", run_id="r" * 24, task="t", role="admin", trace_id=trace, span_id=span
+    )
     sent = call(env, "http.request", {"url": f"{server}/headers"}, caller=run)
     assert sent["json"]["traceparent"] == f"00-{trace}-{span}-01"
     own = call(

@@ -114,19 +114,40 @@ def test_every_call_is_a_trace_event_with_secrets_redacted(env: Env) -> None:
     assert len(calls[2].params) <= 200 and calls[2].uid == USER.uid
 
 
-def test_admin_only_tools_over_rpc(env: Env) -> None:
+def test_tool_roles_over_rpc_and_from_runs(env: Env) -> None:
+    """shell.exec, http.request and file.* need an admin by default, whether an RPC
+    caller or a run (acting with its submitter's role) calls them; other tools an
+    operator. The config moves any tool, or a whole category, to another role."""
+    argv = {"argv": ["true"]}
+
     async def main() -> None:
         async with env.service() as svc:
-            argv = {"argv": ["true"]}
-            with pytest.raises(PermissionDenied) as info:
-                await svc.call("shell.exec", argv, USER)
-            assert info.value.details == {"tool": "shell.exec", "uid": USER.uid}
+            for caller in (USER, run_caller(role="operator")):
+                for tool, params in (
+                    ("shell.exec", argv),
+                    ("file.list", {}),
+                    ("http.request", {"url": "https://example.com/"}),
+                ):
+                    with pytest.raises(PermissionDenied) as info:
+                        await svc.call(tool, params, caller)
+                    assert info.value.details["needed"] == "admin"
+                    assert info.value.details["role"] == "operator"
+                await svc.call("kv.set", {"key": "k", "value": 1}, caller)
+            with pytest.raises(PermissionDenied):
+                await svc.call("kv.get", {"key": "k"}, run_caller(role="reader"))
             assert (await svc.call("shell.exec", argv, RPC))["exit_code"] == 0
             assert (await svc.call("shell.exec", argv, run_caller()))["exit_code"] == 0
-        async with env.service(admin_only=["kv.set"]) as svc:
+            assert (await svc.get("file.read")).role == "admin"
+            assert (await svc.get("kv.get")).role == "operator"
+        roles = {"shell.exec": "operator", "kv.*": "admin"}
+        async with env.service(roles=roles, admin_only=["task.run"]) as svc:
             assert (await svc.call("shell.exec", argv, USER))["exit_code"] == 0
             with pytest.raises(PermissionDenied):
                 await svc.call("kv.set", {"key": "k", "value": 1}, USER)
+            info = await svc.get("task.run")
+            assert info.role == "admin" and info.admin_only
+            with pytest.raises(PermissionDenied):  # the defaults still hold
+                await svc.call("file.list", {}, USER)
 
     env.run(main())
 

@@ -51,12 +51,13 @@ from seqd.plugins.storage_kit.alerts import (
     event_data,
     events_of,
 )
-from seqd.plugins.storage_kit.batches import check_keys, id_taken, plan
+from seqd.plugins.storage_kit.batches import check_keys, id_taken, key_scope, plan
 from seqd.plugins.storage_kit.errors import key_taken, not_open, run_exists
 from seqd.plugins.storage_kit.options import check_durability
 from seqd.plugins.storage_kit.pruning import check_prune_query
 from seqd.plugins.storage_kit.records import (
     SCHEDULE_DECODER,
+    check_run_key,
     check_schedule_name,
     new_kv_entry,
     page_of,
@@ -238,12 +239,15 @@ class PostgresBackend:
     # -- runs ------------------------------------------------------------------------
 
     async def create_run(self, run: Run) -> tuple[Run, bool]:
+        check_run_key(run)
         params = sql.run_row(run)
         for _ in range(3):
             if await self._write(q.INSERT_RUN, params) == 1:
                 return run, True
             if run.idempotency_key is not None:
-                existing = await self._fetch_one(q.SQL.run_by_key, (run.idempotency_key,))
+                existing = await self._fetch_one(
+                    q.SQL.run_by_key, (run.idempotency_scope, run.idempotency_key)
+                )
                 if existing is not None:
                     return sql.RUN_DECODER.decode(existing), False
             if await self._fetch_one(q.RUN_EXISTS, (run.id,)) is not None:
@@ -279,7 +283,8 @@ class PostgresBackend:
             async with conn.transaction():
                 holders: dict[str, Run] = {}
                 if keys:
-                    rows = await (await conn.execute(q.KEY_HOLDERS, (keys,))).fetchall()
+                    scope = key_scope(runs)
+                    rows = await (await conn.execute(q.KEY_HOLDERS, (scope, keys))).fetchall()
                     holders = {key: sql.RUN_DECODER.decode(data) for key, data in rows}
                 answer, fresh = plan(runs, holders)
                 if fresh:
@@ -292,6 +297,7 @@ class PostgresBackend:
             return None
 
     async def update_run(self, run: Run, expect: Sequence[RunStatus] | None = None) -> bool:
+        check_run_key(run)
         if expect is None:
             query, params = q.SQL.update_run, sql.run_row(run)
         else:

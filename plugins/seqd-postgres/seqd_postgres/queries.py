@@ -34,7 +34,10 @@ RUN_EXISTS = "SELECT 1 FROM runs WHERE id = %s"
 # A batch (``create_runs``): the holders of its keys, then every new run in one
 # statement, from one array per column. ON CONFLICT as for one run: a key or an id
 # taken meanwhile inserts nothing, and the row count tells.
-KEY_HOLDERS = "SELECT idempotency_key, data FROM runs WHERE idempotency_key = ANY(%s::text[])"
+KEY_HOLDERS = (
+    "SELECT idempotency_key, data FROM runs"
+    " WHERE idempotency_scope = %s AND idempotency_key = ANY(%s::text[])"
+)
 _BATCH_COLUMNS = ", ".join((*RUN_COLUMNS, "id"))
 INSERT_RUNS = (
     f"INSERT INTO runs ({_BATCH_COLUMNS}) SELECT * FROM unnest("

@@ -20,6 +20,7 @@ from typing import Any
 from psycopg import AsyncConnection, sql
 
 from seqd.plugins.storage_kit.schema import checked_version, latest_version
+from seqd.plugins.storage_kit.sql import scope_migration
 
 logger = logging.getLogger(__name__)
 
@@ -145,6 +146,10 @@ _V5_SCHEDULES = (
 # of roots never walks past the children of big flows.
 _V6_ROOTS = ("CREATE INDEX runs_roots ON runs (id) WHERE parent_id IS NULL",)
 
+# Idempotency keys unique per scope (seqd.model.scopes). ``data`` is read as ``json``
+# (not jsonb, which would refuse a \u0000 elsewhere in the run) for the submitter.
+_V7_SCOPES = tuple(scope_migration("(data::json ->> 'submitted_by')"))
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "runs and logs", _V1),
     Migration(2, "run journal (steps)", _V2_STEPS),
@@ -152,6 +157,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(4, "alert history", _V4_ALERTS),
     Migration(5, "schedules, and the schedule of each run", _V5_SCHEDULES),
     Migration(6, "index of root runs", _V6_ROOTS),
+    Migration(7, "idempotency keys per scope", _V7_SCOPES),
 )
 LATEST = MIGRATIONS[-1].version
 

@@ -28,10 +28,9 @@ from seqd_postgres import queries as q
 from seqd_postgres.schema import migrate, schema_version
 
 from seqd.errors import Conflict, StorageUnavailable, ValidationFailed
-from seqd.model.runs import RunQuery, RunStatus
+from seqd.model.runs import Run, RunQuery, RunStatus
 from seqd.plugins.host import PluginHost
 from seqd.plugins.storage import StorageContext
-from seqd.plugins.storage_kit.sql import run_row
 from seqd.testing.storage import (
     BackendMaker,
     StorageConformance,
@@ -43,6 +42,7 @@ from seqd.testing.storage import (
     opened,
     run_async,
 )
+from seqd.testing.storage.legacy import check_migrated, legacy_json, legacy_runs
 
 pytestmark = pytest.mark.xdist_group("postgres")
 
@@ -414,11 +414,7 @@ def test_a_version_1_store_gains_the_journal_and_keeps_its_data(
             assert await migrate(conn, pg_schema, MIGRATIONS[:1]) == 1
             # What that seqd wrote, with its own statements.
             await conn.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(pg_schema)))
-            await conn.execute(
-                "INSERT INTO runs (task, status, parent_id, root_id, idempotency_key,"
-                " created_at, data, id) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
-                (*run_row(run)[:7], run.id),
-            )
+            await conn.execute(OLD_INSERT_RUN, old_run_row(run))
             old_line = {
                 "run": run.id,
                 "n": 1,
@@ -440,6 +436,43 @@ def test_a_version_1_store_gains_the_journal_and_keeps_its_data(
             assert await schema_version(conn, pg_schema) == LATEST
         finally:
             await conn.close()
+
+    run_async(main())
+
+
+OLD_INSERT_RUN = (
+    "INSERT INTO runs (id, task, status, parent_id, root_id, idempotency_key, created_at, data)"
+    " VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
+)
+"""How a seqd before idempotency scopes (schema versions 1 to 3) inserted a run."""
+
+
+def old_run_row(run: Run) -> tuple[Any, ...]:
+    return (
+        run.id, run.task, run.status, run.parent_id, run.root_id, run.idempotency_key,
+        run.created_at, legacy_json(run),
+    )  # fmt: skip
+
+
+def test_version_3_runs_get_their_idempotency_scopes(
+    pg_make: PgMaker, pg_dsn: str, pg_schema: str
+) -> None:
+    """A store from before scopes is migrated at open: every keyed run gets the scope
+    its submitter or parent gives it (a NUL elsewhere in a run's record included);
+    keys are then unique per scope."""
+    old = legacy_runs()
+
+    async def main() -> None:
+        conn = await admin(pg_dsn)
+        try:
+            assert await migrate(conn, pg_schema, MIGRATIONS[:3]) == 3
+            await conn.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(pg_schema)))
+            for run, _ in old:
+                await conn.execute(OLD_INSERT_RUN, old_run_row(run))
+        finally:
+            await conn.close()
+        async with opened(pg_make) as b:
+            await check_migrated(b, old)
 
     run_async(main())
 
@@ -562,7 +595,9 @@ def test_values_and_conflicts(pg_make: PgMaker) -> None:
             keyed = new_run(idempotency_key="mine")
             await b.create_run(keyed)
             with pytest.raises(Conflict, match="another run"):
-                await b.update_run(changed(run, idempotency_key="mine"))
+                await b.update_run(
+                    changed(run, idempotency_key="mine", idempotency_scope=keyed.idempotency_scope)
+                )
             assert await b.get_run(run.id) == run
             assert await b.append_logs(run.id, []) == 1
             assert await b.append_logs(new_run().id, []) == 0
@@ -706,7 +741,9 @@ def test_writes_issued_together_share_a_transaction_and_fail_alone(
             got = await behind_a_busy_writer(
                 b.create_run(third),
                 b.create_run(changed(taken, input={"again": True})),  # its id is taken
-                b.update_run(changed(first, idempotency_key="k")),  # steals a key
+                b.update_run(  # steals a key
+                    changed(first, idempotency_key="k", idempotency_scope=keyed.idempotency_scope)
+                ),
                 b.append_logs(first.id, lines("c")),
                 b.create_run(fourth),
             )

@@ -25,8 +25,10 @@ from msgspec import Meta
 
 from seqd import hookimpl
 from seqd.builtin.tasks.metric_lines import MetricSink
+from seqd.builtin.tasks.shellscripts import script_warnings
 from seqd.builtin.tasks.stderr_tail import StderrTail
-from seqd.config.settings import ConfigError
+from seqd.config.secrets import SecretRef, Secrets
+from seqd.config.settings import DEFAULT_PASSTHROUGH, ConfigError
 from seqd.errors import TaskFailed
 from seqd.model.runs import Resources
 from seqd.model.tasks import Problem
@@ -37,10 +39,10 @@ from seqd.runtime.spawner.client import Spawner
 from seqd.runtime.spawner.command import RunningCommand
 from seqd.runtime.spawner.messages import CommandSpec
 from seqd.runtime.spawner.run import run_command
+from seqd.runtime.taskenv import env_problems, helper_env, passthrough, task_env
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_PASSTHROUGH = ("PATH", "HOME", "LANG", "LC_ALL", "TZ", "USER", "LOGNAME", "TMPDIR")
 MAX_ENV_VALUE_BYTES = 100 * 1024
 """Linux refuses any single environment string over 128 KiB (``E2BIG``): larger input
 values are left out of the environment; ``$SEQD_INPUT_FILE`` always has them."""
@@ -61,10 +63,12 @@ class ShellOptions(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 
     command: list[str] | str
     shell: bool = False
-    env: dict[str, str] = {}
+    env: dict[str, str | SecretRef] = {}
+    """Added to ``[task_env] passthrough``; a value may be ``{"secret": "<name>"}``."""
     cwd: str | None = None
     """Relative to the task folder (the default); must stay inside it."""
     inherit_env: bool = False
+    """The daemon's whole environment instead of the allowlist (its secrets included)."""
     kill_grace_s: Annotated[float, Meta(ge=0)] | None = None
 
 
@@ -73,7 +77,9 @@ class ShellTypeConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 
     kill_grace_s: Annotated[float, Meta(ge=0)] = 5.0
     allow_cwd_outside: bool = False
-    env_passthrough: list[str] = msgspec.field(default_factory=lambda: list(DEFAULT_PASSTHROUGH))
+    env_passthrough: list[str] | None = None
+    """Moved to ``[task_env] passthrough`` (one list for every task type); refused here
+    with a message saying so."""
 
 
 # -- pure helpers ------------------------------------------------------------------
@@ -138,14 +144,6 @@ def resolve_cwd(task_dir: str, cwd: str | None, allow_outside: bool) -> str:
     return real
 
 
-def _env_problem(key: str) -> str | None:
-    if not key:
-        return "a variable name must not be empty"
-    if "=" in key or "\0" in key:
-        return f"variable name {key!r} must not contain '=' or NUL"
-    return None
-
-
 def _command_problems(opts: ShellOptions, config: Mapping[str, Any]) -> list[str]:
     cmd = opts.command
     if isinstance(cmd, str):
@@ -187,6 +185,8 @@ class ShellTaskType:
         self._spawner = Spawner()
         self._cwds: dict[str, tuple[tuple[str | None, str | None, bool], str]] = {}
         """Per task: (version, cwd option, allow_outside) and the directory it resolved to."""
+        self._passthrough: list[str] = list(DEFAULT_PASSTHROUGH)
+        self._secrets = Secrets()
 
     # -- catalog side ----------------------------------------------------------------
 
@@ -198,17 +198,19 @@ class ShellTaskType:
             Problem(where="config.json: command", message=m)
             for m in _command_problems(opts, source.config)
         ]
-        for key, value in opts.env.items():
-            message = _env_problem(key)
-            if message is None and "\0" in value:
-                message = f"value of {key} must not contain NUL characters"
-            if message is not None:
-                problems.append(Problem(where="config.json: env", message=message))
+        problems.extend(env_problems(opts.env, self._secrets))
         try:
             resolve_cwd(source.dir, opts.cwd, self.config.allow_cwd_outside)
         except ValueError as exc:
             problems.append(Problem(where="config.json: cwd", message=str(exc)))
         return problems
+
+    def warnings(self, source: TaskSource) -> list[Problem]:
+        """Legal but risky: an input substituted into a ``sh -c`` script."""
+        opts = source.options
+        if not isinstance(opts, ShellOptions) or isinstance(opts.command, str):
+            return []
+        return script_warnings(opts.command, placeholders)
 
     async def input_schema(self, source: TaskSource) -> dict[str, Any] | None:
         return None
@@ -221,6 +223,14 @@ class ShellTaskType:
             self.config = msgspec.convert(raw, ShellTypeConfig)
         except msgspec.ValidationError as exc:
             raise ConfigError(f"[task_types.shell]: {exc}") from None
+        if self.config.env_passthrough is not None:
+            raise ConfigError(
+                "[task_types.shell] env_passthrough has moved to [task_env] passthrough "
+                "(one list for shell and python tasks alike)"
+            )
+        self._passthrough = list(services.config.task_env.passthrough)
+        self._secrets = services.secrets
+        self._spawner = Spawner(env=helper_env(self._passthrough))
         await self._spawner.start()
 
     async def stop(self, grace_s: float) -> None:
@@ -257,12 +267,8 @@ class ShellTaskType:
         return [substitute(arg, inputs) for arg in opts.command]
 
     def _env(self, opts: ShellOptions, job: Job, work_dir: str) -> dict[str, str]:
-        daemon_env = os.environ
-        if opts.inherit_env:
-            env = dict(daemon_env)
-        else:
-            env = {k: daemon_env[k] for k in self.config.env_passthrough if k in daemon_env}
-        env.update(opts.env)
+        env = dict(os.environ) if opts.inherit_env else passthrough(self._passthrough)
+        env.update(task_env(opts.env, self._secrets))
         reserved = {
             "SEQD_RUN_ID": job.run.id,
             "SEQD_TASK": job.task.name,

@@ -3,12 +3,17 @@
 No new dependency: one request per call, run on a thread so the loop never blocks. The
 host must be on the allow-list the caller gets (``tools.http_allow_hosts``, per task
 ``[tools.tasks.<task>] http_allow_hosts``; unset: any host) — checked for the URL and
-again for every redirect, which is followed only when asked. The body read is capped
+again for every redirect, which is followed only when asked. The address connected to
+must be a global one unless the config allows more (``netguard``), checked at every
+connection. Proxy variables of the daemon's environment are not used. Headers the
+config gives a host (``[tools.http_headers]``, secrets included) are added to requests
+to that host only, and dropped on a redirect to another host. The body read is capped
 (``max_bytes``, at most ``tools.http_max_response_bytes``): past it the response is cut
 and ``truncated`` is true. A status of 4xx/5xx is a response, not a failure; a refused
-connection, a DNS failure or a timeout is a ``tool_failed`` / ``timeout`` error.
-Called by a run, the request carries the call's span as a W3C ``traceparent`` header
-(unless the params set one), so the service it reaches can join the run's trace.
+connection, a DNS failure or a timeout is a ``tool_failed`` / ``timeout`` error; a
+refused address is ``permission_denied``. Called by a run, the request carries the
+call's span as a W3C ``traceparent`` header (unless the params set one), so the service
+it reaches can join the run's trace.
 """
 
 from __future__ import annotations
@@ -28,6 +33,12 @@ import msgspec
 from msgspec import UNSET, Meta, UnsetType
 
 from seqd import hookimpl
+from seqd.builtin.tools.netguard import (
+    AddressPolicy,
+    AddressRefused,
+    CheckedHTTPHandler,
+    CheckedHTTPSHandler,
+)
 from seqd.errors import PermissionDenied, Timeout, ToolFailed, ValidationFailed
 from seqd.model.traces import format_traceparent
 from seqd.plugins.tools import Tool, ToolContext
@@ -98,11 +109,13 @@ def check_url(url: str, allowed: list[str] | None, field: str = "params.url") ->
 
 
 class _Redirects(urllib.request.HTTPRedirectHandler):
-    """Follows a redirect only when asked, and only to an allowed host."""
+    """Follows a redirect only when asked, and only to an allowed host; credentials
+    (the config's headers, ``Authorization``, ``Cookie``) stay with the first host."""
 
-    def __init__(self, follow: bool, allowed: list[str] | None) -> None:
+    def __init__(self, follow: bool, allowed: list[str] | None, private: set[str]) -> None:
         self.follow = follow
         self.allowed = allowed
+        self.private = {name.lower() for name in private} | {"authorization", "cookie"}
 
     def redirect_request(
         self,
@@ -115,8 +128,13 @@ class _Redirects(urllib.request.HTTPRedirectHandler):
     ) -> urllib.request.Request | None:
         if not self.follow:
             return None  # urllib then hands the 3xx back as the response
-        check_url(newurl, self.allowed, field="redirect")
-        return super().redirect_request(req, fp, code, msg, headers, newurl)
+        host = check_url(newurl, self.allowed, field="redirect")
+        new = super().redirect_request(req, fp, code, msg, headers, newurl)
+        if new is not None and host.lower() != (urllib.parse.urlsplit(req.full_url).hostname or ""):
+            for name in list(new.headers):
+                if name.lower() in self.private:
+                    del new.headers[name]
+        return new
 
 
 def _headers(message: email.message.Message) -> dict[str, str]:
@@ -129,10 +147,15 @@ def _headers(message: email.message.Message) -> dict[str, str]:
 
 def _exchange(
     params: RequestParams, data: bytes | None, headers: dict[str, str], allowed: list[str] | None,
-    limit: int,
+    limit: int, policy: AddressPolicy, private: set[str],
 ) -> Response:  # fmt: skip
     """The blocking request (on a thread)."""
-    opener = urllib.request.build_opener(_Redirects(params.follow_redirects, allowed))
+    opener = urllib.request.build_opener(
+        urllib.request.ProxyHandler({}),
+        CheckedHTTPHandler(policy),
+        CheckedHTTPSHandler(policy),
+        _Redirects(params.follow_redirects, allowed, private),
+    )
     # The scheme was checked (http or https only) by check_url before we got here.
     req = urllib.request.Request(params.url, data=data, headers=headers, method=params.method)  # noqa: S310
     try:
@@ -171,7 +194,7 @@ class HttpRequest:
     async def call(self, params: RequestParams, ctx: ToolContext) -> Response:
         cfg = ctx.config.tools
         allowed = ctx.http_allow_hosts
-        check_url(params.url, allowed)
+        host = check_url(params.url, allowed)
         if params.timeout_s > cfg.http_max_timeout_s:
             raise ValidationFailed(
                 f"http.request: timeout_s is above tools.http_max_timeout_s "
@@ -196,15 +219,24 @@ class HttpRequest:
             # The request joins the run's trace, unless the caller set its own.
             headers["traceparent"] = format_traceparent(caller.trace_id, caller.span_id)
         limit = min(params.max_bytes or cfg.http_max_response_bytes, cfg.http_max_response_bytes)
+        added = _configured_headers(host, headers, ctx)
+        headers.update(added)
+        policy = AddressPolicy(cfg.http_allow_private, ctx.http_allow_networks)
         try:
-            return await asyncio.to_thread(_exchange, params, data, headers, allowed, limit)
+            return await asyncio.to_thread(
+                _exchange, params, data, headers, allowed, limit, policy, set(added)
+            )
         except TimeoutError:
             raise Timeout(
                 f"http.request: no answer from {params.url} within {params.timeout_s}s",
                 {"tool": self.name, "timeout_s": params.timeout_s},
             ) from None
+        except AddressRefused as exc:
+            raise _refused(exc) from None
         except urllib.error.URLError as exc:
             reason = exc.reason
+            if isinstance(reason, AddressRefused):
+                raise _refused(reason) from None
             if isinstance(reason, TimeoutError | socket.timeout):
                 raise Timeout(
                     f"http.request: no answer from {params.url} within {params.timeout_s}s",
@@ -218,6 +250,34 @@ class HttpRequest:
             raise ToolFailed(
                 f"http.request: {params.url}: {exc}", {"reason": "connection", "url": params.url}
             ) from None
+
+
+def _configured_headers(host: str, given: dict[str, str], ctx: ToolContext) -> dict[str, str]:
+    """The headers ``[tools.http_headers]`` gives ``host`` (secrets resolved), except
+    those the caller set itself."""
+    taken = {name.lower() for name in given}
+    added: dict[str, str] = {}
+    for pattern, headers in ctx.config.tools.http_headers.items():
+        if not host_allowed(host, [pattern]):
+            continue
+        for name, value in headers.items():
+            if name.lower() in taken:
+                continue
+            try:
+                added[name] = ctx.secrets.resolve(value, f"tools.http_headers.{pattern}.{name}")
+            except KeyError as exc:
+                raise ToolFailed(
+                    f"http.request: {exc.args[0]}", {"reason": "config", "host": host}
+                ) from None
+    return added
+
+
+def _refused(exc: AddressRefused) -> PermissionDenied:
+    return PermissionDenied(
+        f"http.request: {exc}; only global addresses may be reached unless "
+        "tools.http_allow_private or tools.http_allow_networks allow it",
+        {"field": "params.url", "host": exc.host, "address": exc.address, "why": exc.why},
+    )
 
 
 @hookimpl

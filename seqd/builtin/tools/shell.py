@@ -9,11 +9,10 @@ or a cancelled call the whole process group gets SIGTERM, then SIGKILL after the
 exactly as a shell task's run is ended. An argv
 list runs without a shell; ``shell: true`` with a string runs ``/bin/sh -c``, only when
 asked. ``stdin`` is written to a private file the command reads as its stdin. The
-environment is the shell task type's pass-through list (``[task_types.shell]
-env_passthrough``) plus ``env``.
+environment is the daemon's allowlist (``[task_env] passthrough``) plus ``env``.
 
-Over RPC it is admin-only by default (``tools.admin_only``): it runs commands as the
-daemon's user.
+It needs the role ``admin`` by default (``tools.roles``), over RPC and from runs: it
+runs commands as the daemon's user.
 """
 
 from __future__ import annotations
@@ -28,7 +27,6 @@ import msgspec
 from msgspec import Meta
 
 from seqd import hookimpl
-from seqd.builtin.tasks.shell import DEFAULT_PASSTHROUGH
 from seqd.errors import ToolFailed, ValidationFailed
 from seqd.model.ids import IdGenerator
 from seqd.model.runs import LogStream
@@ -37,6 +35,7 @@ from seqd.runtime.confine import parent_fd, resolve, root_for
 from seqd.runtime.procs import ExitStatus, SpawnerCrashed, SpawnError
 from seqd.runtime.spawner.messages import CommandSpec
 from seqd.runtime.spawner.run import run_command
+from seqd.runtime.taskenv import passthrough
 
 _ids = IdGenerator()
 STDIN_FILE = "stdin"
@@ -163,9 +162,7 @@ class ShellExec:
         scope = params.scope or ctx.default_scope
         root = root_for(ctx.roots, scope, self.name)
         cwd = await asyncio.to_thread(_cwd, root, params.cwd)
-        shell_cfg = ctx.config.task_types.get("shell", {})
-        passthrough = shell_cfg.get("env_passthrough", DEFAULT_PASSTHROUGH)
-        env = {k: os.environ[k] for k in passthrough if k in os.environ}
+        env = passthrough(ctx.config.task_env.passthrough)
         env.update(params.env)
         if ctx.caller.run_id is not None:
             env["SEQD_RUN_ID"] = ctx.caller.run_id

@@ -24,7 +24,8 @@ exit status:
   1  the run failed, was cancelled or was still unfinished when --timeout ran out
      (tasks validate: the task has problems)
   2  usage error (bad option, bad -i item, unreadable --input)
-  3  the daemon is unreachable (nothing listens on the socket, connection lost)
+  3  the daemon is unreachable (nothing listens on the socket, connection lost, the
+     process listening is not one to trust, or its reply is unusable)
   4  the daemon refused the request (not found, invalid params, permission, rate limit)
 """
 

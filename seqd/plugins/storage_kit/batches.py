@@ -2,22 +2,40 @@
 
 Its own module because the rules of a batch are the contract's, not any one store's:
 the whole batch is refused, naming the run (``details.index``), when two of its runs
-share an idempotency key, when a key is held by a stored run of another task or input,
-or when an id is already stored; a key held by a run of the same task and input answers
-with that run, as ``create_run`` does. A store finds the holders of the keys its own way
-(one query, or its index) and hands them to :func:`plan`.
+share an idempotency key (all of a batch's keys are in one scope: its submitter's),
+when a key is held by a stored run of another task or input, or when an id is already
+stored; a key held by a run of the same task and input answers with that run, as
+``create_run`` does. A store finds the holders of the keys its own way (one query, or
+its index) and hands them to :func:`plan`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from seqd.errors import Conflict
+from seqd.errors import Conflict, ValidationFailed
 from seqd.model.runs import Run
+from seqd.plugins.storage_kit.records import check_run_key
+
+
+def key_scope(runs: Sequence[Run]) -> str | None:
+    """The one idempotency scope of the batch's keys (a batch is one submitter's), or
+    None when no run has a key; ``ValidationFailed`` if keys come in several scopes."""
+    for run in runs:
+        check_run_key(run)
+    scopes = {run.idempotency_scope for run in runs if run.idempotency_key is not None}
+    if len(scopes) > 1:
+        raise ValidationFailed(
+            "the idempotency keys of one batch must be in one scope",
+            {"field": "idempotency_scope"},
+        )
+    return scopes.pop() if scopes else None
 
 
 def check_keys(runs: Sequence[Run]) -> list[str]:
-    """The batch's idempotency keys, each once; Conflict if one is given twice."""
+    """The batch's idempotency keys, each once; Conflict if one is given twice. The
+    keys are all in one scope (``key_scope``)."""
+    key_scope(runs)
     first: dict[str, int] = {}
     for index, run in enumerate(runs):
         key = run.idempotency_key

@@ -32,6 +32,16 @@ def check_run_query(query: RunQuery) -> None:
         raise ValidationFailed("limit must be at least 1", {"field": "limit"})
 
 
+def check_run_key(run: Run) -> None:
+    """What ``create_run`` and ``update_run`` refuse whatever the store: an idempotency
+    key without the scope it is unique in (``seqd.model.scopes``)."""
+    if run.idempotency_key is not None and not run.idempotency_scope:
+        raise ValidationFailed(
+            "an idempotency key needs its scope (idempotency_scope)",
+            {"field": "idempotency_scope", "id": run.id},
+        )
+
+
 def page_of(runs: list[Run], limit: int) -> RunPage:
     """The page for up to ``limit + 1`` runs fetched newest first (the one more tells
     whether another page exists)."""

@@ -27,6 +27,7 @@ RUN_DECODER = msgspec.json.Decoder(Run)
 
 RUN_COLUMNS = (
     "task", "status", "parent_id", "root_id", "idempotency_key", "created_at", "data", "schedule",
+    "idempotency_scope",
 )  # fmt: skip
 """The columns of ``runs`` besides ``id``, in the order of ``run_row``."""
 
@@ -37,7 +38,8 @@ def run_row(run: Run) -> tuple[Any, ...]:
     """Parameters of ``insert_run`` and ``update_run``: ``RUN_COLUMNS``, then the id."""
     return (
         run.task, run.status, run.parent_id, run.root_id, run.idempotency_key,
-        run.created_at, _ENCODER.encode(run).decode(), run.schedule, run.id,
+        run.created_at, _ENCODER.encode(run).decode(), run.schedule, run.idempotency_scope,
+        run.id,
     )  # fmt: skip
 
 
@@ -51,7 +53,9 @@ class Statements:
         assignments = ", ".join(f"{column} = {p}" for column in RUN_COLUMNS)
         self.insert_run = f"INSERT INTO runs ({columns}, id) VALUES ({values})"
         self.update_run = f"UPDATE runs SET {assignments} WHERE id = {p}"
-        self.run_by_key = f"SELECT data FROM runs WHERE idempotency_key = {p}"
+        self.run_by_key = (
+            f"SELECT data FROM runs WHERE idempotency_scope = {p} AND idempotency_key = {p}"
+        )
         self.get_run = f"SELECT data FROM runs WHERE id = {p}"
         self.count_by_status = "SELECT status, count(*) FROM runs GROUP BY status"
         self._runs_by_prefix = (
@@ -123,6 +127,31 @@ class Statements:
         its rows go to ``kv_listed``."""
         start, inclusive = kv_start(prefix, after)
         return (self._kv_from if inclusive else self._kv_after), (namespace, start, limit)
+
+
+def scope_migration(submitted_by: str) -> list[str]:
+    """The statements that make idempotency keys unique per scope
+    (``seqd.model.scopes``) in a ``runs`` table made before scopes: the new column, the
+    scope of every keyed run already stored — the rule of ``scopes.legacy_scope``, in
+    SQL — in the column and in ``data`` (its JSON object gains the field in front), and
+    the unique index on (scope, key) in place of the one on the key alone.
+    ``submitted_by`` is the backend's SQL for the submitter's uid in ``data``."""
+    legacy = (
+        "CASE WHEN parent_id IS NOT NULL"
+        " AND substr(idempotency_key, 1, length(parent_id) + 1) = parent_id || '.'"
+        " THEN 'run:' || parent_id"
+        f" WHEN {submitted_by} IS NOT NULL THEN 'uid:' || ({submitted_by})"
+        " ELSE 'system' END"
+    )
+    keyed = " WHERE idempotency_key IS NOT NULL"
+    return [
+        "ALTER TABLE runs ADD COLUMN idempotency_scope TEXT",
+        f"UPDATE runs SET idempotency_scope = {legacy}" + keyed,
+        "UPDATE runs SET data = '{\"idempotency_scope\":\"' || idempotency_scope || '\",'"
+        " || substr(data, 2)" + keyed,
+        "DROP INDEX runs_idempotency_key",
+        "CREATE UNIQUE INDEX runs_idempotency ON runs (idempotency_scope, idempotency_key)" + keyed,
+    ]
 
 
 # -- rows to records ----------------------------------------------------------------------

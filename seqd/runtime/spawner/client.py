@@ -17,6 +17,7 @@ import os
 import signal
 import subprocess
 import sys
+from collections.abc import Mapping
 
 import msgspec
 
@@ -25,6 +26,7 @@ from seqd.runtime.procs import SpawnerCrashed, SpawnError, describe_exit, kill_g
 from seqd.runtime.spawner import messages
 from seqd.runtime.spawner.command import OutputSink, RunningCommand
 from seqd.runtime.spawner.messages import CommandSpec
+from seqd.runtime.taskenv import helper_env
 
 logger = logging.getLogger(__name__)
 
@@ -57,8 +59,11 @@ class _Channel(helpers.FrameChannel[messages.FromSpawner]):
 class Spawner:
     """Owns one spawner process at a time, started on first use (or by ``start``)."""
 
-    def __init__(self, python: str = sys.executable) -> None:
+    def __init__(self, python: str = sys.executable, env: Mapping[str, str] | None = None) -> None:
         self.python = python
+        self.env = helper_env() if env is None else dict(env)
+        """The spawner process's own environment (``taskenv.helper_env``); each command
+        gets exactly the one its ``CommandSpec`` says."""
         self.spawned = 0
         """Spawner processes started so far (a restart after a crash adds one)."""
         self._channel: _Channel | None = None
@@ -90,7 +95,7 @@ class Spawner:
 
     async def _spawn(self) -> _Channel:
         loop = asyncio.get_running_loop()
-        proc, sock = helpers.spawn_helper(self.python, "seqd.runtime.spawner")
+        proc, sock = helpers.spawn_helper(self.python, "seqd.runtime.spawner", env=self.env)
         self.spawned += 1
         try:
             _, channel = await loop.create_unix_connection(lambda: _Channel(self, proc), sock=sock)

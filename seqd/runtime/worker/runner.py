@@ -56,6 +56,9 @@ class Runner:
         self._json = msgspec.json.Encoder()
         self._durable: Durable | None = None
         """The durable state of the execution in progress (suspended? diverged?)."""
+        self._environ = dict(os.environ)
+        """The worker's own environment (the daemon's allowlist): each run starts from
+        it plus its task's ``env``, whatever an earlier run set."""
 
     # -- code loading --------------------------------------------------------------
 
@@ -112,6 +115,9 @@ class Runner:
         error: ErrorInfo | None = None
         cancelled = False
         # Undo what an earlier run may have changed in this process.
+        os.environ.clear()
+        os.environ.update(self._environ)
+        os.environ.update(req.env)
         signal.signal(signal.SIGTERM, self._guard.on_sigterm)
         sys.stdout, sys.stderr = self._writers[0], self._writers[1]
         self._guard.start_run()

@@ -62,6 +62,9 @@ class Execute(Frame, tag="execute"):
     span_id: str = ""
     root_id: str = ""
     parent_id: str | None = None
+    env: dict[str, str] = {}
+    """The task's own variables (its config's ``env``, secrets resolved), on top of the
+    worker's environment for this run only."""
 
 
 class SchemaRequest(Frame, tag="schema"):

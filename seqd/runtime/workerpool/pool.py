@@ -15,12 +15,13 @@ import functools
 import logging
 import signal
 import sys
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Mapping
 from typing import Annotated, Any
 
 import msgspec
 from msgspec import Meta
 
+from seqd.runtime.taskenv import helper_env
 from seqd.runtime.workerpool.calls import OpHandler
 from seqd.runtime.workerpool.process import KILL_WAIT_S, WorkerProcess
 
@@ -57,8 +58,11 @@ class WorkerPool:
         *,
         max_idle: int,
         handlers: dict[str, OpHandler] | None = None,
+        env: Mapping[str, str] | None = None,
     ) -> None:
         self.settings = settings
+        self.env = helper_env() if env is None else dict(env)
+        """The workers' environment (``taskenv.helper_env``); a run adds its task's."""
         self.max_idle = max(max_idle, settings.prestart, 1)
         self.handlers: dict[str, OpHandler] = {} if handlers is None else handlers
         self.python = settings.python or sys.executable
@@ -185,7 +189,7 @@ class WorkerPool:
     # -- internals -----------------------------------------------------------------
 
     async def _spawn(self) -> WorkerProcess:
-        worker = await WorkerProcess.spawn(self.python, self.handlers)
+        worker = await WorkerProcess.spawn(self.python, self.handlers, self.env)
         self.spawned += 1
         self._all.add(worker)
         worker.exited.add_done_callback(functools.partial(self._on_exit, worker))

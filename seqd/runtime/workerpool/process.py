@@ -109,10 +109,13 @@ class WorkerProcess:
         helpers.watch_exit(proc, self._on_exit)
 
     @classmethod
-    async def spawn(cls, python: str, handlers: Mapping[str, OpHandler]) -> WorkerProcess:
+    async def spawn(
+        cls, python: str, handlers: Mapping[str, OpHandler], env: Mapping[str, str]
+    ) -> WorkerProcess:
+        """Start a worker with environment ``env`` (``taskenv.helper_env``)."""
         with output_pipes() as pipes:
             proc, sock = helpers.spawn_helper(
-                python, "seqd.runtime.worker", stdout=pipes.out_w, stderr=pipes.err_w
+                python, "seqd.runtime.worker", env=env, stdout=pipes.out_w, stderr=pipes.err_w
             )
         worker = cls(proc, pipes.out_r, pipes.err_r, handlers)
         try:

@@ -23,8 +23,8 @@ calls it twice to check that data survives a close and a reopen)::
 Tests are plain functions that drive coroutines on a fresh uvloop loop, each bounded by
 ``timeout_s`` so a hang fails instead of stalling the run.
 
-One module per concern: ``claims``, ``runs``, ``batches``, ``listing``, ``finding``,
-``logs``, ``steps``, ``kv``, ``alerts``, ``schedules``, ``pruning``, ``traces``,
+One module per concern: ``claims``, ``runs``, ``scopes``, ``batches``, ``listing``,
+``finding``, ``logs``, ``steps``, ``kv``, ``alerts``, ``schedules``, ``pruning``, ``traces``,
 ``durability`` and ``crash`` (with its child process, ``crash_writer``) hold the cases,
 ``suite`` gathers them, and ``support`` has the helpers they share, which a backend's
 own tests may use too.

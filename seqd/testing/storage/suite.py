@@ -1,9 +1,9 @@
 """``StorageConformance``: every group of cases in one base class.
 
 Its own module because the suite is the sum of the groups (one module each: claims,
-runs, batches, listing, finding, logs, steps, kv, alert history, schedules, durability,
-crash safety, pruning, traces); a backend's test subclasses this one class and so runs
-them all.
+runs, idempotency scopes, batches, listing, finding, logs, steps, kv, alert history,
+schedules, durability, crash safety, pruning, traces); a backend's test subclasses this
+one class and so runs them all.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from seqd.testing.storage.logs import LogCases
 from seqd.testing.storage.pruning import PruneCases
 from seqd.testing.storage.runs import RunCases
 from seqd.testing.storage.schedules import ScheduleCases
+from seqd.testing.storage.scopes import ScopeCases
 from seqd.testing.storage.steps import StepCases
 from seqd.testing.storage.traces import TraceCases
 
@@ -28,6 +29,7 @@ class StorageConformance(
     ClaimCases,
     CrashCases,
     RunCases,
+    ScopeCases,
     BatchCases,
     ListingCases,
     FindingCases,

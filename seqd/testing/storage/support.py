@@ -60,8 +60,15 @@ async def opened(make_backend: Callable[[], B]) -> AsyncIterator[B]:
 _IDS = IdGenerator()
 
 
+DEFAULT_SCOPE = "uid:1000"
+"""The idempotency scope ``new_run`` gives a keyed run when none is named."""
+
+
 def new_run(task: str = "t", status: RunStatus = "queued", **fields: Any) -> Run:
-    """A run with a fresh id (ids from one generator increase with time)."""
+    """A run with a fresh id (ids from one generator increase with time); a keyed run
+    is in ``DEFAULT_SCOPE`` unless ``idempotency_scope`` says otherwise."""
+    if fields.get("idempotency_key") is not None:
+        fields.setdefault("idempotency_scope", DEFAULT_SCOPE)
     return Run(id=_IDS.new(), task=task, status=status, created_at=now(), **fields)
 
 

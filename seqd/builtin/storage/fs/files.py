@@ -112,9 +112,16 @@ class Layout:
     def run_batch_file(self, first_id: str) -> str:
         return os.path.join(self.run_batches, check_run_id(first_id) + BATCH_SUFFIX)
 
-    def key_file(self, key: str) -> str:
-        digest = hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
+    def key_file(self, claim: str) -> str:
+        """The claim file of an idempotency key (``claim_name``)."""
+        digest = hashlib.sha256(claim.encode("utf-8", "surrogatepass")).hexdigest()
         return os.path.join(self.idempotency, digest)
+
+
+def claim_name(scope: str | None, key: str | None) -> str | None:
+    """What an idempotency claim is held under: the key within its scope (a scope has
+    no NUL, so the two never run together)."""
+    return None if key is None else f"{scope}\x00{key}"
 
 
 class Batch:

@@ -17,7 +17,7 @@ from functools import partial
 import msgspec
 
 from seqd.builtin.storage.fs import ops
-from seqd.builtin.storage.fs.files import check_run_id, check_task, is_run_id
+from seqd.builtin.storage.fs.files import check_run_id, check_task, claim_name, is_run_id
 from seqd.builtin.storage.fs.index import RunMeta
 from seqd.builtin.storage.fs.logs import FORMATS, LogState
 from seqd.builtin.storage.fs.store import FileStore
@@ -25,7 +25,7 @@ from seqd.errors import StorageUnavailable
 from seqd.model.runs import Run, RunPage, RunQuery, RunStatus
 from seqd.plugins.storage_kit.batches import check_keys, id_taken, plan
 from seqd.plugins.storage_kit.errors import key_taken, run_exists
-from seqd.plugins.storage_kit.records import check_run_query
+from seqd.plugins.storage_kit.records import check_run_key, check_run_query
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +47,7 @@ class RunFiles:
     async def create(self, run: Run) -> tuple[Run, bool]:
         check_run_id(run.id)
         check_task(run.task)
+        check_run_key(run)
         return await self.store.guard(self._create(run))
 
     async def _create(self, run: Run) -> tuple[Run, bool]:
@@ -55,7 +56,7 @@ class RunFiles:
         async with store.locks.hold(run.id):
             if store.index.get(run.id) is not None:
                 raise run_exists(run.id)
-            key = run.idempotency_key
+            key = claim_name(run.idempotency_scope, run.idempotency_key)
             if key is None:
                 await self._insert(run)
                 return run, True
@@ -64,9 +65,9 @@ class RunFiles:
                 if owner is None:
                     await self._insert(run)
                     return run, True
-                return await self._holder(owner, key), False
+                return await self._holder(owner, run.idempotency_key), False
 
-    async def _holder(self, owner: str, key: str) -> Run:
+    async def _holder(self, owner: str, key: str | None) -> Run:
         """The run ``owner`` that the index says holds idempotency key ``key``."""
         meta = self.store.index.get(owner)
         existing = await self._read_one(meta) if meta is not None else None
@@ -78,7 +79,7 @@ class RunFiles:
         return existing
 
     async def _insert(self, run: Run) -> None:
-        store, key = self.store, run.idempotency_key
+        store, key = self.store, claim_name(run.idempotency_scope, run.idempotency_key)
         meta = store.index.make(run.id, run.task, run.status, run.parent_id, key, run.schedule)
         # Log lines and journal entries written before the run existed wait in orphans/.
         moves, states = self._seq_moves(run.id, None, run.task)
@@ -105,16 +106,21 @@ class RunFiles:
         in order: as ``_create`` takes them, so no two writers wait on each other)."""
         store = self.store
         await store.writable()
+        claims = {
+            run.idempotency_key: claim_name(run.idempotency_scope, run.idempotency_key)
+            for run in runs
+            if run.idempotency_key is not None
+        }
         async with AsyncExitStack() as held:
-            names = [*sorted({run.id for run in runs}), *sorted(KEY_LOCK + key for key in keys)]
-            for name in names:
+            locks = sorted(KEY_LOCK + str(claims[key]) for key in keys)
+            for name in [*sorted({run.id for run in runs}), *locks]:
                 await held.enter_async_context(store.locks.hold(name))
             taken = {run.id for run in runs if store.index.get(run.id) is not None}
             if taken:
                 raise id_taken(runs, taken)
             holders: dict[str, Run] = {}
             for key in keys:
-                owner = store.index.keys.get(key)
+                owner = store.index.keys.get(str(claims[key]))
                 if owner is not None:
                     holders[key] = await self._holder(owner, key)
             answer, fresh = plan(runs, holders)
@@ -128,8 +134,8 @@ class RunFiles:
         placing: list[tuple[RunMeta, dict[str, LogState]]] = []
         new_runs: list[ops.NewRun] = []
         for run, data in zip(runs, encoded, strict=True):
-            key = run.idempotency_key
-            meta = store.index.make(run.id, run.task, run.status, run.parent_id, key)
+            key = claim_name(run.idempotency_scope, run.idempotency_key)
+            meta = store.index.make(run.id, run.task, run.status, run.parent_id, key, run.schedule)
             moves, states = self._seq_moves(run.id, None, run.task)
             placing.append((meta, states))
             key_path = layout.key_file(key) if key is not None else None
@@ -177,6 +183,7 @@ class RunFiles:
 
     async def update(self, run: Run, expect: Sequence[RunStatus] | None) -> bool:
         check_task(run.task)
+        check_run_key(run)
         if not is_run_id(run.id):
             return False
         expected = None if expect is None else tuple(expect)
@@ -189,19 +196,19 @@ class RunFiles:
             old = store.index.get(run.id)
             if old is None or (expect is not None and old.status not in expect):
                 return False
-            key = run.idempotency_key
+            key = claim_name(run.idempotency_scope, run.idempotency_key)
             if key is None or key == old.key:
                 await self._replace(run, old)
                 return True
             async with store.locks.hold(KEY_LOCK + key):
                 owner = store.index.keys.get(key)
                 if owner is not None and owner != run.id:
-                    raise key_taken(run.id, key)
+                    raise key_taken(run.id, run.idempotency_key)
                 await self._replace(run, old)
                 return True
 
     async def _replace(self, run: Run, old: RunMeta) -> None:
-        store, key = self.store, run.idempotency_key
+        store, key = self.store, claim_name(run.idempotency_scope, run.idempotency_key)
         layout = store.layout
         meta = store.index.make(run.id, run.task, run.status, run.parent_id, key, run.schedule)
         moves: Moves = []

@@ -29,6 +29,7 @@ from seqd.builtin.storage.fs.files import (
     Batch,
     Layout,
     atomic_write,
+    claim_name,
     fsync_dir,
     is_run_id,
     is_task_name,
@@ -40,7 +41,8 @@ from seqd.builtin.storage.fs.files import (
 from seqd.builtin.storage.fs.index import RunIndex, RunMeta
 from seqd.builtin.storage.fs.logs import FORMATS, LogState, recover
 from seqd.errors import ValidationFailed
-from seqd.model.runs import RunStatus
+from seqd.model.runs import Run, RunStatus
+from seqd.model.scopes import legacy_scope
 
 logger = logging.getLogger(__name__)
 
@@ -54,9 +56,13 @@ class _Head(msgspec.Struct):
     parent_id: str | None = None
     idempotency_key: str | None = None
     schedule: str | None = None
+    idempotency_scope: str | None = None
+    submitted_by: int | None = None
 
 
 _HEAD = msgspec.json.Decoder(_Head)
+_RUN = msgspec.json.Decoder(Run)
+_ENCODER = msgspec.json.Encoder()
 _READERS = 8
 _SLICE = 512
 _SEQ_SUFFIXES = tuple(fmt.suffix for fmt in FORMATS)
@@ -86,6 +92,8 @@ class Inventory:
     files: SeqFiles
     temps_removed: int = 0
     claims_fixed: int = 0
+    runs_scoped: int = 0
+    """Keyed runs from before idempotency scopes, given theirs."""
 
 
 def _entries(path: str) -> Iterator[os.DirEntry[str]]:
@@ -112,6 +120,7 @@ class _Scan:
         self.claims_fixed = 0
         self.batched = 0
         """Runs of interrupted batches written by ``run_batches``."""
+        self.scoped = 0
 
     def drop_temp(self, path: str) -> None:
         if not self.repair:
@@ -179,8 +188,12 @@ class _Scan:
             return
         if head.task != task:
             logger.warning("file storage: %s says task %r; using its folder", path, head.task)
+        key, scope = head.idempotency_key, head.idempotency_scope
+        if key is not None and scope is None:
+            scope = legacy_scope(key, head.parent_id, head.submitted_by)
+            self.add_scope(path, data, scope)
         meta = self.index.make(
-            run_id, task, head.status, head.parent_id, head.idempotency_key, head.schedule
+            run_id, task, head.status, head.parent_id, claim_name(scope, key), head.schedule
         )
         seen = self.runs.get(run_id)
         if seen is not None:
@@ -194,6 +207,15 @@ class _Scan:
             if keep_seen:
                 return
         self.runs[run_id] = (meta, path)
+
+    def add_scope(self, path: str, data: bytes, scope: str | None) -> None:
+        """A keyed run from before idempotency scopes: give it the scope it had (the
+        file store's migration, as the SQL stores' schema version 4 does)."""
+        if not self.repair:
+            return
+        run = msgspec.structs.replace(_RUN.decode(data), idempotency_scope=scope)
+        atomic_write(path, _ENCODER.encode(run) + b"\n", self.batch)
+        self.scoped += 1
 
     def orphans(self) -> None:
         for entry in _entries(self.layout.orphans):
@@ -274,4 +296,4 @@ def scan(layout: Layout, durable: bool, repair: bool = True) -> Inventory:
         fsync_dir(directory)
     if found.batched:
         logger.warning("file storage: finished %d runs of interrupted batches", found.batched)
-    return Inventory(found.index, files, found.temps, found.claims_fixed)
+    return Inventory(found.index, files, found.temps, found.claims_fixed, found.scoped)

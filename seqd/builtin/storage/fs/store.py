@@ -79,9 +79,10 @@ class FileStore:
         self.readers.start()
         logger.info(
             "file storage open at %s: %d runs, %d logs, %d journals, %d temp files "
-            "removed, %d idempotency claims repaired",
+            "removed, %d idempotency claims repaired, %d runs given an idempotency scope",
             self.location, len(self.index), len(self.files[LOGS.suffix]),
             len(self.files[JOURNALS.suffix]), inventory.temps_removed, inventory.claims_fixed,
+            inventory.runs_scoped,
         )  # fmt: skip
 
     def _lock_and_scan(self, must_write: bool) -> Inventory:

@@ -58,6 +58,7 @@ from seqd.plugins.storage_kit.pruning import check_prune_query
 from seqd.plugins.storage_kit.reader_pool import ReaderPool
 from seqd.plugins.storage_kit.records import (
     SCHEDULE_DECODER,
+    check_run_key,
     check_schedule_name,
     new_kv_entry,
     number_steps,
@@ -189,12 +190,13 @@ class SQLiteBackend:
     # -- runs ------------------------------------------------------------------------
 
     async def create_run(self, run: Run) -> tuple[Run, bool]:
+        check_run_key(run)
         row = run_row(run)
         key = run.idempotency_key
 
         def op(conn: sqlite3.Connection) -> str | None:
             if key is not None:
-                found = conn.execute(_SQL.run_by_key, (key,)).fetchall()
+                found = conn.execute(_SQL.run_by_key, (run.idempotency_scope, key)).fetchall()
                 if found:
                     return str(found[0][0])
             try:
@@ -214,6 +216,7 @@ class SQLiteBackend:
         return await self._write(batches.create_runs_op(runs), small=False)
 
     async def update_run(self, run: Run, expect: Sequence[RunStatus] | None = None) -> bool:
+        check_run_key(run)
         query = _SQL.update_run
         params = run_row(run)
         if expect is not None:

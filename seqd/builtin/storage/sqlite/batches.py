@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import TypeVar
 
 from seqd.model.runs import Run
-from seqd.plugins.storage_kit.batches import check_keys, id_taken, plan
+from seqd.plugins.storage_kit.batches import check_keys, id_taken, key_scope, plan
 from seqd.plugins.storage_kit.sql import RUN_DECODER, Statements, counts_of, run_row
 
 T = TypeVar("T")
@@ -23,7 +23,9 @@ CHUNK = 500
 """Ids or keys per ``IN (...)`` list: well within SQLite's limit on parameters."""
 
 _SQL = Statements("?")
-_HOLDERS = "SELECT idempotency_key, data FROM runs WHERE idempotency_key IN ({})"
+_HOLDERS = (
+    "SELECT idempotency_key, data FROM runs WHERE idempotency_scope = ? AND idempotency_key IN ({})"
+)
 _EXISTING = "SELECT id FROM runs WHERE id IN ({})"
 
 
@@ -43,11 +45,13 @@ def create_runs_op(
     it runs in the writer's transaction, inside its own savepoint, so a failure leaves
     nothing of it behind. Refuses a key given twice before anything is queued."""
     keys = check_keys(runs)
+    scope = key_scope(runs)
 
     def op(conn: sqlite3.Connection) -> list[tuple[Run, bool]]:
         holders: dict[str, Run] = {}
         for part in _chunks(keys):
-            for key, data in conn.execute(_HOLDERS.format(_among(len(part))), part):
+            query = _HOLDERS.format(_among(len(part)))
+            for key, data in conn.execute(query, (scope, *part)):
                 holders[key] = RUN_DECODER.decode(data)
         answer, fresh = plan(runs, holders)
         conn.execute("SAVEPOINT batch")  # to look for the taken id without the inserts

@@ -21,6 +21,7 @@ from typing import Any
 import sqlite_utils
 
 from seqd.plugins.storage_kit.schema import checked_version, latest_version
+from seqd.plugins.storage_kit.sql import scope_migration
 
 logger = logging.getLogger(__name__)
 
@@ -144,6 +145,11 @@ def _v6_roots(db: Any) -> None:
     db.execute("CREATE INDEX runs_roots ON runs (id) WHERE parent_id IS NULL")
 
 
+def _v7_idempotency_scopes(db: Any) -> None:
+    for statement in scope_migration("json_extract(data, '$.submitted_by')"):
+        db.execute(statement)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "runs and logs", _v1_runs_and_logs),
     Migration(2, "run journal (steps)", _v2_steps),
@@ -151,6 +157,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(4, "alert history", _v4_alert_events),
     Migration(5, "schedules, and the schedule of each run", _v5_schedules),
     Migration(6, "index of root runs", _v6_roots),
+    Migration(7, "idempotency keys per scope", _v7_idempotency_scopes),
 )
 LATEST = MIGRATIONS[-1].version
 

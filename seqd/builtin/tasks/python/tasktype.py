@@ -19,12 +19,14 @@ import msgspec
 
 from seqd import hookimpl
 from seqd.builtin.tasks.python.durable import DurableOps
+from seqd.config.secrets import SecretRef, Secrets
 from seqd.config.settings import ConfigError
 from seqd.errors import NotRunnable, Suspended, TaskFailed
 from seqd.model.runs import Resources
 from seqd.model.tasks import Problem
 from seqd.model.traces import run_span_id, trace_of
 from seqd.plugins.tasktype import Job, Services, TaskSource, TaskType
+from seqd.runtime.taskenv import env_problems, helper_env, task_env
 from seqd.runtime.workerpool.calls import OpHandler
 from seqd.runtime.workerpool.messages import Execute, SchemaRequest
 from seqd.runtime.workerpool.pool import PoolSettings, WorkerPool
@@ -42,6 +44,9 @@ class PythonOptions(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 
     entry: str = "run"
     """The function in ``code.py`` to call."""
+    env: dict[str, str | SecretRef] = {}
+    """Set in ``os.environ`` for the run, on top of ``[task_env] passthrough``; a value
+    may be ``{"secret": "<name>"}``."""
 
 
 def _options(source: TaskSource) -> PythonOptions:
@@ -69,6 +74,7 @@ class PythonTaskType:
         self._max_output_bytes = 1024 * 1024
         self._schemas: dict[tuple[str, str | None, str], asyncio.Future[dict[str, Any]]] = {}
         self._schema_slots: asyncio.Semaphore | None = None
+        self._secrets = Secrets()
 
     # -- catalog -------------------------------------------------------------------
 
@@ -91,6 +97,9 @@ class PythonTaskType:
                 fn = node
         if fn is None:
             return [Problem(where=CODE, message=f"no top-level function named {entry!r}")]
+        env = env_problems(_options(source).env, self._secrets)
+        if env:
+            return env
         args = fn.args
         positional = [*args.posonlyargs, *args.args]
         if not positional:
@@ -200,7 +209,13 @@ class PythonTaskType:
         self._max_output_bytes = services.config.limits.max_input_bytes
         self._durable.max_bytes = self._max_output_bytes
         self._schema_slots = asyncio.Semaphore(max(1, min(services.config.workers, 4)))
-        pool = WorkerPool(self.settings, max_idle=services.config.workers, handlers=self.handlers)
+        self._secrets = services.secrets
+        pool = WorkerPool(
+            self.settings,
+            max_idle=services.config.workers,
+            handlers=self.handlers,
+            env=helper_env(services.config.task_env.passthrough),
+        )
         try:
             await pool.start()
         except (OSError, WorkerDied) as exc:
@@ -243,6 +258,7 @@ class PythonTaskType:
             span_id=run_span_id(run.id),
             root_id=run.root_id or run.id,
             parent_id=run.parent_id,
+            env=task_env(_options(source).env, self._secrets),
         )
         pool = self._pool_or_fail()
         worker = await self._acquire()
