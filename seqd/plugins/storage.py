@@ -21,6 +21,7 @@ from seqd.model.runs import (
     NewLogLine,
     NewStep,
     Run,
+    RunChange,
     RunPage,
     RunQuery,
     RunStatus,
@@ -49,16 +50,22 @@ class StorageBackend(Protocol):
     async def close(self) -> None:
         """Flush pending writes and release resources; no call follows."""
 
-    async def create_run(self, run: Run) -> tuple[Run, bool]:
-        """Insert ``run``. If its ``idempotency_key`` is already taken, insert nothing
-        and return the existing run with ``False``; otherwise ``(run, True)``."""
+    async def create_run(self, run: Run) -> tuple[Run, int]:
+        """Insert ``run``; return it with the change position of the insert (≥ 1). If
+        its ``idempotency_key`` is already taken, insert nothing and return the existing
+        run with 0 (so the second member is false exactly when nothing was created).
 
-    async def update_run(self, run: Run, expect: Sequence[RunStatus] | None = None) -> bool:
-        """Replace the stored record of ``run.id`` with ``run``.
+        Every run write (this and ``update_run``) takes the store's next change position
+        in the same transaction, in commit order: a reader that sees position P has seen
+        every write before it. ``run_changes`` lists them."""
+
+    async def update_run(self, run: Run, expect: Sequence[RunStatus] | None = None) -> int:
+        """Replace the stored record of ``run.id`` with ``run``; return the write's
+        change position (≥ 1), or 0 when nothing was written.
 
         With ``expect``, only if the stored status is one of them (compare-and-set:
-        a stale writer can never move a finished run backwards). Returns whether the
-        record was written; False also when the run does not exist.
+        a stale writer can never move a finished run backwards). 0 also when the run
+        does not exist.
         """
 
     async def get_run(self, run_id: str) -> Run | None: ...
@@ -72,12 +79,27 @@ class StorageBackend(Protocol):
     async def unfinished_runs(self) -> list[Run]:
         """Every run whose status is queued, running or suspended, oldest first."""
 
+    async def run_changes(
+        self, after: int, limit: int, root_id: str | None = None
+    ) -> list[RunChange]:
+        """Runs whose last write has a change position ``> after``, by position, at most
+        ``limit``; with ``root_id`` only the runs of that tree (the root included).
+        Each run appears once, as last written: a run written twice since ``after``
+        is listed at its later position only."""
+
+    async def last_change(self) -> int:
+        """The highest change position written so far (0 for an empty store)."""
+
     async def append_logs(self, run_id: str, lines: Sequence[NewLogLine]) -> int:
         """Append lines in order, numbering them after the run's last ``seq``
         (the first line of a run is seq 1). Returns the last seq written."""
 
     async def read_logs(self, run_id: str, after: int, limit: int) -> list[LogLine]:
         """Lines with ``seq > after`` in order, at most ``limit``."""
+
+    async def last_log_seq(self, run_id: str) -> int:
+        """The seq of the run's last log line; 0 when it has none (reading a log's
+        tail starts from it)."""
 
     async def append_steps(self, run_id: str, steps: Sequence[NewStep]) -> int:
         """Append journal entries in order, numbered after the run's last (from 1);

@@ -18,6 +18,7 @@ from seqd.model.runs import (
     NewLogLine,
     NewStep,
     Run,
+    RunChange,
     RunPage,
     RunQuery,
     RunStatus,
@@ -82,15 +83,15 @@ class TracedStorage:
     async def close(self) -> None:
         await self._traced("close", self.inner.close(), _none)
 
-    async def create_run(self, run: Run) -> tuple[Run, bool]:
-        result: tuple[Run, bool] = await self._traced(
-            "create_run", self.inner.create_run(run), lambda r: int(r[1])
+    async def create_run(self, run: Run) -> tuple[Run, int]:
+        result: tuple[Run, int] = await self._traced(
+            "create_run", self.inner.create_run(run), lambda r: int(r[1] > 0)
         )
         return result
 
-    async def update_run(self, run: Run, expect: Sequence[RunStatus] | None = None) -> bool:
-        result: bool = await self._traced(
-            "update_run", self.inner.update_run(run, expect), lambda r: int(r)
+    async def update_run(self, run: Run, expect: Sequence[RunStatus] | None = None) -> int:
+        result: int = await self._traced(
+            "update_run", self.inner.update_run(run, expect), lambda r: int(r > 0)
         )
         return result
 
@@ -116,6 +117,18 @@ class TracedStorage:
         result: list[Run] = await self._traced("unfinished_runs", self.inner.unfinished_runs(), len)
         return result
 
+    async def run_changes(
+        self, after: int, limit: int, root_id: str | None = None
+    ) -> list[RunChange]:
+        result: list[RunChange] = await self._traced(
+            "run_changes", self.inner.run_changes(after, limit, root_id), len
+        )
+        return result
+
+    async def last_change(self) -> int:
+        result: int = await self._traced("last_change", self.inner.last_change(), _none)
+        return result
+
     async def append_logs(self, run_id: str, lines: Sequence[NewLogLine]) -> int:
         count = len(lines)
         result: int = await self._traced(
@@ -127,6 +140,10 @@ class TracedStorage:
         result: list[LogLine] = await self._traced(
             "read_logs", self.inner.read_logs(run_id, after, limit), len
         )
+        return result
+
+    async def last_log_seq(self, run_id: str) -> int:
+        result: int = await self._traced("last_log_seq", self.inner.last_log_seq(run_id), _none)
         return result
 
     async def append_steps(self, run_id: str, steps: Sequence[NewStep]) -> int:

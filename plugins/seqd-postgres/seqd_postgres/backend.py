@@ -32,6 +32,7 @@ from seqd.model.runs import (
     NewLogLine,
     NewStep,
     Run,
+    RunChange,
     RunPage,
     RunQuery,
     RunStatus,
@@ -190,15 +191,16 @@ class PostgresBackend:
 
     # -- runs ------------------------------------------------------------------------
 
-    async def create_run(self, run: Run) -> tuple[Run, bool]:
+    async def create_run(self, run: Run) -> tuple[Run, int]:
         params = sql.run_row(run)
         for _ in range(3):
-            if await self._write(q.INSERT_RUN, params) == 1:
-                return run, True
+            position = await self._write(q.INSERT_RUN, params, value=True)
+            if position is not None:
+                return run, int(position)
             if run.idempotency_key is not None:
                 existing = await self._fetch_one(q.SQL.run_by_key, (run.idempotency_key,))
                 if existing is not None:
-                    return sql.RUN_DECODER.decode(existing), False
+                    return sql.RUN_DECODER.decode(existing), 0
             if await self._fetch_one(q.RUN_EXISTS, (run.id,)) is not None:
                 raise run_exists(run.id)
             # The key's holder let go of it in between (an update cleared it): again.
@@ -207,15 +209,16 @@ class PostgresBackend:
             {"idempotency_key": run.idempotency_key},
         )
 
-    async def update_run(self, run: Run, expect: Sequence[RunStatus] | None = None) -> bool:
+    async def update_run(self, run: Run, expect: Sequence[RunStatus] | None = None) -> int:
         if expect is None:
-            query, params = q.SQL.update_run, sql.run_row(run)
+            query, params = q.UPDATE_RUN, sql.run_row(run)
         else:
             query, params = q.UPDATE_RUN_CAS, (*sql.run_row(run), list(expect))
         try:
-            return bool(await self._write(query, params) == 1)
+            position = await self._write(query, params, value=True)
         except pgerrors.UniqueViolation as exc:
             raise key_taken(run.id, run.idempotency_key) from exc
+        return 0 if position is None else int(position)
 
     async def get_run(self, run_id: str) -> Run | None:
         data = await self._fetch_one(q.SQL.get_run, (run_id,))
@@ -230,6 +233,20 @@ class PostgresBackend:
 
     async def unfinished_runs(self) -> list[Run]:
         return sql.runs_of(await self._fetch_all(q.UNFINISHED, (list(UNFINISHED),)))
+
+    async def run_changes(
+        self, after: int, limit: int, root_id: str | None = None
+    ) -> list[RunChange]:
+        if limit < 1:
+            return []
+        if root_id is None:
+            rows = await self._fetch_all(q.SQL.run_changes, (after, limit))
+        else:
+            rows = await self._fetch_all(q.SQL.tree_changes, (root_id, after, limit))
+        return sql.changes_of(rows)
+
+    async def last_change(self) -> int:
+        return int(await self._fetch_one(q.SQL.last_change, ()))
 
     # -- logs ------------------------------------------------------------------------
 
@@ -249,6 +266,9 @@ class PostgresBackend:
         if limit < 1:
             return []
         return sql.log_lines(await self._fetch_all(q.SQL.read_logs, (run_id, after, limit)))
+
+    async def last_log_seq(self, run_id: str) -> int:
+        return int(await self._fetch_one(q.LAST_SEQ, (run_id,)) or 0)
 
     # -- journal ---------------------------------------------------------------------
 

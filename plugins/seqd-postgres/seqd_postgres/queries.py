@@ -23,12 +23,18 @@ logger = logging.getLogger(__name__)
 _ENCODER = msgspec.json.Encoder()
 _NEW_STEP_DECODER = msgspec.json.Decoder(NewStep)
 
-SQL = Statements("%s")
+# A run write bumps the change counter in the same statement (see schema, version 4).
+SQL = Statements(
+    "%s",
+    position="(SELECT last FROM next_change)",
+    prefix="WITH next_change AS (UPDATE run_change_counter SET last = last + 1 RETURNING last) ",
+)
 # No conflict target: a taken idempotency key and a taken id both insert nothing, and
 # the caller then finds out which (ON CONFLICT waits for a concurrent insert of the
 # same key to commit, so what it then reads is settled).
-INSERT_RUN = SQL.insert_run + " ON CONFLICT DO NOTHING"
-UPDATE_RUN_CAS = SQL.update_run + " AND status = ANY(%s::text[])"
+INSERT_RUN = SQL.insert_run + " ON CONFLICT DO NOTHING" + SQL.returning
+UPDATE_RUN = SQL.update_run + SQL.returning
+UPDATE_RUN_CAS = SQL.update_run + " AND status = ANY(%s::text[])" + SQL.returning
 RUN_EXISTS = "SELECT 1 FROM runs WHERE id = %s"
 UNFINISHED = "SELECT data FROM runs WHERE status = ANY(%s::text[]) ORDER BY id"
 

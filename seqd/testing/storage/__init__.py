@@ -24,9 +24,9 @@ Tests are plain functions that drive coroutines on a fresh uvloop loop, each bou
 ``timeout_s`` so a hang fails instead of stalling the run.
 
 One module per concern: ``runs``, ``listing``, ``logs``, ``steps``, ``kv``,
-``durability`` and ``crash`` (with its child process, ``crash_writer``) hold the cases,
-``suite`` gathers them, and ``support`` has the helpers they share, which a backend's
-own tests may use too.
+``changes``, ``durability`` and ``crash`` (with its child process, ``crash_writer``)
+hold the cases, ``suite`` gathers them, and ``support`` has the helpers they share,
+which a backend's own tests may use too.
 """
 
 from seqd.testing.storage.suite import StorageConformance

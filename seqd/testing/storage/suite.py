@@ -1,12 +1,13 @@
 """``StorageConformance``: every group of cases in one base class.
 
 Its own module because the suite is the sum of the groups (one module each: runs,
-listing, logs, steps, kv, durability, crash safety); a backend's test subclasses this
-one class and so runs them all.
+listing, logs, steps, kv, change positions, durability, crash safety); a backend's test
+subclasses this one class and so runs them all.
 """
 
 from __future__ import annotations
 
+from seqd.testing.storage.changes import ChangeCases
 from seqd.testing.storage.crash import CrashCases
 from seqd.testing.storage.durability import DurabilityCases
 from seqd.testing.storage.kv import KVCases
@@ -17,7 +18,7 @@ from seqd.testing.storage.steps import StepCases
 
 
 class StorageConformance(
-    CrashCases, RunCases, ListingCases, LogCases, StepCases, DurabilityCases, KVCases
+    CrashCases, RunCases, ListingCases, LogCases, StepCases, DurabilityCases, KVCases, ChangeCases
 ):
     """Base class of the suite; a subclass provides the ``make_backend`` and
     ``store_spec`` fixtures."""

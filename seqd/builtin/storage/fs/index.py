@@ -20,6 +20,7 @@ from collections.abc import Iterable
 
 import msgspec
 
+from seqd.builtin.storage.fs.changes import ChangeLog
 from seqd.model.runs import RunQuery
 from seqd.model.status import RUN_STATUSES, UNFINISHED
 
@@ -36,6 +37,10 @@ class RunMeta(msgspec.Struct, frozen=True, gc=False):
     status: str
     parent_id: str | None = None
     key: str | None = None
+    root_id: str | None = None
+    change: int = 0
+    """The change position of the run file's last write (0: written before seqd had
+    them, until the scan at open numbers it)."""
 
 
 def _insert(ids: list[str], run_id: str) -> None:
@@ -61,6 +66,8 @@ class RunIndex:
         self._status: dict[str, list[str]] = {}
         self._parent: dict[str, list[str]] = {}
         self._names: dict[str, str] = {}
+        self.changes = ChangeLog(self.meta)
+        """The runs by change position (``run_changes``)."""
 
     def __len__(self) -> int:
         return len(self.meta)
@@ -69,17 +76,31 @@ class RunIndex:
         return self.meta.get(run_id)
 
     def make(
-        self, run_id: str, task: str, status: str, parent_id: str | None, key: str | None
+        self,
+        run_id: str,
+        task: str,
+        status: str,
+        parent_id: str | None,
+        key: str | None,
+        root_id: str | None = None,
+        change: int = 0,
     ) -> RunMeta:
         """A ``RunMeta`` sharing string objects with the index where it can."""
         task = self._names.setdefault(task, task)
         if parent_id is not None:
             parent = self.meta.get(parent_id)
             parent_id = parent.id if parent is not None else parent_id
-        return RunMeta(run_id, task, _STATUS.get(status, status), parent_id, key)
+        if root_id == run_id:
+            root_id = run_id
+        elif root_id is not None:
+            root = self.meta.get(root_id)
+            root_id = root.id if root is not None else root_id
+        return RunMeta(run_id, task, _STATUS.get(status, status), parent_id, key, root_id, change)
 
     def load(self, metas: Iterable[RunMeta]) -> None:
         """Bulk insert (the scan at open): append everything, sort each list once."""
+        metas = list(metas)
+        self.changes.load(metas)
         for m in metas:
             self.meta[m.id] = m
             self._all.append(m.id)
@@ -99,6 +120,7 @@ class RunIndex:
         run_id = new.id
         old = self.meta.get(run_id)
         self.meta[run_id] = new
+        self.changes.put(new, len(self.meta))
         if old is None:
             _insert(self._all, run_id)
         if old is None or old.task != new.task:

@@ -13,21 +13,18 @@ import logging
 from collections.abc import Sequence
 from functools import partial
 
-import msgspec
-
 from seqd.builtin.storage.fs import ops
 from seqd.builtin.storage.fs.files import check_run_id, check_task, is_run_id
 from seqd.builtin.storage.fs.index import RunMeta
 from seqd.builtin.storage.fs.logs import FORMATS, LogState
 from seqd.builtin.storage.fs.store import FileStore
 from seqd.errors import StorageUnavailable
-from seqd.model.runs import Run, RunPage, RunQuery, RunStatus
+from seqd.model.runs import Run, RunChange, RunPage, RunQuery, RunStatus
 from seqd.plugins.storage_kit.errors import key_taken, run_exists
 from seqd.plugins.storage_kit.records import check_run_query
 
 logger = logging.getLogger(__name__)
 
-_ENCODER = msgspec.json.Encoder()
 _KEY = "key:"  # lock names of idempotency keys (run ids are hex: they never clash)
 
 Moves = list[tuple[str, str]]
@@ -42,12 +39,12 @@ class RunFiles:
 
     # -- writes ------------------------------------------------------------------------
 
-    async def create(self, run: Run) -> tuple[Run, bool]:
+    async def create(self, run: Run) -> tuple[Run, int]:
         check_run_id(run.id)
         check_task(run.task)
         return await self.store.guard(self._create(run))
 
-    async def _create(self, run: Run) -> tuple[Run, bool]:
+    async def _create(self, run: Run) -> tuple[Run, int]:
         store = self.store
         await store.writable()
         async with store.locks.hold(run.id):
@@ -55,13 +52,11 @@ class RunFiles:
                 raise run_exists(run.id)
             key = run.idempotency_key
             if key is None:
-                await self._insert(run)
-                return run, True
+                return run, await self._insert(run)
             async with store.locks.hold(_KEY + key):
                 owner = store.index.keys.get(key)
                 if owner is None:
-                    await self._insert(run)
-                    return run, True
+                    return run, await self._insert(run)
                 meta = store.index.get(owner)
                 existing = await self._read_one(meta) if meta is not None else None
                 if existing is None:
@@ -70,23 +65,34 @@ class RunFiles:
                         "file is missing",
                         {"id": owner},
                     )
-                return existing, False
+                return existing, 0
 
-    async def _insert(self, run: Run) -> None:
+    def _meta(self, run: Run) -> RunMeta:
+        """The index entry of a write of ``run`` about to be committed, with its change
+        position (taken now: the writer commits in the order writes come)."""
+        store = self.store
+        position = store.index.changes.next()
+        return store.index.make(
+            run.id, run.task, run.status, run.parent_id, run.idempotency_key, run.root_id,
+            position,
+        )  # fmt: skip
+
+    async def _insert(self, run: Run) -> int:
         store, key = self.store, run.idempotency_key
-        meta = store.index.make(run.id, run.task, run.status, run.parent_id, key)
         # Log lines and journal entries written before the run existed wait in orphans/.
         moves, states = self._seq_moves(run.id, None, run.task)
+        meta = self._meta(run)
         op = partial(
             ops.create,
             store.layout.run_file(run.task, run.id),
-            _ENCODER.encode(run) + b"\n",
+            ops.run_record(run, meta.change),
             store.layout.key_file(key) if key is not None else None,
             run.id,
             moves,
         )
 
         await store.commit(op, partial(self._placed, meta, states))
+        return meta.change
 
     def _placed(self, meta: RunMeta, states: dict[str, LogState], moved: list[str]) -> None:
         """After a run file was written: index it, and note where its moved log and
@@ -119,45 +125,43 @@ class RunFiles:
                     states[target] = state
         return moves, states
 
-    async def update(self, run: Run, expect: Sequence[RunStatus] | None) -> bool:
+    async def update(self, run: Run, expect: Sequence[RunStatus] | None) -> int:
         check_task(run.task)
         if not is_run_id(run.id):
-            return False
+            return 0
         expected = None if expect is None else tuple(expect)
         return await self.store.guard(self._update(run, expected))
 
-    async def _update(self, run: Run, expect: tuple[RunStatus, ...] | None) -> bool:
+    async def _update(self, run: Run, expect: tuple[RunStatus, ...] | None) -> int:
         store = self.store
         await store.writable()
         async with store.locks.hold(run.id):
             old = store.index.get(run.id)
             if old is None or (expect is not None and old.status not in expect):
-                return False
+                return 0
             key = run.idempotency_key
             if key is None or key == old.key:
-                await self._replace(run, old)
-                return True
+                return await self._replace(run, old)
             async with store.locks.hold(_KEY + key):
                 owner = store.index.keys.get(key)
                 if owner is not None and owner != run.id:
                     raise key_taken(run.id, key)
-                await self._replace(run, old)
-                return True
+                return await self._replace(run, old)
 
-    async def _replace(self, run: Run, old: RunMeta) -> None:
+    async def _replace(self, run: Run, old: RunMeta) -> int:
         store, key = self.store, run.idempotency_key
         layout = store.layout
-        meta = store.index.make(run.id, run.task, run.status, run.parent_id, key)
         moves: Moves = []
         states: dict[str, LogState] = {}
         old_path: str | None = None
         if old.task != run.task:
             old_path = layout.run_file(old.task, run.id)
             moves, states = self._seq_moves(run.id, old.task, run.task)
+        meta = self._meta(run)
         op = partial(
             ops.replace,
             layout.run_file(run.task, run.id),
-            _ENCODER.encode(run) + b"\n",
+            ops.run_record(run, meta.change),
             run.id,
             layout.key_file(key) if key is not None and key != old.key else None,
             layout.key_file(old.key) if old.key is not None and old.key != key else None,
@@ -166,6 +170,7 @@ class RunFiles:
         )
 
         await store.commit(op, partial(self._placed, meta, states))
+        return meta.change
 
     # -- reads -------------------------------------------------------------------------
 
@@ -219,3 +224,23 @@ class RunFiles:
 
     async def unfinished(self) -> list[Run]:
         return await self._load(self.store.index.unfinished())
+
+    async def changes(self, after: int, limit: int, root_id: str | None) -> list[RunChange]:
+        """``run_changes``: the runs the change log lists after ``after``, read with the
+        position kept in their files. A run written again since the log was read is left
+        for a later call (it is listed again at its new position), so positions only
+        ever grow from one answer to the next."""
+        self.store.readers.check()
+        if limit < 1:
+            return []
+        metas = self.store.index.changes.after(after, limit, root_id)
+        found = await self.store.read(partial(ops.read_changes, [self._path(m) for m in metas]))
+        changes: list[RunChange] = []
+        for meta, change in zip(metas, found, strict=True):
+            if change is not None and change.position == meta.change:
+                changes.append(change)
+        return changes
+
+    def last_change(self) -> int:
+        self.store.readers.check()
+        return self.store.index.changes.applied

@@ -38,6 +38,7 @@ from seqd.builtin.storage.fs.files import (
 )
 from seqd.builtin.storage.fs.index import RunIndex, RunMeta
 from seqd.builtin.storage.fs.logs import FORMATS, LogState, recover
+from seqd.builtin.storage.fs.ops import with_change
 from seqd.model.runs import RunStatus
 
 logger = logging.getLogger(__name__)
@@ -51,6 +52,8 @@ class _Head(msgspec.Struct):
     status: RunStatus
     parent_id: str | None = None
     idempotency_key: str | None = None
+    root_id: str | None = None
+    change: int = 0
 
 
 _HEAD = msgspec.json.Decoder(_Head)
@@ -150,7 +153,10 @@ class _Scan:
             return
         if head.task != task:
             logger.warning("file storage: %s says task %r; using its folder", path, head.task)
-        meta = self.index.make(run_id, task, head.status, head.parent_id, head.idempotency_key)
+        meta = self.index.make(
+            run_id, task, head.status, head.parent_id, head.idempotency_key, head.root_id,
+            head.change,
+        )  # fmt: skip
         seen = self.runs.get(run_id)
         if seen is not None:
             # A crash while a run moved to another task: the newer file wins.
@@ -163,6 +169,20 @@ class _Scan:
             if keep_seen:
                 return
         self.runs[run_id] = (meta, path)
+
+    def number(self) -> None:
+        """Give the runs a seqd without change positions wrote the next positions, in
+        id (creation) order; with ``repair``, write them into their files, so that they
+        keep them."""
+        last = max((meta.change for meta, _ in self.runs.values()), default=0)
+        for run_id in sorted(self.runs):
+            meta, path = self.runs[run_id]
+            if meta.change > 0:
+                continue
+            last += 1
+            self.runs[run_id] = (msgspec.structs.replace(meta, change=last), path)
+            if self.repair:
+                atomic_write(path, with_change(read_file(path), last), self.batch)
 
     def orphans(self) -> None:
         for entry in _entries(self.layout.orphans):
@@ -232,6 +252,7 @@ def scan(layout: Layout, durable: bool, repair: bool = True) -> Inventory:
     with ThreadPoolExecutor(_READERS, thread_name_prefix="seqd-fs-scan") as pool:
         found = _Scan(layout, batch, pool, repair)
         found.tasks()
+        found.number()
         # Oldest first, so if two runs claim one idempotency key the first one keeps it.
         found.index.load(meta for _, (meta, _) in sorted(found.runs.items()))
         found.orphans()

@@ -34,6 +34,7 @@ from seqd.model.runs import (
     NewLogLine,
     NewStep,
     Run,
+    RunChange,
     RunPage,
     RunQuery,
     RunStatus,
@@ -48,6 +49,7 @@ from seqd.plugins.storage_kit.records import new_kv_entry, number_steps, page_of
 from seqd.plugins.storage_kit.sql import (
     RUN_DECODER,
     Statements,
+    changes_of,
     kv_entry,
     kv_listed,
     log_lines,
@@ -67,7 +69,8 @@ SMALL_BYTES = 64 * 1024
 _STEP_DECODER = msgspec.json.Decoder(Step)
 _SYNCHRONOUS = {"normal": "NORMAL", "full": "FULL"}
 
-_SQL = Statements("?")
+_SQL = Statements("?", position="(SELECT coalesce(max(change_seq), 0) + 1 FROM runs)")
+_INSERT_RUN = _SQL.insert_run + _SQL.returning
 _LAST_SEQ = "SELECT MAX(seq) FROM logs WHERE run_id = ?"
 _INSERT_LOG = "INSERT INTO logs (run_id, seq, ts, stream, text) VALUES (?, ?, ?, ?, ?)"
 _LAST_STEP = "SELECT MAX(seq) FROM steps WHERE run_id = ?"
@@ -151,38 +154,39 @@ class SQLiteBackend:
 
     # -- runs ------------------------------------------------------------------------
 
-    async def create_run(self, run: Run) -> tuple[Run, bool]:
+    async def create_run(self, run: Run) -> tuple[Run, int]:
         row = run_row(run)
         key = run.idempotency_key
 
-        def op(conn: sqlite3.Connection) -> str | None:
+        def op(conn: sqlite3.Connection) -> str | int:
             if key is not None:
                 found = conn.execute(_SQL.run_by_key, (key,)).fetchall()
                 if found:
                     return str(found[0][0])
             try:
-                conn.execute(_SQL.insert_run, row)
+                return int(conn.execute(_INSERT_RUN, row).fetchall()[0][0])
             except sqlite3.IntegrityError as exc:
                 raise run_exists(run.id) from exc
-            return None
 
-        existing = await self._write(op, small=len(row[6]) <= SMALL_BYTES)
-        if existing is None:
-            return run, True
-        return RUN_DECODER.decode(existing), False
+        written = await self._write(op, small=len(row[6]) <= SMALL_BYTES)
+        if isinstance(written, int):
+            return run, written
+        return RUN_DECODER.decode(written), 0
 
-    async def update_run(self, run: Run, expect: Sequence[RunStatus] | None = None) -> bool:
+    async def update_run(self, run: Run, expect: Sequence[RunStatus] | None = None) -> int:
         query = _SQL.update_run
         params = run_row(run)
         if expect is not None:
             query += f" AND status IN ({', '.join('?' * len(expect))})"
             params += tuple(expect)
+        query += _SQL.returning
 
-        def op(conn: sqlite3.Connection) -> bool:
+        def op(conn: sqlite3.Connection) -> int:
             try:
-                return conn.execute(query, params).rowcount == 1
+                rows = conn.execute(query, params).fetchall()
             except sqlite3.IntegrityError as exc:
                 raise key_taken(run.id, run.idempotency_key) from exc
+            return int(rows[0][0]) if rows else 0
 
         return await self._write(op, small=len(params[6]) <= SMALL_BYTES)
 
@@ -213,6 +217,28 @@ class SQLiteBackend:
 
         return await self._read(fn)
 
+    async def run_changes(
+        self, after: int, limit: int, root_id: str | None = None
+    ) -> list[RunChange]:
+        if limit < 1:
+            return []
+        query, params = (
+            (_SQL.run_changes, (after, limit))
+            if root_id is None
+            else (_SQL.tree_changes, (root_id, after, limit))
+        )
+
+        def fn(conn: sqlite3.Connection) -> list[RunChange]:
+            return changes_of(conn.execute(query, params).fetchall())
+
+        return await self._read(fn)
+
+    async def last_change(self) -> int:
+        def fn(conn: sqlite3.Connection) -> int:
+            return int(conn.execute(_SQL.last_change).fetchall()[0][0])
+
+        return await self._read(fn)
+
     # -- logs ------------------------------------------------------------------------
 
     async def append_logs(self, run_id: str, lines: Sequence[NewLogLine]) -> int:
@@ -235,6 +261,12 @@ class SQLiteBackend:
 
         def fn(conn: sqlite3.Connection) -> list[LogLine]:
             return log_lines(conn.execute(_SQL.read_logs, (run_id, after, limit)).fetchall())
+
+        return await self._read(fn)
+
+    async def last_log_seq(self, run_id: str) -> int:
+        def fn(conn: sqlite3.Connection) -> int:
+            return int(conn.execute(_LAST_SEQ, (run_id,)).fetchall()[0][0] or 0)
 
         return await self._read(fn)
 

@@ -106,10 +106,26 @@ def _v3_kv(db: Any) -> None:
     )
 
 
+def _v4_run_changes(db: Any) -> None:
+    # Every run write sets ``change_seq`` to the store's next change position (one more
+    # than the highest, read through the unique index under the write lock), so "runs
+    # changed after P" is one index range: events replay from it. Runs already stored
+    # are numbered in id (creation) order.
+    db.execute("ALTER TABLE runs ADD COLUMN change_seq INTEGER NOT NULL DEFAULT 0")
+    db.execute(
+        "UPDATE runs SET change_seq = numbered.n FROM"
+        " (SELECT id, row_number() OVER (ORDER BY id) AS n FROM runs) AS numbered"
+        " WHERE runs.id = numbered.id"
+    )
+    db.execute("CREATE UNIQUE INDEX runs_change ON runs (change_seq)")
+    db.execute("CREATE INDEX runs_root_change ON runs (root_id, change_seq)")
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "runs and logs", _v1_runs_and_logs),
     Migration(2, "run journal (steps)", _v2_steps),
     Migration(3, "key-value state", _v3_kv),
+    Migration(4, "run change positions", _v4_run_changes),
 )
 LATEST = MIGRATIONS[-1].version
 
