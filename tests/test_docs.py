@@ -101,7 +101,7 @@ def test_every_config_key_is_documented() -> None:
         for f in Config.__struct_fields__
         if isinstance(getattr(defaults, f), msgspec.Struct | dict)
     }
-    assert tables == {"limits", "access", "tools", "backends", "task_types"}
+    assert tables == {"limits", "access", "tools", "events", "backends", "task_types"}
     missing = []
     for key in keys:
         *parents, leaf = key.split(".")

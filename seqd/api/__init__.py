@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from seqd.api import daemon, plugins, rpc, runs, tasks, tools
+from seqd.api import daemon, events, plugins, rpc, runs, tasks, tools
 from seqd.rpc.dispatch import Handler
 
 if TYPE_CHECKING:
@@ -18,6 +18,6 @@ if TYPE_CHECKING:
 
 def build(app: Daemon) -> dict[str, Handler]:
     table: dict[str, Handler] = {}
-    for module in (daemon, plugins, tasks, runs, tools, rpc):
+    for module in (daemon, plugins, tasks, runs, tools, rpc, events):
         table.update(module.handlers(app))
     return table

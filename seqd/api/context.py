@@ -12,6 +12,7 @@ from typing import Protocol
 from seqd.catalog.catalog import Catalog
 from seqd.config.settings import Config
 from seqd.engine import Engine
+from seqd.events.bus import EventBus
 from seqd.plugins.host import PluginHost
 from seqd.plugins.storage import StorageBackend
 from seqd.rpc.protocol import ReloadResult
@@ -28,6 +29,8 @@ class Daemon(Protocol):
     storage: StorageBackend
     catalog: Catalog
     engine: Engine
+    events: EventBus
+    """Where stored writes are announced and subscriptions are routed."""
     tools: ToolService
     server: Server | None
     rpc_limits: KeyedBuckets | None

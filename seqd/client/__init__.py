@@ -4,9 +4,10 @@
 ``typed=False``: no msgspec either); ``AsyncClient`` pipelines many calls on one
 connection. Both raise ``RpcError`` when the daemon refuses a request,
 ``DaemonUnreachable`` when it cannot be reached, and ``ProtocolError`` when the peer
-does not speak JSON-RPC. ``AsyncClient``, ``Notification`` (a msgspec Struct) and
-``AttrDict`` are imported on first use, so that ``from seqd.client import Client``
-stays free of asyncio, msgspec and ``typing``.
+does not speak JSON-RPC; ``subscribe`` streams events (``for``/``async for``) and
+raises ``SubscriptionCut`` when the daemon ends the subscription. ``AsyncClient``,
+``Notification`` (a msgspec Struct) and ``AttrDict`` are imported on first use, so
+that ``from seqd.client import Client`` stays free of asyncio, msgspec and ``typing``.
 
 The methods are defined once, in ``_methods``, as steps that both clients run;
 ``sync`` and ``aio`` only move bytes. ``_calls`` is how a method call runs whatever
@@ -19,7 +20,13 @@ May import: ``seqd.rpc`` (``protocol``, ``strictjson``), ``seqd.model``,
 
 from __future__ import annotations
 
-from seqd.client._codec import ClientError, DaemonUnreachable, ProtocolError, RpcError
+from seqd.client._codec import (
+    ClientError,
+    DaemonUnreachable,
+    ProtocolError,
+    RpcError,
+    SubscriptionCut,
+)
 from seqd.client.sync import Client
 
 TYPE_CHECKING = False
@@ -39,6 +46,7 @@ __all__ = [
     "Notification",
     "ProtocolError",
     "RpcError",
+    "SubscriptionCut",
 ]
 
 

@@ -25,7 +25,15 @@ iterator on ``AsyncClient``. Like ``_codec``, this module imports neither msgspe
 
 from __future__ import annotations
 
-from seqd.client._codec import decode_result, encode_batch, encode_request, outcome
+from seqd.client._codec import (
+    ABSENT,
+    SubscriptionCut,
+    decode_result,
+    encode_batch,
+    encode_request,
+    notification,
+    outcome,
+)
 from seqd.config.paths import client_socket
 
 TYPE_CHECKING = False
@@ -52,6 +60,7 @@ if TYPE_CHECKING:
     )
 
     from seqd.client._codec import Codec, Message
+    from seqd.client.notification import Notification
 
     P = ParamSpec("P")
     T = TypeVar("T")
@@ -124,20 +133,105 @@ class Batch(Exchange):
         return [outcome(self.codec, replies[i], m) for i, (m, _) in numbered]
 
 
+class Subscribe(Request):
+    """``events.subscribe``: its reply opens a subscription, whose events the client
+    keeps apart from the moment the reply is read (see :class:`Session`)."""
+
+    __slots__ = ()
+
+    def __init__(self, params: dict[str, Any]) -> None:
+        super().__init__("events.subscribe", params)
+
+
+class Listen(Exchange):
+    """Wait for the next event of ``subscription``: nothing is sent; the result is the
+    event (raises :class:`SubscriptionCut` for a ``cut`` event)."""
+
+    __slots__ = ("cut", "subscription")
+
+    def __init__(self, subscription: str) -> None:
+        self.subscription = subscription
+        self.cut = False
+        """The daemon ended it (so it need not be unsubscribed)."""
+
+    def number(self, codec: Codec, first_id: int, base_timeout: float | None) -> None:
+        self.codec = codec
+        self.ids = ()
+        self.line = b""
+        self.timeout = None  # events come when they come
+
+    def event(self, params: Any) -> Any:
+        event = self.codec.event(params)
+        if event.topic == "cut":
+            self.cut = True
+            raise SubscriptionCut(self.subscription, event.reason, event.cursor)
+        return event
+
+
 class Session:
     """What either client keeps between calls, apart from its connection: where the
-    daemon is, the base timeout, the codec and the last request id."""
+    daemon is, the base timeout, the codec, the last request id, and the events of its
+    open subscriptions.
+
+    The events of a subscription are kept apart (``_events``, by subscription id) from
+    the moment the reply that opened it is read — before any event that follows it on
+    the wire — until the subscription ends, so that none goes to ``on_notification``
+    or is lost while another call is in flight. A client makes a buffer with
+    ``_event_buffer`` (``append`` is called with each event's params)."""
 
     def __init__(self, socket: str | None, timeout: float | None, codec: Codec) -> None:
         self.socket_path = client_socket(socket)
         self.timeout = timeout
         self._codec = codec
         self._last_id = 0
+        self._subscribing: set[int] = set()
+        self._events: dict[str, Any] = {}
+        self._leaving: list[str] = []
+        """Subscriptions whose stream the caller left: the driver unsubscribes them."""
 
     def _number(self, exchange: Exchange) -> None:
         """Give ``exchange`` the next ids and make it ready to send."""
         exchange.number(self._codec, self._last_id + 1, self.timeout)
-        self._last_id = exchange.ids[-1]
+        if exchange.ids:
+            self._last_id = exchange.ids[-1]
+        if isinstance(exchange, Subscribe):
+            self._subscribing.add(exchange.ids[0])
+
+    def _event_buffer(self) -> Any:
+        raise NotImplementedError
+
+    def _replied(self, msg: Message) -> None:
+        """A reply was read: if it opened a subscription, keep its events from now."""
+        if msg.id in self._subscribing:
+            self._subscribing.discard(msg.id)
+            if msg.error is ABSENT:
+                opened = self._codec.result(msg, "events.subscribe", None)
+                self._events[str(opened.id)] = self._event_buffer()
+
+    def _notified(self, method: str, params: Any) -> None:
+        """A notification: an event of an open subscription is kept for it; anything
+        else goes to the client's ``_notify``."""
+        if method == "event" and isinstance(params, dict):
+            buffer = self._events.get(params.get("subscription"))  # type: ignore[arg-type]
+            if buffer is not None:
+                buffer.append(params)
+                return
+        self._notify(notification(method, params))
+
+    def _notify(self, note: Notification) -> None:
+        raise NotImplementedError
+
+    def _left(self, listen: Listen) -> None:
+        """The stream of a subscription ended: its events are no longer kept, and one
+        the daemon still runs (the caller left the loop) is to be unsubscribed."""
+        if self._events.pop(listen.subscription, None) is not None and not listen.cut:
+            self._leaving.append(listen.subscription)
+
+    def _forget_subscriptions(self) -> None:
+        """The connection is gone, and its subscriptions with it."""
+        self._subscribing.clear()
+        self._events.clear()
+        self._leaving.clear()
 
 
 def server_wait(method: str, params: Any) -> float | None:

@@ -13,7 +13,16 @@ decodes into its method's Params Struct (no field misspelt or missing).
 
 from __future__ import annotations
 
-from seqd.client._calls import Batch, Request, generic_call, params_from, stream, unary
+from seqd.client._calls import (
+    Batch,
+    Listen,
+    Request,
+    Subscribe,
+    generic_call,
+    params_from,
+    stream,
+    unary,
+)
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -21,6 +30,7 @@ if TYPE_CHECKING:
     from typing import Any
 
     from seqd.client._calls import Steps, Stream
+    from seqd.model.events import AnyEvent, TopicEvent
     from seqd.model.runs import Run, RunStatus
     from seqd.model.tasks import TaskDef, TaskSummary
     from seqd.rpc.protocol import (
@@ -32,6 +42,7 @@ if TYPE_CHECKING:
         ShutdownResult,
         StatusResult,
         StepsResult,
+        SubscribeResult,
         TaskListResult,
         ToolCallResult,
         ToolInfo,
@@ -58,7 +69,12 @@ def _run_filter(
 
 
 class Methods:
-    """The methods; a client supplies the drivers ``_unary`` and ``_stream``."""
+    """The methods; a client supplies the drivers ``_unary`` and ``_stream`` (and, from
+    ``_calls.Session``, ``_left``)."""
+
+    if TYPE_CHECKING:
+
+        def _left(self, listen: Listen) -> None: ...
 
     # -- any method ----------------------------------------------------------------------
 
@@ -228,3 +244,46 @@ class Methods:
         """Call a tool; ``.result`` is what it returned."""
         result: ToolCallResult = yield Request("tools.call", {"name": name, "params": params or {}})
         return result
+
+    # -- events --------------------------------------------------------------------------
+
+    @stream
+    def subscribe(
+        self,
+        topics: Sequence[str],
+        *,
+        run_id: str | None = None,
+        root_id: str | None = None,
+        task: str | None = None,
+        status: Sequence[RunStatus] | None = None,
+        since: str | None = None,
+        tail: int | None = None,
+        from_time: str | None = None,
+    ) -> Stream[AnyEvent | TopicEvent]:
+        """Events of ``topics`` (``run``, ``log``, ``step``, and topics the daemon adds)
+        for the runs the filters select, as they are stored: ``for event in
+        client.subscribe(["run"])`` (``async for`` on AsyncClient). ``log`` and ``step``
+        need ``run_id`` or ``root_id`` (a whole tree). ``since`` (an event's ``cursor``,
+        or ``"0"`` for the beginning) first replays what happened after it; ``tail`` /
+        ``from_time`` start with a run's last lines / the lines since a time. A ``live``
+        event marks the end of the replay. Raises :class:`SubscriptionCut` (with the
+        cursor to resume from) when the daemon ends it; leaving the loop ends it. See
+        docs/events.md."""
+        params = {
+            "topics": list(topics),
+            "run_id": run_id,
+            "root_id": root_id,
+            "task": task,
+            "status": list(status) if status is not None else None,
+            "since": since,
+            "tail": tail,
+            "from_time": from_time,
+        }
+        opened: SubscribeResult = yield Subscribe(params)
+        listen = Listen(str(opened.id))
+        try:
+            while True:
+                event: AnyEvent | TopicEvent = yield listen
+                yield event
+        finally:
+            self._left(listen)

@@ -17,6 +17,7 @@ from seqd.config.settings import Config, ConfigError
 from seqd.daemon import systemd
 from seqd.engine import Engine
 from seqd.errors import ValidationFailed
+from seqd.events.bus import EventBus
 from seqd.model import timeutil
 from seqd.plugins.daemoninfo import DaemonInfo
 from seqd.plugins.host import PluginHost
@@ -26,7 +27,7 @@ from seqd.plugins.tracing import DaemonLifecycle
 from seqd.rpc.dispatch import Dispatcher
 from seqd.rpc.protocol import ReloadResult
 from seqd.rpc.server import Server
-from seqd.storage.traced import TracedStorage
+from seqd.storage.announced import AnnouncedStorage
 from seqd.tools.folder import FolderTools
 from seqd.tools.ratelimit import KeyedBuckets
 from seqd.tools.service import ToolService
@@ -59,6 +60,7 @@ class App:
         self.node = config.node or socket.gethostname()
         self.started = time.monotonic()
         self.host = PluginHost(config.disabled_plugins)
+        self.events = EventBus(config.events.topic_backlog)
         self.server = None
         self._stop = asyncio.Event()
         self._stop_reason = ""
@@ -93,6 +95,7 @@ class App:
                 logger.error("plugin %s: %s", record.name, record.error)
         self.storage = await self._open_storage()
         logger.info("storage:     %s at %s", self.storage.name, self.storage.location)
+        self.events.head = await self.storage.last_change()
         services = Services(
             config=cfg,
             state_dir=self.state_dir,
@@ -171,10 +174,11 @@ class App:
             )
         context = StorageContext(state_dir=self.state_dir, durability=self.config.durability)
         try:
-            backend = TracedStorage(
+            backend = AnnouncedStorage(
                 factory.create(dict(self.config.backends.get(name, {})), context),
                 self.host.emit,
                 self.host.wants,
+                self.events,
             )
             await backend.open()
         except ValidationFailed as exc:
@@ -260,6 +264,7 @@ class App:
                 await watcher.stop()
         if hasattr(self, "engine"):
             await self.engine.shutdown(grace)
+        self.events.close("shutdown")  # each subscriber gets the cursor to resume from
         if self.server is not None:
             await self.server.close_connections()
         for name in self._started_types:

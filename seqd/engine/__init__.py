@@ -5,9 +5,9 @@ the job a task type sees (``job``) and its log (``runlog``), retry back-off
 (``cancellation``), recovery at start-up (``recovery``, ``orphans``), the run queue
 (``queue``) and the checks on what callers send (``validation``).
 
-May import: ``seqd.tools``, ``seqd.catalog``, ``seqd.storage``, ``seqd.flow``,
-``seqd.runtime``, ``seqd.plugins``, ``seqd.config``, ``seqd.rpc``, ``seqd.model``,
-``seqd.errors``.
+May import: ``seqd.tools``, ``seqd.catalog``, ``seqd.storage``, ``seqd.events``,
+``seqd.flow``, ``seqd.runtime``, ``seqd.plugins``, ``seqd.config``, ``seqd.rpc``,
+``seqd.model``, ``seqd.errors``.
 """
 
 from seqd.engine.engine import Engine

@@ -98,8 +98,8 @@ class StorageBackend(Protocol):
         """Lines with ``seq > after`` in order, at most ``limit``."""
 
     async def last_log_seq(self, run_id: str) -> int:
-        """The seq of the run's last log line; 0 when it has none (reading a log's
-        tail starts from it)."""
+        """The seq of the run's last log line; 0 when it has none (a log's tail, and
+        where a live subscription starts, are read from it)."""
 
     async def append_steps(self, run_id: str, steps: Sequence[NewStep]) -> int:
         """Append journal entries in order, numbered after the run's last (from 1);
@@ -109,6 +109,9 @@ class StorageBackend(Protocol):
 
     async def read_steps(self, run_id: str, after: int, limit: int) -> list[Step]:
         """Journal entries with ``seq > after`` in order, at most ``limit``."""
+
+    async def last_step_seq(self, run_id: str) -> int:
+        """The seq of the run's last journal entry; 0 when it has none."""
 
     async def kv_get(self, namespace: str, key: str) -> KVEntry | None:
         """The entry of ``key`` in ``namespace``, or None."""

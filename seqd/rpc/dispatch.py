@@ -13,7 +13,7 @@ import inspect
 import logging
 import re
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import msgspec
@@ -29,6 +29,7 @@ from seqd.errors import (
     SeqdError,
 )
 from seqd.rpc.protocol import METHODS, ErrorObject, MethodSpec, Request, Response
+from seqd.rpc.push import Push
 
 logger = logging.getLogger(__name__)
 
@@ -37,12 +38,14 @@ MAX_BATCH = 1000
 
 @dataclass(frozen=True)
 class Caller:
-    """Who sent a request, from the socket's peer credentials."""
+    """Who sent a request, from the socket's peer credentials, and how to reach them
+    later (``push``: notifications on their connection; None off a socket)."""
 
     pid: int
     uid: int
     gid: int
     admin: bool
+    push: Push | None = field(default=None, compare=False, repr=False)
 
 
 Handler = Callable[[Any, Caller], Any]

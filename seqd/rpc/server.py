@@ -22,6 +22,7 @@ import msgspec
 
 from seqd.errors import InternalError, InvalidRequest, ShuttingDown
 from seqd.rpc.dispatch import Caller, Dispatcher, error_response
+from seqd.rpc.push import Push
 
 logger = logging.getLogger(__name__)
 
@@ -61,6 +62,8 @@ class Connection(asyncio.Protocol):
         self.server = server
         self.transport: asyncio.Transport | None = None
         self.caller = Caller(0, -1, -1, False)
+        self.push = Push(self._write, self._maybe_finish)
+        """Notifications to this client (subscriptions write through it)."""
         self._buffer = bytearray()
         self._pending: deque[bytes] = deque()
         self._worker: asyncio.Task[None] | None = None
@@ -75,7 +78,7 @@ class Connection(asyncio.Protocol):
         # uvloop's transports implement the interface without subclassing it.
         self.transport = transport  # type: ignore[assignment]
         pid, uid, gid = peer_credentials(transport.get_extra_info("socket"))
-        self.caller = Caller(pid, uid, gid, self.server.is_admin(uid))
+        self.caller = Caller(pid, uid, gid, self.server.is_admin(uid), self.push)
         if not self.server.admit(self):
             self._send(
                 error_response(
@@ -119,7 +122,7 @@ class Connection(asyncio.Protocol):
         return False
 
     def _busy(self) -> bool:
-        return bool(self._pending or self._slow) or (
+        return bool(self._pending or self._slow or self.push.busy) or (
             self._worker is not None and not self._worker.done()
         )
 
@@ -134,6 +137,7 @@ class Connection(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self._closing = True
         self.server.forget(self)
+        self.push.close()
         if self._worker is not None:
             self._worker.cancel()
         for task in list(self._slow):
@@ -141,11 +145,13 @@ class Connection(asyncio.Protocol):
 
     def pause_writing(self) -> None:
         self._write_paused = True
+        self.push.pause()
         self._update_reading()
 
     def resume_writing(self) -> None:
         self._write_paused = False
         self._update_reading()
+        self.push.resume()
 
     def _update_reading(self) -> None:
         """Read the client only while it reads our answers and its backlog is short."""
@@ -232,10 +238,12 @@ class Connection(asyncio.Protocol):
             self.transport.close()
 
     def shutting_down(self) -> None:
-        """Answer nothing more; tell waiting callers why their wait ends."""
+        """Answer nothing more; tell waiting callers why their wait ends (subscriptions
+        end with their last event, through ``push``'s close callbacks)."""
         for task in list(self._slow):
             task.cancel()
         self._send(error_response(None, ShuttingDown("the daemon is shutting down")))
+        self.push.close()
         self.close()
 
 

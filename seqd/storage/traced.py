@@ -159,6 +159,10 @@ class TracedStorage:
         )
         return result
 
+    async def last_step_seq(self, run_id: str) -> int:
+        result: int = await self._traced("last_step_seq", self.inner.last_step_seq(run_id), _none)
+        return result
+
     async def kv_get(self, namespace: str, key: str) -> KVEntry | None:
         result: KVEntry | None = await self._traced(
             "kv_get", self.inner.kv_get(namespace, key), lambda r: int(r is not None)

@@ -284,6 +284,9 @@ class PostgresBackend:
         rows = await self._fetch_all(q.READ_STEPS, (run_id, after, limit))
         return [q.step_of(seq, data) for seq, data in rows]
 
+    async def last_step_seq(self, run_id: str) -> int:
+        return int(await self._fetch_one(q.LAST_STEP, (run_id,)) or 0)
+
     # -- key-value state -------------------------------------------------------------
 
     async def kv_get(self, namespace: str, key: str) -> KVEntry | None:

@@ -13,7 +13,15 @@ import asyncio
 from seqd.model.runs import RunChange
 from seqd.model.timeutil import now
 from seqd.plugins.storage import StorageBackend
-from seqd.testing.storage.support import BackendMaker, Cases, changed, lines, new_run, opened
+from seqd.testing.storage.support import (
+    BackendMaker,
+    Cases,
+    changed,
+    lines,
+    new_run,
+    new_step,
+    opened,
+)
 
 
 async def all_changes(backend: StorageBackend, after: int = 0, **filters: str) -> list[RunChange]:
@@ -29,8 +37,8 @@ async def all_changes(backend: StorageBackend, after: int = 0, **filters: str) -
 
 
 class ChangeCases(Cases):
-    """``create_run``/``update_run`` positions, ``run_changes``, ``last_change`` and
-    ``last_log_seq``."""
+    """``create_run``/``update_run`` positions, ``run_changes``, ``last_change``,
+    ``last_log_seq`` and ``last_step_seq``."""
 
     def test_writes_take_growing_positions(self, make_backend: BackendMaker) -> None:
         async def main() -> None:
@@ -130,15 +138,21 @@ class ChangeCases(Cases):
 
         self.run(main())
 
-    def test_last_log_seq(self, make_backend: BackendMaker) -> None:
+    def test_last_log_and_step_seq(self, make_backend: BackendMaker) -> None:
         async def main() -> None:
             async with opened(make_backend) as b:
-                run = new_run()
+                run, other = new_run(), new_run()
                 await b.create_run(run)
                 assert await b.last_log_seq(run.id) == 0
+                assert await b.last_step_seq(run.id) == 0
                 await b.append_logs(run.id, lines("a", "b"))
                 await b.append_logs(run.id, lines("c"))
+                await b.append_steps(run.id, [new_step("s", "x")])
+                await b.append_logs(other.id, lines("o"))
                 assert await b.last_log_seq(run.id) == 3
+                assert await b.last_step_seq(run.id) == 1
+                assert await b.last_log_seq(other.id) == 1
+                assert await b.last_step_seq(other.id) == 0
                 assert await b.last_log_seq("0" * 24) == 0
 
         self.run(main())

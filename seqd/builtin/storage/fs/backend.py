@@ -121,6 +121,9 @@ class FSBackend:
     async def read_steps(self, run_id: str, after: int, limit: int) -> list[Step]:
         return await seqs.read(self.store, JOURNALS, run_id, after, limit)
 
+    async def last_step_seq(self, run_id: str) -> int:
+        return seqs.last(self.store, JOURNALS, run_id)
+
     # -- key-value state -------------------------------------------------------------
 
     async def kv_get(self, namespace: str, key: str) -> KVEntry | None:

@@ -293,6 +293,12 @@ class SQLiteBackend:
 
         return await self._read(fn)
 
+    async def last_step_seq(self, run_id: str) -> int:
+        def fn(conn: sqlite3.Connection) -> int:
+            return int(conn.execute(_LAST_STEP, (run_id,)).fetchall()[0][0] or 0)
+
+        return await self._read(fn)
+
     # -- key-value state -------------------------------------------------------------
 
     async def kv_get(self, namespace: str, key: str) -> KVEntry | None:
