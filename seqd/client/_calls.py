@@ -25,6 +25,8 @@ iterator on ``AsyncClient``. Like ``_codec``, this module imports neither msgspe
 
 from __future__ import annotations
 
+import time
+
 from seqd.client._codec import (
     ABSENT,
     SubscriptionCut,
@@ -144,15 +146,23 @@ class Subscribe(Request):
 
 
 class Listen(Exchange):
-    """Wait for the next event of ``subscription``: nothing is sent; the result is the
-    event (raises :class:`SubscriptionCut` for a ``cut`` event)."""
+    """Wait for the next event of ``subscription`` until ``deadline`` (``time.monotonic``;
+    None: no end): nothing is sent. The driver hands the event's params to
+    :meth:`event`, or returns :data:`END` once the deadline has passed."""
 
-    __slots__ = ("cut", "subscription")
+    __slots__ = ("cut", "deadline", "subscription")
 
-    def __init__(self, subscription: str) -> None:
+    def __init__(self, subscription: str, deadline: float | None = None) -> None:
         self.subscription = subscription
+        self.deadline = deadline
         self.cut = False
         """The daemon ended it (so it need not be unsubscribed)."""
+
+    def remaining(self) -> float | None:
+        """Seconds left to wait (0 once past the deadline); None: no end."""
+        if self.deadline is None:
+            return None
+        return max(0.0, self.deadline - time.monotonic())
 
     def number(self, codec: Codec, first_id: int, base_timeout: float | None) -> None:
         self.codec = codec
@@ -161,6 +171,7 @@ class Listen(Exchange):
         self.timeout = None  # events come when they come
 
     def event(self, params: Any) -> Any:
+        """The event of ``params``; raises :class:`SubscriptionCut` for a ``cut``."""
         event = self.codec.event(params)
         if event.topic == "cut":
             self.cut = True

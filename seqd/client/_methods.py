@@ -13,8 +13,11 @@ decodes into its method's Params Struct (no field misspelt or missing).
 
 from __future__ import annotations
 
+import time
+
 from seqd.client._calls import (
     Batch,
+    End,
     Listen,
     Request,
     Subscribe,
@@ -30,7 +33,6 @@ if TYPE_CHECKING:
     from typing import Any
 
     from seqd.client._calls import Steps, Stream
-    from seqd.model.events import AnyEvent, TopicEvent
     from seqd.model.runs import Run, RunStatus
     from seqd.model.tasks import TaskDef, TaskSummary
     from seqd.rpc.protocol import (
@@ -259,16 +261,19 @@ class Methods:
         since: str | None = None,
         tail: int | None = None,
         from_time: str | None = None,
-    ) -> Stream[AnyEvent | TopicEvent]:
+        timeout_s: float | None = None,
+    ) -> Stream[Any]:
         """Events of ``topics`` (``run``, ``log``, ``step``, and topics the daemon adds)
         for the runs the filters select, as they are stored: ``for event in
-        client.subscribe(["run"])`` (``async for`` on AsyncClient). ``log`` and ``step``
+        client.subscribe(["run"])`` (``async for`` on AsyncClient). Typed, each is one
+        of ``seqd.model.events`` (``RunEvent``, ``LogEvent``..., ``TopicEvent`` for
+        other topics); ``event.topic`` tells which. ``log`` and ``step``
         need ``run_id`` or ``root_id`` (a whole tree). ``since`` (an event's ``cursor``,
         or ``"0"`` for the beginning) first replays what happened after it; ``tail`` /
         ``from_time`` start with a run's last lines / the lines since a time. A ``live``
-        event marks the end of the replay. Raises :class:`SubscriptionCut` (with the
-        cursor to resume from) when the daemon ends it; leaving the loop ends it. See
-        docs/events.md."""
+        event marks the end of the replay. The loop ends by itself after ``timeout_s``
+        seconds, if given. Raises :class:`SubscriptionCut` (with the cursor to resume
+        from) when the daemon ends it; leaving the loop ends it. See docs/events.md."""
         params = {
             "topics": list(topics),
             "run_id": run_id,
@@ -279,11 +284,14 @@ class Methods:
             "tail": tail,
             "from_time": from_time,
         }
+        deadline = None if timeout_s is None else time.monotonic() + timeout_s
         opened: SubscribeResult = yield Subscribe(params)
-        listen = Listen(str(opened.id))
+        listen = Listen(str(opened.id), deadline)
         try:
             while True:
-                event: AnyEvent | TopicEvent = yield listen
+                event: Any = yield listen
+                if isinstance(event, End):
+                    return
                 yield event
         finally:
             self._left(listen)

@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator, Callable
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from seqd.client._calls import End, Exchange, Listen, Session, next_item
+from seqd.client._calls import END, End, Exchange, Listen, Session, next_item
 from seqd.client._codec import (
     NOTIFICATION_BACKLOG,
     ClientError,
@@ -230,7 +230,8 @@ class AsyncClient(Methods, Session):
         return _Events()
 
     async def _listen(self, listen: Listen) -> Any:
-        """The next event of a subscription, once there is one."""
+        """The next event of a subscription, once there is one; END once the
+        subscription's deadline has passed."""
         listen.number(CODEC, 0, None)
         events = self._events.get(listen.subscription)
         if events is None:
@@ -239,7 +240,11 @@ class AsyncClient(Methods, Session):
             if events.error is not None:
                 raise events.error
             events.ready.clear()
-            await events.ready.wait()
+            try:
+                async with asyncio.timeout(listen.remaining()):
+                    await events.ready.wait()
+            except TimeoutError:
+                return END
         return listen.event(events.popleft())
 
     # -- the bytes ----------------------------------------------------------------------

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import _socket
 
-from seqd.client._calls import End, Exchange, Listen, Session, next_item
+from seqd.client._calls import END, End, Exchange, Listen, Session, next_item
 from seqd.client._codec import (
     NOTIFICATION_BACKLOG,
     ClientError,
@@ -203,17 +203,24 @@ class Client(Methods, Session):
         return replies
 
     def _listen(self, listen: Listen) -> Any:
-        """The next event of a subscription: kept already, or read off the socket (with
-        no time limit: events come when they come)."""
+        """The next event of a subscription: kept already, or read off the socket (as
+        long as the subscription's deadline allows: events come when they come); END
+        once the deadline has passed."""
         listen.number(self._codec, 0, None)
         buffer = self._events.get(listen.subscription)
         sock = self._sock
         if buffer is None or sock is None:
             raise subscription_lost(self.socket_path, listen.subscription)
         try:
-            sock.settimeout(None)
             while not buffer:
-                raw = self._readline(sock)
+                remaining = listen.remaining()
+                if remaining == 0:
+                    return END
+                sock.settimeout(remaining)
+                try:
+                    raw = self._readline(sock)
+                except TimeoutError:
+                    return END  # what was read of a line stays in the buffer
                 if not raw.endswith(b"\n"):
                     raise connection_lost(self.socket_path)
                 for msg in responses(parse_line(self._codec, raw), self._notified):

@@ -48,18 +48,21 @@ async def starting_point(
 ) -> CursorState:
     """The cursor of a new subscription: live from now, or (``tail``, ``from_time``)
     with some of the log lines already written. Called once the subscription is on
-    the bus, so that nothing written from here on is lost."""
-    state = CursorState(runs=bus.head, epoch=bus.epoch)
+    the bus, so that nothing written from here on is lost. With ``tail`` or
+    ``from_time`` the replay also gives each run of the scope as it is now (its run
+    event, after its lines)."""
+    selected = tail is not None or from_time is not None
+    state = CursorState(runs=0 if selected else bus.head, epoch=bus.epoch)
     for topic in scope.topics:
         log = bus.topics.get(topic)
         if log is not None:
             state.topics[topic] = log.seq
     if not scope.seqs:
         return state
-    if tail is None and from_time is None:
-        runs = bus.unfinished_in(scope.root_id, scope.run_id)
-    else:
+    if selected:
         runs = [run.id for run in await members(storage, scope)]
+    else:
+        runs = bus.unfinished_in(scope.root_id, scope.run_id)
     for run_id in runs:
         last_log = await storage.last_log_seq(run_id) if scope.logs else 0
         if scope.logs:
@@ -87,12 +90,11 @@ async def members(storage: StorageBackend, scope: Scope) -> list[Run]:
 async def _log_start(
     storage: StorageBackend, run_id: str, last: int, tail: int | None, from_time: str | None
 ) -> int:
-    """The seq after which a new subscription's lines of ``run_id`` begin."""
-    start = last
-    if tail is not None:
-        start = max(0, last - tail)
+    """The seq after which a new subscription's lines of ``run_id`` begin: the last
+    ``tail`` lines, of those written at or after ``from_time`` when both are given."""
+    start = 0 if tail is None else max(0, last - tail)
     if from_time is not None:
-        start = min(start, await _first_at(storage, run_id, last, from_time) - 1)
+        start = max(start, await _first_at(storage, run_id, last, from_time) - 1)
     return start
 
 

@@ -9,7 +9,7 @@ the daemon.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeAlias
 
 import msgspec
 
@@ -85,7 +85,7 @@ class TopicEvent(msgspec.Struct, kw_only=True, omit_defaults=True):
     data: Any = None
 
 
-AnyEvent = RunEvent | LogEvent | StepEvent | LiveEvent | CutEvent
+AnyEvent: TypeAlias = RunEvent | LogEvent | StepEvent | LiveEvent | CutEvent
 """The events of the topics seqd itself has, as one tagged union (decode by ``topic``)."""
 
 BUILTIN_TOPICS = ("run", "log", "step")

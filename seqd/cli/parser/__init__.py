@@ -1,6 +1,7 @@
 """seqctl's command line, read with argparse: the top-level parser here, each noun's
 commands and help in its own module (``runs``: run and runs; ``tasks``; ``tools``;
-``daemon``: status, ping, daemon and plugins), what they share in ``builder``.
+``live``: watch and top; ``daemon``: status, ping, daemon and plugins), what they share
+in ``builder``.
 
 ``--socket`` and ``--json`` are accepted before the noun and after the verb alike (see
 ``builder.add_common``). Each command's handler is named by ``(module, function)``
@@ -33,6 +34,7 @@ examples:
   seqctl run slow -i seconds:=5 -f   ... and stream its log lines meanwhile
   seqctl runs ls --status failed     what went wrong lately?
   seqctl runs show RUN_ID            everything about one run
+  seqctl watch                       runs as they change, live (seqctl top: full screen)
 
 The socket is --socket, else $SEQD_SOCKET, else your own daemon's socket
 (<runtime dir>/seqd/seqd.sock), else the system daemon's (/run/seqd/seqd.sock).
@@ -47,6 +49,8 @@ _NOUNS: dict[str, tuple[str, str]] = {
     "runs": ("parser.runs", "add_runs"),
     "tasks": ("parser.tasks", "add_tasks"),
     "tools": ("parser.tools", "add_tools"),
+    "watch": ("parser.live", "add_watch"),
+    "top": ("parser.live", "add_top"),
     "plugins": ("parser.daemon", "add_plugins"),
     "daemon": ("parser.daemon", "add_daemon"),
 }

@@ -135,6 +135,26 @@ def seconds(text: str) -> float:
     return value
 
 
+def duration(text: str) -> float:
+    """Seconds of a duration as people type them: ``90s``, ``10m``, ``1h30m``, ``2d``."""
+    from seqd.model.durations import parse_duration
+
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if not 0 <= value <= 100_000:
+        raise argparse.ArgumentTypeError("must be between 0 and 100000")
+    return value
+
+
 def json_value(text: str) -> object:
     import json
 
