@@ -22,6 +22,7 @@ from bench import (
     calibrate,
     cli_cold,
     durable,
+    events,
     flows,
     history,
     latency,
@@ -52,6 +53,7 @@ BENCHMARKS: dict[str, tuple[str, Benchmark]] = {
     "11": ("recovery after a crash", recovery.run),
     "12": ("journaled ctx.step overhead", durable.run),
     "13": ("10,000 suspended runs", suspended.run),
+    "18": ("log line → subscriber, idle daemon", events.run),
 }
 DEFAULT_OUTPUT = report.ROOT / "docs" / "benchmarks.md"
 

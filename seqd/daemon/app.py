@@ -27,7 +27,7 @@ from seqd.plugins.tracing import DaemonLifecycle
 from seqd.rpc.dispatch import Dispatcher
 from seqd.rpc.protocol import ReloadResult
 from seqd.rpc.server import Server
-from seqd.storage.announced import AnnouncedStorage
+from seqd.storage.traced import TracedStorage
 from seqd.tools.folder import FolderTools
 from seqd.tools.ratelimit import KeyedBuckets
 from seqd.tools.service import ToolService
@@ -174,7 +174,7 @@ class App:
             )
         context = StorageContext(state_dir=self.state_dir, durability=self.config.durability)
         try:
-            backend = AnnouncedStorage(
+            backend = TracedStorage(
                 factory.create(dict(self.config.backends.get(name, {})), context),
                 self.host.emit,
                 self.host.wants,

@@ -7,7 +7,7 @@ the subscriptions whose scope (``scope``) may hold it. A subscription
 from storage runs (``replay``), passes each event through its caller's view, and is
 bounded: a client too slow for its queue is cut with the cursor to resume from. What
 the bus hands out is in ``published``; the events themselves are
-``seqd.model.events``. Storage announces its writes (``seqd.storage.announced``) and
+``seqd.model.events``. Storage announces its writes (``seqd.storage.traced``) and
 ``seqd.api.events`` owns the subscriptions of each connection.
 
 May import: ``seqd.flow``, ``seqd.runtime``, ``seqd.plugins``, ``seqd.config``,

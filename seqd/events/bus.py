@@ -1,7 +1,7 @@
 """The event bus: what was written reaches the subscriptions that want it.
 
 Storage announces every run write, log append and journal append once it is stored
-(``seqd.storage.announced``); other parts publish on topics of their own (alerts,
+(``seqd.storage.traced``); other parts publish on topics of their own (alerts,
 schedules: ``topic`` and ``publish``). The bus routes each to the subscriptions whose
 scope may hold it — by run id, by tree root, or to those that watch every run — and
 each subscription decides the rest. With no subscription a publication costs one

@@ -83,9 +83,9 @@ class StorageBackend(Protocol):
         self, after: int, limit: int, root_id: str | None = None
     ) -> list[RunChange]:
         """Runs whose last write has a change position ``> after``, by position, at most
-        ``limit``; with ``root_id`` only the runs of that tree (the root included).
-        Each run appears once, as last written: a run written twice since ``after``
-        is listed at its later position only."""
+        ``limit``; with ``root_id`` only that run and every run under it (by
+        ``parent_id``: a flow's tree). Each run appears once, as last written: a run
+        written twice since ``after`` is listed at its later position only."""
 
     async def last_change(self) -> int:
         """The highest change position written so far (0 for an empty store)."""

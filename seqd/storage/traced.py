@@ -1,15 +1,21 @@
-"""The one place every storage call passes through: timed, counted, traced.
+"""The one place every storage call passes through: timed, counted, traced, and each
+write announced once stored.
 
 ``TracedStorage`` wraps whichever backend the config chose and emits a
 ``StorageCall`` tracer event per call (operation, duration, rows, error), so slow
-queries show up without any backend doing anything for it.
+queries show up without any backend doing anything for it. Given an ``Announce`` (the
+event bus), it tells it of every run write, log append and journal append that stored
+something, with its position, whoever wrote it (the engine, flows, task types through
+their jobs, recovery): events can neither be forgotten by a new writer nor sent before
+the write they report is stored. The unfinished runs recovery reads are told too,
+since they may log before their next write.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from seqd.model import timeutil
 from seqd.model.runs import (
@@ -30,20 +36,32 @@ from seqd.plugins.tracing import StorageCall, TraceEvent
 T = TypeVar("T")
 
 
+class Announce(Protocol):
+    """Who hears of stored writes (``seqd.events.bus.EventBus``)."""
+
+    def run_written(self, position: int, run: Run) -> None: ...
+    def logs_written(self, run_id: str, last: int, lines: Sequence[NewLogLine]) -> None: ...
+    def steps_written(self, run_id: str, last: int, steps: Sequence[NewStep]) -> None: ...
+    def known(self, runs: Sequence[Run]) -> None: ...
+
+
 class TracedStorage:
-    """A ``StorageBackend`` that delegates to ``inner`` and reports every call."""
+    """A ``StorageBackend`` that delegates to ``inner``, reports every call and
+    announces every write to ``announce``."""
 
     def __init__(
         self,
         inner: StorageBackend,
         emit: Callable[[TraceEvent], None],
         wants: Callable[[type[TraceEvent]], bool] = lambda _t: True,
+        announce: Announce | None = None,
     ) -> None:
         self.inner = inner
         self.name = inner.name
         self.location = inner.location
         self._emit = emit
         self._wants = wants
+        self._announce = announce
         self.calls = 0
         self.errors = 0
 
@@ -87,12 +105,16 @@ class TracedStorage:
         result: tuple[Run, int] = await self._traced(
             "create_run", self.inner.create_run(run), lambda r: int(r[1] > 0)
         )
+        if result[1] and self._announce is not None:
+            self._announce.run_written(result[1], result[0])
         return result
 
     async def update_run(self, run: Run, expect: Sequence[RunStatus] | None = None) -> int:
         result: int = await self._traced(
             "update_run", self.inner.update_run(run, expect), lambda r: int(r > 0)
         )
+        if result and self._announce is not None:
+            self._announce.run_written(result, run)
         return result
 
     async def get_run(self, run_id: str) -> Run | None:
@@ -115,6 +137,8 @@ class TracedStorage:
 
     async def unfinished_runs(self) -> list[Run]:
         result: list[Run] = await self._traced("unfinished_runs", self.inner.unfinished_runs(), len)
+        if self._announce is not None:
+            self._announce.known(result)
         return result
 
     async def run_changes(
@@ -134,6 +158,8 @@ class TracedStorage:
         result: int = await self._traced(
             "append_logs", self.inner.append_logs(run_id, lines), lambda _r: count
         )
+        if self._announce is not None:
+            self._announce.logs_written(run_id, result, lines)
         return result
 
     async def read_logs(self, run_id: str, after: int, limit: int) -> list[LogLine]:
@@ -151,6 +177,8 @@ class TracedStorage:
         result: int = await self._traced(
             "append_steps", self.inner.append_steps(run_id, steps), lambda _r: count
         )
+        if self._announce is not None:
+            self._announce.steps_written(run_id, result, steps)
         return result
 
     async def read_steps(self, run_id: str, after: int, limit: int) -> list[Step]:

@@ -133,7 +133,6 @@ _V4_CHANGES = (
     """,
     "INSERT INTO run_change_counter (last) SELECT coalesce(max(change_seq), 0) FROM runs",
     "CREATE UNIQUE INDEX runs_change ON runs (change_seq)",
-    "CREATE INDEX runs_root_change ON runs (root_id, change_seq)",
 )
 
 MIGRATIONS: tuple[Migration, ...] = (

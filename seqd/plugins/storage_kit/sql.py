@@ -61,12 +61,18 @@ class Statements:
             f"{prefix}UPDATE runs SET {assignments}, change_seq = {position} WHERE id = {p}"
         )
         self.returning = " RETURNING change_seq"
+        """What a store that computes ``position`` in SQL adds to learn it."""
         self.run_changes = (
             f"SELECT change_seq, data FROM runs WHERE change_seq > {p}"
             f" ORDER BY change_seq LIMIT {p}"
         )
+        # A run and every run under it, by parent_id (through runs_parent_id).
         self.tree_changes = (
-            f"SELECT change_seq, data FROM runs WHERE root_id = {p} AND change_seq > {p}"
+            "WITH RECURSIVE tree(id) AS ("
+            f" SELECT id FROM runs WHERE id = {p}"
+            " UNION ALL SELECT runs.id FROM runs JOIN tree ON runs.parent_id = tree.id)"
+            " SELECT change_seq, data FROM runs"
+            f" WHERE id IN (SELECT id FROM tree) AND change_seq > {p}"
             f" ORDER BY change_seq LIMIT {p}"
         )
         self.last_change = "SELECT coalesce(max(change_seq), 0) FROM runs"

@@ -82,15 +82,24 @@ class ChangeCases(Cases):
                 children = [
                     new_run(parent_id=root.id, root_id=root.id, task=f"step{i}") for i in range(4)
                 ]
+                nested = new_run(parent_id=children[1].id, root_id=root.id, task="nested")
                 other = new_run()
                 other = changed(other, root_id=other.id)
-                for run in (root, other, *children):
+                for run in (root, other, *children, nested):
                     await b.create_run(run)
                 done = changed(children[0], status="succeeded", finished_at=now())
                 assert await b.update_run(done) > 0
                 tree = await all_changes(b, root_id=root.id)
-                assert [c.run.id for c in tree] == [root.id, *(c.id for c in children[1:]), done.id]
+                assert [c.run.id for c in tree] == [
+                    root.id,
+                    *(c.id for c in children[1:]),
+                    nested.id,
+                    done.id,
+                ]
                 assert tree[-1].run == done
+                # Under a run that is not a root: its own subtree.
+                sub = await b.run_changes(0, 10, root_id=children[1].id)
+                assert [c.run.id for c in sub] == [children[1].id, nested.id]
                 positions = [c.position for c in tree]
                 assert positions == sorted(positions)
                 assert [c.run.id for c in await b.run_changes(0, 10, root_id=other.id)] == [

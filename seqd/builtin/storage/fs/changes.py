@@ -81,16 +81,16 @@ class ChangeLog:
         meta = self._meta.get(run_id)
         return meta is not None and meta.change == position
 
-    def after(self, position: int, limit: int, root_id: str | None = None) -> list[RunMeta]:
+    def after(self, position: int, limit: int, among: set[str] | None = None) -> list[RunMeta]:
         """The runs last written after ``position``, by position, at most ``limit``;
-        with ``root_id`` only that tree's (a walk over every later change)."""
+        with ``among`` only those runs (a walk over every later change)."""
         found: list[RunMeta] = []
         start = bisect_right(self._positions, position)
         for at in range(start, len(self._positions)):
             meta = self._meta.get(self._ids[at])
             if meta is None or meta.change != self._positions[at]:
                 continue
-            if root_id is not None and meta.root_id != root_id:
+            if among is not None and meta.id not in among:
                 continue
             found.append(meta)
             if len(found) >= limit:

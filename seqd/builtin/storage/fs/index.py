@@ -37,7 +37,6 @@ class RunMeta(msgspec.Struct, frozen=True, gc=False):
     status: str
     parent_id: str | None = None
     key: str | None = None
-    root_id: str | None = None
     change: int = 0
     """The change position of the run file's last write (0: written before seqd had
     them, until the scan at open numbers it)."""
@@ -82,7 +81,6 @@ class RunIndex:
         status: str,
         parent_id: str | None,
         key: str | None,
-        root_id: str | None = None,
         change: int = 0,
     ) -> RunMeta:
         """A ``RunMeta`` sharing string objects with the index where it can."""
@@ -90,12 +88,7 @@ class RunIndex:
         if parent_id is not None:
             parent = self.meta.get(parent_id)
             parent_id = parent.id if parent is not None else parent_id
-        if root_id == run_id:
-            root_id = run_id
-        elif root_id is not None:
-            root = self.meta.get(root_id)
-            root_id = root.id if root is not None else root_id
-        return RunMeta(run_id, task, _STATUS.get(status, status), parent_id, key, root_id, change)
+        return RunMeta(run_id, task, _STATUS.get(status, status), parent_id, key, change)
 
     def load(self, metas: Iterable[RunMeta]) -> None:
         """Bulk insert (the scan at open): append everything, sort each list once."""
@@ -173,6 +166,17 @@ class RunIndex:
                     return found, found[-1].id
                 found.append(m)
         return found, None
+
+    def tree(self, run_id: str) -> set[str]:
+        """``run_id`` and every run under it (by parent)."""
+        found = {run_id}
+        todo = [run_id]
+        while todo:
+            for child in self._parent.get(todo.pop(), ()):
+                if child not in found:
+                    found.add(child)
+                    todo.append(child)
+        return found
 
     def counts(self) -> dict[str, int]:
         return {status: len(ids) for status, ids in self._status.items() if ids}

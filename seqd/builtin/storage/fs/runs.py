@@ -73,9 +73,8 @@ class RunFiles:
         store = self.store
         position = store.index.changes.next()
         return store.index.make(
-            run.id, run.task, run.status, run.parent_id, run.idempotency_key, run.root_id,
-            position,
-        )  # fmt: skip
+            run.id, run.task, run.status, run.parent_id, run.idempotency_key, position
+        )
 
     async def _insert(self, run: Run) -> int:
         store, key = self.store, run.idempotency_key
@@ -233,7 +232,8 @@ class RunFiles:
         self.store.readers.check()
         if limit < 1:
             return []
-        metas = self.store.index.changes.after(after, limit, root_id)
+        index = self.store.index
+        metas = index.changes.after(after, limit, None if root_id is None else index.tree(root_id))
         found = await self.store.read(partial(ops.read_changes, [self._path(m) for m in metas]))
         changes: list[RunChange] = []
         for meta, change in zip(metas, found, strict=True):

@@ -52,7 +52,6 @@ class _Head(msgspec.Struct):
     status: RunStatus
     parent_id: str | None = None
     idempotency_key: str | None = None
-    root_id: str | None = None
     change: int = 0
 
 
@@ -154,9 +153,8 @@ class _Scan:
         if head.task != task:
             logger.warning("file storage: %s says task %r; using its folder", path, head.task)
         meta = self.index.make(
-            run_id, task, head.status, head.parent_id, head.idempotency_key, head.root_id,
-            head.change,
-        )  # fmt: skip
+            run_id, task, head.status, head.parent_id, head.idempotency_key, head.change
+        )
         seen = self.runs.get(run_id)
         if seen is not None:
             # A crash while a run moved to another task: the newer file wins.

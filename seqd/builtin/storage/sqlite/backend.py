@@ -27,6 +27,7 @@ from msgspec import Meta
 from seqd import hookimpl
 from seqd.builtin.storage.sqlite.connections import ReaderConnections, connect, prepare
 from seqd.builtin.storage.sqlite.faults import LABEL
+from seqd.builtin.storage.sqlite.positions import Positions
 from seqd.builtin.storage.sqlite.writer import Writer
 from seqd.model.runs import (
     KVEntry,
@@ -69,8 +70,7 @@ SMALL_BYTES = 64 * 1024
 _STEP_DECODER = msgspec.json.Decoder(Step)
 _SYNCHRONOUS = {"normal": "NORMAL", "full": "FULL"}
 
-_SQL = Statements("?", position="(SELECT coalesce(max(change_seq), 0) + 1 FROM runs)")
-_INSERT_RUN = _SQL.insert_run + _SQL.returning
+_SQL = Statements("?", position="?")  # the position is ``Positions``' (see there)
 _LAST_SEQ = "SELECT MAX(seq) FROM logs WHERE run_id = ?"
 _INSERT_LOG = "INSERT INTO logs (run_id, seq, ts, stream, text) VALUES (?, ?, ?, ?, ?)"
 _LAST_STEP = "SELECT MAX(seq) FROM steps WHERE run_id = ?"
@@ -109,6 +109,7 @@ class SQLiteBackend:
         self._connect = functools.partial(connect, path, busy_timeout_ms, _SYNCHRONOUS[durability])
         self.writer: Writer | None = None
         self._readers = ReaderPool(read_connections, "seqd-sqlite-read", LABEL, path)
+        self._positions = Positions()
         self._reader_conns = ReaderConnections(self._connect, path)
 
     # -- lifecycle -------------------------------------------------------------------
@@ -124,7 +125,7 @@ class SQLiteBackend:
         self.writer.start()
         self._readers.start()
         try:
-            await self.writer.submit(lambda conn: None)  # proves the file is writable
+            await self.writer.submit(self._positions.load)  # proves the file is writable
         except BaseException:
             await self.close()
             raise
@@ -164,7 +165,7 @@ class SQLiteBackend:
                 if found:
                     return str(found[0][0])
             try:
-                return int(conn.execute(_INSERT_RUN, row).fetchall()[0][0])
+                return self._positions.write(conn, _SQL.insert_run, row)
             except sqlite3.IntegrityError as exc:
                 raise run_exists(run.id) from exc
 
@@ -179,14 +180,12 @@ class SQLiteBackend:
         if expect is not None:
             query += f" AND status IN ({', '.join('?' * len(expect))})"
             params += tuple(expect)
-        query += _SQL.returning
 
         def op(conn: sqlite3.Connection) -> int:
             try:
-                rows = conn.execute(query, params).fetchall()
+                return self._positions.write(conn, query, params)
             except sqlite3.IntegrityError as exc:
                 raise key_taken(run.id, run.idempotency_key) from exc
-            return int(rows[0][0]) if rows else 0
 
         return await self._write(op, small=len(params[6]) <= SMALL_BYTES)
 

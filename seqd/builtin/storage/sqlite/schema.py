@@ -107,10 +107,10 @@ def _v3_kv(db: Any) -> None:
 
 
 def _v4_run_changes(db: Any) -> None:
-    # Every run write sets ``change_seq`` to the store's next change position (one more
-    # than the highest, read through the unique index under the write lock), so "runs
-    # changed after P" is one index range: events replay from it. Runs already stored
-    # are numbered in id (creation) order.
+    # Every run write sets ``change_seq`` to the store's next change position (see
+    # ``positions``), so "runs changed after P" is one range of this unique index:
+    # events replay from it (a tree's runs are found through runs_parent_id). Runs
+    # already stored are numbered in id (creation) order.
     db.execute("ALTER TABLE runs ADD COLUMN change_seq INTEGER NOT NULL DEFAULT 0")
     db.execute(
         "UPDATE runs SET change_seq = numbered.n FROM"
@@ -118,7 +118,6 @@ def _v4_run_changes(db: Any) -> None:
         " WHERE runs.id = numbered.id"
     )
     db.execute("CREATE UNIQUE INDEX runs_change ON runs (change_seq)")
-    db.execute("CREATE INDEX runs_root_change ON runs (root_id, change_seq)")
 
 
 MIGRATIONS: tuple[Migration, ...] = (

@@ -1,0 +1,120 @@
+"""seqctl on events: logs of a flow's tree, -n/--since, following across a daemon
+restart, watch in a pipe, and one frame of top."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+
+from tests.conftest import SEQCTL
+from tests.events.support import TASKS
+
+
+def etl(d, tmp_path):  # type: ignore[no-untyped-def]
+    with d.client() as c:
+        flow = c.submit(
+            "etl", {"csv": "name,amount\na,1\nb,2", "out": str(tmp_path / "o")}, wait=True
+        )
+    assert flow.status == "succeeded"
+    return flow
+
+
+def test_logs_of_a_flow_show_its_states_lines_with_their_task(make_daemon, tmp_path) -> None:
+    d = make_daemon()
+    flow = etl(d, tmp_path)
+    logs = d.seqctl("runs", "logs", flow.id)
+    assert logs.returncode == 0, logs
+    lines = logs.stdout.splitlines()
+    assert any("[etl-extract] extracted 2 rows" in line for line in lines), lines
+    assert any("[etl-load] wrote 2 rows" in line for line in lines), lines
+    last = d.seqctl("runs", "logs", flow.id, "-n", "1").stdout.splitlines()
+    assert last == lines[-1:]
+    assert d.seqctl("runs", "logs", flow.id, "--since", "1h").stdout.splitlines() == lines
+    assert d.seqctl("runs", "logs", flow.id, "--since", "0s").stdout == ""
+    as_json = [
+        json.loads(x) for x in d.seqctl("--json", "runs", "logs", flow.id).stdout.splitlines()
+    ]
+    assert {x["task"] for x in as_json} == {"etl-extract", "etl-load"}
+    assert all(x["run_id"] != flow.id for x in as_json)
+    followed = d.seqctl("run", "etl", "-f", "-i", "csv=name,amount", "-i", f"out={tmp_path / 'p'}")
+    assert followed.returncode == 0 and "[etl-extract] extracted 0 rows" in followed.stderr
+    bad = d.seqctl("runs", "logs", flow.id, "--since", "ten minutes")
+    assert bad.returncode == 2 and "not a duration" in bad.stderr
+
+
+def test_following_goes_on_across_a_daemon_crash(make_daemon) -> None:
+    d = make_daemon(tasks=[TASKS])
+    with d.client() as c:
+        run = c.submit("lines-shell", {"n": 3, "delay": 2})
+    env = {**os.environ, "SEQD_SOCKET": d.socket}
+    follower = subprocess.Popen(
+        [*SEQCTL, "runs", "logs", run.id, "-f"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True, env=env,
+    )  # fmt: skip
+    with d.client() as c:
+        subscribed(c)  # the run is in its first attempt's pause
+    d.kill()
+    d.start()  # recovery runs it again from the start
+    out, err = follower.communicate(timeout=60)
+    assert follower.returncode == 0, err
+    lines = out.splitlines()
+    assert [line.split(" ", 2)[2] for line in lines if " stdout " in line] == [
+        f"line {i} of the run, padded to make it a little longer" for i in (1, 2, 3)
+    ]
+    assert any("runs again" in line for line in lines)
+    assert "lost the daemon" in err
+
+
+def subscribed(client, count: int = 1) -> None:  # type: ignore[no-untyped-def]
+    """Wait until the daemon has ``count`` subscriptions (a seqctl process started)."""
+    deadline = time.monotonic() + 30
+    while client.status().subscriptions < count:
+        assert time.monotonic() < deadline, "the seqctl process never subscribed"
+        time.sleep(0.05)
+
+
+def test_watch_in_a_pipe_prints_a_line_per_change(make_daemon) -> None:
+    d = make_daemon(tasks=[TASKS])
+    env = {**os.environ, "SEQD_SOCKET": d.socket}
+    for args, parse in (
+        (["watch", "--task", "quick"], str.split),
+        (["--json", "watch"], json.loads),
+    ):
+        watcher = subprocess.Popen([*SEQCTL, *args], stdout=subprocess.PIPE, text=True, env=env)
+        try:
+            with d.client() as c:
+                subscribed(c)
+                run = c.submit("quick", wait=True)
+                assert watcher.stdout is not None
+                seen = [parse(watcher.stdout.readline()) for _ in range(3)]
+        finally:
+            watcher.send_signal(signal.SIGINT)
+            watcher.wait(10)
+        if isinstance(seen[0], dict):
+            assert [(r["id"], r["status"]) for r in seen] == [
+                (run.id, s) for s in ("queued", "running", "succeeded")
+            ]
+        else:
+            assert [(w[1], w[2], w[3]) for w in seen] == [
+                (run.id, "quick", s) for s in ("queued", "running", "succeeded")
+            ]
+        assert watcher.returncode == 0
+
+
+def test_top_prints_one_frame_at_a_fixed_width(make_daemon) -> None:
+    d = make_daemon(tasks=[TASKS])
+    with d.client() as c:
+        failed = c.submit("fail", wait=True)
+        busy = c.submit("lines-shell", {"n": 1, "delay": 30})
+        c.wait(busy.id, timeout_s=0.2)
+    frame = d.seqctl("top", "--once", "--width", "80")
+    assert frame.returncode == 0, frame
+    lines = frame.stdout.splitlines()
+    assert max(len(line) for line in lines) <= 80
+    text = frame.stdout
+    assert "workers" in text and "running (1)" in text and "latest failures" in text
+    assert busy.id in text and "lines-shell" in text
+    assert failed.id in text and "exception" in text
