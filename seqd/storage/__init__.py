@@ -1,6 +1,7 @@
 """The core's side of storage: every call timed, counted and traced, and every write
-announced to the event bus once stored (``traced``), the key-value cache in front of the
-store (``kvcache``), and export/import of a whole store as JSON Lines (``transfer``). The interface backends implement is ``seqd.plugins.storage``; the
+announced to the event bus once stored (``traced``), the key-value cache in front of
+the store (``kvcache``), and export/import of a whole store as JSON Lines
+(``transfer``). The interface backends implement is ``seqd.plugins.storage``; the
 backends themselves are plugins.
 
 May import: ``seqd.events``, ``seqd.plugins``, ``seqd.config``, ``seqd.model``,
