@@ -158,6 +158,7 @@ def test_example_config_is_complete_and_valid(tmp_path: Path) -> None:
                 "limits",
                 "access",
                 "tools",
+                "events",
                 "backends",
                 "task_types",
             }:
@@ -166,6 +167,7 @@ def test_example_config_is_complete_and_valid(tmp_path: Path) -> None:
     # The values the example claims to be defaults are the defaults.
     parsed = tomllib.loads(example)
     assert parsed["limits"] == msgspec.to_builtins(Config().limits)
+    assert parsed["events"] == msgspec.to_builtins(Config().events)
     assert parsed["task_types"]["shell"] == msgspec.to_builtins(ShellTypeConfig())
 
 
