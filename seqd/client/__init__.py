@@ -11,8 +11,9 @@ that ``from seqd.client import Client`` stays free of asyncio, msgspec and ``typ
 
 The methods are defined once, in ``_methods``, as steps that both clients run;
 ``sync`` and ``aio`` only move bytes. ``_calls`` is how a method call runs whatever
-the I/O (steps, ids, lines, timeouts, results), ``_codec`` the messages and errors
-both codecs share, ``_typed`` and ``_plain`` the two codecs.
+the I/O (steps, ids, lines, timeouts, results, the events of subscriptions),
+``_declare`` how steps become methods, ``_codec`` the messages and errors both codecs
+share, ``_typed`` and ``_plain`` the two codecs.
 
 May import: ``seqd.rpc`` (``protocol``, ``strictjson``), ``seqd.model``,
 ``seqd.errors`` and ``seqd.config.paths`` — never the daemon side.

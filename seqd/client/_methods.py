@@ -15,24 +15,15 @@ from __future__ import annotations
 
 import time
 
-from seqd.client._calls import (
-    Batch,
-    End,
-    Listen,
-    Request,
-    Subscribe,
-    generic_call,
-    params_from,
-    stream,
-    unary,
-)
+from seqd.client._calls import Batch, End, Listen, Request, Subscribe
+from seqd.client._declare import generic_call, params_from, stream, unary
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Sequence
     from typing import Any
 
-    from seqd.client._calls import Steps, Stream
+    from seqd.client._declare import Steps, Stream
     from seqd.model.runs import Run, RunStatus
     from seqd.model.tasks import TaskDef, TaskSummary
     from seqd.rpc.protocol import (

@@ -36,7 +36,7 @@ from seqd.client._typed import CODEC
 from seqd.client.notification import Notification
 
 if TYPE_CHECKING:
-    from seqd.client._calls import Steps, Stream
+    from seqd.client._declare import Steps, Stream
 
 logger = logging.getLogger(__name__)
 

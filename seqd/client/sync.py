@@ -37,8 +37,8 @@ if TYPE_CHECKING:
     from types import TracebackType
     from typing import Any, TypeVar
 
-    from seqd.client._calls import Steps, Stream
     from seqd.client._codec import Codec, Message
+    from seqd.client._declare import Steps, Stream
     from seqd.client.notification import Notification
 
     T = TypeVar("T")

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import secrets
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from seqd.events.published import LinesWritten, Published, RunWritten, TopicPublished
@@ -134,33 +134,26 @@ class EventBus:
             self._send(targets, RunWritten(RunEvent(run=run), position))
 
     def logs_written(self, run_id: str, last: int, lines: Sequence[NewLogLine]) -> None:
-        if not self._count or not lines:
-            return
-        targets = self._seq_targets(run_id)
-        if targets:
-            first = last - len(lines) + 1
-            task, root = self._unfinished.get(run_id, (None, None))
-            numbered = [
-                LogLine(seq=first + i, ts=line.ts, stream=line.stream, text=line.text)
-                for i, line in enumerate(lines)
-            ]
-            event = LogEvent(run_id=run_id, task=task, root_id=root, lines=numbered)
-            self._send(targets, LinesWritten(event))
+        if self._count and lines:
+            self._seq_written(run_id, last, lines, _log_event)
 
     def steps_written(self, run_id: str, last: int, steps: Sequence[NewStep]) -> None:
-        if not self._count or not steps:
-            return
+        if self._count and steps:
+            self._seq_written(run_id, last, steps, _step_event)
+
+    def _seq_written(
+        self,
+        run_id: str,
+        last: int,
+        entries: Sequence[Any],
+        event: Callable[[str, str | None, str | None, int, Sequence[Any]], LogEvent | StepEvent],
+    ) -> None:
+        """Entries appended to a run's log or journal, numbered up to ``last``."""
         targets = self._seq_targets(run_id)
         if targets:
-            first = last - len(steps) + 1
             task, root = self._unfinished.get(run_id, (None, None))
-            numbered = [
-                Step(seq=first + i, ts=s.ts, kind=s.kind, key=s.key, name=s.name,
-                     status=s.status, data=s.data)
-                for i, s in enumerate(steps)
-            ]  # fmt: skip
-            event = StepEvent(run_id=run_id, task=task, root_id=root, steps=numbered)
-            self._send(targets, LinesWritten(event))
+            first = last - len(entries) + 1
+            self._send(targets, LinesWritten(event(run_id, task, root, first, entries)))
 
     def _seq_targets(self, run_id: str) -> set[Subscription]:
         _, root = self._unfinished.get(run_id, (None, None))
@@ -190,3 +183,24 @@ class EventBus:
     def _send(targets: set[Subscription], pub: Published) -> None:
         for sub in targets:
             sub.offer(pub)
+
+
+def _log_event(
+    run_id: str, task: str | None, root: str | None, first: int, lines: Sequence[NewLogLine]
+) -> LogEvent:
+    numbered = [
+        LogLine(seq=first + i, ts=line.ts, stream=line.stream, text=line.text)
+        for i, line in enumerate(lines)
+    ]
+    return LogEvent(run_id=run_id, task=task, root_id=root, lines=numbered)
+
+
+def _step_event(
+    run_id: str, task: str | None, root: str | None, first: int, steps: Sequence[NewStep]
+) -> StepEvent:
+    numbered = [
+        Step(seq=first + i, ts=s.ts, kind=s.kind, key=s.key, name=s.name, status=s.status,
+             data=s.data)
+        for i, s in enumerate(steps)
+    ]  # fmt: skip
+    return StepEvent(run_id=run_id, task=task, root_id=root, steps=numbered)

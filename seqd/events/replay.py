@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
 
 from seqd.errors import SeqdError
 from seqd.events.bus import EventBus
@@ -175,29 +177,39 @@ async def _changes(sub: Subscription, storage: StorageBackend) -> None:
 
 async def _lines(sub: Subscription, storage: StorageBackend, run: Run) -> None:
     """The run's log lines and journal entries after what ``sub`` has delivered."""
-    state, scope = sub.state, sub.scope
     if sub.done_in_replay(run.id):
         return
-    if scope.logs:
-        after = state.logs.get(run.id, 0)
-        while not sub.ended:
-            lines = await storage.read_logs(run.id, after, PAGE)
-            if not lines:
-                break
-            event = LogEvent(run_id=run.id, task=run.task, root_id=run.root_id, lines=lines)
-            sub.lines_written(LinesWritten(event))
-            after = lines[-1].seq
-            await sub.room()
-    if scope.steps:
-        after = state.steps.get(run.id, 0)
-        while not sub.ended:
-            steps = await storage.read_steps(run.id, after, PAGE)
-            if not steps:
-                break
-            event_s = StepEvent(run_id=run.id, task=run.task, root_id=run.root_id, steps=steps)
-            sub.lines_written(LinesWritten(event_s))
-            after = steps[-1].seq
-            await sub.room()
+    if sub.scope.logs:
+        await _seq(sub, run, sub.state.logs, storage.read_logs, _log_event)
+    if sub.scope.steps:
+        await _seq(sub, run, sub.state.steps, storage.read_steps, _step_event)
+
+
+async def _seq(
+    sub: Subscription,
+    run: Run,
+    delivered: dict[str, int],
+    read: Callable[[str, int, int], Awaitable[Sequence[Any]]],
+    event: Callable[[Run, Any], LogEvent | StepEvent],
+) -> None:
+    """Entries of one of the run's seq files (log, journal) after those delivered, a
+    page at a time, each page once the client took most of the one before."""
+    after = delivered.get(run.id, 0)
+    while not sub.ended:
+        entries = await read(run.id, after, PAGE)
+        if not entries:
+            return
+        sub.lines_written(LinesWritten(event(run, entries)))
+        after = entries[-1].seq
+        await sub.room()
+
+
+def _log_event(run: Run, lines: Any) -> LogEvent:
+    return LogEvent(run_id=run.id, task=run.task, root_id=run.root_id, lines=lines)
+
+
+def _step_event(run: Run, steps: Any) -> StepEvent:
+    return StepEvent(run_id=run.id, task=run.task, root_id=run.root_id, steps=steps)
 
 
 def _topics(sub: Subscription, bus: EventBus) -> list[str]:

@@ -41,12 +41,6 @@ class Scope:
         ``root_id``, and tracks each run of its scope)."""
         return self.logs or self.steps
 
-    @property
-    def tree(self) -> str | None:
-        """The root of the tree it reads from storage (``root_id``; for ``run_id`` the
-        replay looks the run's root up)."""
-        return self.root_id
-
     def holds(self, run_id: str, root_id: str | None, task: str | None) -> bool:
         """Whether a run (its lines, its journal) is in the scope."""
         return (

@@ -17,7 +17,8 @@ from seqd.model.runs import LogLine, Run, Step
 
 
 class Event(msgspec.Struct, kw_only=True, omit_defaults=True, tag_field="topic"):
-    """Base of every event; ``topic`` names its kind."""
+    """Base of every event; ``topic`` names its kind. Every member but ``subscription``
+    and ``cursor`` (which the daemon sends first) is always sent."""
 
     subscription: str = ""
     """The id ``events.subscribe`` answered."""
@@ -41,9 +42,9 @@ class LogEvent(Event, tag="log", kw_only=True):
     """Log lines of one run as they were stored, in ``seq`` order."""
 
     run_id: str
-    task: str | None = None
+    task: str | None
     """The run's task (to tell the runs of a tree apart), when known."""
-    root_id: str | None = None
+    root_id: str | None
     lines: list[LogLine]
 
 
@@ -51,8 +52,8 @@ class StepEvent(Event, tag="step", kw_only=True):
     """Journal entries of one run (a flow's transitions and state outcomes), in order."""
 
     run_id: str
-    task: str | None = None
-    root_id: str | None = None
+    task: str | None
+    root_id: str | None
     steps: list[Step]
 
 
@@ -60,7 +61,7 @@ class LiveEvent(Event, tag="live", kw_only=True):
     """Sent once, when what ``since`` (or ``tail``/``from_time``) asked for has been
     replayed: every event after it is live."""
 
-    missed: list[str] = []
+    missed: list[str]
     """Topics without storage (see ``TopicEvent``) whose events since the cursor were no
     longer all held in memory: some may be missing."""
 

@@ -146,13 +146,7 @@ def duration(text: str) -> float:
 
 
 def count(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if not 0 <= value <= 100_000:
-        raise argparse.ArgumentTypeError("must be between 0 and 100000")
-    return value
+    return _whole(text, 0, 100_000)
 
 
 def json_value(text: str) -> object:
@@ -165,10 +159,14 @@ def json_value(text: str) -> object:
 
 
 def limit(text: str) -> int:
+    return _whole(text, 1, 1000)
+
+
+def _whole(text: str, low: int, high: int) -> int:
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if not 1 <= value <= 1000:
-        raise argparse.ArgumentTypeError("must be between 1 and 1000")
+    if not low <= value <= high:
+        raise argparse.ArgumentTypeError(f"must be between {low} and {high}")
     return value

@@ -14,8 +14,14 @@ import os
 
 import msgspec
 
-from seqd.builtin.storage.fs.files import TMP_SUFFIX, Batch, atomic_write, read_file, remove
-from seqd.errors import StorageUnavailable
+from seqd.builtin.storage.fs.files import (
+    TMP_SUFFIX,
+    Batch,
+    atomic_write,
+    decoded,
+    read_file,
+    remove,
+)
 from seqd.model.runs import KVEntry
 
 _ENCODER = msgspec.json.Encoder()
@@ -36,12 +42,7 @@ def key_file(root: str, namespace: str, key: str) -> str:
 
 
 def _decode(path: str, data: bytes) -> KVEntry:
-    try:
-        return _DECODER.decode(data)
-    except msgspec.DecodeError as exc:
-        raise StorageUnavailable(
-            f"file storage: key-value file {path} is unreadable: {exc}", {"path": path}
-        ) from exc
+    return decoded(_DECODER, path, data, "key-value file")
 
 
 def read(root: str, namespace: str, key: str) -> KVEntry | None:

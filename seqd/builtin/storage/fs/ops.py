@@ -14,8 +14,15 @@ from contextlib import suppress
 
 import msgspec
 
-from seqd.builtin.storage.fs.files import Batch, atomic_write, claim, move, read_file, remove
-from seqd.errors import StorageUnavailable
+from seqd.builtin.storage.fs.files import (
+    Batch,
+    atomic_write,
+    claim,
+    decoded,
+    move,
+    read_file,
+    remove,
+)
 from seqd.model.runs import Run, RunChange
 
 logger = logging.getLogger(__name__)
@@ -135,9 +142,4 @@ def _read_or_none(path: str) -> bytes | None:
 
 
 def _decoded(path: str, data: bytes) -> Run:
-    try:
-        return _RUN.decode(data)
-    except msgspec.DecodeError as exc:
-        raise StorageUnavailable(
-            f"file storage: run file {path} is unreadable: {exc}", {"path": path}
-        ) from exc
+    return decoded(_RUN, path, data, "run file")
