@@ -208,11 +208,14 @@ def test_subscriptions_per_connection_are_bounded(make_daemon, tmp_path) -> None
     config.write_text("[events]\nmax_subscriptions = 2\n")
     d = make_daemon(tasks=[TASKS], env={"SEQD_CONFIG": str(config)})
     raw = Raw(d.socket)
-    for _ in range(2):
-        raw.call("events.subscribe", {"topics": ["run"]})
-    raw.request("events.subscribe", {"topics": ["run"]})
-    error = raw.message()
-    while "id" not in error:  # the live events of the first two may come first
-        error = raw.message()
+    for _ in range(3):
+        raw.request("events.subscribe", {"topics": ["run"]})
+    answers = []
+    while len(answers) < 3:  # the live events of the first two come in between
+        message = raw.message()
+        if "id" in message:
+            answers.append(message)
+    assert ["result" in a for a in answers] == [True, True, False]
+    error = answers[2]
     assert error["error"]["data"]["type"] == "rate_limited"
     assert error["error"]["data"]["details"] == {"limit": 2}
