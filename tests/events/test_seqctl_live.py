@@ -118,3 +118,5 @@ def test_top_prints_one_frame_at_a_fixed_width(make_daemon) -> None:
     assert "workers" in text and "running (1)" in text and "latest failures" in text
     assert busy.id in text and "lines-shell" in text
     assert failed.id in text and "exception" in text
+    with d.client() as c:
+        c.cancel(busy.id)  # not left for the daemon's stop to wait for
