@@ -19,6 +19,8 @@ class Raw:
         self.sock.connect(path)
         self.buffer = b""
         self.next_id = 0
+        self.early: list[dict[str, Any]] = []
+        """Events read while waiting for a reply (of earlier subscriptions)."""
 
     def request(self, method: str, params: dict[str, Any] | None = None) -> int:
         self.next_id += 1
@@ -43,15 +45,22 @@ class Raw:
         return json.loads(line)
 
     def call(self, method: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
-        """The reply to one request (no events may come before it)."""
+        """The reply to one request; events that come first are kept for ``events``."""
         rid = self.request(method, params)
-        reply = self.message()
-        assert reply.get("id") == rid, reply
-        return reply
+        while True:
+            reply = self.message()
+            if reply.get("method") != "event":
+                assert reply.get("id") == rid, reply
+                return reply
+            self.early.append(reply["params"])
 
     def events(self, until: Any, timeout: float = 20.0) -> list[dict[str, Any]]:
         """Event params up to and including the first for which ``until(params)``."""
         found: list[dict[str, Any]] = []
+        while self.early:
+            found.append(self.early.pop(0))
+            if until(found[-1]):
+                return found
         deadline = time.monotonic() + timeout
         while True:
             message = self.message(max(0.1, deadline - time.monotonic()))

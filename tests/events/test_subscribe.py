@@ -22,6 +22,7 @@ def test_events_follow_the_answer_and_show_every_transition(make_daemon) -> None
     d = make_daemon(tasks=[TASKS])
     raw = Raw(d.socket)
     reply = raw.call("events.subscribe", {"topics": ["run"], "task": "quick"})
+    assert raw.early == []  # the answer comes before any event
     sub = reply["result"]["id"]
     assert reply["result"]["cursor"]
     live = raw.events(topic("live"))
@@ -34,6 +35,27 @@ def test_events_follow_the_answer_and_show_every_transition(make_daemon) -> None
     assert all(e["subscription"] == sub for e in events)
     assert len({e["cursor"] for e in events}) == 3
     assert events[-1]["run"]["output"] == 1
+
+
+def test_one_connection_holds_several_subscriptions(make_daemon) -> None:
+    d = make_daemon(tasks=[TASKS])
+    raw = Raw(d.socket)
+    quick = raw.call("events.subscribe", {"topics": ["run"], "task": "quick"})["result"]["id"]
+    noop = raw.call("events.subscribe", {"topics": ["run"], "task": "noop"})["result"]["id"]
+    with d.client() as c:
+        runs = {quick: c.submit("quick", wait=True).id, noop: c.submit("noop", wait=True).id}
+    waiting = set(runs)
+
+    def both_ended(event: dict[str, Any]) -> bool:
+        if event["topic"] == "run" and event["run"]["status"] == "succeeded":
+            waiting.discard(event["subscription"])
+        return not waiting
+
+    events = raw.events(both_ended)
+    for sub in (quick, noop):
+        mine = [e for e in events if e["subscription"] == sub]
+        assert [e["topic"] for e in mine] == ["live", "run", "run", "run"], sub
+        assert {e["run"]["id"] for e in mine[1:]} == {runs[sub]}
 
 
 def test_a_client_back_with_its_cursor_misses_nothing_even_after_a_restart(make_daemon) -> None:
