@@ -120,3 +120,39 @@ def test_top_prints_one_frame_at_a_fixed_width(make_daemon) -> None:
     assert failed.id in text and "exception" in text
     with d.client() as c:
         c.cancel(busy.id)  # not left for the daemon's stop to wait for
+
+
+def on_a_terminal(d, args: list[str], task: str, data: dict) -> str:  # type: ignore[no-untyped-def]
+    """Run ``seqctl ARGS`` on a pseudo-terminal, start a run of ``task`` once it is
+    subscribed, read what it draws until the run's id shows, then Ctrl-C it."""
+    import pty
+    import select
+
+    leader, follower = pty.openpty()
+    env = {**os.environ, "SEQD_SOCKET": d.socket, "COLUMNS": "120", "LINES": "30"}
+    proc = subprocess.Popen([*SEQCTL, *args], stdin=follower, stdout=follower,
+                            stderr=follower, env=env)  # fmt: skip
+    os.close(follower)
+    drawn = b""
+    try:
+        with d.client() as c:
+            subscribed(c)
+            run = c.submit(task, data)
+            deadline = time.monotonic() + 30
+            while run.id.encode() not in drawn and time.monotonic() < deadline:
+                if select.select([leader], [], [], 0.5)[0]:
+                    drawn += os.read(leader, 65536)
+            c.cancel(run.id)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(10) == 0
+        os.close(leader)
+    assert run.id.encode() in drawn, drawn[-2000:]
+    return drawn.decode(errors="replace")
+
+
+def test_watch_and_top_draw_on_a_terminal(make_daemon) -> None:
+    d = make_daemon(tasks=[TASKS])
+    assert "quick" in on_a_terminal(d, ["watch"], "quick", {})
+    drawn = on_a_terminal(d, ["top"], "lines-shell", {"delay": 30})
+    assert "running (1)" in drawn and "workers" in drawn
