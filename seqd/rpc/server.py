@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import select
 import socket
 import struct
 from collections import deque
@@ -30,6 +31,8 @@ _encoder = msgspec.json.Encoder()
 PENDING_PAUSE = 1000
 """Lines queued behind a waiting request before the connection stops being read."""
 PENDING_RESUME = 100
+PEER_CHECK_S = 5.0
+"""How often a half-closed connection kept for its subscriptions is checked."""
 _PEERCRED = struct.Struct("3i")
 
 
@@ -43,6 +46,20 @@ async def _answer(outcome: bytes | Awaitable[bytes | None] | None) -> bytes | No
     except Exception:
         logger.exception("answering a request failed")
         return _encoder.encode(error_response(None, InternalError("internal error")))
+
+
+def peer_gone(transport: asyncio.BaseTransport | None) -> bool:
+    """Whether the other end of a half-closed connection has closed it altogether (a
+    Unix socket reports POLLHUP once both directions are shut)."""
+    sock = transport.get_extra_info("socket") if transport is not None else None
+    if sock is None:
+        return True
+    try:
+        poller = select.poll()
+        poller.register(sock.fileno(), select.POLLIN)
+        return any(events & (select.POLLHUP | select.POLLERR) for _, events in poller.poll(0))
+    except (OSError, ValueError):
+        return True
 
 
 def peer_credentials(sock: socket.socket | None) -> tuple[int, int, int]:
@@ -114,12 +131,29 @@ class Connection(asyncio.Protocol):
 
     def eof_received(self) -> bool:
         """The client closed its sending side (``echo ... | socat``): answer what is
-        still being served, then close. True keeps the transport half-open."""
+        still being served, then close. True keeps the transport half-open — not when
+        the client is gone altogether (it may have subscriptions, which would otherwise
+        keep a dead connection until their next event)."""
         self._eof = True
-        if self._busy():
+        if self._busy() and not peer_gone(self.transport):
+            if self.push.busy:
+                self._check_peer_later()
             return True
         self.close()
         return False
+
+    def _check_peer_later(self) -> None:
+        """While half-open for subscriptions, look now and then whether the client is
+        still there (a dead one is noticed at the next write otherwise)."""
+        asyncio.get_running_loop().call_later(PEER_CHECK_S, self._check_peer)
+
+    def _check_peer(self) -> None:
+        if self._closing:
+            return
+        if peer_gone(self.transport):
+            self.close()
+        elif self.push.busy:
+            self._check_peer_later()
 
     def _busy(self) -> bool:
         return bool(self._pending or self._slow or self.push.busy) or (

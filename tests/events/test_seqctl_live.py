@@ -69,11 +69,27 @@ def test_following_goes_on_across_a_daemon_crash(make_daemon) -> None:
 
 
 def subscribed(client, count: int = 1) -> None:  # type: ignore[no-untyped-def]
-    """Wait until the daemon has ``count`` subscriptions (a seqctl process started)."""
+    """Wait until the daemon has ``count`` subscriptions (a seqctl process started, or
+    ended)."""
     deadline = time.monotonic() + 30
-    while client.status().subscriptions < count:
-        assert time.monotonic() < deadline, "the seqctl process never subscribed"
+    while client.status().subscriptions != count:
+        assert time.monotonic() < deadline, "seqctl never (un)subscribed"
         time.sleep(0.05)
+
+
+def read_lines(proc: subprocess.Popen[bytes], count: int, timeout: float = 30) -> list[str]:
+    """``count`` lines from a child's stdout pipe (read unbuffered), failing after
+    ``timeout``."""
+    import select
+
+    assert proc.stdout is not None
+    fd, data = proc.stdout.fileno(), b""
+    deadline = time.monotonic() + timeout
+    while data.count(b"\n") < count:
+        left = deadline - time.monotonic()
+        assert left > 0 and select.select([fd], [], [], left)[0], data
+        data += os.read(fd, 65536)
+    return data.decode().splitlines()[:count]
 
 
 def test_watch_in_a_pipe_prints_a_line_per_change(make_daemon) -> None:
@@ -83,16 +99,17 @@ def test_watch_in_a_pipe_prints_a_line_per_change(make_daemon) -> None:
         (["watch", "--task", "quick"], str.split),
         (["--json", "watch"], json.loads),
     ):
-        watcher = subprocess.Popen([*SEQCTL, *args], stdout=subprocess.PIPE, text=True, env=env)
+        watcher = subprocess.Popen([*SEQCTL, *args], stdout=subprocess.PIPE, env=env)
         try:
             with d.client() as c:
                 subscribed(c)
                 run = c.submit("quick", wait=True)
-                assert watcher.stdout is not None
-                seen = [parse(watcher.stdout.readline()) for _ in range(3)]
+                seen = [parse(line) for line in read_lines(watcher, 3)]
         finally:
             watcher.send_signal(signal.SIGINT)
             watcher.wait(10)
+        with d.client() as c:
+            subscribed(c, 0)
         if isinstance(seen[0], dict):
             assert [(r["id"], r["status"]) for r in seen] == [
                 (run.id, s) for s in ("queued", "running", "succeeded")
