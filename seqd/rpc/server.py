@@ -4,7 +4,9 @@ One ``asyncio.Protocol`` per connection. Lines are answered in order; a handler 
 completes synchronously is answered inside ``data_received``; a slow method
 (``runs.wait``, waiting submits) is served concurrently so it never holds up the
 connection. A line over the size limit gets an error and the connection is closed.
-A client that stops reading makes us stop reading it (transport flow control).
+A client that stops reading makes us stop reading it (transport flow control). Each
+connection has a ``Push`` (``Caller.push``): what the layers above write unasked
+(event notifications), with the same flow control, and told when the connection goes.
 """
 
 from __future__ import annotations
