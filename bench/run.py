@@ -23,6 +23,7 @@ from bench import (
     calibrate,
     cli_cold,
     durable,
+    events,
     flows,
     history,
     latency,
@@ -59,6 +60,7 @@ BENCHMARKS: dict[str, tuple[str, Benchmark]] = {
     "15": ("prune of 100,000 runs", prune.run),
     "16": ("schedules: fire latency and idle cost", schedules.run),
     "17": ("the cost of counting (metrics on vs off)", metrics_cost.run),
+    "18": ("log line → subscriber, idle daemon", events.run),
     "19": ("batches: runs.submit_many throughput", batches.run),
 }
 DEFAULT_OUTPUT = report.ROOT / "docs" / "benchmarks.md"

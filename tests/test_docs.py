@@ -104,7 +104,7 @@ def test_every_config_key_is_documented() -> None:
     }
     assert tables == {
         "limits", "access", "tools", "retention", "scheduler", "task_env", "secrets",
-        "backends", "task_types", "metrics", "alerts",
+        "events", "backends", "task_types", "metrics", "alerts",
     }  # fmt: skip
     missing = []
     for key in keys:
@@ -166,6 +166,7 @@ def test_example_config_is_complete_and_valid(tmp_path: Path) -> None:
                 "scheduler",
                 "task_env",
                 "secrets",
+                "events",
                 "backends",
                 "task_types",
                 "metrics",
@@ -177,6 +178,7 @@ def test_example_config_is_complete_and_valid(tmp_path: Path) -> None:
     parsed = tomllib.loads(example)
     assert parsed["limits"] == msgspec.to_builtins(Config().limits)
     assert parsed["retention"] == msgspec.to_builtins(Config().retention)
+    assert parsed["events"] == msgspec.to_builtins(Config().events)
     shell = msgspec.to_builtins(ShellTypeConfig())
     assert parsed["task_types"]["shell"] == {k: v for k, v in shell.items() if v is not None}
     assert parsed["task_env"] == msgspec.to_builtins(Config().task_env)

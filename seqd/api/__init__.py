@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from seqd.api import (
     daemon,
+    events,
     observe,
     plugins,
     retention,
@@ -29,6 +30,8 @@ if TYPE_CHECKING:
 
 def build(app: Daemon) -> dict[str, Handler]:
     table: dict[str, Handler] = {}
-    for module in (daemon, plugins, tasks, runs, retention, traces, tools, schedules, observe, rpc):
+    for module in (
+        daemon, plugins, tasks, runs, retention, traces, tools, schedules, observe, rpc, events,
+    ):  # fmt: skip
         table.update(module.handlers(app))
     return table

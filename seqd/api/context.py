@@ -13,6 +13,7 @@ from seqd.access.policy import Policy
 from seqd.catalog.catalog import Catalog
 from seqd.config.settings import Config
 from seqd.engine import Engine
+from seqd.events.bus import EventBus
 from seqd.observe.hub import Observability
 from seqd.plugins.host import PluginHost
 from seqd.plugins.storage import StorageBackend
@@ -35,6 +36,8 @@ class Daemon(Protocol):
     catalog: Catalog
     engine: Engine
     pruner: Pruner
+    events: EventBus
+    """Where stored writes are announced and subscriptions are routed."""
     tools: ToolService
     observe: Observability
     schedules: Operations

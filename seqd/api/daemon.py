@@ -62,6 +62,7 @@ def handlers(app: Daemon) -> dict[str, Handler]:
             workers=WorkerInfo(pools=pools, **app.engine.stats()),
             tasks=len(app.catalog.entries),
             connections=len(app.server.connections) if app.server else 0,
+            subscriptions=app.events.subscriptions,
             rss_bytes=process.memory_info().rss,
             limits=LimitsInfo(
                 max_line_bytes=limits.max_line_bytes,

@@ -51,7 +51,7 @@ def _status_rows(st: StatusResult) -> list[tuple[str, object]]:
         ("tasks", st.tasks),
         ("tools", st.tools),
         ("rate limits", _rate_limits(st.rate_limits)),
-        ("connections", st.connections),
+        ("connections", f"{st.connections}, {st.subscriptions} event subscriptions"),
         ("rss", size(st.rss_bytes)),
         ("tracers", _tracers(getattr(st, "tracers", None) or {})),
     ]

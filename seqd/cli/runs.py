@@ -1,17 +1,18 @@
 """seqctl's run commands: ``run TASK`` and ``runs ls|show|logs|cancel|wait``.
 
 Waiting is done in bounded ``runs.wait`` calls (so no single request is unbounded and
-a lost daemon is noticed), and following logs alternates ``runs.logs`` with a short
-``runs.wait``, which returns early when the run ends: no busy loop. Ctrl-C stops the
-waiting, never the run. A run given as a reference (a prefix, ``last``) is resolved
-once, by the daemon, before a command that makes several calls about it. As in
-``commands``, results are ``AttrDict``s read through the Structs' field names.
+a lost daemon is noticed); log lines, followed or not, come from an event subscription
+(``seqd.cli.follow``). Ctrl-C stops the waiting, never the run. A run given as a
+reference (a prefix, ``last``) is resolved once, by the daemon, before a command that
+makes several calls about it. As in ``commands``, results are ``AttrDict``s read
+through the Structs' field names.
 """
 
 from __future__ import annotations
 
 import time
 
+from seqd.cli.follow import follow
 from seqd.cli.inputs import UsageError, build_input
 from seqd.cli.output import (
     clock,
@@ -31,6 +32,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     import argparse
     from collections.abc import Callable
+    from typing import Any
 
     from seqd.cli.output import Out
     from seqd.client import Client
@@ -40,9 +42,6 @@ WAIT_CHUNK_S = 60.0
 """Longest single ``runs.wait`` while waiting for a run to end."""
 SPINNER_CHUNK_S = 1.0
 """...and with a spinner, whose status line shows each change within this."""
-FOLLOW_POLL_S = 1.0
-"""How long to wait for the run to end between two reads of its log when following."""
-LOG_PAGE = 1000
 
 
 def run(client: Client, args: argparse.Namespace, out: Out) -> int:
@@ -76,17 +75,17 @@ def _wait_and_report(
     run_id: str,
     current: Run | None,
     timeout: float | None,
-    follow: bool,
+    follow_log: bool,
     out: Out,
 ) -> int:
     deadline = None if timeout is None else time.monotonic() + timeout
     spinner = None
-    if not follow and on_terminal(out) and (current is None or current.status not in TERMINAL):
+    if not follow_log and on_terminal(out) and (current is None or current.status not in TERMINAL):
         spinner = Spinner(out.stderr, f"{current.task if current else 'run'} {run_id}").start()
     try:
-        if follow:
-            emit = _log_printer(out, to_stderr=True, live=True)
-            current = follow_logs(client, run_id, 0, deadline, emit, out)
+        if follow_log:
+            emit = _log_printer(out, run_id, to_stderr=True, live=True)
+            current = follow(client, run_id, emit, out, deadline=deadline) or current
         final = await_run(client, run_id, current, deadline, out, spinner)
     except KeyboardInterrupt:
         if spinner is not None:
@@ -121,35 +120,6 @@ def await_run(
         chunk = longest if remaining is None else min(longest, remaining)
         current = patient(out, client.wait, run_id, chunk)
     return current
-
-
-def follow_logs(
-    client: Client,
-    run_id: str,
-    after: int,
-    deadline: float | None,
-    emit: Callable[[LogLine], None],
-    out: Out,
-) -> Run | None:
-    """Emit log lines as they come until the run has ended and all were read (or the
-    deadline passed); return the last state of the run seen, if any."""
-    latest: Run | None = None
-    while True:
-        page = patient(out, client.logs, run_id, after, LOG_PAGE)
-        for line in page.lines:
-            emit(line)
-        after = page.next
-        if page.finished:
-            return latest
-        if len(page.lines) >= LOG_PAGE:
-            continue  # more is there already
-        if latest is not None and latest.status in TERMINAL:
-            return latest  # ended, and a read after that found the rest
-        remaining = None if deadline is None else deadline - time.monotonic()
-        if remaining is not None and remaining <= 0:
-            return latest
-        pause = FOLLOW_POLL_S if remaining is None else min(FOLLOW_POLL_S, remaining)
-        latest = patient(out, client.wait, run_id, pause)
 
 
 def report(run: Run, out: Out) -> int:
@@ -196,17 +166,23 @@ def _failure(run: Run) -> str:
 
 
 def _log_printer(
-    out: Out, to_stderr: bool = False, live: bool = False
-) -> Callable[[LogLine], None]:
-    """Lines as ``HH:MM:SS.mmm stream text`` (JSON lines with --json on stdout);
-    ``live`` flushes each line, for following."""
+    out: Out, run_id: str, to_stderr: bool = False, live: bool = False
+) -> Callable[[LogLine, Any], None]:
+    """Lines as ``HH:MM:SS.mmm stream text``, those of another run of the tree (a flow's
+    state) with ``[its task]`` before the text; with --json on stdout, one JSON object a
+    line with its ``run_id`` and ``task``. ``live`` flushes each line, for following."""
     stream = out.stderr if to_stderr else out.stdout
 
-    def emit(line: LogLine) -> None:
+    def emit(line: LogLine, source: Any) -> None:
         if out.json_mode and not to_stderr:
-            stream.write(compact_json(line) + "\n")
+            fields = {"seq": line.seq, "ts": line.ts, "stream": line.stream, "text": line.text}
+            stream.write(compact_json({**fields, "run_id": source.run_id, "task": source.task}))
+            stream.write("\n")
         else:
-            stream.write(f"{clock(line.ts)} {line.stream:<6} {line.text.rstrip(chr(10))}\n")
+            text = line.text.rstrip(chr(10))
+            if source.run_id != run_id:
+                text = f"[{source.task or source.run_id}] {text}"
+            stream.write(f"{clock(line.ts)} {line.stream:<6} {text}\n")
         if live:
             stream.flush()
 
@@ -256,19 +232,18 @@ def _show_run(r: Run, out: Out) -> None:
 
 
 def logs(client: Client, args: argparse.Namespace, out: Out) -> int:
-    emit = _log_printer(out, live=args.follow)
     run_id = client.get_run(args.id).id  # resolves a prefix or `last` once
-    if args.follow:
-        follow_logs(client, run_id, args.after, None, emit, out)
-        return 0
-    after = args.after
-    while True:
-        page = client.logs(run_id, after, LOG_PAGE)
-        for line in page.lines:
-            emit(line)
-        after = page.next
-        if page.finished or len(page.lines) < LOG_PAGE:
-            return 0
+    printer = _log_printer(out, run_id, live=args.follow)
+    emit = printer
+    if args.after:
+        skip = args.after
+
+        def emit(line: LogLine, source: Any) -> None:
+            if source.run_id != run_id or line.seq > skip:
+                printer(line, source)
+
+    follow(client, run_id, emit, out, keep_going=args.follow, tail=args.tail, since_s=args.since)
+    return 0
 
 
 def signal(client: Client, args: argparse.Namespace, out: Out) -> int:

@@ -5,14 +5,17 @@
 connection. Both raise ``RpcError`` when the daemon refuses a request,
 ``DaemonUnreachable`` when it cannot be reached (``UntrustedDaemon`` when whoever
 listens on the socket is not a uid it may talk to: see ``_peer``), and
-``ProtocolError`` when the peer does not speak JSON-RPC. ``AsyncClient``,
+``ProtocolError`` when the peer does not speak JSON-RPC; ``subscribe`` streams events
+(``for``/``async for``) and raises ``SubscriptionCut`` when the daemon ends the
+subscription. ``AsyncClient``,
 ``Notification`` (a msgspec Struct) and ``AttrDict`` are imported on first use, so
 that ``from seqd.client import Client`` stays free of asyncio, msgspec and ``typing``.
 
 The methods are defined once, in ``_methods``, as steps that both clients run;
 ``sync`` and ``aio`` only move bytes. ``_calls`` is how a method call runs whatever
-the I/O (steps, ids, lines, timeouts, results), ``_codec`` the messages and errors
-both codecs share, ``_typed`` and ``_plain`` the two codecs.
+the I/O (steps, ids, lines, timeouts, results, the events of subscriptions),
+``_declare`` how steps become methods, ``_codec`` the messages and errors both codecs
+share, ``_typed`` and ``_plain`` the two codecs.
 
 May import: ``seqd.rpc`` (``protocol``, ``strictjson``), ``seqd.model``,
 ``seqd.errors`` and ``seqd.config.paths`` — never the daemon side.
@@ -20,7 +23,13 @@ May import: ``seqd.rpc`` (``protocol``, ``strictjson``), ``seqd.model``,
 
 from __future__ import annotations
 
-from seqd.client._codec import ClientError, DaemonUnreachable, ProtocolError, RpcError
+from seqd.client._codec import (
+    ClientError,
+    DaemonUnreachable,
+    ProtocolError,
+    RpcError,
+    SubscriptionCut,
+)
 from seqd.client._peer import UntrustedDaemon
 from seqd.client.sync import Client
 
@@ -41,6 +50,7 @@ __all__ = [
     "Notification",
     "ProtocolError",
     "RpcError",
+    "SubscriptionCut",
     "UntrustedDaemon",
 ]
 

@@ -8,54 +8,44 @@ clients share, so that each of them only does I/O: ``Client`` runs the steps wit
 blocking calls, ``AsyncClient`` with awaits, each in one small driver (``_unary``;
 ``_stream`` runs :func:`next_item` with it) around its ``_send``: send ``line``,
 collect the replies to ``ids`` within ``timeout``, hand them to
-:meth:`Exchange.result`. A :func:`unary` method returns its steps' return value (a
-coroutine of it on ``AsyncClient``); a :func:`stream` method is iterated (``for`` /
+:meth:`Exchange.result`. A ``unary`` method returns its steps' return value (a
+coroutine of it on ``AsyncClient``); a ``stream`` method is iterated (``for`` /
 ``async for``) and its steps yield its items besides exchanges. An exchange that
 fails fails the method with its error; the steps are dropped where they stand.
 
-A new method — ``subscribe`` yielding events, say — is one definition in ``_methods``;
-a new kind of step (waiting for a notification) is one branch in each driver.
-
-At run time :func:`unary` and :func:`stream` make plain functions, bound to the client
-like any method. For the type checker they are descriptors whose ``__get__`` gives
-the method's signature with a value on ``Client`` and an awaitable or an async
-iterator on ``AsyncClient``. Like ``_codec``, this module imports neither msgspec nor
-``typing``: it is on ``seqctl``'s start-up path.
+A new method is one definition in ``_methods``; a new kind of step is one branch in
+each driver: ``subscribe`` sends a :class:`Subscribe` and then waits on a
+:class:`Listen` for each event, which the drivers answer from the events the
+:class:`Session` keeps for the subscription. How a steps function becomes a method
+(:func:`unary`, :func:`stream`) is ``_declare``'s. Like ``_codec``, this module imports
+neither msgspec nor ``typing``: it is on ``seqctl``'s start-up path.
 """
 
 from __future__ import annotations
 
-from seqd.client._codec import decode_result, encode_batch, encode_request, outcome
+import time
+
+from seqd.client._codec import (
+    ABSENT,
+    SubscriptionCut,
+    decode_result,
+    encode_batch,
+    encode_request,
+    notification,
+    outcome,
+)
 from seqd.config.paths import client_socket
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import (
-        AsyncIterator,
-        Callable,
-        Coroutine,
-        Generator,
-        Iterable,
-        Iterator,
-        Sequence,
-    )
-    from typing import (
-        Any,
-        Concatenate,
-        Generic,
-        ParamSpec,
-        Protocol,
-        Self,
-        TypeAlias,
-        TypeVar,
-        overload,
-    )
+    from collections.abc import Iterable, Sequence
+    from typing import Any, TypeVar
 
     from seqd.client._codec import Codec, Message
+    from seqd.client._declare import Steps, Stream
+    from seqd.client.notification import Notification
 
-    P = ParamSpec("P")
     T = TypeVar("T")
-    R = TypeVar("R")
 
 
 # -- exchanges -------------------------------------------------------------------------
@@ -124,10 +114,60 @@ class Batch(Exchange):
         return [outcome(self.codec, replies[i], m) for i, (m, _) in numbered]
 
 
+class Subscribe(Request):
+    """``events.subscribe``: its reply opens a subscription, whose events the client
+    keeps apart from the moment the reply is read (see :class:`Session`)."""
+
+    __slots__ = ()
+
+    def __init__(self, params: dict[str, Any]) -> None:
+        super().__init__("events.subscribe", params)
+
+
+class Listen(Exchange):
+    """Wait for the next event of ``subscription`` until ``deadline`` (``time.monotonic``;
+    None: no end): nothing is sent. The driver hands the event's params to
+    :meth:`event`, or returns :data:`END` once the deadline has passed."""
+
+    __slots__ = ("cut", "deadline", "subscription")
+
+    def __init__(self, subscription: str, deadline: float | None = None) -> None:
+        self.subscription = subscription
+        self.deadline = deadline
+        self.cut = False
+        """The daemon ended it (so it need not be unsubscribed)."""
+
+    def remaining(self) -> float | None:
+        """Seconds left to wait (0 once past the deadline); None: no end."""
+        if self.deadline is None:
+            return None
+        return max(0.0, self.deadline - time.monotonic())
+
+    def number(self, codec: Codec, first_id: int, base_timeout: float | None) -> None:
+        self.codec = codec
+        self.ids = ()
+        self.line = b""
+        self.timeout = None  # events come when they come
+
+    def event(self, params: Any) -> Any:
+        """The event of ``params``; raises :class:`SubscriptionCut` for a ``cut``."""
+        event = self.codec.event(params)
+        if event.topic == "cut":
+            self.cut = True
+            raise SubscriptionCut(self.subscription, event.reason, event.cursor)
+        return event
+
+
 class Session:
     """What either client keeps between calls, apart from its connection: where the
-    daemon is, whom it may be (``_peer``), the base timeout, the codec and the last
-    request id."""
+    daemon is, whom it may be (``_peer``), the base timeout, the codec, the last request
+    id, and the events of its open subscriptions.
+
+    The events of a subscription are kept apart (``_events``, by subscription id) from
+    the moment the reply that opened it is read — before any event that follows it on
+    the wire — until the subscription ends, so that none goes to ``on_notification``
+    or is lost while another call is in flight. A client makes a buffer with
+    ``_event_buffer`` (``append`` is called with each event's params)."""
 
     def __init__(
         self,
@@ -146,11 +186,54 @@ class Session:
         self.replies = 0
         """Replies received so far (seqctl tells a malformed reply from its own
         mistakes by it)."""
+        self._subscribing: set[int] = set()
+        self._events: dict[str, Any] = {}
+        self._leaving: list[str] = []
+        """Subscriptions whose stream the caller left: the driver unsubscribes them."""
 
     def _number(self, exchange: Exchange) -> None:
         """Give ``exchange`` the next ids and make it ready to send."""
         exchange.number(self._codec, self._last_id + 1, self.timeout)
-        self._last_id = exchange.ids[-1]
+        if exchange.ids:
+            self._last_id = exchange.ids[-1]
+        if isinstance(exchange, Subscribe):
+            self._subscribing.add(exchange.ids[0])
+
+    def _event_buffer(self) -> Any:
+        raise NotImplementedError
+
+    def _replied(self, msg: Message) -> None:
+        """A reply was read: if it opened a subscription, keep its events from now."""
+        if msg.id in self._subscribing:
+            self._subscribing.discard(msg.id)
+            if msg.error is ABSENT:
+                opened = self._codec.result(msg, "events.subscribe", None)
+                self._events[str(opened.id)] = self._event_buffer()
+
+    def _notified(self, method: str, params: Any) -> None:
+        """A notification: an event of an open subscription is kept for it; anything
+        else goes to the client's ``_notify``."""
+        if method == "event" and isinstance(params, dict):
+            buffer = self._events.get(params.get("subscription"))  # type: ignore[arg-type]
+            if buffer is not None:
+                buffer.append(params)
+                return
+        self._notify(notification(method, params))
+
+    def _notify(self, note: Notification) -> None:
+        raise NotImplementedError
+
+    def _left(self, listen: Listen) -> None:
+        """The stream of a subscription ended: its events are no longer kept, and one
+        the daemon still runs (the caller left the loop) is to be unsubscribed."""
+        if self._events.pop(listen.subscription, None) is not None and not listen.cut:
+            self._leaving.append(listen.subscription)
+
+    def _forget_subscriptions(self) -> None:
+        """The connection is gone, and its subscriptions with it."""
+        self._subscribing.clear()
+        self._events.clear()
+        self._leaving.clear()
 
 
 def server_wait(method: str, params: Any) -> float | None:
@@ -184,141 +267,6 @@ def call_timeout(base: float | None, waits: Iterable[float | None]) -> float | N
             return None
         total = max(total, base + w)
     return total
-
-
-# -- steps -----------------------------------------------------------------------------
-# For the type checker, unary and stream are descriptors typed by the client they are
-# read from; at run time, decorators that make a plain function (see _method).
-
-if TYPE_CHECKING:
-    Steps: TypeAlias = Generator[Exchange, Any, T]
-    """A unary method's steps: they yield exchanges and return the method's value."""
-    Stream: TypeAlias = Generator[Exchange | T, Any, None]
-    """A stream method's steps: they yield exchanges and the items of the stream."""
-
-    class Blocking(Protocol):
-        """The sync client's drivers."""
-
-        def _unary(self, steps: Steps[T], /) -> T: ...
-        def _stream(self, steps: Stream[T], /) -> Iterator[T]: ...
-
-    class Awaiting(Protocol):
-        """The asyncio client's drivers."""
-
-        def _unary(self, steps: Steps[T], /) -> Coroutine[Any, Any, T]: ...
-        def _stream(self, steps: Stream[T], /) -> AsyncIterator[T]: ...
-
-    class unary(Generic[P, T]):
-        """A method that returns one value: ``client.name(...)`` on ``Client``,
-        ``await client.name(...)`` on ``AsyncClient``."""
-
-        func: Callable[Concatenate[Any, P], Steps[T]]
-
-        def __init__(self, func: Callable[Concatenate[Any, P], Steps[T]]) -> None: ...
-        @overload
-        def __get__(self, client: None, owner: type[Any]) -> Self: ...
-        @overload
-        def __get__(self, client: Blocking, owner: type[Any] | None = None) -> Callable[P, T]: ...
-        @overload
-        def __get__(
-            self, client: Awaiting, owner: type[Any] | None = None
-        ) -> Callable[P, Coroutine[Any, Any, T]]: ...
-        def __get__(self, client: Any, owner: Any = None) -> Any: ...
-
-    class stream(Generic[P, T]):
-        """A method that yields items: ``for x in client.name(...)`` on ``Client``,
-        ``async for x in client.name(...)`` on ``AsyncClient``."""
-
-        func: Callable[Concatenate[Any, P], Stream[T]]
-
-        def __init__(self, func: Callable[Concatenate[Any, P], Stream[T]]) -> None: ...
-        @overload
-        def __get__(self, client: None, owner: type[Any]) -> Self: ...
-        @overload
-        def __get__(
-            self, client: Blocking, owner: type[Any] | None = None
-        ) -> Callable[P, Iterator[T]]: ...
-        @overload
-        def __get__(
-            self, client: Awaiting, owner: type[Any] | None = None
-        ) -> Callable[P, AsyncIterator[T]]: ...
-        def __get__(self, client: Any, owner: Any = None) -> Any: ...
-
-    class BlockingCall(Protocol):
-        @overload
-        def __call__(self, method: str, params: Any = None, result_type: None = None) -> Any: ...
-        @overload
-        def __call__(self, method: str, params: Any, result_type: type[T]) -> T: ...
-
-    class AwaitingCall(Protocol):
-        @overload
-        def __call__(
-            self, method: str, params: Any = None, result_type: None = None
-        ) -> Coroutine[Any, Any, Any]: ...
-        @overload
-        def __call__(
-            self, method: str, params: Any, result_type: type[T]
-        ) -> Coroutine[Any, Any, T]: ...
-
-    class generic_call(unary[..., Any]):
-        """``call(method, params, result_type)``: a unary method whose value is typed
-        by the ``result_type`` it is given."""
-
-        @overload
-        def __get__(self, client: None, owner: type[Any]) -> Self: ...
-        @overload
-        def __get__(self, client: Blocking, owner: type[Any] | None = None) -> BlockingCall: ...
-        @overload
-        def __get__(self, client: Awaiting, owner: type[Any] | None = None) -> AwaitingCall: ...
-        def __get__(self, client: Any, owner: Any = None) -> Any: ...
-
-else:
-
-    def unary(func):
-        return _method(func, "_unary")
-
-    def stream(func):
-        return _method(func, "_stream")
-
-    generic_call = unary
-
-
-def _method(func: Callable[..., Any], driver: str) -> Callable[..., Any]:
-    """The method defined by the steps function ``func``: it makes the steps and hands
-    them to the client's ``driver``. ``func`` stays reachable as ``.func``."""
-
-    def method(client: Any, /, *args: Any, **kwargs: Any) -> Any:
-        return getattr(client, driver)(func(client, *args, **kwargs))
-
-    _describe(method, func)
-    method.__wrapped__ = func  # type: ignore[attr-defined]  # for inspect.signature
-    method.func = func  # type: ignore[attr-defined]
-    return method
-
-
-def params_from(
-    build: Callable[P, dict[str, Any]],
-) -> Callable[[Callable[[Any, dict[str, Any]], R]], Callable[Concatenate[Any, P], R]]:
-    """For methods that take the same parameters (``list_runs`` and ``iter_runs``):
-    the decorated steps function gets ``build(*args, **kwargs)``, the request's params,
-    and the method the parameters of ``build``, declared once there."""
-
-    def decorate(func: Callable[[Any, dict[str, Any]], R]) -> Callable[Concatenate[Any, P], R]:
-        def with_params(client: Any, /, *args: P.args, **kwargs: P.kwargs) -> R:
-            return func(client, build(*args, **kwargs))
-
-        _describe(with_params, func)
-        return with_params
-
-    return decorate
-
-
-def _describe(wrapper: Callable[..., Any], func: Callable[..., Any]) -> None:
-    """``wrapper`` named and documented as ``func`` (``functools.wraps`` without
-    importing functools)."""
-    wrapper.__name__ = func.__name__
-    wrapper.__qualname__ = func.__qualname__
-    wrapper.__doc__ = func.__doc__
 
 
 class End:

@@ -67,6 +67,20 @@ class ProtocolError(ClientError):
     """The peer sent something that is not a JSON-RPC reply we can use."""
 
 
+class SubscriptionCut(ClientError):
+    """The daemon ended a subscription (``reason``: ``slow`` — the client read too
+    slowly —, ``shutdown`` or ``error``). Subscribe again with ``since=cursor`` to go on
+    from the last event received, missing nothing."""
+
+    def __init__(self, subscription: str, reason: str, cursor: str) -> None:
+        super().__init__(
+            f"subscription {subscription} was cut ({reason}); resume with since={cursor!r}"
+        )
+        self.subscription = subscription
+        self.reason = reason
+        self.cursor = cursor
+
+
 def connect_failed(socket_path: str, exc: OSError) -> DaemonUnreachable:
     """Why connecting failed, in words a user can act on."""
     if isinstance(exc, FileNotFoundError):
@@ -94,6 +108,14 @@ def connection_lost(socket_path: str, exc: OSError | None = None) -> DaemonUnrea
 def no_reply(socket_path: str, timeout: float | None) -> DaemonUnreachable:
     return DaemonUnreachable(
         socket_path, f"no reply within {timeout:g}s", "the daemon may be overloaded or stuck"
+    )
+
+
+def subscription_lost(socket_path: str, subscription: str) -> DaemonUnreachable:
+    return DaemonUnreachable(
+        socket_path,
+        f"the connection of subscription {subscription} was lost",
+        "subscribe again with since= the cursor of the last event received",
     )
 
 
@@ -166,6 +188,9 @@ if TYPE_CHECKING:
         def result(self, msg: Message, method: str, result_type: Any) -> Any:
             """The value of a successful response to ``method``."""
 
+        def event(self, params: Any) -> Any:
+            """An ``event`` notification's params as the event they are."""
+
 
 def request(id: int, method: str, params: Any = None) -> dict[str, Any]:
     """One request object; ``params`` (a dict or a Struct) is left out when None."""
@@ -201,19 +226,19 @@ def preview(line: bytes, limit: int = 200) -> str:
 
 
 def responses(
-    messages: list[Message], on_notification: Callable[[Notification], None]
+    messages: list[Message], on_notification: Callable[[str, Any], None]
 ) -> Iterator[Message]:
-    """The responses among ``messages``; notifications go to ``on_notification`` and
-    requests from the server (which no client method answers) are dropped. An error
-    with a null id — the daemon could not tell which request it answers — is raised as
-    :class:`RpcError`: no single call can take it."""
+    """The responses among ``messages``; notifications go to ``on_notification``
+    (method, params) and requests from the server (which no client method answers) are
+    dropped. An error with a null id — the daemon could not tell which request it
+    answers — is raised as :class:`RpcError`: no single call can take it."""
     for msg in messages:
         if isinstance(msg.method, Absent):
             if msg.id is None and isinstance(msg.error, WireError):
                 raise to_rpc_error(msg.error)
             yield msg
         elif isinstance(msg.id, Absent):
-            on_notification(notification(msg.method, msg.params))
+            on_notification(msg.method, msg.params)
 
 
 def notification(method: str, params: Any) -> Notification:

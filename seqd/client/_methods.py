@@ -13,14 +13,17 @@ decodes into its method's Params Struct (no field misspelt or missing).
 
 from __future__ import annotations
 
-from seqd.client._calls import Batch, Request, generic_call, params_from, stream, unary
+import time
+
+from seqd.client._calls import Batch, End, Listen, Request, Subscribe
+from seqd.client._declare import generic_call, params_from, stream, unary
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Sequence
     from typing import Any
 
-    from seqd.client._calls import Steps, Stream
+    from seqd.client._declare import Steps, Stream
     from seqd.model.retention import PruneTotals
     from seqd.model.runs import Run, RunStatus
     from seqd.model.tasks import TaskDef, TaskSummary
@@ -35,6 +38,7 @@ if TYPE_CHECKING:
         StatusResult,
         StepsResult,
         SubmitManyResult,
+        SubscribeResult,
         TaskListResult,
         ToolCallResult,
         ToolInfo,
@@ -70,7 +74,12 @@ def _run_filter(
 
 
 class Methods:
-    """The methods; a client supplies the drivers ``_unary`` and ``_stream``."""
+    """The methods; a client supplies the drivers ``_unary`` and ``_stream`` (and, from
+    ``_calls.Session``, ``_left``)."""
+
+    if TYPE_CHECKING:
+
+        def _left(self, listen: Listen) -> None: ...
 
     # -- any method ----------------------------------------------------------------------
 
@@ -377,3 +386,52 @@ class Methods:
         """A run of the schedule's task now, outside its timing and overlap policy."""
         run: Run = yield Request("schedules.trigger", {"name": name})
         return run
+
+    # -- events --------------------------------------------------------------------------
+
+    @stream
+    def subscribe(
+        self,
+        topics: Sequence[str],
+        *,
+        run_id: str | None = None,
+        root_id: str | None = None,
+        task: str | None = None,
+        status: Sequence[RunStatus] | None = None,
+        since: str | None = None,
+        tail: int | None = None,
+        from_time: str | None = None,
+        timeout_s: float | None = None,
+    ) -> Stream[Any]:
+        """Events of ``topics`` (``run``, ``log``, ``step``, and topics the daemon adds)
+        for the runs the filters select, as they are stored: ``for event in
+        client.subscribe(["run"])`` (``async for`` on AsyncClient). Typed, each is one
+        of ``seqd.model.events`` (``RunEvent``, ``LogEvent``..., ``TopicEvent`` for
+        other topics); ``event.topic`` tells which. ``log`` and ``step``
+        need ``run_id`` or ``root_id`` (a whole tree). ``since`` (an event's ``cursor``,
+        or ``"0"`` for the beginning) first replays what happened after it; ``tail`` /
+        ``from_time`` start with a run's last lines / the lines since a time. A ``live``
+        event marks the end of the replay. The loop ends by itself after ``timeout_s``
+        seconds, if given. Raises :class:`SubscriptionCut` (with the cursor to resume
+        from) when the daemon ends it; leaving the loop ends it. See docs/events.md."""
+        params = {
+            "topics": list(topics),
+            "run_id": run_id,
+            "root_id": root_id,
+            "task": task,
+            "status": list(status) if status is not None else None,
+            "since": since,
+            "tail": tail,
+            "from_time": from_time,
+        }
+        deadline = None if timeout_s is None else time.monotonic() + timeout_s
+        opened: SubscribeResult = yield Subscribe(params)
+        listen = Listen(str(opened.id), deadline)
+        try:
+            while True:
+                event: Any = yield listen
+                if isinstance(event, End):
+                    return
+                yield event
+        finally:
+            self._left(listen)

@@ -62,6 +62,11 @@ class PlainCodec:
     def result(self, msg: Message, method: str, result_type: Any) -> Any:
         return msg.result
 
+    def event(self, params: Any) -> Any:
+        if not isinstance(params, AttrDict) or not isinstance(params.get("topic"), str):
+            raise ProtocolError(f"not an event: {params!r:.200}")
+        return params
+
 
 CODEC = PlainCodec()
 

@@ -13,6 +13,7 @@ import msgspec
 from msgspec import UNSET, UnsetType
 
 from seqd.client._codec import ABSENT, Message, ProtocolError, WireError, preview
+from seqd.model.events import AnyEvent, TopicEvent
 from seqd.rpc.protocol import METHODS
 
 
@@ -63,6 +64,16 @@ class TypedCodec:
             return decoder.decode(msg.result)
         except msgspec.ValidationError as exc:
             raise ProtocolError(f"unexpected result for {method}: {exc}") from None
+
+    def event(self, params: Any) -> Any:
+        try:
+            return msgspec.convert(params, AnyEvent)
+        except msgspec.ValidationError:
+            pass  # a topic another part of the daemon added: generic
+        try:
+            return msgspec.convert(params, TopicEvent)
+        except msgspec.ValidationError as exc:
+            raise ProtocolError(f"not an event: {exc}") from None
 
 
 CODEC = TypedCodec()

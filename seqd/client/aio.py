@@ -12,11 +12,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterable
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from seqd.client._calls import End, Exchange, Session, next_item
+from seqd.client._calls import END, End, Exchange, Listen, Session, next_item
 from seqd.client._codec import (
     NOTIFICATION_BACKLOG,
     ClientError,
@@ -28,6 +29,7 @@ from seqd.client._codec import (
     no_reply,
     parse_line,
     responses,
+    subscription_lost,
 )
 from seqd.client._methods import Methods
 from seqd.client._peer import check_peer
@@ -35,7 +37,7 @@ from seqd.client._typed import CODEC
 from seqd.client.notification import Notification
 
 if TYPE_CHECKING:
-    from seqd.client._calls import Steps, Stream
+    from seqd.client._declare import Steps, Stream
 
 logger = logging.getLogger(__name__)
 
@@ -43,6 +45,24 @@ T = TypeVar("T")
 
 READ_LIMIT = 256 * 1024 * 1024
 """Longest reply line accepted (a page of 1000 long log lines fits with room to spare)."""
+
+
+class _Events(deque[Any]):
+    """The events of one subscription, waiting to be taken; ``ready`` is set when one
+    comes or the connection is lost (``error``)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.ready = asyncio.Event()
+        self.error: ClientError | None = None
+
+    def append(self, params: Any) -> None:
+        super().append(params)
+        self.ready.set()
+
+    def fail(self, error: ClientError) -> None:
+        self.error = error
+        self.ready.set()
 
 
 class _Connection:
@@ -133,11 +153,14 @@ class AsyncClient(Methods, Session):
         finally:
             # Whatever ended the loop (even a cancel or a bug), no call waits forever.
             conn.fail(error)
+            for events in self._events.values():  # the subscriptions were on it
+                events.fail(error)
 
     def _route(self, conn: _Connection, messages: list[Message]) -> None:
         # An error no call can take (null id) is raised by responses(): every waiting
         # call learns of it.
-        for msg in responses(messages, self._notify):
+        for msg in responses(messages, self._notified):
+            self._replied(msg)
             fut = conn.pending.pop(msg.id, None) if isinstance(msg.id, int) else None
             if fut is None:
                 logger.debug("dropping reply to id %r (abandoned or never sent)", msg.id)
@@ -159,6 +182,9 @@ class AsyncClient(Methods, Session):
         conn, self._conn = self._conn, None
         if conn is None:
             return
+        for events in self._events.values():
+            events.fail(closed_during_call(self.socket_path))
+        self._forget_subscriptions()
         conn.fail(closed_during_call(self.socket_path))
         if conn.reader_task is not None:
             conn.reader_task.cancel()
@@ -190,16 +216,51 @@ class AsyncClient(Methods, Session):
             return value
 
     async def _stream(self, steps: Stream[T], /) -> AsyncIterator[T]:
-        while True:
-            item = await self._unary(next_item(steps))
-            if isinstance(item, End):
-                return
-            yield item
+        try:
+            while True:
+                item = await self._unary(next_item(steps))
+                if isinstance(item, End):
+                    return
+                yield item
+        finally:
+            steps.close()
+            await self._unsubscribe_left()
+
+    async def _unsubscribe_left(self) -> None:
+        """End on the daemon the subscriptions whose loop the caller left."""
+        while self._leaving and self._conn is not None and self._conn.error is None:
+            try:
+                await self.call("events.unsubscribe", {"id": self._leaving.pop()})
+            except ClientError:
+                pass  # gone already (the connection dropped, or it was cut meanwhile)
+
+    def _event_buffer(self) -> _Events:
+        return _Events()
+
+    async def _listen(self, listen: Listen) -> Any:
+        """The next event of a subscription, once there is one; END once the
+        subscription's deadline has passed."""
+        listen.number(CODEC, 0, None)
+        events = self._events.get(listen.subscription)
+        if events is None:
+            raise subscription_lost(self.socket_path, listen.subscription)
+        while not events:
+            if events.error is not None:
+                raise events.error
+            events.ready.clear()
+            try:
+                async with asyncio.timeout(listen.remaining()):
+                    await events.ready.wait()
+            except TimeoutError:
+                return END
+        return listen.event(events.popleft())
 
     # -- the bytes ----------------------------------------------------------------------
 
     async def _send(self, exchange: Exchange) -> Any:
         """Send ``exchange``, wait for its replies; what they come to."""
+        if isinstance(exchange, Listen):
+            return await self._listen(exchange)
         self._number(exchange)
         conn = await self._connection()
         loop = asyncio.get_running_loop()

@@ -16,15 +16,17 @@ from __future__ import annotations
 
 import _socket
 
-from seqd.client._calls import End, Exchange, Session, next_item
+from seqd.client._calls import END, End, Exchange, Listen, Session, next_item
 from seqd.client._codec import (
     NOTIFICATION_BACKLOG,
+    ClientError,
     ProtocolError,
     connect_failed,
     connection_lost,
     no_reply,
     parse_line,
     responses,
+    subscription_lost,
 )
 from seqd.client._methods import Methods
 from seqd.client._peer import check_peer
@@ -36,8 +38,8 @@ if TYPE_CHECKING:
     from types import TracebackType
     from typing import Any, TypeVar
 
-    from seqd.client._calls import Steps, Stream
     from seqd.client._codec import Codec, Message
+    from seqd.client._declare import Steps, Stream
     from seqd.client.notification import Notification
 
     T = TypeVar("T")
@@ -122,6 +124,7 @@ class Client(Methods, Session):
             self._sock.close()
         self._sock = None
         self._buffer.clear()
+        self._forget_subscriptions()
 
     def __enter__(self) -> Client:
         return self
@@ -146,16 +149,36 @@ class Client(Methods, Session):
             return value
 
     def _stream(self, steps: Stream[T], /) -> Iterator[T]:
-        while True:
-            item = self._unary(next_item(steps))
-            if isinstance(item, End):
-                return
-            yield item
+        try:
+            while True:
+                item = self._unary(next_item(steps))
+                if isinstance(item, End):
+                    return
+                yield item
+        finally:
+            steps.close()
+            self._unsubscribe_left()
+
+    def _unsubscribe_left(self) -> None:
+        """End on the daemon the subscriptions whose loop the caller left."""
+        while self._leaving and self._sock is not None:
+            try:
+                self.call("events.unsubscribe", {"id": self._leaving.pop()})
+            except ClientError:
+                pass  # gone already (the connection dropped, or it was cut meanwhile)
+
+    def _event_buffer(self) -> deque[Any]:
+        return deque()
+
+    def _notify(self, note: Notification) -> None:
+        self._on_notification(note)
 
     # -- the bytes ----------------------------------------------------------------------
 
     def _send(self, exchange: Exchange) -> Any:
         """Send ``exchange``, wait for its replies; what they come to."""
+        if isinstance(exchange, Listen):
+            return self._listen(exchange)
         self._number(exchange)
         self.connect()
         assert self._sock is not None
@@ -183,12 +206,44 @@ class Client(Methods, Session):
             raw = self._readline(sock)
             if not raw.endswith(b"\n"):
                 raise connection_lost(self.socket_path)
-            for msg in responses(parse_line(self._codec, raw), self._on_notification):
+            for msg in responses(parse_line(self._codec, raw), self._notified):
                 if not isinstance(msg.id, int) or msg.id not in pending:
                     raise ProtocolError(f"reply to a request never sent (id {msg.id!r})")
                 pending.discard(msg.id)
                 replies[msg.id] = msg
+                self._replied(msg)
         return replies
+
+    def _listen(self, listen: Listen) -> Any:
+        """The next event of a subscription: kept already, or read off the socket (as
+        long as the subscription's deadline allows: events come when they come); END
+        once the deadline has passed."""
+        listen.number(self._codec, 0, None)
+        buffer = self._events.get(listen.subscription)
+        sock = self._sock
+        if buffer is None or sock is None:
+            raise subscription_lost(self.socket_path, listen.subscription)
+        try:
+            while not buffer:
+                remaining = listen.remaining()
+                if remaining == 0:
+                    return END
+                sock.settimeout(remaining)
+                try:
+                    raw = self._readline(sock)
+                except TimeoutError:
+                    return END  # what was read of a line stays in the buffer
+                if not raw.endswith(b"\n"):
+                    raise connection_lost(self.socket_path)
+                for msg in responses(parse_line(self._codec, raw), self._notified):
+                    raise ProtocolError(f"reply to a request never sent (id {msg.id!r})")
+        except OSError as exc:
+            self.close()
+            raise connection_lost(self.socket_path, exc) from None
+        except BaseException:
+            self.close()  # an interrupt or garbage: the stream's state is unknown
+            raise
+        return listen.event(buffer.popleft())
 
     def _readline(self, sock: _socket.socket) -> bytes:
         """The next line with its ``\n``; without one if the peer closed mid-line."""

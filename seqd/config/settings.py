@@ -197,6 +197,21 @@ class SecretsConfig(Section, kw_only=True):
     file, named as the file."""
 
 
+class Events(Section, kw_only=True):
+    """``[events]``: what subscriptions (``events.subscribe``) may hold in the daemon."""
+
+    queue_events: Annotated[int, Meta(ge=10, le=1_000_000)] = 1000
+    """Events waiting for a client that reads too slowly before its subscription is cut
+    (it gets a ``cut`` event with the cursor to resume from)."""
+    queue_bytes: Annotated[int, Meta(ge=64 * 1024)] = 8 * 1024 * 1024
+    """Bytes waiting for such a client before its subscription is cut."""
+    max_subscriptions: Annotated[int, Meta(ge=1, le=10_000)] = 64
+    """Subscriptions one connection may have at once."""
+    topic_backlog: Annotated[int, Meta(ge=0, le=1_000_000)] = 1000
+    """Latest events kept in memory per topic without storage (alerts, schedules),
+    for cursors to replay."""
+
+
 class Config(Section, kw_only=True):
     socket: str | None = None
     state_dir: str | None = None
@@ -227,6 +242,7 @@ class Config(Section, kw_only=True):
     scheduler: SchedulerSettings = msgspec.field(default_factory=SchedulerSettings)
     task_env: TaskEnv = msgspec.field(default_factory=TaskEnv)
     secrets: SecretsConfig = msgspec.field(default_factory=SecretsConfig)
+    events: Events = msgspec.field(default_factory=Events)
     backends: dict[str, dict[str, Any]] = {}
     """Options per storage backend, ``[backends.<name>]``."""
     task_types: dict[str, dict[str, Any]] = {}

@@ -23,6 +23,7 @@ from seqd.daemon import systemd
 from seqd.daemon.instance import SocketTaken, claim_socket
 from seqd.engine import Engine
 from seqd.errors import ValidationFailed
+from seqd.events.bus import EventBus
 from seqd.model import timeutil
 from seqd.observe.hub import Observability
 from seqd.plugins.daemoninfo import DaemonInfo
@@ -78,6 +79,7 @@ class App:
         self.observe.record_calls(
             METHODS, lambda name: hasattr(self, "tools") and self.tools.has(name)
         )
+        self.events = EventBus(config.events.topic_backlog)
         self.server = None
         self._stop = asyncio.Event()
         self._stop_reason = ""
@@ -124,6 +126,7 @@ class App:
                 logger.error("plugin %s: %s", record.name, record.error)
         self.storage = await self._open_storage()
         logger.info("storage:     %s at %s", self.storage.name, self.storage.location)
+        self.events.head = await self.storage.last_change()
         for d in [*self.task_dirs, *self.tool_dirs]:
             if d.startswith(self.state_dir):
                 os.makedirs(d, exist_ok=True)
@@ -292,6 +295,7 @@ class App:
                 self.host.emit,
                 self.host.wants,
                 calls.storage if calls is not None else None,
+                self.events,
             )
             # The claim comes before open: a refused daemon has migrated nothing.
             await backend.claim()
@@ -405,6 +409,7 @@ class App:
             await self._retention.stop()
         if hasattr(self, "engine"):
             await self.engine.shutdown(grace)
+        self.events.close("shutdown")  # each subscriber gets the cursor to resume from
         if self.server is not None:
             await self.server.close_connections()
         for name in self._started_types:

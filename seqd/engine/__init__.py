@@ -6,9 +6,9 @@ the job a task type sees (``job``) and its log (``runlog``), retry back-off
 (``queue``), the checks on what callers send (``validation``) and the records of new
 runs, one or a batch of them (``accepting``).
 
-May import: ``seqd.tools``, ``seqd.catalog``, ``seqd.storage``, ``seqd.flow``,
-``seqd.runtime``, ``seqd.plugins``, ``seqd.config``, ``seqd.rpc``, ``seqd.model``,
-``seqd.errors``.
+May import: ``seqd.tools``, ``seqd.catalog``, ``seqd.storage``, ``seqd.events``,
+``seqd.flow``, ``seqd.runtime``, ``seqd.plugins``, ``seqd.config``, ``seqd.rpc``,
+``seqd.model``, ``seqd.errors``.
 """
 
 from seqd.engine.engine import Engine

@@ -153,8 +153,11 @@ class Transitions:
                 if not failed_before:
                     return False
                 # A write reported as failed may still have committed (the connection
-                # broke after the commit): then the stored record is ours.
-                return await self.storage.get_run(run.id) == run
+                # broke after the commit): then the stored record is ours. It is written
+                # once more, so that its change is announced (events) like any other.
+                if await self.storage.get_run(run.id) != run:
+                    return False
+                return await self.storage.update_run(run, expect=(run.status,)) > 0
             except StorageUnavailable as exc:
                 failed_before = True
                 if self.stopping:

@@ -147,6 +147,15 @@ class RunPage(Model, kw_only=True):
     next_cursor: str | None = None
 
 
+class RunChange(Model, kw_only=True):
+    """A run as last written, with that write's change position: every run write gets
+    the next position of its store, in commit order, so "what changed after P" is exact
+    across restarts (events replay from it)."""
+
+    position: int
+    run: Run
+
+
 class KVEntry(Model, kw_only=True):
     """One key of the key-value state (``kv.*`` tools): its JSON value and when it was
     last written. Keys live in namespaces (``task/<name>``, ``global``)."""

@@ -23,6 +23,7 @@ from seqd.model.runs import (
     NewLogLine,
     NewStep,
     Run,
+    RunChange,
     RunPage,
     RunQuery,
     RunStatus,
@@ -83,29 +84,36 @@ class StorageBackend(Protocol):
     async def close(self) -> None:
         """Flush pending writes and release resources; no call follows."""
 
-    async def create_run(self, run: Run) -> tuple[Run, bool]:
-        """Insert ``run``. If its ``idempotency_key`` is already taken in its
-        ``idempotency_scope`` (a key is unique per scope, not across scopes), insert
-        nothing and return the existing run with ``False``; otherwise ``(run, True)``.
-        A key without a scope is refused (``ValidationFailed``), here and in
-        ``update_run``."""
+    async def create_run(self, run: Run) -> tuple[Run, int]:
+        """Insert ``run``; return it with the change position of the insert (≥ 1). If
+        its ``idempotency_key`` is already taken in its ``idempotency_scope`` (a key is
+        unique per scope, not across scopes), insert nothing and return the existing
+        run with 0 (so the second member is false exactly when nothing was created). A
+        key without a scope is refused (``ValidationFailed``), here and in
+        ``update_run``.
 
-    async def create_runs(self, runs: Sequence[Run]) -> list[tuple[Run, bool]]:
-        """Insert ``runs`` in one transaction: all of them or none, also across a crash.
+        Every run write (this, ``create_runs`` and ``update_run``) takes the store's
+        next change position in the same transaction, in commit order: a reader that
+        sees position P has seen every write before it. ``run_changes`` lists them."""
+
+    async def create_runs(self, runs: Sequence[Run]) -> list[tuple[Run, int]]:
+        """Insert ``runs`` in one transaction: all of them or none, also across a crash;
+        each new run with the change position of its insert.
 
         A run whose ``idempotency_key`` is taken by a stored run of the same task and
-        input is not inserted: its place in the answer holds the stored run with
-        ``False``, as ``create_run`` would answer. A key taken by a run of another task
-        or input, a key given twice in ``runs``, or an id that is already stored fails
-        the whole call with ``Conflict`` (``details.index`` says which run) and inserts
-        nothing (``seqd.plugins.storage_kit.batches`` has these checks)."""
+        input is not inserted: its place in the answer holds the stored run with 0, as
+        ``create_run`` would answer. A key taken by a run of another task or input, a
+        key given twice in ``runs``, or an id that is already stored fails the whole
+        call with ``Conflict`` (``details.index`` says which run) and inserts nothing
+        (``seqd.plugins.storage_kit.batches`` has these checks)."""
 
-    async def update_run(self, run: Run, expect: Sequence[RunStatus] | None = None) -> bool:
-        """Replace the stored record of ``run.id`` with ``run``.
+    async def update_run(self, run: Run, expect: Sequence[RunStatus] | None = None) -> int:
+        """Replace the stored record of ``run.id`` with ``run``; return the write's
+        change position (≥ 1), or 0 when nothing was written.
 
         With ``expect``, only if the stored status is one of them (compare-and-set:
-        a stale writer can never move a finished run backwards). Returns whether the
-        record was written; False also when the run does not exist.
+        a stale writer can never move a finished run backwards). 0 also when the run
+        does not exist.
         """
 
     async def get_run(self, run_id: str) -> Run | None: ...
@@ -138,12 +146,27 @@ class StorageBackend(Protocol):
         removed in one step, so a run that starts or changes meanwhile keeps its tree.
         With ``dry_run`` count the same and remove nothing."""
 
+    async def run_changes(
+        self, after: int, limit: int, root_id: str | None = None
+    ) -> list[RunChange]:
+        """Runs whose last write has a change position ``> after``, by position, at most
+        ``limit``; with ``root_id`` only that run and every run under it (by
+        ``parent_id``: a flow's tree). Each run appears once, as last written: a run
+        written twice since ``after`` is listed at its later position only."""
+
+    async def last_change(self) -> int:
+        """The highest change position written so far (0 for an empty store)."""
+
     async def append_logs(self, run_id: str, lines: Sequence[NewLogLine]) -> int:
         """Append lines in order, numbering them after the run's last ``seq``
         (the first line of a run is seq 1). Returns the last seq written."""
 
     async def read_logs(self, run_id: str, after: int, limit: int) -> list[LogLine]:
         """Lines with ``seq > after`` in order, at most ``limit``."""
+
+    async def last_log_seq(self, run_id: str) -> int:
+        """The seq of the run's last log line; 0 when it has none (a log's tail, and
+        where a live subscription starts, are read from it)."""
 
     async def append_steps(self, run_id: str, steps: Sequence[NewStep]) -> int:
         """Append journal entries in order, numbered after the run's last (from 1);
@@ -153,6 +176,9 @@ class StorageBackend(Protocol):
 
     async def read_steps(self, run_id: str, after: int, limit: int) -> list[Step]:
         """Journal entries with ``seq > after`` in order, at most ``limit``."""
+
+    async def last_step_seq(self, run_id: str) -> int:
+        """The seq of the run's last journal entry; 0 when it has none."""
 
     async def kv_get(self, namespace: str, key: str) -> KVEntry | None:
         """The entry of ``key`` in ``namespace``, or None."""

@@ -14,7 +14,7 @@ import logging
 import re
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import msgspec
@@ -32,6 +32,7 @@ from seqd.errors import (
 from seqd.model.roles import Role, at_least
 from seqd.model.suggest import unknown
 from seqd.rpc.protocol import METHODS, ErrorObject, MethodSpec, Request, Response
+from seqd.rpc.push import Push
 
 logger = logging.getLogger(__name__)
 
@@ -40,13 +41,15 @@ MAX_BATCH = 1000
 
 @dataclass(frozen=True)
 class Caller:
-    """Who sent a request, from the socket's peer credentials, and the role they give
-    it (``seqd.access``)."""
+    """Who sent a request, from the socket's peer credentials, the role they give it
+    (``seqd.access``), and how to reach them later (``push``: notifications on their
+    connection; None off a socket)."""
 
     pid: int
     uid: int
     gid: int
     role: Role
+    push: Push | None = field(default=None, compare=False, repr=False)
 
     @property
     def admin(self) -> bool:

@@ -167,6 +167,8 @@ class StatusResult(msgspec.Struct, kw_only=True):
     rate_limits: RateLimitsInfo | None = None
     tracers: dict[str, TracerInfo] = {}
     """Per tracer: events queued, delivered, dropped (it was behind), failed."""
+    subscriptions: int = 0
+    """Event subscriptions open (``events.subscribe``)."""
 
 
 class ReloadResult(msgspec.Struct, kw_only=True):
@@ -375,6 +377,49 @@ class ToolCallResult(msgspec.Struct, kw_only=True):
     duration_s: float
 
 
+TopicName = Annotated[
+    str, Meta(pattern=r"^[a-z][a-z0-9_.-]{0,63}$", description="an event topic (run, log, step...)")
+]
+Cursor = Annotated[str, Meta(min_length=1, max_length=65536, description="an event cursor")]
+
+
+class SubscribeParams(Params, kw_only=True):
+    """Events of ``topics`` for the runs the filters select (all of them apply)."""
+
+    topics: Annotated[list[TopicName], Meta(min_length=1, max_length=16)]
+    run_id: RunId | None = None
+    """One run (``log`` and ``step`` need this or ``root_id``)."""
+    root_id: RunId | None = None
+    """A run and every run under it (a flow's tree)."""
+    task: TaskName | None = None
+    status: Annotated[list[RunStatus], Meta(min_length=1)] | None = None
+    """``run`` events of runs that have moved to one of these."""
+    since: Cursor | None = None
+    """Resume after this cursor (``"0"``: from the beginning) before going live."""
+    tail: Annotated[int, Meta(ge=0, le=100_000)] | None = None
+    """Without ``since``: start with each run's last ``tail`` log lines."""
+    from_time: (
+        Annotated[str, Meta(pattern=r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,6})?Z$")] | None
+    ) = None
+    """Without ``since``: start with the log lines written at or after this UTC time."""
+
+
+class SubscribeResult(msgspec.Struct, kw_only=True):
+    id: str
+    """The subscription, named in each of its events."""
+    cursor: str
+    """Where it starts (``since`` of a later subscription resumes from here)."""
+
+
+class UnsubscribeParams(Params, kw_only=True):
+    id: Annotated[str, Meta(min_length=1, max_length=64)]
+
+
+class UnsubscribeResult(msgspec.Struct, kw_only=True):
+    cursor: str
+    """Where it stopped: the cursor of its last event sent."""
+
+
 class MethodSpec(msgspec.Struct, frozen=True):
     params: type[msgspec.Struct]
     result: Any
@@ -491,4 +536,8 @@ METHODS: dict[str, MethodSpec] = {
     "alerts.history": MethodSpec(
         AlertHistoryParams, AlertHistoryResult, "Alert state changes, newest first, paged."
     ),
+    "events.subscribe": MethodSpec(
+        SubscribeParams, SubscribeResult, "Receive `event` notifications (see docs/events.md)."
+    ),
+    "events.unsubscribe": MethodSpec(UnsubscribeParams, UnsubscribeResult, "End a subscription."),
 }

@@ -4,7 +4,9 @@ One ``asyncio.Protocol`` per connection. Lines are answered in order; a handler 
 completes synchronously is answered inside ``data_received``; a slow method
 (``runs.wait``, waiting submits) is served concurrently so it never holds up the
 connection. A line over the size limit gets an error and the connection is closed.
-A client that stops reading makes us stop reading it (transport flow control).
+A client that stops reading makes us stop reading it (transport flow control). Each
+connection has a ``Push`` (``Caller.push``): what the layers above write unasked
+(event notifications), with the same flow control, and told when the connection goes.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import contextlib
 import errno
 import logging
 import os
+import select
 import socket
 import struct
 from collections import deque
@@ -24,6 +27,7 @@ import msgspec
 from seqd.errors import InternalError, InvalidRequest, ShuttingDown
 from seqd.model.roles import Role
 from seqd.rpc.dispatch import Caller, Dispatcher, error_response
+from seqd.rpc.push import Push
 
 logger = logging.getLogger(__name__)
 
@@ -31,6 +35,8 @@ _encoder = msgspec.json.Encoder()
 PENDING_PAUSE = 1000
 """Lines queued behind a waiting request before the connection stops being read."""
 PENDING_RESUME = 100
+PEER_CHECK_S = 5.0
+"""How often a half-closed connection kept for its subscriptions is checked."""
 _PEERCRED = struct.Struct("3i")
 SO_PEERGROUPS = getattr(socket, "SO_PEERGROUPS", 59)
 """Linux ≥ 4.13: the supplementary groups of the peer, as they were when it connected."""
@@ -51,6 +57,20 @@ async def _answer(outcome: bytes | Awaitable[bytes | None] | None) -> bytes | No
     except Exception:
         logger.exception("answering a request failed")
         return _encoder.encode(error_response(None, InternalError("internal error")))
+
+
+def peer_gone(transport: asyncio.BaseTransport | None) -> bool:
+    """Whether the other end of a half-closed connection has closed it altogether (a
+    Unix socket reports POLLHUP once both directions are shut)."""
+    sock = transport.get_extra_info("socket") if transport is not None else None
+    if sock is None:
+        return True
+    try:
+        poller = select.poll()
+        poller.register(sock.fileno(), select.POLLIN)
+        return any(events & (select.POLLHUP | select.POLLERR) for _, events in poller.poll(0))
+    except (OSError, ValueError):
+        return True
 
 
 def peer_credentials(sock: socket.socket | None) -> tuple[int, int, int]:
@@ -89,6 +109,8 @@ class Connection(asyncio.Protocol):
         self.server = server
         self.transport: asyncio.Transport | None = None
         self.caller = Caller(0, -1, -1, "none")
+        self.push = Push(self._write, self._maybe_finish)
+        """Notifications to this client (subscriptions write through it)."""
         self._buffer = bytearray()
         self._pending: deque[bytes] = deque()
         self._worker: asyncio.Task[None] | None = None
@@ -105,7 +127,7 @@ class Connection(asyncio.Protocol):
         sock = transport.get_extra_info("socket")
         pid, uid, gid = peer_credentials(sock)
         role = self.server.role_of(uid, gid, lambda: peer_groups(sock))
-        self.caller = Caller(pid, uid, gid, role)
+        self.caller = Caller(pid, uid, gid, role, self.push)
         if not self.server.admit(self):
             self._send(
                 error_response(
@@ -141,15 +163,32 @@ class Connection(asyncio.Protocol):
 
     def eof_received(self) -> bool:
         """The client closed its sending side (``echo ... | socat``): answer what is
-        still being served, then close. True keeps the transport half-open."""
+        still being served, then close. True keeps the transport half-open — not when
+        the client is gone altogether (it may have subscriptions, which would otherwise
+        keep a dead connection until their next event)."""
         self._eof = True
-        if self._busy():
+        if self._busy() and not peer_gone(self.transport):
+            if self.push.busy:
+                self._check_peer_later()
             return True
         self.close()
         return False
 
+    def _check_peer_later(self) -> None:
+        """While half-open for subscriptions, look now and then whether the client is
+        still there (a dead one is noticed at the next write otherwise)."""
+        asyncio.get_running_loop().call_later(PEER_CHECK_S, self._check_peer)
+
+    def _check_peer(self) -> None:
+        if self._closing:
+            return
+        if peer_gone(self.transport):
+            self.close()
+        elif self.push.busy:
+            self._check_peer_later()
+
     def _busy(self) -> bool:
-        return bool(self._pending or self._slow) or (
+        return bool(self._pending or self._slow or self.push.busy) or (
             self._worker is not None and not self._worker.done()
         )
 
@@ -164,6 +203,7 @@ class Connection(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self._closing = True
         self.server.forget(self)
+        self.push.close()
         if self._worker is not None:
             self._worker.cancel()
         for task in list(self._slow):
@@ -171,11 +211,13 @@ class Connection(asyncio.Protocol):
 
     def pause_writing(self) -> None:
         self._write_paused = True
+        self.push.pause()
         self._update_reading()
 
     def resume_writing(self) -> None:
         self._write_paused = False
         self._update_reading()
+        self.push.resume()
 
     def _update_reading(self) -> None:
         """Read the client only while it reads our answers and its backlog is short."""
@@ -262,10 +304,12 @@ class Connection(asyncio.Protocol):
             self.transport.close()
 
     def shutting_down(self) -> None:
-        """Answer nothing more; tell waiting callers why their wait ends."""
+        """Answer nothing more; tell waiting callers why their wait ends (subscriptions
+        end with their last event, through ``push``'s close callbacks)."""
         for task in list(self._slow):
             task.cancel()
         self._send(error_response(None, ShuttingDown("the daemon is shutting down")))
+        self.push.close()
         self.close()
 
 

@@ -1,18 +1,24 @@
-"""The one place every storage call passes through: timed, counted, traced.
+"""The one place every storage call passes through: timed, counted, traced, and each
+write announced once stored.
 
 ``TracedStorage`` wraps whichever backend the config chose and emits a
 ``StorageCall`` tracer event per call (operation, duration, rows, error), so slow
 queries show up without any backend doing anything for it. A call made for a run
 (its record, log or journal) while the run is queued or running is a span of the
 run's trace; these spans go to tracers only, never to storage (that would double the
-writes).
+writes). Given an ``Announce`` (the event bus), it tells it of every run write, log
+append and journal append that stored something, with its position, whoever wrote it
+(the engine, flows, task types through their jobs, recovery): events can neither be
+forgotten by a new writer nor sent before the write they report is stored. The
+unfinished runs recovery reads are told too, since they may log before their next
+write.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from seqd.model import timeutil
 from seqd.model.alerts import AlertEvent, NewAlertEvent
@@ -23,6 +29,7 @@ from seqd.model.runs import (
     NewLogLine,
     NewStep,
     Run,
+    RunChange,
     RunPage,
     RunQuery,
     RunStatus,
@@ -36,8 +43,18 @@ from seqd.plugins.tracing import StorageCall, TraceEvent
 T = TypeVar("T")
 
 
+class Announce(Protocol):
+    """Who hears of stored writes (``seqd.events.bus.EventBus``)."""
+
+    def run_written(self, position: int, run: Run) -> None: ...
+    def logs_written(self, run_id: str, last: int, lines: Sequence[NewLogLine]) -> None: ...
+    def steps_written(self, run_id: str, last: int, steps: Sequence[NewStep]) -> None: ...
+    def known(self, runs: Sequence[Run]) -> None: ...
+
+
 class TracedStorage:
-    """A ``StorageBackend`` that delegates to ``inner`` and reports every call."""
+    """A ``StorageBackend`` that delegates to ``inner``, reports every call and
+    announces every write to ``announce``."""
 
     def __init__(
         self,
@@ -45,6 +62,7 @@ class TracedStorage:
         emit: Callable[[TraceEvent], None],
         wants: Callable[[type[TraceEvent]], bool] = lambda _t: True,
         observe: Callable[[str, float, bool], None] | None = None,
+        announce: Announce | None = None,
     ) -> None:
         """``observe(operation, seconds, failed)`` is told of every call (metrics)."""
         self.inner = inner
@@ -53,6 +71,7 @@ class TracedStorage:
         self._emit = emit
         self._wants = wants
         self._observe = observe
+        self._announce = announce
         self.trace_for: Callable[[str], str | None] = lambda _run_id: None
         """The trace id of a run that is queued or running (set by the daemon, from
         the engine): calls for other runs are not part of a trace."""
@@ -136,22 +155,30 @@ class TracedStorage:
     async def close(self) -> None:
         await self._traced("close", self.inner.close(), _none)
 
-    async def create_run(self, run: Run) -> tuple[Run, bool]:
-        result: tuple[Run, bool] = await self._traced(
-            "create_run", self.inner.create_run(run), lambda r: int(r[1]), run=run
+    async def create_run(self, run: Run) -> tuple[Run, int]:
+        result: tuple[Run, int] = await self._traced(
+            "create_run", self.inner.create_run(run), lambda r: int(r[1] > 0), run=run
         )
+        if result[1] and self._announce is not None:
+            self._announce.run_written(result[1], result[0])
         return result
 
-    async def create_runs(self, runs: Sequence[Run]) -> list[tuple[Run, bool]]:
-        result: list[tuple[Run, bool]] = await self._traced(
-            "create_runs", self.inner.create_runs(runs), lambda r: sum(c for _, c in r)
+    async def create_runs(self, runs: Sequence[Run]) -> list[tuple[Run, int]]:
+        result: list[tuple[Run, int]] = await self._traced(
+            "create_runs", self.inner.create_runs(runs), lambda r: sum(p > 0 for _, p in r)
         )
+        if self._announce is not None:
+            for stored, position in result:
+                if position:
+                    self._announce.run_written(position, stored)
         return result
 
-    async def update_run(self, run: Run, expect: Sequence[RunStatus] | None = None) -> bool:
-        result: bool = await self._traced(
-            "update_run", self.inner.update_run(run, expect), lambda r: int(r), run=run
+    async def update_run(self, run: Run, expect: Sequence[RunStatus] | None = None) -> int:
+        result: int = await self._traced(
+            "update_run", self.inner.update_run(run, expect), lambda r: int(r > 0), run=run
         )
+        if result and self._announce is not None:
+            self._announce.run_written(result, run)
         return result
 
     async def get_run(self, run_id: str) -> Run | None:
@@ -186,6 +213,20 @@ class TracedStorage:
 
     async def unfinished_runs(self) -> list[Run]:
         result: list[Run] = await self._traced("unfinished_runs", self.inner.unfinished_runs(), len)
+        if self._announce is not None:
+            self._announce.known(result)
+        return result
+
+    async def run_changes(
+        self, after: int, limit: int, root_id: str | None = None
+    ) -> list[RunChange]:
+        result: list[RunChange] = await self._traced(
+            "run_changes", self.inner.run_changes(after, limit, root_id), len
+        )
+        return result
+
+    async def last_change(self) -> int:
+        result: int = await self._traced("last_change", self.inner.last_change(), _none)
         return result
 
     async def prune_runs(self, query: PruneQuery) -> PruneBatch:
@@ -199,6 +240,8 @@ class TracedStorage:
         result: int = await self._traced(
             "append_logs", self.inner.append_logs(run_id, lines), lambda _r: count, run_id
         )
+        if self._announce is not None:
+            self._announce.logs_written(run_id, result, lines)
         return result
 
     async def read_logs(self, run_id: str, after: int, limit: int) -> list[LogLine]:
@@ -207,17 +250,27 @@ class TracedStorage:
         )
         return result
 
+    async def last_log_seq(self, run_id: str) -> int:
+        result: int = await self._traced("last_log_seq", self.inner.last_log_seq(run_id), _none)
+        return result
+
     async def append_steps(self, run_id: str, steps: Sequence[NewStep]) -> int:
         count = len(steps)
         result: int = await self._traced(
             "append_steps", self.inner.append_steps(run_id, steps), lambda _r: count, run_id
         )
+        if self._announce is not None:
+            self._announce.steps_written(run_id, result, steps)
         return result
 
     async def read_steps(self, run_id: str, after: int, limit: int) -> list[Step]:
         result: list[Step] = await self._traced(
             "read_steps", self.inner.read_steps(run_id, after, limit), len, run_id
         )
+        return result
+
+    async def last_step_seq(self, run_id: str) -> int:
+        result: int = await self._traced("last_step_seq", self.inner.last_step_seq(run_id), _none)
         return result
 
     async def kv_get(self, namespace: str, key: str) -> KVEntry | None:

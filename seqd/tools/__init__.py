@@ -3,6 +3,6 @@ checked, rate-limited, traced, journaled when a run calls it), tools defined as 
 (``folder``), and token buckets (``ratelimit``). The ``Tool`` interface that plugins
 implement is ``seqd.plugins.tools``.
 
-May import: ``seqd.catalog``, ``seqd.storage``, ``seqd.plugins``, ``seqd.rpc``,
-``seqd.config``, ``seqd.model``, ``seqd.errors``.
+May import: ``seqd.catalog``, ``seqd.storage``, ``seqd.events``, ``seqd.plugins``,
+``seqd.rpc``, ``seqd.config``, ``seqd.model``, ``seqd.errors``.
 """

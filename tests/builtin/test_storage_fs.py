@@ -185,9 +185,10 @@ def test_layout_is_plain_greppable_json(tmp_path: Path) -> None:
     runs = root / "tasks" / "flow.main" / "runs"
     record = runs / f"{run.id}.json"
     with record.open() as f:
-        assert json.load(f) == msgspec.to_builtins(
-            changed(run, status="succeeded", output={"answer": 42})
-        )
+        stored = json.load(f)
+    # The run as the API has it, plus the change position of its last write.
+    assert stored.pop("change") > 0
+    assert stored == msgspec.to_builtins(changed(run, status="succeeded", output={"answer": 42}))
     assert b'"status":"succeeded"' in record.read_bytes()  # grep finds it
     assert json.loads((runs / f"{parent.id}.json").read_text())["status"] == "running"
     log = [json.loads(line) for line in (runs / f"{run.id}.log.jsonl").read_text().splitlines()]
@@ -255,7 +256,7 @@ def test_hostile_names_never_escape_root(tmp_path: Path) -> None:
                 assert await b.get_run(run_id) is None
                 assert await b.read_logs(run_id, 0, 10) == []
                 assert await b.read_steps(run_id, 0, 10) == []
-                assert await b.update_run(changed(good, id=run_id)) is False
+                assert await b.update_run(changed(good, id=run_id)) == 0
             assert await b.get_run(good.id) == good
             assert (await b.list_runs(RunQuery(limit=100))).runs == [good]
 
@@ -291,6 +292,29 @@ def test_a_run_moving_to_another_task_takes_its_files(tmp_path: Path) -> None:
     assert not list((root / "tasks" / "before" / "runs").iterdir())
     after = sorted(p.name for p in (root / "tasks" / "after" / "runs").iterdir())
     assert after == [f"{run.id}.journal.jsonl", f"{run.id}.json", f"{run.id}.log.jsonl"]
+
+
+def test_run_files_of_an_older_seqd_are_numbered_at_open(tmp_path: Path) -> None:
+    """Run files without a change position (written before seqd had them) get the next
+    positions in id order at the first open, written into the files, so that they keep
+    them; the store goes on after them."""
+    runs = [new_run(task="old") for _ in range(3)]
+    folder = tmp_path / "files" / "tasks" / "old" / "runs"
+    folder.mkdir(parents=True)
+    for run in runs:
+        (folder / f"{run.id}.json").write_bytes(msgspec.json.encode(run) + b"\n")
+
+    async def main() -> None:
+        for _ in range(2):  # the same numbers again after a reopen
+            async with opened(lambda: make(tmp_path)) as b:
+                listed = await b.run_changes(0, 10)
+                assert [(c.position, c.run) for c in listed] == list(enumerate(runs, 1))
+                assert await b.last_change() == 3
+        async with opened(lambda: make(tmp_path)) as b:
+            assert await b.update_run(changed(runs[0], status="running")) == 4
+
+    run_async(main())
+    assert json.loads((folder / f"{runs[1].id}.json").read_text())["change"] == 2
 
 
 # -- crash leftovers --------------------------------------------------------------------
@@ -354,9 +378,9 @@ def test_leftovers_of_a_crash_are_cleaned_at_open(tmp_path: Path) -> None:
             assert await b.get_run(broken.id) is None
             assert (await b.count_by_status()) == {"queued": 2}
             again, created = await b.create_run(new_run(idempotency_key="kept"))
-            assert (again, created) == (keyed, False)
+            assert (again, created) == (keyed, 0)
             fresh = new_run(idempotency_key="ghost")
-            assert await b.create_run(fresh) == (fresh, True)
+            assert (await b.create_run(fresh))[1] > 0
 
     run_async(reopen())
     assert not any(t.exists() for t in temps)
@@ -592,10 +616,10 @@ def test_a_second_opener_reads_only_until_the_owner_lets_go(tmp_path: Path) -> N
                 await owner.close()
                 # The owner is gone: the next write takes the store over, rescanned.
                 third = new_run(task="t")
-                assert await reader.create_run(third) == (third, True)
+                assert (await reader.create_run(third))[1] > 0
                 assert reader.owns_store() and not in_flight.exists()
                 assert await reader.get_run(second.id) == second
-                assert await reader.create_run(new_run(idempotency_key="k")) == (first, False)
+                assert await reader.create_run(new_run(idempotency_key="k")) == (first, 0)
                 assert await reader.append_logs(first.id, lines("c")) == 3
                 assert await reader.append_steps(first.id, [new_step("s", "b")]) == 2
         finally:
@@ -844,7 +868,7 @@ def test_full_file_system_reports_unavailable_then_recovers(small_fs: Path) -> N
             assert await b.get_run(run.id) == run
             assert [g.text for g in await b.read_logs(run.id, 0, 10)] == ["a"]
             filler.unlink()
-            assert await b.create_run(blocked) == (blocked, True)
+            assert (await b.create_run(blocked))[1] > 0
             assert await b.append_logs(run.id, lines("b")) == 2
             assert await b.append_steps(run.id, [new_step("s", "b")]) == 2
             assert await b.update_run(changed(run, status="running"), expect=["queued"])
@@ -879,7 +903,7 @@ def test_read_only_file_system_reports_unavailable_then_recovers(small_fs: Path)
             finally:
                 remount("rw")
             later = new_run(task="t")
-            assert await b.create_run(later) == (later, True)
+            assert (await b.create_run(later))[1] > 0
             assert await b.append_logs(run.id, lines("x")) == 1
 
     run_async(main())

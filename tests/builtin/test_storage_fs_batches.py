@@ -13,6 +13,7 @@ from seqd.builtin.storage.fs.backend import FSBackend, FSStorageFactory
 from seqd.errors import StorageUnavailable
 from seqd.plugins.storage import StorageContext
 from seqd.testing.storage import new_run, opened, run_async
+from seqd.testing.storage.support import made
 
 
 def make(state_dir: Path, durability: str = "normal") -> FSBackend:
@@ -47,7 +48,7 @@ def test_an_interrupted_batch_is_finished_at_open(tmp_path: Path, durability: st
                 assert await b.get_run(run.id) == run
             # Their keys are claimed: submitting one again answers with its run.
             again = new_run(task="each", input={"i": 1}, idempotency_key="line:1")
-            assert await b.create_run(again) == (runs[1], False)
+            assert made(await b.create_run(again)) == (runs[1], False)
 
     run_async(after())
     assert list(batches.iterdir()) == []
@@ -71,7 +72,7 @@ def test_a_failed_batch_leaves_nothing(tmp_path: Path) -> None:
             # The keys were released: the same runs go in once the obstacle is gone.
             (root / "tasks" / "blocked").unlink()
             answer = await b.create_runs([*good, blocked])
-            assert [created for _, created in answer] == [True] * 4
+            assert [made(a)[1] for a in answer] == [True] * 4
         async with opened(lambda: make(state)) as b:
             for run in [*good, blocked]:
                 assert await b.get_run(run.id) == run

@@ -15,6 +15,7 @@ from seqd.model.retention import PruneQuery
 from seqd.model.timeutil import now
 from seqd.plugins.storage import StorageBackend, StorageContext
 from seqd.testing.storage import lines, new_run, new_step, opened, run_async
+from seqd.testing.storage.support import made
 
 RUNS = 200
 LINE = "x" * 2000
@@ -112,7 +113,7 @@ def test_file_store_files_are_gone_after_pruning(tmp_path: Path) -> None:
             assert files() == []
             # The keys are free: new runs may take them.
             again = new_run(idempotency_key="k0")
-            assert await b.create_run(again) == (again, True)
+            assert made(await b.create_run(again)) == (again, True)
         async with opened(lambda: fs_store(tmp_path)) as b:  # the scan at open agrees
             assert await b.count_by_status() == {"queued": 1}
 

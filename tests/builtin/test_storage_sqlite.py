@@ -20,6 +20,7 @@ from seqd.model.runs import NewStep, RunQuery
 from seqd.plugins.host import PluginHost
 from seqd.plugins.storage import StorageContext
 from seqd.plugins.storage_kit.schema import SchemaTooNew
+from seqd.plugins.storage_kit.sql import run_row
 from seqd.testing.storage import (
     BackendMaker,
     StorageConformance,
@@ -146,6 +147,32 @@ def test_migrations_are_idempotent_on_reopen(tmp_path: Path) -> None:
     assert schema_of(tmp_path / "seqd.db") == (version, objects)
 
 
+def test_a_version_3_file_numbers_its_runs_in_creation_order(tmp_path: Path) -> None:
+    """Runs stored before change positions existed get 1, 2, ... in id order at the
+    migration; later writes continue after them."""
+    path = tmp_path / "seqd.db"
+    runs = [new_run() for _ in range(3)]
+    conn = sqlite3.connect(path, isolation_level=None)
+    try:
+        assert migrate(conn, MIGRATIONS[:3]) == 3
+        columns = "task, status, parent_id, root_id, idempotency_key, created_at, data, id"
+        for run in reversed(runs):  # inserted newest first: numbering follows the ids
+            conn.execute(f"INSERT INTO runs ({columns}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                         (*run_row(run)[:7], run.id))  # fmt: skip
+    finally:
+        conn.close()
+
+    async def main() -> None:
+        async with opened(lambda: make(tmp_path)) as b:
+            listed = await b.run_changes(0, 10)
+            assert [(c.position, c.run) for c in listed] == list(enumerate(runs, 1))
+            assert await b.last_change() == 3
+            assert await b.update_run(changed(runs[0], status="running")) == 4
+
+    run_async(main())
+    assert schema_of(path)[0] == LATEST
+
+
 def test_a_new_migration_applies_once_and_a_failed_one_changes_nothing(tmp_path: Path) -> None:
     async def create() -> None:
         async with opened(lambda: make(tmp_path)):
@@ -252,7 +279,7 @@ def test_locked_database_reports_unavailable_then_recovers(tmp_path: Path) -> No
             finally:
                 holder.close()
             assert await b.get_run(blocked.id) is None
-            assert await b.create_run(blocked) == (blocked, True)
+            assert (await b.create_run(blocked))[1] > 0
             assert await b.get_run(blocked.id) == blocked
 
     run_async(main())
@@ -268,7 +295,7 @@ def test_readonly_connection_is_replaced_after_failing(tmp_path: Path) -> None:
                 await b.create_run(run)
             assert info.value.details["sqlite_error"] == "SQLITE_READONLY"
             # The writer replaced its stuck connection: the next write goes through.
-            assert await b.create_run(run) == (run, True)
+            assert (await b.create_run(run))[1] > 0
             assert await pragma(b, "query_only") == 0
 
     run_async(main())
@@ -318,7 +345,7 @@ def test_full_database_reports_unavailable_then_recovers(tmp_path: Path) -> None
             await b.writer.submit(
                 lambda conn: conn.execute("PRAGMA max_page_count = 1073741823").fetchall()
             )
-            assert await b.create_run(big) == (big, True)
+            assert (await b.create_run(big))[1] > 0
             assert await b.get_run(big.id) == big
 
     run_async(main())
@@ -404,7 +431,8 @@ def test_a_failing_op_fails_only_itself(tmp_path: Path) -> None:
             release.set()
             await parked
             results = await asyncio.gather(*pending, return_exceptions=True)
-            assert results[0] == (first, True) and results[4] == (last, True)
+            assert results[0][0] == first and results[4][0] == last
+            assert 0 < results[0][1] < results[4][1]
             assert isinstance(results[1], Conflict) and isinstance(results[3], Conflict)
             assert isinstance(results[2], ValueError)
             assert await b.get_run(keyed.id) == keyed  # the half-done op was undone
@@ -435,7 +463,7 @@ def test_a_dead_writer_fails_fast_and_is_restarted(tmp_path: Path) -> None:
             with pytest.raises(StorageUnavailable, match="restarted"):
                 await b.create_run(new_run())
             run = new_run()
-            assert await b.create_run(run) == (run, True)
+            assert (await b.create_run(run))[1] > 0
             assert await b.get_run(run.id) == run
 
     run_async(main())
@@ -447,7 +475,7 @@ def test_idle_writes_commit_on_the_loop_and_busy_ones_queue(tmp_path: Path) -> N
             assert b.writer is not None and b.writer.inline
             before = b.writer.inlined
             run = new_run()
-            assert await b.create_run(run) == (run, True)  # idle: on the loop
+            assert (await b.create_run(run))[1] > 0  # idle: on the loop
             assert b.writer.inlined == before + 1
             assert await b.get_run(run.id) == run  # committed: another connection sees it
             # Writes submitted together: the first goes inline, the rest queue and

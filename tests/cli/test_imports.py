@@ -27,6 +27,7 @@ HEAVY = (
     "logging",
     "seqd.model.runs",
     "seqd.rpc.protocol",
+    "rich",  # seqctl watch and top only
 )
 QUICK_AVOIDS = (
     "re",  # with enum, functools, collections: what json, argparse and gettext import

@@ -37,6 +37,7 @@ from seqd.model.runs import (
     NewLogLine,
     NewStep,
     Run,
+    RunChange,
     RunPage,
     RunQuery,
     RunStatus,
@@ -238,18 +239,19 @@ class PostgresBackend:
 
     # -- runs ------------------------------------------------------------------------
 
-    async def create_run(self, run: Run) -> tuple[Run, bool]:
+    async def create_run(self, run: Run) -> tuple[Run, int]:
         check_run_key(run)
         params = sql.run_row(run)
         for _ in range(3):
-            if await self._write(q.INSERT_RUN, params) == 1:
-                return run, True
+            position = await self._write(q.INSERT_RUN, params, value=True)
+            if position is not None:
+                return run, int(position)
             if run.idempotency_key is not None:
                 existing = await self._fetch_one(
                     q.SQL.run_by_key, (run.idempotency_scope, run.idempotency_key)
                 )
                 if existing is not None:
-                    return sql.RUN_DECODER.decode(existing), False
+                    return sql.RUN_DECODER.decode(existing), 0
             if await self._fetch_one(q.RUN_EXISTS, (run.id,)) is not None:
                 raise run_exists(run.id)
             # The key's holder let go of it in between (an update cleared it): again.
@@ -258,9 +260,10 @@ class PostgresBackend:
             {"idempotency_key": run.idempotency_key},
         )
 
-    async def create_runs(self, runs: Sequence[Run]) -> list[tuple[Run, bool]]:
+    async def create_runs(self, runs: Sequence[Run]) -> list[tuple[Run, int]]:
         """One transaction apart from the writer (it reads before it writes): the
-        holders of the batch's keys, then one INSERT of every new run. A key or an id
+        holders of the batch's keys, then the batch's change positions and one INSERT
+        of every new run. A key or an id
         taken meanwhile rolls it back; then the ids are looked up, and it is tried again."""
         if not runs:
             return []
@@ -277,7 +280,7 @@ class PostgresBackend:
 
     async def _insert_batch(
         self, conn: Conn, runs: Sequence[Run], keys: list[str]
-    ) -> list[tuple[Run, bool]] | None:
+    ) -> list[tuple[Run, int]] | None:
         """The batch's transaction: its answer, or None when it was rolled back."""
         try:
             async with conn.transaction():
@@ -287,25 +290,31 @@ class PostgresBackend:
                     rows = await (await conn.execute(q.KEY_HOLDERS, (scope, keys))).fetchall()
                     holders = {key: sql.RUN_DECODER.decode(data) for key, data in rows}
                 answer, fresh = plan(runs, holders)
+                written: dict[str, int] = {}
                 if fresh:
+                    taken = await (await conn.execute(q.TAKE_CHANGES, (len(fresh),))).fetchone()
+                    assert taken is not None
+                    positions = list(range(int(taken[0]) - len(fresh) + 1, int(taken[0]) + 1))
                     columns = q.columns_of([sql.run_row(run) for run in fresh])
-                    cur = await conn.execute(q.INSERT_RUNS, columns)
+                    cur = await conn.execute(q.INSERT_RUNS, [*columns, positions])
                     if cur.rowcount != len(fresh):
                         raise _RolledBack
-                return answer
+                    written = dict(zip((run.id for run in fresh), positions, strict=True))
+                return [(run, written[run.id] if created else 0) for run, created in answer]
         except _RolledBack:
             return None
 
-    async def update_run(self, run: Run, expect: Sequence[RunStatus] | None = None) -> bool:
+    async def update_run(self, run: Run, expect: Sequence[RunStatus] | None = None) -> int:
         check_run_key(run)
         if expect is None:
-            query, params = q.SQL.update_run, sql.run_row(run)
+            query, params = q.UPDATE_RUN, sql.run_row(run)
         else:
             query, params = q.UPDATE_RUN_CAS, (*sql.run_row(run), list(expect))
         try:
-            return bool(await self._write(query, params) == 1)
+            position = await self._write(query, params, value=True)
         except pgerrors.UniqueViolation as exc:
             raise key_taken(run.id, run.idempotency_key) from exc
+        return 0 if position is None else int(position)
 
     async def get_run(self, run_id: str) -> Run | None:
         data = await self._fetch_one(q.SQL.get_run, (run_id,))
@@ -343,6 +352,20 @@ class PostgresBackend:
         batch.cursor = cursor
         return batch
 
+    async def run_changes(
+        self, after: int, limit: int, root_id: str | None = None
+    ) -> list[RunChange]:
+        if limit < 1:
+            return []
+        if root_id is None:
+            rows = await self._fetch_all(q.SQL.run_changes, (after, limit))
+        else:
+            rows = await self._fetch_all(q.SQL.tree_changes, (root_id, after, limit))
+        return sql.changes_of(rows)
+
+    async def last_change(self) -> int:
+        return int(await self._fetch_one(q.SQL.last_change, ()))
+
     # -- logs ------------------------------------------------------------------------
 
     async def append_logs(self, run_id: str, lines: Sequence[NewLogLine]) -> int:
@@ -362,6 +385,9 @@ class PostgresBackend:
             return []
         return sql.log_lines(await self._fetch_all(q.SQL.read_logs, (run_id, after, limit)))
 
+    async def last_log_seq(self, run_id: str) -> int:
+        return int(await self._fetch_one(q.LAST_SEQ, (run_id,)) or 0)
+
     # -- journal ---------------------------------------------------------------------
 
     async def append_steps(self, run_id: str, steps: Sequence[NewStep]) -> int:
@@ -375,6 +401,9 @@ class PostgresBackend:
             return []
         rows = await self._fetch_all(q.READ_STEPS, (run_id, after, limit))
         return [q.step_of(seq, data) for seq, data in rows]
+
+    async def last_step_seq(self, run_id: str) -> int:
+        return int(await self._fetch_one(q.LAST_STEP, (run_id,)) or 0)
 
     # -- key-value state -------------------------------------------------------------
 

@@ -24,12 +24,18 @@ logger = logging.getLogger(__name__)
 _ENCODER = msgspec.json.Encoder()
 _NEW_STEP_DECODER = msgspec.json.Decoder(NewStep)
 
-SQL = Statements("%s")
+# A run write bumps the change counter in the same statement (see schema, version 4).
+SQL = Statements(
+    "%s",
+    position="(SELECT last FROM next_change)",
+    prefix="WITH next_change AS (UPDATE run_change_counter SET last = last + 1 RETURNING last) ",
+)
 # No conflict target: a taken idempotency key and a taken id both insert nothing, and
 # the caller then finds out which (ON CONFLICT waits for a concurrent insert of the
 # same key to commit, so what it then reads is settled).
-INSERT_RUN = SQL.insert_run + " ON CONFLICT DO NOTHING"
-UPDATE_RUN_CAS = SQL.update_run + " AND status = ANY(%s::text[])"
+INSERT_RUN = SQL.insert_run + " ON CONFLICT DO NOTHING" + SQL.returning
+UPDATE_RUN = SQL.update_run + SQL.returning
+UPDATE_RUN_CAS = SQL.update_run + " AND status = ANY(%s::text[])" + SQL.returning
 RUN_EXISTS = "SELECT 1 FROM runs WHERE id = %s"
 # A batch (``create_runs``): the holders of its keys, then every new run in one
 # statement, from one array per column. ON CONFLICT as for one run: a key or an id
@@ -38,12 +44,15 @@ KEY_HOLDERS = (
     "SELECT idempotency_key, data FROM runs"
     " WHERE idempotency_scope = %s AND idempotency_key = ANY(%s::text[])"
 )
-_BATCH_COLUMNS = ", ".join((*RUN_COLUMNS, "id"))
+_BATCH_COLUMNS = ", ".join((*RUN_COLUMNS, "id", "change_seq"))
 INSERT_RUNS = (
     f"INSERT INTO runs ({_BATCH_COLUMNS}) SELECT * FROM unnest("
     + ", ".join(["%s::text[]"] * (len(RUN_COLUMNS) + 1))
-    + ") ON CONFLICT DO NOTHING"
+    + ", %s::bigint[]) ON CONFLICT DO NOTHING"
 )
+# The batch's change positions, taken at once in its transaction: the counter's row
+# stays locked to the commit, so they are in commit order like any run write's.
+TAKE_CHANGES = "UPDATE run_change_counter SET last = last + %s RETURNING last"
 EXISTING_IDS = "SELECT id FROM runs WHERE id = ANY(%s::text[])"
 CHILDREN_OF = SQL.children_of.format(among="= ANY(%s::text[])")
 UNFINISHED = "SELECT data FROM runs WHERE status = ANY(%s::text[]) ORDER BY id"

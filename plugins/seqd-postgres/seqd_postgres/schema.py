@@ -150,6 +150,28 @@ _V6_ROOTS = ("CREATE INDEX runs_roots ON runs (id) WHERE parent_id IS NULL",)
 # (not jsonb, which would refuse a \u0000 elsewhere in the run) for the submitter.
 _V7_SCOPES = tuple(scope_migration("(data::json ->> 'submitted_by')"))
 
+# Change positions: every run write sets ``change_seq`` to the next value of a one-row
+# counter bumped in the same transaction. Its row lock is held until the commit, so run
+# writes (of every node on the store) commit in position order: a reader that sees
+# position P has seen every write before it, which a sequence would not promise. Runs
+# already stored are numbered in id (creation) order.
+_V8_CHANGES = (
+    "ALTER TABLE runs ADD COLUMN change_seq bigint NOT NULL DEFAULT 0",
+    """
+    UPDATE runs SET change_seq = numbered.n
+    FROM (SELECT id, row_number() OVER (ORDER BY id) AS n FROM runs) AS numbered
+    WHERE runs.id = numbered.id
+    """,
+    """
+    CREATE TABLE run_change_counter (
+        one boolean PRIMARY KEY DEFAULT true CHECK (one),
+        last bigint NOT NULL
+    )
+    """,
+    "INSERT INTO run_change_counter (last) SELECT coalesce(max(change_seq), 0) FROM runs",
+    "CREATE UNIQUE INDEX runs_change ON runs (change_seq)",
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "runs and logs", _V1),
     Migration(2, "run journal (steps)", _V2_STEPS),
@@ -158,6 +180,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(5, "schedules, and the schedule of each run", _V5_SCHEDULES),
     Migration(6, "index of root runs", _V6_ROOTS),
     Migration(7, "idempotency keys per scope", _V7_SCOPES),
+    Migration(8, "run change positions", _V8_CHANGES),
 )
 LATEST = MIGRATIONS[-1].version
 

@@ -115,6 +115,7 @@ def test_daemon_on_postgres_keeps_history_across_a_restart(
         status = c.status()
         assert status.storage.name == "postgres"
         assert "postgres" in status.plugins
+        start = next(iter(c.subscribe(["run"], task="hello"))).cursor  # the live event's
         run = c.submit("hello", {"name": "x"}, wait=True, timeout_s=60)
         assert run.status == "succeeded", run.error
         assert run.output == "Hello, x."
@@ -139,6 +140,21 @@ def test_daemon_on_postgres_keeps_history_across_a_restart(
         listed = c.list_runs(task="hello")
         assert [r.id for r in listed.runs] == [rows[1][0], run.id]
         assert c.status().runs.get("succeeded") == 2
+        # Events replay from PostgreSQL's change positions, across the restart.
+        replayed = []
+        for event in c.subscribe(["run", "log"], root_id=run.id, since="0"):
+            if event.topic == "live":
+                break
+            replayed.append(event)
+        assert [e.topic for e in replayed] == ["log", "run"]
+        assert [line.text for line in replayed[0].lines] == texts
+        assert replayed[1].run == run
+        ends = []
+        for event in c.subscribe(["run"], task="hello", since=start):
+            if event.topic == "live":
+                break
+            ends.append((event.run.id, event.run.status))
+        assert ends == [(r[0], "succeeded") for r in rows]
     assert pg_daemon.stop() == 0
     assert "PostgreSQL storage open at" in pg_daemon.logs()
 

@@ -28,7 +28,7 @@ from seqd_postgres import queries as q
 from seqd_postgres.schema import migrate, schema_version
 
 from seqd.errors import Conflict, StorageUnavailable, ValidationFailed
-from seqd.model.runs import Run, RunQuery, RunStatus
+from seqd.model.runs import Run, RunChange, RunQuery, RunStatus
 from seqd.plugins.host import PluginHost
 from seqd.plugins.storage import StorageContext
 from seqd.testing.storage import (
@@ -208,7 +208,7 @@ def test_dsn_is_required_unless_the_environment_has_one(
     async def main() -> None:
         async with opened(lambda: backend) as b:
             run = new_run()
-            assert await b.create_run(run) == (run, True)
+            assert (await b.create_run(run))[1] > 0
 
     run_async(main())
     # The option wins over the environment (a --storage-opt flag can override it).
@@ -319,6 +319,7 @@ def test_schema_is_created_and_put_on_the_search_path(
         "kv",
         "log_seqs",
         "logs",
+        "run_change_counter",
         "runs",
         "schedules",
         "schema_migrations",
@@ -431,6 +432,9 @@ def test_a_version_1_store_gains_the_journal_and_keeps_its_data(
             assert await b.read_steps(run.id, 0, 10) == []
             assert await b.append_steps(run.id, [new_step("s", "a"), new_step("s", "b")]) == 2
             assert [g.key for g in await b.read_steps(run.id, 0, 10)] == ["a", "b"]
+            # Version 4 numbered the run it found; new writes come after it.
+            assert await b.run_changes(0, 10) == [RunChange(position=1, run=run)]
+            assert await b.update_run(changed(run, status="running")) == 2
         conn = await admin(pg_dsn)
         try:
             assert await schema_version(conn, pg_schema) == LATEST
@@ -513,12 +517,12 @@ def test_two_nodes_share_one_store(pg_make: PgMaker) -> None:
     async def main() -> None:
         async with opened(pg_make) as a, opened(pg_make) as b:
             run = new_run(task="shared")
-            assert await a.create_run(run) == (run, True)
+            assert (await a.create_run(run))[1] > 0
             assert await b.get_run(run.id) == run
             running = changed(run, status="running", node="b")
-            assert await b.update_run(running, expect=["queued"]) is True
+            assert await b.update_run(running, expect=["queued"]) > 0
             # Node a still believes the run is queued: its compare-and-set loses.
-            assert await a.update_run(changed(run, status="cancelled"), expect=["queued"]) is False
+            assert await a.update_run(changed(run, status="cancelled"), expect=["queued"]) == 0
             assert await a.get_run(run.id) == running
             assert (await a.list_runs(RunQuery(task="shared"))).runs == [running]
             assert await a.unfinished_runs() == [running]
@@ -532,8 +536,9 @@ def test_two_nodes_share_one_store(pg_make: PgMaker) -> None:
                     for i, x in enumerate(attempts)
                 )
             )
-            assert won.count(True) == 1
-            winner = attempts[won.index(True)]
+            winners = [i for i, position in enumerate(won) if position > 0]
+            assert len(winners) == 1
+            winner = attempts[winners[0]]
             assert await a.get_run(run.id) == winner and await b.get_run(run.id) == winner
 
             # An idempotency race across nodes: one run is created, everyone gets it.
@@ -694,7 +699,7 @@ def test_exhausted_pool_is_unavailable_not_a_hang(
                 await asyncio.sleep(0.2)
                 with pytest.raises(StorageUnavailable, match="no connection could be had"):
                     await b.get_run(run.id)
-            assert await holder is True
+            assert await holder > 0
             assert (await b.get_run(run.id)) == changed(run, status="running")
 
     run_async(main())
@@ -724,7 +729,7 @@ def test_writes_issued_together_share_a_transaction_and_fail_alone(
                     before = b.writer.batches
                     pending = [asyncio.ensure_future(c) for c in calls]
                     await asyncio.sleep(0.2)
-                assert await parked is True
+                assert await parked > 0
                 results = await asyncio.gather(*pending, return_exceptions=True)
                 return [b.writer.batches - before, *results]
 
@@ -735,7 +740,8 @@ def test_writes_issued_together_share_a_transaction_and_fail_alone(
                 b.append_logs(first.id, lines("a", "b")),
                 b.create_run(second),
             )
-            assert got == [1, (first, True), True, 2, (second, True)]  # one transaction
+            assert got[:2] == [1, (first, got[1][1])] and got[3:] == [2, (second, got[4][1])]
+            assert 0 < got[1][1] < got[2] < got[4][1]  # one transaction, in order
 
             third, fourth = new_run(), new_run()
             got = await behind_a_busy_writer(
@@ -749,7 +755,8 @@ def test_writes_issued_together_share_a_transaction_and_fail_alone(
             )
             # The unique violation rolled the batch back; each write then went alone.
             assert got[0] == 1 + 5
-            assert got[1] == (third, True) and got[5] == (fourth, True) and got[4] == 3
+            assert got[1][0] == third and got[5][0] == fourth and got[4] == 3
+            assert 0 < got[1][1] < got[5][1]
             assert isinstance(got[2], Conflict) and "already exists" in got[2].message
             assert isinstance(got[3], Conflict) and "another run" in got[3].message
             assert await b.get_run(first.id) == first

@@ -1,7 +1,7 @@
 """seqctl's command line, read with argparse: the top-level parser here, each noun's
 commands and help in its own module (``runs``: run and runs; ``tasks``; ``tools``;
-``schedules``; ``daemon``: status, ping, daemon and plugins; ``observe``: metrics and
-alerts), what they share in ``builder``.
+``schedules``; ``live``: watch and top; ``daemon``: status, ping, daemon and plugins;
+``observe``: metrics and alerts), what they share in ``builder``.
 
 ``--socket`` and ``--json`` are accepted before the noun and after the verb alike (see
 ``builder.add_common``). Each command's handler is named by ``(module, function)``
@@ -34,6 +34,7 @@ examples:
   seqctl run slow -i seconds:=5 -f   ... and stream its log lines meanwhile
   seqctl runs ls --status failed     what went wrong lately?
   seqctl runs show last              everything about the run you started last
+  seqctl watch                       runs as they change, live (seqctl top: full screen)
   seqctl schedules ls                what runs by itself, and when next?
   seqctl run t --each in.jsonl --wait   one run per line of in.jsonl, with progress
   seqctl completion bash > ~/.local/share/bash-completion/completions/seqctl
@@ -56,6 +57,8 @@ _NOUNS: dict[str, tuple[str, str]] = {
     "tasks": ("parser.tasks", "add_tasks"),
     "tools": ("parser.tools", "add_tools"),
     "schedules": ("parser.schedules", "add_schedules"),
+    "watch": ("parser.live", "add_watch"),
+    "top": ("parser.live", "add_top"),
     "plugins": ("parser.daemon", "add_plugins"),
     "metrics": ("parser.observe", "add_metrics"),
     "alerts": ("parser.observe", "add_alerts"),

@@ -180,6 +180,21 @@ def seconds(text: str) -> float:
     return value
 
 
+def duration(text: str) -> float:
+    """Seconds of a duration as people type them: ``90s``, ``10m``, ``1h30m``, ``2d``."""
+    from seqd.errors import ValidationFailed
+    from seqd.model.durations import parse_duration
+
+    try:
+        return parse_duration(text, "duration")
+    except ValidationFailed as exc:
+        raise argparse.ArgumentTypeError(exc.message.removeprefix("duration: ")) from None
+
+
+def count(text: str) -> int:
+    return _whole(text, 0, 100_000)
+
+
 def json_value(text: str) -> object:
     import json
 
@@ -203,10 +218,14 @@ def run_ref(text: str) -> str:
 
 
 def limit(text: str) -> int:
+    return _whole(text, 1, 1000)
+
+
+def _whole(text: str, low: int, high: int) -> int:
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if not 1 <= value <= 1000:
-        raise argparse.ArgumentTypeError("must be between 1 and 1000")
+    if not low <= value <= high:
+        raise argparse.ArgumentTypeError(f"must be between {low} and {high}")
     return value

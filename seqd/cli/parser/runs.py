@@ -8,6 +8,8 @@ from seqd.cli.parser.builder import (
     Subs,
     add_object_options,
     completes,
+    count,
+    duration,
     json_value,
     limit,
     run_ref,
@@ -69,7 +71,9 @@ def add_run(b: Builder, nouns: Subs) -> None:
     run.add_argument(
         "-d", "--detach", action="store_true", help="print the run id and return at once"
     )
-    run.add_argument("-f", "--follow", action="store_true", help="stream log lines to stderr")
+    run.add_argument(
+        "-f", "--follow", action="store_true", help="stream log lines (a flow's too) to stderr"
+    )
     run.add_argument("--timeout", type=seconds, metavar="S", help="stop waiting after S seconds")
     run.add_argument("--idempotency-key", metavar="K", help="submit at most once per key")
     run.add_argument("--priority", type=int, default=0, metavar="N", help="higher runs first")
@@ -149,15 +153,25 @@ def add_runs(b: Builder, nouns: Subs) -> None:
     logs = b.sub(
         verbs,
         "logs",
-        "print a run's log lines",
+        "print a run's log lines (a flow's: those of all its states)",
         ("runs", "logs"),
-        "Lines read 'HH:MM:SS.mmm STREAM TEXT' (local time); --json gives one JSON\n"
-        "object per line.\n\nexamples:\n  seqctl runs logs RUN_ID\n"
-        "  seqctl runs logs RUN_ID --follow      until the run ends\n",
+        "Lines read 'HH:MM:SS.mmm STREAM TEXT' (local time); a flow's states' lines have\n"
+        "'[task]' before the text. --json gives one JSON object per line. With --follow,\n"
+        "new lines show as they are stored, until the run ends.\n\n"
+        "examples:\n  seqctl runs logs RUN_ID\n"
+        "  seqctl runs logs RUN_ID --follow      until the run ends\n"
+        "  seqctl runs logs RUN_ID -n 20 -f      the last 20 lines, then follow\n"
+        "  seqctl runs logs RUN_ID --since 10m   the lines of the last 10 minutes\n",
     )
     completes(logs.add_argument("id", metavar="ID", type=run_ref, help=RUN_REF), "runs")
     logs.add_argument("-f", "--follow", action="store_true", help="keep reading until it ends")
     logs.add_argument("--after", type=int, default=0, metavar="N", help="start after line seq N")
+    logs.add_argument(
+        "-n", "--tail", type=count, metavar="N", help="only the last N lines (then follow)"
+    )
+    logs.add_argument(
+        "--since", type=duration, metavar="D", help="only lines of the last D (90s, 10m, 2h)"
+    )
 
     signal = b.sub(
         verbs,

@@ -19,7 +19,7 @@ from typing import Any
 
 import msgspec
 
-from seqd.model.runs import KVEntry, LogLine, Run, RunQuery
+from seqd.model.runs import KVEntry, LogLine, Run, RunChange, RunQuery
 from seqd.plugins.storage_kit.records import check_run_query, kv_page, kv_start, prefix_bounds
 
 _ENCODER = msgspec.json.Encoder()
@@ -35,7 +35,8 @@ Row = Any  # a sequence of column values, as the driver returns it
 
 
 def run_row(run: Run) -> tuple[Any, ...]:
-    """Parameters of ``insert_run`` and ``update_run``: ``RUN_COLUMNS``, then the id."""
+    """Parameters of ``insert_run`` and ``update_run``: ``RUN_COLUMNS``, then the id
+    (``change_seq`` is the store's to set)."""
     return (
         run.task, run.status, run.parent_id, run.root_id, run.idempotency_key,
         run.created_at, _ENCODER.encode(run).decode(), run.schedule, run.idempotency_scope,
@@ -44,15 +45,42 @@ def run_row(run: Run) -> tuple[Any, ...]:
 
 
 class Statements:
-    """The shared statements written with ``placeholder`` (``?`` or ``%s``)."""
+    """The shared statements written with ``placeholder`` (``?`` or ``%s``).
 
-    def __init__(self, placeholder: str) -> None:
+    A run write also sets ``change_seq``, the store's change position, to ``position``:
+    an SQL expression worth the next one (a store's own way to number its writes in
+    commit order), after ``prefix`` (say a ``WITH`` clause it reads). ``insert_run``
+    and ``update_run`` end before their ``RETURNING change_seq`` (``returning``), so
+    that a caller can add conditions."""
+
+    def __init__(self, placeholder: str, position: str = "0", prefix: str = "") -> None:
         p = self.placeholder = placeholder
         columns = ", ".join(RUN_COLUMNS)
-        values = ", ".join([p] * (len(RUN_COLUMNS) + 1))
+        values = ", ".join([p] * len(RUN_COLUMNS))
         assignments = ", ".join(f"{column} = {p}" for column in RUN_COLUMNS)
-        self.insert_run = f"INSERT INTO runs ({columns}, id) VALUES ({values})"
-        self.update_run = f"UPDATE runs SET {assignments} WHERE id = {p}"
+        self.insert_run = (
+            f"{prefix}INSERT INTO runs ({columns}, change_seq, id)"
+            f" VALUES ({values}, {position}, {p})"
+        )
+        self.update_run = (
+            f"{prefix}UPDATE runs SET {assignments}, change_seq = {position} WHERE id = {p}"
+        )
+        self.returning = " RETURNING change_seq"
+        """What a store that computes ``position`` in SQL adds to learn it."""
+        self.run_changes = (
+            f"SELECT change_seq, data FROM runs WHERE change_seq > {p}"
+            f" ORDER BY change_seq LIMIT {p}"
+        )
+        # A run and every run under it, by parent_id (through runs_parent_id).
+        self.tree_changes = (
+            "WITH RECURSIVE tree(id) AS ("
+            f" SELECT id FROM runs WHERE id = {p}"
+            " UNION ALL SELECT runs.id FROM runs JOIN tree ON runs.parent_id = tree.id)"
+            " SELECT change_seq, data FROM runs"
+            f" WHERE id IN (SELECT id FROM tree) AND change_seq > {p}"
+            f" ORDER BY change_seq LIMIT {p}"
+        )
+        self.last_change = "SELECT coalesce(max(change_seq), 0) FROM runs"
         self.run_by_key = (
             f"SELECT data FROM runs WHERE idempotency_scope = {p} AND idempotency_key = {p}"
         )
@@ -160,6 +188,11 @@ def scope_migration(submitted_by: str) -> list[str]:
 def runs_of(rows: Iterable[Row]) -> list[Run]:
     """Runs from rows whose first column is ``data``."""
     return [RUN_DECODER.decode(row[0]) for row in rows]
+
+
+def changes_of(rows: Iterable[Row]) -> list[RunChange]:
+    """``run_changes``'s answer from rows of (``change_seq``, ``data``)."""
+    return [RunChange(position=int(seq), run=RUN_DECODER.decode(data)) for seq, data in rows]
 
 
 def counts_of(rows: Iterable[Row]) -> dict[str, int]:

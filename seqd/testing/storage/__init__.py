@@ -24,10 +24,10 @@ Tests are plain functions that drive coroutines on a fresh uvloop loop, each bou
 ``timeout_s`` so a hang fails instead of stalling the run.
 
 One module per concern: ``claims``, ``runs``, ``scopes``, ``batches``, ``listing``,
-``finding``, ``logs``, ``steps``, ``kv``, ``alerts``, ``schedules``, ``pruning``, ``traces``,
-``durability`` and ``crash`` (with its child process, ``crash_writer``) hold the cases,
-``suite`` gathers them, and ``support`` has the helpers they share, which a backend's
-own tests may use too.
+``finding``, ``logs``, ``steps``, ``kv``, ``changes``, ``alerts``, ``schedules``,
+``pruning``, ``traces``, ``durability`` and ``crash`` (with its child process,
+``crash_writer``) hold the cases, ``suite`` gathers them, and ``support`` has the
+helpers they share, which a backend's own tests may use too.
 """
 
 from seqd.testing.storage.suite import StorageConformance

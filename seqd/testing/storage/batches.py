@@ -12,7 +12,15 @@ import pytest
 from seqd.errors import Conflict
 from seqd.model.runs import Run, RunQuery
 from seqd.plugins.storage import StorageBackend
-from seqd.testing.storage.support import BackendMaker, Cases, all_pages, changed, new_run, opened
+from seqd.testing.storage.support import (
+    BackendMaker,
+    Cases,
+    all_pages,
+    changed,
+    made,
+    new_run,
+    opened,
+)
 
 
 async def _none_stored(backend: StorageBackend, runs: list[Run]) -> None:
@@ -33,7 +41,7 @@ class BatchCases(Cases):
             async with opened(make_backend) as b:
                 assert await b.create_runs([]) == []
                 answer = await b.create_runs(runs)
-                assert answer == [(run, True) for run in runs]
+                assert [made(a) for a in answer] == [(run, True) for run in runs]
             async with opened(make_backend) as b:  # and after a reopen
                 for run in runs:
                     assert await b.get_run(run.id) == run
@@ -52,7 +60,7 @@ class BatchCases(Cases):
                 other = new_run(task="k", input={"n": 2}, idempotency_key="batch-2")
                 plain = new_run(task="k")
                 answer = await b.create_runs([again, other, plain])
-                assert answer == [(first, False), (other, True), (plain, True)]
+                assert [made(a) for a in answer] == [(first, False), (other, True), (plain, True)]
                 assert await b.get_run(again.id) is None
                 assert await b.get_run(other.id) == other
                 # The whole batch again: nothing new, every run answered by its key.
@@ -60,7 +68,8 @@ class BatchCases(Cases):
                     new_run(task="k", input={"n": 1}, idempotency_key="batch-1"),
                     new_run(task="k", input={"n": 2}, idempotency_key="batch-2"),
                 ]
-                assert await b.create_runs(repeat) == [(first, False), (other, False)]
+                again = await b.create_runs(repeat)
+                assert [made(a) for a in again] == [(first, False), (other, False)]
                 await _none_stored(b, repeat)
 
         self.run(main())
@@ -82,7 +91,7 @@ class BatchCases(Cases):
                 await _none_stored(b, batch)
                 # The key "fresh" was not taken by the refused batch.
                 retry = new_run(task="k", input={"n": 9}, idempotency_key="fresh")
-                assert (await b.create_run(retry)) == (retry, True)
+                assert made(await b.create_run(retry)) == (retry, True)
 
         self.run(main())
 

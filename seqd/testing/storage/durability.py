@@ -79,7 +79,7 @@ class DurabilityCases(Cases):
                 assert [g.text for g in await b.read_logs(runs[1].id, 0, 10)] == ["a", "b"]
                 assert await b.append_logs(runs[1].id, lines("c")) == 3
                 again = new_run(idempotency_key="k5")
-                assert await b.create_run(again) == (runs[5], False)
+                assert await b.create_run(again) == (runs[5], 0)
                 assert (await b.count_by_status()).get("queued") == 19
 
         self.run(main())

@@ -25,6 +25,7 @@ from seqd.testing.storage.support import (
     Cases,
     changed,
     lines,
+    made,
     new_run,
     new_step,
     opened,
@@ -105,7 +106,7 @@ class PruneCases(Cases):
                 assert await b.count_by_status() == {"succeeded": 1, "failed": 1, "queued": 1}
                 # The key of a pruned run is free again.
                 again = new_run(idempotency_key="nightly-1")
-                assert await b.create_run(again) == (again, True)
+                assert made(await b.create_run(again)) == (again, True)
                 # Nothing is left to prune: a second pass removes nothing.
                 assert (await prune_all(b, older_than()))[0].removed == []
 

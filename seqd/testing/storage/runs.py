@@ -49,9 +49,9 @@ class RunCases(Cases):
 
         async def main() -> None:
             async with opened(make_backend) as b:
-                assert await b.create_run(parent) == (parent, True)
-                stored, created = await b.create_run(run)
-                assert created and stored == run
+                assert (await b.create_run(parent))[1] > 0
+                stored, position = await b.create_run(run)
+                assert position > 0 and stored == run
                 assert await b.get_run(run.id) == run
                 assert await b.get_run(parent.id) == parent
                 assert await b.get_run("0" * 24) is None
@@ -62,15 +62,16 @@ class RunCases(Cases):
         async def main() -> None:
             async with opened(make_backend) as b:
                 first = new_run(idempotency_key="once", input={"n": 1})
-                assert await b.create_run(first) == (first, True)
+                assert (await b.create_run(first))[1] > 0
                 second = new_run(idempotency_key="once", input={"n": 2})
-                existing, created = await b.create_run(second)
-                assert not created and existing == first
+                existing, position = await b.create_run(second)
+                assert position == 0 and existing == first
                 assert await b.get_run(second.id) is None
                 # Runs without a key never collide.
                 for _ in range(3):
                     run = new_run()
-                    assert await b.create_run(run) == (run, True)
+                    stored, position = await b.create_run(run)
+                    assert stored == run and position > 0
                 assert (await b.count_by_status()).get("queued") == 4
 
         self.run(main())
@@ -94,10 +95,10 @@ class RunCases(Cases):
                 run = new_run()
                 await b.create_run(run)
                 running = changed(run, status="running", started_at=now(), pid=99)
-                assert await b.update_run(running) is True
+                assert await b.update_run(running) > 0
                 assert await b.get_run(run.id) == running
-                assert await b.update_run(new_run()) is False  # never created
-                assert await b.update_run(new_run(), expect=["queued"]) is False
+                assert await b.update_run(new_run()) == 0  # never created
+                assert await b.update_run(new_run(), expect=["queued"]) == 0
 
         self.run(main())
 
@@ -107,13 +108,13 @@ class RunCases(Cases):
                 run = new_run(status="running")
                 await b.create_run(run)
                 done = changed(run, status="succeeded", output=1, finished_at=now())
-                assert await b.update_run(done, expect=["running"]) is True
+                assert await b.update_run(done, expect=["running"]) > 0
                 # A stale writer that still believes the run is running loses.
                 stale = changed(run, status="failed")
-                assert await b.update_run(stale, expect=["queued", "running"]) is False
-                assert await b.update_run(stale, expect=[]) is False
+                assert await b.update_run(stale, expect=["queued", "running"]) == 0
+                assert await b.update_run(stale, expect=[]) == 0
                 assert await b.get_run(run.id) == done
-                assert await b.update_run(stale, expect=["succeeded"]) is True
+                assert await b.update_run(stale, expect=["succeeded"]) > 0
                 assert (await b.get_run(run.id)) == stale
 
         self.run(main())
@@ -126,7 +127,8 @@ class RunCases(Cases):
                 endings: list[RunStatus] = ["succeeded", "failed", "cancelled"] * 10
                 attempts = [changed(run, status=s, output=i) for i, s in enumerate(endings)]
                 won = await asyncio.gather(*(b.update_run(a, expect=["running"]) for a in attempts))
-                assert won.count(True) == 1
-                assert await b.get_run(run.id) == attempts[won.index(True)]
+                winners = [i for i, position in enumerate(won) if position > 0]
+                assert len(winners) == 1
+                assert await b.get_run(run.id) == attempts[winners[0]]
 
         self.run(main())

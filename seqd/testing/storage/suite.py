@@ -1,15 +1,16 @@
 """``StorageConformance``: every group of cases in one base class.
 
 Its own module because the suite is the sum of the groups (one module each: claims,
-runs, idempotency scopes, batches, listing, finding, logs, steps, kv, alert history,
-schedules, durability, crash safety, pruning, traces); a backend's test subclasses this
-one class and so runs them all.
+runs, idempotency scopes, batches, listing, finding, logs, steps, kv, change positions,
+alert history, schedules, durability, crash safety, pruning, traces); a backend's test
+subclasses this one class and so runs them all.
 """
 
 from __future__ import annotations
 
 from seqd.testing.storage.alerts import AlertCases
 from seqd.testing.storage.batches import BatchCases
+from seqd.testing.storage.changes import ChangeCases
 from seqd.testing.storage.claims import ClaimCases
 from seqd.testing.storage.crash import CrashCases
 from seqd.testing.storage.durability import DurabilityCases
@@ -37,6 +38,7 @@ class StorageConformance(
     StepCases,
     DurabilityCases,
     KVCases,
+    ChangeCases,
     AlertCases,
     TraceCases,
     PruneCases,

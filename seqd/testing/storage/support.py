@@ -108,3 +108,11 @@ class Cases:
 
     def run(self, coro: Coroutine[Any, Any, T]) -> T:
         return run_async(coro, self.timeout_s)
+
+
+def made(answer: tuple[Run, int]) -> tuple[Run, bool]:
+    """A ``create_run`` answer as (run, whether it was created): the position of a new
+    run is > 0, an existing run comes with 0."""
+    run, position = answer
+    assert position >= 0, answer
+    return run, position > 0

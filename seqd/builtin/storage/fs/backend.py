@@ -46,6 +46,7 @@ from seqd.model.runs import (
     NewLogLine,
     NewStep,
     Run,
+    RunChange,
     RunPage,
     RunQuery,
     RunStatus,
@@ -92,13 +93,13 @@ class FSBackend:
 
     # -- runs ------------------------------------------------------------------------
 
-    async def create_run(self, run: Run) -> tuple[Run, bool]:
+    async def create_run(self, run: Run) -> tuple[Run, int]:
         return await self.runs.create(run)
 
-    async def create_runs(self, runs: Sequence[Run]) -> list[tuple[Run, bool]]:
+    async def create_runs(self, runs: Sequence[Run]) -> list[tuple[Run, int]]:
         return await self.runs.create_many(runs)
 
-    async def update_run(self, run: Run, expect: Sequence[RunStatus] | None = None) -> bool:
+    async def update_run(self, run: Run, expect: Sequence[RunStatus] | None = None) -> int:
         return await self.runs.update(run, expect)
 
     async def get_run(self, run_id: str) -> Run | None:
@@ -122,6 +123,14 @@ class FSBackend:
     async def prune_runs(self, query: PruneQuery) -> PruneBatch:
         return await pruning.prune(self.store, query)
 
+    async def run_changes(
+        self, after: int, limit: int, root_id: str | None = None
+    ) -> list[RunChange]:
+        return await self.runs.changes(after, limit, root_id)
+
+    async def last_change(self) -> int:
+        return self.runs.last_change()
+
     # -- logs and journals -----------------------------------------------------------
 
     async def append_logs(self, run_id: str, lines: Sequence[NewLogLine]) -> int:
@@ -130,11 +139,17 @@ class FSBackend:
     async def read_logs(self, run_id: str, after: int, limit: int) -> list[LogLine]:
         return await seqs.read(self.store, LOGS, run_id, after, limit)
 
+    async def last_log_seq(self, run_id: str) -> int:
+        return seqs.last(self.store, LOGS, run_id)
+
     async def append_steps(self, run_id: str, steps: Sequence[NewStep]) -> int:
         return await seqs.append(self.store, JOURNALS, run_id, steps)
 
     async def read_steps(self, run_id: str, after: int, limit: int) -> list[Step]:
         return await seqs.read(self.store, JOURNALS, run_id, after, limit)
+
+    async def last_step_seq(self, run_id: str) -> int:
+        return seqs.last(self.store, JOURNALS, run_id)
 
     # -- key-value state -------------------------------------------------------------
 

@@ -18,6 +18,9 @@ import logging
 import os
 import re
 from contextlib import suppress
+from typing import TypeVar
+
+import msgspec
 
 from seqd.errors import StorageUnavailable, ValidationFailed
 from seqd.model.tasks import TASK_NAME_PATTERN
@@ -254,3 +257,17 @@ def fsync_dir(path: str) -> None:
 def read_file(path: str) -> bytes:
     with open(path, "rb", buffering=0) as f:  # unbuffered: one fstat, one read
         return f.readall()
+
+
+T = TypeVar("T")
+
+
+def decoded(decoder: msgspec.json.Decoder[T], path: str, data: bytes, what: str) -> T:
+    """``data`` (read from ``path``) decoded; a file that does not decode is reported
+    as ``StorageUnavailable`` naming it (``what``: "run file", "key-value file")."""
+    try:
+        return decoder.decode(data)
+    except msgspec.DecodeError as exc:
+        raise StorageUnavailable(
+            f"file storage: {what} {path} is unreadable: {exc}", {"path": path}
+        ) from exc

@@ -22,6 +22,7 @@ from collections.abc import Iterable
 
 import msgspec
 
+from seqd.builtin.storage.fs.changes import ChangeLog
 from seqd.model.runs import RunQuery
 from seqd.model.status import RUN_STATUSES, UNFINISHED
 from seqd.plugins.storage_kit.records import prefix_bounds
@@ -40,6 +41,9 @@ class RunMeta(msgspec.Struct, frozen=True, gc=False):
     parent_id: str | None = None
     key: str | None = None
     schedule: str | None = None
+    change: int = 0
+    """The change position of the run file's last write (0: written before seqd had
+    them, until the scan at open numbers it)."""
 
 
 def _insert(ids: list[str], run_id: str) -> None:
@@ -68,6 +72,8 @@ class RunIndex:
         self._parent: dict[str, list[str]] = {}
         self._schedule: dict[str, list[str]] = {}
         self._names: dict[str, str] = {}
+        self.changes = ChangeLog(self.meta)
+        """The runs by change position (``run_changes``)."""
 
     def __len__(self) -> int:
         return len(self.meta)
@@ -83,6 +89,7 @@ class RunIndex:
         parent_id: str | None,
         key: str | None,
         schedule: str | None = None,
+        change: int = 0,
     ) -> RunMeta:
         """A ``RunMeta`` sharing string objects with the index where it can."""
         task = self._names.setdefault(task, task)
@@ -91,10 +98,12 @@ class RunIndex:
             parent_id = parent.id if parent is not None else parent_id
         if schedule is not None:
             schedule = self._names.setdefault(schedule, schedule)
-        return RunMeta(run_id, task, _STATUS.get(status, status), parent_id, key, schedule)
+        return RunMeta(run_id, task, _STATUS.get(status, status), parent_id, key, schedule, change)
 
     def load(self, metas: Iterable[RunMeta]) -> None:
         """Bulk insert (the scan at open): append everything, sort each list once."""
+        metas = list(metas)
+        self.changes.load(metas)
         for m in metas:
             self.meta[m.id] = m
             self._all.append(m.id)
@@ -118,6 +127,7 @@ class RunIndex:
         run_id = new.id
         old = self.meta.get(run_id)
         self.meta[run_id] = new
+        self.changes.put(new, len(self.meta))
         if old is None:
             _insert(self._all, run_id)
         if old is None or old.task != new.task:
@@ -245,6 +255,10 @@ class RunIndex:
     def children(self, run_ids: Iterable[str]) -> dict[str, int]:
         """How many runs each of ``run_ids`` is the parent of (those with any)."""
         return {i: len(self._parent[i]) for i in run_ids if self._parent.get(i)}
+
+    def tree_ids(self, run_id: str) -> set[str]:
+        """``run_id`` and every run under it (by parent)."""
+        return {meta.id for meta in self.tree(run_id)} if run_id in self.meta else {run_id}
 
     def counts(self) -> dict[str, int]:
         return {status: len(ids) for status, ids in self._status.items() if ids}

@@ -19,17 +19,39 @@ from seqd.builtin.storage.fs.files import (
     Batch,
     atomic_write,
     claim,
+    decoded,
     fsync_dir,
     move,
     read_file,
     remove,
 )
-from seqd.errors import StorageUnavailable
-from seqd.model.runs import Run
+from seqd.model.runs import Run, RunChange
 
 logger = logging.getLogger(__name__)
 
 _RUN = msgspec.json.Decoder(Run)
+_ENCODER = msgspec.json.Encoder()
+
+
+class _Change(msgspec.Struct):
+    """The change position a run file keeps beside the run (the rest is skipped)."""
+
+    change: int = 0
+
+
+_CHANGE = msgspec.json.Decoder(_Change)
+
+
+def run_record(run: Run, change: int) -> bytes:
+    """A run file's content: the run as one line of JSON with its change position as
+    one more member, ``change`` (a ``Run`` decoder skips it)."""
+    return with_change(_ENCODER.encode(run), change)
+
+
+def with_change(record: bytes, change: int) -> bytes:
+    """A run's JSON object (a run file of a seqd before change positions, or a run just
+    encoded) as a run file's line, ending with its ``change``."""
+    return record.rstrip(b"\n")[:-1] + b',"change":%d}\n' % change
 
 
 def _move_quietly(source: str, target: str, batch: Batch) -> bool:
@@ -127,19 +149,35 @@ def replace(
     return moved
 
 
+def read_changes(paths: list[str]) -> list[RunChange | None]:
+    """Each run file as a ``RunChange`` (run and position from the same read); None
+    where the file is missing."""
+    changes: list[RunChange | None] = []
+    for path in paths:
+        data = _read_or_none(path)
+        if data is None:
+            changes.append(None)
+            continue
+        run = _decoded(path, data)
+        changes.append(RunChange(position=_CHANGE.decode(data).change, run=run))
+    return changes
+
+
 def read_runs(paths: list[str]) -> list[Run | None]:
     """Decode each run file; None where the file is missing (it may have just moved)."""
     runs: list[Run | None] = []
     for path in paths:
-        try:
-            data = read_file(path)
-        except FileNotFoundError:
-            runs.append(None)
-            continue
-        try:
-            runs.append(_RUN.decode(data))
-        except msgspec.DecodeError as exc:
-            raise StorageUnavailable(
-                f"file storage: run file {path} is unreadable: {exc}", {"path": path}
-            ) from exc
+        data = _read_or_none(path)
+        runs.append(None if data is None else _decoded(path, data))
     return runs
+
+
+def _read_or_none(path: str) -> bytes | None:
+    try:
+        return read_file(path)
+    except FileNotFoundError:
+        return None
+
+
+def _decoded(path: str, data: bytes) -> Run:
+    return decoded(_RUN, path, data, "run file")

@@ -14,22 +14,19 @@ from collections.abc import Sequence
 from contextlib import AsyncExitStack
 from functools import partial
 
-import msgspec
-
 from seqd.builtin.storage.fs import ops
 from seqd.builtin.storage.fs.files import check_run_id, check_task, claim_name, is_run_id
 from seqd.builtin.storage.fs.index import RunMeta
 from seqd.builtin.storage.fs.logs import FORMATS, LogState
 from seqd.builtin.storage.fs.store import FileStore
 from seqd.errors import StorageUnavailable
-from seqd.model.runs import Run, RunPage, RunQuery, RunStatus
+from seqd.model.runs import Run, RunChange, RunPage, RunQuery, RunStatus
 from seqd.plugins.storage_kit.batches import check_keys, id_taken, plan
 from seqd.plugins.storage_kit.errors import key_taken, run_exists
 from seqd.plugins.storage_kit.records import check_run_key, check_run_query
 
 logger = logging.getLogger(__name__)
 
-_ENCODER = msgspec.json.Encoder()
 KEY_LOCK = "key:"  # lock names of idempotency keys (run ids are hex: they never clash)
 
 Moves = list[tuple[str, str]]
@@ -44,13 +41,13 @@ class RunFiles:
 
     # -- writes ------------------------------------------------------------------------
 
-    async def create(self, run: Run) -> tuple[Run, bool]:
+    async def create(self, run: Run) -> tuple[Run, int]:
         check_run_id(run.id)
         check_task(run.task)
         check_run_key(run)
         return await self.store.guard(self._create(run))
 
-    async def _create(self, run: Run) -> tuple[Run, bool]:
+    async def _create(self, run: Run) -> tuple[Run, int]:
         store = self.store
         await store.writable()
         async with store.locks.hold(run.id):
@@ -58,14 +55,12 @@ class RunFiles:
                 raise run_exists(run.id)
             key = claim_name(run.idempotency_scope, run.idempotency_key)
             if key is None:
-                await self._insert(run)
-                return run, True
+                return run, await self._insert(run)
             async with store.locks.hold(KEY_LOCK + key):
                 owner = store.index.keys.get(key)
                 if owner is None:
-                    await self._insert(run)
-                    return run, True
-                return await self._holder(owner, run.idempotency_key), False
+                    return run, await self._insert(run)
+                return await self._holder(owner, run.idempotency_key), 0
 
     async def _holder(self, owner: str, key: str | None) -> Run:
         """The run ``owner`` that the index says holds idempotency key ``key``."""
@@ -78,30 +73,41 @@ class RunFiles:
             )
         return existing
 
-    async def _insert(self, run: Run) -> None:
-        store, key = self.store, claim_name(run.idempotency_scope, run.idempotency_key)
-        meta = store.index.make(run.id, run.task, run.status, run.parent_id, key, run.schedule)
+    def _meta(self, run: Run) -> RunMeta:
+        """The index entry of a write of ``run`` about to be committed, with its change
+        position (taken now: the writer commits in the order writes come)."""
+        store = self.store
+        key = claim_name(run.idempotency_scope, run.idempotency_key)
+        position = store.index.changes.next()
+        return store.index.make(
+            run.id, run.task, run.status, run.parent_id, key, run.schedule, position
+        )
+
+    async def _insert(self, run: Run) -> int:
+        store = self.store
         # Log lines and journal entries written before the run existed wait in orphans/.
         moves, states = self._seq_moves(run.id, None, run.task)
+        meta = self._meta(run)
         op = partial(
             ops.create,
             store.layout.run_file(run.task, run.id),
-            _ENCODER.encode(run) + b"\n",
-            store.layout.key_file(key) if key is not None else None,
+            ops.run_record(run, meta.change),
+            store.layout.key_file(meta.key) if meta.key is not None else None,
             run.id,
             moves,
         )
 
         await store.commit(op, partial(self._placed, meta, states))
+        return meta.change
 
-    async def create_many(self, runs: Sequence[Run]) -> list[tuple[Run, bool]]:
+    async def create_many(self, runs: Sequence[Run]) -> list[tuple[Run, int]]:
         for run in runs:
             check_run_id(run.id)
             check_task(run.task)
         keys = check_keys(runs)
         return await self.store.guard(self._create_many(runs, keys)) if runs else []
 
-    async def _create_many(self, runs: Sequence[Run], keys: list[str]) -> list[tuple[Run, bool]]:
+    async def _create_many(self, runs: Sequence[Run], keys: list[str]) -> list[tuple[Run, int]]:
         """Under the lock of every run and key of the batch (ids first, then keys, each
         in order: as ``_create`` takes them, so no two writers wait on each other)."""
         store = self.store
@@ -124,24 +130,25 @@ class RunFiles:
                 if owner is not None:
                     holders[key] = await self._holder(owner, key)
             answer, fresh = plan(runs, holders)
-            if fresh:
-                await self._insert_many(fresh)
-            return answer
+            written = await self._insert_many(fresh) if fresh else {}
+            return [(run, written[run.id] if created else 0) for run, created in answer]
 
-    async def _insert_many(self, runs: list[Run]) -> None:
+    async def _insert_many(self, runs: list[Run]) -> dict[str, int]:
+        """Write ``runs`` as one batch; the change position of each, by id."""
         store, layout = self.store, self.store.layout
-        encoded = [_ENCODER.encode(run) + b"\n" for run in runs]
         placing: list[tuple[RunMeta, dict[str, LogState]]] = []
         new_runs: list[ops.NewRun] = []
-        for run, data in zip(runs, encoded, strict=True):
-            key = claim_name(run.idempotency_scope, run.idempotency_key)
-            meta = store.index.make(run.id, run.task, run.status, run.parent_id, key, run.schedule)
+        records: list[bytes] = []
+        for run in runs:
+            meta = self._meta(run)
+            data = ops.run_record(run, meta.change)
+            records.append(data)
             moves, states = self._seq_moves(run.id, None, run.task)
             placing.append((meta, states))
-            key_path = layout.key_file(key) if key is not None else None
+            key_path = layout.key_file(meta.key) if meta.key is not None else None
             new_runs.append((layout.run_file(run.task, run.id), data, key_path, run.id, moves))
         op = partial(
-            ops.create_batch, layout.run_batch_file(runs[0].id), b"".join(encoded), new_runs
+            ops.create_batch, layout.run_batch_file(runs[0].id), b"".join(records), new_runs
         )
 
         def placed(moved: list[str]) -> None:
@@ -149,6 +156,7 @@ class RunFiles:
                 self._placed(meta, states, moved)
 
         await store.commit(op, placed)
+        return {meta.id: meta.change for meta, _ in placing}
 
     def _placed(self, meta: RunMeta, states: dict[str, LogState], moved: list[str]) -> None:
         """After a run file was written: index it, and note where its moved log and
@@ -181,46 +189,45 @@ class RunFiles:
                     states[target] = state
         return moves, states
 
-    async def update(self, run: Run, expect: Sequence[RunStatus] | None) -> bool:
+    async def update(self, run: Run, expect: Sequence[RunStatus] | None) -> int:
         check_task(run.task)
         check_run_key(run)
         if not is_run_id(run.id):
-            return False
+            return 0
         expected = None if expect is None else tuple(expect)
         return await self.store.guard(self._update(run, expected))
 
-    async def _update(self, run: Run, expect: tuple[RunStatus, ...] | None) -> bool:
+    async def _update(self, run: Run, expect: tuple[RunStatus, ...] | None) -> int:
         store = self.store
         await store.writable()
         async with store.locks.hold(run.id):
             old = store.index.get(run.id)
             if old is None or (expect is not None and old.status not in expect):
-                return False
+                return 0
             key = claim_name(run.idempotency_scope, run.idempotency_key)
             if key is None or key == old.key:
-                await self._replace(run, old)
-                return True
+                return await self._replace(run, old)
             async with store.locks.hold(KEY_LOCK + key):
                 owner = store.index.keys.get(key)
                 if owner is not None and owner != run.id:
                     raise key_taken(run.id, run.idempotency_key)
-                await self._replace(run, old)
-                return True
+                return await self._replace(run, old)
 
-    async def _replace(self, run: Run, old: RunMeta) -> None:
-        store, key = self.store, claim_name(run.idempotency_scope, run.idempotency_key)
+    async def _replace(self, run: Run, old: RunMeta) -> int:
+        store = self.store
         layout = store.layout
-        meta = store.index.make(run.id, run.task, run.status, run.parent_id, key, run.schedule)
         moves: Moves = []
         states: dict[str, LogState] = {}
         old_path: str | None = None
         if old.task != run.task:
             old_path = layout.run_file(old.task, run.id)
             moves, states = self._seq_moves(run.id, old.task, run.task)
+        meta = self._meta(run)
+        key = meta.key
         op = partial(
             ops.replace,
             layout.run_file(run.task, run.id),
-            _ENCODER.encode(run) + b"\n",
+            ops.run_record(run, meta.change),
             run.id,
             layout.key_file(key) if key is not None and key != old.key else None,
             layout.key_file(old.key) if old.key is not None and old.key != key else None,
@@ -229,6 +236,7 @@ class RunFiles:
         )
 
         await store.commit(op, partial(self._placed, meta, states))
+        return meta.change
 
     # -- reads -------------------------------------------------------------------------
 
@@ -291,3 +299,26 @@ class RunFiles:
 
     async def unfinished(self) -> list[Run]:
         return await self._load(self.store.index.unfinished())
+
+    async def changes(self, after: int, limit: int, root_id: str | None) -> list[RunChange]:
+        """``run_changes``: the runs the change log lists after ``after``, read with the
+        position kept in their files. A run written again since the log was read is left
+        for a later call (it is listed again at its new position), so positions only
+        ever grow from one answer to the next."""
+        self.store.readers.check()
+        if limit < 1:
+            return []
+        index = self.store.index
+        metas = index.changes.after(
+            after, limit, None if root_id is None else index.tree_ids(root_id)
+        )
+        found = await self.store.read(partial(ops.read_changes, [self._path(m) for m in metas]))
+        changes: list[RunChange] = []
+        for meta, change in zip(metas, found, strict=True):
+            if change is not None and change.position == meta.change:
+                changes.append(change)
+        return changes
+
+    def last_change(self) -> int:
+        self.store.readers.check()
+        return self.store.index.changes.applied

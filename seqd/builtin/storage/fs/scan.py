@@ -40,6 +40,7 @@ from seqd.builtin.storage.fs.files import (
 )
 from seqd.builtin.storage.fs.index import RunIndex, RunMeta
 from seqd.builtin.storage.fs.logs import FORMATS, LogState, recover
+from seqd.builtin.storage.fs.ops import with_change
 from seqd.errors import ValidationFailed
 from seqd.model.runs import Run, RunStatus
 from seqd.model.scopes import legacy_scope
@@ -58,6 +59,7 @@ class _Head(msgspec.Struct):
     schedule: str | None = None
     idempotency_scope: str | None = None
     submitted_by: int | None = None
+    change: int = 0
 
 
 _HEAD = msgspec.json.Decoder(_Head)
@@ -191,9 +193,15 @@ class _Scan:
         key, scope = head.idempotency_key, head.idempotency_scope
         if key is not None and scope is None:
             scope = legacy_scope(key, head.parent_id, head.submitted_by)
-            self.add_scope(path, data, scope)
+            self.add_scope(path, data, scope, head.change)
         meta = self.index.make(
-            run_id, task, head.status, head.parent_id, claim_name(scope, key), head.schedule
+            run_id,
+            task,
+            head.status,
+            head.parent_id,
+            claim_name(scope, key),
+            head.schedule,
+            head.change,
         )
         seen = self.runs.get(run_id)
         if seen is not None:
@@ -208,14 +216,29 @@ class _Scan:
                 return
         self.runs[run_id] = (meta, path)
 
-    def add_scope(self, path: str, data: bytes, scope: str | None) -> None:
+    def add_scope(self, path: str, data: bytes, scope: str | None, change: int) -> None:
         """A keyed run from before idempotency scopes: give it the scope it had (the
-        file store's migration, as the SQL stores' schema version 4 does)."""
+        file store's migration, as the SQL stores' schema migration does)."""
         if not self.repair:
             return
         run = msgspec.structs.replace(_RUN.decode(data), idempotency_scope=scope)
-        atomic_write(path, _ENCODER.encode(run) + b"\n", self.batch)
+        record = _ENCODER.encode(run)
+        atomic_write(path, with_change(record, change) if change else record + b"\n", self.batch)
         self.scoped += 1
+
+    def number(self) -> None:
+        """Give the runs a seqd without change positions wrote the next positions, in
+        id (creation) order; with ``repair``, write them into their files, so that they
+        keep them."""
+        last = max((meta.change for meta, _ in self.runs.values()), default=0)
+        for run_id in sorted(self.runs):
+            meta, path = self.runs[run_id]
+            if meta.change > 0:
+                continue
+            last += 1
+            self.runs[run_id] = (msgspec.structs.replace(meta, change=last), path)
+            if self.repair:
+                atomic_write(path, with_change(read_file(path), last), self.batch)
 
     def orphans(self) -> None:
         for entry in _entries(self.layout.orphans):
@@ -286,6 +309,7 @@ def scan(layout: Layout, durable: bool, repair: bool = True) -> Inventory:
         found = _Scan(layout, batch, pool, repair)
         found.run_batches()  # first: the runs they write are then scanned as any other
         found.tasks()
+        found.number()
         # Oldest first, so if two runs claim one idempotency key the first one keeps it.
         found.index.load(meta for _, (meta, _) in sorted(found.runs.items()))
         found.orphans()

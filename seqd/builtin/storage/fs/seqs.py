@@ -83,3 +83,10 @@ async def read(
         state.learned(n_marks, indexed_to, found)
         return found.lines
     return []
+
+
+def last(store: FileStore, fmt: Format[Any, Any], run_id: str) -> int:
+    """The seq of the last entry of the run's ``fmt`` file; 0 when there is none."""
+    store.readers.check()
+    state = store.files[fmt.suffix].get(run_id) if is_run_id(run_id) else None
+    return state.last_seq if state is not None else 0

@@ -29,6 +29,7 @@ from seqd import hookimpl
 from seqd.builtin.storage.sqlite import batches, pruning
 from seqd.builtin.storage.sqlite.connections import ReaderConnections, connect, prepare
 from seqd.builtin.storage.sqlite.faults import LABEL, unavailable
+from seqd.builtin.storage.sqlite.positions import Positions
 from seqd.builtin.storage.sqlite.writer import Writer
 from seqd.model.alerts import AlertEvent, NewAlertEvent
 from seqd.model.retention import PruneBatch, PruneQuery
@@ -38,6 +39,7 @@ from seqd.model.runs import (
     NewLogLine,
     NewStep,
     Run,
+    RunChange,
     RunPage,
     RunQuery,
     RunStatus,
@@ -68,6 +70,7 @@ from seqd.plugins.storage_kit.records import (
 from seqd.plugins.storage_kit.sql import (
     RUN_DECODER,
     Statements,
+    changes_of,
     counts_of,
     kv_entry,
     kv_listed,
@@ -87,7 +90,7 @@ SMALL_BYTES = 64 * 1024
 _STEP_DECODER = msgspec.json.Decoder(Step)
 _SYNCHRONOUS = {"normal": "NORMAL", "full": "FULL"}
 
-_SQL = Statements("?")
+_SQL = Statements("?", position="?")  # the position is ``Positions``' (see there)
 _ALERTS = AlertStatements("?")
 _LAST_SEQ = "SELECT MAX(seq) FROM logs WHERE run_id = ?"
 _INSERT_LOG = "INSERT INTO logs (run_id, seq, ts, stream, text) VALUES (?, ?, ?, ?, ?)"
@@ -127,6 +130,7 @@ class SQLiteBackend:
         self._connect = functools.partial(connect, path, busy_timeout_ms, _SYNCHRONOUS[durability])
         self.writer: Writer | None = None
         self._readers = ReaderPool(read_connections, "seqd-sqlite-read", LABEL, path)
+        self._positions = Positions()
         self._reader_conns = ReaderConnections(self._connect, path)
         self._claim_fd: int | None = None
 
@@ -156,7 +160,7 @@ class SQLiteBackend:
         self.writer.start()
         self._readers.start()
         try:
-            await self.writer.submit(lambda conn: None)  # proves the file is writable
+            await self.writer.submit(self._positions.load)  # proves the file is writable
         except BaseException:
             await self.close()
             raise
@@ -189,33 +193,32 @@ class SQLiteBackend:
 
     # -- runs ------------------------------------------------------------------------
 
-    async def create_run(self, run: Run) -> tuple[Run, bool]:
+    async def create_run(self, run: Run) -> tuple[Run, int]:
         check_run_key(run)
         row = run_row(run)
         key = run.idempotency_key
 
-        def op(conn: sqlite3.Connection) -> str | None:
+        def op(conn: sqlite3.Connection) -> str | int:
             if key is not None:
                 found = conn.execute(_SQL.run_by_key, (run.idempotency_scope, key)).fetchall()
                 if found:
                     return str(found[0][0])
             try:
-                conn.execute(_SQL.insert_run, row)
+                return self._positions.write(conn, _SQL.insert_run, row)
             except sqlite3.IntegrityError as exc:
                 raise run_exists(run.id) from exc
-            return None
 
-        existing = await self._write(op, small=len(row[6]) <= SMALL_BYTES)
-        if existing is None:
-            return run, True
-        return RUN_DECODER.decode(existing), False
+        written = await self._write(op, small=len(row[6]) <= SMALL_BYTES)
+        if isinstance(written, int):
+            return run, written
+        return RUN_DECODER.decode(written), 0
 
-    async def create_runs(self, runs: Sequence[Run]) -> list[tuple[Run, bool]]:
+    async def create_runs(self, runs: Sequence[Run]) -> list[tuple[Run, int]]:
         if not runs:
             return []
-        return await self._write(batches.create_runs_op(runs), small=False)
+        return await self._write(batches.create_runs_op(runs, self._positions), small=False)
 
-    async def update_run(self, run: Run, expect: Sequence[RunStatus] | None = None) -> bool:
+    async def update_run(self, run: Run, expect: Sequence[RunStatus] | None = None) -> int:
         check_run_key(run)
         query = _SQL.update_run
         params = run_row(run)
@@ -223,9 +226,9 @@ class SQLiteBackend:
             query += f" AND status IN ({', '.join('?' * len(expect))})"
             params += tuple(expect)
 
-        def op(conn: sqlite3.Connection) -> bool:
+        def op(conn: sqlite3.Connection) -> int:
             try:
-                return conn.execute(query, params).rowcount == 1
+                return self._positions.write(conn, query, params)
             except sqlite3.IntegrityError as exc:
                 raise key_taken(run.id, run.idempotency_key) from exc
 
@@ -289,6 +292,28 @@ class SQLiteBackend:
         batch.cursor = cursor
         return batch
 
+    async def run_changes(
+        self, after: int, limit: int, root_id: str | None = None
+    ) -> list[RunChange]:
+        if limit < 1:
+            return []
+        query, params = (
+            (_SQL.run_changes, (after, limit))
+            if root_id is None
+            else (_SQL.tree_changes, (root_id, after, limit))
+        )
+
+        def fn(conn: sqlite3.Connection) -> list[RunChange]:
+            return changes_of(conn.execute(query, params).fetchall())
+
+        return await self._read(fn)
+
+    async def last_change(self) -> int:
+        def fn(conn: sqlite3.Connection) -> int:
+            return int(conn.execute(_SQL.last_change).fetchall()[0][0])
+
+        return await self._read(fn)
+
     # -- logs ------------------------------------------------------------------------
 
     async def append_logs(self, run_id: str, lines: Sequence[NewLogLine]) -> int:
@@ -314,6 +339,12 @@ class SQLiteBackend:
 
         return await self._read(fn)
 
+    async def last_log_seq(self, run_id: str) -> int:
+        def fn(conn: sqlite3.Connection) -> int:
+            return int(conn.execute(_LAST_SEQ, (run_id,)).fetchall()[0][0] or 0)
+
+        return await self._read(fn)
+
     # -- journal ---------------------------------------------------------------------
 
     async def append_steps(self, run_id: str, steps: Sequence[NewStep]) -> int:
@@ -334,6 +365,12 @@ class SQLiteBackend:
         def fn(conn: sqlite3.Connection) -> list[Step]:
             rows = conn.execute(_READ_STEPS, (run_id, after, limit)).fetchall()
             return [_STEP_DECODER.decode(row[0]) for row in rows]
+
+        return await self._read(fn)
+
+    async def last_step_seq(self, run_id: str) -> int:
+        def fn(conn: sqlite3.Connection) -> int:
+            return int(conn.execute(_LAST_STEP, (run_id,)).fetchall()[0][0] or 0)
 
         return await self._read(fn)
 

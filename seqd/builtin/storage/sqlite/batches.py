@@ -13,6 +13,7 @@ import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from typing import TypeVar
 
+from seqd.builtin.storage.sqlite.positions import Positions
 from seqd.model.runs import Run
 from seqd.plugins.storage_kit.batches import check_keys, id_taken, key_scope, plan
 from seqd.plugins.storage_kit.sql import RUN_DECODER, Statements, counts_of, run_row
@@ -22,7 +23,7 @@ T = TypeVar("T")
 CHUNK = 500
 """Ids or keys per ``IN (...)`` list: well within SQLite's limit on parameters."""
 
-_SQL = Statements("?")
+_SQL = Statements("?", position="?")
 _HOLDERS = (
     "SELECT idempotency_key, data FROM runs WHERE idempotency_scope = ? AND idempotency_key IN ({})"
 )
@@ -39,15 +40,16 @@ def _among(n: int) -> str:
 
 
 def create_runs_op(
-    runs: Sequence[Run],
-) -> Callable[[sqlite3.Connection], list[tuple[Run, bool]]]:
-    """The writer op that inserts ``runs`` all or none (``StorageBackend.create_runs``);
-    it runs in the writer's transaction, inside its own savepoint, so a failure leaves
-    nothing of it behind. Refuses a key given twice before anything is queued."""
+    runs: Sequence[Run], positions: Positions
+) -> Callable[[sqlite3.Connection], list[tuple[Run, int]]]:
+    """The writer op that inserts ``runs`` all or none (``StorageBackend.create_runs``),
+    each with the next change position (``positions``); it runs in the writer's
+    transaction, inside its own savepoint, so a failure leaves nothing of it behind.
+    Refuses a key given twice before anything is queued."""
     keys = check_keys(runs)
     scope = key_scope(runs)
 
-    def op(conn: sqlite3.Connection) -> list[tuple[Run, bool]]:
+    def op(conn: sqlite3.Connection) -> list[tuple[Run, int]]:
         holders: dict[str, Run] = {}
         for part in _chunks(keys):
             query = _HOLDERS.format(_among(len(part)))
@@ -55,8 +57,10 @@ def create_runs_op(
                 holders[key] = RUN_DECODER.decode(data)
         answer, fresh = plan(runs, holders)
         conn.execute("SAVEPOINT batch")  # to look for the taken id without the inserts
+        written: dict[str, int] = {}
         try:
-            conn.executemany(_SQL.insert_run, [run_row(run) for run in fresh])
+            for run in fresh:
+                written[run.id] = positions.write(conn, _SQL.insert_run, run_row(run))
         except sqlite3.IntegrityError as exc:
             conn.execute("ROLLBACK TO batch")
             ids = [run.id for run in fresh]
@@ -68,7 +72,7 @@ def create_runs_op(
             raise id_taken(fresh, stored) from exc
         finally:
             conn.execute("RELEASE batch")
-        return answer
+        return [(run, written[run.id] if created else 0) for run, created in answer]
 
     return op
 

@@ -150,6 +150,20 @@ def _v7_idempotency_scopes(db: Any) -> None:
         db.execute(statement)
 
 
+def _v8_run_changes(db: Any) -> None:
+    # Every run write sets ``change_seq`` to the store's next change position (see
+    # ``positions``), so "runs changed after P" is one range of this unique index:
+    # events replay from it (a tree's runs are found through runs_parent_id). Runs
+    # already stored are numbered in id (creation) order.
+    db.execute("ALTER TABLE runs ADD COLUMN change_seq INTEGER NOT NULL DEFAULT 0")
+    db.execute(
+        "UPDATE runs SET change_seq = numbered.n FROM"
+        " (SELECT id, row_number() OVER (ORDER BY id) AS n FROM runs) AS numbered"
+        " WHERE runs.id = numbered.id"
+    )
+    db.execute("CREATE UNIQUE INDEX runs_change ON runs (change_seq)")
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "runs and logs", _v1_runs_and_logs),
     Migration(2, "run journal (steps)", _v2_steps),
@@ -158,6 +172,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(5, "schedules, and the schedule of each run", _v5_schedules),
     Migration(6, "index of root runs", _v6_roots),
     Migration(7, "idempotency keys per scope", _v7_idempotency_scopes),
+    Migration(8, "run change positions", _v8_run_changes),
 )
 LATEST = MIGRATIONS[-1].version
 
