@@ -13,7 +13,7 @@ from seqd.access.roles import Roles
 from seqd.config.settings import Access, Config
 from seqd.model.runs import Run, RunError
 from seqd.model.timeutil import now
-from seqd.rpc.protocol import StatusResult
+from seqd.rpc.status import StatusResult
 from seqd.runtime.taskenv import helper_env, passthrough
 
 

@@ -24,7 +24,7 @@ from seqd.config.settings import DEFAULT_TOOL_ROLES, Config
 from seqd.errors import PermissionDenied
 from seqd.model.roles import Role, at_least
 from seqd.model.runs import Run, RunError
-from seqd.rpc.protocol import StatusResult, StorageInfo
+from seqd.rpc.status import StatusResult, StorageInfo
 
 HIDDEN = "hidden: another user's run"
 DEFAULT_TOOL_ROLE: Role = "operator"

@@ -17,8 +17,8 @@ from seqd.events.bus import EventBus
 from seqd.observe.hub import Observability
 from seqd.plugins.host import PluginHost
 from seqd.plugins.storage import StorageBackend
-from seqd.rpc.protocol import ReloadResult
 from seqd.rpc.server import Server
+from seqd.rpc.status import ReloadResult
 from seqd.scheduler.operations import Operations
 from seqd.storage.retention import Pruner
 from seqd.tools.ratelimit import KeyedBuckets

@@ -13,11 +13,11 @@ from seqd import __version__
 from seqd.model.status import RUN_STATUSES
 from seqd.rpc.dispatch import Caller, Handler
 from seqd.rpc.observing import TracerInfo
-from seqd.rpc.protocol import (
-    PROTOCOL_VERSION,
+from seqd.rpc.params import NoParams
+from seqd.rpc.protocol import PROTOCOL_VERSION
+from seqd.rpc.status import (
     BucketInfo,
     LimitsInfo,
-    NoParams,
     RateLimitsInfo,
     ReloadResult,
     ShutdownResult,

@@ -27,12 +27,7 @@ from seqd.events.subscription import Limits, Subscription
 from seqd.model.events import BUILTIN_TOPICS
 from seqd.plugins.storage import StorageBackend
 from seqd.rpc.dispatch import Caller, Handler
-from seqd.rpc.protocol import (
-    SubscribeParams,
-    SubscribeResult,
-    UnsubscribeParams,
-    UnsubscribeResult,
-)
+from seqd.rpc.events import SubscribeParams, SubscribeResult, UnsubscribeParams, UnsubscribeResult
 from seqd.rpc.push import Push
 
 if TYPE_CHECKING:

@@ -14,7 +14,7 @@ from seqd.rpc.observing import (
     MetricsGetParams,
     MetricsResult,
 )
-from seqd.rpc.protocol import NoParams
+from seqd.rpc.params import NoParams
 
 if TYPE_CHECKING:
     from seqd.api.context import Daemon

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from seqd.rpc.dispatch import Caller, Handler
-from seqd.rpc.protocol import NoParams, PluginInfo, PluginsResult
+from seqd.rpc.params import NoParams
+from seqd.rpc.status import PluginInfo, PluginsResult
 
 if TYPE_CHECKING:
     from seqd.api.context import Daemon

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from seqd.rpc.dispatch import Caller, Handler
 from seqd.rpc.openrpc import document
-from seqd.rpc.protocol import NoParams
+from seqd.rpc.params import NoParams
 
 if TYPE_CHECKING:
     from seqd.api.context import Daemon

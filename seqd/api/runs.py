@@ -13,7 +13,7 @@ from seqd.model.schedules import check_caller_key
 from seqd.model.status import TERMINAL
 from seqd.model.traces import parse_traceparent
 from seqd.rpc.dispatch import Caller, Handler
-from seqd.rpc.protocol import (
+from seqd.rpc.runs import (
     CancelParams,
     ListParams,
     ListResult,

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from seqd.model.tasks import TaskDef
 from seqd.rpc.dispatch import Caller, Handler
-from seqd.rpc.protocol import TaskListParams, TaskListResult, TaskNameParams, ValidateResult
+from seqd.rpc.status import TaskListParams, TaskListResult, TaskNameParams, ValidateResult
 
 if TYPE_CHECKING:
     from seqd.api.context import Daemon

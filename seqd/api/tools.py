@@ -8,14 +8,8 @@ from typing import TYPE_CHECKING
 
 from seqd.plugins.tools import ToolCaller
 from seqd.rpc.dispatch import Caller, Handler
-from seqd.rpc.protocol import (
-    NoParams,
-    ToolCallParams,
-    ToolCallResult,
-    ToolInfo,
-    ToolListResult,
-    ToolNameParams,
-)
+from seqd.rpc.params import NoParams
+from seqd.rpc.tools import ToolCallParams, ToolCallResult, ToolInfo, ToolListResult, ToolNameParams
 
 if TYPE_CHECKING:
     from seqd.api.context import Daemon

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from seqd.rpc.dispatch import Caller, Handler
-from seqd.rpc.protocol import RunIdParams, TraceResult
+from seqd.rpc.runs import RunIdParams, TraceResult
 from seqd.trace.collect import collect
 
 if TYPE_CHECKING:

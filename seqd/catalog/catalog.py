@@ -23,7 +23,7 @@ from seqd.model.suggest import unknown
 from seqd.model.tasks import Problem, TaskSummary
 from seqd.plugins.host import Registry
 from seqd.plugins.tasktype import TaskRef, TaskType
-from seqd.rpc.protocol import ReloadResult
+from seqd.rpc.status import ReloadResult
 
 logger = logging.getLogger(__name__)
 

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from seqd.cli.output import Out
     from seqd.client import Client
     from seqd.model.tasks import Problem, TaskDef, TaskSummary
-    from seqd.rpc.protocol import PluginInfo, ReloadResult, StatusResult, ValidateResult
+    from seqd.rpc.status import PluginInfo, ReloadResult, StatusResult, ValidateResult
 
 
 def status(client: Client, args: argparse.Namespace, out: Out) -> int:

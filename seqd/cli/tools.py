@@ -11,7 +11,7 @@ if TYPE_CHECKING:
 
     from seqd.cli.output import Out
     from seqd.client import Client
-    from seqd.rpc.protocol import ToolInfo
+    from seqd.rpc.tools import ToolInfo
 
 
 def tools_ls(client: Client, args: argparse.Namespace, out: Out) -> int:

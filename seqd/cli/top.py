@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from seqd.cli.output import Out
     from seqd.client import Client
     from seqd.model.runs import Run
-    from seqd.rpc.protocol import StatusResult
+    from seqd.rpc.status import StatusResult
 
 REDRAW_S = 0.5
 STATUS_EVERY_S = 1.0

@@ -27,26 +27,20 @@ if TYPE_CHECKING:
     from seqd.model.retention import PruneTotals
     from seqd.model.runs import Run, RunStatus
     from seqd.model.tasks import TaskDef, TaskSummary
+    from seqd.rpc.events import SubscribeResult
     from seqd.rpc.observing import AlertHistoryResult, AlertInfo, AlertsResult, MetricsResult
-    from seqd.rpc.protocol import (
-        ListResult,
-        LogsResult,
+    from seqd.rpc.runs import ListResult, LogsResult, StepsResult, SubmitManyResult, TraceResult
+    from seqd.rpc.schedules import ScheduleDeleted, ScheduleInfo, ScheduleListResult
+    from seqd.rpc.status import (
         PluginInfo,
         PluginsResult,
         ReloadResult,
         ShutdownResult,
         StatusResult,
-        StepsResult,
-        SubmitManyResult,
-        SubscribeResult,
         TaskListResult,
-        ToolCallResult,
-        ToolInfo,
-        ToolListResult,
-        TraceResult,
         ValidateResult,
     )
-    from seqd.rpc.schedules import ScheduleDeleted, ScheduleInfo, ScheduleListResult
+    from seqd.rpc.tools import ToolCallResult, ToolInfo, ToolListResult
 
 
 def _run_filter(

@@ -32,8 +32,9 @@ from seqd.plugins.storage import StorageBackend, StorageContext, StoreHeld
 from seqd.plugins.tasktype import Services
 from seqd.plugins.tracing import DaemonLifecycle
 from seqd.rpc.dispatch import Dispatcher
-from seqd.rpc.protocol import METHODS, ReloadResult
+from seqd.rpc.protocol import METHODS
 from seqd.rpc.server import Server
+from seqd.rpc.status import ReloadResult
 from seqd.scheduler import Scheduler, configured
 from seqd.scheduler.events import ScheduleEvent
 from seqd.scheduler.operations import Operations

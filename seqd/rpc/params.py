@@ -1,7 +1,8 @@
 """The base of every method's params and the field types several methods share.
 
-Its own module so that the wire types of one area can live in a module of their own
-(``observing``, ``retention``) beside ``protocol``, which gathers every method in ``METHODS``.
+Its own module so that the wire types of each area can live in a module of their own
+(``status``, ``runs``, ``tools``, ``events``, ``schedules``, ``observing``,
+``retention``) beside ``protocol``, which gathers every method in ``METHODS``.
 """
 
 from __future__ import annotations
@@ -36,3 +37,10 @@ IdempotencyKey = Annotated[str, Meta(min_length=1, max_length=256)]
 Priority = Annotated[int, Meta(ge=-1000, le=1000)]
 MAX_BATCH_RUNS = 10_000
 """Most inputs in one ``runs.submit_many`` (the line limit applies too)."""
+
+
+TimeoutS = Annotated[float, Meta(ge=0, le=86400 * 7)]
+
+
+class NoParams(Params, kw_only=True):
+    pass

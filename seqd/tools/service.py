@@ -40,7 +40,8 @@ from seqd.plugins.host import Registry
 from seqd.plugins.storage import StorageBackend
 from seqd.plugins.tools import RunStarter, Tool, ToolCaller, ToolContext
 from seqd.plugins.tracing import ToolCall, TraceEvent
-from seqd.rpc.protocol import BucketInfo, ToolInfo
+from seqd.rpc.status import BucketInfo
+from seqd.rpc.tools import ToolInfo
 from seqd.storage.kvcache import KVCache
 from seqd.tools.compiled import CompiledTool, compile_tool, validate_params
 from seqd.tools.folder import FolderEntry, FolderTools

@@ -25,7 +25,7 @@ from seqd.client import (
     RpcError,
 )
 from seqd.model.runs import Run
-from seqd.rpc.protocol import SubmitParams
+from seqd.rpc.runs import SubmitParams
 
 NOT_A_RUN = "0" * 24
 

@@ -29,7 +29,9 @@ from seqd.client import (
 from seqd.client._methods import Methods
 from seqd.client._plain import MissingField
 from seqd.model.runs import Run
-from seqd.rpc.protocol import METHODS, StatusResult, SubmitParams
+from seqd.rpc.protocol import METHODS
+from seqd.rpc.runs import SubmitParams
+from seqd.rpc.status import StatusResult
 
 RUN_ID = "ab" * 12
 RUN = {"id": RUN_ID, "task": "t", "status": "failed", "created_at": "2026-01-01T00:00:00Z",

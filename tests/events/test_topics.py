@@ -17,7 +17,7 @@ from seqd.events import cursor, replay
 from seqd.events.bus import EventBus
 from seqd.events.cursor import CursorState
 from seqd.events.subscription import Limits, Subscription
-from seqd.rpc.protocol import SubscribeParams
+from seqd.rpc.events import SubscribeParams
 
 
 class Sink:

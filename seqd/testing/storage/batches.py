@@ -68,8 +68,8 @@ class BatchCases(Cases):
                     new_run(task="k", input={"n": 1}, idempotency_key="batch-1"),
                     new_run(task="k", input={"n": 2}, idempotency_key="batch-2"),
                 ]
-                again = await b.create_runs(repeat)
-                assert [made(a) for a in again] == [(first, False), (other, False)]
+                answered = await b.create_runs(repeat)
+                assert [made(a) for a in answered] == [(first, False), (other, False)]
                 await _none_stored(b, repeat)
 
         self.run(main())
