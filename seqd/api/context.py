@@ -44,7 +44,8 @@ class Daemon(Protocol):
     server: Server | None
     rpc_limits: KeyedBuckets | None
     node: str
-    socket_path: str
+    @property
+    def socket_path(self) -> str: ...
     state_dir: str
     started: float
     """``time.monotonic()`` when the daemon started."""

@@ -4,7 +4,6 @@ start-up / serve / shutdown split (uvicorn's shape)."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import socket
@@ -16,11 +15,11 @@ from seqd.access.roles import Roles
 from seqd.api import build as build_handlers
 from seqd.catalog.catalog import Catalog
 from seqd.catalog.watch import TaskWatcher
-from seqd.config import paths
 from seqd.config.secrets import Secrets, SecretsError, load_secrets
 from seqd.config.settings import Config, ConfigError
 from seqd.daemon import systemd
-from seqd.daemon.instance import SocketTaken, claim_socket
+from seqd.daemon.errors import StartupError
+from seqd.daemon.listener import Listener
 from seqd.engine import Engine
 from seqd.errors import ValidationFailed
 from seqd.events.bus import EventBus
@@ -47,15 +46,6 @@ from seqd.tools.service import ToolService
 logger = logging.getLogger(__name__)
 
 
-class StartupError(Exception):
-    """The daemon cannot start; the message says why and what to do. ``exit_code``
-    is 2 for a configuration mistake, 1 otherwise."""
-
-    def __init__(self, message: str, exit_code: int = 1) -> None:
-        super().__init__(message)
-        self.exit_code = exit_code
-
-
 class App:
     storage: StorageBackend
     catalog: Catalog
@@ -69,7 +59,7 @@ class App:
 
     def __init__(self, config: Config) -> None:
         self.config = config
-        self.socket_path = config.resolved_socket()
+        self.listener = Listener(config)
         self.state_dir = os.path.abspath(config.resolved_state_dir())
         self.task_dirs = config.resolved_task_dirs()
         self.tool_dirs = config.resolved_tool_dirs()
@@ -84,7 +74,6 @@ class App:
         self.server = None
         self._stop = asyncio.Event()
         self._stop_reason = ""
-        self._bound_path: str | None = None
         self._watcher: TaskWatcher | None = None
         self._tool_watcher: TaskWatcher | None = None
         limits = config.limits
@@ -95,15 +84,13 @@ class App:
         )
         self._watchdog: systemd.Watchdog | None = None
         self._started_types: list[str] = []
-        self._inherited: socket.socket | None = None
-        self._socket_lock: int | None = None
         self._retention: RetentionSchedule | None = None
 
     # -- start-up --------------------------------------------------------------------
 
     async def start(self) -> None:
         cfg = self.config
-        await self._claim_socket()  # first: a second daemon stops before touching anything
+        await self.listener.claim()  # first: a second daemon stops before touching anything
         if cfg.alerts.rules and not cfg.metrics.enabled:
             raise StartupError(
                 "alerts.rules need metrics: set metrics.enabled = true or remove the rules",
@@ -207,7 +194,7 @@ class App:
             max_connections=cfg.limits.max_connections,
             role_of=self.access.roles.of_peer,
         )
-        await self._listen(self.server)
+        await self.listener.listen(self.server)
         if cfg.watch:
             self._watcher = TaskWatcher(self.task_dirs, self.reload, cfg.reload_debounce_s)
             await self._watcher.start()
@@ -224,30 +211,6 @@ class App:
             self._watchdog.start(asyncio.get_running_loop())
         systemd.ready(f"serving on {self.socket_path}")
         logger.info("ready: listening on %s", self.socket_path)
-
-    async def _claim_socket(self) -> None:
-        """Make sure the socket's folder is ours alone and no other daemon serves the
-        socket, and hold it (``instance``). A socket passed by systemd is ours by
-        construction."""
-        try:
-            self._inherited = systemd.activation_socket()
-        except systemd.UnsupportedSocket as exc:
-            raise StartupError(str(exc)) from exc
-        if self._inherited is not None:
-            return
-        if self.config.socket is None and self.socket_path == paths.user_socket():
-            try:  # the folders may have been made by another user, to catch our clients
-                self.socket_path = await asyncio.to_thread(paths.prepare_user_socket)
-            except (paths.UnsafeDirectory, OSError) as exc:
-                raise StartupError(
-                    f"refusing the socket folder: {exc} (or give --socket PATH)"
-                ) from exc
-        try:
-            self._socket_lock = await asyncio.to_thread(claim_socket, self.socket_path)
-        except SocketTaken as exc:
-            raise StartupError(str(exc), exit_code=2) from None
-        except OSError as exc:
-            raise StartupError(f"cannot use the socket {self.socket_path}: {exc}") from exc
 
     async def _start_scheduler(self) -> None:
         settings = self.config.scheduler
@@ -309,21 +272,9 @@ class App:
             raise StartupError(f"storage {name!r} could not be opened: {exc}") from exc
         return backend
 
-    async def _listen(self, server: Server) -> None:
-        inherited, self._inherited = self._inherited, None
-        if inherited is not None:
-            await server.listen_socket(inherited)
-            name = inherited.getsockname()
-            self.socket_path = name if isinstance(name, str) and name else self.socket_path
-            logger.info("socket:      %s (from systemd socket activation)", self.socket_path)
-            return
-        access = self.config.access
-        try:
-            await server.listen_path(self.socket_path, access.socket_mode, access.socket_group)
-        except (OSError, RuntimeError, KeyError) as exc:
-            raise StartupError(f"cannot listen on {self.socket_path}: {exc}") from exc
-        self._bound_path = self.socket_path
-        logger.info("socket:      %s", self.socket_path)
+    @property
+    def socket_path(self) -> str:
+        return self.listener.path
 
     @property
     def secrets(self) -> Secrets:
@@ -431,16 +382,5 @@ class App:
         await asyncio.to_thread(self.host.close_tracers, 5.0)
         if self._watchdog is not None:
             self._watchdog.stop()
-        if self._bound_path is not None:
-            await asyncio.to_thread(_remove, self._bound_path)
-        if self._inherited is not None:
-            self._inherited.close()
-        if self._socket_lock is not None:
-            os.close(self._socket_lock)  # last: the next daemon may start now
-            self._socket_lock = None
+        await self.listener.release()  # last: the next daemon may start now
         logger.info("stopped")
-
-
-def _remove(path: str) -> None:
-    with contextlib.suppress(OSError):
-        os.unlink(path)

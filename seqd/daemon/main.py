@@ -102,7 +102,8 @@ def raise_fd_limit() -> None:
 
 
 async def serve(flags: dict[str, Any], config_file: str | None) -> int:
-    from seqd.daemon.app import App, StartupError
+    from seqd.daemon.app import App
+    from seqd.daemon.errors import StartupError
 
     config = load_config(flags, config_file=config_file)
     setup_logging(config.log_level)
