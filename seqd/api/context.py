@@ -44,8 +44,10 @@ class Daemon(Protocol):
     server: Server | None
     rpc_limits: KeyedBuckets | None
     node: str
+
     @property
     def socket_path(self) -> str: ...
+
     state_dir: str
     started: float
     """``time.monotonic()`` when the daemon started."""

@@ -13,10 +13,10 @@ decodes into its method's Params Struct (no field misspelt or missing).
 
 from __future__ import annotations
 
-import time
-
-from seqd.client._calls import Batch, End, Listen, Request, Subscribe
+from seqd.client._calls import Batch, Listen, Request
 from seqd.client._declare import generic_call, params_from, stream, unary
+from seqd.client._schedule_methods import ScheduleMethods
+from seqd.client._watch_methods import WatchMethods
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -27,10 +27,7 @@ if TYPE_CHECKING:
     from seqd.model.retention import PruneTotals
     from seqd.model.runs import Run, RunStatus
     from seqd.model.tasks import TaskDef, TaskSummary
-    from seqd.rpc.events import SubscribeResult
-    from seqd.rpc.observing import AlertHistoryResult, AlertInfo, AlertsResult, MetricsResult
     from seqd.rpc.runs import ListResult, LogsResult, StepsResult, SubmitManyResult, TraceResult
-    from seqd.rpc.schedules import ScheduleDeleted, ScheduleInfo, ScheduleListResult
     from seqd.rpc.status import (
         PluginInfo,
         PluginsResult,
@@ -67,9 +64,10 @@ def _run_filter(
     }
 
 
-class Methods:
+class Methods(ScheduleMethods, WatchMethods):
     """The methods; a client supplies the drivers ``_unary`` and ``_stream`` (and, from
-    ``_calls.Session``, ``_left``)."""
+    ``_calls.Session``, ``_left``). Those of schedules and of watching the daemon
+    (events, metrics, alerts) are in modules of their own."""
 
     if TYPE_CHECKING:
 
@@ -297,135 +295,3 @@ class Methods:
         """Call a tool; ``.result`` is what it returned."""
         result: ToolCallResult = yield Request("tools.call", {"name": name, "params": params or {}})
         return result
-
-    # -- metrics and alerts --------------------------------------------------------------
-
-    @unary
-    def metrics(self, format: str = "json", prefix: str | None = None) -> Steps[MetricsResult]:
-        """Every metric (``format="json"``: ``families``) or the Prometheus text
-        (``format="prometheus"``: ``text``); only names starting with ``prefix``."""
-        result: MetricsResult = yield Request("metrics.get", {"format": format, "prefix": prefix})
-        return result
-
-    @unary
-    def alerts(self) -> Steps[list[AlertInfo]]:
-        """Every alert rule and its state now."""
-        result: AlertsResult = yield Request("alerts.list")
-        return result.alerts
-
-    @unary
-    def alert_history(
-        self, rule: str | None = None, before: int | None = None, limit: int = 50
-    ) -> Steps[AlertHistoryResult]:
-        """Alert state changes, newest first; ``next_before`` pages on."""
-        result: AlertHistoryResult = yield Request(
-            "alerts.history", {"rule": rule, "before": before, "limit": limit}
-        )
-        return result
-
-    # -- schedules -----------------------------------------------------------------------
-
-    @unary
-    def create_schedule(self, /, name: str, task: str, **definition: Any) -> Steps[ScheduleInfo]:
-        """Define schedule ``name`` running ``task``: one of ``at``, ``every`` or
-        ``cron``, and any other field of the definition (``input``, ``tz``, ``overlap``,
-        ``misfire``, ``catch_up``, ``jitter_s``, ``start``, ``end``, ``anchor``,
-        ``paused``; see docs/schedules.md)."""
-        info: ScheduleInfo = yield Request(
-            "schedules.create", {"name": name, "task": task, **definition}
-        )
-        return info
-
-    @unary
-    def update_schedule(self, /, name: str, task: str, **definition: Any) -> Steps[ScheduleInfo]:
-        """Replace the whole definition of schedule ``name`` (fields as for
-        ``create_schedule``); its cursor, queue and runs stay."""
-        info: ScheduleInfo = yield Request(
-            "schedules.update", {"name": name, "task": task, **definition}
-        )
-        return info
-
-    @unary
-    def schedules(
-        self, task: str | None = None, after: str | None = None, limit: int = 100
-    ) -> Steps[ScheduleListResult]:
-        """One page of schedules by name; ``next_cursor`` is the ``after`` of the next."""
-        params = {"task": task, "after": after, "limit": limit}
-        page: ScheduleListResult = yield Request("schedules.list", params)
-        return page
-
-    @unary
-    def schedule(self, name: str) -> Steps[ScheduleInfo]:
-        info: ScheduleInfo = yield Request("schedules.get", {"name": name})
-        return info
-
-    @unary
-    def pause_schedule(self, name: str) -> Steps[ScheduleInfo]:
-        info: ScheduleInfo = yield Request("schedules.pause", {"name": name})
-        return info
-
-    @unary
-    def resume_schedule(self, name: str) -> Steps[ScheduleInfo]:
-        """Fire again from now on (what fell due while paused is not caught up)."""
-        info: ScheduleInfo = yield Request("schedules.resume", {"name": name})
-        return info
-
-    @unary
-    def delete_schedule(self, name: str) -> Steps[ScheduleDeleted]:
-        result: ScheduleDeleted = yield Request("schedules.delete", {"name": name})
-        return result
-
-    @unary
-    def trigger_schedule(self, name: str) -> Steps[Run]:
-        """A run of the schedule's task now, outside its timing and overlap policy."""
-        run: Run = yield Request("schedules.trigger", {"name": name})
-        return run
-
-    # -- events --------------------------------------------------------------------------
-
-    @stream
-    def subscribe(
-        self,
-        topics: Sequence[str],
-        *,
-        run_id: str | None = None,
-        root_id: str | None = None,
-        task: str | None = None,
-        status: Sequence[RunStatus] | None = None,
-        since: str | None = None,
-        tail: int | None = None,
-        from_time: str | None = None,
-        timeout_s: float | None = None,
-    ) -> Stream[Any]:
-        """Events of ``topics`` (``run``, ``log``, ``step``, and topics the daemon adds)
-        for the runs the filters select, as they are stored: ``for event in
-        client.subscribe(["run"])`` (``async for`` on AsyncClient). Typed, each is one
-        of ``seqd.model.events`` (``RunEvent``, ``LogEvent``..., ``TopicEvent`` for
-        other topics); ``event.topic`` tells which. ``log`` and ``step``
-        need ``run_id`` or ``root_id`` (a whole tree). ``since`` (an event's ``cursor``,
-        or ``"0"`` for the beginning) first replays what happened after it; ``tail`` /
-        ``from_time`` start with a run's last lines / the lines since a time. A ``live``
-        event marks the end of the replay. The loop ends by itself after ``timeout_s``
-        seconds, if given. Raises :class:`SubscriptionCut` (with the cursor to resume
-        from) when the daemon ends it; leaving the loop ends it. See docs/events.md."""
-        params = {
-            "topics": list(topics),
-            "run_id": run_id,
-            "root_id": root_id,
-            "task": task,
-            "status": list(status) if status is not None else None,
-            "since": since,
-            "tail": tail,
-            "from_time": from_time,
-        }
-        deadline = None if timeout_s is None else time.monotonic() + timeout_s
-        opened: SubscribeResult = yield Subscribe(params)
-        listen = Listen(str(opened.id), deadline)
-        try:
-            while True:
-                event: Any = yield listen
-                if isinstance(event, End):
-                    return
-                yield event
-        finally:
-            self._left(listen)
