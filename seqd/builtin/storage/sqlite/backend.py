@@ -30,11 +30,10 @@ from seqd.builtin.storage.sqlite import batches, pruning
 from seqd.builtin.storage.sqlite.connections import ReaderConnections, connect, prepare
 from seqd.builtin.storage.sqlite.faults import LABEL, unavailable
 from seqd.builtin.storage.sqlite.positions import Positions
-from seqd.builtin.storage.sqlite.writer import Writer
-from seqd.model.alerts import AlertEvent, NewAlertEvent
+from seqd.builtin.storage.sqlite.tables import SmallTables
+from seqd.builtin.storage.sqlite.writer import SMALL_BYTES, SMALL_ROWS, Writer
 from seqd.model.retention import PruneBatch, PruneQuery
 from seqd.model.runs import (
-    KVEntry,
     LogLine,
     NewLogLine,
     NewStep,
@@ -45,35 +44,26 @@ from seqd.model.runs import (
     RunStatus,
     Step,
 )
-from seqd.model.schedules import Schedule
 from seqd.model.status import UNFINISHED
-from seqd.plugins.storage import StorageContext, StorageFactory, check_kv_name
+from seqd.plugins.storage import StorageContext, StorageFactory
 from seqd.plugins.storage_kit import lockfile
 from seqd.plugins.storage_kit.alerts import (
     AlertStatements,
-    event_data,
-    events_of,
 )
 from seqd.plugins.storage_kit.errors import key_taken, not_open, run_exists
 from seqd.plugins.storage_kit.options import check_durability, convert_options, path_in_state_dir
 from seqd.plugins.storage_kit.pruning import check_prune_query
 from seqd.plugins.storage_kit.reader_pool import ReaderPool
 from seqd.plugins.storage_kit.records import (
-    SCHEDULE_DECODER,
     check_run_key,
-    check_schedule_name,
-    new_kv_entry,
     number_steps,
     page_of,
-    schedule_text,
 )
 from seqd.plugins.storage_kit.sql import (
     RUN_DECODER,
     Statements,
     changes_of,
     counts_of,
-    kv_entry,
-    kv_listed,
     log_lines,
     run_row,
     runs_of,
@@ -84,9 +74,6 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 _ENCODER = msgspec.json.Encoder()
-SMALL_ROWS = 64
-SMALL_BYTES = 64 * 1024
-"""Writes within these may take the idle fast path (commit on the event loop)."""
 _STEP_DECODER = msgspec.json.Decoder(Step)
 _SYNCHRONOUS = {"normal": "NORMAL", "full": "FULL"}
 
@@ -112,7 +99,7 @@ def parse_options(options: dict[str, Any]) -> SQLiteOptions:
     return convert_options(options, SQLiteOptions, "backends.sqlite")
 
 
-class SQLiteBackend:
+class SQLiteBackend(SmallTables):
     """``seqd.plugins.storage.StorageBackend`` on one SQLite file."""
 
     name = "sqlite"
@@ -373,106 +360,6 @@ class SQLiteBackend:
             return int(conn.execute(_LAST_STEP, (run_id,)).fetchall()[0][0] or 0)
 
         return await self._read(fn)
-
-    # -- key-value state -------------------------------------------------------------
-
-    async def kv_get(self, namespace: str, key: str) -> KVEntry | None:
-        check_kv_name(namespace, key)
-
-        def fn(conn: sqlite3.Connection) -> KVEntry | None:
-            return kv_entry(namespace, key, conn.execute(_SQL.kv_get, (namespace, key)).fetchall())
-
-        return await self._read(fn)
-
-    async def kv_set(self, namespace: str, key: str, value: Any) -> KVEntry:
-        entry, text = new_kv_entry(namespace, key, value)
-
-        def op(conn: sqlite3.Connection) -> None:
-            conn.execute(_SQL.kv_set, (namespace, key, text, entry.updated_at))
-
-        await self._write(op, small=len(text) <= SMALL_BYTES)
-        return entry
-
-    async def kv_delete(self, namespace: str, key: str) -> bool:
-        check_kv_name(namespace, key)
-
-        def op(conn: sqlite3.Connection) -> bool:
-            return conn.execute(_SQL.kv_delete, (namespace, key)).rowcount == 1
-
-        return await self._write(op)
-
-    async def kv_namespaces(self) -> list[str]:
-        def fn(conn: sqlite3.Connection) -> list[str]:
-            return [row[0] for row in conn.execute(_SQL.kv_namespaces).fetchall()]
-
-        return await self._read(fn)
-
-    async def kv_list(
-        self, namespace: str, prefix: str = "", after: str | None = None, limit: int = 100
-    ) -> list[KVEntry]:
-        check_kv_name(namespace)
-        if limit < 1:
-            return []
-        text, params = _SQL.kv_list(namespace, prefix, after, limit)
-
-        def fn(conn: sqlite3.Connection) -> list[KVEntry]:
-            return kv_listed(namespace, prefix, conn.execute(text, params).fetchall())
-
-        return await self._read(fn)
-
-    # -- alert history ---------------------------------------------------------------
-
-    async def append_alert_event(self, event: NewAlertEvent) -> int:
-        row = (event.rule, event_data(event))
-
-        def op(conn: sqlite3.Connection) -> int:
-            return int(conn.execute(_ALERTS.insert, row).lastrowid or 0)
-
-        return await self._write(op)
-
-    async def list_alert_events(
-        self, rule: str | None = None, before: int | None = None, limit: int = 100
-    ) -> list[AlertEvent]:
-        text, params = _ALERTS.select(rule, before, limit)
-
-        def fn(conn: sqlite3.Connection) -> list[AlertEvent]:
-            return events_of(conn.execute(text, params).fetchall())
-
-        return await self._read(fn)
-
-    # -- schedules -------------------------------------------------------------------
-
-    async def save_schedule(self, schedule: Schedule) -> None:
-        params = (schedule.name, schedule_text(schedule))
-
-        def op(conn: sqlite3.Connection) -> None:
-            conn.execute(_SQL.save_schedule, params)
-
-        await self._write(op, small=len(params[1]) <= SMALL_BYTES)
-
-    async def get_schedule(self, name: str) -> Schedule | None:
-        check_schedule_name(name)
-
-        def fn(conn: sqlite3.Connection) -> Schedule | None:
-            rows = conn.execute(_SQL.get_schedule, (name,)).fetchall()
-            return SCHEDULE_DECODER.decode(rows[0][0]) if rows else None
-
-        return await self._read(fn)
-
-    async def list_schedules(self) -> list[Schedule]:
-        def fn(conn: sqlite3.Connection) -> list[Schedule]:
-            rows = conn.execute(_SQL.list_schedules).fetchall()
-            return [SCHEDULE_DECODER.decode(row[0]) for row in rows]
-
-        return await self._read(fn)
-
-    async def delete_schedule(self, name: str) -> bool:
-        check_schedule_name(name)
-
-        def op(conn: sqlite3.Connection) -> bool:
-            return conn.execute(_SQL.delete_schedule, (name,)).rowcount == 1
-
-        return await self._write(op)
 
 
 class SQLiteStorageFactory:

@@ -36,6 +36,10 @@ from seqd.plugins.storage_kit.batch_writer import BatchWriter, Item, Outcome, T
 
 logger = logging.getLogger(__name__)
 
+SMALL_ROWS = 64
+SMALL_BYTES = 64 * 1024
+"""Writes within these may take the idle fast path (commit on the event loop)."""
+
 LoopItem = tuple[Callable[[Any], Any], "asyncio.Future[Any]", Any]  # (op, future, value)
 
 # After a failed batch the connection is kept only for these (transient contention or
