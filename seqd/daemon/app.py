@@ -9,6 +9,8 @@ import os
 import socket
 import time
 
+import msgspec
+
 from seqd import __version__
 from seqd.access.policy import Policy
 from seqd.access.roles import Roles
@@ -24,6 +26,7 @@ from seqd.engine import Engine
 from seqd.errors import ValidationFailed
 from seqd.events.bus import EventBus
 from seqd.model import timeutil
+from seqd.model.alerts import AlertEvent
 from seqd.observe.hub import Observability
 from seqd.plugins.daemoninfo import DaemonInfo
 from seqd.plugins.host import PluginHost
@@ -71,6 +74,8 @@ class App:
             METHODS, lambda name: hasattr(self, "tools") and self.tools.has(name)
         )
         self.events = EventBus(config.events.topic_backlog)
+        self.events.topic("alerts", "alert state changes: pending, firing, resolved")
+        self.events.topic("schedules", "what schedules did: fired, skipped, misfired...")
         self.server = None
         self._stop = asyncio.Event()
         self._stop_reason = ""
@@ -178,7 +183,7 @@ class App:
         await self.host.startup(self.info())
         await self.engine.recover()
         try:
-            await self.observe.start(self.storage, self.engine.submit, self.host.alert)
+            await self.observe.start(self.storage, self.engine.submit, self._on_alert)
         except OSError as exc:
             raise StartupError(f"metrics.listen {cfg.metrics.listen}: {exc}") from exc
         self.pruner = Pruner(self.storage, self.engine.work_root, cfg.retention.batch)
@@ -233,6 +238,7 @@ class App:
     def on_schedule_event(self, event: ScheduleEvent) -> None:
         """What the scheduler did (fired, skipped, queued, misfired, failed): already
         logged; the one place to hand it on (events, metrics)."""
+        self.events.publish("schedules", msgspec.to_builtins(event))
         metrics = self.observe.schedules
         if metrics is None:
             return
@@ -242,6 +248,12 @@ class App:
             metrics.missed(event.schedule, "overlap")
         elif event.kind == "misfired" and event.missed > event.ran:
             metrics.missed(event.schedule, "misfire", event.missed - event.ran)
+
+    async def _on_alert(self, event: AlertEvent) -> None:
+        """An alert changed state: to subscribers of the ``alerts`` topic, then to the
+        ``seqd_alert`` hooks of plugins."""
+        self.events.publish("alerts", msgspec.to_builtins(event))
+        await self.host.alert(event)
 
     async def _open_storage(self) -> StorageBackend:
         name = self.config.storage
