@@ -14,7 +14,7 @@ import threading
 import time
 from collections import deque
 
-from opentelemetry.sdk.resources import SERVICE_NAME, SERVICE_VERSION, Resource
+from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import SpanProcessor
 from opentelemetry.sdk.trace.export import (
     BatchSpanProcessor,
@@ -24,12 +24,12 @@ from opentelemetry.sdk.trace.export import (
 
 from seqd.plugins.tracing import RunSpans, StorageCall, ToolCall, TraceEvent
 from seqd_otel.convert import from_event
+from seqd_otel.resource import default_resource, described
 
 logger = logging.getLogger(__name__)
 
 MAX_QUEUE = 20_000
 """Events waiting for the plugin's thread; past it they are dropped (and counted)."""
-SERVICE_INSTANCE_ID = "service.instance.id"
 
 
 def make_exporter(name: str) -> SpanExporter:
@@ -45,15 +45,6 @@ def make_exporter(name: str) -> SpanExporter:
 def make_processor(name: str) -> SpanProcessor:
     """A ``BatchSpanProcessor`` (sized by ``OTEL_BSP_*``) over the named exporter."""
     return BatchSpanProcessor(make_exporter(name))
-
-
-def default_resource() -> Resource:
-    """``service.name`` is ``seqd`` unless ``OTEL_SERVICE_NAME`` or
-    ``OTEL_RESOURCE_ATTRIBUTES`` say otherwise (``Resource.create`` reads both)."""
-    found = Resource.create()
-    if str(found.attributes.get(SERVICE_NAME, "")).startswith("unknown_service"):
-        found = found.merge(Resource({SERVICE_NAME: "seqd"}))
-    return found
 
 
 class OtelTracer:
@@ -86,8 +77,7 @@ class OtelTracer:
     def describe(self, version: str, node: str) -> None:
         """Set the resource's ``service.version`` and ``service.instance.id`` to the
         daemon's version and node (at start-up)."""
-        ours = Resource({SERVICE_VERSION: version, SERVICE_INSTANCE_ID: node})
-        self.resource = self.resource.merge(ours)
+        self.resource = described(self.resource, version, node)
 
     def on_event(self, event: TraceEvent) -> None:
         if isinstance(event, ToolCall | StorageCall) and event.trace_id is None:

@@ -4,24 +4,13 @@ in the caller's trace, each under the right parent, with seqd's attributes."""
 
 from __future__ import annotations
 
-import gzip
-import os
-import subprocess
-import sys
-import threading
 import time
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
 
 import pytest
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
-    ExportTraceServiceRequest,
-    ExportTraceServiceResponse,
-)
+from otlp_receiver import Receiver, StartDaemon, write_task
 
-from seqd.client import Client, DaemonUnreachable
+from seqd.client import Client
 
 TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
 CALLER = "00f067aa0ba902b7"
@@ -43,91 +32,13 @@ def run(ctx):
 pytestmark = pytest.mark.timeout(120)
 
 
-class Receiver(ThreadingHTTPServer):
-    """An OTLP/HTTP trace receiver: keeps every span it is sent, with its resource."""
-
-    def __init__(self) -> None:
-        super().__init__(("127.0.0.1", 0), _Handler)
-        self.spans: list[tuple[dict[str, Any], Any]] = []
-        self.paths: set[str] = set()
-        self.lock = threading.Lock()
-
-
-class _Handler(BaseHTTPRequestHandler):
-    server: Receiver
-
-    def do_POST(self) -> None:
-        body = self.rfile.read(int(self.headers["Content-Length"]))
-        if self.headers.get("Content-Encoding") == "gzip":
-            body = gzip.decompress(body)
-        request = ExportTraceServiceRequest()
-        request.ParseFromString(body)
-        with self.server.lock:
-            self.server.paths.add(self.path)
-            for resource_spans in request.resource_spans:
-                resource = {a.key: a.value.string_value for a in resource_spans.resource.attributes}
-                for scope in resource_spans.scope_spans:
-                    self.server.spans.extend((resource, span) for span in scope.spans)
-        answer = ExportTraceServiceResponse().SerializeToString()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/x-protobuf")
-        self.send_header("Content-Length", str(len(answer)))
-        self.end_headers()
-        self.wfile.write(answer)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-
 @pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    server = Receiver()
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
-
-
-def write_task(tasks: Path, name: str, code: str) -> None:
-    (tasks / name).mkdir(parents=True)
-    (tasks / name / "code.py").write_text(code)
-    (tasks / name / "config.json").write_text('{"type": "python"}')
-
-
-@pytest.fixture
-def daemon(tmp_path: Path, receiver: Receiver) -> Iterator[str]:
+def daemon(tmp_path: Path, start_daemon: StartDaemon) -> str:
     tasks = tmp_path / "tasks"
     write_task(tasks, "otel-parent", PARENT_CODE)
     write_task(tasks, "otel-child", "def run(ctx):\n    return ctx.trace_id\n")
-    socket = str(tmp_path / "s.sock")
-    env = {
-        **os.environ,
-        "SEQD_CONFIG": "",
-        "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{receiver.server_port}",
-        "OTEL_SERVICE_NAME": "seqd-under-test",
-        "OTEL_BSP_SCHEDULE_DELAY": "50",
-    }
-    env.pop("NOTIFY_SOCKET", None)
-    command = [sys.executable, "-m", "seqd", "--socket", socket, "--no-watch"]
-    command += ["--state-dir", str(tmp_path / "state"), "--tasks", str(tasks)]
-    with open(tmp_path / "daemon.log", "wb") as log:
-        proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            assert proc.poll() is None, (tmp_path / "daemon.log").read_text()
-            try:
-                with Client(socket, timeout=5) as c:
-                    c.ping()
-                break
-            except DaemonUnreachable:
-                assert time.monotonic() < deadline, (tmp_path / "daemon.log").read_text()
-                time.sleep(0.05)
-        yield socket
-    finally:
-        proc.terminate()
-        proc.wait(30)
+    socket, _ = start_daemon(OTEL_BSP_SCHEDULE_DELAY="50", OTEL_METRICS_EXPORTER="none")
+    return socket
 
 
 def hexid(raw: bytes) -> str:
