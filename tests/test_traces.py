@@ -60,6 +60,7 @@ def test_runs_trace_has_every_span_of_the_tree(td: Daemon) -> None:
         assert run.status == "failed"
         (child,) = c.list_runs(parent_id=run.id).runs
         result = c.trace(child.id)  # asked from the child: the whole tree comes back
+        assert c.trace("last").spans == result.spans  # a run reference: the newest root
     assert result.root_id == run.id and result.trace_id == run.trace_id
     assert not result.truncated
     spans = by_name(result.spans)

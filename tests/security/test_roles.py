@@ -64,7 +64,9 @@ def test_an_operator_manages_its_own_runs_only(open_daemon: Any, other: User) ->
     for verb in (["runs", "cancel", roots.id], ["runs", "signal", roots.id, "go"]):
         assert refused(seqctl_as(other, sock, *verb)), verb
     assert refused(seqctl_as(other, sock, "runs", "logs", roots.id))
+    assert refused(seqctl_as(other, sock, "runs", "trace", roots.id))  # built from journals
     assert seqctl_as(other, sock, "runs", "logs", theirs["id"]).returncode == 0
+    assert seqctl_as(other, sock, "runs", "trace", theirs["id"][:12]).returncode == 0
     cancelled = reply(seqctl_as(other, sock, "--json", "runs", "cancel", theirs["id"]))
     assert cancelled["status"] == "cancelled"
     retried = reply(seqctl_as(other, sock, "--json", "runs", "retry", theirs["id"]))
