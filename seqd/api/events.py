@@ -13,19 +13,19 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+from dataclasses import replace
 from functools import partial
 from typing import TYPE_CHECKING
 
-from seqd.access.policy import Policy
+from seqd.api.refs import resolve
 from seqd.api.visibility import visible
-from seqd.errors import InvalidParams, InvalidRequest, NotFound, RateLimited
+from seqd.errors import InvalidParams, InvalidRequest, NotFound, RateLimited, ValidationFailed
 from seqd.events import cursor, replay
 from seqd.events.bus import EventBus
 from seqd.events.cursor import CursorState
 from seqd.events.scope import Scope
 from seqd.events.subscription import Limits, Subscription
 from seqd.model.events import BUILTIN_TOPICS
-from seqd.plugins.storage import StorageBackend
 from seqd.rpc.dispatch import Caller, Handler
 from seqd.rpc.events import SubscribeParams, SubscribeResult, UnsubscribeParams, UnsubscribeResult
 from seqd.rpc.push import Push
@@ -76,25 +76,29 @@ def scope_of(params: SubscribeParams, bus: EventBus) -> Scope:
     )
 
 
-async def _check_runs(
-    storage: StorageBackend, scope: Scope, access: Policy, caller: Caller
-) -> None:
-    """The runs the scope names exist (and ``root_id`` names a root), and the caller may
-    see their data when it asks for their log lines or journal: every run of a tree is
-    its root's submitter's, so one check covers a whole tree's lines."""
-    for field, run_id in (("run_id", scope.run_id), ("root_id", scope.root_id)):
-        if run_id is None:
+async def _resolve_runs(app: Daemon, scope: Scope, caller: Caller) -> Scope:
+    """The scope with its run references (``last``, prefixes) made full ids, once the
+    runs are found (and ``root_id`` names a root) and the caller may see their data
+    when it asks for their log lines or journal: every run of a tree is its root's
+    submitter's, so one check covers a whole tree's lines."""
+    ids: dict[str, str | None] = {"run_id": scope.run_id, "root_id": scope.root_id}
+    for field, ref in (("run_id", scope.run_id), ("root_id", scope.root_id)):
+        if ref is None:
             continue
-        run = await storage.get_run(run_id)
-        if run is None:
-            raise NotFound(f"no run with id {run_id}", {"id": run_id, "field": field})
+        try:
+            run = await resolve(app.engine, ref)
+        except (NotFound, ValidationFailed) as exc:
+            exc.details["field"] = field
+            raise
         if "log" in scope.topics or "step" in scope.topics:
-            access.check_data(caller, run, "logs and journal entries")
+            app.access.check_data(caller, run, "logs and journal entries")
         if field == "root_id" and (run.root_id or run.id) != run.id:
             raise InvalidParams(
-                f"root_id: run {run_id} is not a root; its tree's root is {run.root_id}",
+                f"root_id: run {run.id} is not a root; its tree's root is {run.root_id}",
                 {"field": field, "root_id": run.root_id},
             )
+        ids[field] = run.id
+    return replace(scope, run_id=ids["run_id"], root_id=ids["root_id"])
 
 
 def handlers(app: Daemon) -> dict[str, Handler]:
@@ -127,7 +131,7 @@ def handlers(app: Daemon) -> dict[str, Handler]:
                 "(events.max_subscriptions); end one with events.unsubscribe",
                 {"limit": settings.max_subscriptions},
             )
-        await _check_runs(app.storage, scope, app.access, caller)
+        scope = await _resolve_runs(app, scope, caller)
         sub = Subscription(
             str(next(ids)), scope, CursorState(), push, partial(visible, app.access, caller), limits
         )

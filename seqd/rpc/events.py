@@ -14,7 +14,7 @@ from msgspec import Meta
 from seqd.model.runs import RunStatus
 from seqd.rpc.params import (
     Params,
-    RunId,
+    RunRef,
     TaskName,
 )
 
@@ -30,9 +30,9 @@ class SubscribeParams(Params, kw_only=True):
     """Events of ``topics`` for the runs the filters select (all of them apply)."""
 
     topics: Annotated[list[TopicName], Meta(min_length=1, max_length=16)]
-    run_id: RunId | None = None
+    run_id: RunRef | None = None
     """One run (``log`` and ``step`` need this or ``root_id``)."""
-    root_id: RunId | None = None
+    root_id: RunRef | None = None
     """A run and every run under it (a flow's tree)."""
     task: TaskName | None = None
     status: Annotated[list[RunStatus], Meta(min_length=1)] | None = None

@@ -151,6 +151,24 @@ def test_tail_and_from_time_start_with_some_of_the_lines(make_daemon) -> None:
         raw.close()
 
 
+def test_runs_are_named_by_references_too(make_daemon) -> None:
+    """``run_id`` and ``root_id`` take what every method taking a run takes: ``last``,
+    ``last:TASK``, a unique prefix; events carry the full id."""
+    d = make_daemon(tasks=[TASKS])
+    with d.client() as c:
+        run = c.submit("lines-shell", {"n": 3}, wait=True)
+    for ref in ("last", "last:lines-shell", run.id[:20]):
+        for field in ("run_id", "root_id"):
+            raw = Raw(d.socket)
+            raw.call("events.subscribe", {"topics": ["log"], field: ref, "tail": 3})
+            events = [e for e in raw.events(topic("live")) if e["topic"] == "log"]
+            assert {e["run_id"] for e in events} == {run.id}, (ref, field)
+            assert [line["seq"] for e in events for line in e["lines"]] == [1, 2, 3]
+            raw.close()
+    error = Raw(d.socket).call("events.subscribe", {"topics": ["log"], "run_id": "last:nope"})
+    assert error["error"]["data"]["details"]["field"] == "run_id"
+
+
 def test_a_half_closed_connection_keeps_its_subscription(make_daemon) -> None:
     d = make_daemon(tasks=[TASKS])
     raw = Raw(d.socket)
