@@ -30,6 +30,7 @@ from seqd.model.alerts import AlertEvent
 from seqd.observe.hub import Observability
 from seqd.plugins.daemoninfo import DaemonInfo
 from seqd.plugins.host import PluginHost
+from seqd.plugins.sections import check as check_sections
 from seqd.plugins.storage import StorageBackend, StorageContext, StoreHeld
 from seqd.plugins.tasktype import Services
 from seqd.plugins.tracing import DaemonLifecycle
@@ -108,12 +109,13 @@ class App:
         logger.info("state dir:   %s", self.state_dir)
         logger.info("task dirs:   %s", ", ".join(self.task_dirs))
         logger.info("tool dirs:   %s", ", ".join(self.tool_dirs))
+        self.host.load()
         try:  # names and files are looked up off the loop (NSS may ask a server)
+            check_sections(cfg, self.host.config_sections.items())
             self.access = Policy(cfg, await asyncio.to_thread(Roles, cfg.access))
             await self.load_secrets()
         except (ConfigError, SecretsError) as exc:
             raise StartupError(str(exc), exit_code=2) from exc
-        self.host.load()
         for record in self.host.records.values():
             if record.error:
                 logger.error("plugin %s: %s", record.name, record.error)
