@@ -25,7 +25,7 @@ run: $(STAMP)
 
 ## Lint, type-check, then the whole suite.
 test: $(STAMP)
-	sh tests/system-deps.sh zsh=zsh fish=fish
+	sh tests/system-deps.sh zsh=zsh fish=fish chromium=chromium
 	$(MAKE) lint
 	$(PY) -m pytest -n 2 --dist loadgroup -q $(ARGS)
 

@@ -19,6 +19,7 @@ from seqd.api import (
     runs,
     schedules,
     tasks,
+    tokens,
     tools,
     traces,
 )
@@ -32,6 +33,7 @@ def build(app: Daemon) -> dict[str, Handler]:
     table: dict[str, Handler] = {}
     for module in (
         daemon, plugins, tasks, runs, retention, traces, tools, schedules, observe, rpc, events,
+        tokens,
     ):  # fmt: skip
         table.update(module.handlers(app))
     return table

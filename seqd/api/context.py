@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from seqd.access.policy import Policy
+from seqd.access.tokens import TokenStore
 from seqd.catalog.catalog import Catalog
 from seqd.config.settings import Config
 from seqd.engine import Engine
@@ -39,6 +40,8 @@ class Daemon(Protocol):
     events: EventBus
     """Where stored writes are announced and subscriptions are routed."""
     tools: ToolService
+    tokens: TokenStore
+    """Access tokens (``tokens.*``), checked by ``DaemonInfo.api``."""
     observe: Observability
     schedules: Operations
     server: Server | None

@@ -14,6 +14,7 @@ import msgspec
 from seqd import __version__
 from seqd.access.policy import Policy
 from seqd.access.roles import Roles
+from seqd.access.tokens import TokenStore
 from seqd.api import build as build_handlers
 from seqd.catalog.catalog import Catalog
 from seqd.catalog.watch import TaskWatcher
@@ -30,6 +31,7 @@ from seqd.model.alerts import AlertEvent
 from seqd.observe.hub import Observability
 from seqd.plugins.daemoninfo import DaemonInfo
 from seqd.plugins.host import PluginHost
+from seqd.plugins.local import LocalApi
 from seqd.plugins.sections import check as check_sections
 from seqd.plugins.storage import StorageBackend, StorageContext, StoreHeld
 from seqd.plugins.tasktype import Services
@@ -77,17 +79,13 @@ class App:
         self.events = EventBus(config.events.topic_backlog)
         self.events.topic("alerts", "alert state changes: pending, firing, resolved")
         self.events.topic("schedules", "what schedules did: fired, skipped, misfired...")
-        self.server = None
+        self.server, self.api, self.tokens = None, LocalApi(), TokenStore(self.state_dir)
         self._stop = asyncio.Event()
         self._stop_reason = ""
         self._watcher: TaskWatcher | None = None
         self._tool_watcher: TaskWatcher | None = None
-        limits = config.limits
-        self.rpc_limits: KeyedBuckets | None = (
-            KeyedBuckets(limits.rpc_rate_per_s, limits.rpc_burst)
-            if limits.rpc_rate_per_s > 0
-            else None
-        )
+        rate, burst = config.limits.rpc_rate_per_s, config.limits.rpc_burst
+        self.rpc_limits: KeyedBuckets | None = KeyedBuckets(rate, burst) if rate > 0 else None
         self._watchdog: systemd.Watchdog | None = None
         self._started_types: list[str] = []
         self._retention: RetentionSchedule | None = None
@@ -201,6 +199,7 @@ class App:
             max_connections=cfg.limits.max_connections,
             role_of=self.access.roles.of_peer,
         )
+        self.api.bind(dispatcher, self.access.roles.of_submitter, self.tokens.owner)
         await self.listener.listen(self.server)
         if cfg.watch:
             self._watcher = TaskWatcher(self.task_dirs, self.reload, cfg.reload_debounce_s)
@@ -320,6 +319,7 @@ class App:
             storage=self.config.storage,
             config=self.config,
             metrics=self.observe.registry if self.observe.enabled else None,
+            api=self.api,
         )
 
     # -- while serving ---------------------------------------------------------------

@@ -64,6 +64,13 @@ from seqd.rpc.status import (
     TaskNameParams,
     ValidateResult,
 )
+from seqd.rpc.tokens import (
+    TokenCreated,
+    TokenCreateParams,
+    TokenIdParams,
+    TokenInfo,
+    TokenListResult,
+)
 from seqd.rpc.tools import ToolCallParams, ToolCallResult, ToolInfo, ToolListResult, ToolNameParams
 
 PROTOCOL_VERSION = "1"
@@ -225,4 +232,13 @@ METHODS: dict[str, MethodSpec] = {
         SubscribeParams, SubscribeResult, "Receive `event` notifications (see docs/events.md)."
     ),
     "events.unsubscribe": MethodSpec(UnsubscribeParams, UnsubscribeResult, "End a subscription."),
+    "tokens.create": MethodSpec(
+        TokenCreateParams,
+        TokenCreated,
+        "A token that acts as the caller (the web dashboard's login); shown once.",
+    ),
+    "tokens.list": MethodSpec(
+        NoParams, TokenListResult, "Unexpired tokens: the caller's own (an admin's: all)."
+    ),
+    "tokens.revoke": MethodSpec(TokenIdParams, TokenInfo, "Make a token unusable now."),
 }

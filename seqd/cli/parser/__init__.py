@@ -62,6 +62,7 @@ _NOUNS: dict[str, tuple[str, str]] = {
     "plugins": ("parser.daemon", "add_plugins"),
     "metrics": ("parser.observe", "add_metrics"),
     "alerts": ("parser.observe", "add_alerts"),
+    "web": ("parser.web", "add_web"),
     "daemon": ("parser.daemon", "add_daemon"),
     "completion": ("parser.daemon", "add_completion"),
 }
