@@ -61,7 +61,7 @@ def page(
         f"<title>{esc(title)} · seqd</title>"
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f'<meta name="csrf-token" content="{esc(csrf)}">'
-        '<link rel="stylesheet" href="/static/style.css">'
+        '<link rel="icon" href="data:,"><link rel="stylesheet" href="/static/style.css">'
         f'<script src="/static/common.js" defer></script>{tags}</head><body>'
         f'<header><span class="brand">seqd</span><nav>{nav}</nav>{logout}</header>'
         f'<main id="main"{attrs}><h1>{esc(title)}</h1>{body}</main></body></html>'

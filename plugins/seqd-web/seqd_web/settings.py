@@ -16,7 +16,8 @@ from msgspec import Meta
 
 class WebSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     listen: str | None = None
-    """``HOST:PORT`` to serve on (``127.0.0.1:8470``); unset: no dashboard."""
+    """``HOST:PORT`` to serve on (``127.0.0.1:8470``; port 0: any free one, logged);
+    unset: no dashboard."""
     allow_remote: bool = False
     """Let ``listen`` be an address other machines reach (put TLS in front of it)."""
     session_ttl_s: Annotated[int, Meta(ge=60, le=30 * 86400)] = 8 * 3600
@@ -35,7 +36,7 @@ class WebSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 def address(listen: str) -> tuple[str, int]:
     """``(host, port)`` of ``HOST:PORT`` (``[::1]:8470`` for IPv6)."""
     host, sep, port = listen.rpartition(":")
-    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+    if not sep or not host or not port.isdigit() or not 0 <= int(port) < 65536:
         raise ValueError(f"listen: {listen!r} is not HOST:PORT (like 127.0.0.1:8470)")
     return host.removeprefix("[").removesuffix("]"), int(port)
 

@@ -1,0 +1,116 @@
+"""The dashboard in a real browser against a real daemon: log in with a token, see
+the runs, submit a task from its form, watch its log stream, cancel a run, see an
+alert fire, and every page once (each saved as a screenshot)."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from typing import Any
+
+from conftest import Web
+
+TIMEOUT_MS = 20_000
+
+
+def login(browser: Any, web: Web, token: str) -> Any:
+    context = browser.new_context(viewport={"width": 1200, "height": 800})
+    context.set_default_timeout(TIMEOUT_MS)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.goto(web.url + "/runs")
+    assert page.url.endswith("/login")  # not logged in: sent to the login page
+    page.fill("input[name=token]", token)
+    page.click("form.login button")
+    page.wait_for_url(re.compile(r"/runs$"))
+    page.console_errors = errors  # type: ignore[attr-defined]
+    return page
+
+
+def test_submit_watch_cancel_alert(web: Web, browser: Any, shots: Callable[..., None]) -> None:
+    page = login(browser, web, web.token())
+    shots(page, "runs")
+
+    # Submit hello from its form: the run page shows its log line and its output.
+    page.goto(web.url + "/tasks/hello")
+    page.fill("input[name=name]", "Ada")
+    shots(page, "task")
+    page.click("form.submit button")
+    page.wait_for_url(re.compile(r"/runs/[0-9a-f]+$"))
+    page.locator("#logs").get_by_text("Ada").wait_for()
+    page.locator("#run-status .s-succeeded").wait_for()
+
+    # A slow run: its log lines arrive while the page is open (live, not on load).
+    page.goto(web.url + "/tasks/slow")
+    page.fill("input[name=seconds]", "60")
+    page.click("form.submit button")
+    page.wait_for_url(re.compile(r"/runs/[0-9a-f]+$"))
+    slow_url = page.url
+    logs = page.locator("#logs .log")
+    at_load = logs.count()
+    page.wait_for_function(
+        "n => document.querySelectorAll('#logs .log').length > n", arg=at_load + 1
+    )
+    page.locator("#run-status .s-running").wait_for()
+    shots(page, "run")
+
+    # The alert on slow runs fires (the alerts page follows the alerts topic).
+    page.goto(web.url + "/alerts")
+    page.locator("#firing.alarm").wait_for()
+    assert "slow-running" in page.inner_text("main")
+    shots(page, "alerts")
+
+    # The runs page lists it live; then cancel it from its page.
+    page.goto(web.url + "/runs?status=running")
+    page.locator("#runs .s-running").first.wait_for()
+    page.goto(slow_url)
+    page.once("dialog", lambda d: d.accept())
+    page.click("form.danger button")
+    page.locator("#run-status .s-cancelled").wait_for()
+    run_id = slow_url.rsplit("/", 1)[1]
+    shown = json.loads(web.seqctl("runs", "show", run_id, "--json"))
+    assert shown["status"] == "cancelled"
+    assert page.console_errors == []  # type: ignore[attr-defined]  # CSP let every script run
+
+
+def test_every_page(web: Web, browser: Any, shots: Callable[..., None]) -> None:
+    """The remaining pages render with real data: a flow's graph and trace, tasks,
+    schedules (paused and resumed from the page), metrics charts, nodes."""
+    flow = json.loads(
+        web.seqctl("run", "etl", "-i", "csv=name,amount\na,1", "-i", "out=/dev/null", "--json")
+    )
+    web.seqctl("schedules", "add", "nightly", "hello", "--cron", "0 3 * * *", "-i", "name=Bo")
+    page = login(browser, web, web.token())
+
+    page.goto(f"{web.url}/runs/{flow['id']}/graph")
+    for state in ("extract", "transform", "load"):
+        page.locator(f'g.state.st-succeeded[data-state="{state}"]').wait_for()
+    shots(page, "graph")
+    page.goto(f"{web.url}/runs/{flow['id']}/trace")
+    assert page.locator("svg.waterfall g.span").count() >= 4  # the flow and its 3 tasks
+    shots(page, "trace")
+
+    page.goto(web.url + "/tasks")
+    page.get_by_role("link", name="etl-extract").wait_for()
+    shots(page, "tasks")
+
+    page.goto(web.url + "/schedules")
+    page.click("form[action='/schedules/nightly/pause'] button")
+    page.locator(".s-paused").wait_for()
+    shots(page, "schedules")
+    assert "paused" in web.seqctl("schedules", "show", "nightly")
+    page.click("form[action='/schedules/nightly/resume'] button")
+    page.locator(".s-active").wait_for()
+
+    page.goto(web.url + "/metrics")
+    page.wait_for_function(
+        "() => document.querySelectorAll('#charts .chart polyline').length > 0", timeout=30_000
+    )
+    shots(page, "metrics")
+
+    page.goto(web.url + "/nodes")
+    assert json.loads(web.seqctl("status", "--json"))["node"] in page.inner_text("main")
+    shots(page, "nodes")
+    assert page.console_errors == []  # type: ignore[attr-defined]
