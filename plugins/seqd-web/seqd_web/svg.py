@@ -23,7 +23,7 @@ def waterfall(spans: Sequence[dict[str, Any]]) -> str:
     starts = [parse_ts(s["start"]) for s in spans]
     ends = [parse_ts(s["end"]) if s.get("end") else max(starts) for s in spans]
     t0, t1 = min(starts), max(max(ends), max(starts))
-    scale = (WIDTH - LABEL - 10) / max(t1 - t0, 1e-6)
+    scale = (WIDTH - LABEL - 70) / max(t1 - t0, 1e-6)  # room for the duration
     depth: dict[str, int] = {}
     parts = []
     for i, (span, start, end) in enumerate(zip(spans, starts, ends, strict=True)):
@@ -39,7 +39,7 @@ def waterfall(spans: Sequence[dict[str, Any]]) -> str:
             f"<title>{esc(title)}</title>"
             f'<text x="{4 + level * 12}" y="{y + 15}">{esc(span["name"][:40])}</text>'
             f'<rect class="{css}" x="{x:.1f}" y="{y + 4}" width="{w:.1f}" height="{ROW - 8}"/>'
-            f'<text class="dur" x="{min(x + w + 4, WIDTH - 60):.1f}" y="{y + 15}">'
+            f'<text class="dur" x="{x + w + 4:.1f}" y="{y + 15}">'
             f"{(end - start) * 1000:.0f} ms</text></g></a>"
         )
     height = len(spans) * ROW + 4

@@ -162,6 +162,6 @@ def shots() -> Callable[[Any, str], None]:
     folder.mkdir(parents=True, exist_ok=True)
 
     def shot(page: Any, name: str) -> None:
-        page.screenshot(path=str(folder / f"{name}.png"), full_page=False)
+        page.screenshot(path=str(folder / f"{name}.png"), full_page=True)
 
     return shot

@@ -25,7 +25,7 @@ def login(browser: Any, web: Web, token: str) -> Any:
     page.fill("input[name=token]", token)
     page.click("form.login button")
     page.wait_for_url(re.compile(r"/runs$"))
-    page.console_errors = errors  # type: ignore[attr-defined]
+    page.console_errors = errors
     return page
 
 
@@ -72,7 +72,7 @@ def test_submit_watch_cancel_alert(web: Web, browser: Any, shots: Callable[..., 
     run_id = slow_url.rsplit("/", 1)[1]
     shown = json.loads(web.seqctl("runs", "show", run_id, "--json"))
     assert shown["status"] == "cancelled"
-    assert page.console_errors == []  # type: ignore[attr-defined]  # CSP let every script run
+    assert page.console_errors == []  # CSP let every script run
 
 
 def test_every_page(web: Web, browser: Any, shots: Callable[..., None]) -> None:
@@ -113,4 +113,4 @@ def test_every_page(web: Web, browser: Any, shots: Callable[..., None]) -> None:
     page.goto(web.url + "/nodes")
     assert json.loads(web.seqctl("status", "--json"))["node"] in page.inner_text("main")
     shots(page, "nodes")
-    assert page.console_errors == []  # type: ignore[attr-defined]
+    assert page.console_errors == []
