@@ -73,8 +73,12 @@ async def metrics_page(request: Request, ctx: Ctx) -> Response:
     """The charts are drawn by metrics.js, which samples metrics.get every few seconds
     while the page is open (the daemon keeps no metric history)."""
     body = (
-        "<p>Sampled every 5 s while this page is open. Counters are shown as a rate per "
-        'second, gauges as they are.</p><div id="charts" class="charts"></div>'
+        "<p>Sampled every 5 s while this page is open (the daemon keeps no history). "
+        "Counters are shown as a rate per second, gauges as they are, histograms by "
+        "their count.</p>"
+        '<form class="filters"><label>Name contains <input id="metric-filter"></label>'
+        '<label class="check"><input type="checkbox" id="metric-idle"> show idle series'
+        '</label><span id="metric-count"></span></form><div id="charts" class="charts"></div>'
     )
     return ctx.page("Metrics", body, scripts=["metrics.js"])
 

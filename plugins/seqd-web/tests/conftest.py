@@ -156,12 +156,13 @@ def browser() -> Iterator[Any]:
 
 @pytest.fixture
 def shots() -> Callable[[Any, str], None]:
-    """``shot(page, name)``: a screenshot of the page, into $SEQD_WEB_SCREENSHOTS (the
+    """``shot(page, name, full=False)``: a screenshot of the window (``full``: the whole
+    page), into $SEQD_WEB_SCREENSHOTS (the
     docs' pictures come from here: SEQD_WEB_SCREENSHOTS=docs/web) or a temp folder."""
     folder = Path(os.environ.get("SEQD_WEB_SCREENSHOTS") or tempfile.gettempdir() + "/seqd-web")
     folder.mkdir(parents=True, exist_ok=True)
 
-    def shot(page: Any, name: str) -> None:
-        page.screenshot(path=str(folder / f"{name}.png"), full_page=True)
+    def shot(page: Any, name: str, full: bool = False) -> None:
+        page.screenshot(path=str(folder / f"{name}.png"), full_page=full)
 
     return shot

@@ -14,7 +14,7 @@ from conftest import Web
 TIMEOUT_MS = 20_000
 
 
-def login(browser: Any, web: Web, token: str) -> Any:
+def login(browser: Any, web: Web, token: str, shot: Callable[..., None] | None = None) -> Any:
     context = browser.new_context(viewport={"width": 1200, "height": 800})
     context.set_default_timeout(TIMEOUT_MS)
     page = context.new_page()
@@ -22,6 +22,8 @@ def login(browser: Any, web: Web, token: str) -> Any:
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
     page.goto(web.url + "/runs")
     assert page.url.endswith("/login")  # not logged in: sent to the login page
+    if shot is not None:
+        shot(page, "login")
     page.fill("input[name=token]", token)
     page.click("form.login button")
     page.wait_for_url(re.compile(r"/runs$"))
@@ -30,8 +32,7 @@ def login(browser: Any, web: Web, token: str) -> Any:
 
 
 def test_submit_watch_cancel_alert(web: Web, browser: Any, shots: Callable[..., None]) -> None:
-    page = login(browser, web, web.token())
-    shots(page, "runs")
+    page = login(browser, web, web.token(), shots)
 
     # Submit hello from its form: the run page shows its log line and its output.
     page.goto(web.url + "/tasks/hello")
@@ -54,7 +55,7 @@ def test_submit_watch_cancel_alert(web: Web, browser: Any, shots: Callable[..., 
         "n => document.querySelectorAll('#logs .log').length > n", arg=at_load + 1
     )
     page.locator("#run-status .s-running").wait_for()
-    shots(page, "run")
+    shots(page, "run", full=True)
 
     # The alert on slow runs fires (the alerts page follows the alerts topic).
     page.goto(web.url + "/alerts")
@@ -62,9 +63,13 @@ def test_submit_watch_cancel_alert(web: Web, browser: Any, shots: Callable[..., 
     assert "slow-running" in page.inner_text("main")
     shots(page, "alerts")
 
-    # The runs page lists it live; then cancel it from its page.
-    page.goto(web.url + "/runs?status=running")
+    # The runs page lists it, and a run submitted meanwhile appears without a reload.
+    page.goto(web.url + "/runs")
     page.locator("#runs .s-running").first.wait_for()
+    before = page.locator("#runs tr").count()
+    web.seqctl("run", "hello", "-i", "name=Live", "--detach")
+    page.wait_for_function("n => document.querySelectorAll('#runs tr').length > n", arg=before)
+    shots(page, "runs")
     page.goto(slow_url)
     page.once("dialog", lambda d: d.accept())
     page.click("form.danger button")
@@ -105,8 +110,10 @@ def test_every_page(web: Web, browser: Any, shots: Callable[..., None]) -> None:
     page.locator(".s-active").wait_for()
 
     page.goto(web.url + "/metrics")
+    for n in range(3):  # something to count while the page samples
+        web.seqctl("run", "hello", "-i", f"name=M{n}", "--detach")
     page.wait_for_function(
-        "() => document.querySelectorAll('#charts .chart polyline').length > 0", timeout=30_000
+        "() => document.querySelectorAll('#charts .chart polyline').length >= 3", timeout=30_000
     )
     shots(page, "metrics")
 

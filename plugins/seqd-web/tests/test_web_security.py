@@ -14,6 +14,7 @@ from pathlib import Path
 from urllib.parse import urlencode, urlsplit
 
 import pytest
+
 from conftest import CONFIG, Web, start_daemon
 
 
@@ -26,7 +27,11 @@ class Http:
         self.cookie = ""
 
     def request(
-        self, method: str, path: str, body: bytes | None = None, headers: dict[str, str] | None = None
+        self,
+        method: str,
+        path: str,
+        body: bytes | None = None,
+        headers: dict[str, str] | None = None,
     ) -> tuple[int, dict[str, str], str]:
         conn = http.client.HTTPConnection(self.host, self.port, timeout=30)
         sent = dict(headers or {})
@@ -93,7 +98,7 @@ def test_actions_need_the_csrf_token(web: Web) -> None:
         {"Content-Type": "application/x-www-form-urlencoded", "Origin": "http://evil.example"},
     )  # fmt: skip
     assert status == 403
-    status, headers, _ = client.form(f"/runs/{run_id}/cancel", {"csrf": csrf})
+    status, _, _ = client.form(f"/runs/{run_id}/cancel", {"csrf": csrf})
     assert status == 303
     assert json.loads(web.seqctl("runs", "show", run_id, "--json"))["status"] == "cancelled"
 

@@ -52,6 +52,12 @@
     if (pts.length > 1) {
       const t0 = pts[0][0], t1 = pts[pts.length - 1][0];
       const max = Math.max(...pts.map((p) => p[1]), 1e-9);
+      const top = document.createElementNS(svgNS, "text");
+      top.setAttribute("x", "2");
+      top.setAttribute("y", "10");
+      top.setAttribute("class", "max");
+      top.textContent = "max " + Number(max.toPrecision(3));
+      svg.appendChild(top);
       const line = document.createElementNS(svgNS, "polyline");
       line.setAttribute("class", "line");
       line.setAttribute("points", pts.map(([t, v]) =>
@@ -62,10 +68,20 @@
     box.appendChild(caption);
     return box;
   };
+  // Series that never moved are hidden unless asked for; the filter matches names.
+  const idle = (h) => h.points.every(([, v]) => v === h.points[0][1]);
   const draw = () => {
     const root = document.getElementById("charts");
-    root.replaceChildren(...[...history.entries()].sort().map(([k, h]) => chart(k, h)));
+    const text = document.getElementById("metric-filter").value.trim();
+    const all = document.getElementById("metric-idle").checked;
+    const shown = [...history.entries()].sort()
+      .filter(([k, h]) => k.includes(text) && (all || !idle(h)));
+    root.replaceChildren(...shown.map(([k, h]) => chart(k, h)));
+    document.getElementById("metric-count").textContent = shown.length + " of " + history.size + " series";
   };
+  document.getElementById("metric-filter").addEventListener("input", draw);
+  document.getElementById("metric-idle").addEventListener("change", draw);
   sample();
+  setTimeout(sample, 1000); // a second reading soon, so rates show at once
   setInterval(sample, 5000);
 })();
