@@ -48,7 +48,7 @@ async def schedules_page(request: Request, ctx: Ctx) -> Response:
                 f'<a href="{url("tasks", s["task"])}">{esc(s["task"])}</a>',
                 esc(_when(s)),
                 render.status(s["state"]),
-                esc(", ".join(s.get("next_fires") or []) or "-"),
+                ", ".join(render.when(t) for t in s.get("next_fires") or []) or "-",
                 f'<a href="{url("runs", last["id"])}">{render.status(last["status"])}</a>'
                 if last
                 else "-",
@@ -88,13 +88,13 @@ async def alerts_page(request: Request, ctx: Ctx) -> Response:
     past = await ctx.conn.call("alerts.history", {"limit": 100})
     rows = [
         (esc(a["name"]), esc(a["kind"]), esc(a["severity"]), render.status(a["state"]),
-         esc(a.get("since") or "-"), esc(a.get("value")), esc(a.get("message", "")))
+         render.when(a.get("since")) or "-", render.num(a.get("value")), esc(a.get("message", "")))
         for a in now["alerts"]
     ]  # fmt: skip
     firing = [a for a in now["alerts"] if a["state"] == "firing"]
     history = [
-        (esc(e["ts"]), esc(e["rule"]), f"{esc(e['previous'])} → {render.status(e['state'])}",
-         esc(e.get("severity")), esc(e.get("value")), esc(e.get("message", "")))
+        (render.when(e["ts"]), esc(e["rule"]), f"{esc(e['previous'])} → {render.status(e['state'])}",
+         esc(e.get("severity")), render.num(e.get("value")), esc(e.get("message", "")))
         for e in past["events"]
     ]  # fmt: skip
     body = (

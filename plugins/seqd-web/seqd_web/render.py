@@ -97,5 +97,17 @@ def definition(items: Iterable[tuple[str, str]]) -> str:
     return "<dl>" + "".join(f"<dt>{esc(k)}</dt><dd>{v}</dd>" for k, v in items) + "</dl>"
 
 
+def when(ts: object) -> str:
+    """An RFC 3339 UTC time as ``2026-01-02 03:04:05`` (the full one on hover)."""
+    if not isinstance(ts, str) or len(ts) < 19:
+        return esc(ts or "")
+    return f'<time datetime="{esc(ts)}" title="{esc(ts)}">{esc(ts[:10])} {esc(ts[11:19])}</time>'
+
+
+def num(value: object) -> str:
+    """A measured value, to four significant digits."""
+    return esc(f"{value:.4g}") if isinstance(value, float) else esc(value)
+
+
 def code(value: Any) -> str:
     return f"<pre>{esc(pretty(value))}</pre>"

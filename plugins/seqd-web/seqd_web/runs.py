@@ -45,8 +45,8 @@ async def _rows(ctx: Ctx, filters: dict[str, str]) -> str:
             f'<a href="{url("runs", r["id"])}">{esc(r["id"][:12])}</a>',
             esc(r["task"]),
             render.status(r["status"]),
-            esc(r.get("created_at")),
-            esc(r.get("finished_at") or ""),
+            render.when(r.get("created_at")),
+            render.when(r.get("finished_at")),
             esc(r.get("submitted_by")),
         )
         for r in found["runs"]
@@ -101,9 +101,9 @@ async def run_page(request: Request, ctx: Ctx) -> Response:
     facts = [
         ("task", f'<a href="{url("tasks", run["task"])}">{esc(run["task"])}</a>'),
         ("status", f'<span id="run-status">{render.status(run["status"])}</span>'),
-        ("created", esc(run.get("created_at"))),
-        ("started", esc(run.get("started_at"))),
-        ("finished", esc(run.get("finished_at"))),
+        ("created", render.when(run.get("created_at"))),
+        ("started", render.when(run.get("started_at"))),
+        ("finished", render.when(run.get("finished_at"))),
         ("attempt", esc(run.get("attempt"))),
         ("submitted by uid", esc(run.get("submitted_by"))),
     ]
@@ -118,7 +118,7 @@ async def run_page(request: Request, ctx: Ctx) -> Response:
     last_seq = max((line["seq"] for line in logs["lines"]), default=0)
     log_html = "".join(_log_line(line) for line in logs["lines"])
     step_rows = [
-        (esc(s["seq"]), esc(s["ts"]), esc(s["kind"]), esc(s.get("name", "")), esc(s["key"]))
+        (esc(s["seq"]), render.when(s["ts"]), esc(s["kind"]), esc(s.get("name", "")), esc(s["key"]))
         for s in steps["steps"]
     ]
     child_rows = [
