@@ -93,7 +93,8 @@ async def alerts_page(request: Request, ctx: Ctx) -> Response:
     ]  # fmt: skip
     firing = [a for a in now["alerts"] if a["state"] == "firing"]
     history = [
-        (render.when(e["ts"]), esc(e["rule"]), f"{esc(e['previous'])} → {render.status(e['state'])}",
+        (render.when(e["ts"]), esc(e["rule"]),
+         f"{esc(e['previous'])} → {render.status(e['state'])}",
          esc(e.get("severity")), render.num(e.get("value")), esc(e.get("message", "")))
         for e in past["events"]
     ]  # fmt: skip
