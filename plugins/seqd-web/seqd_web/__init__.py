@@ -10,7 +10,7 @@ from collections.abc import Callable
 from seqd import hookimpl
 from seqd.plugins.daemoninfo import DaemonInfo
 from seqd.plugins.sections import ConfigSection, section
-from seqd_web.settings import WebSettings, address
+from seqd_web.settings import WebSettings, address, loopback
 
 logger = logging.getLogger(__name__)
 
@@ -32,7 +32,9 @@ async def seqd_startup(daemon: DaemonInfo) -> None:
     from seqd_web.server import Serving
 
     host, port = address(settings.listen)
-    serving = Serving(build(daemon.api, settings.session_ttl_s), host, port)
+    local = host if loopback(host) else None
+    app = build(daemon.api, settings.session_ttl_s, local)
+    serving = Serving(app, host, port)
     await serving.start()
     _serving["web"] = serving
     logger.info(

@@ -51,6 +51,36 @@ class SecurityHeaders:
         await self.app(scope, receive, sending)
 
 
+LOOPBACK_NAMES = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
+def host_of(header: str) -> str:
+    """The host part of a ``Host`` header: ``[::1]:8470`` → ``::1``."""
+    if header.startswith("["):
+        return header[1:].partition("]")[0]
+    return header.rpartition(":")[0] if ":" in header else header
+
+
+class LoopbackHostOnly:
+    """Refuses a request whose ``Host`` is not a name of this machine (421), when the
+    dashboard listens on loopback only: a web page whose name an attacker re-points
+    at 127.0.0.1 (DNS rebinding) then cannot even reach the login form."""
+
+    def __init__(self, app: ASGIApp, listen_host: str) -> None:
+        self.app = app
+        self.allowed = LOOPBACK_NAMES | {listen_host}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            headers = dict(scope.get("headers") or [])
+            host = host_of(headers.get(b"host", b"").decode("latin-1"))
+            if host not in self.allowed:
+                response = Response("misdirected request", status_code=421)
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
 LOGIN_FORM = """<form method="post" action="/login" class="login">
 <p>Paste a token from <code>seqctl web token</code>. The dashboard then acts as the user
 who made it, with that user's role.</p>
@@ -107,7 +137,9 @@ async def home(request: Request, ctx: Ctx) -> Response:
     return RedirectResponse("/runs", status_code=303)
 
 
-def build(api: LocalApi, session_ttl_s: float) -> Starlette:
+def build(api: LocalApi, session_ttl_s: float, loopback_host: str | None = None) -> Starlette:
+    """The application; ``loopback_host``: the loopback address it listens on, whose
+    names alone are accepted in ``Host`` (None: any, for ``allow_remote``)."""
     static = os.path.join(os.path.dirname(__file__), "static")
     routes = [
         Route("/", guarded(home)),
@@ -121,7 +153,10 @@ def build(api: LocalApi, session_ttl_s: float) -> Starlette:
         *others.routes(),
         Mount("/static", StaticFiles(directory=static), name="static"),
     ]
-    app = Starlette(routes=routes, middleware=[Middleware(SecurityHeaders)])
+    middleware = [Middleware(SecurityHeaders)]
+    if loopback_host is not None:
+        middleware.append(Middleware(LoopbackHostOnly, listen_host=loopback_host))
+    app = Starlette(routes=routes, middleware=middleware)
     app.state.api = api
     app.state.sessions = Sessions(session_ttl_s)
     return app

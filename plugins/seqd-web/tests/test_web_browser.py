@@ -89,6 +89,17 @@ def test_every_page(web: Web, browser: Any, shots: Callable[..., None]) -> None:
     web.seqctl("schedules", "add", "nightly", "hello", "--cron", "0 3 * * *", "-i", "name=Bo")
     page = login(browser, web, web.token())
 
+    nested = json.loads(
+        web.seqctl("run", "nested", "-i", "csv=name,amount\na,1", "-i", "out=/dev/null", "--json")
+    )
+    page.goto(f"{web.url}/runs/{nested['id']}")
+    tree = page.locator("ul.tree")
+    for task in ("etl", "etl-extract", "etl-load", "hello"):  # children and grandchildren
+        tree.locator("span.task", has_text=re.compile(f"^{task}$")).first.wait_for()
+    assert tree.locator("ul.tree").count() >= 1  # drawn nested
+    page.click("text=Flow graph")
+    page.locator("svg.flow").wait_for()
+
     page.goto(f"{web.url}/runs/{flow['id']}/graph")
     for state in ("extract", "transform", "load"):
         page.locator(f'g.state.st-succeeded[data-state="{state}"]').wait_for()

@@ -79,6 +79,8 @@ def test_unauthenticated_requests_are_refused(web: Web) -> None:
     assert status == 401 and "unknown, expired or revoked" in text
     status, headers, _ = client.request("GET", "/login")
     assert status == 200
+    # A page of another name pointed at this machine (DNS rebinding) gets nothing.
+    assert client.request("GET", "/login", headers={"Host": "evil.example:80"})[0] == 421
     csp = headers["content-security-policy"]
     assert "script-src 'self'" in csp and "unsafe-inline" not in csp
 
@@ -113,6 +115,10 @@ def test_a_readers_token_acts_as_a_reader(web: Web, other_user: str) -> None:
     assert status == 403 and "operator" in text
     status, _, text = client.form("/tasks/hello/submit", {"csrf": csrf, "name": "Eve"})
     assert status == 403
+    # It sees the run, but not its logs and journal, as with seqctl.
+    status, _, text = client.request("GET", f"/runs/{run_id}")
+    assert status == 200 and "Only shown to its submitter and admins" in text
+    assert 'id="logs"' not in text
     # Another user's log lines are not streamed to it either.
     assert client.request("GET", f"/events?topics=log&run_id={run_id}")[0] == 403
     # Nor can the page mint itself a token.

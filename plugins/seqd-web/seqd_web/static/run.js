@@ -32,5 +32,7 @@
     }
     main.dataset.status = run.status;
   };
-  seqd.live({ topics: "run,log", run_id: main.dataset.run, tail: "1000" }, { log: append, run: status });
+  const query = { topics: main.dataset.topics, run_id: main.dataset.run };
+  if (logs) query.tail = "1000"; // else the logs are not this user's to see
+  seqd.live(query, { log: append, run: status });
 })();
