@@ -63,7 +63,8 @@ async def tree(ctx: Ctx, run_id: str, depth: int = 0, budget: list[int] | None =
         below = await tree(ctx, child["id"], depth + 1, budget)
         items.append(
             f'<li><a href="{url("runs", child["id"])}">{esc(child["id"][:12])}</a> '
-            f'<span class="task">{esc(child["task"])}</span> {render.status(child["status"])}{below}</li>'
+            f'<span class="task">{esc(child["task"])}</span> '
+            f"{render.status(child['status'])}{below}</li>"
         )
     return f'<ul class="tree">{"".join(items)}</ul>' if items else ""
 
