@@ -6,7 +6,7 @@ session's user. A daemon error becomes a page with the matching HTTP status."""
 from __future__ import annotations
 
 import pwd
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from starlette.requests import Request
@@ -38,8 +38,15 @@ class Ctx:
     def csrf(self) -> str:
         return self.session.csrf
 
-    def page(self, title: str, body: str, **kw: object) -> HTMLResponse:
-        html = render.page(title, body, csrf=self.csrf, who=self.who, **kw)  # type: ignore[arg-type]
+    def page(
+        self,
+        title: str,
+        body: str,
+        scripts: Sequence[str] = (),
+        data: dict[str, str] | None = None,
+    ) -> HTMLResponse:
+        """A whole page for this session: its CSRF token, who is logged in."""
+        html = render.page(title, body, csrf=self.csrf, who=self.who, scripts=scripts, data=data)
         return HTMLResponse(html)
 
     @property

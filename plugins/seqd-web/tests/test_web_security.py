@@ -175,3 +175,26 @@ def test_remote_listen_when_allowed(tmp_path: Path) -> None:
     finally:
         proc.terminate()
         proc.wait(30)
+
+
+def test_a_closed_stream_ends_its_subscription(web: Web) -> None:
+    """A live page's subscription lives as long as its stream: when the browser goes
+    away, the daemon stops sending (and holding) its events."""
+    client = Http(web.url)
+    client.login(web.token())
+    conn = http.client.HTTPConnection(client.host, client.port, timeout=30)
+    conn.request("GET", "/events?topics=run", headers={"Cookie": client.cookie})
+    response = conn.getresponse()
+    assert response.status == 200
+    assert response.getheader("content-type", "").startswith("text/event-stream")
+    assert response.readline() == b": subscribed\n"
+
+    def subscriptions() -> int:
+        return int(json.loads(web.seqctl("status", "--json"))["subscriptions"])
+
+    assert subscriptions() == 1
+    conn.close()
+    deadline = time.monotonic() + 20
+    while subscriptions() != 0:
+        assert time.monotonic() < deadline, "the subscription outlived its stream"
+        time.sleep(0.1)
