@@ -43,6 +43,11 @@ def test_submit_watch_cancel_alert(web: Web, browser: Any, shots: Callable[..., 
     page.locator("#logs").get_by_text("Ada").wait_for()
     page.locator("#run-status .s-succeeded").wait_for()
 
+    # The alerts page, open in another tab before anything is slow: nothing firing.
+    alerts = page.context.new_page()
+    alerts.goto(web.url + "/alerts")
+    alerts.locator("#firing.calm").wait_for()
+
     # A slow run: its log lines arrive while the page is open (live, not on load).
     page.goto(web.url + "/tasks/slow")
     page.fill("input[name=seconds]", "60")
@@ -57,11 +62,21 @@ def test_submit_watch_cancel_alert(web: Web, browser: Any, shots: Callable[..., 
     page.locator("#run-status .s-running").wait_for()
     shots(page, "run", full=True)
 
-    # The alert on slow runs fires (the alerts page follows the alerts topic).
-    page.goto(web.url + "/alerts")
-    page.locator("#firing.alarm").wait_for()
-    assert "slow-running" in page.inner_text("main")
-    shots(page, "alerts")
+    # The alert on slow runs fires, and the open alerts tab shows it by itself (it
+    # follows the alerts topic).
+    alerts.locator("#firing.alarm").wait_for()
+    assert "slow-running" in alerts.inner_text("main")
+    shots(alerts, "alerts")
+    alerts.close()
+
+    # A signal from the run's page reaches the run (its journal records it).
+    page.fill("form[action$='/signal'] input[name=name]", "poke")
+    page.fill("form[action$='/signal'] input[name=data]", '{"n": 1}')
+    page.click("form[action$='/signal'] button")
+    page.wait_for_url(slow_url)
+    steps = json.loads(web.seqctl("runs", "steps", slow_url.rsplit("/", 1)[1], "--json"))
+    received = [s for s in steps["steps"] if s["kind"] == "signal_in"]
+    assert [(s["name"], s["data"]["payload"]) for s in received] == [("poke", {"n": 1})]
 
     # The runs page lists it, and a run submitted meanwhile appears without a reload.
     page.goto(web.url + "/runs")
@@ -77,6 +92,15 @@ def test_submit_watch_cancel_alert(web: Web, browser: Any, shots: Callable[..., 
     run_id = slow_url.rsplit("/", 1)[1]
     shown = json.loads(web.seqctl("runs", "show", run_id, "--json"))
     assert shown["status"] == "cancelled"
+
+    # Retry makes a new run of the same task and input, and opens it.
+    page.click("form[action$='/retry'] button")
+    page.wait_for_url(re.compile(r"/runs/[0-9a-f]+$"))
+    retried = page.url.rsplit("/", 1)[1]
+    assert retried != run_id
+    again = json.loads(web.seqctl("runs", "show", retried, "--json"))
+    assert (again["task"], again["input"]) == ("slow", {"seconds": 60})
+    web.seqctl("runs", "cancel", retried)
     assert page.console_errors == []  # CSP let every script run
 
 
@@ -119,6 +143,17 @@ def test_every_page(web: Web, browser: Any, shots: Callable[..., None]) -> None:
     assert "paused" in web.seqctl("schedules", "show", "nightly")
     page.click("form[action='/schedules/nightly/resume'] button")
     page.locator(".s-active").wait_for()
+
+    # The runs page filters by schedule (and by task and status).
+    triggered = json.loads(web.seqctl("schedules", "trigger", "nightly", "--json"))
+    page.goto(web.url + "/runs?schedule=nightly")
+    rows = page.locator("#runs tr")
+    assert rows.count() == 1 and triggered["id"][:12] in rows.inner_text()
+    page.goto(web.url + "/runs?task=etl&status=succeeded")
+    shown = page.locator("#runs tr")
+    assert shown.count() == 2  # the etl run, and the one the nested flow ran
+    for row in shown.all():
+        assert "etl" in row.inner_text() and "succeeded" in row.inner_text()
 
     page.goto(web.url + "/metrics")
     for n in range(3):  # something to count while the page samples
