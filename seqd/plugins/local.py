@@ -140,7 +140,8 @@ class LocalApi:
 
     async def connect(self, uid: int) -> LocalConnection:
         """A connection acting as ``uid``, with the role ``[access]`` gives that user
-        now (looked up on each connect, so a changed config or group applies)."""
+        (its groups from the group database, remembered until the daemon reloads, as
+        for the submitter of a run)."""
         await self._ready.wait()
         assert self._dispatcher is not None and self._role_of is not None
         return LocalConnection(self._dispatcher, uid, await self._role_of(uid))

@@ -21,8 +21,14 @@ STATUS_OF = {
     "not_found": 404,
     "validation": 400,
     "invalid_request": 400,
+    "method_not_found": 404,
     "conflict": 409,
+    "not_runnable": 409,
+    "cancelled": 409,
     "rate_limited": 429,
+    "storage_unavailable": 503,
+    "shutting_down": 503,
+    "timeout": 504,
 }
 """HTTP status of a daemon error type; anything else is 502 (the daemon failed)."""
 

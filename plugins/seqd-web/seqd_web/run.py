@@ -104,7 +104,8 @@ async def run_page(request: Request, ctx: Ctx) -> Response:
              esc(s.get("status", "")), esc(s["key"]))
             for s in steps["steps"]
         ]  # fmt: skip
-        journal = render.table(["seq", "time", "kind", "name", "status", "key"], rows)
+        head = ["seq", "time", "kind", "name", "status", "key"]
+        journal = render.table(head, rows) if rows else "<p>no entries</p>"
     body = (
         actions(run, ctx.csrf) + render.definition(facts) + links
         + "<h2>Input</h2>" + render.code(run.get("input"))
