@@ -36,6 +36,7 @@ from bench import (
     startup,
     suspended,
     throughput,
+    web,
 )
 from bench.report import Outcome
 from bench.settings import Settings
@@ -62,6 +63,7 @@ BENCHMARKS: dict[str, tuple[str, Benchmark]] = {
     "17": ("the cost of counting (metrics on vs off)", metrics_cost.run),
     "18": ("log line → subscriber, idle daemon", events.run),
     "19": ("batches: runs.submit_many throughput", batches.run),
+    "20": ("the web dashboard: proxy call and page", web.run),
 }
 DEFAULT_OUTPUT = report.ROOT / "docs" / "benchmarks.md"
 
