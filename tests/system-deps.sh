@@ -2,7 +2,8 @@
 # The programs some tests drive for real (shells whose completion scripts are checked;
 # chromium for the web dashboard's browser tests), installed from the distribution's
 # packages when they are missing and this runs as root with apt-get; otherwise it only
-# says what is missing, and those tests skip (or fail under CI=true). Run by `make test`; usage: system-deps.sh CMD=PKG...
+# says what is missing, and those tests skip (or fail under CI=true). Run by
+# `make test`; usage: system-deps.sh CMD=PKG...
 set -eu
 missing=""
 for spec in "$@"; do
