@@ -9,11 +9,14 @@ from __future__ import annotations
 import http.client
 import json
 import re
+import socket
 import time
 from pathlib import Path
 from urllib.parse import urlencode, urlsplit
 
 import pytest
+
+from seqd.client import Client
 
 from conftest import CONFIG, Web, start_daemon
 
@@ -198,3 +201,27 @@ def test_a_closed_stream_ends_its_subscription(web: Web) -> None:
     while subscriptions() != 0:
         assert time.monotonic() < deadline, "the subscription outlived its stream"
         time.sleep(0.1)
+
+
+def test_an_address_in_use_leaves_the_daemon_running(tmp_path: Path) -> None:
+    """The dashboard's port is taken: the plugin's start-up error is logged with its
+    name, and the daemon serves its socket without a dashboard."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        config = CONFIG.replace('listen = "127.0.0.1:0"', f'listen = "127.0.0.1:{port}"')
+        proc, log, sock = start_daemon(tmp_path, config)
+        try:
+            deadline = time.monotonic() + 30
+            while "ready: listening" not in log.read_text():
+                assert proc.poll() is None and time.monotonic() < deadline, log.read_text()
+                time.sleep(0.05)
+            text = log.read_text()
+            assert "web" in text and "Address already in use" in text, text
+            assert "web dashboard: http" not in text
+            with Client(sock, timeout=10) as c:
+                assert c.ping() == "pong"
+        finally:
+            proc.terminate()
+            proc.wait(30)
