@@ -4,7 +4,6 @@ and that whatever the daemon hands over is escaped, never markup."""
 from __future__ import annotations
 
 import pytest
-
 from seqd_web import forms, render, svg
 from seqd_web.settings import address, loopback
 
@@ -35,7 +34,7 @@ def test_form_values_take_the_declared_types() -> None:
     ("field", "value"), [("count", "1.5"), ("ratio", "lots"), ("extra", "{nope"), ("mode", "c")]
 )
 def test_a_value_of_the_wrong_type_names_its_field(field: str, value: str) -> None:
-    with pytest.raises(forms.FormError, match=f"^{field}: "):
+    with pytest.raises(forms.FormError, match=rf"^{field}: "):
         forms.values(SCHEMA, {"name": "x", field: value})
 
 
@@ -43,7 +42,7 @@ def test_without_a_schema_the_input_is_one_json_object() -> None:
     assert forms.values(None, {forms.JSON_FIELD: '{"a": 1}'}) == {"a": 1}
     assert forms.values({"type": "object"}, {}) == {}
     for bad in ("[1]", "nope"):
-        with pytest.raises(forms.FormError, match="^input: "):
+        with pytest.raises(forms.FormError, match=r"^input: "):
             forms.values(None, {forms.JSON_FIELD: bad})
 
 
@@ -62,8 +61,9 @@ def test_hostile_names_are_escaped() -> None:
     assert "<script>" not in html and "&lt;script&gt;" in html
     page = render.page(evil, render.table([evil], [[render.esc(evil)]]), data={"x": evil})
     assert "<script>alert" not in page
+    times = {"start": "2026-01-01T00:00:00.000000Z", "end": "2026-01-01T00:00:01.000000Z"}
     spans = [{"span_id": "1", "name": evil, "kind": "run", "run_id": "ab/../x", "outcome": evil,
-              "start": "2026-01-01T00:00:00.000000Z", "end": "2026-01-01T00:00:01.000000Z"}]  # fmt: skip
+              **times}]  # fmt: skip
     drawn = svg.waterfall(spans)
     assert "<script>" not in drawn and 'href="/runs/ab%2F..%2Fx"' in drawn
 
