@@ -3,6 +3,8 @@ and that whatever the daemon hands over is escaped, never markup."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from seqd_web import forms, render, svg
 from seqd_web.settings import address, loopback
@@ -69,7 +71,11 @@ def test_hostile_names_are_escaped() -> None:
 
 
 def test_flow_graph_colours_states_by_the_journal() -> None:
-    states = {"a": {"next": "b"}, "b": {"choices": [{"next": "c"}], "default": "a"}, "c": {}}
+    states: dict[str, dict[str, Any]] = {
+        "a": {"next": "b"},
+        "b": {"choices": [{"next": "c"}], "default": "a"},
+        "c": {},
+    }
     steps = [
         {"kind": "state", "name": "a", "status": "started"},
         {"kind": "state", "name": "a", "status": "succeeded"},
