@@ -1,0 +1,210 @@
+"""What an agent may do, asked of the daemon: every MCP tool and resource goes through
+here, so the ``[mcp]`` exposure is checked in one place.
+
+Each operation checks the exposure (``settings.Exposure``) first, then calls the
+daemon as the user who started ``seqctl mcp``; the daemon adds its own checks (role,
+input schema, confinement, rate limits). A run named by a reference (``last``, an id
+prefix) is resolved once and then acted on by its full id, so the run that was checked
+is the run acted on. Results are plain JSON-able dicts.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from seqd.client import AsyncClient
+from seqd.model.runs import Run
+from seqd_mcp import args as a
+from seqd_mcp.settings import Exposure
+
+SCAN_RUNS = 2000
+"""Most runs one ``list_runs`` reads while it filters out runs of hidden tasks."""
+SUMMARY_FIELDS = (
+    "id", "task", "status", "attempt", "parent_id", "schedule",
+    "created_at", "started_at", "finished_at", "error",
+)  # fmt: skip
+"""What a listing shows of each run (``get_run`` shows all of it)."""
+
+
+class Refused(Exception):
+    """The agent may not do this (``[mcp]``) or asked for something invalid; ``type``
+    and ``details`` as the daemon's errors have them."""
+
+    def __init__(self, type: str, message: str, details: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.type = type
+        self.message = message
+        self.details = details or {}
+
+
+def plain(value: Any) -> Any:
+    """A daemon result (Structs) as JSON-able builtins."""
+    return msgspec.to_builtins(value)
+
+
+class Gateway:
+    def __init__(self, client: AsyncClient, exposure: Exposure) -> None:
+        self.client = client
+        self.exposure = exposure
+        self.settings = exposure.settings
+
+    # -- tasks ---------------------------------------------------------------------------
+
+    async def list_tasks(self) -> dict[str, Any]:
+        tasks = [t for t in await self.client.tasks() if self.exposure.readable(t.name)]
+        return {
+            "tasks": [
+                {
+                    "name": t.name,
+                    "description": t.description,
+                    "type": t.type,
+                    "valid": t.valid,
+                    "runnable": self.exposure.runnable(t.name),
+                }
+                for t in tasks
+            ]
+        }
+
+    async def runnable_tasks(self) -> list[dict[str, Any]]:
+        """The definitions of the tasks an agent may run (for their own tools)."""
+        names = [t.name for t in await self.client.tasks() if self.exposure.runnable(t.name)]
+        found = await self.client.batch([("tasks.get", {"name": n}) for n in names])
+        return [plain(t) for t in found if not isinstance(t, Exception)]
+
+    async def describe_task(self, x: a.DescribeTask) -> dict[str, Any]:
+        self._readable(x.name)
+        task = plain(await self.client.task(x.name))
+        task.pop("path", None)  # where it lives on disk is no business of an agent's
+        task["runnable"] = self.exposure.runnable(x.name)
+        return dict(task)
+
+    async def run_task(self, x: a.RunTask, default_wait_s: float) -> Run:
+        if not self.exposure.runnable(x.task):
+            raise Refused(
+                "not_exposed",
+                f"task {x.task!r} is not one agents may run (the [mcp] tasks patterns)",
+                {"task": x.task},
+            )
+        timeout = self._wait("timeout_s", x.timeout_s, default_wait_s) if x.wait else None
+        run: Run = await self.client.submit(x.task, x.input, wait=x.wait, timeout_s=timeout)
+        return run
+
+    # -- runs ----------------------------------------------------------------------------
+
+    async def run(self, ref: str) -> Run:
+        """The run ``ref`` names, if its task is readable."""
+        run: Run = await self.client.get_run(ref)
+        if not self.exposure.readable(run.task):
+            raise Refused(
+                "not_exposed",
+                f"run {ref!r} is of a task agents may not see",
+                {"id": ref},
+            )
+        return run
+
+    async def wait_run(self, x: a.WaitRun) -> Run:
+        run = await self.run(x.id)
+        waited: Run = await self.client.wait(
+            run.id, self._wait("timeout_s", x.timeout_s, self.settings.wait_s)
+        )
+        return waited
+
+    async def list_runs(self, x: a.ListRuns) -> dict[str, Any]:
+        if x.task is not None:
+            self._readable(x.task)
+        kept: list[Run] = []
+        cursor, scanned = x.cursor, 0
+        filtering = x.task is None and not self.exposure.reads_everything
+        while True:
+            page = await self.client.list_runs(
+                task=x.task, status=x.status, limit=x.limit, cursor=cursor
+            )
+            kept += [r for r in page.runs if self.exposure.readable(r.task)]
+            cursor, scanned = page.next_cursor, scanned + len(page.runs)
+            if not filtering or len(kept) >= x.limit or not cursor or scanned >= SCAN_RUNS:
+                break
+        return {"runs": [summary(r) for r in kept], "next_cursor": cursor}
+
+    async def logs(self, x: a.GetLogs) -> dict[str, Any]:
+        run = await self.run(x.id)
+        page = await self.client.logs(run.id, after=x.after, limit=x.limit)
+        return {"id": run.id, "status": run.status, **plain(page)}
+
+    async def cancel(self, x: a.CancelRun) -> Run:
+        run = await self._actionable(x.id)
+        cancelled: Run = await self.client.cancel(run.id, x.reason)
+        return cancelled
+
+    async def signal(self, x: a.SignalRun) -> Run:
+        run = await self._actionable(x.id)
+        signalled: Run = await self.client.signal(run.id, x.name, x.data)
+        return signalled
+
+    # -- tools and schedules -------------------------------------------------------------
+
+    async def list_tools(self) -> dict[str, Any]:
+        tools = [t for t in await self.client.tools() if self.exposure.callable_tool(t.name)]
+        return {"tools": [_tool(plain(t)) for t in tools]}
+
+    async def call_tool(self, x: a.CallTool) -> dict[str, Any]:
+        if not self.exposure.callable_tool(x.name):
+            raise Refused(
+                "not_exposed",
+                f"tool {x.name!r} is not one agents may call (the [mcp] tools patterns)",
+                {"tool": x.name},
+            )
+        return dict(plain(await self.client.call_tool(x.name, x.params)))
+
+    async def list_schedules(self, x: a.ListSchedules) -> dict[str, Any]:
+        if x.task is not None:
+            self._readable(x.task)
+        page = await self.client.schedules(task=x.task, limit=x.limit)
+        shown = [s for s in page.schedules if self.exposure.readable(s.task)]
+        return {"schedules": plain(shown), "next_cursor": page.next_cursor}
+
+    # -- checks --------------------------------------------------------------------------
+
+    def _readable(self, task: str) -> None:
+        if not self.exposure.readable(task):
+            raise Refused(
+                "not_exposed",
+                f"task {task!r} is not one agents may see (the [mcp] read_tasks patterns)",
+                {"task": task},
+            )
+
+    async def _actionable(self, ref: str) -> Run:
+        """The run ``ref`` names, if its task is one the agent may run (and so act on)."""
+        run = await self.run(ref)
+        if not self.exposure.runnable(run.task):
+            raise Refused(
+                "not_exposed",
+                f"run {run.id} is of task {run.task!r}, which agents may not run, "
+                "so they may not cancel or signal its runs either",
+                {"id": run.id, "task": run.task},
+            )
+        return run
+
+    def _wait(self, field: str, asked: float | None, default: float) -> float:
+        """How long to wait: ``asked`` (at most ``max_wait_s``) or ``default``."""
+        if asked is None:
+            return min(default, self.settings.max_wait_s)
+        if asked > self.settings.max_wait_s:
+            raise Refused(
+                "validation",
+                f"{field}: at most {self.settings.max_wait_s:g} seconds ([mcp] max_wait_s)",
+                {"field": field},
+            )
+        return asked
+
+
+def summary(run: Run) -> dict[str, Any]:
+    whole = plain(run)
+    return {k: whole[k] for k in SUMMARY_FIELDS if k in whole}
+
+
+def _tool(info: dict[str, Any]) -> dict[str, Any]:
+    """What an agent needs of a tool: no paths or plugin internals."""
+    keep = ("name", "description", "params_schema", "result_schema", "valid", "rate")
+    return {k: info[k] for k in keep if info.get(k) is not None}
