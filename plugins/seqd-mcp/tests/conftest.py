@@ -64,6 +64,7 @@ class Daemon:
 def start_daemon(base: Path, config: str) -> tuple[subprocess.Popen[bytes], int | None]:
     """Start seqd on ``base`` with ``config`` as its config file; the process, and its
     exit status if it stopped at once (None while it runs)."""
+    base.mkdir(parents=True, exist_ok=True)
     (base / "seqd.toml").write_text(config)
     shutil.copytree(TASKS, base / "tasks", dirs_exist_ok=True)
     env = {**os.environ, "SEQD_CONFIG": ""}
