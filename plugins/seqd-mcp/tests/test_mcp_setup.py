@@ -11,11 +11,11 @@ from conftest import SEQCTL, start_daemon
 
 
 def test_the_daemon_checks_the_mcp_table(tmp_path: Path) -> None:
-    proc, status = start_daemon(tmp_path / "a", "[mcp]\ntasks = 'etl-*'\n")
+    _, status = start_daemon(tmp_path / "a", "[mcp]\ntasks = 'etl-*'\n")
     assert status == 2
     log = (tmp_path / "a" / "daemon.log").read_text()
     assert "[mcp]: Expected `array`, got `str` - at `$.tasks`" in log
-    proc, status = start_daemon(tmp_path / "b", "[mcp]\ntaks = ['etl-*']\n")
+    _, status = start_daemon(tmp_path / "b", "[mcp]\ntaks = ['etl-*']\n")
     assert status == 2 and "taks" in (tmp_path / "b" / "daemon.log").read_text()
 
 
@@ -45,7 +45,10 @@ def test_seqctl_finds_the_command_and_reports_bad_settings(tmp_path: Path) -> No
 
 
 def test_the_daemon_side_does_not_import_the_sdk() -> None:
-    code = "import sys, seqd_mcp.plugin; print(sorted(m for m in sys.modules if m == 'mcp' or m.startswith(('mcp.', 'seqd.client'))))"
+    code = (
+        "import sys, seqd_mcp.plugin; print(sorted(m for m in sys.modules"
+        " if m == 'mcp' or m.startswith(('mcp.', 'seqd.client'))))"
+    )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "[]"

@@ -7,9 +7,10 @@ from typing import Any
 
 import anyio
 import pytest
-from conftest import Daemon
 from mcp import ClientSession
 from mcp.shared.exceptions import MCPError
+
+from conftest import Daemon
 
 FIXED_READ = {
     "list_tasks", "describe_task", "list_runs", "get_run", "wait_run", "get_logs",
