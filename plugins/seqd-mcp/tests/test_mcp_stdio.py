@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import anyio
 import pytest
-from mcp import ClientSession
+from mcp import ClientSession, types
 from mcp.shared.exceptions import MCPError
 
 from conftest import Daemon
@@ -16,6 +17,20 @@ FIXED_READ = {
     "list_tasks", "describe_task", "list_runs", "get_run", "wait_run", "get_logs",
     "list_schedules",
 }  # fmt: skip
+
+
+def text_of(result: types.CallToolResult) -> str:
+    """The text a model reads of a tool's result."""
+    block = result.content[0]
+    assert isinstance(block, types.TextContent)
+    return block.text
+
+
+async def read_text(s: ClientSession, uri: str) -> tuple[str, str | None]:
+    """A resource's text and MIME type."""
+    contents = (await s.read_resource(uri)).contents[0]
+    assert isinstance(contents, types.TextResourceContents)
+    return contents.text, contents.mime_type
 
 
 async def call(s: ClientSession, name: str, arguments: dict[str, Any] | None = None) -> Any:
@@ -30,8 +45,8 @@ async def refused(s: ClientSession, name: str, arguments: dict[str, Any] | None 
     result = await s.call_tool(name, arguments or {})
     assert result.is_error, result.structured_content
     error = result.structured_content["error"]
-    assert result.content[0].text == f"error: {error['message']} ({error['type']})"
-    assert "Traceback" not in result.content[0].text
+    assert text_of(result) == f"error: {error['message']} ({error['type']})"
+    assert "Traceback" not in text_of(result)
     return error
 
 
@@ -54,8 +69,8 @@ def test_listing_shows_only_exposed_tasks_and_tools(daemon: Daemon) -> None:
             kv = {"tool.kv.get", "tool.kv.set", "tool.kv.delete", "tool.kv.list"}
             actions = {"run_task", "cancel_run", "signal_run", "list_tools", "call_tool"}
             assert set(tools) == FIXED_READ | actions | tasks | kv
-            assert tools["get_run"].annotations.read_only_hint is True
-            assert tools["run.etl-greet"].annotations.read_only_hint is False
+            hints = {n: t.annotations and t.annotations.read_only_hint for n, t in tools.items()}
+            assert hints["get_run"] is True and hints["run.etl-greet"] is False
             # The task's input schema is the tool's.
             with daemon.client() as c:
                 schema = c.task("etl-greet").inputs
@@ -98,7 +113,7 @@ def test_run_wait_detach_logs_cancel_and_resources(daemon: Daemon) -> None:
             # A wait that runs out answers with the run still going, and says so.
             result = await s.call_tool("wait_run", {"id": detached["id"], "timeout_s": 0.2})
             assert not result.is_error and result.structured_content["status"] == "running"
-            assert "not finished" in result.content[0].text
+            assert "not finished" in text_of(result)
             cancelled = await call(s, "cancel_run", {"id": detached["id"], "reason": "done"})
             assert cancelled["status"] == "cancelled"
             assert (await call(s, "get_run", {"id": detached["id"]}))["status"] == "cancelled"
@@ -107,13 +122,13 @@ def test_run_wait_detach_logs_cancel_and_resources(daemon: Daemon) -> None:
 
             # Resources: the run as JSON, its log as text, the newest runs listed.
             uri = f"seqd://runs/{run['id']}"
-            read = await s.read_resource(uri)
-            assert read.contents[0].mime_type == "application/json"
-            assert json.loads(read.contents[0].text)["output"] == "HELLO, ADA"
-            text = (await s.read_resource(uri + "/logs")).contents[0].text
+            text, mime = await read_text(s, uri)
+            assert mime == "application/json" and json.loads(text)["output"] == "HELLO, ADA"
+            text, mime = await read_text(s, uri + "/logs")
+            assert mime == "text/plain"
             assert text.endswith(" log greeting Ada\n") and text.count("\n") == 1
-            by_prefix = await s.read_resource(f"seqd://runs/{run['id'][:12]}")
-            assert json.loads(by_prefix.contents[0].text)["id"] == run["id"]
+            text, _ = await read_text(s, f"seqd://runs/{run['id'][:12]}")
+            assert json.loads(text)["id"] == run["id"]
             listed_uris = {str(r.uri) for r in (await s.list_resources()).resources}
             assert uri in listed_uris and f"seqd://runs/{detached['id']}" in listed_uris
             templates = (await s.list_resource_templates()).resource_templates
@@ -237,7 +252,7 @@ def test_flags_replace_the_config_lists(daemon: Daemon) -> None:
     anyio.run(body)
 
 
-def test_read_only_by_default(tmp_path, daemon: Daemon) -> None:
+def test_read_only_by_default(tmp_path: Path, daemon: Daemon) -> None:
     empty = tmp_path / "empty.toml"
     empty.write_text("")
     daemon.config = empty  # no [mcp]: the defaults
@@ -246,7 +261,8 @@ def test_read_only_by_default(tmp_path, daemon: Daemon) -> None:
         async with daemon.mcp() as s:
             names = {t.name for t in (await s.list_tools()).tools}
             assert names == FIXED_READ
-            assert all(t.annotations.read_only_hint for t in (await s.list_tools()).tools)
+            tools = (await s.list_tools()).tools
+            assert all(t.annotations and t.annotations.read_only_hint for t in tools)
             listed = {t["name"] for t in (await call(s, "list_tasks"))["tasks"]}
             assert {"secret", "etl-greet"} <= listed  # every task readable by default
             for name, arguments in (
@@ -259,7 +275,7 @@ def test_read_only_by_default(tmp_path, daemon: Daemon) -> None:
     anyio.run(body)
 
 
-def test_an_unreachable_daemon_is_a_tool_error(tmp_path, daemon: Daemon) -> None:
+def test_an_unreachable_daemon_is_a_tool_error(tmp_path: Path, daemon: Daemon) -> None:
     daemon.socket = str(tmp_path / "nobody.sock")
 
     async def body() -> None:
