@@ -7,7 +7,8 @@ an agent use them at all — reading always; ``run_task``, ``cancel_run`` and
 one tool per exposed task (``run.<task>``, the task's input schema as its own) and per
 exposed seqd tool (``tool.<name>``, the tool's parameter schema). The task and tool
 lists are asked of the daemon at each ``tools/list``, so a task added or changed is
-offered as it is now.
+offered as it is now (and while the daemon cannot be reached, the fixed tools only:
+calling one then says so).
 """
 
 from __future__ import annotations
@@ -18,7 +19,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import msgspec
+from mcp import types
 
+from seqd.client import ClientError
 from seqd_mcp import args as a
 from seqd_mcp.gateway import Gateway, Refused
 
@@ -27,7 +30,7 @@ TOOL_PREFIX = "tool."
 _MCP_NAME = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
 """A tool name MCP clients accept (SEP-986)."""
 
-Operation = Callable[[Gateway, Any], Awaitable[Any]]
+Operation = Callable[[Gateway, Any], Awaitable[msgspec.Struct]]
 
 
 @dataclass(frozen=True)
@@ -42,7 +45,7 @@ class Fixed:
     read_only: bool = True
 
 
-async def _run_task(g: Gateway, x: a.RunTask) -> Any:
+async def _run_task(g: Gateway, x: a.RunTask) -> msgspec.Struct:
     return await g.run_task(x, g.settings.wait_s)
 
 
@@ -149,48 +152,46 @@ def offered(fixed: Fixed, g: Gateway) -> bool:
     return True
 
 
-async def definitions(g: Gateway) -> list[dict[str, Any]]:
-    """Every tool offered now, as the fields of MCP's ``Tool``."""
+def _tool(name: str, description: str, schema: dict[str, Any], read_only: bool) -> types.Tool:
+    hints = types.ToolAnnotations(read_only_hint=read_only)
+    return types.Tool(name=name, description=description, input_schema=schema, annotations=hints)
+
+
+async def definitions(g: Gateway) -> list[types.Tool]:
+    """Every tool offered now."""
     tools = [
-        {
-            "name": f.name,
-            "description": f.description,
-            "input_schema": a.input_schema(f.args),
-            "read_only": f.read_only,
-        }
+        _tool(f.name, f.description, a.input_schema(f.args), f.read_only)
         for f in FIXED
         if offered(f, g)
     ]
+    try:
+        return tools + await _exposed(g)
+    except ClientError:
+        return tools  # the daemon is away: its tasks and tools are offered once it is back
+
+
+async def _exposed(g: Gateway) -> list[types.Tool]:
+    """The tools of the tasks and seqd tools the agent may run and call, asked of the
+    daemon now."""
+    tools = []
     if g.settings.tasks:
         for task in await g.runnable_tasks():
-            name = TASK_PREFIX + task["name"]
+            name = TASK_PREFIX + task.name
             if _MCP_NAME.match(name):
-                described = task["description"] or f"Run the seqd task {task['name']}."
-                tools.append(
-                    {
-                        "name": name,
-                        "description": f"{described} (runs the task {task['name']!r}, waits "
-                        f"up to {g.settings.wait_s:g}s and returns the run)",
-                        "input_schema": a.object_schema(task.get("inputs")),
-                        "read_only": False,
-                    }
-                )
+                described = task.description or f"Run the seqd task {task.name}."
+                wait = f"waits up to {g.settings.wait_s:g}s and returns the run"
+                described += f" (runs the task {task.name!r}, {wait})"
+                tools.append(_tool(name, described, a.object_schema(task.inputs), False))
     if g.settings.tools:
-        for tool in (await g.list_tools())["tools"]:
-            name = TOOL_PREFIX + tool["name"]
+        for tool in (await g.list_tools()).tools:
+            name = TOOL_PREFIX + tool.name
             if _MCP_NAME.match(name):
-                tools.append(
-                    {
-                        "name": name,
-                        "description": tool["description"],
-                        "input_schema": a.object_schema(tool.get("params_schema")),
-                        "read_only": False,
-                    }
-                )
+                schema = a.object_schema(tool.params_schema)
+                tools.append(_tool(name, tool.description, schema, False))
     return tools
 
 
-async def call(g: Gateway, name: str, arguments: dict[str, Any] | None) -> Any:
+async def call(g: Gateway, name: str, arguments: dict[str, Any] | None) -> msgspec.Struct:
     """Run tool ``name``. Raises ``LookupError`` for a name that is no tool,
     ``msgspec.ValidationError`` for bad arguments, ``Refused`` and the client's errors."""
     fixed = BY_NAME.get(name)

@@ -19,6 +19,7 @@ from seqd.plugins.sections import section
 from seqd_mcp.settings import SECTION, McpSettings, overridden
 
 USAGE = 2
+INTERRUPTED = 130
 EPILOG = """\
 The [mcp] table of seqd's config file (the daemon's: --config, else $SEQD_CONFIG, else
 the usual place) says what an agent may see and do; the --allow-* and --read-task
@@ -52,7 +53,10 @@ def main(argv: Sequence[str]) -> int:
         return USAGE
     from seqd_mcp.server import serve  # the SDK: only now
 
-    serve(args.socket or config.socket, settings)
+    try:
+        serve(args.socket or config.socket, settings)
+    except KeyboardInterrupt:
+        return INTERRUPTED
     return 0
 
 

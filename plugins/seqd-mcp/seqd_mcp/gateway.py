@@ -5,7 +5,7 @@ Each operation checks the exposure (``settings.Exposure``) first, then calls the
 daemon as the user who started ``seqctl mcp``; the daemon adds its own checks (role,
 input schema, confinement, rate limits). A run named by a reference (``last``, an id
 prefix) is resolved once and then acted on by its full id, so the run that was checked
-is the run acted on. Results are plain JSON-able dicts.
+is the run acted on. Results are the daemon's types or those of ``answers``.
 """
 
 from __future__ import annotations
@@ -16,16 +16,14 @@ import msgspec
 
 from seqd.client import AsyncClient
 from seqd.model.runs import Run
+from seqd.model.tasks import TaskDef
+from seqd.rpc.tools import ToolCallResult
+from seqd_mcp import answers as ans
 from seqd_mcp import args as a
 from seqd_mcp.settings import Exposure
 
 SCAN_RUNS = 2000
 """Most runs one ``list_runs`` reads while it filters out runs of hidden tasks."""
-SUMMARY_FIELDS = (
-    "id", "task", "status", "attempt", "parent_id", "schedule",
-    "created_at", "started_at", "finished_at", "error",
-)  # fmt: skip
-"""What a listing shows of each run (``get_run`` shows all of it)."""
 
 
 class Refused(Exception):
@@ -39,8 +37,8 @@ class Refused(Exception):
         self.details = details or {}
 
 
-def plain(value: Any) -> Any:
-    """A daemon result (Structs) as JSON-able builtins."""
+def plain(value: msgspec.Struct) -> Any:
+    """An answer as JSON-able builtins."""
     return msgspec.to_builtins(value)
 
 
@@ -52,33 +50,31 @@ class Gateway:
 
     # -- tasks ---------------------------------------------------------------------------
 
-    async def list_tasks(self) -> dict[str, Any]:
+    async def list_tasks(self) -> ans.Tasks:
         tasks = [t for t in await self.client.tasks() if self.exposure.readable(t.name)]
-        return {
-            "tasks": [
-                {
-                    "name": t.name,
-                    "description": t.description,
-                    "type": t.type,
-                    "valid": t.valid,
-                    "runnable": self.exposure.runnable(t.name),
-                }
+        return ans.Tasks(
+            tasks=[
+                ans.TaskEntry(
+                    name=t.name,
+                    description=t.description,
+                    type=t.type,
+                    valid=t.valid,
+                    runnable=self.exposure.runnable(t.name),
+                )
                 for t in tasks
             ]
-        }
+        )
 
-    async def runnable_tasks(self) -> list[dict[str, Any]]:
+    async def runnable_tasks(self) -> list[TaskDef]:
         """The definitions of the tasks an agent may run (for their own tools)."""
         names = [t.name for t in await self.client.tasks() if self.exposure.runnable(t.name)]
         found = await self.client.batch([("tasks.get", {"name": n}) for n in names])
-        return [plain(t) for t in found if not isinstance(t, Exception)]
+        return [t for t in found if isinstance(t, TaskDef)]  # one just removed: left out
 
-    async def describe_task(self, x: a.DescribeTask) -> dict[str, Any]:
+    async def describe_task(self, x: a.DescribeTask) -> ans.TaskDescription:
         self._readable(x.name)
-        task = plain(await self.client.task(x.name))
-        task.pop("path", None)  # where it lives on disk is no business of an agent's
-        task["runnable"] = self.exposure.runnable(x.name)
-        return dict(task)
+        task = await self.client.task(x.name)
+        return ans.TaskDescription(task=task, runnable=self.exposure.runnable(x.name))
 
     async def run_task(self, x: a.RunTask, default_wait_s: float) -> Run:
         if not self.exposure.runnable(x.task):
@@ -111,7 +107,7 @@ class Gateway:
         )
         return waited
 
-    async def list_runs(self, x: a.ListRuns) -> dict[str, Any]:
+    async def list_runs(self, x: a.ListRuns) -> ans.Runs:
         if x.task is not None:
             self._readable(x.task)
         kept: list[Run] = []
@@ -125,12 +121,14 @@ class Gateway:
             cursor, scanned = page.next_cursor, scanned + len(page.runs)
             if not filtering or len(kept) >= x.limit or not cursor or scanned >= SCAN_RUNS:
                 break
-        return {"runs": [summary(r) for r in kept], "next_cursor": cursor}
+        return ans.Runs(runs=[ans.RunSummary.of(r) for r in kept], next_cursor=cursor)
 
-    async def logs(self, x: a.GetLogs) -> dict[str, Any]:
+    async def logs(self, x: a.GetLogs) -> ans.RunLogs:
         run = await self.run(x.id)
         page = await self.client.logs(run.id, after=x.after, limit=x.limit)
-        return {"id": run.id, "status": run.status, **plain(page)}
+        return ans.RunLogs(
+            id=run.id, status=run.status, lines=page.lines, next=page.next, finished=page.finished
+        )
 
     async def cancel(self, x: a.CancelRun) -> Run:
         run = await self._actionable(x.id)
@@ -144,25 +142,37 @@ class Gateway:
 
     # -- tools and schedules -------------------------------------------------------------
 
-    async def list_tools(self) -> dict[str, Any]:
+    async def list_tools(self) -> ans.Tools:
         tools = [t for t in await self.client.tools() if self.exposure.callable_tool(t.name)]
-        return {"tools": [_tool(plain(t)) for t in tools]}
+        return ans.Tools(
+            tools=[
+                ans.ToolEntry(
+                    name=t.name,
+                    description=t.description,
+                    valid=t.valid,
+                    params_schema=t.params_schema,
+                    result_schema=t.result_schema,
+                )
+                for t in tools
+            ]
+        )
 
-    async def call_tool(self, x: a.CallTool) -> dict[str, Any]:
+    async def call_tool(self, x: a.CallTool) -> ToolCallResult:
         if not self.exposure.callable_tool(x.name):
             raise Refused(
                 "not_exposed",
                 f"tool {x.name!r} is not one agents may call (the [mcp] tools patterns)",
                 {"tool": x.name},
             )
-        return dict(plain(await self.client.call_tool(x.name, x.params)))
+        called: ToolCallResult = await self.client.call_tool(x.name, x.params)
+        return called
 
-    async def list_schedules(self, x: a.ListSchedules) -> dict[str, Any]:
+    async def list_schedules(self, x: a.ListSchedules) -> ans.Schedules:
         if x.task is not None:
             self._readable(x.task)
         page = await self.client.schedules(task=x.task, limit=x.limit)
         shown = [s for s in page.schedules if self.exposure.readable(s.task)]
-        return {"schedules": plain(shown), "next_cursor": page.next_cursor}
+        return ans.Schedules(schedules=shown, next_cursor=page.next_cursor)
 
     # -- checks --------------------------------------------------------------------------
 
@@ -197,14 +207,3 @@ class Gateway:
                 {"field": field},
             )
         return asked
-
-
-def summary(run: Run) -> dict[str, Any]:
-    whole = plain(run)
-    return {k: whole[k] for k in SUMMARY_FIELDS if k in whole}
-
-
-def _tool(info: dict[str, Any]) -> dict[str, Any]:
-    """What an agent needs of a tool: no paths or plugin internals."""
-    keep = ("name", "description", "params_schema", "result_schema", "valid", "rate")
-    return {k: info[k] for k in keep if info.get(k) is not None}

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any
+
+from mcp import types
 
 from seqd_mcp import args as a
 from seqd_mcp.gateway import Gateway, Refused, plain
@@ -23,34 +24,34 @@ LOG_LINES = 10_000
 """Most log lines one read returns (the newest are dropped past it; ``get_logs`` pages)."""
 PAGE = 1000
 
-TEMPLATES: list[dict[str, Any]] = [
-    {
-        "uri_template": RUN_URI,
-        "name": "run",
-        "description": "A seqd run: task, status, input, output, error, times (JSON). "
+TEMPLATES = [
+    types.ResourceTemplate(
+        uri_template=RUN_URI,
+        name="run",
+        description="A seqd run: task, status, input, output, error, times (JSON). "
         "{id}: its id, a unique prefix (4+ hex digits), last or last:TASK.",
-        "mime_type": "application/json",
-    },
-    {
-        "uri_template": LOGS_URI,
-        "name": "run-logs",
-        "description": "A seqd run's log, one line each: time, stream, text.",
-        "mime_type": "text/plain",
-    },
+        mime_type="application/json",
+    ),
+    types.ResourceTemplate(
+        uri_template=LOGS_URI,
+        name="run-logs",
+        description="A seqd run's log, one line each: time, stream, text.",
+        mime_type="text/plain",
+    ),
 ]
 
 
-async def listed(g: Gateway) -> list[dict[str, Any]]:
-    """The newest runs the agent may see, as MCP ``Resource`` fields."""
+async def listed(g: Gateway) -> list[types.Resource]:
+    """The newest runs the agent may see."""
     page = await g.list_runs(a.ListRuns(limit=LISTED))
     return [
-        {
-            "uri": RUN_URI.format(id=run["id"]),
-            "name": f"run {run['id']}",
-            "title": f"{run['task']} ({run['status']})",
-            "mime_type": "application/json",
-        }
-        for run in page["runs"]
+        types.Resource(
+            uri=RUN_URI.format(id=run.id),
+            name=f"run {run.id}",
+            title=f"{run.task} ({run.status})",
+            mime_type="application/json",
+        )
+        for run in page.runs
     ]
 
 

@@ -40,7 +40,8 @@ seqd://runs/{id}/logs); cancel_run stops it. Errors carry the daemon's type
 (not_found, validation, not_exposed, permission_denied, rate_limited...)."""
 CALL_TIMEOUT_S = 30.0
 """How long one daemon call may take beyond the wait it asks for."""
-_QUIET_CODES = frozenset({"not_found", "not_exposed", "validation", "invalid_params"})
+_PARAMS_ERRORS = frozenset({"not_found", "not_exposed", "validation", "invalid_params"})
+"""Types of errors that mean "no such resource for you": MCP's invalid params."""
 SEQD_ERROR = -32010
 """The MCP error code of a resource read the daemon refused for another reason."""
 
@@ -71,24 +72,17 @@ def tool_error(type_: str, message: str, details: dict[str, Any]) -> types.CallT
     )
 
 
-def tool_result(value: Any) -> types.CallToolResult:
-    """A result as JSON text (what a model reads) and as structured content."""
-    if isinstance(value, Run):
-        text = _run_text(value)
-        value = plain(value)
-    else:
-        text = json.dumps(value, indent=1)
+def tool_result(answer: msgspec.Struct) -> types.CallToolResult:
+    """An answer as JSON text (what a model reads) and as structured content; a run
+    that has not ended says so in words too."""
+    value = plain(answer)
+    text = json.dumps(value, indent=1)
+    if isinstance(answer, Run) and answer.status not in TERMINAL:
+        text += (
+            f"\nrun {answer.id} is {answer.status}, not finished: follow it with wait_run, "
+            "get_run or get_logs, or stop it with cancel_run"
+        )
     return types.CallToolResult(content=[types.TextContent(text=text)], structured_content=value)
-
-
-def _run_text(run: Run) -> str:
-    text = json.dumps(plain(run), indent=1)
-    if run.status in TERMINAL:
-        return text
-    return (
-        f"{text}\nrun {run.id} is {run.status}, not finished: follow it with wait_run, "
-        "get_run or get_logs, or stop it with cancel_run"
-    )
 
 
 def build(gateway: Gateway) -> Server[Any]:
@@ -97,18 +91,7 @@ def build(gateway: Gateway) -> Server[Any]:
     async def list_tools(
         ctx: ServerRequestContext[Any], params: types.PaginatedRequestParams | None
     ) -> types.ListToolsResult:
-        found = await catalog.definitions(gateway)
-        return types.ListToolsResult(
-            tools=[
-                types.Tool(
-                    name=t["name"],
-                    description=t["description"],
-                    input_schema=t["input_schema"],
-                    annotations=types.ToolAnnotations(read_only_hint=t["read_only"]),
-                )
-                for t in found
-            ]
-        )
+        return types.ListToolsResult(tools=await catalog.definitions(gateway))
 
     async def call_tool(
         ctx: ServerRequestContext[Any], params: types.CallToolRequestParams
@@ -130,14 +113,12 @@ def build(gateway: Gateway) -> Server[Any]:
             found = await resources.listed(gateway)
         except ClientError:
             found = []  # the daemon is away: nothing to offer now, the templates still work
-        return types.ListResourcesResult(resources=[types.Resource(**r) for r in found])
+        return types.ListResourcesResult(resources=found)
 
     async def list_templates(
         ctx: ServerRequestContext[Any], params: types.PaginatedRequestParams | None
     ) -> types.ListResourceTemplatesResult:
-        return types.ListResourceTemplatesResult(
-            resource_templates=[types.ResourceTemplate(**t) for t in resources.TEMPLATES]
-        )
+        return types.ListResourceTemplatesResult(resource_templates=resources.TEMPLATES)
 
     async def read_resource(
         ctx: ServerRequestContext[Any], params: types.ReadResourceRequestParams
@@ -149,7 +130,7 @@ def build(gateway: Gateway) -> Server[Any]:
             if error is None:
                 raise
             type_, message, details = error
-            code = types.INVALID_PARAMS if type_ in _QUIET_CODES else SEQD_ERROR
+            code = types.INVALID_PARAMS if type_ in _PARAMS_ERRORS else SEQD_ERROR
             data = {"type": type_, "details": details}
             raise MCPError(code, f"{message} ({type_})", data) from None
         contents = types.TextResourceContents(uri=params.uri, text=text, mime_type=mime)

@@ -82,8 +82,7 @@ def test_listing_shows_only_exposed_tasks_and_tools(daemon: Daemon) -> None:
                 "etl-approve", "etl-forever", "etl-greet",
             ]  # fmt: skip
             described = await call(s, "describe_task", {"name": "etl-greet"})
-            assert described["inputs"] == schema and described["runnable"] is True
-            assert "path" not in described
+            assert described["task"]["inputs"] == schema and described["runnable"] is True
             error = await refused(s, "describe_task", {"name": "secret"})
             assert error["type"] == "not_exposed" and error["details"] == {"task": "secret"}
             error = await refused(s, "list_runs", {"task": "secret"})
@@ -283,5 +282,11 @@ def test_an_unreachable_daemon_is_a_tool_error(tmp_path: Path, daemon: Daemon) -
             error = await refused(s, "list_tasks")
             assert error["type"] == "unreachable" and "nobody.sock" in error["message"]
             assert (await s.list_resources()).resources == []
+            # The fixed tools are still offered, and say why they cannot answer.
+            names = {t.name for t in (await s.list_tools()).tools}
+            assert {"list_tasks", "run_task", "call_tool"} <= names
+            assert not any(n.startswith(("run.", "tool.")) for n in names)
+            error = await refused(s, "run_task", {"task": "etl-greet"})
+            assert error["type"] == "unreachable"
 
     anyio.run(body)
