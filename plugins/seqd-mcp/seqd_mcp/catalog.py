@@ -30,6 +30,10 @@ TOOL_PREFIX = "tool."
 _MCP_NAME = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
 """A tool name MCP clients accept (SEP-986)."""
 
+class NoSuchTool(Exception):
+    """``tools/call`` named no tool of this server (an MCP protocol error)."""
+
+
 Operation = Callable[[Gateway, Any], Awaitable[msgspec.Struct]]
 
 
@@ -192,7 +196,7 @@ async def _exposed(g: Gateway) -> list[types.Tool]:
 
 
 async def call(g: Gateway, name: str, arguments: dict[str, Any] | None) -> msgspec.Struct:
-    """Run tool ``name``. Raises ``LookupError`` for a name that is no tool,
+    """Run tool ``name``. Raises ``NoSuchTool`` for a name that is no tool,
     ``msgspec.ValidationError`` for bad arguments, ``Refused`` and the client's errors."""
     fixed = BY_NAME.get(name)
     if fixed is not None and offered(fixed, g):
@@ -211,4 +215,4 @@ async def call(g: Gateway, name: str, arguments: dict[str, Any] | None) -> msgsp
             + ("task to run" if fixed.needs == "tasks" else "seqd tool"),
             {"tool": name},
         )
-    raise LookupError(name)
+    raise NoSuchTool(name)

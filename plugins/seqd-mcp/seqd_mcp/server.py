@@ -45,28 +45,29 @@ _PARAMS_ERRORS = frozenset({"not_found", "not_exposed", "validation", "invalid_p
 SEQD_ERROR = -32010
 """The MCP error code of a resource read the daemon refused for another reason."""
 
-Error = tuple[str, str, dict[str, Any]]
 
-
-def error_of(exc: Exception) -> Error | None:
-    """``(type, message, details)`` of a failure an agent should read; None for a bug."""
-    if isinstance(exc, Refused | RpcError):
-        return exc.type, exc.message, dict(exc.details)
+def refusal(exc: Exception) -> Refused | None:
+    """A failure an agent should read, as a ``Refused`` (type, message, details); None
+    for anything else — a bug, left to the SDK (logged, "Internal server error")."""
+    if isinstance(exc, Refused):
+        return exc
+    if isinstance(exc, RpcError):
+        return Refused(exc.type, exc.message, exc.details)
     if isinstance(exc, msgspec.ValidationError):
         message = str(exc)
-        field = message.rpartition(" - at `$.")[2].rstrip("`") if " - at `$." in message else ""
-        return "validation", message, {"field": field} if field else {}
+        _, at, path = message.rpartition(" - at `$.")
+        return Refused("validation", message, {"field": path.rstrip("`")} if at else {})
     if isinstance(exc, DaemonUnreachable):
-        return "unreachable", str(exc), {"socket": exc.socket_path}
+        return Refused("unreachable", str(exc), {"socket": exc.socket_path})
     if isinstance(exc, ClientError):
-        return "protocol", str(exc), {}
+        return Refused("protocol", str(exc))
     return None
 
 
-def tool_error(type_: str, message: str, details: dict[str, Any]) -> types.CallToolResult:
-    error = {"type": type_, "message": message, "details": details}
+def tool_error(refused: Refused) -> types.CallToolResult:
+    error = {"type": refused.type, "message": refused.message, "details": refused.details}
     return types.CallToolResult(
-        content=[types.TextContent(text=f"error: {message} ({type_})")],
+        content=[types.TextContent(text=f"error: {refused.message} ({refused.type})")],
         structured_content={"error": error},
         is_error=True,
     )
@@ -98,13 +99,13 @@ def build(gateway: Gateway) -> Server[Any]:
     ) -> types.CallToolResult:
         try:
             return tool_result(await catalog.call(gateway, params.name, params.arguments))
-        except LookupError:
+        except catalog.NoSuchTool:
             raise MCPError(types.INVALID_PARAMS, f"no tool named {params.name!r}") from None
         except Exception as exc:
-            error = error_of(exc)
-            if error is None:
+            refused = refusal(exc)
+            if refused is None:
                 raise
-            return tool_error(*error)
+            return tool_error(refused)
 
     async def list_resources(
         ctx: ServerRequestContext[Any], params: types.PaginatedRequestParams | None
@@ -126,13 +127,12 @@ def build(gateway: Gateway) -> Server[Any]:
         try:
             text, mime = await resources.read(gateway, params.uri)
         except Exception as exc:
-            error = error_of(exc)
-            if error is None:
+            refused = refusal(exc)
+            if refused is None:
                 raise
-            type_, message, details = error
-            code = types.INVALID_PARAMS if type_ in _PARAMS_ERRORS else SEQD_ERROR
-            data = {"type": type_, "details": details}
-            raise MCPError(code, f"{message} ({type_})", data) from None
+            code = types.INVALID_PARAMS if refused.type in _PARAMS_ERRORS else SEQD_ERROR
+            data = {"type": refused.type, "details": refused.details}
+            raise MCPError(code, f"{refused.message} ({refused.type})", data) from None
         contents = types.TextResourceContents(uri=params.uri, text=text, mime_type=mime)
         return types.ReadResourceResult(contents=[contents])
 
