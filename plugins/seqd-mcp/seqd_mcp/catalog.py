@@ -30,6 +30,7 @@ TOOL_PREFIX = "tool."
 _MCP_NAME = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
 """A tool name MCP clients accept (SEP-986)."""
 
+
 class NoSuchTool(Exception):
     """``tools/call`` named no tool of this server (an MCP protocol error)."""
 
