@@ -51,8 +51,13 @@ def main(argv: Sequence[str]) -> int:
     except msgspec.ValidationError as exc:
         print(f"seqctl mcp: error: {_option_error(exc)}", file=sys.stderr)
         return USAGE
-    from seqd_mcp.server import serve  # the SDK: only now
-
+    try:
+        from seqd_mcp.server import serve  # the SDK: only now
+    except ImportError as exc:  # seqd-mcp installed without its dependencies
+        print(f"seqctl mcp: error: the MCP SDK cannot be imported ({exc}); "
+              "reinstall seqd-mcp with its dependencies (pip install ./plugins/seqd-mcp)",
+              file=sys.stderr)  # fmt: skip
+        return USAGE
     try:
         serve(args.socket or config.socket, settings)
     except KeyboardInterrupt:

@@ -3,11 +3,15 @@ and the daemon side staying free of the MCP SDK."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
-from conftest import SEQCTL, start_daemon
+import msgspec
+from mcp_harness import SEQCTL, start_daemon
+from seqd_mcp.settings import McpSettings
 
 
 def test_the_daemon_checks_the_mcp_table(tmp_path: Path) -> None:
@@ -52,3 +56,18 @@ def test_the_daemon_side_does_not_import_the_sdk() -> None:
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "[]"
+
+
+def test_the_docs_examples_are_valid() -> None:
+    """docs/mcp.md's client configuration and [mcp] table are what they say."""
+    text = (Path(__file__).resolve().parents[3] / "docs" / "mcp.md").read_text()
+    client = json.loads(text.split("```json\n", 1)[1].split("```", 1)[0])
+    server = client["mcpServers"]["seqd"]
+    assert server["command"] == "seqctl" and server["args"][0] == "mcp"
+    table = tomllib.loads(text.split("```toml\n", 1)[1].split("```", 1)[0])
+    settings = msgspec.convert(table["mcp"], McpSettings)
+    assert settings.tasks == ["etl-*", "report"] and settings.read_tasks == ["*"]
+    # Every key of [mcp] is in the doc's table, with its default.
+    defaults = msgspec.to_builtins(McpSettings())
+    for key, value in defaults.items():
+        assert f"| `{key}` | `{json.dumps(value)}` |" in text, key

@@ -10,8 +10,7 @@ import anyio
 import pytest
 from mcp import ClientSession, types
 from mcp.shared.exceptions import MCPError
-
-from conftest import Daemon
+from mcp_harness import Daemon
 
 FIXED_READ = {
     "list_tasks", "describe_task", "list_runs", "get_run", "wait_run", "get_logs",
