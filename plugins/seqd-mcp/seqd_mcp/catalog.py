@@ -28,7 +28,12 @@ from seqd_mcp.gateway import Gateway, Refused
 TASK_PREFIX = "run."
 TOOL_PREFIX = "tool."
 _MCP_NAME = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
-"""A tool name MCP clients accept (SEP-986)."""
+"""A tool name MCP clients accept (SEP-986): a task whose name is too long for
+``run.<task>`` is run through ``run_task`` only."""
+MAX_OWN_TOOLS = 200
+"""Most ``run.<task>`` (and, apart, ``tool.<name>``) tools offered, in name order: a
+model does not choose well among more; the rest are reached through ``run_task`` and
+``call_tool``."""
 
 
 class NoSuchTool(Exception):
@@ -180,7 +185,7 @@ async def _exposed(g: Gateway) -> list[types.Tool]:
     daemon now."""
     tools = []
     if g.settings.tasks:
-        for task in await g.runnable_tasks():
+        for task in await g.runnable_tasks(MAX_OWN_TOOLS):
             name = TASK_PREFIX + task.name
             if _MCP_NAME.match(name):
                 described = task.description or f"Run the seqd task {task.name}."
@@ -188,7 +193,7 @@ async def _exposed(g: Gateway) -> list[types.Tool]:
                 described += f" (runs the task {task.name!r}, {wait})"
                 tools.append(_tool(name, described, a.object_schema(task.inputs), False))
     if g.settings.tools:
-        for tool in (await g.list_tools()).tools:
+        for tool in (await g.list_tools()).tools[:MAX_OWN_TOOLS]:
             name = TOOL_PREFIX + tool.name
             if _MCP_NAME.match(name):
                 schema = a.object_schema(tool.params_schema)

@@ -65,9 +65,10 @@ class Gateway:
             ]
         )
 
-    async def runnable_tasks(self) -> list[TaskDef]:
-        """The definitions of the tasks an agent may run (for their own tools)."""
+    async def runnable_tasks(self, limit: int) -> list[TaskDef]:
+        """The definitions of the first ``limit`` tasks (by name) an agent may run."""
         names = [t.name for t in await self.client.tasks() if self.exposure.runnable(t.name)]
+        names = sorted(names)[:limit]
         found = await self.client.batch([("tasks.get", {"name": n}) for n in names])
         return [t for t in found if isinstance(t, TaskDef)]  # one just removed: left out
 
