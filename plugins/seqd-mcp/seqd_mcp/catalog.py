@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import msgspec
 from mcp import types
@@ -51,12 +51,9 @@ class Fixed:
     description: str
     args: type[msgspec.Struct]
     call: Operation
-    needs: str = "read"  # "read", "tasks" (some task runnable) or "tools"
+    needs: Literal["read", "tasks", "tools"] = "read"
+    """``tasks``: offered when some task is runnable; ``tools``: when some tool is."""
     read_only: bool = True
-
-
-async def _run_task(g: Gateway, x: a.RunTask) -> msgspec.Struct:
-    return await g.run_task(x, g.settings.wait_s)
 
 
 FIXED: tuple[Fixed, ...] = (
@@ -114,7 +111,7 @@ FIXED: tuple[Fixed, ...] = (
         "`timeout_s` seconds and returns the run, ended or not; with `wait: false` it "
         "returns at once (the run goes on: get_run, wait_run, get_logs, cancel_run).",
         a.RunTask,
-        _run_task,
+        lambda g, x: g.run_task(x),
         needs="tasks",
         read_only=False,
     ),
@@ -210,7 +207,7 @@ async def call(g: Gateway, name: str, arguments: dict[str, Any] | None) -> msgsp
     if name.startswith(TASK_PREFIX) and g.settings.tasks:
         task = name.removeprefix(TASK_PREFIX)
         x = a.decode({"task": task, "input": arguments or {}}, a.RunTask)
-        return await g.run_task(x, g.settings.wait_s)
+        return await g.run_task(x)
     if name.startswith(TOOL_PREFIX) and g.settings.tools:
         x = a.decode({"name": name.removeprefix(TOOL_PREFIX), "params": arguments}, a.CallTool)
         return await g.call_tool(x)

@@ -77,14 +77,14 @@ class Gateway:
         task = await self.client.task(x.name)
         return ans.TaskDescription(task=task, runnable=self.exposure.runnable(x.name))
 
-    async def run_task(self, x: a.RunTask, default_wait_s: float) -> Run:
+    async def run_task(self, x: a.RunTask) -> Run:
         if not self.exposure.runnable(x.task):
             raise Refused(
                 "not_exposed",
                 f"task {x.task!r} is not one agents may run (the [mcp] tasks patterns)",
                 {"task": x.task},
             )
-        timeout = self._wait("timeout_s", x.timeout_s, default_wait_s) if x.wait else None
+        timeout = self._wait("timeout_s", x.timeout_s) if x.wait else None
         run: Run = await self.client.submit(x.task, x.input, wait=x.wait, timeout_s=timeout)
         return run
 
@@ -103,9 +103,7 @@ class Gateway:
 
     async def wait_run(self, x: a.WaitRun) -> Run:
         run = await self.run(x.id)
-        waited: Run = await self.client.wait(
-            run.id, self._wait("timeout_s", x.timeout_s, self.settings.wait_s)
-        )
+        waited: Run = await self.client.wait(run.id, self._wait("timeout_s", x.timeout_s))
         return waited
 
     async def list_runs(self, x: a.ListRuns) -> ans.Runs:
@@ -197,10 +195,10 @@ class Gateway:
             )
         return run
 
-    def _wait(self, field: str, asked: float | None, default: float) -> float:
-        """How long to wait: ``asked`` (at most ``max_wait_s``) or ``default``."""
+    def _wait(self, field: str, asked: float | None) -> float:
+        """How long to wait: ``asked`` (at most ``max_wait_s``) or ``wait_s``."""
         if asked is None:
-            return min(default, self.settings.max_wait_s)
+            return min(self.settings.wait_s, self.settings.max_wait_s)
         if asked > self.settings.max_wait_s:
             raise Refused(
                 "validation",
