@@ -9,6 +9,7 @@ usage or configuration error is quick and plain: a message on stderr, exit statu
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from collections.abc import Sequence
 
@@ -16,6 +17,7 @@ import msgspec
 
 from seqd.config.settings import ConfigError, load_config
 from seqd.plugins.sections import section
+from seqd.rpc.params import validation_details
 from seqd_mcp.settings import SECTION, McpSettings, overridden
 
 USAGE = 2
@@ -93,9 +95,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def _option_error(exc: msgspec.ValidationError) -> str:
     """A bad option value, named as the option (msgspec names the settings key)."""
-    options = {"tasks": "--allow-task", "tools": "--allow-tool", "read_tasks": "--read-task"}
-    message = str(exc)
-    for key, option in options.items():
-        if f"`$.{key}" in message:
-            return f"{option}: {message.split(' - at ')[0]}"
-    return message
+    message, details = validation_details(exc)
+    key = re.split(r"[.\[]", details["field"] or "")[0]
+    option = {"tasks": "--allow-task", "tools": "--allow-tool", "read_tasks": "--read-task"}
+    return f"{option[key]}: {details['reason']}" if key in option else message

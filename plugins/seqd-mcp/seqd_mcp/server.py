@@ -27,6 +27,7 @@ from mcp.shared.exceptions import MCPError
 from seqd.client import AsyncClient, ClientError, DaemonUnreachable, RpcError
 from seqd.model.runs import Run
 from seqd.model.status import TERMINAL
+from seqd.rpc.params import validation_details
 from seqd_mcp import __version__, catalog, resources
 from seqd_mcp.gateway import Gateway, Refused, plain
 from seqd_mcp.settings import Exposure, McpSettings
@@ -53,10 +54,8 @@ def refusal(exc: Exception) -> Refused | None:
         return exc
     if isinstance(exc, RpcError):
         return Refused(exc.type, exc.message, exc.details)
-    if isinstance(exc, msgspec.ValidationError):
-        message = str(exc)
-        _, at, path = message.rpartition(" - at `$.")
-        return Refused("validation", message, {"field": path.rstrip("`")} if at else {})
+    if isinstance(exc, msgspec.ValidationError):  # the fixed tools' arguments
+        return Refused("validation", *validation_details(exc))
     if isinstance(exc, DaemonUnreachable):
         return Refused("unreachable", str(exc), {"socket": exc.socket_path})
     if isinstance(exc, ClientError):
