@@ -28,6 +28,10 @@ tools = ["kv.*"]
 read_tasks = []
 wait_s = 30
 max_wait_s = 120
+
+[tools.rates."kv.list"]
+rate_per_s = 0.001
+burst = 1
 """
 
 

@@ -184,6 +184,10 @@ def test_denied_tasks_tools_and_runs_are_refused(daemon: Daemon) -> None:
             await call(s, "tool.kv.set", {"key": "k", "value": [1, 2]})
             got = await call(s, "call_tool", {"name": "kv.get", "params": {"key": "k"}})
             assert got["result"]["value"] == [1, 2]
+            # The daemon's rate limit holds for agents too ([tools.rates."kv.list"]).
+            await call(s, "tool.kv.list")
+            error = await refused(s, "tool.kv.list")
+            assert error["type"] == "rate_limited", error
 
         # Readable but not runnable: seen, not cancelled.
         async with daemon.mcp("--read-task", "*") as s:
