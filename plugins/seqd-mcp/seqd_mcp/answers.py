@@ -53,18 +53,8 @@ class RunSummary(Answer):
 
     @classmethod
     def of(cls, run: Run) -> RunSummary:
-        return cls(
-            id=run.id,
-            task=run.task,
-            status=run.status,
-            attempt=run.attempt,
-            parent_id=run.parent_id,
-            schedule=run.schedule,
-            created_at=run.created_at,
-            started_at=run.started_at,
-            finished_at=run.finished_at,
-            error=run.error,
-        )
+        """The summary's fields of ``run``."""
+        return msgspec.convert(run, cls, from_attributes=True)
 
 
 class Runs(Answer):

@@ -144,16 +144,7 @@ class Gateway:
     async def list_tools(self) -> ans.Tools:
         tools = [t for t in await self.client.tools() if self.exposure.callable_tool(t.name)]
         return ans.Tools(
-            tools=[
-                ans.ToolEntry(
-                    name=t.name,
-                    description=t.description,
-                    valid=t.valid,
-                    params_schema=t.params_schema,
-                    result_schema=t.result_schema,
-                )
-                for t in tools
-            ]
+            tools=[msgspec.convert(t, ans.ToolEntry, from_attributes=True) for t in tools]
         )
 
     async def call_tool(self, x: a.CallTool) -> ToolCallResult:
