@@ -27,6 +27,7 @@ from bench import (
     flows,
     history,
     latency,
+    mcp_calls,
     metrics_cost,
     ping,
     prune,
@@ -62,6 +63,7 @@ BENCHMARKS: dict[str, tuple[str, Benchmark]] = {
     "17": ("the cost of counting (metrics on vs off)", metrics_cost.run),
     "18": ("log line → subscriber, idle daemon", events.run),
     "19": ("batches: runs.submit_many throughput", batches.run),
+    "21": ("seqctl mcp: start-up and tool calls", mcp_calls.run),
 }
 DEFAULT_OUTPUT = report.ROOT / "docs" / "benchmarks.md"
 
