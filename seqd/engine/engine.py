@@ -422,5 +422,5 @@ class Engine:
                         f"the daemon stopped; the run was interrupted after a {grace_s:g}s "
                         "grace period and runs again at the next start",
                     )
-                await asyncio.wait(still, timeout=60)
+                await self.executor.settle(still)
         await self.transitions.spans.stop(grace_s)

@@ -36,6 +36,11 @@ from .validation import check_size
 
 logger = logging.getLogger(__name__)
 
+CONCLUDE_S = 2.0
+"""How long a shutdown waits, after its grace period, for interrupted runs to record
+their interruption (at once, unless storage is out: then they are recovered at the
+next start, and the shutdown must not wait on the outage)."""
+
 
 async def _ended(task: asyncio.Task[Any]) -> None:
     """Wait until ``task`` has ended, however it ended; if we are cancelled meanwhile,
@@ -177,6 +182,29 @@ class Executor:
             )
         except Exception:
             logger.exception("run %s: could not record the failure", run_id)
+
+    async def settle(self, executions: set[asyncio.Task[None]]) -> None:
+        """Give interrupted ``executions`` (a shutdown's, after its grace period)
+        ``CONCLUDE_S`` to record their interruption; abandon those that cannot."""
+        _, still = await asyncio.wait(executions, timeout=CONCLUDE_S)
+        if still:
+            await self._abandon(still)
+
+    async def _abandon(self, executions: set[asyncio.Task[None]]) -> None:
+        """The end of a shutdown whose interrupted runs could not conclude in time
+        (storage is out: their logs and states cannot be written): stop their log
+        writers and their executions. Each run stays as storage last has it (running
+        or queued) and the next start recovers it, so no accepted run is lost; only
+        log lines that storage never took are."""
+        lost = sum(job.runlog.abandon() for job in self.active.values() if job is not None)
+        for execution in executions:
+            execution.cancel()
+        await asyncio.wait(executions, timeout=1.0)
+        logger.warning(
+            "%d run(s) could not record their interruption (storage unavailable?); they "
+            "are recovered at the next start; %d log line(s) not stored were dropped",
+            len(executions), lost,
+        )  # fmt: skip
 
     def interrupt(self, run_id: str, kind: str, message: str) -> None:
         """Cancel the execution of ``run_id`` (``kind``: ``cancelled``, ``timeout`` or

@@ -89,9 +89,25 @@ class RunLog:
         finally:
             self._flushing = None
 
+    def abandon(self) -> int:
+        """Stop trying to store what is buffered (a shutdown that cannot wait for an
+        outage to end); further lines are dropped. Returns how many lines were lost."""
+        self.full = True
+        lost = len(self._buffer)
+        self._buffer = []
+        self.pending_bytes = 0
+        if self._flushing is not None:
+            self._flushing.cancel()
+        return lost
+
     async def flush(self) -> None:
         while self._flushing is not None:
-            await asyncio.shield(self._flushing)
+            try:
+                await asyncio.shield(self._flushing)
+            except asyncio.CancelledError:
+                if self._flushing is not None and not self._flushing.cancelled():
+                    raise  # we were cancelled, not the flush (``abandon``)
+                return
         if self._buffer:
             self._flushing = asyncio.ensure_future(self._flush_loop())
             await asyncio.shield(self._flushing)
