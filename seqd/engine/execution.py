@@ -29,7 +29,7 @@ from seqd.plugins.storage import StorageBackend
 
 from .job import ActiveJob, JobHost
 from .retries import Retries
-from .runlog import RunLog
+from .runlog import RunLog, logged_bytes
 from .suspension import Suspensions
 from .transitions import Transitions, about, explain
 from .validation import check_size
@@ -112,6 +112,9 @@ class Executor:
             node=self._node,
         )
         try:
+            # A run executed before (an earlier attempt, a resumption, a restart) has
+            # used part of its log cap already.
+            used = 0 if run.started_at is None else await logged_bytes(self._storage, run.id)
             if not await self._storage.update_run(started, expect=("queued",)):
                 if run.id not in self._start_failed:
                     return  # cancelled (or taken) while it waited for its slot
@@ -129,7 +132,8 @@ class Executor:
             return
         self._transitions.live[run.id] = started
         self._transitions.emit(started, "queued")
-        log = RunLog(self._storage, run.id, self._limits.log_cap_bytes, self._host.secrets)
+        cap = self._limits.log_cap_bytes
+        log = RunLog(self._storage, run.id, cap, self._host.secrets, written_bytes=used)
         job = ActiveJob(
             started,
             source,

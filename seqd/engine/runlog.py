@@ -24,14 +24,20 @@ class RunLog:
     """Ordered, capped, batched log writer for one run."""
 
     def __init__(
-        self, storage: StorageBackend, run_id: str, cap_bytes: int, secrets: Secrets | None = None
+        self,
+        storage: StorageBackend,
+        run_id: str,
+        cap_bytes: int,
+        secrets: Secrets | None = None,
+        written_bytes: int = 0,
     ) -> None:
         self.storage = storage
         self._secrets = secrets if secrets is not None else Secrets()
         """Masks secret values in each line before it is stored (a reload may add some)."""
         self.run_id = run_id
         self.cap_bytes = cap_bytes
-        self.written_bytes = 0
+        self.written_bytes = written_bytes
+        """Counted against the cap: the run's earlier executions' too (``logged_bytes``)."""
         self.full = False
         self.dropped = 0
         self._buffer: list[NewLogLine] = []
@@ -44,7 +50,7 @@ class RunLog:
             return
         if self._secrets.active:
             text = self._secrets.redact(text)
-        size = len(text.encode("utf-8", "replace")) + 1
+        size = line_bytes(text)
         if self.written_bytes + size > self.cap_bytes:
             self.full = True
             self.dropped += 1
@@ -111,3 +117,19 @@ class RunLog:
         if self._buffer:
             self._flushing = asyncio.ensure_future(self._flush_loop())
             await asyncio.shield(self._flushing)
+
+
+def line_bytes(text: str) -> int:
+    """What a line counts against the cap: its UTF-8 bytes and its line end."""
+    return len(text.encode("utf-8", "replace")) + 1
+
+
+async def logged_bytes(storage: StorageBackend, run_id: str) -> int:
+    """What the run's stored log already counts against the cap (its ``system`` lines
+    do not count): the cap is per run, across its attempts, resumptions and
+    restarts, and storage is what outlives them all."""
+    total = after = 0
+    while lines := await storage.read_logs(run_id, after, 1000):
+        total += sum(line_bytes(line.text) for line in lines if line.stream != "system")
+        after = lines[-1].seq
+    return total
