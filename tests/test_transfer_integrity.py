@@ -2,9 +2,10 @@
 
 Done for real: files cut at a line boundary, truncated mid-line and edited into other
 valid JSON, given to ``seqd import`` (and ``--verify``) as processes; an import killed
-with SIGKILL half-way and run again; a run whose import fails half-way, on every
-backend (the code differs for each: a SQLite savepoint, a PostgreSQL transaction, the
-file store's run file as the commit point).
+with SIGKILL half-way and run again, on every backend (the code differs for each: a
+SQLite savepoint, a PostgreSQL transaction, the file store's run file as the commit
+point). ``import_run`` itself is in the storage conformance suite
+(``seqd.testing.storage.imports``).
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 import pytest
 from test_transfer import (  # the round-trip module's backends and helpers
@@ -208,51 +208,6 @@ def test_records_out_of_order_are_refused_even_without_a_trailer() -> None:
             await verify(lines_of(text), allow_unverified=True)
 
     asyncio.run(main())
-
-
-class _Unencodable:
-    """A journal value no store can encode: makes a write fail half-way."""
-
-
-@pytest.mark.xdist_group("postgres")
-def test_import_run_is_all_or_nothing_on_every_backend(backend_name: str, tmp_path: Path) -> None:  # noqa: F811
-    run = _run(0)
-    logs = [NewLogLine(ts="t", stream="stdout", text=f"line {n}") for n in range(3000)]
-    good = [NewStep(ts="t", kind="state", key=f"s{n}") for n in range(3)]
-    bad = [*good, NewStep(ts="t", kind="state", key="x", data={"v": _Unencodable()})]
-
-    async def main() -> None:
-        store = open_store(backend_name, tmp_path, backend_options(backend_name, tmp_path))
-        await store.claim()
-        await store.open()
-        try:
-            with pytest.raises(TypeError):
-                await store.import_run(run, logs, bad)  # fails after the run and its log
-            assert await store.get_run(run.id) is None
-            assert sum((await store.count_by_status()).values()) == 0
-            assert await store.import_run(run, logs, good) is True
-            assert await store.get_run(run.id) == run
-            got = await store.read_logs(run.id, 0, 5000)
-            assert [(ln.seq, ln.text) for ln in got] == [(n + 1, f"line {n}") for n in range(3000)]
-            assert [s.key for s in await store.read_steps(run.id, 0, 10)] == ["s0", "s1", "s2"]
-            # taken: nothing more is written
-            assert await store.import_run(run, logs[:1], good[:1]) is False
-            assert await store.last_log_seq(run.id) == 3000
-            keyed = Run(**{**_msg(run), "id": "f" * 24, "idempotency_key": "k",
-                           "idempotency_scope": "uid:1"})  # fmt: skip
-            assert await store.import_run(keyed, logs[:2], []) is True
-            other = Run(**{**_msg(keyed), "id": "e" * 24})
-            assert await store.import_run(other, logs[:2], []) is False  # its key is held
-            assert await store.get_run(other.id) is None
-            assert await store.read_logs(other.id, 0, 10) == []
-        finally:
-            await store.close()
-
-    asyncio.run(main())
-
-
-def _msg(run: Run) -> dict[str, Any]:
-    return {f: getattr(run, f) for f in run.__struct_fields__}
 
 
 @pytest.mark.xdist_group("postgres")
