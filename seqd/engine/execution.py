@@ -57,6 +57,13 @@ async def _ended(task: asyncio.Task[Any]) -> None:
     await waiter
 
 
+def kill_grace_of(task_types: dict[str, dict[str, Any]]) -> float:
+    """The longest SIGTERM-to-SIGKILL grace the task types are configured with
+    (``[task_types.<name>] kill_grace_s``, 5 s when not set)."""
+    graces = [float(options.get("kill_grace_s", 5.0)) for options in task_types.values()]
+    return max([5.0, *graces])
+
+
 class Executor:
     def __init__(
         self,
@@ -187,9 +194,18 @@ class Executor:
         except Exception:
             logger.exception("run %s: could not record the failure", run_id)
 
-    async def settle(self, executions: set[asyncio.Task[None]]) -> None:
-        """Give interrupted ``executions`` (a shutdown's, after its grace period)
-        ``CONCLUDE_S`` to record their interruption; abandon those that cannot."""
+    async def settle(self, executions: set[asyncio.Task[None]], kill_grace_s: float) -> None:
+        """Let interrupted ``executions`` (a shutdown's, after its grace period) end:
+        first their task types stop their processes (``kill_grace_s`` between SIGTERM
+        and SIGKILL), then the runs get ``CONCLUDE_S`` to record their interruption;
+        those that cannot (storage is out) are abandoned."""
+        stopping = [
+            job.execution
+            for job in self.active.values()
+            if job is not None and job.execution is not None and not job.execution.done()
+        ]
+        if stopping:
+            await asyncio.wait(stopping, timeout=kill_grace_s + 1.0)
         _, still = await asyncio.wait(executions, timeout=CONCLUDE_S)
         if still:
             await self._abandon(still)
