@@ -222,7 +222,7 @@ class Executor:
         await asyncio.wait(executions, timeout=1.0)
         logger.warning(
             "%d run(s) could not record their interruption (storage unavailable?); they "
-            "are recovered at the next start; %d log line(s) not stored were dropped",
+            "are recovered at the next start; %d log line(s) waiting for storage were dropped",
             len(executions), lost,
         )  # fmt: skip
 

@@ -43,6 +43,7 @@ class RunLog:
         self._buffer: list[NewLogLine] = []
         self.pending_bytes = 0
         self._flushing: asyncio.Task[None] | None = None
+        self._abandoned = False
 
     def add(self, stream: LogStream, text: str) -> None:
         if self.full:
@@ -64,6 +65,8 @@ class RunLog:
 
     def system(self, text: str) -> None:
         """A line from the daemon itself; not counted against the cap."""
+        if self._abandoned:
+            return
         if self._secrets.active:
             text = self._secrets.redact(text)
         self._buffer.append(NewLogLine(ts=timeutil.now(), stream="system", text=text))
@@ -98,7 +101,7 @@ class RunLog:
     def abandon(self) -> int:
         """Stop trying to store what is buffered (a shutdown that cannot wait for an
         outage to end); further lines are dropped. Returns how many lines were lost."""
-        self.full = True
+        self.full = self._abandoned = True
         lost = len(self._buffer)
         self._buffer = []
         self.pending_bytes = 0
