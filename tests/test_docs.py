@@ -358,6 +358,7 @@ OWN_DOCS = (
     "tools.md",
     "durable.md",
     "observability.md",
+    "mcp.md",
 )
 
 

@@ -43,6 +43,7 @@ from seqd.rpc.status import ReloadResult
 from seqd.scheduler import Scheduler, configured
 from seqd.scheduler.events import ScheduleEvent
 from seqd.scheduler.operations import Operations
+from seqd.storage.closing import STOP_SLACK_S, close_within
 from seqd.storage.retention import Pruner, RetentionSchedule
 from seqd.storage.traced import TracedStorage
 from seqd.tools.folder import FolderTools
@@ -363,6 +364,8 @@ class App:
     async def stop(self) -> None:
         systemd.stopping()
         grace = self.config.shutdown_grace_s
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + grace + STOP_SLACK_S  # the bound of the whole stop
         if self.server is not None:
             await self.server.stop_accepting()
         await self.observe.stop()
@@ -389,10 +392,7 @@ class App:
         if hasattr(self, "storage"):
             await self.host.shutdown(self.info())
             self.host.emit(DaemonLifecycle(ts=timeutil.now(), phase="stopped"))
-            try:
-                await self.storage.close()
-            except Exception:
-                logger.exception("closing storage failed")
+            await close_within(self.storage, max(1.0, deadline - loop.time()))
         await asyncio.to_thread(self.host.close_tracers, 5.0)
         if self._watchdog is not None:
             self._watchdog.stop()

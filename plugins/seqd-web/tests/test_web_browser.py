@@ -9,7 +9,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from conftest import Web
+from web_harness import Web
 
 TIMEOUT_MS = 20_000
 

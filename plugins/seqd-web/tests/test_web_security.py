@@ -15,10 +15,9 @@ from pathlib import Path
 from urllib.parse import urlencode, urlsplit
 
 import pytest
+from web_harness import CONFIG, Web, start_daemon
 
 from seqd.client import Client
-
-from conftest import CONFIG, Web, start_daemon
 
 
 class Http:
