@@ -127,6 +127,16 @@ def test_a_readers_token_acts_as_a_reader(web: Web, other_user: str) -> None:
     headers = {"X-CSRF-Token": csrf, "Content-Type": "application/json"}
     assert client.request("POST", "/rpc/tokens.create", b"{}", headers)[0] == 403
     assert json.loads(web.seqctl("runs", "show", run_id, "--json"))["status"] == "running"
+    # Tokens are each user's own: it lists only its own and cannot revoke root's;
+    # root, an admin, sees and may revoke every one.
+    roots = web.token().split("_")[1]
+    listed = json.loads(web.seqctl("web", "tokens", "--json", user=other_user))["tokens"]
+    assert roots not in {t["id"] for t in listed} and len(listed) == 1
+    web.seqctl("web", "revoke", roots, user=other_user, status=4)
+    everyone = json.loads(web.seqctl("web", "tokens", "--json"))["tokens"]
+    assert listed[0]["id"] in {t["id"] for t in everyone}
+    web.seqctl("web", "revoke", listed[0]["id"])
+    assert client.request("GET", "/runs")[0] == 303  # and its login is over
 
 
 def test_revoking_the_token_ends_the_login(web: Web) -> None:

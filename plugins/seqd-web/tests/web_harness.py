@@ -52,8 +52,9 @@ class Web:
     proc: subprocess.Popen[bytes]
     log: Path
 
-    def seqctl(self, *args: str, user: str | None = None) -> str:
-        """``seqctl --socket S ARGS`` (as ``user`` through setpriv); its stdout."""
+    def seqctl(self, *args: str, user: str | None = None, status: int = 0) -> str:
+        """``seqctl --socket S ARGS`` (as ``user`` through setpriv), which must exit
+        with ``status``; its stdout."""
         prefix: list[str] = []
         env = {**os.environ}
         if user is not None:
@@ -65,7 +66,7 @@ class Web:
             [*prefix, python, "-m", "seqd.cli", "--socket", self.socket, *args],
             capture_output=True, text=True, env=env, timeout=60, cwd="/",
         )  # fmt: skip
-        assert done.returncode == 0, done.stderr
+        assert done.returncode == status, done.stderr
         return done.stdout
 
     def token(self, user: str | None = None) -> str:
