@@ -3,6 +3,8 @@ form, generated from its input schema, that submits a run."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
@@ -63,6 +65,7 @@ async def task_page(request: Request, ctx: Ctx, error: str = "") -> Response:
     body = (
         render.definition(facts)
         + f"<h2>Submit</h2>{note}{form}"
+        + f"<h2>Versions in recent runs</h2>{await _versions(ctx, task)}"
         + f"<h2>Input schema ({esc(task.get('inputs_from'))})</h2>"
         + render.code(task.get("inputs"))
     )
@@ -70,6 +73,29 @@ async def task_page(request: Request, ctx: Ctx, error: str = "") -> Response:
     if error:
         response.status_code = 400
     return response
+
+
+RECENT = 200
+"""Runs of a task looked at for the versions it ran as."""
+
+
+async def _versions(ctx: Ctx, task: dict[str, Any]) -> str:
+    """The task versions its latest runs ran with (a version is a hash of the task's
+    folder: it changes with each edit), newest first, with how many runs and the
+    latest of them."""
+    found = await ctx.conn.call("runs.list", {"task": task["name"], "limit": RECENT})
+    seen: dict[str, list[dict[str, Any]]] = {}
+    for run in found["runs"]:
+        seen.setdefault(run.get("task_version") or "-", []).append(run)
+    if not seen:
+        return "<p>no runs yet</p>"
+    rows = [
+        (esc(version) + " (current)" * (version == task.get("version")), esc(len(runs)),
+         f'<a href="{url("runs", runs[0]["id"])}">{esc(runs[0]["id"][:12])}</a> '
+         f"{render.status(runs[0]['status'])} {render.when(runs[0].get('created_at'))}")
+        for version, runs in seen.items()
+    ]  # fmt: skip
+    return render.table(["version", f"runs (of the last {RECENT})", "latest"], rows)
 
 
 async def submit(request: Request, ctx: Ctx) -> Response:

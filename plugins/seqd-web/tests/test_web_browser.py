@@ -135,6 +135,9 @@ def test_every_page(web: Web, browser: Any, shots: Callable[..., None]) -> None:
     page.goto(web.url + "/tasks")
     page.get_by_role("link", name="etl-extract").wait_for()
     shots(page, "tasks")
+    page.goto(web.url + "/tasks/etl")  # run twice: by itself and by the nested flow
+    current = page.get_by_role("row", name=re.compile(r"\(current\)"))
+    assert current.locator("td").nth(1).inner_text() == "2"
 
     page.goto(web.url + "/schedules")
     page.click("form[action='/schedules/nightly/pause'] button")
