@@ -94,7 +94,9 @@ def seqd_startup(daemon: DaemonInfo) -> None:
     May be ``async def``; the host awaits it. An exception is logged with the
     plugin's name and does not stop the daemon.
 
-    :param daemon: read-only facts: version, node, socket path, state dir, config.
+    :param daemon: read-only facts: version, node, socket path, state dir, config;
+        ``metrics`` for exporters and ``api``, the daemon's API in-process
+        (``seqd.plugins.local``).
     """
 
 
