@@ -64,8 +64,8 @@ BENCHMARKS: dict[str, tuple[str, Benchmark]] = {
     "17": ("the cost of counting (metrics on vs off)", metrics_cost.run),
     "18": ("log line → subscriber, idle daemon", events.run),
     "19": ("batches: runs.submit_many throughput", batches.run),
-    "20": ("the web dashboard: proxy call and page", web.run),
     "21": ("seqctl mcp: start-up and tool calls", mcp_calls.run),
+    "22": ("the web dashboard: proxy call and page", web.run),
 }
 DEFAULT_OUTPUT = report.ROOT / "docs" / "benchmarks.md"
 

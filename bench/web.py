@@ -114,7 +114,7 @@ def run(settings: Settings) -> Outcome:
     p_proxy, p_page = stats.median(proxy), stats.median(pages)
     rows = [
         Row(
-            id="20a",
+            id="22a",
             name="runs.get through the dashboard's JSON proxy (p50)",
             figure=stats.ms(p_proxy),
             baseline=f"{stats.ms(base)} (runs.get over the socket)",
@@ -123,7 +123,7 @@ def run(settings: Settings) -> Outcome:
             met=p_proxy <= TARGET_PROXY_S,
         ),
         Row(
-            id="20b",
+            id="22b",
             name="a run's page, rendered (p50)",
             figure=stats.ms(p_page),
             baseline=f"{stats.ms(base)} (runs.get over the socket)",
@@ -145,4 +145,4 @@ def run(settings: Settings) -> Outcome:
         "encoding twice (the dispatcher's answer, then the HTTP body). A run page makes "
         "four calls (the run, its logs, its journal, its children) and renders HTML.",
     ]  # fmt: skip
-    return Outcome(key="20", title="the web dashboard: proxy call and page", rows=rows, notes=notes)
+    return Outcome(key="22", title="the web dashboard: proxy call and page", rows=rows, notes=notes)
