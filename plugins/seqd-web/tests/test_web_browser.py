@@ -107,14 +107,15 @@ def test_submit_watch_cancel_alert(web: Web, browser: Any, shots: Callable[..., 
 def test_every_page(web: Web, browser: Any, shots: Callable[..., None]) -> None:
     """The remaining pages render with real data: a flow's graph and trace, tasks,
     schedules (paused and resumed from the page), metrics charts, nodes."""
+    out = web.log.parent / "etl-out.json"  # never /dev/null: the task replaces its file
     flow = json.loads(
-        web.seqctl("run", "etl", "-i", "csv=name,amount\na,1", "-i", "out=/dev/null", "--json")
+        web.seqctl("run", "etl", "-i", "csv=name,amount\na,1", "-i", f"out={out}", "--json")
     )
     web.seqctl("schedules", "add", "nightly", "hello", "--cron", "0 3 * * *", "-i", "name=Bo")
     page = login(browser, web, web.token())
 
     nested = json.loads(
-        web.seqctl("run", "nested", "-i", "csv=name,amount\na,1", "-i", "out=/dev/null", "--json")
+        web.seqctl("run", "nested", "-i", "csv=name,amount\na,1", "-i", f"out={out}", "--json")
     )
     page.goto(f"{web.url}/runs/{nested['id']}")
     tree = page.locator("ul.tree")
