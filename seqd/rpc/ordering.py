@@ -16,10 +16,15 @@ from typing import Any
 
 import msgspec
 
-SLOW_METHODS = frozenset({"runs.wait", "runs.cancel", "runs.prune", "tools.call"})
+from seqd.rpc.protocol import METHODS
+
 WAITING_METHODS = frozenset({"runs.submit"})
 """Slow only when their params say ``"wait": true``."""
-_HINTS = (b"\\", b"runs.wait", b"runs.cancel", b"runs.prune", b"tools.call", b"runs.submit")
+SLOW_METHODS = frozenset(
+    name for name, spec in METHODS.items() if spec.slow and name not in WAITING_METHODS
+)
+"""Slow whatever their params (``MethodSpec.slow``)."""
+_HINTS = (b"\\", *(name.encode() for name in sorted(SLOW_METHODS | WAITING_METHODS)))
 
 
 class _Params(msgspec.Struct):
