@@ -343,3 +343,22 @@ def test_idle_connections_are_closed_busy_ones_are_not(make_daemon: Any, tmp_pat
         s.close()
     with d.client() as c:
         c.cancel(run.id)
+
+
+def test_a_client_left_idle_calls_again(make_daemon: Any, tmp_path: Any) -> None:
+    """The daemon closed its idle connection; the next call opens a new one."""
+    config = tmp_path / "limits.toml"
+    config.write_text("[limits]\nidle_timeout_s = 0.5\n")
+    d = make_daemon(args=["--config", str(config)])
+    with d.client() as c:
+        assert c.ping() == "pong"
+        first = c._sock
+        wait_for(lambda: c._sock is not None and _closed(c._sock))
+        assert c.ping() == "pong"
+        assert c._sock is not first
+
+
+def _closed(sock: Any) -> bool:
+    from seqd.client.sync import _closed_by_peer
+
+    return _closed_by_peer(sock)
