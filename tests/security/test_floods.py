@@ -72,6 +72,13 @@ def request(method: str, params: dict[str, Any], rid: object) -> bytes:
     return json.dumps({"jsonrpc": "2.0", "id": rid, "method": method, "params": params}).encode()
 
 
+def limited(make_daemon: Any, tmp_path: Any, limits: str) -> Any:
+    """A daemon started with ``limits`` (TOML lines) as its ``[limits]`` section."""
+    config = tmp_path / "limits.toml"
+    config.write_text("[limits]\n" + limits)
+    return make_daemon(args=["--config", str(config)])
+
+
 def wait_for(check: Any, timeout: float = 30) -> None:
     deadline = time.monotonic() + timeout
     while not check():
@@ -193,9 +200,9 @@ def test_clients_that_leave_with_a_wait_pending_leave_nothing(
 
 
 def test_a_wait_flood_on_one_connection_is_bounded(make_daemon: Any, tmp_path: Any) -> None:
-    config = tmp_path / "limits.toml"
-    config.write_text("[limits]\nmax_pending_per_connection = 500\nmax_pending_total = 800\n")
-    d = make_daemon(args=["--config", str(config)])
+    d = limited(
+        make_daemon, tmp_path, "max_pending_per_connection = 500\nmax_pending_total = 800\n"
+    )
     with d.client() as c:
         run = c.submit("slow", {"seconds": 300})
     before = rss(d)
@@ -228,9 +235,7 @@ def test_a_wait_flood_on_one_connection_is_bounded(make_daemon: Any, tmp_path: A
 
 def test_partial_lines_are_bounded_in_total(make_daemon: Any, tmp_path: Any) -> None:
     """40 connections each holding 15 MB of a line once cost 724 MB."""
-    config = tmp_path / "limits.toml"
-    config.write_text("[limits]\nmax_buffered_bytes_total = 33554432\n")  # 32 MiB
-    d = make_daemon(args=["--config", str(config)])
+    d = limited(make_daemon, tmp_path, "max_buffered_bytes_total = 33554432\n")  # 32 MiB
     before = rss(d)
     chunk = b'{"jsonrpc":"2.0","id":1,"method":"daemon.ping","params":{"x":"' + b"a" * (4 * MIB)
     holders: list[socket.socket] = []
@@ -296,9 +301,7 @@ def test_order_is_decided_from_the_decoded_method(make_daemon: Any, tmp_path: An
     """With room for one waiting request per connection, a second ``runs.wait``
     spelled with an escape is refused (it is one), and a submit whose *input* says
     ``"wait": true`` is not (it is no waiting submit)."""
-    config = tmp_path / "limits.toml"
-    config.write_text("[limits]\nmax_pending_per_connection = 1\n")
-    d = make_daemon(args=["--config", str(config)])
+    d = limited(make_daemon, tmp_path, "max_pending_per_connection = 1\n")
     with d.client() as c:
         run = c.submit("slow", {"seconds": 300})
     plain = request("runs.wait", {"id": run.id, "timeout_s": 600}, 1)
@@ -315,9 +318,7 @@ def test_order_is_decided_from_the_decoded_method(make_daemon: Any, tmp_path: An
 
 
 def test_idle_connections_are_closed_busy_ones_are_not(make_daemon: Any, tmp_path: Any) -> None:
-    config = tmp_path / "limits.toml"
-    config.write_text("[limits]\nidle_timeout_s = 1.0\n")
-    d = make_daemon(args=["--config", str(config)])
+    d = limited(make_daemon, tmp_path, "idle_timeout_s = 1.0\n")
     with d.client() as c:
         run = c.submit("slow", {"seconds": 300})
     idle, trickle, waiting, subscribed = (connect(d.socket) for _ in range(4))
@@ -347,9 +348,7 @@ def test_idle_connections_are_closed_busy_ones_are_not(make_daemon: Any, tmp_pat
 
 def test_a_client_left_idle_calls_again(make_daemon: Any, tmp_path: Any) -> None:
     """The daemon closed its idle connection; the next call opens a new one."""
-    config = tmp_path / "limits.toml"
-    config.write_text("[limits]\nidle_timeout_s = 0.5\n")
-    d = make_daemon(args=["--config", str(config)])
+    d = limited(make_daemon, tmp_path, "idle_timeout_s = 0.5\n")
     with d.client() as c:
         assert c.ping() == "pong"
         first = c._sock
