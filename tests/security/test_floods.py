@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import select
 import socket
+import sqlite3
 import statistics
 import subprocess
 import time
@@ -72,11 +73,11 @@ def request(method: str, params: dict[str, Any], rid: object) -> bytes:
     return json.dumps({"jsonrpc": "2.0", "id": rid, "method": method, "params": params}).encode()
 
 
-def limited(make_daemon: Any, tmp_path: Any, limits: str) -> Any:
+def limited(make_daemon: Any, tmp_path: Any, limits: str, *args: str) -> Any:
     """A daemon started with ``limits`` (TOML lines) as its ``[limits]`` section."""
     config = tmp_path / "limits.toml"
     config.write_text("[limits]\n" + limits)
-    return make_daemon(args=["--config", str(config)])
+    return make_daemon(args=["--config", str(config), *args])
 
 
 def wait_for(check: Any, timeout: float = 30) -> None:
@@ -295,6 +296,38 @@ def test_an_escaped_wait_holds_up_nothing(make_daemon: Any) -> None:
         assert admin_ping_s(d.socket) <= 0.05
     with d.client() as c:
         c.cancel(run.id)
+
+
+def test_lines_queued_behind_a_waiting_request_stop_the_reading(
+    make_daemon: Any, tmp_path: Any
+) -> None:
+    """A request answered in order that has to wait (a submit while storage is locked)
+    holds up the lines after it; once those hold a line's worth of bytes the daemon
+    stops reading the connection, so the client cannot push more into its memory."""
+    d = limited(
+        make_daemon, tmp_path, "max_line_bytes = 1048576\n", "--storage-opt", "busy_timeout_ms=8000"
+    )
+    lock = sqlite3.connect(d.state_dir / "seqd.db", isolation_level=None, timeout=30)
+    lock.execute("BEGIN EXCLUSIVE")
+    pad = request("daemon.ping", {}, 0)[:-1] + b',"x":"' + b"a" * (256 * 1024) + b'"}\n'
+    sent = 0
+    try:
+        with connect(d.socket) as s:
+            s.sendall(request("runs.submit", {"task": "noop"}, "first") + b"\n")
+            s.setblocking(False)
+            stream = memoryview(pad * 200)  # 50 MiB of whole lines, sent as they go
+            deadline = time.monotonic() + 3
+            while time.monotonic() < deadline and sent < len(stream):
+                try:
+                    sent += s.send(stream[sent : sent + 65536])
+                except BlockingIOError:
+                    time.sleep(0.01)
+            # read: a line and a half, plus what the kernel buffers both ways
+            assert sent < 6 * MIB, sent
+            assert admin_ping_s(d.socket) <= 0.05
+    finally:
+        lock.execute("ROLLBACK")
+        lock.close()
 
 
 def test_order_is_decided_from_the_decoded_method(make_daemon: Any, tmp_path: Any) -> None:
