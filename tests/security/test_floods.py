@@ -94,9 +94,11 @@ held, refused = [], []
 for _ in range(count):
     s = socket.socket(socket.AF_UNIX)
     s.connect(path)
-    if mode == "wait":
+    if mode in ("wait", "half-open"):
         s.sendall(b'{"jsonrpc":"2.0","id":1,"method":"runs.wait","params":{"id":"'
                   + sys.argv[4].encode() + b'","timeout_s":600}}\n')
+    if mode == "half-open":
+        s.shutdown(socket.SHUT_WR)  # end of input, but the socket stays open here
     held.append(s)
 buffers = {s: b"" for s in held}
 pending = set(held)
@@ -181,18 +183,21 @@ def test_a_flood_never_takes_the_admin_slots(open_daemon: Any, other: User) -> N
 def test_clients_that_leave_with_a_wait_pending_leave_nothing(
     open_daemon: Any, other: User
 ) -> None:
-    """4,000 closed clients with a pending ``runs.wait`` once kept their connections
-    half-open and locked everyone out: now end of input cancels the wait."""
-    d = open_daemon()
+    """4,000 clients that sent ``runs.wait`` and shut their side once kept their
+    connections half-open and locked everyone out: now end of input cancels the wait
+    and closes the connection, whether the client is gone or still holds its socket."""
+    d = open_daemon("[limits]\nmax_connections_per_uid = 1000\n")
     with d.client() as c:
         run = c.submit("slow", {"seconds": 300})
-    before = rss(d)
-    for _ in range(4):
-        with held_by(other, d.socket, 250, "wait", run.id) as outcome:
-            assert outcome["refused"] == []
-        # the holder is gone: each connection saw end of input
-    with d.client() as c:
-        wait_for(lambda: c.status().connections == 1)
+        before = rss(d)
+        for _ in range(2):
+            with held_by(other, d.socket, 500, "half-open", run.id) as outcome:
+                # every connection was closed by the daemon: the holder read its end
+                assert outcome["refused"] == []
+                wait_for(lambda: c.status().connections == 1)
+            with held_by(other, d.socket, 500, "wait", run.id) as outcome:
+                assert outcome["refused"] == []
+            wait_for(lambda: c.status().connections == 1)  # the holder is gone
         assert c.get_run(run.id).status == "running"
         assert admin_ping_s(d.socket) <= 0.05
         grown = rss(d) - before
