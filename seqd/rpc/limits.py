@@ -40,10 +40,11 @@ class WireLimits(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     submits, ...); one more is refused with ``rate_limited``."""
     max_pending_total: Annotated[int, Meta(ge=1)] = 65536
     """The same, all connections together."""
-    max_buffered_bytes_total: Annotated[int, Meta(ge=1024)] = 256 * 1024 * 1024
+    max_buffered_bytes_total: Annotated[int, Meta(ge=1024)] = 128 * 1024 * 1024
     """Bytes of requests read but not yet answered (partial lines, lines queued behind
     a waiting one), all connections together; the connection that would go over it
-    gets an error and is closed."""
+    gets an error and is closed. Eight lines of the longest size: legitimate lines are
+    far shorter (a run's input is at most ``max_input_bytes``)."""
 
     def __post_init__(self) -> None:
         if self.admin_reserved_connections >= self.max_connections:
