@@ -49,8 +49,9 @@ class WireLimits(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     def __post_init__(self) -> None:
         if self.admin_reserved_connections >= self.max_connections:
             raise ValueError(
-                "limits.admin_reserved_connections: must be less than "
-                f"limits.max_connections ({self.max_connections})"
+                f"limits.admin_reserved_connections: {self.admin_reserved_connections} must "
+                f"be less than limits.max_connections ({self.max_connections}); lower it "
+                "with max_connections"
             )
 
 
