@@ -7,9 +7,10 @@ bounded and charged to the server's ``Budget``: its waiting requests, its buffer
 bytes (a partial line, lines queued behind a waiting one). A line over the size limit,
 or bytes over the daemon's total, get an error and the connection is closed. A client
 that stops reading makes us stop reading it (transport flow control). End of input
-cancels what the connection waits for and closes it — kept half-open only for its
-event subscriptions while the client is still there. Each connection has a ``Push``
-(``Caller.push``): what the layers above write unasked (event notifications).
+cancels the connection's waiting requests and closes it once the requests already read
+are answered — kept half-open for its event subscriptions while the client is there.
+Each connection has a ``Push`` (``Caller.push``): what the layers above write unasked
+(event notifications).
 """
 
 from __future__ import annotations
@@ -141,13 +142,18 @@ class Connection(asyncio.Protocol):
         self._recharge()
 
     def eof_received(self) -> bool:
-        """The client closed its sending side: what it waits for is cancelled and the
-        connection closes. Only a connection with event subscriptions stays half-open
-        (True) while the client is still there to read them (``... | socat``)."""
+        """The client closed its sending side (``echo ... | socat``): its waiting
+        requests (``runs.wait``, ...) are cancelled, the requests already read are
+        answered, then the connection closes. It stays half-open (True) only while
+        those answers are due, or for its event subscriptions, and only while the
+        client is still there to read them."""
         self._eof = True
-        self._cancel_requests()
-        if self.push.busy and not peer_gone(self.transport):
-            self._check_peer_later()
+        self._cancel_waits()
+        if peer_gone(self.transport):
+            self._cancel_requests()
+        elif self.busy():
+            if self.push.busy:
+                self._check_peer_later()
             return True
         self.close()
         return False
@@ -250,6 +256,8 @@ class Connection(asyncio.Protocol):
             self._write(await _answer(dispatcher.handle(line, self.caller)))
 
     def _spawn_slow(self, line: bytes) -> None:
+        if self._eof:
+            return  # read before end of input, reached after it: waits end with the input
         refused = self.server.budget.take_pending(len(self._slow))
         if refused is not None:
             self._refuse(line, refused)
@@ -275,12 +283,16 @@ class Connection(asyncio.Protocol):
         if wanted:
             self._send(error_response(rid, error))
 
+    def _cancel_waits(self) -> None:
+        """Cancel the requests served beside the others: they may wait for long."""
+        for task in list(self._slow):
+            task.cancel()
+
     def _cancel_requests(self) -> None:
         """Stop serving: what waits is cancelled, what is queued is dropped."""
         if self._worker is not None:
             self._worker.cancel()
-        for task in list(self._slow):
-            task.cancel()
+        self._cancel_waits()
         self._pending.clear()
         self._pending_bytes = 0
         self._buffer.clear()
