@@ -24,6 +24,7 @@ from bench import (
     cli_cold,
     durable,
     events,
+    floods,
     flows,
     history,
     latency,
@@ -62,6 +63,7 @@ BENCHMARKS: dict[str, tuple[str, Benchmark]] = {
     "17": ("the cost of counting (metrics on vs off)", metrics_cost.run),
     "18": ("log line → subscriber, idle daemon", events.run),
     "19": ("batches: runs.submit_many throughput", batches.run),
+    "20": ("an admin's ping during socket floods", floods.run),
 }
 DEFAULT_OUTPUT = report.ROOT / "docs" / "benchmarks.md"
 
