@@ -21,29 +21,22 @@ from collections.abc import Callable, Iterator
 import psutil
 
 from bench import stats
-from bench.harness import running
+from bench.harness import ping_once, running
 from bench.report import Outcome, Row
 from bench.settings import Settings
 from seqd.client import Client
 
-PING = b'{"jsonrpc":"2.0","id":1,"method":"daemon.ping"}\n'
 TARGET_S = 0.050
 MIB = 1024 * 1024
 
 
 def ping_times(path: str, count: int) -> list[float]:
+    """Seconds of each of ``count`` pings, each on a fresh connection."""
     took = []
     for _ in range(count):
         started = time.perf_counter()
-        with socket.socket(socket.AF_UNIX) as s:
-            s.connect(path)
-            s.sendall(PING)
-            data = b""
-            while not data.endswith(b"\n"):
-                chunk = s.recv(4096)
-                if not chunk:
-                    raise RuntimeError(f"the daemon closed the admin's connection: {data!r}")
-                data += chunk
+        if not ping_once(path, timeout=10):
+            raise RuntimeError("the daemon refused or dropped the admin's ping")
         took.append(time.perf_counter() - started)
     return took
 
