@@ -37,7 +37,7 @@ from seqd.tools.service import ToolService
 
 from .accepting import new_run
 from .cancellation import Cancellation
-from .execution import Executor
+from .execution import Executor, kill_grace_of
 from .job import ActiveJob
 from .queue import RunQueue
 from .recovery import recover
@@ -422,5 +422,5 @@ class Engine:
                         f"the daemon stopped; the run was interrupted after a {grace_s:g}s "
                         "grace period and runs again at the next start",
                     )
-                await asyncio.wait(still, timeout=60)
+                await self.executor.settle(still, kill_grace_of(self.config.task_types))
         await self.transitions.spans.stop(grace_s)

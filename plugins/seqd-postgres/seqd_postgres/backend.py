@@ -64,7 +64,7 @@ from seqd.plugins.storage_kit.records import (
     page_of,
     schedule_text,
 )
-from seqd_postgres import pruning
+from seqd_postgres import imports, pruning
 from seqd_postgres import queries as q
 from seqd_postgres.claim import StoreClaim
 from seqd_postgres.connections import Conn, Connections
@@ -278,6 +278,13 @@ class PostgresBackend:
                 raise id_taken(runs, {row[0] for row in taken})
         raise Conflict("the batch's idempotency keys keep changing hands", {})
 
+    async def import_run(
+        self, run: Run, logs: Sequence[NewLogLine], steps: Sequence[NewStep]
+    ) -> bool:
+        check_run_key(run)
+        async with self._guarded(4 * self._call_timeout), self.connections.borrow() as conn:
+            return await imports.import_run(conn, run, logs, steps)
+
     async def _insert_batch(
         self, conn: Conn, runs: Sequence[Run], keys: list[str]
     ) -> list[tuple[Run, int]] | None:
@@ -371,14 +378,7 @@ class PostgresBackend:
     async def append_logs(self, run_id: str, lines: Sequence[NewLogLine]) -> int:
         if not lines:
             return int(await self._fetch_one(q.LAST_SEQ, (run_id,)) or 0)
-        params = {
-            "run": run_id,
-            "n": len(lines),
-            "ts": [line.ts for line in lines],
-            "streams": [line.stream for line in lines],
-            "texts": [q.log_text(line.text) for line in lines],
-        }
-        return int(await self._write(q.APPEND_LOGS, params, value=True))
+        return int(await self._write(q.APPEND_LOGS, q.log_params(run_id, lines), value=True))
 
     async def read_logs(self, run_id: str, after: int, limit: int) -> list[LogLine]:
         if limit < 1:
@@ -393,8 +393,7 @@ class PostgresBackend:
     async def append_steps(self, run_id: str, steps: Sequence[NewStep]) -> int:
         if not steps:
             return int(await self._fetch_one(q.LAST_STEP, (run_id,)) or 0)
-        params = {"run": run_id, "n": len(steps), "data": [q.step_data(s) for s in steps]}
-        return int(await self._write(q.APPEND_STEPS, params, value=True))
+        return int(await self._write(q.APPEND_STEPS, q.step_params(run_id, steps), value=True))
 
     async def read_steps(self, run_id: str, after: int, limit: int) -> list[Step]:
         if limit < 1:
