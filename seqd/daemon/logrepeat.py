@@ -12,6 +12,7 @@ filter on the daemon's log handler, apart from what logs.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -49,6 +50,8 @@ class RepeatFilter(logging.Filter):
         self._clock = clock
         self._groups: dict[tuple[str, int, str], _Group] = {}
         self._next_flush = 0.0
+        self._lock = threading.Lock()
+        """Storage threads log too."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         if record.levelno < logging.WARNING or getattr(record, "seqd_repeats", False):
@@ -57,33 +60,39 @@ class RepeatFilter(logging.Filter):
         if now >= self._next_flush:
             self.flush(now)
         key = (record.name, record.levelno, str(record.msg))
-        group = self._groups.get(key)
-        if group is None:
-            if len(self._groups) < MAX_GROUPS:
-                self._groups[key] = _Group(start=now)
-            return True
-        if group.passed < self.burst:
-            group.passed += 1
-            return True
-        group.suppressed += 1
-        group.last = record
-        return False
+        with self._lock:
+            group = self._groups.get(key)
+            if group is None:
+                if len(self._groups) < MAX_GROUPS:
+                    self._groups[key] = _Group(start=now)
+                return True
+            if group.passed < self.burst:
+                group.passed += 1
+                return True
+            group.suppressed += 1
+            group.last = record
+            return False
 
     def flush(self, now: float | None = None, *, everything: bool = False) -> None:
         """Write the count of every group whose window is over (all, ``everything``),
         and forget those groups."""
         now = self._clock() if now is None else now
-        self._next_flush = now + min(1.0, self.window_s)
-        for key, group in list(self._groups.items()):
-            if not everything and now - group.start < self.window_s:
-                continue
-            del self._groups[key]
-            if group.suppressed and group.last is not None:
-                self._emit(_summary(group.last, group.suppressed, now - group.start))
+        summaries = []
+        with self._lock:
+            self._next_flush = now + min(1.0, self.window_s)
+            for key, group in list(self._groups.items()):
+                if not everything and now - group.start < self.window_s:
+                    continue
+                del self._groups[key]
+                if group.suppressed and group.last is not None:
+                    summaries.append(_summary(group.last, group.suppressed, now - group.start))
+        for summary in summaries:  # outside the lock: the handler calls filter() again
+            self._emit(summary)
 
     def pending(self) -> int:
         """Records counted but not yet reported."""
-        return sum(group.suppressed for group in self._groups.values())
+        with self._lock:
+            return sum(group.suppressed for group in self._groups.values())
 
 
 def _summary(last: logging.LogRecord, count: int, seconds: float) -> logging.LogRecord:
