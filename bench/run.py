@@ -24,6 +24,7 @@ from bench import (
     cli_cold,
     durable,
     events,
+    floods,
     flows,
     history,
     latency,
@@ -66,6 +67,7 @@ BENCHMARKS: dict[str, tuple[str, Benchmark]] = {
     "19": ("batches: runs.submit_many throughput", batches.run),
     "21": ("seqctl mcp: start-up and tool calls", mcp_calls.run),
     "22": ("the web dashboard: proxy call and page", web.run),
+    "23": ("an admin's ping during socket floods", floods.run),
 }
 DEFAULT_OUTPUT = report.ROOT / "docs" / "benchmarks.md"
 

@@ -196,6 +196,20 @@ def test_slow_detection_covers_slow_methods() -> None:
             assert d.is_slow(req(method, {"id": "abcdef0123"}).encode()), method
 
 
+def test_slow_detection_reads_the_decoded_request_not_the_text() -> None:
+    d = make()
+    wait = req("runs.wait", {"id": "abcdef0123"}).encode()
+    assert d.is_slow(wait.replace(b"runs.wait", b"runs\\u002ewait"))
+    assert d.is_slow(wait.replace(b"runs.wait", b"\\u0072uns.wait"))
+    assert not d.is_slow(req("runs.submit", {"task": "x", "input": {"wait": True}}).encode())
+    assert not d.is_slow(req("runs.submit", {"task": "x", "wait": "true"}).encode())
+    assert not d.is_slow(req("daemon.ping", {"note": "runs.wait"}).encode())
+    assert not d.is_slow(b'{"method": "runs.wait"')  # not JSON: answered at once
+    batch = b"[" + req("daemon.ping").encode() + b"," + wait + b",7]"
+    assert d.is_slow(batch)
+    assert not d.is_slow(b"[" + req("daemon.ping").encode() + b',"runs.wait"]')
+
+
 def test_batch_runs_in_order_even_when_a_request_waits() -> None:
     order: list[str] = []
 

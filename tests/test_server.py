@@ -165,24 +165,28 @@ def test_discover_matches_golden(daemon: Daemon) -> None:
     )
 
 
-def test_half_closed_client_still_gets_slow_answers(daemon: Daemon) -> None:
-    """``echo '{...}' | socat - UNIX-CONNECT:...`` closes its side right after sending."""
-    with raw(daemon) as s:
-        s.sendall(
-            b'{"jsonrpc":"2.0","id":1,"method":"runs.submit",'
-            b'"params":{"task":"hello","wait":true,"timeout_s":30}}\n'
-            b'{"jsonrpc":"2.0","id":2,"method":"tasks.list"}\n'
-        )
-        s.shutdown(socket.SHUT_WR)
-        data = b""
-        while True:
-            chunk = s.recv(65536)
-            if not chunk:
-                break
-            data += chunk
-    answers = {json.loads(line)["id"]: json.loads(line) for line in data.splitlines()}
-    assert answers[1]["result"]["status"] == "succeeded"
-    assert answers[2]["result"]["tasks"]
+def test_end_of_input_cancels_waits_and_answers_the_rest(daemon: Daemon) -> None:
+    """``echo '{...}' | socat - UNIX-CONNECT:...`` closes its side right after sending:
+    the requests already read are answered, a waiting one is cancelled (its run goes
+    on), then the daemon closes the connection (docs/protocol.md, "End of input")."""
+    with daemon.client() as c:
+        run = c.submit("slow", {"seconds": 60})
+        with raw(daemon) as s:
+            s.sendall(
+                b'{"jsonrpc":"2.0","id":1,"method":"runs.wait","params":{"id":"'
+                + run.id.encode()
+                + b'","timeout_s":120}}\n'
+                b'{"jsonrpc":"2.0","id":2,"method":"tasks.list"}\n'
+            )
+            s.shutdown(socket.SHUT_WR)
+            data = b""
+            while chunk := s.recv(65536):  # the daemon closes: recv returns b""
+                data += chunk
+        answers = {json.loads(line)["id"]: json.loads(line) for line in data.splitlines()}
+        assert list(answers) == [2] and answers[2]["result"]["tasks"]
+        assert c.get_run(run.id).status in ("queued", "running")
+        assert c.status().connections == 1  # only this client's
+        c.cancel(run.id)
 
 
 def test_absurdly_nested_line_gets_an_answer_and_the_connection_goes_on(

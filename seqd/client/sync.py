@@ -102,9 +102,13 @@ class Client(Methods, Session):
     # -- connection -------------------------------------------------------------------
 
     def connect(self) -> None:
-        """Open the connection now (calls do it by themselves when needed)."""
+        """Open the connection now (calls do it by themselves when needed); again
+        when the daemon closed it meanwhile (an idle connection is closed after
+        ``[limits] idle_timeout_s``): nothing was sent on it, so nothing is lost."""
         if self._sock is not None:
-            return
+            if not _closed_by_peer(self._sock):
+                return
+            self.close()
         sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
         sock.settimeout(self.timeout)
         try:
@@ -265,3 +269,17 @@ class Client(Methods, Session):
             if not buffer and chunk.find(b"\n") == len(chunk) - 1:
                 return chunk  # the usual reply: exactly one whole line, not copied
             buffer += chunk
+
+
+def _closed_by_peer(sock: _socket.socket) -> bool:
+    """Whether the daemon closed ``sock`` (end of stream waiting to be read)."""
+    timeout = sock.gettimeout()
+    sock.setblocking(False)
+    try:
+        return sock.recv(1, _socket.MSG_PEEK) == b""
+    except (BlockingIOError, InterruptedError):
+        return False
+    except OSError:
+        return True
+    finally:
+        sock.settimeout(timeout)

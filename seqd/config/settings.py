@@ -21,7 +21,7 @@ from seqd.config.secrets import HeaderValue
 from seqd.errors import ValidationFailed
 from seqd.model.durations import parse_duration
 from seqd.model.roles import Role
-from seqd.rpc.protocol import DEFAULT_MAX_LINE_BYTES
+from seqd.rpc.limits import WireLimits
 
 
 class ConfigError(Exception):
@@ -32,10 +32,9 @@ class Section(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     pass
 
 
-class Limits(Section, kw_only=True):
-    max_line_bytes: Annotated[int, Meta(ge=1024)] = DEFAULT_MAX_LINE_BYTES
-    """Longest JSON-RPC line accepted; longer gets an error and the connection closes."""
-    max_connections: Annotated[int, Meta(ge=1)] = 4096
+class Limits(WireLimits, forbid_unknown_fields=True, kw_only=True):
+    """``[limits]``; the keys about socket clients come from ``WireLimits``."""
+
     log_cap_bytes: Annotated[int, Meta(ge=1024)] = 10 * 1024 * 1024
     """Log bytes kept per run; past it lines are dropped and the overflow is noted."""
     max_input_bytes: Annotated[int, Meta(ge=1024)] = 1024 * 1024

@@ -196,8 +196,7 @@ class App:
         )
         self.server = Server(
             dispatcher,
-            max_line_bytes=cfg.limits.max_line_bytes,
-            max_connections=cfg.limits.max_connections,
+            limits=cfg.limits,
             role_of=self.access.roles.of_peer,
         )
         self.api.bind(dispatcher, self.access.roles.of_submitter, self.tokens.owner)

@@ -9,14 +9,18 @@ import os
 import resource
 import signal
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from seqd import __version__
 from seqd.config.secrets import RedactingFilter
 from seqd.config.settings import ConfigError, load_config
 from seqd.daemon import loopwatch
 from seqd.daemon.flags import flags_of, storage_flags
+from seqd.daemon.logrepeat import RepeatFilter
 from seqd.runtime.lifeline import not_dumpable
+
+if TYPE_CHECKING:
+    from seqd.daemon.app import App
 
 logger = logging.getLogger("seqd")
 
@@ -103,15 +107,31 @@ def raise_fd_limit() -> None:
 
 async def serve(flags: dict[str, Any], config_file: str | None) -> int:
     from seqd.daemon.app import App
-    from seqd.daemon.errors import StartupError
 
     config = load_config(flags, config_file=config_file)
     setup_logging(config.log_level)
     app = App(config)
+    repeats: list[RepeatFilter] = []
     for handler in logging.getLogger().handlers:
         handler.addFilter(RedactingFilter(app.secrets))  # no secret value in the log
+        repeats.append(RepeatFilter(handler.handle))  # a flood of one warning is counted
+        handler.addFilter(repeats[-1])
     loop = asyncio.get_running_loop()
-    watch = loopwatch.enable(loop, config.slow_callback_ms) if config.slow_callback_ms else None
+    flusher = loop.create_task(_flush_repeats(repeats))
+    try:
+        return await _run(app, config.slow_callback_ms)
+    finally:
+        flusher.cancel()
+        for repeat in repeats:
+            repeat.flush(everything=True)
+
+
+async def _run(app: App, slow_callback_ms: float) -> int:
+    """Start ``app``, serve until asked to stop, stop it: the exit status."""
+    from seqd.daemon.errors import StartupError
+
+    loop = asyncio.get_running_loop()
+    watch = loopwatch.enable(loop, slow_callback_ms) if slow_callback_ms else None
     loop.add_signal_handler(signal.SIGTERM, app.request_stop, "SIGTERM")
     loop.add_signal_handler(signal.SIGINT, app.request_stop, "SIGINT")
     loop.add_signal_handler(signal.SIGHUP, lambda: asyncio.ensure_future(app.reload()))
@@ -128,6 +148,14 @@ async def serve(flags: dict[str, Any], config_file: str | None) -> int:
         watch.armed = False
     await app.stop()
     return 0
+
+
+async def _flush_repeats(filters: list[RepeatFilter]) -> None:
+    """Report counted repeats once their window is over, even when the flood stopped."""
+    while True:
+        await asyncio.sleep(1.0)
+        for repeat in filters:
+            repeat.flush()
 
 
 def main(argv: list[str] | None = None) -> None:

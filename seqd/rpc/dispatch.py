@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import inspect
 import logging
-import re
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -31,6 +30,7 @@ from seqd.errors import (
 )
 from seqd.model.roles import Role, at_least
 from seqd.model.suggest import unknown
+from seqd.rpc import ordering
 from seqd.rpc.params import validation_details
 from seqd.rpc.protocol import METHODS, ErrorObject, MethodSpec, Request, Response
 from seqd.rpc.push import Push
@@ -68,9 +68,6 @@ _batch_decoder = msgspec.json.Decoder(list[msgspec.Raw])
 _any_decoder = msgspec.json.Decoder()
 _encoder = msgspec.json.Encoder()
 _EMPTY = b"{}"
-_SLOW = re.compile(
-    rb'"method"\s*:\s*"(?:runs\.(?:wait|cancel|prune)|tools\.call)"|"wait"\s*:\s*true'
-)
 
 
 def error_response(request_id: Any, exc: SeqdError) -> Response:
@@ -109,10 +106,11 @@ class Dispatcher:
         self._limiter = limiter
         self._observe = observe
 
-    def is_slow(self, line: bytes) -> bool:
-        """Cheap look at the raw line: may it wait long? Then it is served concurrently
-        instead of holding up the connection's other requests. Errs towards "no"."""
-        return _SLOW.search(line) is not None
+    @staticmethod
+    def is_slow(line: bytes) -> bool:
+        """May ``line`` wait long? Then it is served concurrently instead of holding up
+        the connection's other requests (``seqd.rpc.ordering``: from the decoded method)."""
+        return ordering.is_slow(line)
 
     def handle(self, line: bytes, caller: Caller) -> bytes | Awaitable[bytes | None] | None:
         """Answer one line: response bytes, None (notifications only), or an awaitable
@@ -165,6 +163,9 @@ class Dispatcher:
             except msgspec.ValidationError as exc:
                 message, details = validation_details(exc)
                 raise InvalidParams(f"invalid params: {message}", details) from None
+            except msgspec.DecodeError as exc:
+                # not JSON at all (invalid UTF-8 in a string): a parse error, not ours
+                raise ParseError(f"parse error in params: {exc}", {"field": "params"}) from None
             except RecursionError:
                 raise InvalidParams(
                     "invalid params: nested too deeply", {"field": None, "reason": "depth"}
