@@ -20,6 +20,15 @@ TEST_TASKS = Path(__file__).resolve().parent / "tasks"
 SEQCTL = [sys.executable, "-m", "seqd.cli"]
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Started in the background by a shell (``make test &``, some CI runners), the
+    suite inherits SIGINT ignored, and so would every ``seqctl`` it starts: the tests
+    that stop ``seqctl watch`` with Ctrl-C would wait forever. Python's own handler here
+    becomes the default action in the children, as on a terminal."""
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
 def copy_tasks(dest: Path, *sources: Path) -> None:
     dest.mkdir(parents=True, exist_ok=True)
     for src in sources:
