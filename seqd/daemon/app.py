@@ -22,6 +22,7 @@ from seqd.config.settings import Config, ConfigError
 from seqd.daemon import systemd
 from seqd.daemon.errors import StartupError
 from seqd.daemon.listener import Listener
+from seqd.daemon.nodes import node_info
 from seqd.engine import Engine
 from seqd.errors import ValidationFailed
 from seqd.events.bus import EventBus
@@ -181,7 +182,7 @@ class App:
         self.engine.tools = self.tools
         await self.catalog.reload_checks()  # flows check their tools; invalid tasks logged
         await self.host.startup(self.info())
-        await self.engine.recover()
+        await self.engine.recover(node_info(self.node, cfg.workers))
         try:
             await self.observe.start(self.storage, self.engine.submit, self._on_alert)
         except OSError as exc:

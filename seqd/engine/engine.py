@@ -15,7 +15,7 @@ import asyncio
 import logging
 import os
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from msgspec.structs import replace
@@ -25,6 +25,7 @@ from seqd.catalog.catalog import Catalog
 from seqd.config.settings import Config
 from seqd.errors import Conflict, NotFound, ShuttingDown
 from seqd.model.ids import IdGenerator
+from seqd.model.nodes import NodeInfo, Note
 from seqd.model.runs import Run, RunPage, RunQuery
 from seqd.model.scopes import submitter_scope
 from seqd.model.status import TERMINAL
@@ -32,16 +33,18 @@ from seqd.model.traces import TraceParent, trace_of
 from seqd.observe.custom import CustomMetrics
 from seqd.observe.runs import RunMetrics
 from seqd.plugins.host import PluginHost
-from seqd.plugins.storage import StorageBackend
+from seqd.plugins.storage import StorageBackend, shared_queue
 from seqd.tools.service import ToolService
 
 from .accepting import new_run
 from .cancellation import Cancellation
+from .cluster import ClusterLink
 from .execution import Executor
 from .job import ActiveJob
 from .queue import RunQueue
 from .recovery import recover
 from .retries import Retries
+from .slots import Slots
 from .suspension import Suspensions
 from .traces import run_caller, trace_of_new_run
 from .transitions import Transitions
@@ -50,7 +53,7 @@ from .validation import check_size
 logger = logging.getLogger(__name__)
 
 
-class Engine:
+class Engine(Slots):
     def __init__(
         self,
         *,
@@ -88,6 +91,9 @@ class Engine:
         self._executions: set[asyncio.Task[None]] = set()
         self.tools: ToolService | None = None
         """Set by the app once the tool service is up."""
+        shared = shared_queue(storage)
+        self.cluster = ClusterLink(self, shared) if shared is not None else None
+        """Set when the store is shared by several nodes: runs are claimed from it."""
         self.transitions = Transitions(storage, host, self._ended, metrics)
         self.metrics = self.transitions.metrics
         self.custom_metrics = custom_metrics
@@ -100,6 +106,8 @@ class Engine:
             ids=self.ids,
             limits=config.limits,
             access=access,
+            owns=self.cluster.owns if self.cluster is not None else None,
+            forward=self._forward,
         )
         self.executor = Executor(
             storage=storage,
@@ -117,8 +125,8 @@ class Engine:
         self.cancellation = Cancellation(
             storage=storage,
             transitions=self.transitions,
-            interrupt=self.executor.interrupt,
-            take_back=self._take_back,
+            interrupt=self._interrupt,
+            take_back=self.take_back,
             get=self.get,
             wait=self.wait,
             access=access,
@@ -200,13 +208,19 @@ class Engine:
             raise ShuttingDown("the daemon is shutting down; no new runs are accepted")
 
     def accepted(self, runs: list[Run]) -> None:
-        """Runs just stored as queued: they go in line, and what can start starts."""
+        """Runs just stored as queued: they go in line, and what can start starts.
+        With a shared store they are claimed instead, here or on another node."""
         for run in runs:
-            self.transitions.live[run.id] = run
             self.transitions.spans.created(run.id)
             self.transitions.emit(run, None)
-            self._enqueue(run)
-        self._schedule()
+            if self.cluster is None:
+                self.transitions.live[run.id] = run
+                self.enqueue(run)
+        if self.cluster is None:
+            self.schedule()
+        else:
+            self.cluster.kick()
+            self.cluster.tell(Note(kind="queued"))
 
     def trace_for(self, run_id: str) -> str | None:
         """The trace id of a queued or running run (what storage calls are made for)."""
@@ -257,81 +271,33 @@ class Engine:
             return await self.get(run_id)
 
     def _ended(self, final: Run) -> None:
-        """A run has ended (stored): wake whoever waits for it."""
+        """A run has ended (stored): wake whoever waits for it, here and elsewhere."""
+        self.woken(final)
+        if self.cluster is not None:
+            self.cluster.ended(final)
+
+    def woken(self, final: Run) -> None:
+        """Wake whoever waits here for the ended run ``final``."""
         future = self._done.pop(final.id, None)
         if future is not None and not future.done():
             future.set_result(final)
         self.suspensions.wakeups.ended(final.id)
 
-    # -- handing runs to slots -------------------------------------------------------
+    def waits_for(self, run_id: str) -> bool:
+        """Whether anything here waits for ``run_id`` to end."""
+        return run_id in self._done or run_id in self.suspensions.wakeups.on_run
 
-    def _saturated(self, task: str) -> bool:
-        entry = self.catalog.entries.get(task)
-        limit = entry.definition.concurrency if entry is not None else None
-        return limit is not None and self.per_task[task] >= limit
+    def _interrupt(self, run_id: str, kind: str, message: str) -> None:
+        """Cancel the execution of ``run_id``, here or on the node that runs it."""
+        if run_id in self.active or self.cluster is None:
+            self.executor.interrupt(run_id, kind, message)
+        else:
+            self.cluster.tell(Note(kind="cancel", run_id=run_id, text=message))
 
-    def _holds_worker(self, task: str) -> bool:
-        entry = self.catalog.entries.get(task)
-        if entry is None or entry.source is None:
-            return True
-        task_type = self.host.task_types.get(entry.source.type)
-        return bool(getattr(task_type, "uses_worker", True))
-
-    def _enqueue(self, run: Run) -> None:
-        queue = self.queue if self._holds_worker(run.task) else self.free_queue
-        queue.push(run.id, run.task, run.priority)
-
-    def _hand_off(self, run: Run) -> None:
-        """Put a queued run in line and start what can start."""
-        self._enqueue(run)
-        self._schedule()
-
-    def _take_back(self, run_id: str) -> None:
-        """A queued run leaves the line (and its retry back-off)."""
-        self.queue.remove(run_id)
-        self.free_queue.remove(run_id)
-        self.retries.forget(run_id)
-
-    def _schedule(self) -> None:
-        while self.dispatching:
-            item = self.free_queue.pop(self._saturated)
-            if item is None:
-                break
-            self._launch(*item, holds_worker=False)
-        while self.dispatching and len(self._holding) < self.max_workers:
-            item = self.queue.pop(self._saturated)
-            if item is None:
-                return
-            self._launch(*item, holds_worker=True)
-
-    def _launch(self, run_id: str, task: str, *, holds_worker: bool) -> None:
-        run = self.transitions.live.get(run_id)
-        if run is None or run.status != "queued":
-            return
-        self.active[run_id] = None
-        if holds_worker:
-            self._holding.add(run_id)
-        self.per_task[task] += 1
-        execution = asyncio.get_running_loop().create_task(self._execute(run))
-        self._executions.add(execution)
-        execution.add_done_callback(self._executions.discard)
-
-    async def _execute(self, run: Run) -> None:
-        """One slot's life: the run's execution, then the slot goes to the next run."""
-        try:
-            await self.executor.execute(run)
-        except Exception as exc:
-            logger.exception("run %s: engine failure", run.id)
-            await self.executor.fail(run.id, exc)
-        finally:
-            self.active.pop(run.id, None)
-            self._holding.discard(run.id)
-            self.per_task[run.task] -= 1
-            if self.per_task[run.task] <= 0:
-                del self.per_task[run.task]
-            self.queue.release(run.task)
-            self.free_queue.release(run.task)
-            self._schedule()
+    def _forward(self, run_id: str, name: str) -> None:
+        """A signal for a run held by another node: that node delivers it."""
+        if self.cluster is not None:
+            self.cluster.tell(Note(kind="signal", run_id=run_id, text=name))
 
     # -- what runs ask of the engine (``JobHost``) ---------------------------------------
 
@@ -378,22 +344,33 @@ class Engine:
 
     # -- start and stop ---------------------------------------------------------------
 
-    async def recover(self) -> int:
-        """Put back in line every run an earlier daemon accepted and did not finish.
+    async def recover(self, node: NodeInfo | None = None) -> int:
+        """Put back in line every run an earlier daemon accepted and did not finish;
+        with a shared store, join it as ``node``: the runs of dead nodes (this one's
+        earlier life among them) are taken over, and queued runs claimed.
         First the stored runs are counted by status, once: from then on every change
         moves the counts (``metrics.counts``), whatever the size of the history."""
         self.metrics.load(await self.storage.count_by_status())
+        if self.cluster is None:
+            await self.recover_runs(await self.storage.unfinished_runs())
+        else:
+            assert node is not None, "a shared store needs the node's description"
+            await self.cluster.start(node)
+        return len(self.transitions.live)
+
+    async def recover_runs(self, runs: Sequence[Run]) -> None:
+        """The recovery of a restart (``recovery``), for ``runs`` left unfinished."""
         grace = float(self.config.task_types.get("shell", {}).get("kill_grace_s", 5.0))
         await recover(
+            runs,
             storage=self.storage,
             transitions=self.transitions,
-            enqueue=self._enqueue,
+            enqueue=self.enqueue,
             watch=self.suspensions.watch,
             work_root=self.work_root,
             grace_s=grace,
         )
-        self._schedule()
-        return len(self.transitions.live)
+        self.schedule()
 
     async def shutdown(self, grace_s: float) -> None:
         """Stop taking work; let running runs finish for ``grace_s``; interrupt the rest
@@ -424,3 +401,5 @@ class Engine:
                     )
                 await asyncio.wait(still, timeout=60)
         await self.transitions.spans.stop(grace_s)
+        if self.cluster is not None:
+            await self.cluster.stop()
