@@ -115,4 +115,6 @@ class Slots:
             self.free_queue.release(run.task)
             self.schedule()
             if self.cluster is not None:
+                if not self.cluster.owns(run.id):  # taken over meanwhile: not ours to show
+                    self.transitions.live.pop(run.id, None)
                 self.cluster.kick()

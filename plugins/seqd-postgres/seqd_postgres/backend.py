@@ -28,7 +28,6 @@ from typing import Any, TypeVar
 
 import psycopg
 from psycopg import errors as pgerrors
-from psycopg_pool import PoolClosed, PoolTimeout, TooManyRequests
 
 from seqd.errors import Conflict, StorageUnavailable
 from seqd.model.retention import PruneBatch, PruneQuery
@@ -45,9 +44,9 @@ from seqd_postgres import queries as q
 from seqd_postgres.claim import StoreClaim
 from seqd_postgres.cluster import Cluster
 from seqd_postgres.connections import Conn, Connections
-from seqd_postgres.faults import LABEL, connection_lost, translate
+from seqd_postgres.faults import LABEL, connection_lost, never_sent, translate
 from seqd_postgres.options import PostgresOptions, redact_dsn
-from seqd_postgres.records import Records
+from seqd_postgres.records import UNSURE_FOR_S, Records
 from seqd_postgres.schema import migrate
 from seqd_postgres.writer import Writer
 
@@ -56,8 +55,6 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 _CLIENT_SLACK_S = 5.0
-_UNSURE_FOR_S = 60.0
-"""How long a create whose commit went unanswered is tried again before giving up."""
 
 
 class _RolledBack(Exception):
@@ -263,14 +260,13 @@ class PostgresBackend(Records):
         answers: the id makes the insert idempotent, so the outcome is known before
         the caller hears of it (never a run stored but reported failed)."""
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + _UNSURE_FOR_S
+        deadline = loop.time() + UNSURE_FOR_S
         unsure = False
         while True:
             try:
                 return await self._write(q.INSERT_RUN, params, value=True), unsure
             except StorageUnavailable as exc:
-                never_sent = isinstance(exc.__cause__, PoolTimeout | TooManyRequests | PoolClosed)
-                if never_sent or loop.time() > deadline or self._closing:
+                if never_sent(exc) or loop.time() > deadline or self._closing:
                     raise
                 unsure = True
                 logger.warning("a run's insert went unanswered; trying again to learn its fate")

@@ -98,3 +98,10 @@ def is_stale(conn: AsyncConnection[TupleRow]) -> bool:
     poller = select.poll()
     poller.register(fd, select.POLLIN | select.POLLERR | select.POLLHUP)
     return bool(poller.poll(0))
+
+
+def never_sent(error: BaseException) -> bool:
+    """Whether a failed write (a ``StorageUnavailable`` from the backend) surely did
+    nothing: no connection was had in time, so it never reached the server. Any other
+    failure leaves its outcome unknown (a commit may have happened unanswered)."""
+    return isinstance(error.__cause__, PoolTimeout | TooManyRequests | PoolClosed)

@@ -100,6 +100,7 @@ APPEND_STEPS_FENCED = _numbered_append(
     "step_seqs", "steps", ("data",), "%(data)s::text[]", fenced=True
 )
 LAST_STEP = "SELECT last_seq FROM step_seqs WHERE run_id = %s"
+STEPS_TAIL = "SELECT seq, data FROM steps WHERE run_id = %s ORDER BY seq DESC LIMIT %s"
 READ_STEPS = "SELECT seq, data FROM steps WHERE run_id = %s AND seq > %s ORDER BY seq LIMIT %s"
 
 

@@ -7,9 +7,12 @@ lost the run to another cannot add to its record.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import Sequence
 from typing import Any
 
+from seqd.errors import StorageUnavailable
 from seqd.model.alerts import AlertEvent, NewAlertEvent
 from seqd.model.runs import KVEntry, LogLine, NewLogLine, NewStep, Step
 from seqd.model.schedules import Schedule
@@ -24,8 +27,12 @@ from seqd.plugins.storage_kit.records import (
 )
 from seqd_postgres import queries as q
 from seqd_postgres.cluster import Cluster
+from seqd_postgres.faults import never_sent
 
 _ALERTS = AlertStatements("%s")
+UNSURE_FOR_S = 60.0
+"""How long a write whose commit went unanswered goes on asking the server about it."""
+logger = logging.getLogger(__name__)
 
 
 class Records:
@@ -80,8 +87,37 @@ class Records:
     async def append_steps(self, run_id: str, steps: Sequence[NewStep]) -> int:
         if not steps:
             return int(await self._fetch_one(q.LAST_STEP, (run_id,)) or 0)
-        params = {"run": run_id, "n": len(steps), "data": [q.step_data(s) for s in steps]}
-        return await self._append(run_id, q.APPEND_STEPS, q.APPEND_STEPS_FENCED, params)
+        data = [q.step_data(s) for s in steps]
+        params = {"run": run_id, "n": len(steps), "data": data}
+        try:
+            return await self._append(run_id, q.APPEND_STEPS, q.APPEND_STEPS_FENCED, params)
+        except StorageUnavailable as exc:
+            if never_sent(exc):
+                raise
+            landed = await self._landed(run_id, data)
+            if landed is None:
+                raise
+            return landed
+
+    async def _landed(self, run_id: str, data: list[str]) -> int | None:
+        """After an append whose commit went unanswered: its last seq if it committed
+        (the journal ends with exactly these entries, timestamps and keys included),
+        else None, so that the caller's retry cannot journal a step twice. Asked until
+        the server answers, for a while."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + UNSURE_FOR_S
+        while True:
+            try:
+                rows = await self._fetch_all(q.STEPS_TAIL, (run_id, len(data)))
+                break
+            except StorageUnavailable:
+                if loop.time() > deadline:
+                    return None
+                await asyncio.sleep(0.2)
+        if [row[1] for row in reversed(rows)] != data:
+            return None
+        logger.info("run %s: a journal append went unanswered but had committed", run_id)
+        return int(rows[0][0])
 
     async def read_steps(self, run_id: str, after: int, limit: int) -> list[Step]:
         if limit < 1:
