@@ -76,7 +76,9 @@ class StorageBackend(Protocol):
         holds it. The claim lasts until ``close`` or the end of the process, however
         it ends: it must be something the OS or the server drops with the process (a
         ``flock``ed file, a database session lock), never a lease a crash leaves
-        behind. A process that opens without claiming (``seqd export``) only reads."""
+        behind. A process that opens without claiming (``seqd export``) only reads.
+        A store shared by nodes (``SharedQueue``) claims nothing here: each run is held
+        by one node instead, under a lease."""
 
     async def open(self) -> None:
         """Create or migrate the schema and get ready; called once before any other

@@ -102,6 +102,8 @@ def is_stale(conn: AsyncConnection[TupleRow]) -> bool:
 
 def never_sent(error: BaseException) -> bool:
     """Whether a failed write (a ``StorageUnavailable`` from the backend) surely did
-    nothing: no connection was had in time, so it never reached the server. Any other
-    failure leaves its outcome unknown (a commit may have happened unanswered)."""
-    return isinstance(error.__cause__, PoolTimeout | TooManyRequests | PoolClosed)
+    nothing: refused before it was sent (the backend is closed, the store held by
+    another daemon: no cause), or no connection was had in time. Any other failure
+    leaves its outcome unknown (a commit may have happened unanswered)."""
+    cause = error.__cause__
+    return cause is None or isinstance(cause, PoolTimeout | TooManyRequests | PoolClosed)
