@@ -1,5 +1,5 @@
-"""One daemon per schema on PostgreSQL (``cluster = false``): a second daemon is refused at once and changes
-nothing; a claim whose session dies is taken again, or — if another daemon took the
+"""One daemon per schema on PostgreSQL (``cluster = false``): a second daemon is
+refused at once and changes nothing; a claim whose session dies is taken again, or — if another daemon took the
 store meanwhile — the backend refuses every call rather than share the store.
 
 Sessions are ended with ``pg_terminate_backend`` on this test's own sessions only: the
