@@ -1,6 +1,7 @@
 """One daemon per schema on PostgreSQL (``cluster = false``): a second daemon is
-refused at once and changes nothing; a claim whose session dies is taken again, or — if another daemon took the
-store meanwhile — the backend refuses every call rather than share the store.
+refused at once and changes nothing; a claim whose session dies is taken again, or —
+if another daemon took the store meanwhile — the backend refuses every call rather
+than share the store.
 
 Sessions are ended with ``pg_terminate_backend`` on this test's own sessions only: the
 shared server itself is never stopped or reconfigured.
