@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from seqd.api import (
     daemon,
     events,
+    nodes,
     observe,
     plugins,
     retention,
@@ -31,7 +32,8 @@ if TYPE_CHECKING:
 def build(app: Daemon) -> dict[str, Handler]:
     table: dict[str, Handler] = {}
     for module in (
-        daemon, plugins, tasks, runs, retention, traces, tools, schedules, observe, rpc, events,
+        daemon, plugins, nodes, tasks, runs, retention, traces, tools, schedules, observe, rpc,
+        events,
     ):  # fmt: skip
         table.update(module.handlers(app))
     return table

@@ -257,6 +257,8 @@ class SharedQueue(Protocol):
 
     node_id: str
     lease_s: float
+    nodes_alive: int
+    """Nodes whose lease runs, as of this node's last heartbeat."""
 
     async def join(self, info: NodeInfo, on_note: Callable[[Note], None]) -> None:
         """Register this node, start its heartbeat, and hand every note heard (from

@@ -70,6 +70,8 @@ class Cluster:
         self.node_id = ""
         self.lease_s = lease_s
         self.held: dict[str, int] = {}
+        self.nodes_alive = 1
+        """Nodes whose lease runs, as of the last heartbeat."""
         self._read = read
         self._write = write
         self._info: NodeInfo | None = None
@@ -130,7 +132,7 @@ class Cluster:
             except Exception as exc:  # an outage: fencing keeps the runs safe meanwhile
                 logger.warning("heartbeat of node %s failed: %s", self.node_id, exc)
                 continue
-            mine, dead = int(row[0]), int(row[1])
+            mine, dead, self.nodes_alive = int(row[0]), int(row[1]), int(row[2])
             if not mine:
                 await self._lost()
             if dead:

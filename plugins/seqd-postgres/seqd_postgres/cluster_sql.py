@@ -15,13 +15,15 @@ JOIN = (
     " VALUES (%s, %s, now(), now() + make_interval(secs => %s))"
 )
 # The heartbeat renews this node's lease; no row means it was taken over (deleted).
-# It also says how many other nodes' leases have run out, so that someone takes them.
+# It also says how many other nodes' leases have run out, so that someone takes them,
+# and how many nodes are alive (``daemon.status``).
 HEARTBEAT = """
 WITH mine AS (
     UPDATE nodes SET heartbeat_at = now(), expires_at = now() + make_interval(secs => %s)
     WHERE id = %s RETURNING id
 )
-SELECT (SELECT count(*) FROM mine), (SELECT count(*) FROM nodes WHERE expires_at < now())
+SELECT (SELECT count(*) FROM mine), (SELECT count(*) FROM nodes WHERE expires_at < now()),
+       (SELECT count(*) FROM nodes WHERE expires_at >= now())
 """
 NODE_ROWS = "SELECT id, data FROM nodes"
 EXPIRE = "UPDATE nodes SET expires_at = now() - interval '1 second' WHERE id = ANY(%s::text[])"

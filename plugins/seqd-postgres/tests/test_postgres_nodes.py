@@ -252,6 +252,16 @@ def test_cancel_wait_and_phantom_runs_from_any_node(nodes: Nodes, pg_make: PgMak
     a.start()
     b.start()
     with Client(a.socket, timeout=60) as ca, Client(b.socket, timeout=60) as cb:
+        listed = cb.nodes()
+        assert listed.shared and len(listed.nodes) == 2
+        assert {n.info.name for n in listed.nodes} == {"n0", "n1"}
+        assert all(n.alive and n.info.workers == 4 for n in listed.nodes)
+        assert listed.node_id in {n.info.id for n in listed.nodes}
+        shown = a.seqctl("nodes")
+        assert shown.returncode == 0 and "(this one)" in shown.stdout, shown.stderr
+        assert "n1-" in shown.stdout
+        status = a.seqctl("status")
+        assert "cluster" in status.stdout and "this one is n0-" in status.stdout, status.stdout
         held = ca.submit("hold", {})
         nodes.wait_for(lambda: cb.get_run(held.id).status == "running", 30, "hold to start")
         where = cb.get_run(held.id).node

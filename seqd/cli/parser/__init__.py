@@ -60,6 +60,7 @@ _NOUNS: dict[str, tuple[str, str]] = {
     "watch": ("parser.live", "add_watch"),
     "top": ("parser.live", "add_top"),
     "plugins": ("parser.daemon", "add_plugins"),
+    "nodes": ("parser.daemon", "add_nodes"),
     "metrics": ("parser.observe", "add_metrics"),
     "alerts": ("parser.observe", "add_alerts"),
     "daemon": ("parser.daemon", "add_daemon"),
