@@ -22,6 +22,7 @@ from bench import (
     bigoutput,
     calibrate,
     cli_cold,
+    cluster,
     durable,
     events,
     flows,
@@ -62,6 +63,7 @@ BENCHMARKS: dict[str, tuple[str, Benchmark]] = {
     "17": ("the cost of counting (metrics on vs off)", metrics_cost.run),
     "18": ("log line → subscriber, idle daemon", events.run),
     "19": ("batches: runs.submit_many throughput", batches.run),
+    "20": ("multi-node on PostgreSQL", cluster.run),
 }
 DEFAULT_OUTPUT = report.ROOT / "docs" / "benchmarks.md"
 

@@ -95,9 +95,9 @@ class ClusterLink:
             taken = await self.shared.take_over()
             if taken:
                 await engine.recover_runs(taken)
-        # Claim ahead by one round of slots: a run ending here starts the next at once,
-        # without waiting for a claim's round trip.
-        room = 2 * engine.max_workers - len(engine.active) - len(engine.queue)
+        # Only for free worker slots: a run claimed here while another node is idle
+        # would wait for nothing. Flows hold no slot and are claimed along.
+        room = engine.max_workers - len(engine.holding) - len(engine.queue)
         if room > 0:
             runs = await self.shared.claim(room, self._limits())
             if runs:
@@ -168,7 +168,8 @@ class ClusterLink:
     async def _run_note(self, note: Note) -> None:
         engine = self.engine
         if note.kind == "ended":
-            self.kick()  # a slot (or a task's place under its limit) came free
+            if note.text in self._limits():
+                self.kick()  # a place under the task's cluster-wide limit came free
             await self.ended_elsewhere(note.run_id)
         elif note.kind == "signal" and self.owns(note.run_id):
             await engine.suspensions.deliver(note.run_id, note.text)
@@ -191,4 +192,4 @@ class ClusterLink:
         """A run ended here: its lease is let go, and the nodes waiting for it hear."""
         self.shared.release(final.id)
         if final.status in TERMINAL:
-            self.tell(Note(kind="ended", run_id=final.id))
+            self.tell(Note(kind="ended", run_id=final.id, text=final.task))

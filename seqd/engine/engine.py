@@ -81,7 +81,7 @@ class Engine(Slots):
         self.free_queue = RunQueue()
         """Runs of task types that hold no worker (flows): they only coordinate child
         runs, so they start at once — never behind the runs they wait for."""
-        self._holding: set[str] = set()
+        self.holding: set[str] = set()
         """Runs holding one of the ``max_workers`` slots."""
         self.active: dict[str, ActiveJob | None] = {}
         self.per_task: Counter[str] = Counter()
@@ -135,9 +135,9 @@ class Engine(Slots):
     def stats(self) -> dict[str, int]:
         return {
             "max": self.max_workers,
-            "busy": len(self._holding),
+            "busy": len(self.holding),
             "queued": len(self.queue),
-            "coordinating": len(self.active) - len(self._holding),
+            "coordinating": len(self.active) - len(self.holding),
         }
 
     # -- accepting -------------------------------------------------------------------
@@ -381,7 +381,7 @@ class Engine(Slots):
         self.suspensions.stop()
         self.retries.stop()
         for run_id in list(self.active):
-            if run_id not in self._holding:
+            if run_id not in self.holding:
                 # Coordinators (flows) stop at once; their children finish in the grace
                 # period and the flow picks up their results from the journal next time.
                 self.executor.interrupt(

@@ -37,7 +37,7 @@ class Slots:
     max_workers: int
     queue: RunQueue
     free_queue: RunQueue
-    _holding: set[str]
+    holding: set[str]
     active: dict[str, ActiveJob | None]
     per_task: Counter[str]
     dispatching: bool
@@ -80,7 +80,7 @@ class Slots:
             if item is None:
                 break
             self._launch(*item, holds_worker=False)
-        while self.dispatching and len(self._holding) < self.max_workers:
+        while self.dispatching and len(self.holding) < self.max_workers:
             item = self.queue.pop(self._saturated)
             if item is None:
                 return
@@ -92,7 +92,7 @@ class Slots:
             return
         self.active[run_id] = None
         if holds_worker:
-            self._holding.add(run_id)
+            self.holding.add(run_id)
         self.per_task[task] += 1
         execution = asyncio.get_running_loop().create_task(self._execute(run))
         self._executions.add(execution)
@@ -107,7 +107,7 @@ class Slots:
             await self.executor.fail(run.id, exc)
         finally:
             self.active.pop(run.id, None)
-            self._holding.discard(run.id)
+            self.holding.discard(run.id)
             self.per_task[run.task] -= 1
             if self.per_task[run.task] <= 0:
                 del self.per_task[run.task]
