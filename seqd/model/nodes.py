@@ -44,9 +44,10 @@ NoteKind = Literal["queued", "ended", "cancel", "signal", "dead", "lost"]
 class Note(Model, kw_only=True):
     """A message between the nodes of one store (``LISTEN``/``NOTIFY``), or from a
     node's own lease keeping: ``queued`` (runs are waiting to be claimed), ``ended``
-    (``run_id`` has finished; ``text`` is its task), ``cancel`` / ``signal`` (``run_id`` is to be cancelled,
-    or got signal ``text``, wherever it runs), ``dead`` (a node's lease ran out: take
-    its runs over), ``lost`` (this node's own leases were taken over)."""
+    (``run_id`` has finished; ``text`` is its task), ``cancel`` / ``signal``
+    (``run_id`` is to be cancelled, or got signal ``text``, wherever it runs),
+    ``dead`` (a node's lease ran out: take its runs over), ``lost`` (this node's own
+    leases were taken over)."""
 
     kind: NoteKind
     run_id: str = ""
