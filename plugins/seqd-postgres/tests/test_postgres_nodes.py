@@ -317,3 +317,22 @@ def test_a_create_whose_commit_went_unanswered_is_resolved_before_answering(
     assert position > 0, "reported as created: the commit happened"
     assert copies == 1
     assert stored.status == "queued"
+
+
+def test_a_schedule_fires_once_per_time_with_two_nodes(nodes: Nodes) -> None:
+    """Both nodes' schedulers see the schedule; each nominal time makes one run (its
+    idempotency key is the schedule and the time), wherever it then runs."""
+    a, b = nodes.daemons[0], nodes.daemons[1]
+    a.start()
+    b.start()
+    with Client(a.socket, timeout=60) as c:
+        c.create_schedule(
+            "tick", "tally", every="1s", input={"counter": str(nodes.counter)}, overlap="allow"
+        )
+    nodes.wait_for(
+        lambda: nodes.query("SELECT count(*) FROM runs WHERE schedule = 'tick'")[0][0] >= 5,
+        30,
+        "five fires",
+    )
+    times = [r[0] for r in nodes.query("SELECT data::json ->> 'scheduled_for' FROM runs")]
+    assert len(times) == len(set(times)), "a fire was doubled"
