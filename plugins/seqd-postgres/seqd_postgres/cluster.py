@@ -176,7 +176,7 @@ class Cluster:
 
     async def _claim_task(self, conn: Conn, task: str, most: int) -> list[tuple[Any, ...]]:
         async with conn.transaction():
-            await conn.execute(c.TASK_LOCK, (0x5E9E, task))
+            await conn.execute(c.TASK_LOCK, (c.TASK_LOCK_CLASS, task))
             held = await (await conn.execute(c.TASK_HELD, (task,))).fetchone()
             room = most - int(held[0] if held else 0)
             if room <= 0:

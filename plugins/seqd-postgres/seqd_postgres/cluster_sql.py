@@ -45,6 +45,8 @@ RETURNING data, lease_epoch
 """
 # A task with a concurrency limit is claimed under a transaction lock of its own, after
 # counting what the cluster holds of it: two nodes cannot both take the last place.
+TASK_LOCK_CLASS = 0x5E9F
+"""First key of the per-task lock (0x5E9D: migrations, 0x5E9E: the exclusive claim)."""
 TASK_LOCK = "SELECT pg_advisory_xact_lock(%s, hashtext(%s))"
 TASK_HELD = (
     "SELECT count(*) FROM runs WHERE task = %s AND lease_node IS NOT NULL"
