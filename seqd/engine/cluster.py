@@ -49,6 +49,7 @@ class ClusterLink:
         return self.shared.holds(run_id)
 
     async def start(self, info: NodeInfo) -> None:
+        self.shared.offer(self._room_for)
         await self.shared.join(info, self.on_note)
         await self._round()  # before serving: take over and claim once
         self._task = asyncio.get_running_loop().create_task(self._loop(), name="seqd-claims")
@@ -95,15 +96,23 @@ class ClusterLink:
             taken = await self.shared.take_over()
             if taken:
                 await engine.recover_runs(taken)
-        # Only for free worker slots: a run claimed here while another node is idle
-        # would wait for nothing. Flows hold no slot and are claimed along.
-        room = engine.max_workers - len(engine.holding) - len(engine.queue)
+        room = self._room()
         if room > 0:
             runs = await self.shared.claim(room, self._limits())
             if runs:
                 self._adopt(runs)
             if len(runs) == room:
                 self._wake.set()  # there may be more waiting
+
+    def _room_for(self, task: str) -> int:
+        """Room for a new run of ``task`` to be held here at once: none for a task with
+        a concurrency limit (it is claimed under the cluster-wide count)."""
+        return 0 if task in self._limits() else self._room()
+
+    def _room(self) -> int:
+        """Free worker slots: claims are made for them only (a run claimed here while
+        another node is idle would wait for nothing). Flows hold no slot."""
+        return self.engine.max_workers - len(self.engine.holding) - len(self.engine.queue)
 
     def _limits(self) -> dict[str, int]:
         """Tasks with a concurrency limit: it holds across the cluster."""

@@ -15,10 +15,8 @@ import asyncio
 import logging
 import os
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
-
-from msgspec.structs import replace
 
 from seqd.access.policy import Policy, Principal
 from seqd.catalog.catalog import Catalog
@@ -44,16 +42,17 @@ from .job import ActiveJob
 from .queue import RunQueue
 from .recovery import recover
 from .retries import Retries
+from .services import JobServices
 from .slots import Slots
 from .suspension import Suspensions
-from .traces import run_caller, trace_of_new_run
+from .traces import trace_of_new_run
 from .transitions import Transitions
 from .validation import check_size
 
 logger = logging.getLogger(__name__)
 
 
-class Engine(Slots):
+class Engine(Slots, JobServices):
     def __init__(
         self,
         *,
@@ -210,15 +209,17 @@ class Engine(Slots):
     def accepted(self, runs: list[Run]) -> None:
         """Runs just stored as queued: they go in line, and what can start starts.
         With a shared store they are claimed instead, here or on another node."""
+        unheld = 0
         for run in runs:
             self.transitions.spans.created(run.id)
             self.transitions.emit(run, None)
-            if self.cluster is None:
+            if self.cluster is None or self.cluster.shared.take_fresh(run.id):
                 self.transitions.live[run.id] = run
                 self.enqueue(run)
-        if self.cluster is None:
-            self.schedule()
-        else:
+            else:
+                unheld += 1
+        self.schedule()
+        if self.cluster is not None and unheld:
             self.cluster.kick()
             self.cluster.tell(Note(kind="queued"))
 
@@ -298,43 +299,6 @@ class Engine(Slots):
         """A signal for a run held by another node: that node delivers it."""
         if self.cluster is not None:
             self.cluster.tell(Note(kind="signal", run_id=run_id, text=name))
-
-    # -- what runs ask of the engine (``JobHost``) ---------------------------------------
-
-    def journaled(self, run_id: str) -> None:
-        self.transitions.spans.journaled(run_id)
-
-    def note_pid(self, run_id: str, pid: int | None) -> None:
-        # Shown by runs.get while the run lives; not written to storage: after a crash
-        # the run's processes are found by the SEQD_RUN_ID in their environment.
-        live = self.transitions.live
-        current = live.get(run_id)
-        if current is not None and current.status == "running":
-            live[run_id] = replace(current, pid=pid)
-
-    async def call_tool(
-        self,
-        run: Run,
-        name: str,
-        params: dict[str, Any],
-        log: Callable[[str, str], None],
-        key: str | None = None,
-    ) -> Any:
-        """A tool called by a run (a flow state, ``ctx.tool``): the run's scopes, rate
-        limits and trace event apply; its log lines go to the run's log. The call is a
-        span of the run's trace, under the operation ``key`` (else the run)."""
-        if self.tools is None:
-            raise ShuttingDown("tools are not available yet")
-        role = await self.access.roles.of_submitter(run.submitted_by)
-        caller = run_caller(run, key, role)
-        return await self.tools.call(name, params, caller, log=log)
-
-    def record_metric(self, run: Run, name: Any, value: Any, kind: Any, labels: Any) -> str | None:
-        """A task metric of ``run`` (``ctx.metric``, ``::metric``); why it was dropped,
-        or None. Not journaled: a metric is not part of what a replay reproduces."""
-        if self.custom_metrics is None:
-            return "metrics are off (metrics.enabled = false)"
-        return self.custom_metrics.record(run.task, name, value, kind, labels)
 
     async def cancel(self, run_id: str, reason: str | None, who: Principal) -> Run:
         return await self.cancellation.cancel(run_id, reason, who)

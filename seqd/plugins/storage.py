@@ -269,6 +269,21 @@ class SharedQueue(Protocol):
         node's lease now (its unfinished runs are taken over at once, not after
         ``lease_s``)."""
 
+    def offer(self, room: Callable[[str], int]) -> None:
+        """``room(task)``: how many runs of ``task`` this node could start now. While
+        there is room, a run this node creates is stored held by it (no claim, no
+        note): the engine then ``take_fresh``es it."""
+
+    def wants_new(self, task: str) -> bool:
+        """Whether a run of ``task`` created now is to be held by this node (the
+        backend asks)."""
+
+    def fresh(self, run_id: str) -> None:
+        """The backend stored ``run_id`` held by this node."""
+
+    def take_fresh(self, run_id: str) -> bool:
+        """Whether ``run_id`` was just created held by this node (once per run)."""
+
     async def claim(self, limit: int, limits: Mapping[str, int]) -> list[Run]:
         """Hold at most ``limit`` queued runs that no node holds, oldest first; of a task
         in ``limits`` only as many as leave fewer than its limit held cluster-wide."""

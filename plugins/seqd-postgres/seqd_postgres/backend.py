@@ -231,9 +231,14 @@ class PostgresBackend(Records):
     async def create_run(self, run: Run) -> tuple[Run, int]:
         check_run_key(run)
         params = sql.run_row(run)
+        query = q.INSERT_RUN
+        if self.shared is not None and self.shared.wants_new(run.task):
+            query, params = q.INSERT_RUN_HELD, (*params, self.shared.node_id)
         for _ in range(3):
-            position, unsure = await self._insert(params)
+            position, unsure = await self._insert(query, params)
             if position is not None:
+                if query is q.INSERT_RUN_HELD and self.shared is not None:
+                    self.shared.fresh(run.id)
                 return run, int(position)
             if unsure:  # the lost commit happened: the run is stored, and it is ours
                 stored = await self._fetch_all(q.RUN_POSITION, (run.id,))
@@ -253,7 +258,7 @@ class PostgresBackend(Records):
             {"idempotency_key": run.idempotency_key},
         )
 
-    async def _insert(self, params: tuple[Any, ...]) -> tuple[int | None, bool]:
+    async def _insert(self, query: str, params: tuple[Any, ...]) -> tuple[int | None, bool]:
         """Insert a run: its position, or None if its id or key is taken; and whether
         an earlier try went unanswered. A try whose commit was not confirmed (the
         connection broke, the answer timed out) is tried again until the server
@@ -264,7 +269,7 @@ class PostgresBackend(Records):
         unsure = False
         while True:
             try:
-                return await self._write(q.INSERT_RUN, params, value=True), unsure
+                return await self._write(query, params, value=True), unsure
             except StorageUnavailable as exc:
                 if never_sent(exc) or loop.time() > deadline or self._closing:
                     raise

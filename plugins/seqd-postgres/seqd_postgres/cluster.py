@@ -78,6 +78,9 @@ class Cluster:
         self._on_note: Callable[[Note], None] = lambda _note: None
         self._tasks: list[asyncio.Task[None]] = []
         self._unsure = False
+        self._room: Callable[[str], int] = lambda _task: 0
+        self._fresh: set[str] = set()
+        """Runs inserted held by this node that its engine has not taken yet."""
         """A claim or takeover failed without an answer: it may have committed, so runs
         may be held here unknown to this node (``take_over`` finds them)."""
 
@@ -212,6 +215,23 @@ class Cluster:
             self.held[run.id] = int(epoch)
             runs.append(run)
         return sorted(runs, key=lambda run: run.id)
+
+    def offer(self, room: Callable[[str], int]) -> None:
+        self._room = room
+
+    def wants_new(self, task: str) -> bool:
+        return self._room(task) - len(self._fresh) > 0
+
+    def fresh(self, run_id: str) -> None:
+        """``run_id`` was inserted held by this node, under epoch 1."""
+        self.held[run_id] = 1
+        self._fresh.add(run_id)
+
+    def take_fresh(self, run_id: str) -> bool:
+        if run_id in self._fresh:
+            self._fresh.discard(run_id)
+            return True
+        return False
 
     def holds(self, run_id: str) -> bool:
         return run_id in self.held

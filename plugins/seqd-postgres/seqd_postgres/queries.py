@@ -35,6 +35,9 @@ SQL = Statements(
 # the caller then finds out which (ON CONFLICT waits for a concurrent insert of the
 # same key to commit, so what it then reads is settled).
 INSERT_RUN = SQL.insert_run + " ON CONFLICT DO NOTHING" + SQL.returning
+# A run its submitting node has room for is inserted held by it (``cluster``): no claim.
+_HELD = SQL.insert_run.replace("change_seq, id)", "change_seq, id, lease_node, lease_epoch)", 1)
+INSERT_RUN_HELD = _HELD[:-1] + ", %s, 1) ON CONFLICT DO NOTHING" + SQL.returning
 UPDATE_RUN = SQL.update_run + SQL.returning
 UPDATE_RUN_CAS = SQL.update_run + " AND status = ANY(%s::text[])" + SQL.returning
 # Fenced (``cluster``): only while this node holds the run, under the epoch it claimed.
