@@ -41,6 +41,7 @@ class ClusterLink:
         self.poll_s = poll_s
         self._wake = asyncio.Event()
         self._dead = True  # at start: runs of this node's earlier life, or of dead nodes
+        self._poll = False
         self._task: asyncio.Task[None] | None = None
         self._notes: set[asyncio.Task[None]] = set()
 
@@ -78,10 +79,13 @@ class ClusterLink:
                 async with asyncio.timeout(self.poll_s):
                     await self._wake.wait()
             except TimeoutError:
-                self._dead = True
+                self._dead = self._poll = True
             self._wake.clear()
             try:
                 await self._round()
+                if self._poll:
+                    self._poll = False
+                    await self._check_waits()
             except Exception as exc:
                 self._dead = True  # a claim may have committed unanswered: look again
                 logger.warning("claiming runs failed: %s", exc)
@@ -131,6 +135,15 @@ class ClusterLink:
             engine.transitions.live[run.id] = run
             engine.enqueue(run)
         engine.schedule()
+
+    async def _check_waits(self) -> None:
+        """The safety net of ``ended`` notes (lost while a listener was down, or not
+        sent while this node was alone): runs waited for here that run elsewhere are
+        read, and their waiters woken if they have ended."""
+        engine = self.engine
+        for run_id in engine.waited_for():
+            if run_id not in engine.transitions.live:
+                await self.ended_elsewhere(run_id)
 
     def lost_leases(self) -> None:
         """Other nodes took this node's runs over: stop them here, without a write (the
@@ -200,5 +213,5 @@ class ClusterLink:
     def ended(self, final: Run) -> None:
         """A run ended here: its lease is let go, and the nodes waiting for it hear."""
         self.shared.release(final.id)
-        if final.status in TERMINAL:
+        if final.status in TERMINAL and self.shared.nodes_alive > 1:
             self.tell(Note(kind="ended", run_id=final.id, text=final.task))

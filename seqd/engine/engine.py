@@ -288,6 +288,10 @@ class Engine(Slots, JobServices):
         """Whether anything here waits for ``run_id`` to end."""
         return run_id in self._done or run_id in self.suspensions.wakeups.on_run
 
+    def waited_for(self) -> Sequence[str]:
+        """Every run something here waits for to end."""
+        return [*self._done, *self.suspensions.wakeups.on_run]
+
     def _interrupt(self, run_id: str, kind: str, message: str) -> None:
         """Cancel the execution of ``run_id``, here or on the node that runs it."""
         if run_id in self.active or self.cluster is None:

@@ -90,6 +90,7 @@ class Cluster:
         self._info, self._on_note, self.node_id = info, on_note, info.id
         await self._expire_gone(info.host)
         await self._write(c.JOIN, (info.id, _ENCODE.encode(info).decode(), self.lease_s))
+        self.nodes_alive = int((await self._read(self._beat))[2])
         loop = asyncio.get_running_loop()
         self._tasks = [
             loop.create_task(self._heartbeat(), name="seqd-postgres-heartbeat"),
