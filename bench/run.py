@@ -28,6 +28,7 @@ from bench import (
     flows,
     history,
     latency,
+    mcp_calls,
     metrics_cost,
     ping,
     prune,
@@ -64,6 +65,7 @@ BENCHMARKS: dict[str, tuple[str, Benchmark]] = {
     "18": ("log line → subscriber, idle daemon", events.run),
     "19": ("batches: runs.submit_many throughput", batches.run),
     "20": ("multi-node on PostgreSQL", cluster.run),
+    "21": ("seqctl mcp: start-up and tool calls", mcp_calls.run),
 }
 DEFAULT_OUTPUT = report.ROOT / "docs" / "benchmarks.md"
 

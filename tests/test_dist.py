@@ -96,6 +96,10 @@ def test_wheels_install_into_a_clean_venv_and_run_a_task(tmp_path: Path) -> None
         listed = {p["name"]: p for p in json.loads(seqctl("plugins", "ls").stdout)}
         assert listed["postgres"]["source"] == "entry-point"
         assert listed["postgres"]["error"] is None
+        assert listed["mcp"]["error"] is None  # seqd-mcp's daemon side ([mcp] table)
+        # seqd-mcp's seqctl command, found through its `seqd.seqctl` entry point.
+        helped = _run([str(venv / "bin" / "seqctl"), "mcp", "--help"], cwd=home)
+        assert "--allow-task GLOB" in helped.stdout
         # The worker ran from the clean venv, not from this checkout.
         assert str(ROOT) not in (home / "daemon.log").read_text()
     finally:

@@ -55,7 +55,9 @@ def test_installed_plugin_is_discovered_and_used(
         "PYTHONPATH": os.pathsep.join([str(plugin_site), os.environ.get("PYTHONPATH", "")]),
         "SEQD_TEST_TRACE_FILE": str(trace),
     }
-    d = make_daemon(env=env, tasks=[tmp_path / "extra"])
+    config = tmp_path / "seqd.toml"
+    config.write_text('[testplugin]\ngreeting = "bonjour"\n')
+    d = make_daemon(env=env, tasks=[tmp_path / "extra"], args=["--config", str(config)])
     with d.client() as c:
         plugins = {p.name: p for p in c.plugins()}
         ours = plugins["testplugin"]
@@ -65,6 +67,7 @@ def test_installed_plugin_is_discovered_and_used(
             "task_types": ["echo"],
             "tools": ["test.echo"],
             "tracers": ["test.file"],
+            "config_sections": ["testplugin"],
         }
         assert "broken on purpose" in (plugins["testplugin-broken"].error or "")
         raising = plugins["testplugin-raising"].error or ""
@@ -82,6 +85,29 @@ def test_installed_plugin_is_discovered_and_used(
     while "RunTransition succeeded" not in trace.read_text() and time.monotonic() < deadline:
         time.sleep(0.02)
     text = trace.read_text()
-    assert "startup" in text and "RunTransition succeeded" in text
+    assert "bonjour" in text and "RunTransition succeeded" in text
     out = d.seqctl("plugins", "ls")
     assert "testplugin-broken" in out.stdout and "entry-point" in out.stdout
+
+
+@pytest.mark.parametrize(
+    ("toml", "message"),
+    [
+        ('[testplugn]\ngreeting = "hi"\n', "[testplugn]: unknown config section"),
+        ("[testplugin]\ngreeting = 3\n", "[testplugin]: Expected `str`, got `int`"),
+        ('[testplugin]\ngreting = "hi"\n', "[testplugin]: Object contains unknown field"),
+    ],
+)
+def test_plugin_config_sections_are_checked_at_start(
+    make_daemon, plugin_site: Path, tmp_path: Path, toml: str, message: str
+) -> None:  # type: ignore[no-untyped-def]
+    """A table no plugin reads, or one its plugin finds wrong, stops the daemon as a
+    configuration mistake (exit 2) before it opens storage."""
+    config = tmp_path / "seqd.toml"
+    config.write_text(toml)
+    env = {"PYTHONPATH": os.pathsep.join([str(plugin_site), os.environ.get("PYTHONPATH", "")])}
+    d = make_daemon(env=env, args=["--config", str(config)], start=False)
+    with pytest.raises(RuntimeError, match="exited with 2"):
+        d.start()
+    assert message in d.log_text()
+    assert not (d.state_dir / "seqd.db").exists()

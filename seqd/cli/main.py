@@ -9,7 +9,8 @@ asyncio, pluggy, jsonschema, logging, msgspec or ``typing`` (the client decodes 
 the standard library: ``Client(typed=False)``), and for ``seqctl status`` not even
 ``json``, ``argparse`` or ``re`` (``quick.py``, ``seqd.rpc.strictjson``) — so it starts
 in a few milliseconds over the interpreter's own start-up; tests/cli/test_imports.py
-checks.
+checks. A command word that is not seqctl's own may be one an installed package adds
+(``seqd.cli.extensions``): that command then has the command line to itself.
 """
 
 from __future__ import annotations
@@ -54,6 +55,13 @@ def _command(argv: Sequence[str] | None) -> int:
     if _completing(words):  # the shell asking for names as the user types
         candidates: Callable[[Sequence[str]], int] = quick.load(("completion", "candidates"))
         return candidates(words)
+    at = quick.noun(words)
+    if at is not None and words[at] not in quick.COMMANDS:
+        from seqd.cli.extensions import run  # a command an installed package adds?
+
+        status = run(words, at)
+        if status is not None:
+            return status
     try:
         args = quick.parse(words) or _parse(words)
     except _command_line_error() as exc:

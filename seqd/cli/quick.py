@@ -8,6 +8,10 @@ attributes; for anything else — another command, ``--help``, an abbreviated or
 unusual option, a mistake — it returns None and ``seqd.cli.parser`` reads the line as
 before, so help and errors are argparse's own. tests/cli/test_seqctl.py checks that
 the two agree.
+
+The table of seqctl's own commands (:data:`COMMANDS`) is here too, for the same
+reason: ``seqd.cli.main`` tells a command an installed package adds
+(``seqd.cli.extensions``) from a built-in one without importing argparse.
 """
 
 from __future__ import annotations
@@ -36,6 +40,41 @@ def load(named: tuple[str, str]) -> Any:
     returns the submodule (importlib would be one more import)."""
     module, name = named
     return getattr(__import__(f"seqd.cli.{module}", fromlist=[name]), name)
+
+
+COMMANDS: dict[str, Handler] = {
+    "status": ("parser.daemon", "add_status"),
+    "ping": ("parser.daemon", "add_ping"),
+    "run": ("parser.runs", "add_run"),
+    "runs": ("parser.runs", "add_runs"),
+    "tasks": ("parser.tasks", "add_tasks"),
+    "tools": ("parser.tools", "add_tools"),
+    "schedules": ("parser.schedules", "add_schedules"),
+    "watch": ("parser.live", "add_watch"),
+    "top": ("parser.live", "add_top"),
+    "plugins": ("parser.daemon", "add_plugins"),
+    "nodes": ("parser.daemon", "add_nodes"),
+    "metrics": ("parser.observe", "add_metrics"),
+    "alerts": ("parser.observe", "add_alerts"),
+    "daemon": ("parser.daemon", "add_daemon"),
+    "completion": ("parser.daemon", "add_completion"),
+}
+"""seqctl's own commands, in the order of ``seqctl --help``, and the function that adds
+each one's parser (``seqd.cli.parser``)."""
+
+
+def noun(argv: Sequence[str]) -> int | None:
+    """Where the command word of ``argv`` is: its first word that is not an option
+    (nor the value of ``--socket``); None when there is none."""
+    skip = False
+    for at, arg in enumerate(argv):
+        if skip:
+            skip = False
+        elif arg == "--socket":
+            skip = True
+        elif not arg.startswith("-"):
+            return at
+    return None
 
 
 STATUS: Handler = ("commands", "status")

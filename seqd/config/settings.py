@@ -247,6 +247,9 @@ class Config(Section, kw_only=True):
     """Options per storage backend, ``[backends.<name>]``."""
     task_types: dict[str, dict[str, Any]] = {}
     """Options per task type, ``[task_types.<name>]``."""
+    sections: dict[str, dict[str, Any]] = {}
+    """Top-level tables the core does not know (``[web]``): plugins read them, and the
+    daemon checks them against the loaded plugins at start (``seqd.plugins.sections``)."""
     config_file: str | None = None
     """Where the file layer came from (set by the loader, not by users)."""
 
@@ -315,8 +318,11 @@ def _merge(base: dict[str, Any], top: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _validate(data: Mapping[str, Any], origin: str) -> Config:
+    known = Config.__struct_fields__
+    core = {k: v for k, v in data.items() if k in known or not isinstance(v, dict)}
+    core["sections"] = {k: v for k, v in data.items() if k not in known and isinstance(v, dict)}
     try:
-        config = msgspec.convert(data, Config)
+        config = msgspec.convert(core, Config)
     except msgspec.ValidationError as exc:
         raise ConfigError(f"{origin}: {exc}") from None
     _check_networks(config, origin)

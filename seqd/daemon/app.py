@@ -22,7 +22,6 @@ from seqd.config.settings import Config, ConfigError
 from seqd.daemon import systemd
 from seqd.daemon.errors import StartupError
 from seqd.daemon.listener import Listener
-from seqd.daemon.nodes import node_info
 from seqd.engine import Engine
 from seqd.errors import ValidationFailed
 from seqd.events.bus import EventBus
@@ -31,6 +30,7 @@ from seqd.model.alerts import AlertEvent
 from seqd.observe.hub import Observability
 from seqd.plugins.daemoninfo import DaemonInfo
 from seqd.plugins.host import PluginHost
+from seqd.plugins.sections import check as check_sections
 from seqd.plugins.storage import StorageBackend, StorageContext, StoreHeld
 from seqd.plugins.tasktype import Services
 from seqd.plugins.tracing import DaemonLifecycle
@@ -41,6 +41,7 @@ from seqd.rpc.status import ReloadResult
 from seqd.scheduler import Scheduler, configured
 from seqd.scheduler.events import ScheduleEvent
 from seqd.scheduler.operations import Operations
+from seqd.storage.closing import STOP_SLACK_S, close_within
 from seqd.storage.retention import Pruner, RetentionSchedule
 from seqd.storage.traced import TracedStorage
 from seqd.tools.folder import FolderTools
@@ -109,12 +110,13 @@ class App:
         logger.info("state dir:   %s", self.state_dir)
         logger.info("task dirs:   %s", ", ".join(self.task_dirs))
         logger.info("tool dirs:   %s", ", ".join(self.tool_dirs))
+        self.host.load()
         try:  # names and files are looked up off the loop (NSS may ask a server)
+            check_sections(cfg, self.host.config_sections.items())
             self.access = Policy(cfg, await asyncio.to_thread(Roles, cfg.access))
             await self.load_secrets()
         except (ConfigError, SecretsError) as exc:
             raise StartupError(str(exc), exit_code=2) from exc
-        self.host.load()
         for record in self.host.records.values():
             if record.error:
                 logger.error("plugin %s: %s", record.name, record.error)
@@ -182,7 +184,7 @@ class App:
         self.engine.tools = self.tools
         await self.catalog.reload_checks()  # flows check their tools; invalid tasks logged
         await self.host.startup(self.info())
-        await self.engine.recover(node_info(self.node, cfg.workers))
+        await self.engine.recover()
         try:
             await self.observe.start(self.storage, self.engine.submit, self._on_alert)
         except OSError as exc:
@@ -362,6 +364,8 @@ class App:
     async def stop(self) -> None:
         systemd.stopping()
         grace = self.config.shutdown_grace_s
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + grace + STOP_SLACK_S  # the bound of the whole stop
         if self.server is not None:
             await self.server.stop_accepting()
         await self.observe.stop()
@@ -388,10 +392,7 @@ class App:
         if hasattr(self, "storage"):
             await self.host.shutdown(self.info())
             self.host.emit(DaemonLifecycle(ts=timeutil.now(), phase="stopped"))
-            try:
-                await self.storage.close()
-            except Exception:
-                logger.exception("closing storage failed")
+            await close_within(self.storage, max(1.0, deadline - loop.time()))
         await asyncio.to_thread(self.host.close_tracers, 5.0)
         if self._watchdog is not None:
             self._watchdog.stop()

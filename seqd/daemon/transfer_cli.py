@@ -13,6 +13,7 @@ import sys
 from typing import Protocol
 
 import aiofiles
+import aiofiles.tempfile
 
 from seqd.config.settings import Config, ConfigError, load_config
 from seqd.daemon import loopwatch
@@ -20,7 +21,15 @@ from seqd.daemon.flags import flags_of, storage_flags
 from seqd.errors import SeqdError
 from seqd.plugins.host import PluginHost
 from seqd.plugins.storage import StorageBackend, StorageContext
-from seqd.storage.transfer import TransferError, export_store, import_store, read_lines
+from seqd.storage.transfer import (
+    READ_BYTES,
+    TransferError,
+    export_store,
+    import_store,
+    read_lines,
+    verify,
+)
+from seqd.storage.transfer_check import Checker
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -38,12 +47,26 @@ def _parser() -> argparse.ArgumentParser:
     imp = sub.add_parser(
         "import",
         help="load an export into the configured store",
-        description="Load an export into the configured store. Runs already there are "
-        "skipped, so it can be repeated. The store must not be in use by a daemon (it is "
-        "refused if it is); unfinished runs resume when a daemon next starts on it.",
+        description="Load an export into the configured store. The file is checked "
+        "whole first (its trailer's counts and checksum): one that was cut short or "
+        "changed is refused before anything is written. Each run goes in with its log "
+        "and journal at once; runs already there are skipped, so it can be repeated. "
+        "The store must not be in use by a daemon (it is refused if it is); unfinished "
+        "runs resume when a daemon next starts on it.",
     )
     storage_flags(imp)
     imp.add_argument("file", help="an export file, or - for stdin")
+    imp.add_argument(
+        "--verify",
+        action="store_true",
+        help="only check the file (complete, unchanged, in order); import nothing",
+    )
+    imp.add_argument(
+        "--allow-unverified",
+        action="store_true",
+        help="accept an export from before trailers (format version 4 or older), which "
+        "cannot be checked for a cut or a change",
+    )
     return parser
 
 
@@ -89,10 +112,33 @@ async def _export(config: Config, out: _Output) -> int:
     return 0
 
 
-async def _import(config: Config, source: _Input) -> int:
+async def _verify(path: str, allow_unverified: bool) -> Checker:
+    async with aiofiles.open(path, "rb") as source:
+        return await verify(read_lines(source.read), allow_unverified)
+
+
+def _describe(check: Checker) -> str:
+    t = check.tally
+    held = (
+        f"{t.runs} runs, {t.log_lines} log lines, {t.steps} journal entries, "
+        f"{t.kv_keys} kv keys, {t.schedules} schedules"
+    )
+    if check.verified:
+        return f"complete and unchanged (sha256 {check.digest()}): {held}"
+    return f"well-formed, but without a trailer it cannot be checked for a cut or a change: {held}"
+
+
+async def _import(config: Config, path: str, args: argparse.Namespace) -> int:
+    check = await _verify(path, args.allow_unverified)  # refuse a bad file before writing
+    if args.verify:
+        print(f"seqd import: {args.file}: {_describe(check)}", file=sys.stderr)
+        return 0
+    if not check.verified:
+        print(f"seqd import: warning: {args.file}: {_describe(check)}", file=sys.stderr)
     store = await _open(config, claim=True)
     try:
-        counts = await import_store(store, read_lines(source.read))
+        async with aiofiles.open(path, "rb") as source:
+            counts = await import_store(store, read_lines(source.read), args.allow_unverified)
     finally:
         await store.close()
     print(
@@ -113,10 +159,14 @@ async def _transfer(args: argparse.Namespace) -> int:
             return await _export(config, aiofiles.stdout_bytes)
         async with aiofiles.open(args.output, "wb") as out:
             return await _export(config, out)
-    if args.file == "-":
-        return await _import(config, aiofiles.stdin_bytes)
-    async with aiofiles.open(args.file, "rb") as source:
-        return await _import(config, source)
+    if args.file != "-":
+        return await _import(config, args.file, args)
+    # stdin is read twice (checked whole, then imported): from a copy of it.
+    async with aiofiles.tempfile.NamedTemporaryFile("wb", prefix="seqd-import-") as copy:
+        while chunk := await aiofiles.stdin_bytes.read(READ_BYTES):
+            await copy.write(chunk)
+        await copy.flush()
+        return await _import(config, str(copy.name), args)
 
 
 def main(argv: list[str]) -> int:

@@ -16,9 +16,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import secrets
+import socket
 from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any
 
+from seqd import __version__
+from seqd.model import timeutil
 from seqd.model.nodes import NodeInfo, Note
 from seqd.model.runs import Run
 from seqd.model.status import TERMINAL
@@ -32,6 +37,20 @@ logger = logging.getLogger(__name__)
 POLL_S = 2.0
 """The safety net: a claim and a look for dead nodes at least this often, whatever
 the notes said (a note is lost while the listening connection is down)."""
+
+
+def node_info(name: str, workers: int) -> NodeInfo:
+    """A new node for this process: its id is unique per start (``<name>-<pid>-<hex>``),
+    so that a restarted daemon never mistakes its earlier life's leases for its own."""
+    return NodeInfo(
+        id=f"{name}-{os.getpid()}-{secrets.token_hex(3)}",
+        name=name,
+        host=socket.gethostname(),
+        pid=os.getpid(),
+        version=__version__,
+        started_at=timeutil.now(),
+        workers=workers,
+    )
 
 
 class ClusterLink:

@@ -23,7 +23,7 @@ from seqd.catalog.catalog import Catalog
 from seqd.config.settings import Config
 from seqd.errors import Conflict, NotFound, ShuttingDown
 from seqd.model.ids import IdGenerator
-from seqd.model.nodes import NodeInfo, Note
+from seqd.model.nodes import Note
 from seqd.model.runs import Run, RunPage, RunQuery
 from seqd.model.scopes import submitter_scope
 from seqd.model.status import TERMINAL
@@ -36,8 +36,8 @@ from seqd.tools.service import ToolService
 
 from .accepting import new_run
 from .cancellation import Cancellation
-from .cluster import ClusterLink
-from .execution import Executor
+from .cluster import ClusterLink, node_info
+from .execution import Executor, kill_grace_of
 from .job import ActiveJob
 from .queue import RunQueue
 from .recovery import recover
@@ -312,9 +312,9 @@ class Engine(Slots, JobServices):
 
     # -- start and stop ---------------------------------------------------------------
 
-    async def recover(self, node: NodeInfo | None = None) -> int:
+    async def recover(self) -> int:
         """Put back in line every run an earlier daemon accepted and did not finish;
-        with a shared store, join it as ``node``: the runs of dead nodes (this one's
+        with a shared store, join it as a new node: the runs of dead nodes (this one's
         earlier life among them) are taken over, and queued runs claimed.
         First the stored runs are counted by status, once: from then on every change
         moves the counts (``metrics.counts``), whatever the size of the history."""
@@ -322,8 +322,7 @@ class Engine(Slots, JobServices):
         if self.cluster is None:
             await self.recover_runs(await self.storage.unfinished_runs())
         else:
-            assert node is not None, "a shared store needs the node's description"
-            await self.cluster.start(node)
+            await self.cluster.start(node_info(self.node, self.max_workers))
         return len(self.transitions.live)
 
     async def recover_runs(self, runs: Sequence[Run]) -> None:
@@ -367,7 +366,7 @@ class Engine(Slots, JobServices):
                         f"the daemon stopped; the run was interrupted after a {grace_s:g}s "
                         "grace period and runs again at the next start",
                     )
-                await asyncio.wait(still, timeout=60)
+                await self.executor.settle(still, kill_grace_of(self.config.task_types))
         await self.transitions.spans.stop(grace_s)
         if self.cluster is not None:
             await self.cluster.stop()

@@ -29,12 +29,17 @@ from seqd.plugins.storage import StorageBackend
 
 from .job import ActiveJob, JobHost
 from .retries import Retries
-from .runlog import RunLog
+from .runlog import RunLog, logged_bytes
 from .suspension import Suspensions
 from .transitions import Transitions, about, explain
 from .validation import check_size
 
 logger = logging.getLogger(__name__)
+
+CONCLUDE_S = 2.0
+"""How long a shutdown waits, after its grace period, for interrupted runs to record
+their interruption (at once, unless storage is out: then they are recovered at the
+next start, and the shutdown must not wait on the outage)."""
 
 
 async def _ended(task: asyncio.Task[Any]) -> None:
@@ -50,6 +55,13 @@ async def _ended(task: asyncio.Task[Any]) -> None:
 
     task.add_done_callback(wake)
     await waiter
+
+
+def kill_grace_of(task_types: dict[str, dict[str, Any]]) -> float:
+    """The longest SIGTERM-to-SIGKILL grace the task types are configured with
+    (``[task_types.<name>] kill_grace_s``, 5 s when not set)."""
+    graces = [float(options.get("kill_grace_s", 5.0)) for options in task_types.values()]
+    return max([5.0, *graces])
 
 
 class Executor:
@@ -107,6 +119,9 @@ class Executor:
             node=self._node,
         )
         try:
+            # A run executed before (an earlier attempt, a resumption, a restart) has
+            # used part of its log cap already.
+            used = 0 if run.started_at is None else await logged_bytes(self._storage, run.id)
             if not await self._storage.update_run(started, expect=("queued",)):
                 if run.id not in self._start_failed:
                     return  # cancelled (or taken) while it waited for its slot
@@ -124,7 +139,8 @@ class Executor:
             return
         self._transitions.live[run.id] = started
         self._transitions.emit(started, "queued")
-        log = RunLog(self._storage, run.id, self._limits.log_cap_bytes, self._host.secrets)
+        cap = self._limits.log_cap_bytes
+        log = RunLog(self._storage, run.id, cap, self._host.secrets, written_bytes=used)
         job = ActiveJob(
             started,
             source,
@@ -177,6 +193,38 @@ class Executor:
             )
         except Exception:
             logger.exception("run %s: could not record the failure", run_id)
+
+    async def settle(self, executions: set[asyncio.Task[None]], kill_grace_s: float) -> None:
+        """Let interrupted ``executions`` (a shutdown's, after its grace period) end:
+        first their task types stop their processes (``kill_grace_s`` between SIGTERM
+        and SIGKILL), then the runs get ``CONCLUDE_S`` to record their interruption;
+        those that cannot (storage is out) are abandoned."""
+        stopping = [
+            job.execution
+            for job in self.active.values()
+            if job is not None and job.execution is not None and not job.execution.done()
+        ]
+        if stopping:
+            await asyncio.wait(stopping, timeout=kill_grace_s + 1.0)
+        _, still = await asyncio.wait(executions, timeout=CONCLUDE_S)
+        if still:
+            await self._abandon(still)
+
+    async def _abandon(self, executions: set[asyncio.Task[None]]) -> None:
+        """The end of a shutdown whose interrupted runs could not conclude in time
+        (storage is out: their logs and states cannot be written): stop their log
+        writers and their executions. Each run stays as storage last has it (running
+        or queued) and the next start recovers it, so no accepted run is lost; only
+        log lines that storage never took are."""
+        lost = sum(job.runlog.abandon() for job in self.active.values() if job is not None)
+        for execution in executions:
+            execution.cancel()
+        await asyncio.wait(executions, timeout=1.0)
+        logger.warning(
+            "%d run(s) could not record their interruption (storage unavailable?); they "
+            "are recovered at the next start; %d log line(s) waiting for storage were dropped",
+            len(executions), lost,
+        )  # fmt: skip
 
     def interrupt(self, run_id: str, kind: str, message: str) -> None:
         """Cancel the execution of ``run_id`` (``kind``: ``cancelled``, ``timeout`` or

@@ -24,19 +24,26 @@ class RunLog:
     """Ordered, capped, batched log writer for one run."""
 
     def __init__(
-        self, storage: StorageBackend, run_id: str, cap_bytes: int, secrets: Secrets | None = None
+        self,
+        storage: StorageBackend,
+        run_id: str,
+        cap_bytes: int,
+        secrets: Secrets | None = None,
+        written_bytes: int = 0,
     ) -> None:
         self.storage = storage
         self._secrets = secrets if secrets is not None else Secrets()
         """Masks secret values in each line before it is stored (a reload may add some)."""
         self.run_id = run_id
         self.cap_bytes = cap_bytes
-        self.written_bytes = 0
+        self.written_bytes = written_bytes
+        """Counted against the cap: the run's earlier executions' too (``logged_bytes``)."""
         self.full = False
         self.dropped = 0
         self._buffer: list[NewLogLine] = []
         self.pending_bytes = 0
         self._flushing: asyncio.Task[None] | None = None
+        self._abandoned = False
 
     def add(self, stream: LogStream, text: str) -> None:
         if self.full:
@@ -44,7 +51,7 @@ class RunLog:
             return
         if self._secrets.active:
             text = self._secrets.redact(text)
-        size = len(text.encode("utf-8", "replace")) + 1
+        size = line_bytes(text)
         if self.written_bytes + size > self.cap_bytes:
             self.full = True
             self.dropped += 1
@@ -58,6 +65,8 @@ class RunLog:
 
     def system(self, text: str) -> None:
         """A line from the daemon itself; not counted against the cap."""
+        if self._abandoned:
+            return
         if self._secrets.active:
             text = self._secrets.redact(text)
         self._buffer.append(NewLogLine(ts=timeutil.now(), stream="system", text=text))
@@ -89,9 +98,41 @@ class RunLog:
         finally:
             self._flushing = None
 
+    def abandon(self) -> int:
+        """Stop trying to store what is buffered (a shutdown that cannot wait for an
+        outage to end); further lines are dropped. Returns how many lines were lost."""
+        self.full = self._abandoned = True
+        lost = len(self._buffer)
+        self._buffer = []
+        self.pending_bytes = 0
+        if self._flushing is not None:
+            self._flushing.cancel()
+        return lost
+
     async def flush(self) -> None:
         while self._flushing is not None:
-            await asyncio.shield(self._flushing)
+            try:
+                await asyncio.shield(self._flushing)
+            except asyncio.CancelledError:
+                if self._flushing is not None and not self._flushing.cancelled():
+                    raise  # we were cancelled, not the flush (``abandon``)
+                return
         if self._buffer:
             self._flushing = asyncio.ensure_future(self._flush_loop())
             await asyncio.shield(self._flushing)
+
+
+def line_bytes(text: str) -> int:
+    """What a line counts against the cap: its UTF-8 bytes and its line end."""
+    return len(text.encode("utf-8", "replace")) + 1
+
+
+async def logged_bytes(storage: StorageBackend, run_id: str) -> int:
+    """What the run's stored log already counts against the cap (its ``system`` lines
+    do not count): the cap is per run, across its attempts, resumptions and
+    restarts, and storage is what outlives them all."""
+    total = after = 0
+    while lines := await storage.read_logs(run_id, after, 1000):
+        total += sum(line_bytes(line.text) for line in lines if line.stream != "system")
+        after = lines[-1].seq
+    return total

@@ -24,6 +24,7 @@ from seqd import PROJECT
 if TYPE_CHECKING:
     from seqd.model.alerts import AlertEvent
     from seqd.plugins.daemoninfo import DaemonInfo
+    from seqd.plugins.sections import ConfigSection
     from seqd.plugins.storage import StorageFactory
     from seqd.plugins.tasktype import TaskType
     from seqd.plugins.tools import Tool
@@ -69,6 +70,17 @@ def seqd_register_tracers(register: Callable[[Tracer], None]) -> None:
 
     :param register: call with a ``seqd.plugins.tracing.Tracer``; it receives every lifecycle
         event (run transitions, storage calls, daemon start/stop).
+    """
+
+
+@hookspec
+def seqd_register_config_sections(register: Callable[[ConfigSection], None]) -> None:
+    """Add top-level tables to the daemon's config file.
+
+    :param register: call with a ``seqd.plugins.sections.ConfigSection``; ``[name]`` in
+        the config file is then checked against its ``type`` when the daemon starts (an
+        unknown or invalid table stops it with exit status 2). Read it with
+        ``seqd.plugins.sections.section(daemon.config, name, type)``.
     """
 
 

@@ -27,6 +27,7 @@ from seqd.model.alerts import AlertEvent
 from seqd.plugins import hookspecs
 from seqd.plugins.daemoninfo import DaemonInfo
 from seqd.plugins.lanes import TracerLane
+from seqd.plugins.sections import ConfigSection
 from seqd.plugins.storage import StorageFactory
 from seqd.plugins.tasktype import TaskType
 from seqd.plugins.tools import Tool
@@ -124,6 +125,9 @@ class PluginHost:
         )
         self.tools: Registry[Tool] = Registry("tool", lambda o: isinstance(o, Tool))
         self.tracers: Registry[Tracer] = Registry("tracer", lambda o: isinstance(o, Tracer))
+        self.config_sections: Registry[ConfigSection] = Registry(
+            "config section", lambda o: isinstance(o, ConfigSection)
+        )
         self._by_event: dict[type[TraceEvent], list[TracerLane]] = {}
         self._lanes: dict[str, TracerLane] = {}
 
@@ -173,6 +177,7 @@ class PluginHost:
             ("task_types", self.pm.hook.seqd_register_task_types, self.task_types),
             ("tools", self.pm.hook.seqd_register_tools, self.tools),
             ("tracers", self.pm.hook.seqd_register_tracers, self.tracers),
+            ("config_sections", self.pm.hook.seqd_register_config_sections, self.config_sections),
         ]
         for kind, caller, registry in hooks:
             for impl in caller.get_hookimpls():

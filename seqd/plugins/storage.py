@@ -110,6 +110,16 @@ class StorageBackend(Protocol):
         call with ``Conflict`` (``details.index`` says which run) and inserts nothing
         (``seqd.plugins.storage_kit.batches`` has these checks)."""
 
+    async def import_run(
+        self, run: Run, logs: Sequence[NewLogLine], steps: Sequence[NewStep]
+    ) -> bool:
+        """Insert ``run`` with its log lines and its journal entries (each numbered
+        from 1, in order) in one transaction: all of it or none, also across a crash
+        (``seqd import`` writes a run this way, so an interrupted import run again
+        never finds a run without its logs). Return False, writing nothing, when its
+        id or its idempotency key (in its scope) is already stored. Takes a change
+        position like ``create_run``."""
+
     async def update_run(self, run: Run, expect: Sequence[RunStatus] | None = None) -> int:
         """Replace the stored record of ``run.id`` with ``run``; return the write's
         change position (≥ 1), or 0 when nothing was written.

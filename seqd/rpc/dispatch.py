@@ -31,6 +31,7 @@ from seqd.errors import (
 )
 from seqd.model.roles import Role, at_least
 from seqd.model.suggest import unknown
+from seqd.rpc.params import validation_details
 from seqd.rpc.protocol import METHODS, ErrorObject, MethodSpec, Request, Response
 from seqd.rpc.push import Push
 
@@ -70,23 +71,6 @@ _EMPTY = b"{}"
 _SLOW = re.compile(
     rb'"method"\s*:\s*"(?:runs\.(?:wait|cancel|prune)|tools\.call)"|"wait"\s*:\s*true'
 )
-_FIELD_AT = re.compile(r" - at `\$(?P<path>[^`]*)`$")
-_FIELD_NAMED = re.compile(r"field `(?P<name>[^`]+)`")
-
-
-def validation_details(exc: msgspec.ValidationError) -> tuple[str, dict[str, Any]]:
-    """Turn msgspec's message into (message, {field, reason}) with a dotted field path."""
-    text = str(exc)
-    reason, field = text, ""
-    match = _FIELD_AT.search(text)
-    if match:
-        reason = text[: match.start()]
-        field = match.group("path").lstrip(".")
-    named = _FIELD_NAMED.search(reason)
-    if named and ("missing required" in reason or "unknown field" in reason):
-        field = f"{field}.{named.group('name')}" if field else named.group("name")
-    message = f"{field}: {reason}" if field else reason
-    return message, {"field": field or None, "reason": reason}
 
 
 def error_response(request_id: Any, exc: SeqdError) -> Response:

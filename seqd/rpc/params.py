@@ -2,12 +2,15 @@
 
 Its own module so that the wire types of each area can live in a module of their own
 (``status``, ``runs``, ``tools``, ``events``, ``schedules``, ``observing``,
-``retention``) beside ``protocol``, which gathers every method in ``METHODS``.
+``retention``) beside ``protocol``, which gathers every method in ``METHODS``. How a
+value that does not fit is told (:func:`validation_details`) is here too: the
+dispatcher, tool calls and clients that check params themselves (seqd-mcp) say it alike.
 """
 
 from __future__ import annotations
 
-from typing import Annotated
+import re
+from typing import Annotated, Any
 
 import msgspec
 from msgspec import Meta
@@ -44,3 +47,22 @@ TimeoutS = Annotated[float, Meta(ge=0, le=86400 * 7)]
 
 class NoParams(Params, kw_only=True):
     pass
+
+
+_FIELD_AT = re.compile(r" - at `\$(?P<path>[^`]*)`$")
+_FIELD_NAMED = re.compile(r"field `(?P<name>[^`]+)`")
+
+
+def validation_details(exc: msgspec.ValidationError) -> tuple[str, dict[str, Any]]:
+    """Turn msgspec's message into (message, {field, reason}) with a dotted field path."""
+    text = str(exc)
+    reason, field = text, ""
+    match = _FIELD_AT.search(text)
+    if match:
+        reason = text[: match.start()]
+        field = match.group("path").lstrip(".")
+    named = _FIELD_NAMED.search(reason)
+    if named and ("missing required" in reason or "unknown field" in reason):
+        field = f"{field}.{named.group('name')}" if field else named.group("name")
+    message = f"{field}: {reason}" if field else reason
+    return message, {"field": field or None, "reason": reason}

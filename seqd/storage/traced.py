@@ -259,6 +259,14 @@ class TracedStorage:
         result: int = await self._traced("last_log_seq", self.inner.last_log_seq(run_id), _none)
         return result
 
+    async def import_run(
+        self, run: Run, logs: Sequence[NewLogLine], steps: Sequence[NewStep]
+    ) -> bool:
+        result: bool = await self._traced(
+            "import_run", self.inner.import_run(run, logs, steps), _none, run.id
+        )
+        return result
+
     async def append_steps(self, run_id: str, steps: Sequence[NewStep]) -> int:
         count = len(steps)
         result: int = await self._traced(

@@ -1,10 +1,13 @@
 """``seqd export`` / ``seqd import``: the whole store as JSON Lines.
 
-One format for backups and for moving between backends: a header line, then for each
-run a ``run`` record followed by its log lines in ``logs`` records and its journal in
-``steps`` records. Import is idempotent: runs already present (same id or same
-idempotency key) are skipped with their logs and journals, so an interrupted import
-can simply be run again.
+One format for backups and for moving between backends (the records, in their order:
+``transfer_format``). Export ends the file with a trailer that counts what it holds
+and checksums it; import checks the file as it reads it (``transfer_check``) and
+writes each run with its log and journal in one transaction (``import_run``), so a
+run is in the target whole or not at all. Runs already there (same id, or same
+idempotency key) are skipped, so an interrupted import can simply be run again. A
+file that does not add up is refused before anything is written when it is checked
+first (``verify``; ``seqd import`` always does), and in any case before its last run.
 
 Then come ``kv`` records: the key-value state of the ``kv.*`` tools, a namespace at a
 time. Import writes a key only where the target has none, so re-running an import
@@ -18,31 +21,47 @@ Both directions take the file as async calls (``seqd export``/``import`` give th
 cut from reads of ``READ_BYTES``, so a store of any size moves in few thread hops and
 never with blocking file I/O on the event loop.
 
-Version 2 added ``steps`` records, version 3 ``kv`` records, version 4 ``schedule``
-records. The header says which, so an older seqd refuses the whole file up front
-instead of stopping at the first record it does not know after importing half of it;
-versions 1 to 3 still import. A run keeps its idempotency scope; a keyed run exported
-before scopes existed gets the one the stores' migrations give it
-(``seqd.model.scopes.legacy_scope``).
+A run keeps its idempotency scope; a keyed run exported before scopes existed gets the
+one the stores' migrations give it (``seqd.model.scopes.legacy_scope``).
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
 
 import msgspec
 
-from seqd import __version__
 from seqd.errors import Conflict
 from seqd.model import timeutil
-from seqd.model.runs import KVEntry, LogLine, NewLogLine, Run, RunQuery, Step
-from seqd.model.schedules import Schedule
+from seqd.model.runs import NewLogLine, Run, RunQuery, Step
 from seqd.model.scopes import legacy_scope
 from seqd.plugins.storage import StorageBackend
+from seqd.storage.transfer_check import Checker
+from seqd.storage.transfer_format import (
+    ENCODER,
+    Header,
+    KVRecord,
+    LogsRecord,
+    Record,
+    RunRecord,
+    ScheduleRecord,
+    StepsRecord,
+    Tally,
+    Trailer,
+    TransferError,
+)
 
-FORMAT = "seqd-export"
-FORMAT_VERSION = 4
-READABLE_VERSIONS = (1, 2, 3, 4)
+__all__ = [
+    "READ_BYTES",
+    "Counts",
+    "TransferError",
+    "export_store",
+    "import_store",
+    "read_lines",
+    "verify",
+]
+
 KV_CHUNK = 500
 PAGE = 500
 LOG_CHUNK = 1000
@@ -51,56 +70,10 @@ WRITE_BYTES = 1 << 18
 READ_BYTES = 1 << 18
 
 
-class Header(msgspec.Struct, tag="header", kw_only=True):
-    format: str = FORMAT
-    version: int = FORMAT_VERSION
-    seqd: str = __version__
-    exported_at: str
-    source: str
+class Counts(Tally, kw_only=True):
+    """What an export wrote or an import imported; ``skipped``: runs already there."""
 
-
-class RunRecord(msgspec.Struct, tag="run", kw_only=True):
-    run: Run
-
-
-class LogsRecord(msgspec.Struct, tag="logs", kw_only=True):
-    run_id: str
-    lines: list[LogLine]
-
-
-class StepsRecord(msgspec.Struct, tag="steps", kw_only=True):
-    """Journal entries of one run, in order, as the source store numbered them; import
-    appends them in that order (the target numbers them, from 1 like the source)."""
-
-    run_id: str
-    steps: list[Step]
-
-
-class KVRecord(msgspec.Struct, tag="kv", kw_only=True):
-    namespace: str
-    entries: list[KVEntry]
-
-
-class ScheduleRecord(msgspec.Struct, tag="schedule", kw_only=True):
-    schedule: Schedule
-
-
-Record = Header | RunRecord | LogsRecord | StepsRecord | KVRecord | ScheduleRecord
-_encoder = msgspec.json.Encoder()
-_decoder = msgspec.json.Decoder(Record)
-
-
-class TransferError(Exception):
-    """The input is not a seqd export, or is from an unknown format version."""
-
-
-class Counts(msgspec.Struct):
-    runs: int = 0
-    log_lines: int = 0
-    steps: int = 0
     skipped: int = 0
-    kv_keys: int = 0
-    schedules: int = 0
 
 
 class _Out:
@@ -109,9 +82,11 @@ class _Out:
     def __init__(self, write: Callable[[bytes], Awaitable[object]]) -> None:
         self._write = write
         self._buf = bytearray()
+        self.sha = hashlib.sha256()
+        """Of every byte written (the trailer's checksum)."""
 
     async def add(self, record: Record) -> None:
-        _encoder.encode_into(record, self._buf, -1)
+        ENCODER.encode_into(record, self._buf, -1)
         self._buf += b"\n"
         if len(self._buf) >= WRITE_BYTES:
             await self.flush()
@@ -120,6 +95,7 @@ class _Out:
         if self._buf:
             data = bytes(self._buf)
             self._buf.clear()
+            self.sha.update(data)
             await self._write(data)
 
 
@@ -183,6 +159,9 @@ async def export_store(
         await out.add(ScheduleRecord(schedule=schedule))
         counts.schedules += 1
     await out.flush()
+    tally = Tally(**{f: getattr(counts, f) for f in Tally.__struct_fields__})
+    await out.add(Trailer(counts=tally, sha256=out.sha.hexdigest()))
+    await out.flush()
     return counts
 
 
@@ -193,61 +172,82 @@ def _scoped(run: Run) -> Run:
     return msgspec.structs.replace(run, idempotency_scope=scope)
 
 
-async def import_store(store: StorageBackend, lines: AsyncIterable[bytes]) -> Counts:
-    counts = Counts()
-    skipped: set[str] = set()
-    seen_header = False
-    number = 0
-    async for raw in lines:
-        number += 1
-        if not raw.strip():
-            continue
+class _Pending:
+    """A run read from the file with its log and journal, until it is written whole."""
+
+    def __init__(self, run: Run) -> None:
+        self.run = _scoped(run)
+        self.logs: list[NewLogLine] = []
+        self.steps: list[Step] = []
+
+    def add(self, record: LogsRecord | StepsRecord) -> None:
+        if isinstance(record, LogsRecord):
+            self.logs += [
+                NewLogLine(ts=ln.ts, stream=ln.stream, text=ln.text) for ln in record.lines
+            ]
+        else:
+            self.steps += record.steps  # a Step is a NewStep: the target numbers them
+
+    async def write(self, store: StorageBackend, counts: Counts) -> None:
+        # A Conflict: the key is held by a run of another id (a store's own check).
         try:
-            record = _decoder.decode(raw)
-        except msgspec.DecodeError as exc:
-            raise TransferError(f"line {number}: {exc}") from None
-        if isinstance(record, Header):
-            if record.format != FORMAT or record.version not in READABLE_VERSIONS:
-                raise TransferError(
-                    f"line {number}: unsupported export {record.format} v{record.version}"
-                )
-            seen_header = True
-        elif not seen_header:
-            raise TransferError("not a seqd export: the first line is not its header")
-        elif isinstance(record, RunRecord):
-            try:
-                _, created = await store.create_run(_scoped(record.run))
-            except Conflict:
-                created = False
-            if created:
-                counts.runs += 1
-            else:
-                skipped.add(record.run.id)
-                counts.skipped += 1
+            created = await store.import_run(self.run, self.logs, self.steps)
+        except Conflict:
+            created = False
+        if created:
+            counts.runs += 1
+            counts.log_lines += len(self.logs)
+            counts.steps += len(self.steps)
+        else:
+            counts.skipped += 1
+
+
+async def verify(lines: AsyncIterable[bytes], allow_unverified: bool = False) -> Checker:
+    """Read a whole file and check it (``transfer_check``), writing nothing; raises
+    ``TransferError`` saying what does not add up."""
+    check = Checker(allow_unverified)
+    async for raw in lines:
+        check.feed(raw)
+    check.finish()
+    return check
+
+
+async def import_store(
+    store: StorageBackend, lines: AsyncIterable[bytes], allow_unverified: bool = False
+) -> Counts:
+    """Import a file into ``store``, checking it as it goes. Each run is written when
+    the next record shows it complete; the last one only once the trailer has been
+    checked. What does not add up raises ``TransferError``: before anything is written
+    when it is in the header, else after the runs before it (``verify`` first to
+    refuse such a file whole)."""
+    check = Checker(allow_unverified)
+    counts = Counts()
+    pending: _Pending | None = None
+    async for raw in lines:
+        record = check.feed(raw)
+        if record is None or isinstance(record, Header):
+            continue
+        if isinstance(record, (LogsRecord, StepsRecord)):
+            assert pending is not None  # the checker keeps them after their run
+            pending.add(record)
+            continue
+        if pending is not None:
+            await pending.write(store, counts)
+            pending = None
+        if isinstance(record, RunRecord):
+            pending = _Pending(record.run)
         elif isinstance(record, KVRecord):
             for entry in record.entries:
                 if await store.kv_get(record.namespace, entry.key) is None:
                     await store.kv_set(record.namespace, entry.key, entry.value)
                     counts.kv_keys += 1
-        elif isinstance(record, ScheduleRecord):
-            if await store.get_schedule(record.schedule.name) is None:
-                await store.save_schedule(record.schedule)
-                counts.schedules += 1
-        elif record.run_id in skipped:
-            continue
-        elif isinstance(record, StepsRecord):
-            # A Step is a NewStep: the target numbers them afresh, in this order.
-            await store.append_steps(record.run_id, record.steps)
-            counts.steps += len(record.steps)
-        else:
-            await store.append_logs(
-                record.run_id,
-                [
-                    NewLogLine(ts=line.ts, stream=line.stream, text=line.text)
-                    for line in record.lines
-                ],
-            )
-            counts.log_lines += len(record.lines)
-    if not seen_header:
-        raise TransferError("not a seqd export: no header line")
+        elif (
+            isinstance(record, ScheduleRecord)
+            and await store.get_schedule(record.schedule.name) is None
+        ):
+            await store.save_schedule(record.schedule)
+            counts.schedules += 1
+    check.finish()
+    if pending is not None:
+        await pending.write(store, counts)
     return counts

@@ -18,7 +18,7 @@ from jsonschema.exceptions import SchemaError, best_match
 from seqd.errors import ValidationFailed
 from seqd.model.tasks import Problem
 from seqd.plugins.tools import Tool
-from seqd.rpc.dispatch import validation_details
+from seqd.rpc.params import validation_details
 
 TOOL_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}(\.[a-z0-9][a-z0-9_-]{0,63}){1,3}")
 _REQUIRED = re.compile(r"^'(.+)' is a required property$")

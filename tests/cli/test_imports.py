@@ -28,6 +28,7 @@ HEAVY = (
     "seqd.model.runs",
     "seqd.rpc.protocol",
     "rich",  # seqctl watch and top only
+    "importlib.metadata",  # a command of an installed package only (seqd.cli.extensions)
 )
 QUICK_AVOIDS = (
     "re",  # with enum, functools, collections: what json, argparse and gettext import

@@ -31,7 +31,7 @@ from psycopg import errors as pgerrors
 
 from seqd.errors import Conflict, StorageUnavailable
 from seqd.model.retention import PruneBatch, PruneQuery
-from seqd.model.runs import Run, RunChange, RunPage, RunQuery, RunStatus
+from seqd.model.runs import NewLogLine, NewStep, Run, RunChange, RunPage, RunQuery, RunStatus
 from seqd.model.status import UNFINISHED
 from seqd.plugins.storage_kit import sql
 from seqd.plugins.storage_kit.batches import check_keys, id_taken, key_scope, plan
@@ -39,7 +39,7 @@ from seqd.plugins.storage_kit.errors import key_taken, not_open, run_exists
 from seqd.plugins.storage_kit.options import check_durability
 from seqd.plugins.storage_kit.pruning import check_prune_query
 from seqd.plugins.storage_kit.records import check_run_key, page_of
-from seqd_postgres import pruning
+from seqd_postgres import imports, pruning
 from seqd_postgres import queries as q
 from seqd_postgres.claim import StoreClaim
 from seqd_postgres.cluster import Cluster
@@ -294,6 +294,13 @@ class PostgresBackend(Records):
             if taken:
                 raise id_taken(runs, {row[0] for row in taken})
         raise Conflict("the batch's idempotency keys keep changing hands", {})
+
+    async def import_run(
+        self, run: Run, logs: Sequence[NewLogLine], steps: Sequence[NewStep]
+    ) -> bool:
+        check_run_key(run)
+        async with self._guarded(4 * self._call_timeout), self.connections.borrow() as conn:
+            return await imports.import_run(conn, run, logs, steps)
 
     async def _insert_batch(
         self, conn: Conn, runs: Sequence[Run], keys: list[str]

@@ -11,11 +11,12 @@ in one transaction and a lone one in autocommit mode alike.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 import msgspec
 
-from seqd.model.runs import NewStep, Step
+from seqd.model.runs import NewLogLine, NewStep, Step
 from seqd.plugins.storage_kit.records import unnumbered
 from seqd.plugins.storage_kit.sql import RUN_COLUMNS, Statements
 from seqd_postgres.cluster_sql import FENCE, FENCE_EXISTS
@@ -115,6 +116,22 @@ def columns_of(rows: list[tuple[Any, ...]]) -> list[list[Any]]:
 def log_text(value: str) -> str:
     """PostgreSQL text cannot hold NUL; a log line may. Keep the rest of the line."""
     return value.replace("\x00", "\ufffd") if "\x00" in value else value
+
+
+def log_params(run_id: str, lines: Sequence[NewLogLine]) -> dict[str, Any]:
+    """``APPEND_LOGS``'s parameters: one array per column."""
+    return {
+        "run": run_id,
+        "n": len(lines),
+        "ts": [line.ts for line in lines],
+        "streams": [line.stream for line in lines],
+        "texts": [log_text(line.text) for line in lines],
+    }
+
+
+def step_params(run_id: str, steps: Sequence[NewStep]) -> dict[str, Any]:
+    """``APPEND_STEPS``'s parameters."""
+    return {"run": run_id, "n": len(steps), "data": [step_data(s) for s in steps]}
 
 
 def step_data(step: NewStep) -> str:

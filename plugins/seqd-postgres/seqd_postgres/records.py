@@ -65,13 +65,7 @@ class Records:
     async def append_logs(self, run_id: str, lines: Sequence[NewLogLine]) -> int:
         if not lines:
             return int(await self._fetch_one(q.LAST_SEQ, (run_id,)) or 0)
-        params = {
-            "run": run_id,
-            "n": len(lines),
-            "ts": [line.ts for line in lines],
-            "streams": [line.stream for line in lines],
-            "texts": [q.log_text(line.text) for line in lines],
-        }
+        params = q.log_params(run_id, lines)
         return await self._append(run_id, q.APPEND_LOGS, q.APPEND_LOGS_FENCED, params)
 
     async def read_logs(self, run_id: str, after: int, limit: int) -> list[LogLine]:
@@ -87,8 +81,8 @@ class Records:
     async def append_steps(self, run_id: str, steps: Sequence[NewStep]) -> int:
         if not steps:
             return int(await self._fetch_one(q.LAST_STEP, (run_id,)) or 0)
-        data = [q.step_data(s) for s in steps]
-        params = {"run": run_id, "n": len(steps), "data": data}
+        params = q.step_params(run_id, steps)
+        data = params["data"]
         try:
             return await self._append(run_id, q.APPEND_STEPS, q.APPEND_STEPS_FENCED, params)
         except StorageUnavailable as exc:

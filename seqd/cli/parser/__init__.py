@@ -20,7 +20,7 @@ import argparse
 
 from seqd import __version__
 from seqd.cli.parser.builder import EXIT_STATUSES, Builder, Formatter, Parser, add_common
-from seqd.cli.quick import load
+from seqd.cli.quick import COMMANDS, load, noun
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -49,25 +49,6 @@ Every command takes --json for machine-readable output.
 
 {EXIT_STATUSES}"""
 
-_NOUNS: dict[str, tuple[str, str]] = {
-    "status": ("parser.daemon", "add_status"),
-    "ping": ("parser.daemon", "add_ping"),
-    "run": ("parser.runs", "add_run"),
-    "runs": ("parser.runs", "add_runs"),
-    "tasks": ("parser.tasks", "add_tasks"),
-    "tools": ("parser.tools", "add_tools"),
-    "schedules": ("parser.schedules", "add_schedules"),
-    "watch": ("parser.live", "add_watch"),
-    "top": ("parser.live", "add_top"),
-    "plugins": ("parser.daemon", "add_plugins"),
-    "nodes": ("parser.daemon", "add_nodes"),
-    "metrics": ("parser.observe", "add_metrics"),
-    "alerts": ("parser.observe", "add_alerts"),
-    "daemon": ("parser.daemon", "add_daemon"),
-    "completion": ("parser.daemon", "add_completion"),
-}
-"""Each noun, in the order of ``seqctl --help``, and the function that adds it."""
-
 
 def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     """The whole command line; given ``argv``, only the part its noun needs (building
@@ -83,20 +64,26 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     nouns = parser.add_subparsers(
         title="commands", metavar="<command>", dest="command", required=True, prog="seqctl"
     )
-    wanted = _noun(argv)
+    at = noun(argv or ())
+    wanted = None if at is None or argv is None else argv[at]
+    if wanted not in COMMANDS:
+        wanted = None  # none, or not a built-in one: build all (and list plugins' commands)
     b = Builder()
-    for name, adds in _NOUNS.items():
+    for name, adds in COMMANDS.items():
         if wanted is None or wanted == name:
             load(adds)(b, nouns)
+    if wanted is None:
+        add_extensions(nouns)
     return parser
 
 
-def _noun(argv: Sequence[str] | None) -> str | None:
-    """The command named in ``argv`` if it is a known one, else None (build all)."""
-    args = iter(argv or ())
-    for arg in args:
-        if arg == "--socket":
-            next(args, None)
-        elif not arg.startswith("-"):
-            return arg if arg in _NOUNS else None
-    return None
+def add_extensions(nouns: argparse._SubParsersAction[Parser]) -> None:
+    """The commands installed packages add (``seqd.cli.extensions``), after the
+    built-in ones: listed by ``seqctl --help``, offered by "did you mean" and by
+    completion. They are run before argparse sees the line (``seqd.cli.main``), so
+    these entries only describe them."""
+    from seqd.cli.extensions import summaries
+
+    for name, summary in summaries().items():
+        if name not in COMMANDS:
+            nouns.add_parser(name, help=summary, add_help=False)

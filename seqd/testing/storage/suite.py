@@ -1,7 +1,7 @@
 """``StorageConformance``: every group of cases in one base class.
 
 Its own module because the suite is the sum of the groups (one module each: claims,
-runs, idempotency scopes, batches, listing, finding, logs, steps, kv, change positions,
+runs, idempotency scopes, batches, imports, listing, finding, logs, steps, kv, change positions,
 alert history, schedules, durability, crash safety, pruning, traces); a backend's test
 subclasses this one class and so runs them all.
 """
@@ -15,6 +15,7 @@ from seqd.testing.storage.claims import ClaimCases
 from seqd.testing.storage.crash import CrashCases
 from seqd.testing.storage.durability import DurabilityCases
 from seqd.testing.storage.finding import FindingCases
+from seqd.testing.storage.imports import ImportCases
 from seqd.testing.storage.kv import KVCases
 from seqd.testing.storage.listing import ListingCases
 from seqd.testing.storage.logs import LogCases
@@ -32,6 +33,7 @@ class StorageConformance(
     RunCases,
     ScopeCases,
     BatchCases,
+    ImportCases,
     ListingCases,
     FindingCases,
     LogCases,

@@ -33,7 +33,7 @@ import msgspec
 from msgspec import Meta
 
 from seqd import hookimpl
-from seqd.builtin.storage.fs import kv, pruning, records, schedules, seqs
+from seqd.builtin.storage.fs import imports, kv, pruning, records, schedules, seqs
 from seqd.builtin.storage.fs.alerts import AlertHistory
 from seqd.builtin.storage.fs.logs import JOURNALS, LOGS
 from seqd.builtin.storage.fs.runs import RunFiles
@@ -98,6 +98,11 @@ class FSBackend:
 
     async def create_runs(self, runs: Sequence[Run]) -> list[tuple[Run, int]]:
         return await self.runs.create_many(runs)
+
+    async def import_run(
+        self, run: Run, logs: Sequence[NewLogLine], steps: Sequence[NewStep]
+    ) -> bool:
+        return await imports.import_run(self.runs, run, logs, steps)
 
     async def update_run(self, run: Run, expect: Sequence[RunStatus] | None = None) -> int:
         return await self.runs.update(run, expect)

@@ -83,6 +83,10 @@ class RunFiles:
             run.id, run.task, run.status, run.parent_id, key, run.schedule, position
         )
 
+    async def insert(self, run: Run) -> int:
+        """Write the new ``run`` (its id and key checked free, under their locks)."""
+        return await self._insert(run)
+
     async def _insert(self, run: Run) -> int:
         store = self.store
         # Log lines and journal entries written before the run existed wait in orphans/.

@@ -29,6 +29,7 @@ from seqd import hookimpl
 from seqd.builtin.storage.sqlite import batches, pruning
 from seqd.builtin.storage.sqlite.connections import ReaderConnections, connect, prepare
 from seqd.builtin.storage.sqlite.faults import LABEL, unavailable
+from seqd.builtin.storage.sqlite.imports import INSERT_LOG, INSERT_STEP, import_run_op
 from seqd.builtin.storage.sqlite.positions import Positions
 from seqd.builtin.storage.sqlite.tables import SmallTables
 from seqd.builtin.storage.sqlite.writer import SMALL_BYTES, SMALL_ROWS, Writer
@@ -80,9 +81,7 @@ _SYNCHRONOUS = {"normal": "NORMAL", "full": "FULL"}
 _SQL = Statements("?", position="?")  # the position is ``Positions``' (see there)
 _ALERTS = AlertStatements("?")
 _LAST_SEQ = "SELECT MAX(seq) FROM logs WHERE run_id = ?"
-_INSERT_LOG = "INSERT INTO logs (run_id, seq, ts, stream, text) VALUES (?, ?, ?, ?, ?)"
 _LAST_STEP = "SELECT MAX(seq) FROM steps WHERE run_id = ?"
-_INSERT_STEP = "INSERT INTO steps (run_id, seq, data) VALUES (?, ?, ?)"
 _READ_STEPS = "SELECT data FROM steps WHERE run_id = ? AND seq > ? ORDER BY seq LIMIT ?"
 _PLACEHOLDERS = ", ".join("?" * len(UNFINISHED))
 _UNFINISHED = f"SELECT data FROM runs WHERE status IN ({_PLACEHOLDERS}) ORDER BY id"  # noqa: S608
@@ -205,6 +204,13 @@ class SQLiteBackend(SmallTables):
             return []
         return await self._write(batches.create_runs_op(runs, self._positions), small=False)
 
+    async def import_run(
+        self, run: Run, logs: Sequence[NewLogLine], steps: Sequence[NewStep]
+    ) -> bool:
+        op = import_run_op(run, logs, steps, self._positions)
+        written: bool = await self._write(op, small=False)
+        return written
+
     async def update_run(self, run: Run, expect: Sequence[RunStatus] | None = None) -> int:
         check_run_key(run)
         query = _SQL.update_run
@@ -309,7 +315,7 @@ class SQLiteBackend(SmallTables):
         def op(conn: sqlite3.Connection) -> int:
             last = int(conn.execute(_LAST_SEQ, (run_id,)).fetchall()[0][0] or 0)
             conn.executemany(
-                _INSERT_LOG,
+                INSERT_LOG,
                 [(run_id, last + i, *value) for i, value in enumerate(values, 1)],
             )
             return last + len(values)
@@ -338,7 +344,7 @@ class SQLiteBackend(SmallTables):
         def op(conn: sqlite3.Connection) -> int:
             last = int(conn.execute(_LAST_STEP, (run_id,)).fetchall()[0][0] or 0)
             conn.executemany(
-                _INSERT_STEP,
+                INSERT_STEP,
                 [(run_id, s.seq, _ENCODER.encode(s).decode()) for s in number_steps(last, steps)],
             )
             return last + len(steps)

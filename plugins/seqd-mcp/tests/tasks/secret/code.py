@@ -1,0 +1,2 @@
+def run(ctx):
+    return {"secret": "s3cr3t"}
