@@ -53,9 +53,18 @@ def run(ctx, counter: str, steps: int = 1, pause: float = 0.0):
 """
 
 
+GATED = """
+def run(ctx):
+    return ctx.wait_signal("go", timeout_s=60)
+"""
+
+
 def write_tasks(base: Path) -> Path:
     tasks = base / "tasks"
-    (tasks / "tally").mkdir(parents=True)
+    (tasks / "gated").mkdir(parents=True)
+    (tasks / "gated" / "code.py").write_text(GATED)
+    (tasks / "gated" / "config.json").write_text(json.dumps({"type": "python"}))
+    (tasks / "tally").mkdir()
     (tasks / "tally" / "code.py").write_text(TALLY)
     (tasks / "tally" / "config.json").write_text(json.dumps({"type": "python"}))
     (tasks / "hold").mkdir()
@@ -270,6 +279,14 @@ def test_cancel_wait_and_phantom_runs_from_any_node(nodes: Nodes, pg_make: PgMak
         assert cancelled.status == "cancelled"
         # A run stored queued behind every node's back (as by a node that died right
         # after its create committed) is found and run, without a restart.
+        # A signal sent through one node reaches a run suspended on the other.
+        gated = ca.submit("gated", {})
+        nodes.wait_for(lambda: cb.get_run(gated.id).status == "suspended", 30, "gated waits")
+        suspended_on = cb.get_run(gated.id).node or ""
+        sender = cb if suspended_on.startswith(ca.status().node) else ca
+        sender.signal(gated.id, "go", {"ok": 1})
+        woken = ca.wait(gated.id, timeout_s=30)
+        assert woken.status == "succeeded" and woken.output == {"ok": 1}, woken
         phantom = new_run(task="tally", input={"counter": str(nodes.counter)})
 
         async def store() -> None:
