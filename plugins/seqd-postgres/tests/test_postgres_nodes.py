@@ -53,6 +53,18 @@ def run(ctx, counter: str, steps: int = 1, pause: float = 0.0):
 """
 
 
+ONE_AT_A_TIME = """
+import time
+
+
+def run(ctx, counter: str):
+    with open(counter, "a") as f:
+        f.write(f"{ctx.run_id} start {time.time()}\\n")
+    time.sleep(0.2)
+    with open(counter, "a") as f:
+        f.write(f"{ctx.run_id} end {time.time()}\\n")
+"""
+
 GATED = """
 def run(ctx):
     return ctx.wait_signal("go", timeout_s=60)
@@ -64,6 +76,9 @@ def write_tasks(base: Path) -> Path:
     (tasks / "gated").mkdir(parents=True)
     (tasks / "gated" / "code.py").write_text(GATED)
     (tasks / "gated" / "config.json").write_text(json.dumps({"type": "python"}))
+    (tasks / "single").mkdir()
+    (tasks / "single" / "code.py").write_text(ONE_AT_A_TIME)
+    (tasks / "single" / "config.json").write_text(json.dumps({"type": "python", "concurrency": 1}))
     (tasks / "tally").mkdir()
     (tasks / "tally" / "code.py").write_text(TALLY)
     (tasks / "tally" / "config.json").write_text(json.dumps({"type": "python"}))
@@ -353,3 +368,23 @@ def test_a_schedule_fires_once_per_time_with_two_nodes(nodes: Nodes) -> None:
     )
     times = [r[0] for r in nodes.query("SELECT data::json ->> 'scheduled_for' FROM runs")]
     assert len(times) == len(set(times)), "a fire was doubled"
+
+
+def test_a_task_s_concurrency_limit_holds_across_nodes(nodes: Nodes) -> None:
+    """Runs of a task limited to one at a time, submitted to three nodes at once: their
+    start and end times (written by the runs) never overlap."""
+    nodes.start()
+    ids = []
+    for d in nodes.daemons * 2:
+        with Client(d.socket, timeout=60) as c:
+            ids.append(c.submit("single", {"counter": str(nodes.counter)}).id)
+    nodes.wait_for(lambda: nodes.statuses()["succeeded"] == len(ids), 60, "the runs")
+    events = sorted(
+        (float(ts), kind)
+        for _, kind, ts in (line.split() for line in nodes.counter.read_text().splitlines())
+    )
+    running = most = 0
+    for _, kind in events:
+        running += 1 if kind == "start" else -1
+        most = max(most, running)
+    assert most == 1, f"{most} runs of a task limited to 1 ran at once"
