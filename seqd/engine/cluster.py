@@ -35,8 +35,9 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 POLL_S = 2.0
-"""The safety net: a claim and a look for dead nodes at least this often, whatever
-the notes said (a note is lost while the listening connection is down)."""
+"""The safety net: a claim, and a read of the runs waited for here that run elsewhere,
+at least this often, whatever the notes said (a note is lost while the listening
+connection is down). Dead nodes are reported by the heartbeat, which reads them."""
 
 
 def node_info(name: str, workers: int) -> NodeInfo:
@@ -98,7 +99,7 @@ class ClusterLink:
                 async with asyncio.timeout(self.poll_s):
                     await self._wake.wait()
             except TimeoutError:
-                self._dead = self._poll = True
+                self._poll = True  # dead nodes are reported by the heartbeat
             self._wake.clear()
             try:
                 await self._round()
