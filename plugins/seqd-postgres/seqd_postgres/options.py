@@ -46,9 +46,10 @@ class PostgresOptions(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     cluster: bool = True
     """Several daemons (nodes) may share the schema and its queue; false: one daemon
     holds it alone (a session lock), as before nodes existed."""
-    lease_s: Annotated[float, Meta(ge=3, le=3600)] = 30.0
+    lease_s: Annotated[float, Meta(ge=3, le=3600)] = 20.0
     """A node's lease on its runs: renewed every third of it; a node silent for this
-    long is dead, and another node takes its runs over."""
+    long is dead, and another node takes its runs over at its next heartbeat (within
+    ``lease_s * 4 / 3``: under 27 s by default)."""
 
     @property
     def connect_timeout(self) -> int:
