@@ -62,6 +62,9 @@ class ClusterLink:
         self._wake = asyncio.Event()
         self._dead = True  # at start: runs of this node's earlier life, or of dead nodes
         self._poll = False
+        self._maybe_queued = True
+        """Unheld queued runs may exist: a slot freed here claims only then (a claim
+        that finds nothing is a round trip and a commit for nothing)."""
         self._task: asyncio.Task[None] | None = None
         self._notes: set[asyncio.Task[None]] = set()
 
@@ -88,7 +91,12 @@ class ClusterLink:
             logger.warning("leaving the cluster failed (the lease runs out instead): %s", exc)
 
     def kick(self) -> None:
-        """There may be work, or room for it: claim soon."""
+        """There may be room for work: claim soon, if there may be work."""
+        self._wake.set()
+
+    def queued(self) -> None:
+        """Unheld runs were queued (here, or on another node): claim soon."""
+        self._maybe_queued = True
         self._wake.set()
 
     # -- claiming ----------------------------------------------------------------------
@@ -99,7 +107,7 @@ class ClusterLink:
                 async with asyncio.timeout(self.poll_s):
                     await self._wake.wait()
             except TimeoutError:
-                self._poll = True  # dead nodes are reported by the heartbeat
+                self._poll = self._maybe_queued = True  # dead nodes: the heartbeat says
             self._wake.clear()
             try:
                 await self._round()
@@ -107,7 +115,7 @@ class ClusterLink:
                     self._poll = False
                     await self._check_waits()
             except Exception as exc:
-                self._dead = True  # a claim may have committed unanswered: look again
+                self._dead = self._maybe_queued = True  # a claim may have committed: look again
                 logger.warning("claiming runs failed: %s", exc)
                 await asyncio.sleep(min(1.0, self.poll_s))
 
@@ -121,12 +129,14 @@ class ClusterLink:
             if taken:
                 await engine.recover_runs(taken)
         room = self._room()
-        if room > 0:
+        if room > 0 and self._maybe_queued:
             runs = await self.shared.claim(room, self._limits())
             if runs:
                 self._adopt(runs)
             if len(runs) == room:
                 self._wake.set()  # there may be more waiting
+            else:
+                self._maybe_queued = False
 
     def _room_for(self, task: str) -> int:
         """Room for a new run of ``task`` to be held here at once: none for a task with
@@ -177,7 +187,7 @@ class ClusterLink:
             if run_id not in engine.active:
                 engine.take_back(run_id)
                 engine.transitions.live.pop(run_id, None)
-        self.kick()
+        self.queued()
 
     async def ended_elsewhere(self, run_id: str) -> None:
         """A run ended on another node: wake who waits for it here; a copy of it
@@ -196,10 +206,10 @@ class ClusterLink:
 
     def on_note(self, note: Note) -> None:
         if note.kind == "queued":
-            self.kick()
+            self.queued()
         elif note.kind == "dead":
             self._dead = True
-            self.kick()
+            self.queued()
         elif note.kind == "lost":
             self.lost_leases()
         elif note.kind == "cancel" and note.run_id in self.engine.active:
@@ -211,7 +221,7 @@ class ClusterLink:
         engine = self.engine
         if note.kind == "ended":
             if note.text in self._limits():
-                self.kick()  # a place under the task's cluster-wide limit came free
+                self.queued()  # a place under the task's cluster-wide limit came free
             await self.ended_elsewhere(note.run_id)
         elif note.kind == "signal" and self.owns(note.run_id):
             await engine.suspensions.deliver(note.run_id, note.text)

@@ -220,7 +220,7 @@ class Engine(Slots, JobServices):
                 unheld += 1
         self.schedule()
         if self.cluster is not None and unheld:
-            self.cluster.kick()
+            self.cluster.queued()
             self.cluster.tell(Note(kind="queued"))
 
     def trace_for(self, run_id: str) -> str | None:
