@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from seqd.api import (
     daemon,
     events,
+    nodes,
     observe,
     plugins,
     retention,
@@ -32,8 +33,8 @@ if TYPE_CHECKING:
 def build(app: Daemon) -> dict[str, Handler]:
     table: dict[str, Handler] = {}
     for module in (
-        daemon, plugins, tasks, runs, retention, traces, tools, schedules, observe, rpc, events,
-        tokens,
+        daemon, plugins, nodes, tasks, runs, retention, traces, tools, schedules, observe, rpc,
+        events, tokens,
     ):  # fmt: skip
         table.update(module.handlers(app))
     return table

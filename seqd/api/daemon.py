@@ -10,6 +10,7 @@ import msgspec
 import psutil
 
 from seqd import __version__
+from seqd.api.nodes import cluster_info
 from seqd.model.status import RUN_STATUSES
 from seqd.rpc.dispatch import Caller, Handler
 from seqd.rpc.observing import TracerInfo
@@ -63,6 +64,7 @@ def handlers(app: Daemon) -> dict[str, Handler]:
             tasks=len(app.catalog.entries),
             connections=len(app.server.connections) if app.server else 0,
             subscriptions=app.events.subscriptions,
+            cluster=cluster_info(app),
             rss_bytes=process.memory_info().rss,
             limits=LimitsInfo(
                 max_line_bytes=limits.max_line_bytes,

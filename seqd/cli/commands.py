@@ -18,8 +18,16 @@ if TYPE_CHECKING:
 
     from seqd.cli.output import Out
     from seqd.client import Client
+    from seqd.model.nodes import Node
     from seqd.model.tasks import Problem, TaskDef, TaskSummary
-    from seqd.rpc.status import PluginInfo, ReloadResult, StatusResult, ValidateResult
+    from seqd.rpc.status import (
+        ClusterInfo,
+        NodesResult,
+        PluginInfo,
+        ReloadResult,
+        StatusResult,
+        ValidateResult,
+    )
 
 
 def status(client: Client, args: argparse.Namespace, out: Out) -> int:
@@ -40,6 +48,7 @@ def _status_rows(st: StatusResult) -> list[tuple[str, object]]:
         ("pid", st.pid),
         ("uptime", duration(st.uptime_s)),
         ("node", st.node),
+        ("cluster", _cluster(getattr(st, "cluster", None))),
         ("storage", f"{st.storage.name} ({st.storage.location or ADMINS_ONLY})"),
         ("socket", st.socket or ADMINS_ONLY),
         ("state dir", st.state_dir or ADMINS_ONLY),
@@ -55,6 +64,33 @@ def _status_rows(st: StatusResult) -> list[tuple[str, object]]:
         ("rss", size(st.rss_bytes)),
         ("tracers", _tracers(getattr(st, "tracers", None) or {})),
     ]
+
+
+def _cluster(info: ClusterInfo | None) -> str:
+    if info is None:
+        return "no (this daemon holds its store alone)"
+    alive = f"{info.nodes_alive} node{'s' if info.nodes_alive != 1 else ''} alive"
+    return f"{alive}; this one is {info.node_id} (lease {info.lease_s:g}s)"
+
+
+def nodes(client: Client, args: argparse.Namespace, out: Out) -> int:
+    headers = ["id", "host", "pid", "version", "started", "heartbeat", "runs", "workers", "alive"]
+    out.result(client.nodes(), lambda result: _nodes_table(result, headers, out))
+    return 0
+
+
+def _nodes_table(result: NodesResult, headers: list[str], out: Out) -> None:
+    out.table(headers, (_node_row(node, result.node_id) for node in result.nodes))
+    if not result.shared:
+        out.line("(the store is not shared: this daemon is its only node)")
+
+
+def _node_row(node: Node, me: str) -> tuple[object, ...]:
+    i = node.info
+    name = f"{i.id} (this one)" if i.id == me else i.id
+    alive = "yes" if node.alive else "no: its runs are being taken over"
+    return (name, i.host, i.pid, i.version, i.started_at, node.heartbeat_at, node.runs_held,
+            i.workers, alive)  # fmt: skip
 
 
 def _tracers(tracers: dict[str, Any]) -> str:

@@ -53,6 +53,7 @@ COMMANDS: dict[str, Handler] = {
     "watch": ("parser.live", "add_watch"),
     "top": ("parser.live", "add_top"),
     "plugins": ("parser.daemon", "add_plugins"),
+    "nodes": ("parser.daemon", "add_nodes"),
     "metrics": ("parser.observe", "add_metrics"),
     "alerts": ("parser.observe", "add_alerts"),
     "web": ("parser.web", "add_web"),

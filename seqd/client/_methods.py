@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from seqd.model.tasks import TaskDef, TaskSummary
     from seqd.rpc.runs import ListResult, LogsResult, StepsResult, SubmitManyResult, TraceResult
     from seqd.rpc.status import (
+        NodesResult,
         PluginInfo,
         PluginsResult,
         ReloadResult,
@@ -118,6 +119,12 @@ class Methods(ScheduleMethods, WatchMethods):
     def plugins(self) -> Steps[list[PluginInfo]]:
         result: PluginsResult = yield Request("plugins.list")
         return result.plugins
+
+    @unary
+    def nodes(self) -> Steps[NodesResult]:
+        """The daemons sharing this one's store (just this one when it is not shared)."""
+        result: NodesResult = yield Request("nodes.list")
+        return result
 
     @unary
     def discover(self) -> Steps[dict[str, Any]]:

@@ -15,16 +15,15 @@ import asyncio
 import logging
 import os
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Sequence
 from typing import Any
-
-from msgspec.structs import replace
 
 from seqd.access.policy import Policy, Principal
 from seqd.catalog.catalog import Catalog
 from seqd.config.settings import Config
 from seqd.errors import Conflict, NotFound, ShuttingDown
 from seqd.model.ids import IdGenerator
+from seqd.model.nodes import Note
 from seqd.model.runs import Run, RunPage, RunQuery
 from seqd.model.scopes import submitter_scope
 from seqd.model.status import TERMINAL
@@ -32,25 +31,28 @@ from seqd.model.traces import TraceParent, trace_of
 from seqd.observe.custom import CustomMetrics
 from seqd.observe.runs import RunMetrics
 from seqd.plugins.host import PluginHost
-from seqd.plugins.storage import StorageBackend
+from seqd.plugins.storage import StorageBackend, shared_queue
 from seqd.tools.service import ToolService
 
 from .accepting import new_run
 from .cancellation import Cancellation
+from .cluster import ClusterLink, node_info
 from .execution import Executor, kill_grace_of
 from .job import ActiveJob
 from .queue import RunQueue
 from .recovery import recover
 from .retries import Retries
+from .services import JobServices
+from .slots import Slots
 from .suspension import Suspensions
-from .traces import run_caller, trace_of_new_run
+from .traces import trace_of_new_run
 from .transitions import Transitions
 from .validation import check_size
 
 logger = logging.getLogger(__name__)
 
 
-class Engine:
+class Engine(Slots, JobServices):
     def __init__(
         self,
         *,
@@ -78,7 +80,7 @@ class Engine:
         self.free_queue = RunQueue()
         """Runs of task types that hold no worker (flows): they only coordinate child
         runs, so they start at once — never behind the runs they wait for."""
-        self._holding: set[str] = set()
+        self.holding: set[str] = set()
         """Runs holding one of the ``max_workers`` slots."""
         self.active: dict[str, ActiveJob | None] = {}
         self.per_task: Counter[str] = Counter()
@@ -88,6 +90,9 @@ class Engine:
         self._executions: set[asyncio.Task[None]] = set()
         self.tools: ToolService | None = None
         """Set by the app once the tool service is up."""
+        shared = shared_queue(storage)
+        self.cluster = ClusterLink(self, shared) if shared is not None else None
+        """Set when the store is shared by several nodes: runs are claimed from it."""
         self.transitions = Transitions(storage, host, self._ended, metrics)
         self.metrics = self.transitions.metrics
         self.custom_metrics = custom_metrics
@@ -100,6 +105,8 @@ class Engine:
             ids=self.ids,
             limits=config.limits,
             access=access,
+            owns=self.cluster.owns if self.cluster is not None else None,
+            forward=self._forward,
         )
         self.executor = Executor(
             storage=storage,
@@ -117,8 +124,8 @@ class Engine:
         self.cancellation = Cancellation(
             storage=storage,
             transitions=self.transitions,
-            interrupt=self.executor.interrupt,
-            take_back=self._take_back,
+            interrupt=self._interrupt,
+            take_back=self.take_back,
             get=self.get,
             wait=self.wait,
             access=access,
@@ -127,9 +134,9 @@ class Engine:
     def stats(self) -> dict[str, int]:
         return {
             "max": self.max_workers,
-            "busy": len(self._holding),
+            "busy": len(self.holding),
             "queued": len(self.queue),
-            "coordinating": len(self.active) - len(self._holding),
+            "coordinating": len(self.active) - len(self.holding),
         }
 
     # -- accepting -------------------------------------------------------------------
@@ -200,13 +207,21 @@ class Engine:
             raise ShuttingDown("the daemon is shutting down; no new runs are accepted")
 
     def accepted(self, runs: list[Run]) -> None:
-        """Runs just stored as queued: they go in line, and what can start starts."""
+        """Runs just stored as queued: they go in line, and what can start starts.
+        With a shared store they are claimed instead, here or on another node."""
+        unheld = 0
         for run in runs:
-            self.transitions.live[run.id] = run
             self.transitions.spans.created(run.id)
             self.transitions.emit(run, None)
-            self._enqueue(run)
-        self._schedule()
+            if self.cluster is None or self.cluster.shared.take_fresh(run.id):
+                self.transitions.live[run.id] = run
+                self.enqueue(run)
+            else:
+                unheld += 1
+        self.schedule()
+        if self.cluster is not None and unheld:
+            self.cluster.queued()
+            self.cluster.tell(Note(kind="queued"))
 
     def trace_for(self, run_id: str) -> str | None:
         """The trace id of a queued or running run (what storage calls are made for)."""
@@ -257,118 +272,37 @@ class Engine:
             return await self.get(run_id)
 
     def _ended(self, final: Run) -> None:
-        """A run has ended (stored): wake whoever waits for it."""
+        """A run has ended (stored): wake whoever waits for it, here and elsewhere."""
+        self.woken(final)
+        if self.cluster is not None:
+            self.cluster.ended(final)
+
+    def woken(self, final: Run) -> None:
+        """Wake whoever waits here for the ended run ``final``."""
         future = self._done.pop(final.id, None)
         if future is not None and not future.done():
             future.set_result(final)
         self.suspensions.wakeups.ended(final.id)
 
-    # -- handing runs to slots -------------------------------------------------------
+    def waits_for(self, run_id: str) -> bool:
+        """Whether anything here waits for ``run_id`` to end."""
+        return run_id in self._done or run_id in self.suspensions.wakeups.on_run
 
-    def _saturated(self, task: str) -> bool:
-        entry = self.catalog.entries.get(task)
-        limit = entry.definition.concurrency if entry is not None else None
-        return limit is not None and self.per_task[task] >= limit
+    def waited_for(self) -> Sequence[str]:
+        """Every run something here waits for to end."""
+        return [*self._done, *self.suspensions.wakeups.on_run]
 
-    def _holds_worker(self, task: str) -> bool:
-        entry = self.catalog.entries.get(task)
-        if entry is None or entry.source is None:
-            return True
-        task_type = self.host.task_types.get(entry.source.type)
-        return bool(getattr(task_type, "uses_worker", True))
+    def _interrupt(self, run_id: str, kind: str, message: str) -> None:
+        """Cancel the execution of ``run_id``, here or on the node that runs it."""
+        if run_id in self.active or self.cluster is None:
+            self.executor.interrupt(run_id, kind, message)
+        else:
+            self.cluster.tell(Note(kind="cancel", run_id=run_id, text=message))
 
-    def _enqueue(self, run: Run) -> None:
-        queue = self.queue if self._holds_worker(run.task) else self.free_queue
-        queue.push(run.id, run.task, run.priority)
-
-    def _hand_off(self, run: Run) -> None:
-        """Put a queued run in line and start what can start."""
-        self._enqueue(run)
-        self._schedule()
-
-    def _take_back(self, run_id: str) -> None:
-        """A queued run leaves the line (and its retry back-off)."""
-        self.queue.remove(run_id)
-        self.free_queue.remove(run_id)
-        self.retries.forget(run_id)
-
-    def _schedule(self) -> None:
-        while self.dispatching:
-            item = self.free_queue.pop(self._saturated)
-            if item is None:
-                break
-            self._launch(*item, holds_worker=False)
-        while self.dispatching and len(self._holding) < self.max_workers:
-            item = self.queue.pop(self._saturated)
-            if item is None:
-                return
-            self._launch(*item, holds_worker=True)
-
-    def _launch(self, run_id: str, task: str, *, holds_worker: bool) -> None:
-        run = self.transitions.live.get(run_id)
-        if run is None or run.status != "queued":
-            return
-        self.active[run_id] = None
-        if holds_worker:
-            self._holding.add(run_id)
-        self.per_task[task] += 1
-        execution = asyncio.get_running_loop().create_task(self._execute(run))
-        self._executions.add(execution)
-        execution.add_done_callback(self._executions.discard)
-
-    async def _execute(self, run: Run) -> None:
-        """One slot's life: the run's execution, then the slot goes to the next run."""
-        try:
-            await self.executor.execute(run)
-        except Exception as exc:
-            logger.exception("run %s: engine failure", run.id)
-            await self.executor.fail(run.id, exc)
-        finally:
-            self.active.pop(run.id, None)
-            self._holding.discard(run.id)
-            self.per_task[run.task] -= 1
-            if self.per_task[run.task] <= 0:
-                del self.per_task[run.task]
-            self.queue.release(run.task)
-            self.free_queue.release(run.task)
-            self._schedule()
-
-    # -- what runs ask of the engine (``JobHost``) ---------------------------------------
-
-    def journaled(self, run_id: str) -> None:
-        self.transitions.spans.journaled(run_id)
-
-    def note_pid(self, run_id: str, pid: int | None) -> None:
-        # Shown by runs.get while the run lives; not written to storage: after a crash
-        # the run's processes are found by the SEQD_RUN_ID in their environment.
-        live = self.transitions.live
-        current = live.get(run_id)
-        if current is not None and current.status == "running":
-            live[run_id] = replace(current, pid=pid)
-
-    async def call_tool(
-        self,
-        run: Run,
-        name: str,
-        params: dict[str, Any],
-        log: Callable[[str, str], None],
-        key: str | None = None,
-    ) -> Any:
-        """A tool called by a run (a flow state, ``ctx.tool``): the run's scopes, rate
-        limits and trace event apply; its log lines go to the run's log. The call is a
-        span of the run's trace, under the operation ``key`` (else the run)."""
-        if self.tools is None:
-            raise ShuttingDown("tools are not available yet")
-        role = await self.access.roles.of_submitter(run.submitted_by)
-        caller = run_caller(run, key, role)
-        return await self.tools.call(name, params, caller, log=log)
-
-    def record_metric(self, run: Run, name: Any, value: Any, kind: Any, labels: Any) -> str | None:
-        """A task metric of ``run`` (``ctx.metric``, ``::metric``); why it was dropped,
-        or None. Not journaled: a metric is not part of what a replay reproduces."""
-        if self.custom_metrics is None:
-            return "metrics are off (metrics.enabled = false)"
-        return self.custom_metrics.record(run.task, name, value, kind, labels)
+    def _forward(self, run_id: str, name: str) -> None:
+        """A signal for a run held by another node: that node delivers it."""
+        if self.cluster is not None:
+            self.cluster.tell(Note(kind="signal", run_id=run_id, text=name))
 
     async def cancel(self, run_id: str, reason: str | None, who: Principal) -> Run:
         return await self.cancellation.cancel(run_id, reason, who)
@@ -379,21 +313,31 @@ class Engine:
     # -- start and stop ---------------------------------------------------------------
 
     async def recover(self) -> int:
-        """Put back in line every run an earlier daemon accepted and did not finish.
+        """Put back in line every run an earlier daemon accepted and did not finish;
+        with a shared store, join it as a new node: the runs of dead nodes (this one's
+        earlier life among them) are taken over, and queued runs claimed.
         First the stored runs are counted by status, once: from then on every change
         moves the counts (``metrics.counts``), whatever the size of the history."""
         self.metrics.load(await self.storage.count_by_status())
+        if self.cluster is None:
+            await self.recover_runs(await self.storage.unfinished_runs())
+        else:
+            await self.cluster.start(node_info(self.node, self.max_workers))
+        return len(self.transitions.live)
+
+    async def recover_runs(self, runs: Sequence[Run]) -> None:
+        """The recovery of a restart (``recovery``), for ``runs`` left unfinished."""
         grace = float(self.config.task_types.get("shell", {}).get("kill_grace_s", 5.0))
         await recover(
+            runs,
             storage=self.storage,
             transitions=self.transitions,
-            enqueue=self._enqueue,
+            enqueue=self.enqueue,
             watch=self.suspensions.watch,
             work_root=self.work_root,
             grace_s=grace,
         )
-        self._schedule()
-        return len(self.transitions.live)
+        self.schedule()
 
     async def shutdown(self, grace_s: float) -> None:
         """Stop taking work; let running runs finish for ``grace_s``; interrupt the rest
@@ -404,7 +348,7 @@ class Engine:
         self.suspensions.stop()
         self.retries.stop()
         for run_id in list(self.active):
-            if run_id not in self._holding:
+            if run_id not in self.holding:
                 # Coordinators (flows) stop at once; their children finish in the grace
                 # period and the flow picks up their results from the journal next time.
                 self.executor.interrupt(
@@ -424,3 +368,5 @@ class Engine:
                     )
                 await self.executor.settle(still, kill_grace_of(self.config.task_types))
         await self.transitions.spans.stop(grace_s)
+        if self.cluster is not None:
+            await self.cluster.stop()

@@ -11,8 +11,8 @@ import asyncio
 import logging
 import os
 import time
-from collections.abc import Callable
-from typing import Any, Protocol
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol, TypeVar
 
 from msgspec.structs import replace
 
@@ -28,6 +28,8 @@ from seqd.plugins.tasktype import TaskSource
 from seqd.plugins.tools import RunStarter
 
 from .runlog import RunLog
+
+T = TypeVar("T")
 
 JOURNAL_PAGE = 10_000
 MAX_METRIC_NOTES = 10
@@ -141,7 +143,9 @@ class ActiveJob:
         storage = self._engine.storage
         steps: list[Step] = []
         while True:
-            page = await storage.read_steps(self._run.id, len(steps), JOURNAL_PAGE)
+            page = await self._patiently(
+                lambda: storage.read_steps(self._run.id, len(steps), JOURNAL_PAGE)
+            )
             steps.extend(page)
             if len(page) < JOURNAL_PAGE:
                 return steps
@@ -149,13 +153,20 @@ class ActiveJob:
     async def record(self, steps: list[NewStep]) -> None:
         if self._secrets.active:
             steps = [self._secrets.redact_value(step) for step in steps]
-        # An outage delays the journal, as it delays logs: wait for storage to return.
+
+        async def append() -> int:
+            self._engine.journaled(self._run.id)
+            return await self._engine.storage.append_steps(self._run.id, steps)
+
+        await self._patiently(append)
+
+    async def _patiently(self, call: Callable[[], Awaitable[T]]) -> T:
+        """An outage delays the journal, as it delays logs: wait for storage to return
+        (a read or a write of the journal never fails the run for an outage)."""
         delay = 0.1
         while True:
             try:
-                self._engine.journaled(self._run.id)
-                await self._engine.storage.append_steps(self._run.id, steps)
-                return
+                return await call()
             except StorageUnavailable as exc:
                 logger.warning("run %s: journal waits for storage: %s", self._run.id, exc)
                 await asyncio.sleep(delay)

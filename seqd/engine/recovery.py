@@ -13,7 +13,7 @@ import logging
 import os
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from msgspec.structs import replace
 
@@ -28,6 +28,7 @@ logger = logging.getLogger(__name__)
 
 
 async def recover(
+    runs: Sequence[Run],
     *,
     storage: StorageBackend,
     transitions: Transitions,
@@ -36,11 +37,10 @@ async def recover(
     work_root: str,
     grace_s: float,
 ) -> None:
-    """Put the unfinished runs in storage back: in ``transitions.live`` and ``enqueue``d
+    """Put the unfinished ``runs`` back: in ``transitions.live`` and ``enqueue``d
     when they are to run, ``watch``ed (recovering) when they are suspended. Processes
     left by runs that were running get ``grace_s`` between SIGTERM and SIGKILL."""
     started = time.perf_counter()
-    runs = await storage.unfinished_runs()
     interrupted = [r.id for r in runs if r.status == "running"]
     if interrupted:
         await asyncio.to_thread(end_orphans, interrupted, grace_s)

@@ -43,6 +43,8 @@ class Suspensions:
         ids: IdGenerator,
         limits: Limits,
         access: Policy,
+        owns: Callable[[str], bool] | None = None,
+        forward: Callable[[str, str], None] | None = None,
     ) -> None:
         self._storage = storage
         self._access = access
@@ -53,6 +55,11 @@ class Suspensions:
         """``get(run_id)``: the run, live or stored (``NotFound`` if there is none)."""
         self._ids = ids
         self._limits = limits
+        self._owns = owns
+        """With a shared store, ``owns(run_id)``: whether this node holds the run; only
+        the holder wakes it (None: single node, every run is this daemon's)."""
+        self._forward = forward
+        """``forward(run_id, name)``: a signal for a run another node holds goes there."""
         self.wakeups = Wakeups(self.wake_soon)
         self._wakings: set[asyncio.Task[None]] = set()
         self._stopped = False
@@ -130,6 +137,8 @@ class Suspensions:
     async def wake(self, run_id: str, why: str) -> None:
         if self._stopped:
             return  # shutting down: the next start watches it again
+        if self._owns is not None and not self._owns(run_id):
+            return  # taken over by another node, which watches it now
         stored = await self._storage.get_run(run_id)
         if stored is None or stored.status != "suspended":
             return
@@ -165,6 +174,14 @@ class Suspensions:
                 )
             ],
         )
+        if self._owns is not None and not self._owns(run_id) and self._forward is not None:
+            self._forward(run_id, name)
+            return await self._get(run_id)
+        return await self.deliver(run_id, name)
+
+    async def deliver(self, run_id: str, name: str) -> Run:
+        """A signal ``name`` is in the journal of ``run_id``, a run this node holds:
+        wake the run if it waits for it."""
         current = self._transitions.live.get(run_id)
         if current is not None:  # queued or running: it will find it, or suspend for it
             self.wakeups.signalled[run_id].add(name)

@@ -10,12 +10,13 @@ helpers backends share (kept apart so that this module is the contract alone).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
-from seqd.errors import StorageUnavailable, ValidationFailed
+from seqd.errors import Conflict, StorageUnavailable, ValidationFailed
 from seqd.model.alerts import AlertEvent, NewAlertEvent
+from seqd.model.nodes import Node, NodeInfo, Note
 from seqd.model.retention import PruneBatch, PruneQuery
 from seqd.model.runs import (
     KVEntry,
@@ -75,7 +76,9 @@ class StorageBackend(Protocol):
         holds it. The claim lasts until ``close`` or the end of the process, however
         it ends: it must be something the OS or the server drops with the process (a
         ``flock``ed file, a database session lock), never a lease a crash leaves
-        behind. A process that opens without claiming (``seqd export``) only reads."""
+        behind. A process that opens without claiming (``seqd export``) only reads.
+        A store shared by nodes (``SharedQueue``) claims nothing here: each run is held
+        by one node instead, under a lease."""
 
     async def open(self) -> None:
         """Create or migrate the schema and get ready; called once before any other
@@ -232,6 +235,91 @@ class StorageBackend(Protocol):
 
     async def delete_schedule(self, name: str) -> bool:
         """Remove the schedule (its runs stay); whether it existed."""
+
+
+class LeaseLost(Conflict):
+    """A write for a run this node no longer holds: another node took it over (this
+    one was paused, or cut off, past its lease). Nothing was written."""
+
+    def __init__(self, run_id: str) -> None:
+        super().__init__(
+            f"run {run_id} was taken over by another node; this node no longer writes it",
+            {"id": run_id},
+        )
+
+
+@runtime_checkable
+class SharedQueue(Protocol):
+    """What a backend that several daemons (nodes) may share offers besides
+    ``StorageBackend``, as its attribute ``shared`` (``shared_queue``). PostgreSQL is
+    shareable (unless ``cluster = false``); SQLite and the file store are not: their
+    store lock keeps them to one daemon, and they have no ``shared``.
+
+    Runs are then not queued in the memory of the node that accepted them: each node
+    ``claim``s stored queued runs for its free slots, so a run accepted anywhere runs
+    once, on some node. A claimed run is *held* by the node under a lease (node and
+    epoch): the backend checks it on every write of the run (``update_run``,
+    ``append_steps``, ``append_logs``) and refuses a write of a run another node took
+    over (``update_run`` writes nothing and returns 0, an append raises ``LeaseLost``).
+    The node renews its leases with a heartbeat; those of a node whose heartbeat stopped
+    for ``lease_s`` are taken over by another (``take_over``). Nodes hear of each other
+    through ``Note``s (``notify``)."""
+
+    node_id: str
+    lease_s: float
+    nodes_alive: int
+    """Nodes whose lease runs, as of this node's last heartbeat."""
+
+    async def join(self, info: NodeInfo, on_note: Callable[[Note], None]) -> None:
+        """Register this node, start its heartbeat, and hand every note heard (from
+        other nodes, or ``dead`` / ``lost`` from the heartbeat) to ``on_note``."""
+
+    async def leave(self) -> None:
+        """Stop the heartbeat, give unstarted runs back to the queue, and end this
+        node's lease now (its unfinished runs are taken over at once, not after
+        ``lease_s``)."""
+
+    def offer(self, room: Callable[[str], int]) -> None:
+        """``room(task)``: how many runs of ``task`` this node could start now. While
+        there is room, a run this node creates is stored held by it (no claim, no
+        note): the engine then ``take_fresh``es it."""
+
+    def wants_new(self, task: str) -> bool:
+        """Whether a run of ``task`` created now is to be held by this node (the
+        backend asks)."""
+
+    def fresh(self, run_id: str) -> None:
+        """The backend stored ``run_id`` held by this node."""
+
+    def take_fresh(self, run_id: str) -> bool:
+        """Whether ``run_id`` was just created held by this node (once per run)."""
+
+    async def claim(self, limit: int, limits: Mapping[str, int]) -> list[Run]:
+        """Hold at most ``limit`` queued runs that no node holds, oldest first; of a task
+        in ``limits`` only as many as leave fewer than its limit held cluster-wide."""
+
+    async def take_over(self) -> list[Run]:
+        """Hold every unfinished run of nodes whose lease ran out (and of none); the
+        caller recovers them as a restart would."""
+
+    def holds(self, run_id: str) -> bool:
+        """Whether this node holds ``run_id`` (as far as it knows: a takeover it has
+        not heard of yet shows at its next write, which is refused)."""
+
+    def release(self, run_id: str) -> None:
+        """Forget the lease of a run that ended here (no more writes are fenced)."""
+
+    async def notify(self, note: Note) -> None:
+        """Tell every node of the store (this one included)."""
+
+    async def nodes(self) -> list[Node]:
+        """Every node row, by id."""
+
+
+def shared_queue(backend: object) -> SharedQueue | None:
+    """The backend's ``SharedQueue`` once open, or None: it runs single-node."""
+    shared = getattr(backend, "shared", None)
+    return shared if isinstance(shared, SharedQueue) else None
 
 
 @runtime_checkable

@@ -55,6 +55,7 @@ from seqd.rpc.schedules import (
     ScheduleParams,
 )
 from seqd.rpc.status import (
+    NodesResult,
     PluginsResult,
     ReloadResult,
     ShutdownResult,
@@ -132,6 +133,9 @@ METHODS: dict[str, MethodSpec] = {
         NoParams, ShutdownResult, "Stop gracefully, as on SIGTERM.", role="admin"
     ),
     "plugins.list": MethodSpec(NoParams, PluginsResult, "Every plugin, what it adds, errors."),
+    "nodes.list": MethodSpec(
+        NoParams, NodesResult, "The daemons (nodes) sharing this one's store, with leases."
+    ),
     "tasks.list": MethodSpec(TaskListParams, TaskListResult, "Task summaries, invalid ones too."),
     "tasks.get": MethodSpec(TaskNameParams, TaskDef, "One task with its input schema."),
     "tasks.validate": MethodSpec(TaskNameParams, ValidateResult, "Problems of one task."),

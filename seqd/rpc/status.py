@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import msgspec
 
+from seqd.model.nodes import Node
 from seqd.model.tasks import Problem, TaskSummary
 from seqd.rpc.observing import (
     TracerInfo,
@@ -30,6 +31,25 @@ class PluginInfo(msgspec.Struct, kw_only=True):
 
 class PluginsResult(msgspec.Struct, kw_only=True):
     plugins: list[PluginInfo]
+
+
+class NodesResult(msgspec.Struct, kw_only=True):
+    """``nodes.list``: the daemons sharing this one's store (this one alone on a store
+    that is not shared, ``shared`` false)."""
+
+    shared: bool
+    node_id: str
+    """This daemon's node id."""
+    nodes: list[Node]
+
+
+class ClusterInfo(msgspec.Struct, kw_only=True):
+    """``daemon.status`` on a shared store: this node, and how many nodes are alive
+    (as of this node's last heartbeat)."""
+
+    node_id: str
+    lease_s: float
+    nodes_alive: int
 
 
 class StorageInfo(msgspec.Struct, kw_only=True):
@@ -95,6 +115,8 @@ class StatusResult(msgspec.Struct, kw_only=True):
     """Per tracer: events queued, delivered, dropped (it was behind), failed."""
     subscriptions: int = 0
     """Event subscriptions open (``events.subscribe``)."""
+    cluster: ClusterInfo | None = None
+    """Set when the store is shared by several nodes (PostgreSQL)."""
 
 
 class ReloadResult(msgspec.Struct, kw_only=True):

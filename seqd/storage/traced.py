@@ -78,6 +78,11 @@ class TracedStorage:
         self.calls = 0
         self.errors = 0
 
+    @property
+    def shared(self) -> object:
+        """The inner backend's ``SharedQueue`` (``seqd.plugins.storage.shared_queue``)."""
+        return getattr(self.inner, "shared", None)
+
     async def _traced(
         self,
         operation: str,

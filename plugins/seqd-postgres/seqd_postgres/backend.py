@@ -7,8 +7,9 @@ compare-and-set is ``UPDATE ... WHERE status = ANY(...)``, and a log (or journal
 append bumps the run's counter and inserts all its lines (entries) in one statement.
 The statements on the tables every SQL store has, and the reading of their rows, are
 ``seqd.plugins.storage_kit.sql``'s; ``queries`` holds what only PostgreSQL does, and
-``pruning`` the transactions of retention. The store is held by one daemon at a time
-(``claim``: a session advisory lock on the schema).
+``pruning`` the transactions of retention, ``records`` the records beside runs. Several
+daemons share the store as nodes (``cluster``: claims, leases, fencing); with
+``cluster = false`` one daemon holds it alone (``claim``: a session advisory lock).
 
 A call never waits forever. It waits for a connection at most ``pool_timeout_s``, the
 server bounds each statement with ``statement_timeout_s``, and the client gives up a
@@ -29,47 +30,23 @@ import psycopg
 from psycopg import errors as pgerrors
 
 from seqd.errors import Conflict, StorageUnavailable
-from seqd.model.alerts import AlertEvent, NewAlertEvent
 from seqd.model.retention import PruneBatch, PruneQuery
-from seqd.model.runs import (
-    KVEntry,
-    LogLine,
-    NewLogLine,
-    NewStep,
-    Run,
-    RunChange,
-    RunPage,
-    RunQuery,
-    RunStatus,
-    Step,
-)
-from seqd.model.schedules import Schedule
+from seqd.model.runs import NewLogLine, NewStep, Run, RunChange, RunPage, RunQuery, RunStatus
 from seqd.model.status import UNFINISHED
-from seqd.plugins.storage import check_kv_name
 from seqd.plugins.storage_kit import sql
-from seqd.plugins.storage_kit.alerts import (
-    AlertStatements,
-    event_data,
-    events_of,
-)
 from seqd.plugins.storage_kit.batches import check_keys, id_taken, key_scope, plan
 from seqd.plugins.storage_kit.errors import key_taken, not_open, run_exists
 from seqd.plugins.storage_kit.options import check_durability
 from seqd.plugins.storage_kit.pruning import check_prune_query
-from seqd.plugins.storage_kit.records import (
-    SCHEDULE_DECODER,
-    check_run_key,
-    check_schedule_name,
-    new_kv_entry,
-    page_of,
-    schedule_text,
-)
+from seqd.plugins.storage_kit.records import check_run_key, page_of
 from seqd_postgres import imports, pruning
 from seqd_postgres import queries as q
 from seqd_postgres.claim import StoreClaim
+from seqd_postgres.cluster import Cluster
 from seqd_postgres.connections import Conn, Connections
-from seqd_postgres.faults import LABEL, connection_lost, translate
+from seqd_postgres.faults import LABEL, connection_lost, never_sent, translate
 from seqd_postgres.options import PostgresOptions, redact_dsn
+from seqd_postgres.records import UNSURE_FOR_S, Records
 from seqd_postgres.schema import migrate
 from seqd_postgres.writer import Writer
 
@@ -78,14 +55,13 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 _CLIENT_SLACK_S = 5.0
-_ALERTS = AlertStatements("%s")
 
 
 class _RolledBack(Exception):
     """Leaves a batch's transaction, rolling it back: a key or an id was taken meanwhile."""
 
 
-class PostgresBackend:
+class PostgresBackend(Records):
     """``seqd.plugins.storage.StorageBackend`` on one PostgreSQL schema, shareable by nodes."""
 
     name = "postgres"
@@ -98,6 +74,8 @@ class PostgresBackend:
         self.connections = Connections(dsn, self.location, options, durability)
         self.claimed: StoreClaim | None = None
         self.writer: Writer | None = None
+        self.shared: Cluster | None = None
+        """The node's side of the shared queue (``cluster``), once open."""
         self._call_timeout = options.pool_timeout_s + options.statement_timeout_s + _CLIENT_SLACK_S
         self._open = False
         self._closing = False
@@ -112,8 +90,9 @@ class PostgresBackend:
     # -- lifecycle -------------------------------------------------------------------
 
     async def claim(self) -> None:
-        """Hold the schema's claim (``claim``) until closed."""
-        if self.claimed is not None:
+        """Hold the schema's claim (``claim``) until closed; nothing with ``cluster``:
+        nodes share the store, each run held by one of them (``cluster``)."""
+        if self.claimed is not None or self.options.cluster:
             return
         claim = StoreClaim(self.connections, self.schema, f"{self.location} (schema {self.schema})")
         try:
@@ -146,6 +125,10 @@ class PostgresBackend:
             raise error from exc
         self.writer = Writer(self.connections.borrow, self._call_timeout)
         self.writer.start()
+        if self.options.cluster:
+            self.shared = Cluster(
+                self.connections, self.schema, self._once, self._write, self.options.lease_s
+            )
         self._open = True
         logger.info(
             "PostgreSQL storage open at %s (schema %s, pool %d-%d)",
@@ -217,6 +200,12 @@ class PostgresBackend:
             async with self.connections.borrow() as conn:
                 return await fn(conn)
 
+    async def _once(self, fn: Callable[[Conn], Awaitable[T]]) -> T:
+        """Run ``fn`` on a pooled connection, once: for what must not be repeated
+        blindly (a claim whose answer was lost may have committed)."""
+        async with self._guarded(self._call_timeout), self.connections.borrow() as conn:
+            return await fn(conn)
+
     async def _fetch_one(self, query: str, params: Sequence[Any]) -> Any:
         async def fn(conn: Conn) -> Any:
             row = await (await conn.execute(query, params)).fetchone()
@@ -242,10 +231,19 @@ class PostgresBackend:
     async def create_run(self, run: Run) -> tuple[Run, int]:
         check_run_key(run)
         params = sql.run_row(run)
+        query = q.INSERT_RUN
+        if self.shared is not None and self.shared.wants_new(run.task):
+            query, params = q.INSERT_RUN_HELD, (*params, self.shared.node_id)
         for _ in range(3):
-            position = await self._write(q.INSERT_RUN, params, value=True)
+            position, unsure = await self._insert(query, params)
             if position is not None:
+                if query is q.INSERT_RUN_HELD and self.shared is not None:
+                    self.shared.fresh(run.id)
                 return run, int(position)
+            if unsure:  # the lost commit happened: the run is stored, and it is ours
+                stored = await self._fetch_all(q.RUN_POSITION, (run.id,))
+                if stored and stored[0][1] == run.idempotency_key:
+                    return run, int(stored[0][0])
             if run.idempotency_key is not None:
                 existing = await self._fetch_one(
                     q.SQL.run_by_key, (run.idempotency_scope, run.idempotency_key)
@@ -259,6 +257,25 @@ class PostgresBackend:
             f"idempotency key {run.idempotency_key!r} keeps changing hands",
             {"idempotency_key": run.idempotency_key},
         )
+
+    async def _insert(self, query: str, params: tuple[Any, ...]) -> tuple[int | None, bool]:
+        """Insert a run: its position, or None if its id or key is taken; and whether
+        an earlier try went unanswered. A try whose commit was not confirmed (the
+        connection broke, the answer timed out) is tried again until the server
+        answers: the id makes the insert idempotent, so the outcome is known before
+        the caller hears of it (never a run stored but reported failed)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + UNSURE_FOR_S
+        unsure = False
+        while True:
+            try:
+                return await self._write(query, params, value=True), unsure
+            except StorageUnavailable as exc:
+                if never_sent(exc) or loop.time() > deadline or self._closing:
+                    raise
+                unsure = True
+                logger.warning("a run's insert went unanswered; trying again to learn its fate")
+                await asyncio.sleep(0.2)
 
     async def create_runs(self, runs: Sequence[Run]) -> list[tuple[Run, int]]:
         """One transaction apart from the writer (it reads before it writes): the
@@ -313,10 +330,14 @@ class PostgresBackend:
 
     async def update_run(self, run: Run, expect: Sequence[RunStatus] | None = None) -> int:
         check_run_key(run)
+        fence = self.shared.fence(run.id) if self.shared is not None else None
         if expect is None:
             query, params = q.UPDATE_RUN, sql.run_row(run)
         else:
             query, params = q.UPDATE_RUN_CAS, (*sql.run_row(run), list(expect))
+        if fence is not None:
+            query = q.UPDATE_RUN_FENCED if expect is None else q.UPDATE_RUN_CAS_FENCED
+            params = (*params, *fence)
         try:
             position = await self._write(query, params, value=True)
         except pgerrors.UniqueViolation as exc:
@@ -372,91 +393,3 @@ class PostgresBackend:
 
     async def last_change(self) -> int:
         return int(await self._fetch_one(q.SQL.last_change, ()))
-
-    # -- logs ------------------------------------------------------------------------
-
-    async def append_logs(self, run_id: str, lines: Sequence[NewLogLine]) -> int:
-        if not lines:
-            return int(await self._fetch_one(q.LAST_SEQ, (run_id,)) or 0)
-        return int(await self._write(q.APPEND_LOGS, q.log_params(run_id, lines), value=True))
-
-    async def read_logs(self, run_id: str, after: int, limit: int) -> list[LogLine]:
-        if limit < 1:
-            return []
-        return sql.log_lines(await self._fetch_all(q.SQL.read_logs, (run_id, after, limit)))
-
-    async def last_log_seq(self, run_id: str) -> int:
-        return int(await self._fetch_one(q.LAST_SEQ, (run_id,)) or 0)
-
-    # -- journal ---------------------------------------------------------------------
-
-    async def append_steps(self, run_id: str, steps: Sequence[NewStep]) -> int:
-        if not steps:
-            return int(await self._fetch_one(q.LAST_STEP, (run_id,)) or 0)
-        return int(await self._write(q.APPEND_STEPS, q.step_params(run_id, steps), value=True))
-
-    async def read_steps(self, run_id: str, after: int, limit: int) -> list[Step]:
-        if limit < 1:
-            return []
-        rows = await self._fetch_all(q.READ_STEPS, (run_id, after, limit))
-        return [q.step_of(seq, data) for seq, data in rows]
-
-    async def last_step_seq(self, run_id: str) -> int:
-        return int(await self._fetch_one(q.LAST_STEP, (run_id,)) or 0)
-
-    # -- key-value state -------------------------------------------------------------
-
-    async def kv_get(self, namespace: str, key: str) -> KVEntry | None:
-        check_kv_name(namespace, key)
-        return sql.kv_entry(namespace, key, await self._fetch_all(q.SQL.kv_get, (namespace, key)))
-
-    async def kv_set(self, namespace: str, key: str, value: Any) -> KVEntry:
-        entry, text = new_kv_entry(namespace, key, value)
-        await self._write(q.SQL.kv_set, (namespace, key, text, entry.updated_at))
-        return entry
-
-    async def kv_delete(self, namespace: str, key: str) -> bool:
-        check_kv_name(namespace, key)
-        return bool(await self._write(q.SQL.kv_delete, (namespace, key)) == 1)
-
-    async def kv_namespaces(self) -> list[str]:
-        return [row[0] for row in await self._fetch_all(q.SQL.kv_namespaces, ())]
-
-    async def kv_list(
-        self, namespace: str, prefix: str = "", after: str | None = None, limit: int = 100
-    ) -> list[KVEntry]:
-        check_kv_name(namespace)
-        if limit < 1:
-            return []
-        query, params = q.SQL.kv_list(namespace, prefix, after, limit)
-        return sql.kv_listed(namespace, prefix, await self._fetch_all(query, params))
-
-    # -- alert history ---------------------------------------------------------------
-
-    async def append_alert_event(self, event: NewAlertEvent) -> int:
-        query = _ALERTS.insert + " RETURNING seq"
-        return int(await self._write(query, (event.rule, event_data(event)), value=True))
-
-    async def list_alert_events(
-        self, rule: str | None = None, before: int | None = None, limit: int = 100
-    ) -> list[AlertEvent]:
-        query, params = _ALERTS.select(rule, before, limit)
-        return events_of(await self._fetch_all(query, params))
-
-    # -- schedules -------------------------------------------------------------------
-
-    async def save_schedule(self, schedule: Schedule) -> None:
-        await self._write(q.SQL.save_schedule, (schedule.name, schedule_text(schedule)))
-
-    async def get_schedule(self, name: str) -> Schedule | None:
-        check_schedule_name(name)
-        data = await self._fetch_one(q.SQL.get_schedule, (name,))
-        return None if data is None else SCHEDULE_DECODER.decode(data)
-
-    async def list_schedules(self) -> list[Schedule]:
-        rows = await self._fetch_all(q.SQL.list_schedules, ())
-        return [SCHEDULE_DECODER.decode(row[0]) for row in rows]
-
-    async def delete_schedule(self, name: str) -> bool:
-        check_schedule_name(name)
-        return bool(await self._write(q.SQL.delete_schedule, (name,)) == 1)

@@ -98,3 +98,12 @@ def is_stale(conn: AsyncConnection[TupleRow]) -> bool:
     poller = select.poll()
     poller.register(fd, select.POLLIN | select.POLLERR | select.POLLHUP)
     return bool(poller.poll(0))
+
+
+def never_sent(error: BaseException) -> bool:
+    """Whether a failed write (a ``StorageUnavailable`` from the backend) surely did
+    nothing: refused before it was sent (the backend is closed, the store held by
+    another daemon: no cause), or no connection was had in time. Any other failure
+    leaves its outcome unknown (a commit may have happened unanswered)."""
+    cause = error.__cause__
+    return cause is None or isinstance(cause, PoolTimeout | TooManyRequests | PoolClosed)

@@ -43,6 +43,13 @@ class PostgresOptions(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     """How long a call waits for a free connection before ``storage_unavailable``."""
     statement_timeout_s: Annotated[float, Meta(gt=0, le=86_400)] = 30.0
     """Server-side bound on one statement; the client gives up a little later."""
+    cluster: bool = True
+    """Several daemons (nodes) may share the schema and its queue; false: one daemon
+    holds it alone (a session lock), as before nodes existed."""
+    lease_s: Annotated[float, Meta(ge=3, le=3600)] = 20.0
+    """A node's lease on its runs: renewed every third of it; a node silent for this
+    long is dead, and another node takes its runs over at its next heartbeat (within
+    ``lease_s * 4 / 3``: under 27 s by default)."""
 
     @property
     def connect_timeout(self) -> int:

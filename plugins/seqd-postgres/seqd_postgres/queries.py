@@ -19,6 +19,7 @@ import msgspec
 from seqd.model.runs import NewLogLine, NewStep, Step
 from seqd.plugins.storage_kit.records import unnumbered
 from seqd.plugins.storage_kit.sql import RUN_COLUMNS, Statements
+from seqd_postgres.cluster_sql import FENCE, FENCE_EXISTS
 
 logger = logging.getLogger(__name__)
 
@@ -35,9 +36,16 @@ SQL = Statements(
 # the caller then finds out which (ON CONFLICT waits for a concurrent insert of the
 # same key to commit, so what it then reads is settled).
 INSERT_RUN = SQL.insert_run + " ON CONFLICT DO NOTHING" + SQL.returning
+# A run its submitting node has room for is inserted held by it (``cluster``): no claim.
+_HELD = SQL.insert_run.replace("change_seq, id)", "change_seq, id, lease_node, lease_epoch)", 1)
+INSERT_RUN_HELD = _HELD[:-1] + ", %s, 1) ON CONFLICT DO NOTHING" + SQL.returning
 UPDATE_RUN = SQL.update_run + SQL.returning
 UPDATE_RUN_CAS = SQL.update_run + " AND status = ANY(%s::text[])" + SQL.returning
+# Fenced (``cluster``): only while this node holds the run, under the epoch it claimed.
+UPDATE_RUN_FENCED = SQL.update_run + FENCE + SQL.returning
+UPDATE_RUN_CAS_FENCED = SQL.update_run + " AND status = ANY(%s::text[])" + FENCE + SQL.returning
 RUN_EXISTS = "SELECT 1 FROM runs WHERE id = %s"
+RUN_POSITION = "SELECT change_seq, idempotency_key FROM runs WHERE id = %s"
 # A batch (``create_runs``): the holders of its keys, then every new run in one
 # statement, from one array per column. ON CONFLICT as for one run: a key or an id
 # taken meanwhile inserts nothing, and the row count tells.
@@ -59,16 +67,20 @@ CHILDREN_OF = SQL.children_of.format(among="= ANY(%s::text[])")
 UNFINISHED = "SELECT data FROM runs WHERE status = ANY(%s::text[]) ORDER BY id"
 
 
-def _numbered_append(counters: str, table: str, columns: tuple[str, ...], arrays: str) -> str:
+def _numbered_append(
+    counters: str, table: str, columns: tuple[str, ...], arrays: str, fenced: bool = False
+) -> str:
     """The one statement of a log (or journal) append: bump (or start) the run's counter
     in ``counters``, number the ``n`` entries after it, insert them all into ``table``
     (``columns`` from the parallel ``arrays``), and return the last seq. Concurrent
-    appenders to one run queue on the counter's row lock."""
+    appenders to one run queue on the counter's row lock. ``fenced``: only while the
+    run is held by ``%(node)s`` under ``%(epoch)s``; else nothing, and no row."""
     names = ", ".join(columns)
     values = ", ".join(f"entry.{column}" for column in columns)
+    fence = f" WHERE {FENCE_EXISTS}" if fenced else ""
     return f"""
 WITH counter AS (
-    INSERT INTO {counters} AS s (run_id, last_seq) VALUES (%(run)s, %(n)s)
+    INSERT INTO {counters} AS s (run_id, last_seq) SELECT %(run)s, %(n)s{fence}
     ON CONFLICT (run_id) DO UPDATE SET last_seq = s.last_seq + EXCLUDED.last_seq
     RETURNING last_seq
 ), added AS (
@@ -80,16 +92,19 @@ SELECT last_seq FROM counter
 """
 
 
-APPEND_LOGS = _numbered_append(
-    "log_seqs",
-    "logs",
-    ("ts", "stream", "text"),
-    "%(ts)s::text[], %(streams)s::text[], %(texts)s::text[]",
+_LOG_ARRAYS = "%(ts)s::text[], %(streams)s::text[], %(texts)s::text[]"
+APPEND_LOGS = _numbered_append("log_seqs", "logs", ("ts", "stream", "text"), _LOG_ARRAYS)
+APPEND_LOGS_FENCED = _numbered_append(
+    "log_seqs", "logs", ("ts", "stream", "text"), _LOG_ARRAYS, fenced=True
 )
 LAST_SEQ = "SELECT last_seq FROM log_seqs WHERE run_id = %s"
 # The journal: numbered exactly like logs, one statement per append.
 APPEND_STEPS = _numbered_append("step_seqs", "steps", ("data",), "%(data)s::text[]")
+APPEND_STEPS_FENCED = _numbered_append(
+    "step_seqs", "steps", ("data",), "%(data)s::text[]", fenced=True
+)
 LAST_STEP = "SELECT last_seq FROM step_seqs WHERE run_id = %s"
+STEPS_TAIL = "SELECT seq, data FROM steps WHERE run_id = %s ORDER BY seq DESC LIMIT %s"
 READ_STEPS = "SELECT seq, data FROM steps WHERE run_id = %s AND seq > %s ORDER BY seq LIMIT %s"
 
 

@@ -172,6 +172,27 @@ _V8_CHANGES = (
     "CREATE UNIQUE INDEX runs_change ON runs (change_seq)",
 )
 
+# Several nodes share one queue (``cluster``): a node row per live daemon, renewed by its
+# heartbeat, and on each run the node holding it with the epoch of that hold. A claim
+# or a takeover bumps the epoch, and every write of a held run checks node and epoch
+# (fencing), so a node that lost a run can no longer write it. The partial indexes are
+# what the claim (oldest unheld queued runs) and the takeover (a dead node's runs) walk.
+_V9_NODES = (
+    """
+    CREATE TABLE nodes (
+        id text COLLATE "C" PRIMARY KEY,
+        data text NOT NULL,
+        heartbeat_at timestamptz NOT NULL DEFAULT now(),
+        expires_at timestamptz NOT NULL
+    )
+    """,
+    'ALTER TABLE runs ADD COLUMN lease_node text COLLATE "C"',
+    "ALTER TABLE runs ADD COLUMN lease_epoch bigint NOT NULL DEFAULT 0",
+    "CREATE INDEX runs_unheld ON runs (id) WHERE status = 'queued' AND lease_node IS NULL",
+    "CREATE INDEX runs_held ON runs (lease_node) WHERE lease_node IS NOT NULL"
+    " AND status IN ('queued', 'running', 'suspended')",
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "runs and logs", _V1),
     Migration(2, "run journal (steps)", _V2_STEPS),
@@ -181,6 +202,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(6, "index of root runs", _V6_ROOTS),
     Migration(7, "idempotency keys per scope", _V7_SCOPES),
     Migration(8, "run change positions", _V8_CHANGES),
+    Migration(9, "nodes and run leases", _V9_NODES),
 )
 LATEST = MIGRATIONS[-1].version
 

@@ -1,6 +1,7 @@
-"""One daemon per schema on PostgreSQL: a second daemon is refused at once and changes
-nothing; a claim whose session dies is taken again, or — if another daemon took the
-store meanwhile — the backend refuses every call rather than share the store.
+"""One daemon per schema on PostgreSQL (``cluster = false``): a second daemon is
+refused at once and changes nothing; a claim whose session dies is taken again, or —
+if another daemon took the store meanwhile — the backend refuses every call rather
+than share the store.
 
 Sessions are ended with ``pg_terminate_backend`` on this test's own sessions only: the
 shared server itself is never stopped or reconfigured.
@@ -19,8 +20,8 @@ from typing import Any
 
 import psycopg
 import pytest
+from pgdaemon import Daemon
 from seqd_postgres import PostgresBackend, claim
-from test_postgres_daemon import Daemon
 
 from seqd.client import Client
 from seqd.plugins.storage import StoreHeld
@@ -71,6 +72,7 @@ def test_second_daemon_on_the_schema_is_refused_and_the_run_executes_once(
     config = tmp_path / "seqd.toml"
     config.write_text(
         f"[backends.postgres]\ndsn = {json.dumps(pg_dsn)}\nschema = {json.dumps(pg_schema)}\n"
+        "cluster = false\n"
     )
     (tmp_path / "a").mkdir()
     first = Daemon(tmp_path / "a", config, tasks=(TEST_TASKS,))
@@ -123,7 +125,7 @@ def checked_often(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 async def claimed(pg_make: PgMaker) -> PostgresBackend:
-    backend = pg_make()
+    backend = pg_make(cluster=False)
     await backend.claim()
     await backend.open()
     return backend
@@ -157,7 +159,7 @@ def test_a_claim_lost_with_its_session_is_taken_again(
             run = new_run()
             assert await backend.create_run(run) == (run, True)
             with pytest.raises(StoreHeld):
-                await pg_make().claim()
+                await pg_make(cluster=False).claim()
         finally:
             await backend.close()
 

@@ -138,7 +138,7 @@ def test_daemon_serves_through_a_postgres_outage(cluster: ThrowawayCluster, tmp_
     server is down, the daemon keeps answering, and every accepted run finishes."""
     import json
 
-    from test_postgres_daemon import Daemon
+    from pgdaemon import Daemon
 
     config = tmp_path / "seqd.toml"
     config.write_text(

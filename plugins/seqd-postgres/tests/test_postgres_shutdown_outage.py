@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from test_postgres_daemon import Daemon
+from pgdaemon import Daemon
 from throwaway import ThrowawayCluster, throwaway_cluster
 
 from seqd.client import Client

@@ -51,15 +51,18 @@ CONTEXT = StorageContext(state_dir="/nonexistent", durability="normal")
 
 
 class TestPostgresConformance(StorageConformance):
+    """The contract every backend keeps, in the mode where its claim is exclusive (a
+    shared store is tested with several daemons in ``test_postgres_nodes``)."""
+
     @pytest.fixture
     def make_backend(self, pg_make: PgMaker) -> BackendMaker:
-        return lambda: pg_make()
+        return lambda: pg_make(cluster=False)
 
     @pytest.fixture
     def store_spec(self, pg_dsn: str, pg_schema: str) -> StoreSpec:
         return StoreSpec(
             name="postgres",
-            options={"dsn": pg_dsn, "schema": pg_schema},
+            options={"dsn": pg_dsn, "schema": pg_schema, "cluster": False},
             state_dir="/nonexistent",
         )
 
@@ -319,6 +322,7 @@ def test_schema_is_created_and_put_on_the_search_path(
         "kv",
         "log_seqs",
         "logs",
+        "nodes",
         "run_change_counter",
         "runs",
         "schedules",

@@ -1,5 +1,5 @@
 """The command lines of the daemon's own commands: ``seqctl status``, ``ping``,
-``daemon <verb>`` and ``plugins ls`` — and ``completion SHELL``.
+``daemon <verb>``, ``nodes`` and ``plugins ls`` — and ``completion SHELL``.
 
 ``status`` and ``ping`` are usually read by ``seqd.cli.quick`` without argparse; their
 help and errors come from here.
@@ -41,6 +41,15 @@ def add_plugins(b: Builder, nouns: Subs) -> None:
         "list plugins: version, source, kinds, contributions, errors",
         ("commands", "plugins_ls"),
         aliases=("list",),
+    )
+
+
+def add_nodes(b: Builder, nouns: Subs) -> None:
+    b.sub(
+        nouns,
+        "nodes",
+        "list the daemons (nodes) sharing this one's store: host, pid, heartbeat, runs held",
+        ("commands", "nodes"),
     )
 
 
