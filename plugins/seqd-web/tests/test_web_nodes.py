@@ -18,6 +18,14 @@ import pytest
 from web_harness import Web, login, serve
 
 NODE_ROW = "#nodes tr"
+GATED = """
+import time
+
+
+def run(ctx):
+    ctx.wait_signal("go", timeout_s=60)
+    time.sleep(60)
+"""
 
 
 @pytest.fixture
@@ -70,6 +78,21 @@ def test_single_node_on_sqlite(web: Web, browser: Any) -> None:
     assert page.inner_text("#run-node") == status["node"]
     web.seqctl("runs", "cancel", slow["id"])
     page.locator("#run-status .s-cancelled").wait_for()
+
+    # A suspended run names no node; its page shows the node once it runs again.
+    gated = web.log.parent / "tasks" / "gated"
+    gated.mkdir()
+    (gated / "code.py").write_text(GATED)
+    (gated / "config.json").write_text('{"type": "python"}')
+    web.seqctl("daemon", "reload")
+    run = json.loads(web.seqctl("run", "gated", "--detach", "--json"))
+    page.goto(f"{web.url}/runs/{run['id']}")
+    page.locator("#run-status .s-suspended").wait_for()
+    assert page.inner_text("#run-node") == ""
+    web.seqctl("runs", "signal", run["id"], "go")
+    page.locator("#run-status .s-running").wait_for()
+    page.locator("#run-node", has_text=status["node"]).wait_for()
+    web.seqctl("runs", "cancel", run["id"])
     assert page.console_errors == []
 
 
