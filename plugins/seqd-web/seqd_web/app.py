@@ -16,7 +16,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from seqd.plugins.local import LocalApi
-from seqd_web import live, others, render, runs, tasks
+from seqd_web import live, nodes, others, render, runs, tasks
 from seqd_web.guard import Ctx, guarded
 from seqd_web.sessions import COOKIE, Sessions
 
@@ -151,6 +151,7 @@ def build(api: LocalApi, session_ttl_s: float, loopback_host: str | None = None)
         *runs.routes(),
         *tasks.routes(),
         *others.routes(),
+        *nodes.routes(),
         Mount("/static", StaticFiles(directory=static), name="static"),
     ]
     middleware = [Middleware(SecurityHeaders)]

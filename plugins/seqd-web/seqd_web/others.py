@@ -1,5 +1,5 @@
-"""The daemon-wide pages: schedules (pause, resume), metrics charts, alerts firing and
-past, and nodes."""
+"""The daemon-wide pages: schedules (pause, resume), metrics charts, and alerts firing
+and past (nodes have a module of their own: ``nodes``)."""
 
 from __future__ import annotations
 
@@ -19,7 +19,6 @@ def routes() -> list[Route]:
         Route("/schedules/{name}/resume", guarded(resume), methods=["POST"]),
         Route("/metrics", guarded(metrics_page)),
         Route("/alerts", guarded(alerts_page)),
-        Route("/nodes", guarded(nodes_page)),
     ]
 
 
@@ -106,18 +105,3 @@ async def alerts_page(request: Request, ctx: Ctx) -> Response:
         + render.table(["time", "rule", "change", "severity", "value", "message"], history)
     )
     return ctx.page("Alerts", body, scripts=["alerts.js"])
-
-
-async def nodes_page(request: Request, ctx: Ctx) -> Response:
-    """The daemon's own node, from daemon.status (one node until seqd has a cluster
-    view)."""
-    st = await ctx.conn.call("daemon.status", {})
-    runs = ", ".join(f"{k} {v}" for k, v in sorted(st["runs"].items())) or "-"
-    storage = st["storage"]
-    row = (
-        esc(st["node"]), esc(st["version"]), esc(st["pid"]), f"{st['uptime_s']:.0f} s",
-        esc(storage.get("name") if isinstance(storage, dict) else storage), esc(runs),
-        esc(st["tasks"]), esc(st["connections"]), f"{st['rss_bytes'] / 1e6:.1f} MB",
-    )  # fmt: skip
-    head = ["node", "version", "pid", "uptime", "storage", "runs", "tasks", "connections", "rss"]
-    return ctx.page("Nodes", render.table(head, [row]))

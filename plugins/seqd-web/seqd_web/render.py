@@ -80,10 +80,22 @@ def action(href: str, label: str, csrf: str, *, fields: str = "", css: str = "")
     )
 
 
-def table(headers: Sequence[str], rows: Iterable[Sequence[str]], *, body_id: str = "") -> str:
-    """Rows are already HTML (escape their values)."""
+def table(
+    headers: Sequence[str],
+    rows: Iterable[Sequence[str]],
+    *,
+    body_id: str = "",
+    row_attrs: Sequence[str] = (),
+) -> str:
+    """Rows are already HTML (escape their values); ``row_attrs[i]`` (escaped
+    attributes, with a leading space) go into row i's ``<tr>``."""
     head = "".join(f"<th>{esc(h)}</th>" for h in headers)
-    tbody = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>" for row in rows)
+    tbody = "".join(
+        f"<tr{row_attrs[i] if i < len(row_attrs) else ''}>"
+        + "".join(f"<td>{c}</td>" for c in row)
+        + "</tr>"
+        for i, row in enumerate(rows)
+    )
     ident = f' id="{esc(body_id)}"' if body_id else ""
     return f"<table><thead><tr>{head}</tr></thead><tbody{ident}>{tbody}</tbody></table>"
 

@@ -26,6 +26,15 @@ TREE_RUNS = 200
 """The tree under a run is drawn this deep and this large at most (links go further)."""
 
 
+def node_of(run: dict[str, Any]) -> str:
+    """The node running the run (or, once it ended, that ran it last), escaped; empty
+    while it is queued or suspended: the node it last ran on may not be the one to go
+    on with it (any node may claim it)."""
+    if run["status"] in ("queued", "suspended"):
+        return ""
+    return esc(run.get("node") or "")
+
+
 def actions(run: dict[str, Any], csrf: str) -> str:
     base = url("runs", run["id"])
     out = ""
@@ -80,6 +89,7 @@ async def run_page(request: Request, ctx: Ctx) -> Response:
         ("created", render.when(run.get("created_at"))),
         ("started", render.when(run.get("started_at"))),
         ("finished", render.when(run.get("finished_at"))),
+        ("node", f'<span id="run-node">{node_of(run)}</span>'),
         ("attempt", esc(run.get("attempt"))),
         ("submitted by uid", esc(run.get("submitted_by"))),
     ]

@@ -44,11 +44,12 @@ async def _rows(ctx: Ctx, filters: dict[str, str]) -> str:
             render.status(r["status"]),
             render.when(r.get("created_at")),
             render.when(r.get("finished_at")),
+            run.node_of(r),
             esc(r.get("submitted_by")),
         )
         for r in found["runs"]
     ]
-    head = ["run", "task", "status", "created", "finished", "uid"]
+    head = ["run", "task", "status", "created", "finished", "node", "uid"]
     return render.table(head, rows, body_id="runs")
 
 

@@ -9,18 +9,16 @@ second user, the tests that need them skip saying why, and fail under ``CI=true`
 from __future__ import annotations
 
 import os
-import re
+import secrets
 import shutil
-import signal
 import subprocess
 import tempfile
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from web_harness import CHROMIUM, CONFIG, OTHER, Web, need, start_daemon
+from web_harness import CHROMIUM, CONFIG, OTHER, Web, need, serve
 
 
 @pytest.fixture
@@ -29,26 +27,29 @@ def web() -> Iterator[Web]:
     (in a folder they may enter: pytest's own are root's alone)."""
     base = Path(tempfile.mkdtemp(prefix="seqd-web-"))
     base.chmod(0o755)
-    proc, log, socket = start_daemon(base, CONFIG)
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            found = re.search(r"web dashboard: (http://\S+/)", log.read_text())
-            if found and os.path.exists(socket):
-                break
-            assert proc.poll() is None, log.read_text()
-            assert time.monotonic() < deadline, log.read_text()
-            time.sleep(0.05)
-        yield Web(socket, found.group(1).rstrip("/"), proc, log)
+        with serve(base, CONFIG) as daemon:
+            yield daemon
     finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
         shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture
+def pg_place() -> Iterator[tuple[str, str]]:
+    """``(dsn, schema)``: the test PostgreSQL server ($SEQD_TEST_POSTGRES_DSN) and a
+    fresh schema on it, dropped afterwards; skips (fails under CI=true) without one."""
+    import psycopg
+    from psycopg import sql
+
+    dsn = os.environ.get("SEQD_TEST_POSTGRES_DSN") or "postgresql://postgres@127.0.0.1:5432/test"
+    try:
+        psycopg.connect(dsn, connect_timeout=5).close()
+    except psycopg.Error as exc:
+        need(f"PostgreSQL is not reachable ({' '.join(str(exc).split())})")
+    schema = f"seqd_web_test_{secrets.token_hex(6)}"
+    yield dsn, schema
+    with psycopg.connect(dsn, autocommit=True, connect_timeout=5) as conn:
+        conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
 
 
 @pytest.fixture(scope="session")

@@ -73,7 +73,7 @@ def test_unauthenticated_requests_are_refused(web: Web) -> None:
     client = Http(web.url)
     status, headers, _ = client.request("GET", "/runs")
     assert (status, headers["location"]) == (303, "/login")
-    for path in ("/tasks/hello", "/alerts", "/nodes", "/runs/table"):
+    for path in ("/tasks/hello", "/alerts", "/nodes", "/nodes/table", "/runs/table"):
         assert client.request("GET", path)[0] == 303
     assert client.request("GET", "/events?topics=run")[0] == 401
     assert client.request("POST", "/rpc/daemon.status", b"{}")[0] == 401

@@ -6,8 +6,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from seqd_web import forms, render, svg
+from seqd_web import forms, nodes, render, svg
 from seqd_web.settings import address, loopback
+
+from seqd.model import timeutil
 
 SCHEMA = {
     "type": "object",
@@ -98,3 +100,33 @@ def test_listen_addresses() -> None:
             address(bad)
     assert loopback("localhost") and loopback("127.0.0.2") and loopback("::1")
     assert not loopback("0.0.0.0") and not loopback("example.com")
+
+
+def _node(ident: str, alive: bool, held: int = 0) -> dict[str, Any]:
+    info = {"id": ident, "name": ident, "host": "<b>h</b>", "pid": 7, "version": "1",
+            "started_at": "2026-12-06T20:00:00.000Z", "workers": 2}  # fmt: skip
+    beat = "2026-12-06T20:00:10.000Z"
+    return {"info": info, "heartbeat_at": beat, "expires_at": beat, "alive": alive,
+            "runs_held": held}  # fmt: skip
+
+
+def test_nodes_table_marks_this_node_counts_the_dead_and_escapes() -> None:
+    now = timeutil.parse_ts("2026-12-06T20:00:15.000Z")
+    found = {"shared": True, "node_id": "a", "nodes": [_node("a", True), _node("<x>", False, 3)]}
+    html = nodes.node_rows(found, now)
+    assert "2 nodes" not in html and "1 node alive, 1 dead" in html
+    assert '<tr data-node="a" class="this">' in html and "this node" in html
+    assert '<tr data-node="&lt;x&gt;">' in html and "<x>" not in html and "<b>" not in html
+    assert html.count("5 s ago") == 2 and "s-dead" in html
+    single = {"shared": False, "node_id": "a", "nodes": [_node("a", True)]}
+    assert "single node (SQLite/file store)" in nodes.node_rows(single, now)
+
+
+def test_heartbeat_ages_read_as_seconds_minutes_hours() -> None:
+    beat = "2026-12-06T20:00:00.000Z"
+    at = timeutil.parse_ts(beat)
+    assert ">59 s ago<" in nodes.age(beat, at + 59.4)
+    assert ">3 min ago<" in nodes.age(beat, at + 200)
+    assert ">2.5 h ago<" in nodes.age(beat, at + 9000)
+    assert ">0 s ago<" in nodes.age(beat, at - 5)  # a node's clock a little ahead
+    assert nodes.age("<late>", at) == "&lt;late&gt;"

@@ -1,16 +1,22 @@
 """What the dashboard's tests share (a module of its own: every plugin's conftest is
 a module named ``conftest`` in the whole suite, so tests import from here): a daemon
-serving the dashboard, seqctl as root or as a second user, and skipping that fails
-under ``CI=true``."""
+serving the dashboard, a browser logged in to it, seqctl as root or as a second user,
+and skipping that fails under ``CI=true``."""
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
+import signal
 import subprocess
 import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -87,3 +93,49 @@ def start_daemon(base: Path, config: str) -> tuple[subprocess.Popen[bytes], Path
     with open(log, "wb") as out:
         proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env)
     return proc, log, socket
+
+
+@contextmanager
+def serve(base: Path, config: str) -> Iterator[Web]:
+    """A daemon started with ``config`` under ``base``, once its socket is up (and its
+    dashboard, when ``config`` has one: ``Web.url`` is then its URL, else empty);
+    stopped (SIGTERM) afterwards if it still runs."""
+    proc, log, socket = start_daemon(base, config)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            found = re.search(r"web dashboard: (http://\S+/)", log.read_text())
+            if (found or "[web]" not in config) and os.path.exists(socket):
+                break
+            assert proc.poll() is None, log.read_text()
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.05)
+        yield Web(socket, found.group(1).rstrip("/") if found else "", proc, log)
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+TIMEOUT_MS = 20_000
+
+
+def login(browser: Any, web: Web, token: str, shot: Callable[..., None] | None = None) -> Any:
+    context = browser.new_context(viewport={"width": 1200, "height": 800})
+    context.set_default_timeout(TIMEOUT_MS)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.goto(web.url + "/runs")
+    assert page.url.endswith("/login")  # not logged in: sent to the login page
+    if shot is not None:
+        shot(page, "login")
+    page.fill("input[name=token]", token)
+    page.click("form.login button")
+    page.wait_for_url(re.compile(r"/runs$"))
+    page.console_errors = errors
+    return page

@@ -27,6 +27,8 @@
     span.className = "status s-" + run.status;
     span.textContent = run.status;
     box.appendChild(span);
+    const node = document.getElementById("run-node"); // as run.py's node_of
+    if (node) node.textContent = ["queued", "suspended"].includes(run.status) ? "" : run.node || "";
     if (run.status !== main.dataset.status && ended.includes(run.status)) {
       setTimeout(() => window.location.reload(), 300); // output, error, actions
     }
