@@ -751,9 +751,7 @@ def _analysis_seconds(text: str) -> float:
             started = time.process_time()
             graph, problems = load_graph(text)
             assert graph is not None and not problems
-            found = analyze(
-                graph, flow_name="me", lookup_task=CATALOG.get, has_tool=lambda n: True
-            )
+            found = analyze(graph, flow_name="me", lookup_task=CATALOG.get, has_tool=lambda n: True)
             times.append(time.process_time() - started)
             assert found == []
     finally:
