@@ -295,8 +295,9 @@ class SharedQueue(Protocol):
         """Whether ``run_id`` was just created held by this node (once per run)."""
 
     async def claim(self, limit: int, limits: Mapping[str, int]) -> list[Run]:
-        """Hold at most ``limit`` queued runs that no node holds, oldest first; of a task
-        in ``limits`` only as many as leave fewer than its limit held cluster-wide."""
+        """Hold at most ``limit`` queued runs that no node holds, highest priority first,
+        then the oldest; of a task in ``limits`` only as many as leave fewer than its
+        limit held cluster-wide."""
 
     async def take_over(self) -> list[Run]:
         """Hold every unfinished run of nodes whose lease ran out (and of none); the

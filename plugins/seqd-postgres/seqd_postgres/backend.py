@@ -230,7 +230,7 @@ class PostgresBackend(Records):
 
     async def create_run(self, run: Run) -> tuple[Run, int]:
         check_run_key(run)
-        params = sql.run_row(run)
+        params = q.run_row(run)
         query = q.INSERT_RUN
         if self.shared is not None and self.shared.wants_new(run.task):
             query, params = q.INSERT_RUN_HELD, (*params, self.shared.node_id)
@@ -319,7 +319,7 @@ class PostgresBackend(Records):
                     taken = await (await conn.execute(q.TAKE_CHANGES, (len(fresh),))).fetchone()
                     assert taken is not None
                     positions = list(range(int(taken[0]) - len(fresh) + 1, int(taken[0]) + 1))
-                    columns = q.columns_of([sql.run_row(run) for run in fresh])
+                    columns = q.columns_of([q.run_row(run) for run in fresh])
                     cur = await conn.execute(q.INSERT_RUNS, [*columns, positions])
                     if cur.rowcount != len(fresh):
                         raise _RolledBack

@@ -172,17 +172,22 @@ class Cluster:
             for task, most in limits.items():
                 if len(rows) >= limit:
                     break
-                rows += await self._read(partial(self._claim_task, task=task, most=most))
+                free = limit - len(rows)
+                rows += await self._read(partial(self._claim_task, task=task, most=most, free=free))
         except BaseException:
             self._unsure = True
             raise
         return self._hold(rows)
 
-    async def _claim_task(self, conn: Conn, task: str, most: int) -> list[tuple[Any, ...]]:
+    async def _claim_task(
+        self, conn: Conn, task: str, most: int, free: int
+    ) -> list[tuple[Any, ...]]:
+        """At most ``free`` runs of ``task`` (this node's slots left), and no more than
+        leave fewer than ``most`` held cluster-wide."""
         async with conn.transaction():
             await conn.execute(c.TASK_LOCK, (c.TASK_LOCK_CLASS, task))
             held = await (await conn.execute(c.TASK_HELD, (task,))).fetchone()
-            room = most - int(held[0] if held else 0)
+            room = min(free, most - int(held[0] if held else 0))
             if room <= 0:
                 return []
             params = {"node": self.node_id, "task": task, "n": room}
@@ -210,12 +215,14 @@ class Cluster:
         return runs
 
     def _hold(self, rows: list[tuple[Any, ...]]) -> list[Run]:
+        """The runs of a claim or takeover, now held, in the order they are to start
+        (``RETURNING`` has none): highest priority first, then the oldest."""
         runs = []
         for data, epoch in rows:
             run = sql.RUN_DECODER.decode(data)
             self.held[run.id] = int(epoch)
             runs.append(run)
-        return sorted(runs, key=lambda run: run.id)
+        return sorted(runs, key=lambda run: (-run.priority, run.id))
 
     def offer(self, room: Callable[[str], int]) -> None:
         self._room = room

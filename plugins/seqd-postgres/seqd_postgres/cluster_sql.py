@@ -32,14 +32,15 @@ SELECT n.data, n.heartbeat_at, n.expires_at, n.expires_at >= now(),
        (SELECT count(*) FROM runs r WHERE r.lease_node = n.id AND r.status IN {UNFINISHED_HELD})
 FROM nodes n ORDER BY n.id
 """
-# A claim: the oldest queued runs nobody holds, skipping those another node is claiming
-# right now (SKIP LOCKED), so that no run is handed to two nodes and no node waits.
+# A claim: the queued runs nobody holds, highest priority first, then the oldest (the
+# order of the index ``runs_unheld``), skipping those another node is claiming right
+# now (SKIP LOCKED), so that no run is handed to two nodes and no node waits.
 CLAIM = """
 UPDATE runs SET lease_node = %(node)s, lease_epoch = lease_epoch + 1
 WHERE id IN (
     SELECT id FROM runs
     WHERE status = 'queued' AND lease_node IS NULL AND NOT (task = ANY(%(limited)s::text[]))
-    ORDER BY id LIMIT %(n)s FOR UPDATE SKIP LOCKED
+    ORDER BY priority DESC, id LIMIT %(n)s FOR UPDATE SKIP LOCKED
 )
 RETURNING data, lease_epoch
 """
@@ -56,7 +57,7 @@ CLAIM_TASK = """
 UPDATE runs SET lease_node = %(node)s, lease_epoch = lease_epoch + 1
 WHERE id IN (
     SELECT id FROM runs WHERE status = 'queued' AND lease_node IS NULL AND task = %(task)s
-    ORDER BY id LIMIT %(n)s FOR UPDATE SKIP LOCKED
+    ORDER BY priority DESC, id LIMIT %(n)s FOR UPDATE SKIP LOCKED
 )
 RETURNING data, lease_epoch
 """

@@ -7,7 +7,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from seqd.model.runs import NewLogLine, NewStep, Run
-from seqd.plugins.storage_kit import sql
 from seqd_postgres import queries as q
 from seqd_postgres.connections import Conn
 
@@ -21,7 +20,7 @@ async def import_run(
     """The run first (``ON CONFLICT DO NOTHING``: a taken id or key inserts nothing,
     and then nothing else is written), then its lines and entries, numbered from 1."""
     async with conn.transaction():
-        cur = await conn.execute(q.INSERT_RUN, sql.run_row(run))
+        cur = await conn.execute(q.INSERT_RUN, q.run_row(run))
         if await cur.fetchone() is None:
             return False
         for i in range(0, len(logs), SLICE):

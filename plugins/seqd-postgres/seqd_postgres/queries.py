@@ -16,7 +16,8 @@ from typing import Any
 
 import msgspec
 
-from seqd.model.runs import NewLogLine, NewStep, Step
+from seqd.model.runs import NewLogLine, NewStep, Run, Step
+from seqd.plugins.storage_kit import sql
 from seqd.plugins.storage_kit.records import unnumbered
 from seqd.plugins.storage_kit.sql import RUN_COLUMNS, Statements
 from seqd_postgres.cluster_sql import FENCE, FENCE_EXISTS
@@ -35,9 +36,11 @@ SQL = Statements(
 # No conflict target: a taken idempotency key and a taken id both insert nothing, and
 # the caller then finds out which (ON CONFLICT waits for a concurrent insert of the
 # same key to commit, so what it then reads is settled).
-INSERT_RUN = SQL.insert_run + " ON CONFLICT DO NOTHING" + SQL.returning
+# A run's priority has a column of its own here: the claim's order (version 10).
+_INSERT = SQL.insert_run.replace("change_seq, id)", "change_seq, id, priority)", 1)[:-1] + ", %s)"
+INSERT_RUN = _INSERT + " ON CONFLICT DO NOTHING" + SQL.returning
 # A run its submitting node has room for is inserted held by it (``cluster``): no claim.
-_HELD = SQL.insert_run.replace("change_seq, id)", "change_seq, id, lease_node, lease_epoch)", 1)
+_HELD = _INSERT.replace("id, priority)", "id, priority, lease_node, lease_epoch)", 1)
 INSERT_RUN_HELD = _HELD[:-1] + ", %s, 1) ON CONFLICT DO NOTHING" + SQL.returning
 UPDATE_RUN = SQL.update_run + SQL.returning
 UPDATE_RUN_CAS = SQL.update_run + " AND status = ANY(%s::text[])" + SQL.returning
@@ -53,11 +56,11 @@ KEY_HOLDERS = (
     "SELECT idempotency_key, data FROM runs"
     " WHERE idempotency_scope = %s AND idempotency_key = ANY(%s::text[])"
 )
-_BATCH_COLUMNS = ", ".join((*RUN_COLUMNS, "id", "change_seq"))
+_BATCH_COLUMNS = ", ".join((*RUN_COLUMNS, "id", "priority", "change_seq"))
 INSERT_RUNS = (
     f"INSERT INTO runs ({_BATCH_COLUMNS}) SELECT * FROM unnest("
     + ", ".join(["%s::text[]"] * (len(RUN_COLUMNS) + 1))
-    + ", %s::bigint[]) ON CONFLICT DO NOTHING"
+    + ", %s::integer[], %s::bigint[]) ON CONFLICT DO NOTHING"
 )
 # The batch's change positions, taken at once in its transaction: the counter's row
 # stays locked to the commit, so they are in commit order like any run write's.
@@ -106,6 +109,12 @@ APPEND_STEPS_FENCED = _numbered_append(
 LAST_STEP = "SELECT last_seq FROM step_seqs WHERE run_id = %s"
 STEPS_TAIL = "SELECT seq, data FROM steps WHERE run_id = %s ORDER BY seq DESC LIMIT %s"
 READ_STEPS = "SELECT seq, data FROM steps WHERE run_id = %s AND seq > %s ORDER BY seq LIMIT %s"
+
+
+def run_row(run: Run) -> tuple[Any, ...]:
+    """``INSERT_RUN``'s parameters (and a row of ``INSERT_RUNS``): the shared columns,
+    the id, then the priority."""
+    return (*sql.run_row(run), run.priority)
 
 
 def columns_of(rows: list[tuple[Any, ...]]) -> list[list[Any]]:

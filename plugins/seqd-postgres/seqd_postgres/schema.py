@@ -193,6 +193,22 @@ _V9_NODES = (
     " AND status IN ('queued', 'running', 'suspended')",
 )
 
+# Claims take the highest priority first, then the oldest: the priority is a column
+# (written at insert; a run's priority never changes), and the unheld-queue index is
+# ordered as the claim walks it, so a claim reads its rows from the index's start.
+# Only queued runs are given their priority from ``data``: no other run is claimed.
+# A run's input may hold an escaped NUL, which ``->>`` refuses: each ``\u0000`` is read
+# as ``\u0001`` (same length and shape, so the JSON stays valid; only text changes).
+_PRIORITY_IN_DATA = r"(replace(data, E'\\u0000', E'\\u0001')::json ->> 'priority')"
+_V10_PRIORITY = (
+    "ALTER TABLE runs ADD COLUMN priority integer NOT NULL DEFAULT 0",
+    f"UPDATE runs SET priority = {_PRIORITY_IN_DATA}::integer"  # noqa: S608 -- constants
+    f" WHERE status = 'queued' AND {_PRIORITY_IN_DATA} IS NOT NULL",
+    "DROP INDEX runs_unheld",
+    "CREATE INDEX runs_unheld ON runs (priority DESC, id)"
+    " WHERE status = 'queued' AND lease_node IS NULL",
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "runs and logs", _V1),
     Migration(2, "run journal (steps)", _V2_STEPS),
@@ -203,6 +219,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(7, "idempotency keys per scope", _V7_SCOPES),
     Migration(8, "run change positions", _V8_CHANGES),
     Migration(9, "nodes and run leases", _V9_NODES),
+    Migration(10, "run priority for claims", _V10_PRIORITY),
 )
 LATEST = MIGRATIONS[-1].version
 
