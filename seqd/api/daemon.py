@@ -37,10 +37,12 @@ def handlers(app: Daemon) -> dict[str, Handler]:
     def ping(params: NoParams, caller: Caller) -> str:
         return "pong"
 
-    def status(params: NoParams, caller: Caller) -> StatusResult:
-        # Counted as runs change (seqd.observe.runs), not over the stored runs: the
-        # answer costs the same whatever the size of the history.
-        counts = app.engine.metrics.counts
+    async def status(params: NoParams, caller: Caller) -> StatusResult:
+        # One daemon counts runs as they change (seqd.observe.runs), not over the stored
+        # runs: the answer costs the same whatever the size of the history. Nodes of a
+        # shared store ask it, at most once a second (seqd.engine.cluster_counts).
+        cluster = app.engine.cluster
+        counts = app.engine.metrics.counts if cluster is None else await cluster.counts.current()
         limits = app.config.limits
         pools = {
             name: tt.stats()

@@ -29,6 +29,8 @@ from seqd.model.runs import Run
 from seqd.model.status import TERMINAL
 from seqd.plugins.storage import SharedQueue
 
+from .cluster_counts import ClusterCounts
+
 if TYPE_CHECKING:
     from .engine import Engine
 
@@ -67,6 +69,8 @@ class ClusterLink:
         that finds nothing is a round trip and a commit for nothing)."""
         self._task: asyncio.Task[None] | None = None
         self._notes: set[asyncio.Task[None]] = set()
+        self.counts = ClusterCounts(engine.storage, lambda: engine.metrics.counts)
+        """The runs of every node by status (``daemon.status``)."""
 
     def owns(self, run_id: str) -> bool:
         """Whether this node holds ``run_id`` (only the holder wakes or starts it)."""
