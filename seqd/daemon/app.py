@@ -161,6 +161,7 @@ class App:
             metrics=self.observe.runs,
             custom_metrics=self.observe.custom,
             access=self.access,
+            events=self.events,
         )
         if isinstance(self.storage, TracedStorage):
             self.storage.trace_for = self.engine.trace_for

@@ -23,6 +23,8 @@ from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any
 
 from seqd import __version__
+from seqd.events.bus import EventBus
+from seqd.events.feed import Feed
 from seqd.model import timeutil
 from seqd.model.nodes import NodeInfo, Note
 from seqd.model.runs import Run
@@ -57,9 +59,17 @@ def node_info(name: str, workers: int) -> NodeInfo:
 
 
 class ClusterLink:
-    def __init__(self, engine: Engine, shared: SharedQueue, poll_s: float = POLL_S) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        shared: SharedQueue,
+        events: EventBus | None = None,
+        poll_s: float = POLL_S,
+    ) -> None:
         self.engine = engine
         self.shared = shared
+        self.feed = Feed(events, shared, engine.storage) if events is not None else None
+        """Other nodes' run writes, to this node's subscribers."""
         self.poll_s = poll_s
         self._wake = asyncio.Event()
         self._dead = True  # at start: runs of this node's earlier life, or of dead nodes
@@ -77,6 +87,8 @@ class ClusterLink:
         return self.shared.holds(run_id)
 
     async def start(self, info: NodeInfo) -> None:
+        if self.feed is not None:
+            self.feed.start()
         self.shared.offer(self._room_for)
         await self.shared.join(info, self.on_note)
         await self._round()  # before serving: take over and claim once
@@ -89,6 +101,8 @@ class ClusterLink:
         if task is not None:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
+        if self.feed is not None:
+            await self.feed.stop()
         try:
             await self.shared.leave()
         except Exception as exc:
@@ -209,6 +223,8 @@ class ClusterLink:
     # -- notes -------------------------------------------------------------------------
 
     def on_note(self, note: Note) -> None:
+        if self.feed is not None:  # another node wrote a run: its subscribers here learn
+            self.feed.wake()
         if note.kind == "queued":
             self.queued()
         elif note.kind == "dead":

@@ -22,6 +22,7 @@ from seqd.access.policy import Policy, Principal
 from seqd.catalog.catalog import Catalog
 from seqd.config.settings import Config
 from seqd.errors import Conflict, NotFound, ShuttingDown
+from seqd.events.bus import EventBus
 from seqd.model.ids import IdGenerator
 from seqd.model.nodes import Note
 from seqd.model.runs import Run, RunPage, RunQuery
@@ -65,7 +66,9 @@ class Engine(Slots, JobServices):
         metrics: RunMetrics | None = None,
         custom_metrics: CustomMetrics | None = None,
         access: Policy,
+        events: EventBus | None = None,
     ) -> None:
+        """``events``: the bus a shared store's change feed hands other nodes' writes."""
         self.storage = storage
         self.access = access
         self.catalog = catalog
@@ -91,7 +94,7 @@ class Engine(Slots, JobServices):
         self.tools: ToolService | None = None
         """Set by the app once the tool service is up."""
         shared = shared_queue(storage)
-        self.cluster = ClusterLink(self, shared) if shared is not None else None
+        self.cluster = ClusterLink(self, shared, events) if shared is not None else None
         """Set when the store is shared by several nodes: runs are claimed from it."""
         self.transitions = Transitions(storage, host, self._ended, metrics)
         self.metrics = self.transitions.metrics

@@ -53,6 +53,12 @@ class EventBus:
         self._by_root: dict[str, set[Subscription]] = {}
         self._every_run: set[Subscription] = set()
         self._by_topic: dict[str, set[Subscription]] = {}
+        self.ordered: Callable[[], None] | None = None
+        """Set on a shared store (``seqd.events.feed``): run writes reach subscribers only
+        through ``feed_run``, in position order with other nodes' writes; one stored here
+        only wakes the feed."""
+        self.on_subscribe: Callable[[], None] | None = None
+        """Told when a subscription is added (the feed starts following from ``head``)."""
 
     # -- subscriptions -------------------------------------------------------------------
 
@@ -69,6 +75,8 @@ class EventBus:
                 table.setdefault(key, set()).add(sub)
         self._count += 1
         sub.on_end(self._remove)
+        if self.on_subscribe is not None:
+            self.on_subscribe()
 
     def _remove(self, sub: Subscription) -> None:
         for table, key in self._places(sub):
@@ -119,12 +127,27 @@ class EventBus:
                 self._unfinished[run.id] = (run.task, run.root_id)
 
     def run_written(self, position: int, run: Run) -> None:
+        if self.ordered is None:
+            self.feed_run(position, run)
+            return
         if position > self.head:
             self.head = position
+        self._track(run)
+        if self._count:
+            self.ordered()
+
+    def _track(self, run: Run) -> None:
         if run.status in TERMINAL:
             self._unfinished.pop(run.id, None)
         else:
             self._unfinished[run.id] = (run.task, run.root_id)
+
+    def feed_run(self, position: int, run: Run) -> None:
+        """A run write, to the subscriptions whose scope may hold it: as storage
+        announces it, or (``ordered``) as the feed reads it, in position order."""
+        if position > self.head:
+            self.head = position
+        self._track(run)
         if not self._count:
             return
         targets = self._every_run.union(
@@ -154,6 +177,39 @@ class EventBus:
             task, root = self._unfinished.get(run_id, (None, None))
             first = last - len(entries) + 1
             self._send(targets, LinesWritten(event(run_id, task, root, first, entries)))
+
+    def lines_read(self, event: LogEvent | StepEvent) -> None:
+        """Lines or journal entries read from storage (``seqd.events.feed``: those of a
+        run executing on another node), numbered; subscribers skip what they had."""
+        targets = self._seq_targets(event.run_id)
+        if targets and (event.lines if isinstance(event, LogEvent) else event.steps):
+            self._send(targets, LinesWritten(event))
+
+    def followed(self) -> dict[str, tuple[int, int]]:
+        """Unfinished runs some subscription wants the lines or journal of, each with
+        the last log and journal seq every such subscription has (the lowest)."""
+        found: dict[str, tuple[int, int]] = {}
+        if not (self._by_run or self._by_root):
+            return found
+        for run_id, (_, root) in self._unfinished.items():
+            wanted = self.wanted(run_id, root)
+            if wanted is not None:
+                found[run_id] = wanted
+        return found
+
+    def wanted(self, run_id: str, root_id: str | None) -> tuple[int, int] | None:
+        """The last log and journal seq of ``run_id`` (of the tree of ``root_id``) that
+        every subscription wanting its lines or journal has; None if none wants them."""
+        by_root = self._by_root.get(root_id, ()) if root_id is not None else ()
+        subs = [s for s in self._by_run.get(run_id, set()).union(by_root) if s.scope.seqs]
+        if not subs:
+            return None
+        logs = min(sub.state.logs.get(run_id, 0) for sub in subs)
+        return logs, min(sub.state.steps.get(run_id, 0) for sub in subs)
+
+    def task_of(self, run_id: str) -> tuple[str | None, str | None]:
+        """The task and root of an unfinished run, as the bus knows them."""
+        return self._unfinished.get(run_id, (None, None))
 
     def _seq_targets(self, run_id: str) -> set[Subscription]:
         _, root = self._unfinished.get(run_id, (None, None))

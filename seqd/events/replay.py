@@ -65,6 +65,11 @@ async def starting_point(
         runs = [run.id for run in await members(storage, scope)]
     else:
         runs = bus.unfinished_in(scope.root_id, scope.run_id)
+        if scope.run_id is not None and not runs:  # maybe a run executing on another node
+            run = await storage.get_run(scope.run_id)
+            if run is not None and run.status not in TERMINAL:
+                bus.known([run])
+                runs = [run.id]
     for run_id in runs:
         last_log = await storage.last_log_seq(run_id) if scope.logs else 0
         if scope.logs:

@@ -299,6 +299,12 @@ class SharedQueue(Protocol):
         then the oldest; of a task in ``limits`` only as many as leave fewer than its
         limit held cluster-wide."""
 
+    async def transitions(self, after: int, limit: int) -> list[RunChange]:
+        """Every run write of every node after change position ``after``, in position
+        (commit) order, at most ``limit``: each with the run as that write left it, so
+        that a node's event feed sees each transition. Writes older than the store
+        keeps come as the run is now (as ``run_changes`` gives them), never not at all."""
+
     async def take_over(self) -> list[Run]:
         """Hold every unfinished run of nodes whose lease ran out (and of none); the
         caller recovers them as a restart would."""

@@ -25,9 +25,10 @@ import msgspec
 import psycopg
 
 from seqd.model.nodes import Node, NodeInfo, Note
-from seqd.model.runs import Run
+from seqd.model.runs import Run, RunChange
 from seqd.plugins.storage_kit import sql
 from seqd_postgres import cluster_sql as c
+from seqd_postgres import transitions
 from seqd_postgres.connections import Conn, Connections
 
 logger = logging.getLogger(__name__)
@@ -137,6 +138,8 @@ class Cluster:
                 logger.warning("heartbeat of node %s failed: %s", self.node_id, exc)
                 continue
             mine, dead, self.nodes_alive = int(row[0]), int(row[1]), int(row[2])
+            with contextlib.suppress(Exception):  # the next heartbeat prunes instead
+                await self._read(transitions.prune)
             if not mine:
                 await self._lost()
             if dead:
@@ -156,6 +159,9 @@ class Cluster:
         self.held.clear()
         self._on_note(Note(kind="lost"))
         await self._write(c.JOIN, (self.node_id, _ENCODE.encode(self._info).decode(), self.lease_s))
+
+    async def transitions(self, after: int, limit: int) -> list[RunChange]:
+        return await self._read(partial(transitions.read, after=after, limit=limit))  # type: ignore[no-any-return]
 
     # -- claims --------------------------------------------------------------------------
 

@@ -23,6 +23,7 @@ from psycopg_pool import AsyncConnectionPool, PoolClosed
 
 from seqd_postgres.faults import is_stale, one_line
 from seqd_postgres.options import PostgresOptions
+from seqd_postgres.transitions import SETTING
 
 logger = logging.getLogger(__name__)
 
@@ -99,6 +100,8 @@ class Connections:
         ]
         if self._full:
             settings.append(("synchronous_commit", "on"))
+        if self.options.cluster:  # nodes keep every run write for each other's feeds
+            settings.append((SETTING, "on"))
         query = sql.SQL("SELECT {}").format(
             sql.SQL(", ").join(sql.SQL("set_config(%s, %s, false)") for _ in settings)
         )

@@ -21,6 +21,7 @@ from psycopg import AsyncConnection, sql
 
 from seqd.plugins.storage_kit.schema import checked_version, latest_version
 from seqd.plugins.storage_kit.sql import scope_migration
+from seqd_postgres import transitions
 
 logger = logging.getLogger(__name__)
 
@@ -220,6 +221,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(8, "run change positions", _V8_CHANGES),
     Migration(9, "nodes and run leases", _V9_NODES),
     Migration(10, "run priority for claims", _V10_PRIORITY),
+    Migration(11, "every run write, for the nodes' event feeds", transitions.MIGRATION),
 )
 LATEST = MIGRATIONS[-1].version
 
