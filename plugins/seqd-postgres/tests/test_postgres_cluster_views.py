@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import threading
 from collections import defaultdict
-from typing import Any
 
 import pytest
 from test_postgres_nodes import Nodes, nodes  # noqa: F401 -- the fixture
