@@ -333,7 +333,7 @@ def test_a_create_whose_commit_went_unanswered_is_resolved_before_answering(
 
                 async def committed_then_cut() -> Any:
                     await done
-                    lost.append(params[-1])
+                    lost.append(params[-2])  # the id (then the priority)
                     raise psycopg.OperationalError("server closed the connection unexpectedly")
 
                 return asyncio.ensure_future(committed_then_cut())
