@@ -5,7 +5,9 @@
 store holds every run succeeded. 20d: takeover after a SIGKILL: a node running a
 `bench-sleep` run is killed; the time until another node runs it again. 20e: cross-node
 start latency: a run submitted to a node whose one worker slot is busy starts on an
-idle node; ``started_at - created_at``, p50. PostgreSQL comes from
+idle node; ``started_at - created_at``, p50. 20f: cross-node events: a subscriber on one
+node, runs executing on another; from a run's ``ended_at`` (the other node's clock, the
+same machine) to its ``succeeded`` event read by the subscriber, p50. PostgreSQL comes from
 ``$SEQD_TEST_POSTGRES_DSN``; when it cannot be reached the rows say so.
 """
 
@@ -144,6 +146,30 @@ def latency(dsn: str, settings: Settings) -> tuple[list[float], int]:
     return samples, elsewhere
 
 
+def event_latency(dsn: str, settings: Settings) -> tuple[list[float], int]:
+    """A subscriber on node A, runs submitted to (and held by) node B: how long after a
+    run ended on B its event reaches the subscriber on A."""
+    samples: list[float] = []
+    elsewhere = 0
+    with (
+        pg_schemas(dsn, 1) as (schema,),
+        nodes(dsn, schema, 2) as (a, b),
+        Client(a.socket, timeout=60) as ca,
+        Client(b.socket, timeout=60) as cb,
+    ):
+        b_node = cb.status().node
+        events = iter(ca.subscribe(["run"], task="bench-noop", status=["succeeded"]))
+        assert next(events).topic == "live"
+        for _ in range(settings.count(LATENCY_SAMPLES, 5)):
+            run = cb.submit("bench-noop", {})
+            event = next(events)
+            received = time.time()
+            assert event.run.id == run.id and event.run.ended_at is not None
+            samples.append(received - parse_ts(event.run.ended_at))
+            elsewhere += event.run.node == b_node
+    return samples, elsewhere
+
+
 def run(settings: Settings) -> Outcome:
     dsn = os.environ.get(DSN_ENV) or DEFAULT_DSN
     why = postgres_unavailable(dsn)
@@ -156,6 +182,7 @@ def run(settings: Settings) -> Outcome:
         rates = throughput(dsn, settings)
         taken = takeover(dsn, settings)
         starts, elsewhere = latency(dsn, settings)
+        seen, on_b = event_latency(dsn, settings)
     base = stats.median(rates[1])
     rows = [
         Row(
@@ -188,6 +215,13 @@ def run(settings: Settings) -> Outcome:
             met=p50 <= 0.05,
         )
     )
+    rows.append(
+        Row(
+            id="20f",
+            name="cross-node event latency, run ended → its event on another node, p50",
+            figure=stats.ms(stats.percentile(seen, 50)),
+        )
+    )
     notes = [
         f"20a-20c: {settings.count(TOTAL, 60)} runs of `bench-noop` per repetition, submitted "
         f"in batches of {BATCH} (`runs.submit_many`) to every node at once from one client "
@@ -203,5 +237,9 @@ def run(settings: Settings) -> Outcome:
         f"20e: {len(starts)} runs submitted one at a time (wait: true) to a node whose only "
         f"worker slot is busy; {elsewhere} of them started on the other node, woken by "
         "NOTIFY. Samples in ms: " + ", ".join(f"{s * 1000:.0f}" for s in sorted(starts)),
+        f"20f: {len(seen)} runs submitted one at a time to node B ({on_b} ran there), each "
+        "awaited as its `succeeded` event on a subscriber of node A, whose change feed is "
+        "woken by B's `ended` note. Samples in ms: "
+        + ", ".join(f"{s * 1000:.1f}" for s in sorted(seen)),
     ]
     return Outcome(key="20", title=TITLE, rows=rows, notes=notes)

@@ -103,6 +103,11 @@ class EventBus:
             places.append((self._by_run, None))
         return places
 
+    @property
+    def follows_runs(self) -> bool:
+        """Whether a subscription wants run, log or step events (not only topics)."""
+        return bool(self._every_run or self._by_run or self._by_root)
+
     def unfinished_in(self, root_id: str | None, run_id: str | None) -> list[str]:
         """The unfinished runs of a tree (or the one run), as the bus knows them now."""
         if run_id is not None:

@@ -12,10 +12,11 @@ has not seen. Log lines and journal entries of runs executing elsewhere have no
 position: while a subscription wants them, the feed reads each such run's new ones at
 every round, and before handing on a write of that run (its lines come first, as live).
 
-It runs only while someone subscribes: it is woken by this node's writes, by every
-note other nodes send (a run queued or ended), and every ``poll_s`` (a run that
-started elsewhere sends no note). With no subscription it reads nothing, and it
-starts again from the bus's ``head``, where a new subscription starts too.
+It runs only while someone subscribes to runs, lines or steps: it is woken by this
+node's writes, by every note other nodes send (a run queued or ended), and every
+``poll_s`` (a run that started elsewhere sends no note). With no such subscription
+it reads nothing, and it starts again from the bus's ``head`` as of the subscription
+that wakes it, where that subscription starts too.
 """
 
 from __future__ import annotations
@@ -75,15 +76,16 @@ class Feed:
 
     async def _loop(self) -> None:
         while True:
-            if self.bus.subscriptions:
+            if self.bus.follows_runs:
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(self.poll_s):
                         await self._wake.wait()
-            else:
+            else:  # nobody, or topics only (alerts, schedules): nothing to read
                 self.position = None
                 await self._wake.wait()
             self._wake.clear()
-            if not self.bus.subscriptions:
+            if not self.bus.follows_runs:
+                self.position = None
                 continue
             try:
                 await self.round()

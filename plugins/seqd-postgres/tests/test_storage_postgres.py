@@ -324,6 +324,8 @@ def test_schema_is_created_and_put_on_the_search_path(
         "logs",
         "nodes",
         "run_change_counter",
+        "run_transitions",
+        "run_transitions_pruned",
         "runs",
         "schedules",
         "schema_migrations",
