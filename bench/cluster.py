@@ -6,7 +6,7 @@ store holds every run succeeded. 20d: takeover after a SIGKILL: a node running a
 `bench-sleep` run is killed; the time until another node runs it again. 20e: cross-node
 start latency: a run submitted to a node whose one worker slot is busy starts on an
 idle node; ``started_at - created_at``, p50. 20f: cross-node events: a subscriber on one
-node, runs executing on another; from a run's ``ended_at`` (the other node's clock, the
+node, runs executing on another; from a run's ``finished_at`` (the other node's clock, the
 same machine) to its ``succeeded`` event read by the subscriber, p50. PostgreSQL comes from
 ``$SEQD_TEST_POSTGRES_DSN``; when it cannot be reached the rows say so.
 """
@@ -164,8 +164,8 @@ def event_latency(dsn: str, settings: Settings) -> tuple[list[float], int]:
             run = cb.submit("bench-noop", {})
             event = next(events)
             received = time.time()
-            assert event.run.id == run.id and event.run.ended_at is not None
-            samples.append(received - parse_ts(event.run.ended_at))
+            assert event.run.id == run.id and event.run.finished_at is not None
+            samples.append(received - parse_ts(event.run.finished_at))
             elsewhere += event.run.node == b_node
     return samples, elsewhere
 
