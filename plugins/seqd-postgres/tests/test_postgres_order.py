@@ -1,4 +1,5 @@
-"""Claims across nodes take the highest priority first, then the oldest run.
+"""Claims across nodes take the highest priority first, then the oldest run; the log of
+every run write that nodes' event feeds read.
 
 Against the real server: runs stored queued and held by no node (as a full node or a
 batch stores them) are claimed in that order, one at a time or several at once, by
@@ -17,11 +18,12 @@ import pytest
 from psycopg import sql
 from seqd_postgres import PostgresBackend
 from seqd_postgres import cluster_sql as c
+from seqd_postgres import transitions
 from seqd_postgres.schema import MIGRATIONS, migrate
 
 from seqd.model.runs import Run
 from seqd.plugins.storage_kit.sql import RUN_COLUMNS, run_row
-from seqd.testing.storage import new_run, opened, run_async
+from seqd.testing.storage import changed, new_run, opened, run_async
 
 pytestmark = pytest.mark.xdist_group("postgres")
 
@@ -121,3 +123,44 @@ def test_the_claim_walks_the_queue_index_in_its_order(
         )
     assert "runs_unheld" in plan, plan
     assert "Sort" not in plan, plan
+
+
+def test_transitions_keep_every_write_in_order_and_a_pruned_past_comes_at_its_latest(
+    pg_make: PgMaker,
+) -> None:
+    """Every run write of a node is in the log with the run as written, in position
+    order; a claim writes nothing there. Once pruned, a reader from before the mark
+    gets each run written up to it as it is now, then the log: no run is left out."""
+    a, b = new_run(), new_run()
+
+    async def main() -> None:
+        async with opened(pg_make) as backend:
+            shared = backend.shared
+            assert shared is not None
+            await backend.create_run(a)
+            await backend.create_run(b)
+            await shared.claim(2, {})  # no position, no transition
+            await backend.update_run(changed(a, status="running"))
+            await backend.update_run(changed(b, status="running"))
+            await backend.update_run(changed(a, status="succeeded"))
+            log = await shared.transitions(0, 100)
+            assert [(c.run.id, c.run.status) for c in log] == [
+                (a.id, "queued"), (b.id, "queued"), (a.id, "running"), (b.id, "running"),
+                (a.id, "succeeded"),
+            ]  # fmt: skip
+            positions = [c.position for c in log]
+            assert positions == sorted(positions) and len(set(positions)) == 5
+            assert await shared.transitions(positions[2], 100) == log[3:]
+            assert await shared.transitions(positions[1], 1) == [log[2]]
+
+            async def prune(conn: Any) -> None:
+                await conn.execute(transitions.PRUNE, {"keep": 1})
+
+            await backend._read(prune)  # the log keeps only the newest write
+            after = await shared.transitions(0, 100)
+            assert [(c.run.id, c.run.status) for c in after] == [
+                (b.id, "running"), (a.id, "succeeded"),
+            ]  # fmt: skip
+            assert [c.position for c in after] == positions[3:]
+
+    run_async(main())
