@@ -16,9 +16,8 @@ from typing import Any
 import psycopg
 import pytest
 from psycopg import sql
-from seqd_postgres import PostgresBackend
+from seqd_postgres import PostgresBackend, transitions
 from seqd_postgres import cluster_sql as c
-from seqd_postgres import transitions
 from seqd_postgres.schema import MIGRATIONS, migrate
 
 from seqd.model.runs import Run
