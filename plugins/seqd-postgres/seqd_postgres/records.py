@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from seqd.errors import StorageUnavailable
 from seqd.model.alerts import AlertEvent, NewAlertEvent
@@ -36,18 +36,18 @@ logger = logging.getLogger(__name__)
 
 
 class Records:
-    """``PostgresBackend`` sets these up."""
+    """Needs the backend's ``shared``, ``_fetch_one``, ``_fetch_all`` and ``_write``
+    (``PostgresBackend``)."""
 
     shared: Cluster | None
 
-    async def _fetch_one(self, query: str, params: Sequence[Any]) -> Any:
-        raise NotImplementedError
+    if TYPE_CHECKING:
 
-    async def _fetch_all(self, query: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
-        raise NotImplementedError
+        async def _fetch_one(self, query: str, params: Sequence[Any]) -> Any: ...
 
-    async def _write(self, query: str, params: Any, value: bool = False) -> Any:
-        raise NotImplementedError
+        async def _fetch_all(self, query: str, params: Sequence[Any]) -> list[tuple[Any, ...]]: ...
+
+        async def _write(self, query: str, params: Any, value: bool = False) -> Any: ...
 
     async def _append(self, run_id: str, query: str, fenced: str, params: dict[str, Any]) -> int:
         """A numbered append, fenced when this node holds the run."""
